@@ -1,0 +1,519 @@
+//! The evidence ledger `evidence.jsonl`: one JSON object per line, each carrying the sha256 of
+//! the line before it, so that any edit, insertion or deletion breaks the chain.
+//!
+//! Line 1 is the run [`RunHeader`]; then one [`CheckRecord`] per check and checklist item, one
+//! [`PacketRecord`] per packet and one [`VerdictRecord`]. Evidence is written by the runner only:
+//! probes and checks never write the ledger themselves.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::spec::Severity;
+
+/// The file name of the ledger inside the out directory.
+pub const LEDGER_FILE: &str = "evidence.jsonl";
+
+/// The `prev` of the first line: 64 zeros.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The run header: what was run, from which tree, by which relgate, where and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    /// Gate name.
+    pub gate: String,
+    /// Path of the gate file.
+    pub gate_file: String,
+    /// sha256 of the gate file.
+    pub gate_sha256: String,
+    /// `git rev-parse HEAD` of the gate file's repository, if any.
+    pub git_head: Option<String>,
+    /// Whether `git status --porcelain` showed changes.
+    pub git_dirty: Option<bool>,
+    /// relgate version.
+    pub relgate_version: String,
+    /// Start of the run (RFC 3339, UTC).
+    pub started: String,
+    /// Host name.
+    pub host: String,
+    /// Run id: the nextest run id for joined fragments, or a fresh one.
+    pub run_id: String,
+    /// How the run was driven: `xtask`, `cargo-test`, `nextest`.
+    pub mode: String,
+}
+
+/// What became of one check or checklist item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It ran and passed.
+    Pass,
+    /// It ran and failed (including timeouts and kills).
+    Fail,
+    /// It could not start (spawn failure, unreadable input).
+    Error,
+    /// It was not run because a dependency packet is not DONE.
+    Skipped,
+}
+
+impl Outcome {
+    /// `PASS`, `FAIL`, `ERROR`, `SKIPPED`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::Error => "ERROR",
+            Outcome::Skipped => "SKIPPED",
+        }
+    }
+
+    /// A failure of either kind.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Fail | Outcome::Error)
+    }
+}
+
+/// What kind of test case a record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    /// A `run = …` command.
+    Command,
+    /// A `grep = {…}` rule.
+    Grep,
+    /// A checklist item.
+    Checklist,
+}
+
+/// Evidence of one check or checklist item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// Packet id.
+    pub packet: String,
+    /// Check id, or `checklist::<slug>` for a checklist item.
+    pub check: String,
+    /// Test-case name `PACKET::check`.
+    pub name: String,
+    /// Command, grep or checklist.
+    pub case_kind: CaseKind,
+    /// The program and arguments that ran (empty for grep and checklist).
+    pub argv: Vec<String>,
+    /// Working directory.
+    pub cwd: String,
+    /// Start (RFC 3339, UTC).
+    pub started: String,
+    /// End (RFC 3339, UTC).
+    pub ended: String,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// Exit code, when the process exited.
+    pub exit_code: Option<i32>,
+    /// Signal number, when the process was killed by a signal.
+    pub signal: Option<i32>,
+    /// Whether the gate killed it for running past its timeout.
+    pub timed_out: bool,
+    /// Log path relative to the out directory.
+    pub log: Option<String>,
+    /// Bytes in the log.
+    pub bytes: u64,
+    /// sha256 of the log.
+    pub sha256: Option<String>,
+    /// Outcome of the check itself, before triage.
+    pub outcome: Outcome,
+    /// Severity of a failure.
+    pub severity: Severity,
+    /// One line saying why: `exit 0`, `timed out after 2s`, `blocked by SEC-00`.
+    pub message: String,
+    /// Further facts worth keeping (isolated cargo target dir, dependencies not in this run…).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// Status of a packet, as on the seeds' packet board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PacketStatus {
+    /// Every check passed (or its failure is accepted or tracked) and every checklist item holds.
+    Done,
+    /// Something blocking failed or a checklist item is not satisfied.
+    ChangesRequested,
+    /// A dependency is not DONE.
+    Blocked,
+    /// Not (completely) run in this run.
+    Pending,
+}
+
+impl PacketStatus {
+    /// `DONE`, `CHANGES_REQUESTED`, `BLOCKED`, `PENDING`.
+    pub fn label(self) -> &'static str {
+        match self {
+            PacketStatus::Done => "DONE",
+            PacketStatus::ChangesRequested => "CHANGES_REQUESTED",
+            PacketStatus::Blocked => "BLOCKED",
+            PacketStatus::Pending => "PENDING",
+        }
+    }
+}
+
+/// Result of one review gate (P0, P1 or P2) of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GateResult {
+    /// Nothing of this severity failed.
+    Pass,
+    /// Something of this severity failed and every such failure is accepted (or, for P2, tracked).
+    Conditional,
+    /// An unaccepted failure of this severity.
+    Fail,
+    /// The packet did not run.
+    NotRun,
+}
+
+impl GateResult {
+    /// `PASS`, `CONDITIONAL`, `FAIL`, `NOT_RUN`.
+    pub fn label(self) -> &'static str {
+        match self {
+            GateResult::Pass => "PASS",
+            GateResult::Conditional => "CONDITIONAL",
+            GateResult::Fail => "FAIL",
+            GateResult::NotRun => "NOT_RUN",
+        }
+    }
+}
+
+/// Evidence of one packet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacketRecord {
+    /// Packet id.
+    pub packet: String,
+    /// Status.
+    pub status: PacketStatus,
+    /// Review gates P0, P1, P2.
+    pub gates: BTreeMap<Severity, GateResult>,
+    /// Dependencies that are not DONE.
+    pub blocked_by: Vec<String>,
+    /// Why the packet is not DONE, one line each.
+    pub reasons: Vec<String>,
+}
+
+/// The release verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    /// Release.
+    Go,
+    /// Release, with the residual risks listed.
+    GoWithConditions,
+    /// Do not release.
+    NoGo,
+}
+
+impl Decision {
+    /// `GO`, `GO_WITH_CONDITIONS`, `NO_GO`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Decision::Go => "GO",
+            Decision::GoWithConditions => "GO_WITH_CONDITIONS",
+            Decision::NoGo => "NO_GO",
+        }
+    }
+}
+
+/// A residual risk: a failure that does not block release, with who follows it up and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResidualRisk {
+    /// Test-case name of the failing check.
+    pub check: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// `accepted` or `tracked` (P2 without acceptance).
+    pub state: String,
+    /// Owner from the acceptance, or the packet's implementer for a tracked P2.
+    pub owner: Option<String>,
+    /// Follow-up date: the acceptance's `until`.
+    pub until: Option<String>,
+    /// Reason from the acceptance, or the failure message.
+    pub reason: String,
+}
+
+/// An acceptance that did not apply, reported so the gate file does not rot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcceptanceNote {
+    /// `check SEC-02::npm-audit`.
+    pub target: String,
+    /// Owner.
+    pub owner: String,
+    /// Until.
+    pub until: String,
+    /// Line in the gate file.
+    pub line: usize,
+}
+
+/// The verdict record, the last line of a complete ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    /// GO, GO_WITH_CONDITIONS or NO_GO.
+    pub decision: Decision,
+    /// The date acceptances were judged against.
+    pub as_of: String,
+    /// Residual risks.
+    pub residual_risks: Vec<ResidualRisk>,
+    /// Expired acceptances: ignored.
+    pub expired_acceptances: Vec<AcceptanceNote>,
+    /// Acceptances that matched no failure.
+    pub unused_acceptances: Vec<AcceptanceNote>,
+    /// Why the decision is not GO, one line each.
+    pub reasons: Vec<String>,
+}
+
+/// One ledger line's payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// The run header (first line).
+    Header(RunHeader),
+    /// A check or checklist item.
+    Check(CheckRecord),
+    /// A packet.
+    Packet(PacketRecord),
+    /// The verdict (last line).
+    Verdict(VerdictRecord),
+}
+
+/// One ledger line: sequence number, hash of the previous line, payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    /// 1-based line number.
+    pub seq: u64,
+    /// sha256 (hex) of the previous line's bytes without its newline; [`GENESIS`] for line 1.
+    pub prev: String,
+    /// The payload.
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+/// The records of a run, in ledger order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    /// Payloads in order.
+    pub records: Vec<Record>,
+}
+
+impl Ledger {
+    /// The run header, if present.
+    pub fn header(&self) -> Option<&RunHeader> {
+        self.records.iter().find_map(|record| match record {
+            Record::Header(header) => Some(header),
+            _ => None,
+        })
+    }
+
+    /// All check and checklist records.
+    pub fn checks(&self) -> impl Iterator<Item = &CheckRecord> {
+        self.records.iter().filter_map(|record| match record {
+            Record::Check(check) => Some(check),
+            _ => None,
+        })
+    }
+
+    /// All packet records.
+    pub fn packets(&self) -> impl Iterator<Item = &PacketRecord> {
+        self.records.iter().filter_map(|record| match record {
+            Record::Packet(packet) => Some(packet),
+            _ => None,
+        })
+    }
+
+    /// The verdict record, if present.
+    pub fn verdict(&self) -> Option<&VerdictRecord> {
+        self.records.iter().find_map(|record| match record {
+            Record::Verdict(verdict) => Some(verdict),
+            _ => None,
+        })
+    }
+
+    /// Serializes the ledger with its hash chain.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        let mut prev = GENESIS.to_string();
+        for (index, record) in self.records.iter().enumerate() {
+            let line = Line {
+                seq: index as u64 + 1,
+                prev: prev.clone(),
+                record: record.clone(),
+            };
+            let text = serde_json::to_string(&line).expect("ledger records serialize");
+            prev = sha256_hex(text.as_bytes());
+            out.push_str(&text);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Writes the ledger atomically to `<out>/evidence.jsonl`.
+    pub fn write(&self, out_dir: &Path) -> std::io::Result<PathBuf> {
+        let path = out_dir.join(LEDGER_FILE);
+        crate::atomic::write(&path, self.to_jsonl().as_bytes())?;
+        Ok(path)
+    }
+}
+
+/// sha256 of bytes, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// sha256 and length of a file, read in chunks.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        total += read as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), total))
+}
+
+/// What kind of problem `verify` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyErrorKind {
+    /// The ledger could not be read.
+    Unreadable,
+    /// A line is not a ledger record.
+    Malformed,
+    /// A line's `prev` does not match the hash of the line before it.
+    ChainBroken,
+    /// A sequence number is wrong: a line was inserted or removed.
+    Sequence,
+    /// A log's size or digest differs from its record.
+    LogChanged,
+    /// A log named by a record is missing.
+    LogMissing,
+    /// The ledger does not end with a verdict record.
+    NoVerdict,
+}
+
+/// The first problem `verify` found, naming the ledger line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}{}: {message}", line.map(|line| format!(":{line}")).unwrap_or_default())]
+pub struct VerifyError {
+    /// Ledger path.
+    pub path: String,
+    /// 1-based line, when the problem is on one line.
+    pub line: Option<usize>,
+    /// What kind of problem.
+    pub kind: VerifyErrorKind,
+    /// Lowercase message.
+    pub message: String,
+}
+
+/// Re-hashes the ledger chain in `out_dir` and every log it names; returns the ledger.
+///
+/// The first mismatch is returned, naming its line.
+pub fn verify(out_dir: &Path) -> Result<Ledger, VerifyError> {
+    let path = out_dir.join(LEDGER_FILE);
+    let display = path.display().to_string();
+    let error = |line: Option<usize>, kind: VerifyErrorKind, message: String| VerifyError {
+        path: display.clone(),
+        line,
+        kind,
+        message,
+    };
+    let file = std::fs::File::open(&path).map_err(|err| {
+        error(
+            None,
+            VerifyErrorKind::Unreadable,
+            format!("cannot read: {err}"),
+        )
+    })?;
+    let mut prev = GENESIS.to_string();
+    let mut ledger = Ledger::default();
+    let mut count = 0usize;
+    for (index, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
+        let number = index + 1;
+        let at = Some(number);
+        let bytes = line.map_err(|err| {
+            error(
+                at,
+                VerifyErrorKind::Unreadable,
+                format!("cannot read: {err}"),
+            )
+        })?;
+        let parsed: Line = serde_json::from_slice(&bytes).map_err(|err| {
+            error(
+                at,
+                VerifyErrorKind::Malformed,
+                format!("not a ledger record: {err}"),
+            )
+        })?;
+        if parsed.prev != prev {
+            return Err(error(
+                at,
+                VerifyErrorKind::ChainBroken,
+                format!(
+                    "hash chain broken: record {number} says the previous line hashed to {}, it hashes to {prev} (the previous line or this one was changed)",
+                    parsed.prev
+                ),
+            ));
+        }
+        if parsed.seq != number as u64 {
+            return Err(error(
+                at,
+                VerifyErrorKind::Sequence,
+                format!(
+                    "sequence number {}, expected {number} (a line was inserted or removed)",
+                    parsed.seq
+                ),
+            ));
+        }
+        if let Record::Check(check) = &parsed.record {
+            if let Err((kind, message)) = verify_log(out_dir, check) {
+                return Err(error(at, kind, message));
+            }
+        }
+        prev = sha256_hex(&bytes);
+        ledger.records.push(parsed.record);
+        count = number;
+    }
+    if !matches!(ledger.records.last(), Some(Record::Verdict(_))) {
+        return Err(error(
+            None,
+            VerifyErrorKind::NoVerdict,
+            format!(
+                "no verdict record: the ledger is incomplete or was truncated after line {count}"
+            ),
+        ));
+    }
+    Ok(ledger)
+}
+
+fn verify_log(out_dir: &Path, check: &CheckRecord) -> Result<(), (VerifyErrorKind, String)> {
+    let (Some(log), Some(recorded)) = (&check.log, &check.sha256) else {
+        return Ok(());
+    };
+    let (actual, actual_bytes) = sha256_file(&out_dir.join(log)).map_err(|err| {
+        (
+            VerifyErrorKind::LogMissing,
+            format!("log {log} of {} is missing: {err}", check.name),
+        )
+    })?;
+    if &actual != recorded || actual_bytes != check.bytes {
+        return Err((
+            VerifyErrorKind::LogChanged,
+            format!(
+                "log {log} of {} changed: recorded {} bytes sha256 {recorded}, found {actual_bytes} bytes sha256 {actual}",
+                check.name, check.bytes
+            ),
+        ));
+    }
+    Ok(())
+}

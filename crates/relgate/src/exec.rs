@@ -1,0 +1,952 @@
+//! Runs one check command as a child process and captures its output as evidence.
+//!
+//! The child gets its own process group, `/dev/null` as stdin and a single pipe for stdout and
+//! stderr, so the log shows both streams interleaved the way a terminal would. A reader thread
+//! streams that pipe into `<log>.part` while hashing it and keeping a bounded tail, so memory
+//! stays flat however much the command prints; the finished log is fsynced and renamed into
+//! place. Timeouts and stray background processes are handled by signalling the whole group:
+//! a check must never leave processes behind or hang the gate on a pipe nobody closes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::spec::format_duration;
+
+/// How many trailing bytes of output [`ExecResult::tail`] keeps.
+pub const TAIL_BYTES: usize = 16 * 1024;
+
+/// The usual time between SIGTERM and SIGKILL when a command times out.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the child's exit status is polled while waiting for it.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How long the output pipe may stay open after the process group is gone. Only a process that
+/// left the group (`setsid`, a daemon) can hold it that long, and waiting for it would hang.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the reader thread looks up from an idle pipe to see whether it should give up.
+const READ_POLL_MS: libc::c_int = 100;
+
+/// One command to run.
+#[derive(Debug, Clone)]
+pub struct ExecRequest<'a> {
+    /// The program and its arguments; the program is looked up on `PATH`.
+    pub argv: &'a [String],
+    /// The working directory of the child.
+    pub cwd: &'a Path,
+    /// Variables added to the inherited environment.
+    pub env: &'a BTreeMap<String, String>,
+    /// How long the command may run before its process group is terminated.
+    pub timeout: Duration,
+    /// How long to wait between SIGTERM and SIGKILL on timeout.
+    pub kill_grace: Duration,
+    /// Where the combined output ends up; parent directories are created.
+    pub log_path: &'a Path,
+}
+
+/// What happened when a command ran, and a digest of the log it produced.
+#[derive(Debug, Clone)]
+pub struct ExecResult {
+    /// When the run started.
+    pub started: DateTime<Utc>,
+    /// When the run ended, output drained and log written.
+    pub ended: DateTime<Utc>,
+    /// Wall-clock time from start to end, measured on the monotonic clock.
+    pub duration: Duration,
+    /// The exit code, when the command exited on its own.
+    pub exit_code: Option<i32>,
+    /// The signal that terminated the command, if any.
+    pub signal: Option<i32>,
+    /// Whether the command was killed for exceeding its timeout.
+    pub timed_out: bool,
+    /// Why the command could not be started; the log holds the same message.
+    pub spawn_error: Option<String>,
+    /// Size of the log file in bytes.
+    pub bytes: u64,
+    /// Lowercase hex SHA-256 of the log file.
+    pub sha256: String,
+    /// The last [`TAIL_BYTES`] bytes of the log, raw.
+    pub tail: Vec<u8>,
+}
+
+/// Runs the command, writing its combined output to `request.log_path`.
+///
+/// A command that cannot be started is not an error: the result carries `spawn_error` and the
+/// log holds that message, so every run leaves a log with a digest. `Err` means the log itself
+/// could not be created, written or renamed into place.
+pub fn run(request: &ExecRequest<'_>) -> io::Result<ExecResult> {
+    let started = Utc::now();
+    let clock = Instant::now();
+    if let Some(dir) = request.log_path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let part = part_path(request.log_path);
+    let sink = Sink::create(&part)?;
+    let finished = supervise(request, sink).and_then(|(mut sink, outcome)| {
+        for line in outcome.log_lines() {
+            sink.write(format!("[relgate] {line}\n").as_bytes())?;
+        }
+        let digest = sink.finish(&part, request.log_path)?;
+        Ok((digest, outcome))
+    });
+    let ((bytes, sha256, tail), outcome) = match finished {
+        Ok(done) => done,
+        Err(err) => {
+            // A half-written `.part` is no evidence of anything; don't leave it lying around.
+            let _ = std::fs::remove_file(&part);
+            return Err(err);
+        }
+    };
+    let status = outcome.status;
+    Ok(ExecResult {
+        started,
+        ended: Utc::now(),
+        duration: clock.elapsed(),
+        exit_code: status.and_then(|status| status.code()),
+        signal: status.and_then(|status| status.signal()),
+        timed_out: outcome.timed_out,
+        spawn_error: outcome.spawn_error,
+        bytes,
+        sha256,
+        tail,
+    })
+}
+
+/// Returns the last `max_bytes` bytes of the file at `path`.
+pub fn read_tail(path: &Path, max_bytes: usize) -> io::Result<Vec<u8>> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let max = u64::try_from(max_bytes).unwrap_or(u64::MAX);
+    file.seek(SeekFrom::Start(len.saturating_sub(max)))?;
+    let mut tail = Vec::with_capacity(max_bytes.min(TAIL_BYTES));
+    // `take` because the file may still be growing while we read it.
+    file.take(max).read_to_end(&mut tail)?;
+    Ok(tail)
+}
+
+/// Renders the last `max_lines` lines of `bytes` as text that is safe to embed in XML or print to
+/// a terminal.
+///
+/// Invalid UTF-8 is replaced, as is every control character except `\n` and `\t`. A buffer of
+/// [`TAIL_BYTES`] or more is assumed to have been cut from a longer log, so its first, partial
+/// line is dropped. Within a line only the text after the last carriage return is kept, which
+/// is what a terminal would have shown for a progress bar (and removes the `\r` of CRLF).
+pub fn tail_text(bytes: &[u8], max_lines: usize) -> String {
+    let mut bytes = bytes;
+    if bytes.len() >= TAIL_BYTES {
+        bytes = match bytes.iter().position(|&b| b == b'\n') {
+            Some(newline) => &bytes[newline + 1..],
+            // One huge line: keep it, but not a broken UTF-8 sequence at the cut.
+            None => {
+                let start = bytes
+                    .iter()
+                    .position(|&b| b & 0xC0 != 0x80)
+                    .unwrap_or(bytes.len());
+                &bytes[start..]
+            }
+        };
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    if text.is_empty() || max_lines == 0 {
+        return String::new();
+    }
+    let lines: Vec<&str> = text.split('\n').collect();
+    lines[lines.len().saturating_sub(max_lines)..]
+        .iter()
+        .map(|line| {
+            let shown = line
+                .rsplit('\r')
+                .find(|part| !part.is_empty())
+                .unwrap_or("");
+            shown.chars().map(sanitize_char).collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One line saying how the run ended: `exit 0`, `exit 3`, `killed by signal 9 (SIGKILL)`,
+/// `timed out after 2s`, or the reason it could not start.
+pub fn describe_status(result: &ExecResult, timeout: Duration) -> String {
+    if let Some(error) = &result.spawn_error {
+        return error.clone();
+    }
+    if result.timed_out {
+        return format!("timed out after {}", format_duration(timeout));
+    }
+    match (result.exit_code, result.signal) {
+        (_, Some(signal)) => match signal_name(signal) {
+            Some(name) => format!("killed by signal {signal} ({name})"),
+            None => format!("killed by signal {signal}"),
+        },
+        (Some(code), None) => format!("exit {code}"),
+        (None, None) => "ended with an unknown status".to_string(),
+    }
+}
+
+/// How a supervised run ended, before the log is finalised.
+#[derive(Default)]
+struct Outcome {
+    status: Option<ExitStatus>,
+    timed_out: bool,
+    spawn_error: Option<String>,
+    notes: Vec<String>,
+}
+
+impl Outcome {
+    /// Lines relgate itself appends to the log, so the log explains runs without output.
+    fn log_lines(&self) -> impl Iterator<Item = &String> {
+        self.spawn_error.iter().chain(&self.notes)
+    }
+}
+
+/// Spawns the child, streams its output into `sink`, enforces the timeout and cleans up the
+/// process group. Returns the sink once the pipe is drained.
+fn supervise(request: &ExecRequest<'_>, sink: Sink) -> io::Result<(Sink, Outcome)> {
+    let mut outcome = Outcome::default();
+    let (reader, writer) = match io::pipe() {
+        Ok(pipe) => pipe,
+        Err(err) => {
+            outcome.spawn_error = Some(spawn_message(request.argv, &err));
+            return Ok((sink, outcome));
+        }
+    };
+    let abandon = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = mpsc::channel();
+    let pump = {
+        let abandon = Arc::clone(&abandon);
+        std::thread::Builder::new()
+            .name("relgate-exec-output".to_string())
+            .spawn(move || {
+                let drained = pump(reader, sink, &abandon);
+                let _ = done_tx.send(());
+                drained
+            })?
+    };
+    // `spawn` consumes the writer and drops the Command that holds its clones, so once the
+    // child is gone nothing in this process keeps the pipe open and the reader sees EOF.
+    match spawn(request, writer) {
+        Ok(child) => (outcome.status, outcome.timed_out) = wait_and_reap(child, request),
+        Err(err) => outcome.spawn_error = Some(spawn_message(request.argv, &err)),
+    }
+    if done_rx.recv_timeout(DRAIN_GRACE).is_err() {
+        abandon.store(true, Ordering::Relaxed);
+        outcome.notes.push(format!(
+            "stopped reading output {} after the command ended: a process outside its process \
+             group (started with setsid, or a daemon) still holds the output open",
+            format_duration(DRAIN_GRACE)
+        ));
+    }
+    let (sink, read_error) = match pump.join() {
+        Ok(drained) => drained?,
+        Err(_) => return Err(io::Error::other("the output reader thread panicked")),
+    };
+    outcome
+        .notes
+        .extend(read_error.map(|err| format!("reading the output failed: {err}")));
+    Ok((sink, outcome))
+}
+
+fn spawn(request: &ExecRequest<'_>, writer: io::PipeWriter) -> io::Result<Child> {
+    let Some((program, args)) = request.argv.split_first() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the command is empty",
+        ));
+    };
+    let stderr = writer.try_clone()?;
+    Command::new(program)
+        .args(args)
+        .current_dir(request.cwd)
+        .envs(request.env)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()
+}
+
+fn spawn_message(argv: &[String], err: &io::Error) -> String {
+    match argv.first() {
+        Some(program) => format!("cannot start `{program}`: {err}"),
+        None => format!("cannot start: {err}"),
+    }
+}
+
+/// Waits for the child under the request's timeout, then kills whatever is left of its process
+/// group and reaps it. Returns the exit status (if it could be read) and whether it timed out.
+fn wait_and_reap(mut child: Child, request: &ExecRequest<'_>) -> (Option<ExitStatus>, bool) {
+    // With `process_group(0)` the child leads its own group, so its pid is the pgid. Linux pids
+    // are below 2^22, so the cast cannot wrap.
+    let pgid = child.id() as libc::pid_t;
+    let timed_out = !wait_exited(pgid, request.timeout);
+    if timed_out {
+        signal_group(pgid, libc::SIGTERM);
+        wait_exited(pgid, request.kill_grace);
+    }
+    // Background processes left in the group would keep the pipe open forever. The leader is
+    // still an unreaped zombie here, so the pgid cannot have been reused by anyone else.
+    signal_group(pgid, libc::SIGKILL);
+    (child.wait().ok(), timed_out)
+}
+
+/// Polls until the child has exited (without reaping it) or `limit` has passed. Returns whether
+/// it exited.
+fn wait_exited(pid: libc::pid_t, limit: Duration) -> bool {
+    // A deadline beyond what `Instant` can represent means "wait forever".
+    let deadline = Instant::now().checked_add(limit);
+    loop {
+        if has_exited(pid) {
+            return true;
+        }
+        let remaining = match deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => POLL_INTERVAL,
+        };
+        if remaining.is_zero() {
+            return false;
+        }
+        std::thread::sleep(remaining.min(POLL_INTERVAL));
+    }
+}
+
+fn has_exited(pid: libc::pid_t) -> bool {
+    loop {
+        // SAFETY: siginfo_t is plain old data; all-zero is a valid value and is what tells
+        // "no state change" (si_pid == 0) apart under WNOHANG.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // WNOWAIT leaves the child a zombie so its pid, and so the pgid, stays reserved until
+        // the group has been killed.
+        // SAFETY: `info` is a valid, writable siginfo_t.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 {
+            // SAFETY: waitid filled `info` (or left it zeroed), so reading si_pid is sound.
+            return unsafe { info.si_pid() } != 0;
+        }
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            // ECHILD and the like: there is nothing left to wait for; `Child::wait` will report.
+            return true;
+        }
+    }
+}
+
+/// Sends `signal` to every process in the group, ignoring a group that is already gone.
+fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions.
+    while unsafe { libc::kill(-pgid, signal) } != 0 {
+        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+/// Copies the pipe into the sink until EOF, or until `abandon` is set. Returns the sink and
+/// the read error that ended the copy early, if any; `Err` is a failure to write the log.
+fn pump(
+    mut reader: io::PipeReader,
+    mut sink: Sink,
+    abandon: &AtomicBool,
+) -> io::Result<(Sink, Option<io::Error>)> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut poll = libc::pollfd {
+        fd: reader.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    while !abandon.load(Ordering::Relaxed) {
+        // Poll with a timeout rather than block in read(), so the main thread can make us give
+        // up on a pipe held open by a process that escaped the group.
+        // SAFETY: `poll` is one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut poll, 1, READ_POLL_MS) };
+        if ready == 0 {
+            continue;
+        }
+        if ready < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Ok((sink, Some(err)));
+        }
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => sink.write(&buf[..n])?,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Ok((sink, Some(err))),
+        }
+    }
+    Ok((sink, None))
+}
+
+/// The log being written: the `.part` file plus a running digest, size and tail.
+struct Sink {
+    file: File,
+    hasher: Sha256,
+    bytes: u64,
+    tail: VecDeque<u8>,
+}
+
+impl Sink {
+    fn create(path: &Path) -> io::Result<Sink> {
+        Ok(Sink {
+            file: File::create(path)?,
+            hasher: Sha256::new(),
+            bytes: 0,
+            tail: VecDeque::with_capacity(TAIL_BYTES),
+        })
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.file.write_all(chunk)?;
+        self.hasher.update(chunk);
+        self.bytes += chunk.len() as u64;
+        let keep = &chunk[chunk.len().saturating_sub(TAIL_BYTES)..];
+        let overflow = (self.tail.len() + keep.len()).saturating_sub(TAIL_BYTES);
+        self.tail.drain(..overflow);
+        self.tail.extend(keep);
+        Ok(())
+    }
+
+    /// Makes the log durable under its final name; returns its size, digest and tail.
+    fn finish(self, part: &Path, log_path: &Path) -> io::Result<(u64, String, Vec<u8>)> {
+        self.file.sync_all()?;
+        drop(self.file);
+        std::fs::rename(part, log_path)?;
+        Ok((
+            self.bytes,
+            hex::encode(self.hasher.finalize()),
+            self.tail.into(),
+        ))
+    }
+}
+
+fn part_path(log_path: &Path) -> PathBuf {
+    let mut name = log_path.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+fn sanitize_char(c: char) -> char {
+    // U+FFFE and U+FFFF are not allowed in XML even though they are not control characters.
+    let unsafe_char = (c.is_control() && c != '\t') || c == '\u{FFFE}' || c == '\u{FFFF}';
+    if unsafe_char {
+        char::REPLACEMENT_CHARACTER
+    } else {
+        c
+    }
+}
+
+fn signal_name(signal: i32) -> Option<&'static str> {
+    // Looked up through libc constants because signal numbers differ between architectures.
+    const NAMES: &[(libc::c_int, &str)] = &[
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGSYS, "SIGSYS"),
+    ];
+    NAMES
+        .iter()
+        .find(|(number, _)| *number == signal)
+        .map(|(_, name)| *name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        env: BTreeMap<String, String>,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                dir: tempfile::tempdir().expect("tempdir"),
+                env: BTreeMap::new(),
+            }
+        }
+
+        fn log(&self) -> PathBuf {
+            self.dir.path().join("logs/nested/check.log")
+        }
+
+        fn run(&self, argv: &[&str], timeout: Duration, kill_grace: Duration) -> ExecResult {
+            let argv: Vec<String> = argv.iter().map(|arg| arg.to_string()).collect();
+            let log = self.log();
+            let request = ExecRequest {
+                argv: &argv,
+                cwd: self.dir.path(),
+                env: &self.env,
+                timeout,
+                kill_grace,
+                log_path: &log,
+            };
+            let result = run(&request).expect("log written");
+            assert!(
+                !part_path(&log).exists(),
+                "the .part file must be renamed away"
+            );
+            result
+        }
+
+        fn sh(&self, script: &str) -> ExecResult {
+            self.run(
+                &["sh", "-c", script],
+                Duration::from_secs(30),
+                DEFAULT_KILL_GRACE,
+            )
+        }
+
+        fn log_bytes(&self) -> Vec<u8> {
+            std::fs::read(self.log()).expect("log readable")
+        }
+    }
+
+    fn sha256_of_file(path: &Path) -> String {
+        let mut file = File::open(path).expect("open log");
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).expect("read log");
+            if n == 0 {
+                return hex::encode(hasher.finalize());
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+
+    fn first_line_pid(log: &[u8]) -> libc::pid_t {
+        let text = String::from_utf8_lossy(log);
+        text.lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .expect("pid on line 1")
+    }
+
+    /// Processes in the group that are not zombies, as `pid state comm` strings.
+    fn live_members(pgid: libc::pid_t) -> Vec<String> {
+        let mut live = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid pgrp ...`; comm may contain spaces, so split after ')'.
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+            let pgrp: libc::pid_t = fields.get(2).and_then(|f| f.parse().ok()).unwrap_or(0);
+            if pgrp == pgid && fields.first() != Some(&"Z") {
+                live.push(stat[..close + 1].to_string());
+            }
+        }
+        live
+    }
+
+    /// Whether `kill(-pgid, 0)` reports ESRCH. Killed processes may linger briefly as zombies
+    /// until init reaps them, so allow a moment.
+    fn group_gone(pgid: libc::pid_t) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            // SAFETY: signal 0 only checks for existence.
+            let rc = unsafe { libc::kill(-pgid, 0) };
+            if rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn assert_group_gone(pgid: libc::pid_t) {
+        assert!(
+            live_members(pgid).is_empty(),
+            "left behind: {:?}",
+            live_members(pgid)
+        );
+        assert!(group_gone(pgid), "process group {pgid} still exists");
+    }
+
+    fn peak_rss_kb() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+
+    #[test]
+    fn stdout_and_stderr_interleave_in_one_log_and_stdin_is_null() {
+        let fx = Fixture::new();
+        // `cat` returns at once only if stdin is /dev/null rather than the test's stdin.
+        let result = fx.sh("echo out; echo err >&2; cat; echo out2 >&2; echo out3");
+        assert_eq!(fx.log_bytes(), b"out\nerr\nout2\nout3\n");
+        assert_eq!(result.exit_code, Some(0));
+        assert_eq!(result.signal, None);
+        assert!(!result.timed_out);
+        assert_eq!(result.spawn_error, None);
+        assert_eq!(result.bytes, 18);
+        assert_eq!(result.sha256, sha256_of_file(&fx.log()));
+        assert_eq!(result.tail, fx.log_bytes());
+        assert!(result.ended >= result.started);
+        assert_eq!(describe_status(&result, Duration::from_secs(1)), "exit 0");
+    }
+
+    #[test]
+    fn binary_output_is_stored_byte_for_byte() {
+        let fx = Fixture::new();
+        let result = fx.sh(r"printf '\377\000\376\015\033x'");
+        assert_eq!(fx.log_bytes(), b"\xff\x00\xfe\r\x1bx");
+        assert_eq!(result.bytes, 6);
+        assert_eq!(result.sha256, sha256_of_file(&fx.log()));
+    }
+
+    #[test]
+    fn exit_codes_and_signals_are_reported() {
+        let fx = Fixture::new();
+        let result = fx.sh("exit 3");
+        assert_eq!((result.exit_code, result.signal), (Some(3), None));
+        assert_eq!(describe_status(&result, Duration::from_secs(1)), "exit 3");
+
+        let result = fx.sh("kill -9 $$");
+        assert_eq!((result.exit_code, result.signal), (None, Some(9)));
+        assert!(!result.timed_out);
+        assert_eq!(
+            describe_status(&result, Duration::from_secs(1)),
+            "killed by signal 9 (SIGKILL)"
+        );
+    }
+
+    #[test]
+    fn env_is_added_and_cwd_is_honoured() {
+        let mut fx = Fixture::new();
+        fx.env
+            .insert("RELGATE_EXEC_TEST".to_string(), "hello world".to_string());
+        let result = fx.sh("echo \"$RELGATE_EXEC_TEST\"; test -n \"$PATH\" && pwd -P");
+        assert_eq!(result.exit_code, Some(0));
+        let cwd = fx.dir.path().canonicalize().expect("canonical tempdir");
+        let expected = format!("hello world\n{}\n", cwd.display());
+        assert_eq!(String::from_utf8_lossy(&fx.log_bytes()), expected);
+    }
+
+    #[test]
+    fn stray_background_processes_are_killed_once_the_child_exits() {
+        let fx = Fixture::new();
+        let clock = Instant::now();
+        let result = fx.sh("echo $$; sleep 100 & echo hi");
+        assert!(
+            clock.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            clock.elapsed()
+        );
+        assert_eq!(result.exit_code, Some(0));
+        assert!(!result.timed_out);
+        let log = fx.log_bytes();
+        assert!(log.ends_with(b"hi\n"), "{}", String::from_utf8_lossy(&log));
+        assert_group_gone(first_line_pid(&log));
+    }
+
+    #[test]
+    fn timeout_terminates_the_whole_group() {
+        let fx = Fixture::new();
+        let clock = Instant::now();
+        let result = fx.run(
+            &["sh", "-c", "echo $$; sleep 30 & sleep 30; wait"],
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+        );
+        let elapsed = clock.elapsed();
+        assert!(elapsed >= Duration::from_secs(1), "took {elapsed:?}");
+        assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+        assert!(result.timed_out);
+        assert_eq!(result.signal, Some(libc::SIGTERM));
+        assert_eq!(result.exit_code, None);
+        assert_eq!(
+            describe_status(&result, Duration::from_secs(1)),
+            "timed out after 1s"
+        );
+        assert_group_gone(first_line_pid(&fx.log_bytes()));
+    }
+
+    #[test]
+    fn a_child_ignoring_sigterm_is_killed_after_the_grace_period() {
+        let fx = Fixture::new();
+        let clock = Instant::now();
+        let result = fx.run(
+            &["sh", "-c", "echo $$; trap '' TERM; sleep 30"],
+            Duration::from_millis(500),
+            Duration::from_millis(300),
+        );
+        let elapsed = clock.elapsed();
+        assert!(elapsed >= Duration::from_millis(800), "took {elapsed:?}");
+        assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+        assert!(result.timed_out);
+        assert_eq!(result.signal, Some(libc::SIGKILL));
+        assert_group_gone(first_line_pid(&fx.log_bytes()));
+    }
+
+    #[test]
+    fn a_process_that_left_the_group_cannot_hang_the_run() {
+        let fx = Fixture::new();
+        let clock = Instant::now();
+        let result = fx.sh("setsid sh -c 'echo escaped $$; exec sleep 20' & sleep 0.2; echo done");
+        let elapsed = clock.elapsed();
+        let log = String::from_utf8_lossy(&fx.log_bytes()).into_owned();
+        let escaped: Option<libc::pid_t> = log
+            .lines()
+            .find_map(|line| line.strip_prefix("escaped "))
+            .and_then(|pid| pid.trim().parse().ok());
+        if let Some(pid) = escaped {
+            // SAFETY: plain kill of the process the test itself started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        assert!(escaped.is_some(), "{log}");
+        assert!(
+            elapsed < DRAIN_GRACE + Duration::from_secs(2),
+            "took {elapsed:?}"
+        );
+        assert_eq!(result.exit_code, Some(0));
+        assert!(log.contains("done\n"), "{log}");
+        assert!(log.contains("[relgate] stopped reading output"), "{log}");
+        assert_eq!(result.sha256, sha256_of_file(&fx.log()));
+    }
+
+    #[test]
+    fn a_missing_command_is_a_spawn_error_with_a_log() {
+        let fx = Fixture::new();
+        let result = fx.run(
+            &["relgate-no-such-command", "x"],
+            Duration::from_secs(5),
+            DEFAULT_KILL_GRACE,
+        );
+        let error = result.spawn_error.clone().expect("spawn error");
+        assert!(
+            error.starts_with("cannot start `relgate-no-such-command`: "),
+            "{error}"
+        );
+        assert!(
+            error.contains("No such file or directory (os error 2)"),
+            "{error}"
+        );
+        assert_eq!(
+            (result.exit_code, result.signal, result.timed_out),
+            (None, None, false)
+        );
+        let log = fx.log_bytes();
+        assert_eq!(log, format!("[relgate] {error}\n").as_bytes());
+        assert_eq!(result.bytes, log.len() as u64);
+        assert_eq!(result.sha256, sha256_of_file(&fx.log()));
+        assert_eq!(result.tail, log);
+        assert_eq!(describe_status(&result, Duration::from_secs(1)), error);
+    }
+
+    #[test]
+    fn a_file_without_execute_permission_is_a_spawn_error() {
+        let fx = Fixture::new();
+        let script = fx.dir.path().join("script.sh");
+        std::fs::write(&script, "#!/bin/sh\necho never\n").expect("write script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let program = script.display().to_string();
+        let result = fx.run(&[&program], Duration::from_secs(5), DEFAULT_KILL_GRACE);
+        let error = result.spawn_error.clone().expect("spawn error");
+        assert!(error.contains("Permission denied (os error 13)"), "{error}");
+        assert_eq!(result.exit_code, None);
+        assert!(String::from_utf8_lossy(&fx.log_bytes()).contains(&error));
+    }
+
+    #[test]
+    fn an_empty_command_is_a_spawn_error() {
+        let fx = Fixture::new();
+        let result = fx.run(&[], Duration::from_secs(5), DEFAULT_KILL_GRACE);
+        let error = result.spawn_error.expect("spawn error");
+        assert!(error.contains("empty"), "{error}");
+        assert!(result.bytes > 0);
+    }
+
+    #[test]
+    fn the_tail_is_the_last_bytes_of_a_long_output() {
+        let fx = Fixture::new();
+        let result = fx.sh("seq 1 20000");
+        let log = fx.log_bytes();
+        assert!(log.len() > TAIL_BYTES);
+        assert_eq!(result.tail, &log[log.len() - TAIL_BYTES..]);
+        assert_eq!(read_tail(&fx.log(), TAIL_BYTES).expect("tail"), result.tail);
+        assert_eq!(tail_text(&result.tail, 2), "19999\n20000");
+    }
+
+    #[test]
+    fn a_hundred_megabytes_stream_through_in_bounded_memory() {
+        const SIZE: usize = 100_000_000;
+        let fx = Fixture::new();
+        let before = peak_rss_kb();
+        let result = fx.run(
+            &["head", "-c", &SIZE.to_string(), "/dev/zero"],
+            Duration::from_secs(300),
+            DEFAULT_KILL_GRACE,
+        );
+        let growth_kb = peak_rss_kb().saturating_sub(before);
+        assert!(growth_kb < 32 * 1024, "peak RSS grew by {growth_kb} kB");
+        assert_eq!(result.exit_code, Some(0));
+        assert_eq!(result.bytes, SIZE as u64);
+        assert_eq!(std::fs::metadata(fx.log()).expect("log").len(), SIZE as u64);
+        assert_eq!(result.sha256, sha256_of_file(&fx.log()));
+        let mut zeros = Sha256::new();
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = SIZE;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            zeros.update(&chunk[..n]);
+            left -= n;
+        }
+        assert_eq!(result.sha256, hex::encode(zeros.finalize()));
+        assert_eq!(result.tail, vec![0u8; TAIL_BYTES]);
+    }
+
+    #[test]
+    fn read_tail_returns_at_most_the_last_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"0123456789").expect("write");
+        assert_eq!(read_tail(&path, 4).expect("tail"), b"6789");
+        assert_eq!(read_tail(&path, 100).expect("tail"), b"0123456789");
+        assert_eq!(read_tail(&path, 0).expect("tail"), b"");
+        assert!(read_tail(&dir.path().join("missing"), 4).is_err());
+    }
+
+    #[test]
+    fn tail_text_keeps_the_last_lines() {
+        assert_eq!(tail_text(b"a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail_text(b"a\nb\nc", 5), "a\nb\nc");
+        assert_eq!(tail_text(b"a\n\nc\n", 2), "\nc");
+        assert_eq!(tail_text(b"", 5), "");
+        assert_eq!(tail_text(b"a\nb\n", 0), "");
+    }
+
+    #[test]
+    fn tail_text_drops_the_partial_first_line_of_a_cut_buffer() {
+        let mut cut = "é".repeat(TAIL_BYTES / 2).into_bytes();
+        cut.remove(0); // the cut fell inside a multi-byte character
+        cut.extend_from_slice(b"\nlast line\n");
+        assert_eq!(tail_text(&cut, 20), "last line");
+        // Without a newline to cut at, the text is kept but the broken character is not.
+        let single = &"é".repeat(TAIL_BYTES / 2 + 1).into_bytes()[1..];
+        let text = tail_text(single, 20);
+        assert!(!text.contains(char::REPLACEMENT_CHARACTER));
+        assert!(text.starts_with('é'));
+        // A short buffer is the whole log: nothing is dropped.
+        assert_eq!(tail_text(b"first\nsecond", 20), "first\nsecond");
+    }
+
+    #[test]
+    fn tail_text_is_safe_for_xml_and_terminals() {
+        let text = tail_text(b"red \x1b[31mX\x00\x07\tend\xff\xfe\n", 5);
+        assert_eq!(
+            text,
+            "red \u{FFFD}[31mX\u{FFFD}\u{FFFD}\tend\u{FFFD}\u{FFFD}"
+        );
+        assert_eq!(
+            tail_text("a\u{FFFF}\u{85}b".as_bytes(), 5),
+            "a\u{FFFD}\u{FFFD}b"
+        );
+        // CRLF line ends and progress bars show what a terminal would have shown.
+        assert_eq!(tail_text(b"one\r\ntwo\r\n", 5), "one\ntwo");
+        assert_eq!(tail_text(b"10%\r50%\r100%\rdone\n", 5), "done");
+        assert_eq!(tail_text(b"10%\r100%\r\n", 5), "100%");
+    }
+
+    #[test]
+    fn describe_status_formats_every_outcome() {
+        let base = ExecResult {
+            started: Utc::now(),
+            ended: Utc::now(),
+            duration: Duration::ZERO,
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            spawn_error: None,
+            bytes: 0,
+            sha256: String::new(),
+            tail: Vec::new(),
+        };
+        let with = |change: &dyn Fn(&mut ExecResult)| {
+            let mut result = base.clone();
+            change(&mut result);
+            result
+        };
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            describe_status(&with(&|r| r.exit_code = Some(0)), second),
+            "exit 0"
+        );
+        assert_eq!(
+            describe_status(&with(&|r| r.signal = Some(libc::SIGSEGV)), second),
+            "killed by signal 11 (SIGSEGV)"
+        );
+        assert_eq!(
+            describe_status(&with(&|r| r.signal = Some(63)), second),
+            "killed by signal 63"
+        );
+        let timed_out = with(&|r| {
+            r.timed_out = true;
+            r.signal = Some(libc::SIGTERM);
+        });
+        assert_eq!(
+            describe_status(&timed_out, Duration::from_secs(2)),
+            "timed out after 2s"
+        );
+        assert_eq!(
+            describe_status(&timed_out, Duration::from_secs(90)),
+            "timed out after 1m30s"
+        );
+        assert_eq!(
+            describe_status(&timed_out, Duration::from_millis(500)),
+            "timed out after 500ms"
+        );
+        assert_eq!(
+            describe_status(&timed_out, Duration::from_secs(600)),
+            "timed out after 10m"
+        );
+        let failed = with(&|r| r.spawn_error = Some("cannot start `x`: boom".to_string()));
+        assert_eq!(describe_status(&failed, second), "cannot start `x`: boom");
+    }
+}

@@ -1,0 +1,736 @@
+//! The gate as libtest-mimic trials: one per check (`PACKET::check`) and one per checklist item
+//! (`PACKET::checklist::<slug>`), driven by `cargo xtask gate`, `cargo test -p gate-tests` and
+//! `cargo nextest run -p gate-tests` alike.
+//!
+//! Trials are handed to libtest-mimic in dependency order. Its workers take trials first come,
+//! first served, so a trial that waits for the trials of the packets it depends on only ever
+//! waits for trials that have already started: no deadlock at any `--test-threads`.
+//! libtest-mimic's `Conclusion` holds counts only, so every trial publishes its own evidence
+//! record into the shared [`RunState`] (and a fragment file) before it returns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+use crate::evidence::{CaseKind, CheckRecord, Outcome, RunHeader};
+use crate::spec::{Check, CheckKind, CommandSpec, Gate, GrepSpec, Satisfaction};
+use crate::verdict::{self, Stage, Triage};
+use crate::{cargo_lock, clock, exec, exit_codes, fragment, grep, plan, report, spec};
+
+/// Environment variable listing the gate files being run by ancestors of this process, one
+/// per line. A gate that finds its own file there refuses to run: a check ran the gate again.
+pub const ENV_ACTIVE_GATES: &str = "RELGATE_ACTIVE_GATES";
+/// Environment variable naming the file a refused nested gate writes, so the check that
+/// started it fails with a clear message.
+pub const ENV_RECURSION_MARKER: &str = "RELGATE_RECURSION_MARKER";
+/// Marker file that says an out directory was made by relgate and may be cleaned by it.
+pub const OUT_MARKER: &str = ".relgate-out";
+
+/// How the gate is being driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `cargo xtask gate`: one process runs every trial and writes the reports.
+    Xtask,
+    /// `cargo test -p gate-tests`: the same, under the standard test CLI.
+    CargoTest,
+    /// `cargo nextest run -p gate-tests`: one process per trial; fragments only.
+    Nextest,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Xtask => "xtask",
+            Mode::CargoTest => "cargo-test",
+            Mode::Nextest => "nextest",
+        }
+    }
+}
+
+/// Everything a run needs to know.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The gate file.
+    pub gate: PathBuf,
+    /// The out directory.
+    pub out_dir: PathBuf,
+    /// Only these packets (all when empty).
+    pub packets: Vec<String>,
+    /// Parallel trials (`-j N`); libtest's `--test-threads` wins when both are given.
+    pub jobs: Option<usize>,
+    /// Exit 1 on GO_WITH_CONDITIONS.
+    pub deny_conditions: bool,
+    /// Standard libtest arguments: filter, `--exact`, `--list`, `--skip`, `--test-threads`…
+    pub libtest_args: Vec<String>,
+    /// Who drives the run.
+    pub mode: Mode,
+}
+
+/// Entry point of the `gate-tests` harness: reads `RELGATE_GATE` / `RELGATE_OUT` (defaults:
+/// `packets.toml` and `target/gate` under `workspace_root`) and the libtest arguments.
+pub fn test_main(workspace_root: &Path) -> ! {
+    let nextest = std::env::var("NEXTEST_EXECUTION_MODE")
+        .is_ok_and(|mode| mode == "process-per-test")
+        || (std::env::var_os("NEXTEST").is_some() && std::env::var_os("NEXTEST_RUN_ID").is_some());
+    let options = Options {
+        gate: std::env::var_os("RELGATE_GATE")
+            .map_or_else(|| workspace_root.join("packets.toml"), PathBuf::from),
+        out_dir: std::env::var_os("RELGATE_OUT")
+            .map_or_else(|| workspace_root.join("target/gate"), PathBuf::from),
+        packets: Vec::new(),
+        jobs: None,
+        deny_conditions: false,
+        libtest_args: std::env::args().skip(1).collect(),
+        mode: if nextest {
+            Mode::Nextest
+        } else {
+            Mode::CargoTest
+        },
+    };
+    std::process::exit(run(&options))
+}
+
+/// Runs the gate and returns the process exit code. Errors are printed to stderr.
+pub fn run(options: &Options) -> i32 {
+    let gate_path = std::path::absolute(&options.gate).unwrap_or_else(|_| options.gate.clone());
+    if let Some(code) = refuse_recursion(&gate_path) {
+        return code;
+    }
+    let gate = match spec::load(&options.gate) {
+        Ok(gate) => gate,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    for packet in &options.packets {
+        if gate.packet(packet).is_none() {
+            let known: Vec<&str> = gate.packets.iter().map(|p| p.id.as_str()).collect();
+            eprintln!(
+                "error: --packet {packet}: no such packet in {} (packets: {})",
+                options.gate.display(),
+                known.join(", ")
+            );
+            return exit_codes::INVALID;
+        }
+    }
+    let mut args = match Arguments::try_parse_from(
+        std::iter::once("gate".to_string()).chain(options.libtest_args.iter().cloned()),
+    ) {
+        Ok(args) => args,
+        Err(err) => {
+            let _ = err.print();
+            return exit_codes::INVALID;
+        }
+    };
+    if args.test_threads.is_none() {
+        args.test_threads = options.jobs;
+    }
+    let list_only = args.list;
+    let run_id = match options.mode {
+        Mode::Nextest => std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| fresh_run_id()),
+        _ => fresh_run_id(),
+    };
+    if !list_only && options.mode != Mode::Nextest {
+        if let Err(message) = prepare_out_dir(&options.out_dir) {
+            eprintln!("error: {message}");
+            return exit_codes::INVALID;
+        }
+    }
+
+    let header = run_header(&gate, &run_id, options.mode.label());
+    let active_gates = match std::env::var(ENV_ACTIVE_GATES) {
+        Ok(existing) if !existing.is_empty() => format!("{existing}\n{}", gate_path.display()),
+        _ => gate_path.display().to_string(),
+    };
+    let selected: Vec<&crate::spec::Packet> = plan::topological(&gate)
+        .into_iter()
+        .filter(|packet| options.packets.is_empty() || options.packets.contains(&packet.id))
+        .collect();
+    let selected_ids: Vec<String> = selected.iter().map(|packet| packet.id.clone()).collect();
+    let shared = Arc::new(RunState {
+        out_dir: options.out_dir.clone(),
+        run_id: run_id.clone(),
+        mode: options.mode,
+        today: clock::today(),
+        active_gates,
+        records: Mutex::new(BTreeMap::new()),
+        changed: Condvar::new(),
+        in_run: Mutex::new(BTreeSet::new()),
+        gate,
+    });
+
+    let mut trials = Vec::new();
+    for packet_id in &selected_ids {
+        let packet = shared
+            .gate
+            .packet(packet_id)
+            .expect("selected packets exist");
+        for check in &packet.checks {
+            let state = Arc::clone(&shared);
+            let name = check.name();
+            let (packet_id, check_id) = (packet.id.clone(), check.id.clone());
+            trials.push(Trial::ignorable_test(name, move || {
+                state.check_trial(&packet_id, &check_id)
+            }));
+        }
+        for item in &packet.checklist {
+            let state = Arc::clone(&shared);
+            let name = packet.checklist_name(item);
+            let (packet_id, slug) = (packet.id.clone(), item.slug.clone());
+            trials.push(Trial::ignorable_test(name, move || {
+                state.checklist_trial(&packet_id, &slug)
+            }));
+        }
+    }
+    let total = trials.len();
+    let in_run: BTreeSet<String> = trials
+        .iter()
+        .filter(|trial| !args.is_filtered_out(trial) && !args.is_ignored(trial))
+        .map(|trial| trial.name().to_string())
+        .collect();
+    let partial = in_run.len()
+        < shared.gate.checks().count()
+            + shared
+                .gate
+                .packets
+                .iter()
+                .map(|p| p.checklist.len())
+                .sum::<usize>();
+    *shared.in_run.lock().expect("run state lock") = in_run.clone();
+    if !list_only {
+        if let Err(err) = fragment::write_header(&options.out_dir, &header) {
+            eprintln!(
+                "error: cannot write evidence to {}: {err}",
+                options.out_dir.display()
+            );
+            return exit_codes::INVALID;
+        }
+    }
+
+    let conclusion = libtest_mimic::run(&args, trials);
+    if list_only {
+        return exit_codes::OK;
+    }
+    let trials_failed = conclusion.has_failed();
+    if options.mode == Mode::Nextest {
+        return if trials_failed { 101 } else { exit_codes::OK };
+    }
+
+    let records: Vec<CheckRecord> = shared
+        .records
+        .lock()
+        .expect("run state lock")
+        .values()
+        .cloned()
+        .collect();
+    let finished = match report::finish(
+        &shared.gate,
+        header,
+        records,
+        &options.out_dir,
+        shared.today,
+    ) {
+        Ok(finished) => finished,
+        Err(err) => {
+            eprintln!(
+                "error: cannot write reports to {}: {err}",
+                options.out_dir.display()
+            );
+            return exit_codes::NO_GO;
+        }
+    };
+    let mut stdout = std::io::stdout();
+    let _ = report::print_summary(&mut stdout, &shared.gate, &finished, &options.out_dir);
+    if partial {
+        println!(
+            "partial run: {} of {total} cases selected; the verdict covers a partial run and is not a release verdict",
+            in_run.len()
+        );
+        return if trials_failed {
+            exit_codes::NO_GO
+        } else {
+            exit_codes::OK
+        };
+    }
+    report::exit_code(finished.verdict.record.decision, options.deny_conditions)
+}
+
+/// The run header for a run of `gate`.
+pub fn run_header(gate: &Gate, run_id: &str, mode: &str) -> RunHeader {
+    let git = |args: &[&str]| -> Option<String> {
+        let output = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&gate.root)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        output.status.success().then(|| {
+            String::from_utf8_lossy(&output.stdout)
+                .trim_end()
+                .to_string()
+        })
+    };
+    let git_head = git(&["rev-parse", "HEAD"]);
+    let git_dirty = git_head
+        .as_ref()
+        .and_then(|_| git(&["status", "--porcelain"]))
+        .map(|status| !status.is_empty());
+    RunHeader {
+        gate: gate.name.clone(),
+        gate_file: gate.source.display().to_string(),
+        gate_sha256: gate.sha256.clone(),
+        git_head,
+        git_dirty,
+        relgate_version: env!("CARGO_PKG_VERSION").to_string(),
+        started: clock::format_timestamp(clock::now()),
+        host: host_name(),
+        run_id: run_id.to_string(),
+        mode: mode.to_string(),
+    }
+}
+
+/// Shared state of one run: the validated gate and every record published so far.
+pub struct RunState {
+    gate: Gate,
+    out_dir: PathBuf,
+    run_id: String,
+    mode: Mode,
+    today: chrono::NaiveDate,
+    active_gates: String,
+    records: Mutex<BTreeMap<String, CheckRecord>>,
+    changed: Condvar,
+    in_run: Mutex<BTreeSet<String>>,
+}
+
+impl RunState {
+    fn check_trial(&self, packet_id: &str, check_id: &str) -> Result<Completion, Failed> {
+        let packet = self.gate.packet(packet_id).expect("trial packet exists");
+        let check = packet.check(check_id).expect("trial check exists");
+        let mut notes = Vec::new();
+        if self.mode != Mode::Nextest {
+            let (blocked_by, not_in_run) = self.wait_for_dependencies(packet_id);
+            for dep in not_in_run {
+                notes.push(format!("dependency {dep} is not part of this run"));
+            }
+            if !blocked_by.is_empty() {
+                let message = format!("blocked by {}", blocked_by.join(", "));
+                let mut record = skeleton(check, &message, Outcome::Skipped);
+                record.notes = notes;
+                self.publish(record);
+                return Ok(Completion::ignored_with(message));
+            }
+        }
+        // A panic in the runner must still publish a record, or trials waiting on this one
+        // would wait forever.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.execute(check, notes.clone())
+        }));
+        let record = outcome.unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".to_string());
+            skeleton(
+                check,
+                &format!("internal error in relgate: {why}"),
+                Outcome::Error,
+            )
+        });
+        let triage = verdict::triage_check(check, Some(&record), &self.gate.accepts, self.today);
+        let failure = failure_text(&self.out_dir, &record);
+        self.publish(record);
+        match triage {
+            Triage::Blocking => Err(Failed::from(failure)),
+            _ => Ok(Completion::Completed),
+        }
+    }
+
+    fn checklist_trial(&self, packet_id: &str, slug: &str) -> Result<Completion, Failed> {
+        let packet = self.gate.packet(packet_id).expect("trial packet exists");
+        let item = packet
+            .checklist
+            .iter()
+            .find(|item| item.slug == slug)
+            .expect("trial item exists");
+        let name = packet.checklist_name(item);
+        let records = match (&item.satisfied_by, self.mode) {
+            (Satisfaction::Checks(ids), Mode::Nextest) => self.wait_for_fragments(packet, ids),
+            (Satisfaction::Checks(ids), _) => {
+                let names: Vec<String> =
+                    ids.iter().map(|id| format!("{packet_id}::{id}")).collect();
+                let (blocked_by, _) = self.wait_for_dependencies(packet_id);
+                if !blocked_by.is_empty() {
+                    return Ok(Completion::ignored_with(format!(
+                        "blocked by {}",
+                        blocked_by.join(", ")
+                    )));
+                }
+                self.wait_for(&names)
+            }
+            (Satisfaction::Attested { .. }, _) => Vec::new(),
+        };
+        let verdict = verdict::decide(&self.gate, &records, self.today, Stage::Running);
+        match verdict.checklist.get(&name) {
+            Some((true, _)) => Ok(Completion::Completed),
+            Some((false, why)) => Err(Failed::from(format!(
+                "checklist item not satisfied: {}\n  {why}",
+                item.text
+            ))),
+            None => Err(Failed::from("checklist item missing from the verdict")),
+        }
+    }
+
+    /// Waits until every trial of every ancestor packet that is part of this run has published,
+    /// then returns the dependencies that block this packet and the ancestors not in the run.
+    fn wait_for_dependencies(&self, packet_id: &str) -> (Vec<String>, Vec<String>) {
+        let ancestors = plan::ancestors(&self.gate, packet_id);
+        let in_run = self.in_run.lock().expect("run state lock").clone();
+        let mut waits = Vec::new();
+        let mut not_in_run = Vec::new();
+        for packet in &ancestors {
+            let names: Vec<String> = packet
+                .checks
+                .iter()
+                .map(Check::name)
+                .filter(|name| in_run.contains(name))
+                .collect();
+            if names.is_empty() {
+                not_in_run.push(packet.id.clone());
+            }
+            waits.extend(names);
+        }
+        let records = self.wait_for(&waits);
+        let verdict = verdict::decide(&self.gate, &records, self.today, Stage::Running);
+        let blocked_by = verdict
+            .packet(packet_id)
+            .map(|record| record.blocked_by.clone())
+            .unwrap_or_default();
+        (blocked_by, not_in_run)
+    }
+
+    /// Blocks until every named trial that is part of this run has published its record;
+    /// returns a snapshot of all records.
+    fn wait_for(&self, names: &[String]) -> Vec<CheckRecord> {
+        let in_run = self.in_run.lock().expect("run state lock").clone();
+        let mut records = self.records.lock().expect("run state lock");
+        while !names
+            .iter()
+            .filter(|name| in_run.contains(*name))
+            .all(|name| records.contains_key(name))
+        {
+            records = self.changed.wait(records).expect("run state lock");
+        }
+        records.values().cloned().collect()
+    }
+
+    /// Under nextest each trial is a process: read the named checks' fragments of this run,
+    /// waiting (bounded) for checks that are still running in other processes.
+    fn wait_for_fragments(&self, packet: &crate::spec::Packet, ids: &[String]) -> Vec<CheckRecord> {
+        let bound = ids
+            .iter()
+            .filter_map(|id| packet.check(id))
+            .map(|check| check.timeout)
+            .max()
+            .unwrap_or(Duration::ZERO)
+            + Duration::from_secs(30);
+        let deadline = Instant::now() + bound;
+        loop {
+            let records: Vec<CheckRecord> = ids
+                .iter()
+                .filter_map(|id| {
+                    fragment::read_record(
+                        &self.out_dir,
+                        &self.run_id,
+                        &format!("{}::{id}", packet.id),
+                    )
+                })
+                .collect();
+            if records.len() == ids.len() || Instant::now() >= deadline {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn publish(&self, record: CheckRecord) {
+        if let Err(err) = fragment::write_record(&self.out_dir, &self.run_id, &record) {
+            eprintln!(
+                "warning: cannot write evidence fragment for {}: {err}",
+                record.name
+            );
+        }
+        let mut records = self.records.lock().expect("run state lock");
+        records.insert(record.name.clone(), record);
+        self.changed.notify_all();
+    }
+
+    fn execute(&self, check: &Check, notes: Vec<String>) -> CheckRecord {
+        let log_relative = format!("logs/{}/{}.log", check.packet, check.id);
+        let log_path = self.out_dir.join(&log_relative);
+        let mut record = match &check.kind {
+            CheckKind::Command(command) => self.run_command(check, command, &log_path),
+            CheckKind::Grep(spec) => run_grep(check, spec, &log_path),
+        };
+        if record.sha256.is_some() {
+            record.log = Some(log_relative);
+        }
+        record.notes.splice(0..0, notes);
+        record
+    }
+
+    fn run_command(&self, check: &Check, command: &CommandSpec, log_path: &Path) -> CheckRecord {
+        let mut env = command.env.clone();
+        let mut notes = Vec::new();
+        env.insert(ENV_ACTIVE_GATES.to_string(), self.active_gates.clone());
+        let marker = log_path.with_extension("recursion");
+        let _ = std::fs::remove_file(&marker);
+        env.insert(
+            ENV_RECURSION_MARKER.to_string(),
+            marker.display().to_string(),
+        );
+        if cargo_lock::invokes_cargo(&command.argv) && !cargo_lock::isolation_disabled() {
+            if let Some(target) = cargo_lock::target_dir(&command.cwd, &env) {
+                let held = cargo_lock::held_locks(&target);
+                if !held.is_empty() {
+                    let isolated = self.out_dir.join("cargo-target");
+                    notes.push(format!(
+                        "cargo's build lock {} is held by another process (a `cargo test` running the gate?): this check ran with CARGO_TARGET_DIR={} so it cannot wait forever",
+                        held[0].display(),
+                        isolated.display()
+                    ));
+                    env.insert(
+                        "CARGO_TARGET_DIR".to_string(),
+                        isolated.display().to_string(),
+                    );
+                }
+            }
+        }
+        let request = exec::ExecRequest {
+            argv: &command.argv,
+            cwd: &command.cwd,
+            env: &env,
+            timeout: check.timeout,
+            kill_grace: exec::DEFAULT_KILL_GRACE,
+            log_path,
+        };
+        let mut record = skeleton(check, "", Outcome::Error);
+        record.case_kind = CaseKind::Command;
+        record.argv = command.argv.clone();
+        record.cwd = command.cwd.display().to_string();
+        record.notes = notes;
+        let result = match exec::run(&request) {
+            Ok(result) => result,
+            Err(err) => {
+                record.message = format!("cannot write the log {}: {err}", log_path.display());
+                return record;
+            }
+        };
+        record.started = clock::format_timestamp(result.started);
+        record.ended = clock::format_timestamp(result.ended);
+        record.duration_ms = result.duration.as_millis() as u64;
+        record.exit_code = result.exit_code;
+        record.signal = result.signal;
+        record.timed_out = result.timed_out;
+        record.bytes = result.bytes;
+        record.sha256 = Some(result.sha256.clone());
+        let status = exec::describe_status(&result, check.timeout);
+        let recursion = std::fs::read_to_string(&marker).ok();
+        let _ = std::fs::remove_file(&marker);
+        (record.outcome, record.message) = if result.spawn_error.is_some() {
+            (Outcome::Error, status)
+        } else if let Some(nested) = recursion {
+            (
+                Outcome::Fail,
+                format!(
+                    "the check ran this gate again and the nested run was refused: {}",
+                    nested.trim()
+                ),
+            )
+        } else if result.timed_out || result.signal.is_some() {
+            (Outcome::Fail, status)
+        } else if result
+            .exit_code
+            .is_some_and(|code| command.expect_exit.contains(&code))
+        {
+            (Outcome::Pass, status)
+        } else {
+            let expected: Vec<String> = command.expect_exit.iter().map(i32::to_string).collect();
+            (
+                Outcome::Fail,
+                format!("{status} (expected {})", expected.join(" or ")),
+            )
+        };
+        record
+    }
+}
+
+fn run_grep(check: &Check, spec: &GrepSpec, log_path: &Path) -> CheckRecord {
+    let started = clock::now();
+    let clock_start = Instant::now();
+    let mut record = skeleton(check, "", Outcome::Error);
+    record.case_kind = CaseKind::Grep;
+    record.cwd = spec.root.display().to_string();
+    let result = grep::run(spec, log_path);
+    record.started = clock::format_timestamp(started);
+    record.ended = clock::format_timestamp(clock::now());
+    record.duration_ms = clock_start.elapsed().as_millis() as u64;
+    match result {
+        Ok(result) => {
+            record.outcome = if result.passed {
+                Outcome::Pass
+            } else {
+                Outcome::Fail
+            };
+            record.message = result.message;
+            if let Ok((sha256, bytes)) = crate::evidence::sha256_file(log_path) {
+                record.sha256 = Some(sha256);
+                record.bytes = bytes;
+            }
+        }
+        Err(err) => record.message = format!("grep could not run: {err}"),
+    }
+    record
+}
+
+/// A record for a check that did not run (or whose runner failed before it could say more).
+fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckRecord {
+    let now = clock::format_timestamp(clock::now());
+    let (case_kind, argv, cwd) = match &check.kind {
+        CheckKind::Command(command) => (
+            CaseKind::Command,
+            command.argv.clone(),
+            command.cwd.display().to_string(),
+        ),
+        CheckKind::Grep(spec) => (CaseKind::Grep, Vec::new(), spec.root.display().to_string()),
+    };
+    CheckRecord {
+        packet: check.packet.clone(),
+        check: check.id.clone(),
+        name: check.name(),
+        case_kind,
+        argv,
+        cwd,
+        started: now.clone(),
+        ended: now,
+        duration_ms: 0,
+        exit_code: None,
+        signal: None,
+        timed_out: false,
+        log: None,
+        bytes: 0,
+        sha256: None,
+        outcome,
+        severity: check.severity,
+        message: message.to_string(),
+        notes: Vec::new(),
+    }
+}
+
+/// The failure text libtest prints: the reason, then the output tail and where the log is.
+fn failure_text(out_dir: &Path, record: &CheckRecord) -> String {
+    let mut text = record.message.clone();
+    for note in &record.notes {
+        text.push_str(&format!("\nnote: {note}"));
+    }
+    if let (Some(log), Some(sha256)) = (&record.log, &record.sha256) {
+        let tail = exec::read_tail(&out_dir.join(log), exec::TAIL_BYTES)
+            .map(|bytes| exec::tail_text(&bytes, 20))
+            .unwrap_or_else(|err| format!("(log unavailable: {err})"));
+        text.push_str(&format!(
+            "\n--- last lines of {} ({} bytes, sha256 {sha256}) ---\n{}",
+            out_dir.join(log).display(),
+            record.bytes,
+            tail.trim_end()
+        ));
+    }
+    text
+}
+
+/// Refuses to run a gate that an ancestor process is already running. Returns the exit code
+/// when refusing.
+fn refuse_recursion(gate_path: &Path) -> Option<i32> {
+    let active = std::env::var(ENV_ACTIVE_GATES).ok()?;
+    let me = gate_path.display().to_string();
+    if !active.lines().any(|line| line == me) {
+        return None;
+    }
+    let message = format!(
+        "refusing to run the gate {me} from inside one of its own checks (it is already running; {ENV_ACTIVE_GATES} lists it): exclude gate-tests from the command (`cargo test --workspace --exclude gate-tests`) or run another gate file"
+    );
+    eprintln!("error: {message}");
+    if let Ok(marker) = std::env::var(ENV_RECURSION_MARKER) {
+        let _ = crate::atomic::write(Path::new(&marker), message.as_bytes());
+    }
+    Some(exit_codes::INVALID)
+}
+
+/// Empties the parts of the out directory a run rewrites, so that no stale log or report of
+/// an earlier run can be mistaken for this run's. Refuses directories relgate did not make.
+fn prepare_out_dir(out_dir: &Path) -> Result<(), String> {
+    let marker = out_dir.join(OUT_MARKER);
+    match std::fs::read_dir(out_dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() && !marker.exists() {
+                return Err(format!(
+                    "out directory {} is not empty and was not made by relgate (no {OUT_MARKER}): choose another --out",
+                    out_dir.display()
+                ));
+            }
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Err(format!(
+                "cannot read out directory {}: {err}",
+                out_dir.display()
+            ))
+        }
+    }
+    let fail = |what: &Path, err: std::io::Error| format!("cannot clean {}: {err}", what.display());
+    for dir in ["logs", fragment::FRAGMENTS_DIR] {
+        let path = out_dir.join(dir);
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(fail(&path, err)),
+        }
+    }
+    for file in [crate::evidence::LEDGER_FILE, crate::junit::JUNIT_FILE] {
+        let path = out_dir.join(file);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(fail(&path, err)),
+        }
+    }
+    crate::atomic::write(
+        &marker,
+        b"made by relgate; `cargo xtask gate` rewrites this directory\n",
+    )
+    .map_err(|err| fail(&marker, err))
+}
+
+fn fresh_run_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
+        std::process::id()
+    )
+}
+
+fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
+    let status = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if status != 0 {
+        return "unknown".to_string();
+    }
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).to_string()
+}

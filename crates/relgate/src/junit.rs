@@ -1,0 +1,645 @@
+//! The JUnit report `junit.xml`: one `<testsuite>` per packet in gate-file order, one
+//! `<testcase>` per check and checklist item, named `PACKET::check`.
+//!
+//! The file must validate against the strict Apache Ant schema (`junit-ant.xsd`), the narrowest
+//! dialect that GitLab, Jenkins and the JUnit parsers all read. That schema shapes the output:
+//! - `<testsuites>` takes no attributes, so the totals quick-junit writes there are removed;
+//!   every `<testsuite>` carries its own counts plus `package`, `id`, `hostname` and a UTC
+//!   `timestamp` without fraction or zone.
+//! - a `<testcase>` holds at most one `<failure>`, `<error>` or `<skipped>`: neither properties
+//!   nor `<system-out>`. A case that did not pass keeps its reason, log path, digest and output
+//!   tail in that element's text. Passing cases, and failures that are accepted or tracked (shown
+//!   as passes because they do not block the release), get one block each in the suite's
+//!   `<system-out>`; the triage of the latter is the suite property `triage.PACKET::check`.
+//! - every `<testsuite>` has `<properties>`, `<system-out>` and `<system-err>`, even if empty.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::evidence::{CaseKind, CheckRecord, Outcome, RunHeader};
+use crate::spec::Gate;
+use crate::verdict::{Triage, Verdict};
+use crate::{clock, exec};
+
+/// The file name of the JUnit report inside the out directory.
+pub const JUNIT_FILE: &str = "junit.xml";
+
+/// How many lines of a log's tail the report shows; the full log is named beside them.
+const TAIL_LINES: usize = 40;
+
+/// The skip message of a case the gate lists but this run has no record of (filtered out).
+const NOT_RUN: &str = "not run in this run";
+
+/// Renders the JUnit XML for a run.
+///
+/// `checks` holds the records of checks and checklist items. Every check and checklist item of
+/// the gate gets a test case, a skipped one when it has no record; a record the gate does not
+/// list is still shown, in its packet's suite (or a suite of its own), never dropped. Logs are
+/// read from `out_dir` for their tails.
+pub fn render(
+    gate: &Gate,
+    header: &RunHeader,
+    checks: &[CheckRecord],
+    verdict: &Verdict,
+    out_dir: &Path,
+) -> String {
+    let mut unclaimed: Vec<&CheckRecord> = checks.iter().collect();
+    let mut suites: Vec<SuitePlan> = gate
+        .packets
+        .iter()
+        .map(|packet| {
+            let names = packet.checks.iter().map(|check| check.name());
+            let items = packet
+                .checklist
+                .iter()
+                .map(|item| packet.checklist_name(item));
+            let cases = names
+                .chain(items)
+                .map(|name| {
+                    let position = unclaimed.iter().position(|record| record.name == name);
+                    (name, position.map(|index| unclaimed.remove(index)))
+                })
+                .collect();
+            SuitePlan {
+                packet: packet.id.clone(),
+                title: Some(packet.title.clone()),
+                cases,
+            }
+        })
+        .collect();
+    for record in unclaimed {
+        let case = (record.name.clone(), Some(record));
+        match suites
+            .iter_mut()
+            .find(|suite| suite.packet == record.packet)
+        {
+            Some(suite) => suite.cases.push(case),
+            None => suites.push(SuitePlan {
+                packet: record.packet.clone(),
+                title: None,
+                cases: vec![case],
+            }),
+        }
+    }
+
+    let context = Context {
+        gate,
+        header,
+        verdict,
+        out_dir,
+    };
+    let mut report = Report::unnamed();
+    for (index, suite) in suites.iter().enumerate() {
+        report.add_test_suite(test_suite(&context, index, suite));
+    }
+    // Serializing into memory only fails on an I/O error, and a Vec does not have those.
+    let xml = report
+        .to_string()
+        .expect("serializing into memory cannot fail");
+    schema_safe(&xml)
+}
+
+/// Renders and writes `<out_dir>/junit.xml` atomically; returns its path.
+pub fn write(
+    gate: &Gate,
+    header: &RunHeader,
+    checks: &[CheckRecord],
+    verdict: &Verdict,
+    out_dir: &Path,
+) -> std::io::Result<PathBuf> {
+    let path = out_dir.join(JUNIT_FILE);
+    crate::atomic::write(
+        &path,
+        render(gate, header, checks, verdict, out_dir).as_bytes(),
+    )?;
+    Ok(path)
+}
+
+/// The test cases of one suite: names in order, each with its record if there is one.
+struct SuitePlan<'a> {
+    packet: String,
+    /// `None` for a packet that is not in the gate.
+    title: Option<String>,
+    cases: Vec<(String, Option<&'a CheckRecord>)>,
+}
+
+/// What every suite and case is rendered from.
+struct Context<'a> {
+    gate: &'a Gate,
+    header: &'a RunHeader,
+    verdict: &'a Verdict,
+    out_dir: &'a Path,
+}
+
+/// One rendered case and what it adds to its suite.
+struct RenderedCase {
+    case: TestCase,
+    /// The case's block for the suite's `<system-out>`.
+    system_out: Option<String>,
+    /// Why a failure is shown as a pass: the value of the suite property `triage.<name>`.
+    triage: Option<String>,
+}
+
+fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> TestSuite {
+    // Jenkins splits a classname at its last `.` into package and class, so a dotted packet id
+    // would be torn apart; GitLab and Ant read `relgate` as the package the same way.
+    let classname = format!("relgate.{}", plan.packet.replace('.', "_"));
+    let mut suite = TestSuite::new(plan.packet.as_str());
+    let packet_record = context.verdict.packet(&plan.packet);
+    let status = match (packet_record, &plan.title) {
+        (Some(record), _) => record.status.label(),
+        (None, Some(_)) => "UNKNOWN",
+        (None, None) => "NOT_IN_GATE",
+    };
+    let header = context.header;
+    suite.add_property(Property::new("packet.status", status));
+    suite.add_property(Property::new(
+        "packet.title",
+        plan.title.as_deref().unwrap_or(""),
+    ));
+    suite.add_property(Property::new(
+        "gate.verdict",
+        context.verdict.record.decision.label(),
+    ));
+    suite.add_property(Property::new("gate.name", context.gate.name.as_str()));
+    suite.add_property(Property::new("gate.sha256", context.gate.sha256.as_str()));
+    if let Some(head) = &header.git_head {
+        suite.add_property(Property::new("git.head", head.as_str()));
+    }
+    if let Some(dirty) = header.git_dirty {
+        suite.add_property(Property::new("git.dirty", dirty.to_string()));
+    }
+    suite.add_property(Property::new("run.id", header.run_id.as_str()));
+    if let Some(record) = packet_record {
+        for (severity, result) in &record.gates {
+            suite.add_property(Property::new(
+                format!("gate.{}", severity.as_str()),
+                result.label(),
+            ));
+        }
+        if !record.blocked_by.is_empty() {
+            suite.add_property(Property::new("blocked_by", record.blocked_by.join(", ")));
+        }
+    }
+
+    let mut system_out = Vec::new();
+    if let Some(record) = packet_record.filter(|record| !record.reasons.is_empty()) {
+        system_out.push(format!("{} is {}:", plan.packet, status));
+        system_out.extend(record.reasons.iter().map(|reason| format!("- {reason}")));
+    }
+    let mut time = Duration::ZERO;
+    for (name, record) in &plan.cases {
+        let rendered = test_case(context, name, &classname, *record);
+        time += rendered.case.time.unwrap_or_default();
+        if let Some(triage) = rendered.triage {
+            suite.add_property(Property::new(format!("triage.{name}"), triage));
+        }
+        if let Some(block) = rendered.system_out {
+            system_out.push(format!("---- {name} ----\n{block}"));
+        }
+        suite.add_test_case(rendered.case);
+    }
+    suite.set_time(time);
+    suite.set_system_out(system_out.join("\n"));
+    suite.set_system_err("");
+
+    // The schema wants these without a zone (UTC here) and without fractions; quick-junit's own
+    // `timestamp` always has both, so they go in as plain attributes.
+    let started = plan
+        .cases
+        .iter()
+        .filter_map(|(_, record)| clock::parse_timestamp(&(*record)?.started))
+        .min()
+        .or_else(|| clock::parse_timestamp(&header.started))
+        // A header without a readable start is broken evidence; the time of writing is the
+        // closest honest value, and `verify` reports the ledger itself.
+        .unwrap_or_else(clock::now);
+    let host = header.host.trim();
+    let host = if host.is_empty() { "localhost" } else { host };
+    suite.extra.insert("package".into(), "relgate".into());
+    suite.extra.insert("id".into(), index.to_string().into());
+    suite.extra.insert("hostname".into(), host.into());
+    let timestamp = started.format("%Y-%m-%dT%H:%M:%S").to_string();
+    suite.extra.insert("timestamp".into(), timestamp.into());
+    suite
+}
+
+fn test_case(
+    context: &Context<'_>,
+    name: &str,
+    classname: &str,
+    record: Option<&CheckRecord>,
+) -> RenderedCase {
+    let new_case = |status: TestCaseStatus, duration: Duration| {
+        let mut case = TestCase::new(name, status);
+        case.set_classname(classname).set_time(duration);
+        case
+    };
+    let Some(record) = record else {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(NOT_RUN);
+        return RenderedCase {
+            case: new_case(status, Duration::ZERO),
+            system_out: None,
+            triage: None,
+        };
+    };
+
+    let duration = Duration::from_millis(record.duration_ms);
+    let message = if record.message.trim().is_empty() {
+        format!("{} (no message recorded)", record.outcome.label())
+    } else {
+        record.message.clone()
+    };
+    let details = details(record, context.out_dir);
+    let body = if details.is_empty() {
+        message.clone()
+    } else {
+        format!("{message}\n{details}")
+    };
+    let triage = match context.verdict.triage.get(&record.name) {
+        Some(Triage::Accepted(acceptance)) => Some(format!(
+            "accepted by {} until {}: {}",
+            acceptance.owner, acceptance.until, acceptance.reason
+        )),
+        // Only a P2 failure is ever tracked (see `verdict`), whatever the record says.
+        Some(Triage::Tracked) => Some("tracked (P2)".to_string()),
+        _ => None,
+    };
+
+    let (status, system_out) = match (record.outcome, triage.as_ref()) {
+        (Outcome::Pass, _) => (TestCaseStatus::success(), Some(format!("PASS: {body}"))),
+        (Outcome::Fail | Outcome::Error, Some(why)) => {
+            let failed = if record.outcome == Outcome::Fail {
+                "FAILED"
+            } else {
+                "ERROR"
+            };
+            (
+                TestCaseStatus::success(),
+                Some(format!("{failed} ({why}): {body}")),
+            )
+        }
+        (Outcome::Fail, None) => {
+            let kind = match record.case_kind {
+                _ if record.timed_out => "timeout",
+                CaseKind::Command => "exit-code",
+                CaseKind::Grep => "grep",
+                CaseKind::Checklist => "checklist",
+            };
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message(message)
+                .set_type(kind)
+                .set_description(body);
+            (status, None)
+        }
+        (Outcome::Error, None) => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status
+                .set_message(message)
+                .set_type("spawn")
+                .set_description(body);
+            (status, None)
+        }
+        (Outcome::Skipped, _) => {
+            // The schema gives `<skipped>` no `type` attribute, so none is set.
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(message);
+            if !details.is_empty() {
+                status.set_description(body);
+            }
+            (status, None)
+        }
+    };
+    RenderedCase {
+        case: new_case(status, duration),
+        system_out,
+        triage,
+    }
+}
+
+/// Notes, then the log's path, size and digest and the last lines of output.
+fn details(record: &CheckRecord, out_dir: &Path) -> String {
+    let mut lines: Vec<String> = record
+        .notes
+        .iter()
+        .map(|note| format!("note: {note}"))
+        .collect();
+    let Some(log) = &record.log else {
+        return lines.join("\n");
+    };
+    let digest = record.sha256.as_deref().unwrap_or("unknown");
+    lines.push(format!(
+        "log: {log} ({} bytes, sha256 {digest})",
+        record.bytes
+    ));
+    // Records can come from fragment files that a check's command could have written; a log
+    // path leaving the out directory must not pull another file into a published report.
+    let inside = Path::new(log)
+        .components()
+        .all(|component| matches!(component, Component::Normal(_)));
+    let tail = if !inside {
+        "log unavailable: the path leaves the out directory".to_string()
+    } else {
+        match exec::read_tail(&out_dir.join(log), exec::TAIL_BYTES) {
+            Ok(bytes) => exec::tail_text(&bytes, TAIL_LINES),
+            Err(err) => format!("log unavailable: {err}"),
+        }
+    };
+    lines.push(if tail.is_empty() {
+        "(no output)".to_string()
+    } else {
+        tail
+    });
+    lines.join("\n")
+}
+
+/// Makes quick-junit's output valid under the Ant schema and in XML at all.
+fn schema_safe(xml: &str) -> String {
+    // quick-junit always writes totals on `<testsuites>`, where the schema allows no attribute.
+    // They hold only digits, so the first `>` after the tag name closes the tag.
+    let mut xml = xml.to_string();
+    if let Some(start) = xml.find("<testsuites") {
+        if let Some(len) = xml[start..].find('>') {
+            let end = start + len;
+            let close = if xml[..end].ends_with('/') { "/>" } else { ">" };
+            xml.replace_range(start..=end, &format!("<testsuites{close}"));
+        }
+    }
+    // quick-junit drops control characters, but U+FFFE and U+FFFF are not XML characters either
+    // and can arrive in a message or a property taken from a command line.
+    xml.replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::spec::{AcceptTarget, Acceptance, Check, CheckKind, CommandSpec, Packet, Severity};
+    use crate::verdict::{decide, Stage};
+
+    const PACKET: &str = "SEC.01";
+
+    fn gate(checks: &[(&str, Severity)], accepts: Vec<Acceptance>) -> Gate {
+        let checks = checks
+            .iter()
+            .map(|&(id, severity)| Check {
+                packet: PACKET.to_string(),
+                id: id.to_string(),
+                severity,
+                timeout: Duration::from_secs(2),
+                kind: CheckKind::Command(CommandSpec {
+                    argv: vec!["true".to_string()],
+                    display: "true".to_string(),
+                    cwd: PathBuf::from("/"),
+                    env: BTreeMap::new(),
+                    expect_exit: vec![0],
+                }),
+            })
+            .collect();
+        Gate {
+            source: PathBuf::from("packets.toml"),
+            root: PathBuf::from("/"),
+            sha256: "ab".repeat(32),
+            name: "unit".to_string(),
+            plan_link: None,
+            packets: vec![Packet {
+                id: PACKET.to_string(),
+                title: "Tenancy".to_string(),
+                depends_on: Vec::new(),
+                implementer: None,
+                reviewer: None,
+                checks,
+                checklist: Vec::new(),
+            }],
+            accepts,
+        }
+    }
+
+    fn record(check: &str, outcome: Outcome, message: &str) -> CheckRecord {
+        CheckRecord {
+            packet: PACKET.to_string(),
+            check: check.to_string(),
+            name: format!("{PACKET}::{check}"),
+            case_kind: CaseKind::Command,
+            argv: Vec::new(),
+            cwd: "/".to_string(),
+            started: "2026-01-01T10:00:00.250Z".to_string(),
+            ended: "2026-01-01T10:00:01.500Z".to_string(),
+            duration_ms: 1250,
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            log: None,
+            bytes: 0,
+            sha256: None,
+            outcome,
+            severity: Severity::P0,
+            message: message.to_string(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn header() -> RunHeader {
+        RunHeader {
+            gate: "unit".to_string(),
+            gate_file: "packets.toml".to_string(),
+            gate_sha256: "ab".repeat(32),
+            git_head: Some("c0ffee".to_string()),
+            git_dirty: Some(false),
+            relgate_version: "0.1.0".to_string(),
+            started: "2026-01-01T09:59:59.999Z".to_string(),
+            host: "builder".to_string(),
+            run_id: "run-1".to_string(),
+            mode: "xtask".to_string(),
+        }
+    }
+
+    fn xml(gate: &Gate, records: &[CheckRecord]) -> String {
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let verdict = decide(gate, records, today, Stage::Final);
+        render(
+            gate,
+            &header(),
+            records,
+            &verdict,
+            Path::new("/nonexistent-out"),
+        )
+    }
+
+    /// Renders one check of the given severity with one record.
+    fn one(severity: Severity, mut record: CheckRecord) -> String {
+        record.severity = severity;
+        xml(
+            &gate(&[(&record.check.clone(), severity)], Vec::new()),
+            &[record],
+        )
+    }
+
+    #[test]
+    fn a_timeout_is_a_failure_of_type_timeout() {
+        let mut timed_out = record("hangs", Outcome::Fail, "timed out after 2s");
+        timed_out.timed_out = true;
+        let xml = one(Severity::P0, timed_out);
+        assert!(
+            xml.contains(r#"<failure message="timed out after 2s" type="timeout">"#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_failure_is_typed_by_its_kind() {
+        for (kind, expected) in [
+            (CaseKind::Command, "exit-code"),
+            (CaseKind::Grep, "grep"),
+            (CaseKind::Checklist, "checklist"),
+        ] {
+            let mut failed = record("c", Outcome::Fail, "exit 3 (expected 0)");
+            failed.case_kind = kind;
+            let xml = one(Severity::P0, failed);
+            let tag = format!(r#"<failure message="exit 3 (expected 0)" type="{expected}">"#);
+            assert!(xml.contains(&tag), "{xml}");
+        }
+    }
+
+    #[test]
+    fn a_failure_without_message_still_has_one() {
+        let xml = one(Severity::P0, record("c", Outcome::Fail, " "));
+        assert!(
+            xml.contains(r#"message="FAIL (no message recorded)""#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_spawn_failure_is_an_error() {
+        let xml = one(
+            Severity::P0,
+            record("c", Outcome::Error, "cannot run `nope`: No such file"),
+        );
+        assert!(
+            xml.contains(r#"<error message="cannot run `nope`: No such file" type="spawn">"#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"errors="1""#), "{xml}");
+    }
+
+    #[test]
+    fn a_skipped_check_keeps_its_message_and_has_no_type() {
+        let xml = one(
+            Severity::P0,
+            record("c", Outcome::Skipped, "blocked by SEC-00"),
+        );
+        assert!(
+            xml.contains(r#"<skipped message="blocked by SEC-00"/>"#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_check_without_record_is_skipped_as_not_run() {
+        let xml = xml(&gate(&[("c", Severity::P0)], Vec::new()), &[]);
+        assert!(
+            xml.contains(r#"<skipped message="not run in this run"/>"#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"tests="1" skipped="1""#), "{xml}");
+    }
+
+    #[test]
+    fn an_accepted_failure_is_a_success_with_its_triage() {
+        let acceptance = Acceptance {
+            target: AcceptTarget::Check(format!("{PACKET}::audit")),
+            owner: "dana".to_string(),
+            until: NaiveDate::from_ymd_opt(2099, 12, 31).unwrap(),
+            reason: "no fix upstream".to_string(),
+            line: 9,
+        };
+        let gate = gate(&[("audit", Severity::P1)], vec![acceptance]);
+        let xml = xml(
+            &gate,
+            &[record("audit", Outcome::Fail, "exit 1 (expected 0)")],
+        );
+        let why = "accepted by dana until 2099-12-31: no fix upstream";
+        assert!(
+            xml.contains(
+                r#"<testcase name="SEC.01::audit" classname="relgate.SEC_01" time="1.250"/>"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(&format!(
+                r#"<property name="triage.SEC.01::audit" value="{why}"/>"#
+            )),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(&format!("---- SEC.01::audit ----\nFAILED ({why}): exit 1")),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"failures="0""#), "{xml}");
+    }
+
+    #[test]
+    fn a_tracked_p2_failure_is_a_success_with_its_triage() {
+        let xml = one(
+            Severity::P2,
+            record("lint", Outcome::Fail, "exit 1 (expected 0)"),
+        );
+        assert!(
+            xml.contains(r#"<property name="triage.SEC.01::lint" value="tracked (P2)"/>"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("FAILED (tracked (P2)): exit 1 (expected 0)"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_missing_log_is_reported_not_fatal() {
+        let mut failed = record("c", Outcome::Fail, "exit 1 (expected 0)");
+        failed.log = Some("logs/SEC.01/c.log".to_string());
+        let xml = one(Severity::P0, failed);
+        assert!(
+            xml.contains("log: logs/SEC.01/c.log (0 bytes, sha256 unknown)\nlog unavailable: "),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_log_path_outside_the_out_directory_is_not_read() {
+        let mut failed = record("c", Outcome::Fail, "exit 1 (expected 0)");
+        failed.log = Some("../../etc/passwd".to_string());
+        let xml = one(Severity::P0, failed);
+        assert!(
+            xml.contains("log unavailable: the path leaves the out directory"),
+            "{xml}"
+        );
+        assert!(!xml.contains("root:"), "{xml}");
+    }
+
+    #[test]
+    fn the_suite_carries_what_the_ant_schema_requires() {
+        let xml = one(Severity::P0, record("c", Outcome::Pass, "exit 0"));
+        assert!(xml.contains("<testsuites>\n"), "{xml}");
+        assert!(
+            xml.contains(
+                r#"package="relgate" id="0" hostname="builder" timestamp="2026-01-01T10:00:00">"#
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains("<system-err></system-err>"), "{xml}");
+        assert!(
+            xml.contains(r#"<property name="gate.verdict" value="GO"/>"#),
+            "{xml}"
+        );
+        assert!(xml.contains("---- SEC.01::c ----\nPASS: exit 0"), "{xml}");
+    }
+}

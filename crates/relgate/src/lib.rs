@@ -1,0 +1,23 @@
+//! relgate: a release security gate as ordinary Cargo tests.
+//!
+//! Data flows one way: `packets.toml` → [`spec`] (parse + validate) → [`plan`] (DAG order) →
+//! [`exec`] / [`grep`] (one check → one evidence record) → [`evidence`] ledger → [`verdict`]
+//! (pure) → report writers ([`junit`]). [`harness`] turns a validated gate into libtest-mimic
+//! trials and drives a run; [`report`] rebuilds the verdict and reports from evidence.
+#![deny(missing_docs)]
+
+pub mod atomic;
+pub mod cargo_lock;
+pub mod clock;
+pub mod evidence;
+pub mod exec;
+pub mod exit_codes;
+pub mod fragment;
+pub mod grep;
+pub mod harness;
+pub mod interrupt;
+pub mod junit;
+pub mod plan;
+pub mod report;
+pub mod spec;
+pub mod verdict;

@@ -1,0 +1,231 @@
+//! Finishing a run: evidence records → verdict → ledger and reports, and the terminal summary.
+//!
+//! [`finish`] is used both at the end of an in-process run and by `cargo xtask gate report`,
+//! which rebuilds everything from the fragments of the last run (after `cargo nextest run`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::evidence::{
+    CaseKind, CheckRecord, Decision, Ledger, Outcome, PacketStatus, Record, RunHeader,
+};
+use crate::spec::{Gate, Severity};
+use crate::verdict::{self, Stage, Verdict};
+use crate::{clock, exit_codes, fragment, junit};
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Finished {
+    /// The ledger as written.
+    pub ledger: Ledger,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Orders records as the gate file does, adds checklist records, decides, and writes the
+/// ledger and JUnit atomically.
+pub fn finish(
+    gate: &Gate,
+    header: RunHeader,
+    records: Vec<CheckRecord>,
+    out_dir: &Path,
+    today: NaiveDate,
+) -> std::io::Result<Finished> {
+    let mut by_name: BTreeMap<String, CheckRecord> = records
+        .into_iter()
+        .filter(|record| record.case_kind != CaseKind::Checklist)
+        .map(|record| (record.name.clone(), record))
+        .collect();
+    let mut checks: Vec<CheckRecord> = Vec::new();
+    for check in gate.checks() {
+        if let Some(record) = by_name.remove(&check.name()) {
+            checks.push(record);
+        }
+    }
+    let verdict = verdict::decide(gate, &checks, today, Stage::Final);
+    let now = clock::format_timestamp(clock::now());
+    let mut all_records = checks.clone();
+    for packet in &gate.packets {
+        let blocked = verdict
+            .packet(&packet.id)
+            .is_some_and(|record| record.status == PacketStatus::Blocked);
+        for item in &packet.checklist {
+            let name = packet.checklist_name(item);
+            let (holds, why) = verdict.checklist.get(&name).cloned().unwrap_or_default();
+            let (outcome, message) = if blocked {
+                let deps = verdict
+                    .packet(&packet.id)
+                    .map(|record| record.blocked_by.join(", "))
+                    .unwrap_or_default();
+                (Outcome::Skipped, format!("blocked by {deps}"))
+            } else if holds {
+                (Outcome::Pass, why)
+            } else {
+                (Outcome::Fail, why)
+            };
+            all_records.push(CheckRecord {
+                packet: packet.id.clone(),
+                check: format!("checklist::{}", item.slug),
+                name,
+                case_kind: CaseKind::Checklist,
+                argv: Vec::new(),
+                cwd: String::new(),
+                started: now.clone(),
+                ended: now.clone(),
+                duration_ms: 0,
+                exit_code: None,
+                signal: None,
+                timed_out: false,
+                log: None,
+                bytes: 0,
+                sha256: None,
+                outcome,
+                severity: Severity::P0,
+                message,
+                notes: vec![item.text.clone()],
+            });
+        }
+    }
+
+    let mut ledger = Ledger::default();
+    ledger.records.push(Record::Header(header.clone()));
+    ledger
+        .records
+        .extend(all_records.iter().cloned().map(Record::Check));
+    ledger
+        .records
+        .extend(verdict.packets.iter().cloned().map(Record::Packet));
+    ledger.records.push(Record::Verdict(verdict.record.clone()));
+
+    std::fs::create_dir_all(out_dir)?;
+    let junit_path = junit::write(gate, &header, &all_records, &verdict, out_dir)?;
+    // The ledger goes last: its presence means the run completed and every report is there.
+    let ledger_path = ledger.write(out_dir)?;
+    Ok(Finished {
+        ledger,
+        verdict,
+        files: vec![junit_path, ledger_path],
+    })
+}
+
+/// Rebuilds the verdict and reports from the last run's fragments (`gate report`).
+pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished, String> {
+    let run_id = fragment::latest_run(out_dir)
+        .map_err(|err| format!("cannot read {}: {err}", out_dir.join(fragment::FRAGMENTS_DIR).display()))?
+        .ok_or_else(|| {
+            format!(
+                "no evidence fragments in {}: run `cargo nextest run -p gate-tests` or `cargo xtask gate` first",
+                out_dir.join(fragment::FRAGMENTS_DIR).display()
+            )
+        })?;
+    let fragments = fragment::read_run(out_dir, &run_id).map_err(|err| err.to_string())?;
+    let header = match fragments.header {
+        Some(header) => header,
+        None => crate::harness::run_header(gate, &run_id, "report"),
+    };
+    if header.gate_sha256 != gate.sha256 {
+        return Err(format!(
+            "the fragments of run {run_id} were made from a different gate file (sha256 {}), not {} (sha256 {}): rerun the checks",
+            header.gate_sha256,
+            gate.source.display(),
+            gate.sha256
+        ));
+    }
+    finish(gate, header, fragments.records, out_dir, today).map_err(|err| err.to_string())
+}
+
+/// The process exit code for a decision.
+pub fn exit_code(decision: Decision, deny_conditions: bool) -> i32 {
+    match decision {
+        Decision::Go => exit_codes::OK,
+        Decision::GoWithConditions if deny_conditions => exit_codes::NO_GO,
+        Decision::GoWithConditions => exit_codes::OK,
+        Decision::NoGo => exit_codes::NO_GO,
+    }
+}
+
+/// Prints the per-packet summary table and the verdict.
+pub fn print_summary(
+    out: &mut dyn Write,
+    gate: &Gate,
+    finished: &Finished,
+    out_dir: &Path,
+) -> std::io::Result<()> {
+    let verdict = &finished.verdict;
+    let records: Vec<&CheckRecord> = finished.ledger.checks().collect();
+    writeln!(out)?;
+    writeln!(out, "{}", gate.name)?;
+    writeln!(
+        out,
+        "{:<12} {:<18} {:>5} {:>5} {:>5} {:>5}  {:<6} {:<11} {:<6}",
+        "packet", "status", "pass", "fail", "skip", "todo", "P0", "P1", "P2"
+    )?;
+    for packet in &gate.packets {
+        let Some(record) = verdict.packet(&packet.id) else {
+            continue;
+        };
+        let mine = || records.iter().filter(|r| r.packet == packet.id);
+        let count = |outcome: Outcome| mine().filter(|r| r.outcome == outcome).count();
+        let expected = packet.checks.len() + packet.checklist.len();
+        let todo = expected.saturating_sub(mine().count());
+        let gate_label = |severity: Severity| {
+            record
+                .gates
+                .get(&severity)
+                .map_or("-", |result| result.label())
+        };
+        writeln!(
+            out,
+            "{:<12} {:<18} {:>5} {:>5} {:>5} {:>5}  {:<6} {:<11} {:<6}",
+            packet.id,
+            record.status.label(),
+            count(Outcome::Pass),
+            count(Outcome::Fail) + count(Outcome::Error),
+            count(Outcome::Skipped),
+            todo,
+            gate_label(Severity::P0),
+            gate_label(Severity::P1),
+            gate_label(Severity::P2),
+        )?;
+    }
+    let record = &verdict.record;
+    writeln!(out)?;
+    for reason in &record.reasons {
+        writeln!(out, "  - {reason}")?;
+    }
+    for risk in &record.residual_risks {
+        writeln!(
+            out,
+            "  residual risk: {} ({}, {}) owner {} until {}: {}",
+            risk.check,
+            risk.severity.as_str(),
+            risk.state,
+            risk.owner.as_deref().unwrap_or("unassigned"),
+            risk.until.as_deref().unwrap_or("-"),
+            risk.reason
+        )?;
+    }
+    for note in &record.expired_acceptances {
+        writeln!(
+            out,
+            "  warning: acceptance of {} (line {}) expired on {} and was ignored",
+            note.target, note.line, note.until
+        )?;
+    }
+    for note in &record.unused_acceptances {
+        writeln!(
+            out,
+            "  warning: acceptance of {} (line {}) matched no failure: remove it or fix its target",
+            note.target, note.line
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "verdict: {}", record.decision.label())?;
+    writeln!(out, "evidence: {}", out_dir.display())?;
+    Ok(())
+}

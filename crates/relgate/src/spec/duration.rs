@@ -1,0 +1,103 @@
+//! Durations as written in gate files: `90s`, `10m`, `1h30m`, `500ms`.
+
+use std::time::Duration;
+
+/// Parses `500ms`, `2s`, `10m`, `1h30m`, `1h 30m`. A bare number is rejected: the unit is
+/// part of the contract so that `timeout = "10"` cannot mean seconds to one reader and minutes
+/// to another.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.is_empty() {
+        return Err("empty duration".to_string());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = compact.as_str();
+    while !rest.is_empty() {
+        let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return Err(format!("expected a number at `{rest}`"));
+        }
+        let value: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("number too large in `{text}`"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(value),
+            "s" => Duration::from_secs(value),
+            "m" => Duration::from_secs(value.saturating_mul(60)),
+            "h" => Duration::from_secs(value.saturating_mul(3600)),
+            "" => return Err(format!("missing unit after `{value}` (use ms, s, m or h)")),
+            other => return Err(format!("unknown unit `{other}` (use ms, s, m or h)")),
+        };
+        total = total.saturating_add(part);
+    }
+    if total.is_zero() {
+        return Err("a timeout of zero would kill every check at once".to_string());
+    }
+    Ok(total)
+}
+
+/// Formats a duration the way [`parse_duration`] reads it: `2s`, `1m30s`, `500ms`, `10m`.
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        return format!("{millis}ms");
+    }
+    let secs = duration.as_secs();
+    let (hours, minutes, seconds) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    if hours > 0 {
+        out.push_str(&format!("{hours}h"));
+    }
+    if minutes > 0 {
+        out.push_str(&format!("{minutes}m"));
+    }
+    if seconds > 0 || out.is_empty() {
+        out.push_str(&format!("{seconds}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected: Result<u64, &str>) {
+        let got = parse_duration(text).map(|d| d.as_millis() as u64);
+        match expected {
+            Ok(ms) => assert_eq!(got, Ok(ms), "{text}"),
+            Err(fragment) => {
+                let err = got.expect_err(text);
+                assert!(err.contains(fragment), "{text}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn parses_units() {
+        check("500ms", Ok(500));
+        check("2s", Ok(2000));
+        check("10m", Ok(600_000));
+        check("1h30m", Ok(5_400_000));
+        check("1h 30m", Ok(5_400_000));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        check("10", Err("missing unit"));
+        check("ten minutes", Err("expected a number"));
+        check("5d", Err("unknown unit `d`"));
+        check("", Err("empty"));
+        check("0s", Err("zero"));
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for text in ["500ms", "2s", "1m30s", "10m", "1h", "2h5m1s"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Gate-file errors: every one names the file, line, column and key.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// What is wrong with a gate file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecErrorKind {
+    /// The file could not be read.
+    Io,
+    /// TOML syntax or a value of the wrong type.
+    Syntax,
+    /// A key the gate format does not have.
+    UnknownKey,
+    /// A required key is missing.
+    MissingKey,
+    /// Two packets, checks or checklist items share an id.
+    DuplicateId,
+    /// An id contains characters that cannot appear in test names and file paths.
+    InvalidId,
+    /// `depends_on` names a packet that does not exist.
+    UnknownDependency,
+    /// Packets depend on each other in a cycle.
+    Cycle,
+    /// A command is empty.
+    EmptyCommand,
+    /// A timeout does not parse.
+    InvalidTimeout,
+    /// A checklist item's `by` names a check the packet does not have.
+    UnknownCheck,
+    /// An acceptance is incomplete or names nothing real.
+    InvalidAcceptance,
+    /// A check would run a destructive git command.
+    DestructiveCommand,
+    /// Any other invalid value (regex, date, glob…).
+    InvalidValue,
+}
+
+/// An error in a gate file, pointing at the offending key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// The gate file.
+    pub file: PathBuf,
+    /// 1-based line (0 when the error is about the whole file).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// Dotted key, e.g. `packet.check.timeout`.
+    pub key: Option<String>,
+    /// What kind of error.
+    pub kind: SpecErrorKind,
+    /// Lowercase message.
+    pub message: String,
+    /// A hint on its own line, e.g. the key that was probably meant.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(key) = &self.key {
+            write!(f, " (key `{key}`)")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// Maps byte offsets of a source text to 1-based line and column.
+pub(crate) struct Locator<'a> {
+    source: &'a str,
+}
+
+impl<'a> Locator<'a> {
+    pub(crate) fn new(source: &'a str) -> Self {
+        Locator { source }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub(crate) fn line_column(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.source.len());
+        let before = &self.source[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+        let column = before[line_start..].chars().count() + 1;
+        (line, column)
+    }
+
+    /// The text of the line holding `offset`.
+    pub(crate) fn line_text(&self, offset: usize) -> &'a str {
+        let offset = offset.min(self.source.len());
+        let start = self.source[..offset]
+            .rfind('\n')
+            .map_or(0, |index| index + 1);
+        let end = self.source[offset..]
+            .find('\n')
+            .map_or(self.source.len(), |index| offset + index);
+        &self.source[start..end]
+    }
+}
+
+/// The candidate closest to `wanted` by edit distance, if it is close enough to be a typo.
+pub(crate) fn nearest<'c>(wanted: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(wanted, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len().max(wanted.len()) / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Optimal string alignment distance: like Levenshtein, with a swap of two neighbours
+/// counting as one edit (`gaet` → `gate`), the commonest typo in keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut table = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in table.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in table[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (table[i - 1][j] + 1)
+                .min(table[i][j - 1] + 1)
+                .min(table[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(table[i - 2][j - 2] + 1);
+            }
+            table[i][j] = best;
+        }
+    }
+    table[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_keys_only() {
+        let keys = ["id", "run", "timeout", "severity", "depends_on"];
+        assert_eq!(nearest("tiemout", &keys), Some("timeout"));
+        assert_eq!(nearest("depend_on", &keys), Some("depends_on"));
+        assert_eq!(nearest("severty", &keys), Some("severity"));
+        assert_eq!(nearest("banana", &keys), None);
+        assert_eq!(nearest("gaet", &["gate", "defaults"]), Some("gate"));
+    }
+
+    #[test]
+    fn locates_lines_and_columns() {
+        let source = "a = 1\nbb = 2\n";
+        let locator = Locator::new(source);
+        assert_eq!(locator.line_column(0), (1, 1));
+        assert_eq!(locator.line_column(6), (2, 1));
+        assert_eq!(locator.line_column(9), (2, 4));
+        assert_eq!(locator.line_text(8), "bb = 2");
+    }
+}

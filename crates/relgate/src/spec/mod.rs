@@ -1,0 +1,19 @@
+//! The gate file: parsed with serde + toml, then validated into a [`Gate`].
+//!
+//! Only a validated [`Gate`] reaches the planner and the runner: ids are unique, dependencies
+//! exist and form no cycle, commands are non-empty and not destructive, timeouts parse, checklist
+//! items name real checks and acceptances are complete. Every error names the file, line, column
+//! and key (see [`SpecError`]).
+
+mod destructive;
+mod duration;
+mod error;
+mod model;
+mod raw;
+mod validate;
+
+pub use destructive::destructive_git_command;
+pub use duration::{format_duration, parse_duration};
+pub use error::{SpecError, SpecErrorKind};
+pub use model::*;
+pub use validate::{load, parse};

@@ -1,0 +1,221 @@
+//! The validated gate: what the planner, the runner and the verdict work from.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use regex::Regex;
+
+/// A validated gate file.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// The gate file, as given on the command line.
+    pub source: PathBuf,
+    /// The directory commands run in by default: the gate file's directory.
+    pub root: PathBuf,
+    /// sha256 of the gate file's bytes.
+    pub sha256: String,
+    /// `[gate] name`.
+    pub name: String,
+    /// `[gate] plan`: an optional link shown in reports.
+    pub plan_link: Option<String>,
+    /// Packets in file order.
+    pub packets: Vec<Packet>,
+    /// `[[accept]]` entries in file order.
+    pub accepts: Vec<Acceptance>,
+}
+
+/// A packet of work: checks, checklist items and the packets it depends on.
+#[derive(Debug, Clone)]
+pub struct Packet {
+    /// `SEC-01`.
+    pub id: String,
+    /// Human title.
+    pub title: String,
+    /// Packets that must be DONE before this one runs.
+    pub depends_on: Vec<String>,
+    /// Who implements the packet (reports only).
+    pub implementer: Option<String>,
+    /// Who reviews the packet (reports only).
+    pub reviewer: Option<String>,
+    /// Checks in file order.
+    pub checks: Vec<Check>,
+    /// Checklist items in file order.
+    pub checklist: Vec<ChecklistItem>,
+}
+
+/// Release impact of a failing check, as in the seeds' severity rubric.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Severity {
+    /// Blocks release unless accepted.
+    P0,
+    /// Must be triaged: needs a risk acceptance.
+    P1,
+    /// Does not block; tracked for follow-up.
+    P2,
+}
+
+impl Severity {
+    /// `P0`, `P1` or `P2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::P0 => "P0",
+            Severity::P1 => "P1",
+            Severity::P2 => "P2",
+        }
+    }
+}
+
+/// One check of a packet.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The packet it belongs to.
+    pub packet: String,
+    /// `api-suites`.
+    pub id: String,
+    /// Severity of a failure.
+    pub severity: Severity,
+    /// How long the check may run before it is killed and failed.
+    pub timeout: Duration,
+    /// What the check does.
+    pub kind: CheckKind,
+}
+
+impl Check {
+    /// The test-case name: `PACKET::check`.
+    pub fn name(&self) -> String {
+        format!("{}::{}", self.packet, self.id)
+    }
+}
+
+/// What a check does.
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    /// Run a command and judge its exit code.
+    Command(CommandSpec),
+    /// Search files with a regular expression.
+    Grep(GrepSpec),
+}
+
+/// A command check.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// The program and its arguments. A `run = "…"` string becomes `["sh", "-c", "…"]`.
+    pub argv: Vec<String>,
+    /// The command as written in the gate file, for reports.
+    pub display: String,
+    /// Absolute working directory.
+    pub cwd: PathBuf,
+    /// Extra environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Exit codes that count as a pass (default `[0]`).
+    pub expect_exit: Vec<i32>,
+}
+
+/// A grep check.
+#[derive(Debug, Clone)]
+pub struct GrepSpec {
+    /// The compiled pattern.
+    pub pattern: Regex,
+    /// Glob patterns, relative to `root`.
+    pub files: Vec<String>,
+    /// Whether a match passes or fails.
+    pub expect: GrepExpect,
+    /// Directory the globs are relative to.
+    pub root: PathBuf,
+}
+
+/// What a grep check demands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrepExpect {
+    /// At least one line must match (and at least one file must exist).
+    Match,
+    /// No line may match.
+    NoMatch,
+}
+
+/// One checklist item.
+#[derive(Debug, Clone)]
+pub struct ChecklistItem {
+    /// The item's text, as in the tracker.
+    pub text: String,
+    /// Slug used in the test name `PACKET::checklist::<slug>`.
+    pub slug: String,
+    /// What satisfies it.
+    pub satisfied_by: Satisfaction,
+}
+
+/// What satisfies a checklist item.
+#[derive(Debug, Clone)]
+pub enum Satisfaction {
+    /// These checks of the same packet (ids) passed, or their failure is accepted or tracked.
+    Checks(Vec<String>),
+    /// A person attests it.
+    Attested {
+        /// Who attests.
+        by: String,
+        /// When.
+        on: NaiveDate,
+    },
+}
+
+/// A risk acceptance: turns a failure into a condition until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acceptance {
+    /// What is accepted.
+    pub target: AcceptTarget,
+    /// Who owns the risk.
+    pub owner: String,
+    /// Last day the acceptance is valid (inclusive).
+    pub until: NaiveDate,
+    /// Why the risk is accepted.
+    pub reason: String,
+    /// Line of the entry in the gate file, for reports.
+    pub line: usize,
+}
+
+/// What an acceptance covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptTarget {
+    /// A check by test name, `SEC-02::npm-audit`.
+    Check(String),
+    /// A scanner finding by id, rule or fingerprint.
+    Finding(String),
+}
+
+impl AcceptTarget {
+    /// `check SEC-02::npm-audit` or `finding RUSTSEC-…`.
+    pub fn describe(&self) -> String {
+        match self {
+            AcceptTarget::Check(name) => format!("check {name}"),
+            AcceptTarget::Finding(id) => format!("finding {id}"),
+        }
+    }
+}
+
+impl Gate {
+    /// Finds a packet by id.
+    pub fn packet(&self, id: &str) -> Option<&Packet> {
+        self.packets.iter().find(|packet| packet.id == id)
+    }
+
+    /// Every check of every packet, in file order.
+    pub fn checks(&self) -> impl Iterator<Item = &Check> {
+        self.packets.iter().flat_map(|packet| packet.checks.iter())
+    }
+}
+
+impl Packet {
+    /// Finds a check of this packet by id.
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|check| check.id == id)
+    }
+
+    /// The test-case name of a checklist item: `PACKET::checklist::<slug>`.
+    pub fn checklist_name(&self, item: &ChecklistItem) -> String {
+        format!("{}::checklist::{}", self.id, item.slug)
+    }
+}

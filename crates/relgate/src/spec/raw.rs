@@ -1,0 +1,255 @@
+//! The gate file as written: serde types that mirror the TOML, with spans, rejecting unknown
+//! keys. Nothing here is validated beyond types; see `validate.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::model::Severity;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGate {
+    pub gate: Option<RawGateInfo>,
+    pub defaults: Option<RawDefaults>,
+    #[serde(default, rename = "packet")]
+    pub packets: Vec<Spanned<RawPacket>>,
+    #[serde(default, rename = "accept")]
+    pub accepts: Vec<Spanned<RawAccept>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGateInfo {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    pub timeout: Option<Spanned<String>>,
+    pub severity: Option<Severity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPacket {
+    pub id: Spanned<String>,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
+    pub implementer: Option<String>,
+    pub reviewer: Option<String>,
+    #[serde(default)]
+    pub checklist: Vec<Spanned<RawChecklistItem>>,
+    #[serde(default, rename = "check")]
+    pub checks: Vec<Spanned<RawCheck>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawChecklistItem {
+    pub item: Spanned<String>,
+    pub by: Option<Vec<Spanned<String>>>,
+    pub attested: Option<RawAttestation>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAttestation {
+    pub by: Spanned<String>,
+    pub on: Spanned<DateText>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    pub id: Spanned<String>,
+    pub run: Option<Spanned<RawCommand>>,
+    pub grep: Option<Spanned<RawGrep>>,
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub expect: Option<RawExpect>,
+    pub timeout: Option<Spanned<String>>,
+    pub severity: Option<Severity>,
+    pub allow_destructive: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpect {
+    pub exit: Spanned<ExitCodes>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGrep {
+    pub pattern: Spanned<String>,
+    pub files: Spanned<Strings>,
+    pub expect: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccept {
+    pub check: Option<Spanned<String>>,
+    pub finding: Option<Spanned<String>>,
+    pub owner: Option<Spanned<String>>,
+    pub until: Option<Spanned<DateText>>,
+    pub reason: Option<Spanned<String>>,
+}
+
+/// `run = "cargo test"` (through `sh -c`) or `run = ["cargo", "test"]` (no shell).
+#[derive(Debug, Clone)]
+pub(crate) enum RawCommand {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawCommand {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CommandVisitor;
+        impl<'de> Visitor<'de> for CommandVisitor {
+            type Value = RawCommand;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a command line such as "cargo test" or an argv array such as ["cargo", "test"]"#)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<RawCommand, E> {
+                Ok(RawCommand::Shell(value.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawCommand, A::Error> {
+                let mut argv = Vec::new();
+                while let Some(arg) = seq.next_element::<String>()? {
+                    argv.push(arg);
+                }
+                Ok(RawCommand::Argv(argv))
+            }
+        }
+        deserializer.deserialize_any(CommandVisitor)
+    }
+}
+
+/// `exit = 0` or `exit = [0, 1]`.
+#[derive(Debug, Clone)]
+pub(crate) struct ExitCodes(pub Vec<i64>);
+
+impl<'de> Deserialize<'de> for ExitCodes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ExitVisitor;
+        impl<'de> Visitor<'de> for ExitVisitor {
+            type Value = ExitCodes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an exit code such as 0 or a list such as [0, 1]")
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<ExitCodes, E> {
+                Ok(ExitCodes(vec![value]))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<ExitCodes, E> {
+                i64::try_from(value)
+                    .map(|value| ExitCodes(vec![value]))
+                    .map_err(|_| E::custom("exit code out of range"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ExitCodes, A::Error> {
+                let mut codes = Vec::new();
+                while let Some(code) = seq.next_element::<i64>()? {
+                    codes.push(code);
+                }
+                Ok(ExitCodes(codes))
+            }
+        }
+        deserializer.deserialize_any(ExitVisitor)
+    }
+}
+
+/// `files = "docs/*.md"` or `files = ["a", "b"]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Strings(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringsVisitor;
+        impl<'de> Visitor<'de> for StringsVisitor {
+            type Value = Strings;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a glob such as "docs/*.md" or a list of globs"#)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Strings, E> {
+                Ok(Strings(vec![value.to_string()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strings, A::Error> {
+                let mut values = Vec::new();
+                while let Some(value) = seq.next_element::<String>()? {
+                    values.push(value);
+                }
+                Ok(Strings(values))
+            }
+        }
+        deserializer.deserialize_any(StringsVisitor)
+    }
+}
+
+/// A date written as `"2026-12-31"` or as a bare TOML date `2026-12-31`.
+#[derive(Debug, Clone)]
+pub(crate) struct DateText(pub String);
+
+impl<'de> Deserialize<'de> for DateText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DateVisitor;
+        impl<'de> Visitor<'de> for DateVisitor {
+            type Value = DateText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a date such as "2026-12-31""#)
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<DateText, E> {
+                Ok(DateText(value.to_string()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<DateText, A::Error> {
+                let datetime =
+                    toml::value::Datetime::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(DateText(datetime.to_string()))
+            }
+        }
+        deserializer.deserialize_any(DateVisitor)
+    }
+}
+
+/// Keys accepted in each table, for "did you mean" hints.
+pub(crate) const KNOWN_KEYS: &[&str] = &[
+    "gate",
+    "defaults",
+    "packet",
+    "accept",
+    "name",
+    "plan",
+    "timeout",
+    "severity",
+    "id",
+    "title",
+    "depends_on",
+    "implementer",
+    "reviewer",
+    "checklist",
+    "check",
+    "item",
+    "by",
+    "attested",
+    "on",
+    "run",
+    "grep",
+    "cwd",
+    "env",
+    "expect",
+    "allow_destructive",
+    "exit",
+    "pattern",
+    "files",
+    "finding",
+    "owner",
+    "until",
+    "reason",
+];

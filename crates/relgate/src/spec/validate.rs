@@ -1,0 +1,789 @@
+//! Parse, then validate into a [`Gate`]: the only way to obtain one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use toml::Spanned;
+
+use super::destructive::destructive_git_command;
+use super::duration::parse_duration;
+use super::error::{nearest, Locator, SpecError, SpecErrorKind};
+use super::model::*;
+use super::raw::*;
+use crate::clock::parse_date;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Reads and validates a gate file.
+pub fn load(path: &Path) -> Result<Gate, SpecError> {
+    let source = std::fs::read_to_string(path).map_err(|err| SpecError {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        key: None,
+        kind: SpecErrorKind::Io,
+        message: format!("cannot read gate file: {err}"),
+        hint: (err.kind() == std::io::ErrorKind::NotFound).then(|| {
+            "pass --gate FILE, or run `cargo xtask gate` at the workspace root".to_string()
+        }),
+    })?;
+    parse(path, &source)
+}
+
+/// Validates gate-file text; `path` names the file in errors and anchors relative paths.
+pub fn parse(path: &Path, source: &str) -> Result<Gate, SpecError> {
+    let context = Context {
+        file: path.to_path_buf(),
+        locator: Locator::new(source),
+    };
+    let raw: RawGate = toml::from_str(source).map_err(|err| context.toml_error(&err))?;
+    let root = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let root = std::path::absolute(&root).unwrap_or(root);
+    context.validate(raw, root, crate::evidence::sha256_hex(source.as_bytes()))
+}
+
+struct Context<'a> {
+    file: PathBuf,
+    locator: Locator<'a>,
+}
+
+impl Context<'_> {
+    fn error(
+        &self,
+        span: Range<usize>,
+        key: &str,
+        kind: SpecErrorKind,
+        message: impl Into<String>,
+    ) -> SpecError {
+        let (line, column) = self.locator.line_column(span.start);
+        SpecError {
+            file: self.file.clone(),
+            line,
+            column,
+            key: Some(key.to_string()),
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    fn toml_error(&self, err: &toml::de::Error) -> SpecError {
+        let message = err.message().trim().to_string();
+        let span = err.span().unwrap_or(0..0);
+        let (line, column) = if err.span().is_some() {
+            self.locator.line_column(span.start)
+        } else {
+            (0, 0)
+        };
+        let line_text = self.locator.line_text(span.start);
+        let unknown = Regex::new(r"unknown field `([^`]*)`(?:, expected (?:one of )?(.*))?")
+            .expect("static regex");
+        if let Some(captures) = unknown.captures(&message) {
+            let key = captures[1].to_string();
+            let candidates: Vec<String> = captures
+                .get(2)
+                .map(|list| {
+                    list.as_str()
+                        .split('`')
+                        .skip(1)
+                        .step_by(2)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let candidate_refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+            let hint = nearest(&key, &candidate_refs)
+                .or_else(|| nearest(&key, KNOWN_KEYS).filter(|_| candidates.is_empty()))
+                .map(|meant| format!("did you mean `{meant}`?"))
+                .or_else(|| {
+                    (!candidates.is_empty())
+                        .then(|| format!("valid keys here: {}", candidates.join(", ")))
+                });
+            return SpecError {
+                file: self.file.clone(),
+                line,
+                column,
+                key: Some(key.clone()),
+                kind: SpecErrorKind::UnknownKey,
+                message: format!("unknown key `{key}`"),
+                hint,
+            };
+        }
+        let missing = Regex::new(r"missing field `([^`]*)`").expect("static regex");
+        if let Some(captures) = missing.captures(&message) {
+            return SpecError {
+                file: self.file.clone(),
+                line,
+                column,
+                key: Some(captures[1].to_string()),
+                kind: SpecErrorKind::MissingKey,
+                message: format!("missing required key `{}`", &captures[1]),
+                hint: None,
+            };
+        }
+        // Type errors point at the value; the key is what stands before `=` on that line.
+        let key = line_text
+            .split_once('=')
+            .map(|(key, _)| key.trim().trim_start_matches('{').trim().to_string())
+            .filter(|key| !key.is_empty() && !key.starts_with('['));
+        SpecError {
+            file: self.file.clone(),
+            line,
+            column,
+            key,
+            kind: SpecErrorKind::Syntax,
+            message,
+            hint: None,
+        }
+    }
+
+    fn validate(&self, raw: RawGate, root: PathBuf, sha256: String) -> Result<Gate, SpecError> {
+        let info = raw.gate.unwrap_or(RawGateInfo {
+            name: None,
+            plan: None,
+        });
+        let defaults = raw.defaults.unwrap_or(RawDefaults {
+            timeout: None,
+            severity: None,
+        });
+        let default_timeout = match &defaults.timeout {
+            Some(timeout) => self.timeout(timeout, "defaults.timeout")?,
+            None => DEFAULT_TIMEOUT,
+        };
+        let default_severity = defaults.severity.unwrap_or(Severity::P0);
+
+        let mut packets = Vec::new();
+        let mut packet_spans: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        for raw_packet in &raw.packets {
+            let packet = raw_packet.get_ref();
+            let id = self.id(&packet.id, "packet.id")?;
+            if packet_spans.contains_key(&id) {
+                return Err(self.duplicate(&packet.id, "packet.id", "packet", &packet_spans[&id]));
+            }
+            packet_spans.insert(id.clone(), packet.id.span());
+            packets.push(self.packet(packet, id, &root, default_timeout, default_severity)?);
+        }
+        for (raw_packet, packet) in raw.packets.iter().zip(&packets) {
+            for dep in &raw_packet.get_ref().depends_on {
+                if !packet_spans.contains_key(dep.get_ref()) {
+                    let known: Vec<&str> = packet_spans.keys().map(String::as_str).collect();
+                    let mut error = self.error(
+                        dep.span(),
+                        "packet.depends_on",
+                        SpecErrorKind::UnknownDependency,
+                        format!(
+                            "packet {} depends on unknown packet `{}`",
+                            packet.id,
+                            dep.get_ref()
+                        ),
+                    );
+                    error.hint =
+                        nearest(dep.get_ref(), &known).map(|id| format!("did you mean `{id}`?"));
+                    return Err(error);
+                }
+            }
+        }
+        if let Some(cycle) = find_cycle(&packets) {
+            let first = &cycle[0];
+            let raw_packet = raw
+                .packets
+                .iter()
+                .find(|packet| packet.get_ref().id.get_ref() == first)
+                .expect("cycle members are packets");
+            return Err(self.error(
+                raw_packet.get_ref().id.span(),
+                "packet.depends_on",
+                SpecErrorKind::Cycle,
+                format!("dependency cycle: {}", cycle.join(" -> ")),
+            ));
+        }
+
+        let mut accepts = Vec::new();
+        for raw_accept in &raw.accepts {
+            accepts.push(self.acceptance(raw_accept, &packets)?);
+        }
+        Ok(Gate {
+            source: self.file.clone(),
+            root,
+            sha256,
+            name: info
+                .name
+                .unwrap_or_else(|| "Release Security Gate".to_string()),
+            plan_link: info.plan,
+            packets,
+            accepts,
+        })
+    }
+
+    fn id(&self, id: &Spanned<String>, key: &str) -> Result<String, SpecError> {
+        let valid = Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]*$").expect("static regex");
+        if !valid.is_match(id.get_ref()) {
+            let mut error = self.error(
+                id.span(),
+                key,
+                SpecErrorKind::InvalidId,
+                format!("invalid id `{}`", id.get_ref()),
+            );
+            error.hint = Some(
+                "ids are letters, digits, `.`, `_` and `-`; they name test cases and log files"
+                    .to_string(),
+            );
+            return Err(error);
+        }
+        Ok(id.get_ref().clone())
+    }
+
+    fn duplicate(
+        &self,
+        id: &Spanned<String>,
+        key: &str,
+        what: &str,
+        first: &Range<usize>,
+    ) -> SpecError {
+        let (line, _) = self.locator.line_column(first.start);
+        self.error(
+            id.span(),
+            key,
+            SpecErrorKind::DuplicateId,
+            format!(
+                "duplicate {what} id `{}` (first defined on line {line})",
+                id.get_ref()
+            ),
+        )
+    }
+
+    fn timeout(&self, timeout: &Spanned<String>, key: &str) -> Result<Duration, SpecError> {
+        parse_duration(timeout.get_ref()).map_err(|why| {
+            let mut error = self.error(
+                timeout.span(),
+                key,
+                SpecErrorKind::InvalidTimeout,
+                format!("invalid timeout `{}`: {why}", timeout.get_ref()),
+            );
+            error.hint = Some(r#"write a duration such as "90s", "10m" or "1h30m""#.to_string());
+            error
+        })
+    }
+
+    fn packet(
+        &self,
+        raw: &RawPacket,
+        id: String,
+        root: &Path,
+        default_timeout: Duration,
+        default_severity: Severity,
+    ) -> Result<Packet, SpecError> {
+        let mut checks = Vec::new();
+        let mut check_spans: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        for raw_check in &raw.checks {
+            let check = raw_check.get_ref();
+            let check_id = self.id(&check.id, "packet.check.id")?;
+            if check_spans.contains_key(&check_id) {
+                return Err(self.duplicate(
+                    &check.id,
+                    "packet.check.id",
+                    "check",
+                    &check_spans[&check_id],
+                ));
+            }
+            check_spans.insert(check_id.clone(), check.id.span());
+            checks.push(self.check(
+                raw_check,
+                &id,
+                check_id,
+                root,
+                default_timeout,
+                default_severity,
+            )?);
+        }
+        let mut checklist = Vec::new();
+        let mut slugs = BTreeSet::new();
+        for raw_item in &raw.checklist {
+            let item = self.checklist_item(raw_item, &id, &checks)?;
+            if !slugs.insert(item.slug.clone()) {
+                return Err(self.error(
+                    raw_item.get_ref().item.span(),
+                    "packet.checklist.item",
+                    SpecErrorKind::DuplicateId,
+                    format!(
+                        "two checklist items of {id} have the same name `{}`",
+                        item.slug
+                    ),
+                ));
+            }
+            checklist.push(item);
+        }
+        Ok(Packet {
+            title: raw.title.clone().unwrap_or_else(|| id.clone()),
+            depends_on: raw
+                .depends_on
+                .iter()
+                .map(|dep| dep.get_ref().clone())
+                .collect(),
+            implementer: raw.implementer.clone(),
+            reviewer: raw.reviewer.clone(),
+            id,
+            checks,
+            checklist,
+        })
+    }
+
+    fn check(
+        &self,
+        raw_check: &Spanned<RawCheck>,
+        packet: &str,
+        id: String,
+        root: &Path,
+        default_timeout: Duration,
+        default_severity: Severity,
+    ) -> Result<Check, SpecError> {
+        let raw = raw_check.get_ref();
+        let timeout = match &raw.timeout {
+            Some(timeout) => self.timeout(timeout, "packet.check.timeout")?,
+            None => default_timeout,
+        };
+        let cwd = match &raw.cwd {
+            Some(cwd) => root.join(cwd),
+            None => root.to_path_buf(),
+        };
+        let kind =
+            match (&raw.run, &raw.grep) {
+                (Some(run), None) => CheckKind::Command(self.command(raw, run, cwd)?),
+                (None, Some(grep)) => {
+                    if let Some(expect) = &raw.expect {
+                        return Err(self.error(
+                        expect.exit.span(),
+                        "packet.check.expect",
+                        SpecErrorKind::InvalidValue,
+                        "`expect.exit` applies to `run` checks; a grep check says `grep.expect`",
+                    ));
+                    }
+                    CheckKind::Grep(self.grep(grep, cwd)?)
+                }
+                (Some(run), Some(_)) => return Err(self.error(
+                    run.span(),
+                    "packet.check.run",
+                    SpecErrorKind::InvalidValue,
+                    format!(
+                        "check {packet}::{id} has both `run` and `grep`; give each its own check"
+                    ),
+                )),
+                (None, None) => {
+                    let mut error = self.error(
+                        raw.id.span(),
+                        "packet.check",
+                        SpecErrorKind::MissingKey,
+                        format!("check {packet}::{id} says nothing to do"),
+                    );
+                    error.hint = Some(
+                        r#"add `run = "…"` or `grep = { pattern = "…", files = "…" }`"#.to_string(),
+                    );
+                    return Err(error);
+                }
+            };
+        Ok(Check {
+            packet: packet.to_string(),
+            id,
+            severity: raw.severity.unwrap_or(default_severity),
+            timeout,
+            kind,
+        })
+    }
+
+    fn command(
+        &self,
+        raw: &RawCheck,
+        run: &Spanned<RawCommand>,
+        cwd: PathBuf,
+    ) -> Result<CommandSpec, SpecError> {
+        let (argv, display) = match run.get_ref() {
+            RawCommand::Shell(line) => (
+                vec!["sh".to_string(), "-c".to_string(), line.clone()],
+                line.clone(),
+            ),
+            RawCommand::Argv(argv) => (argv.clone(), argv.join(" ")),
+        };
+        let empty = match run.get_ref() {
+            RawCommand::Shell(line) => line.trim().is_empty(),
+            RawCommand::Argv(argv) => argv.first().is_none_or(|program| program.trim().is_empty()),
+        };
+        if empty {
+            return Err(self.error(
+                run.span(),
+                "packet.check.run",
+                SpecErrorKind::EmptyCommand,
+                "empty command",
+            ));
+        }
+        if let Some(name) = destructive_git_command(&display) {
+            let reason = raw
+                .allow_destructive
+                .as_ref()
+                .map(|reason| reason.get_ref().trim())
+                .unwrap_or_default();
+            if reason.is_empty() {
+                let mut error = self.error(
+                    run.span(),
+                    "packet.check.run",
+                    SpecErrorKind::DestructiveCommand,
+                    format!("command runs the destructive git command `{name}`: `{display}`"),
+                );
+                error.hint = Some(
+                    r#"destructive git commands are refused on shared worktrees; if this check really needs it, add allow_destructive = "<reason>""#
+                        .to_string(),
+                );
+                return Err(error);
+            }
+        }
+        let expect_exit = match &raw.expect {
+            Some(expect) => {
+                let codes = &expect.exit.get_ref().0;
+                if codes.is_empty() || codes.iter().any(|code| !(0..=255).contains(code)) {
+                    return Err(self.error(
+                        expect.exit.span(),
+                        "packet.check.expect.exit",
+                        SpecErrorKind::InvalidValue,
+                        "expected exit codes must be a non-empty list of numbers from 0 to 255",
+                    ));
+                }
+                codes.iter().map(|code| *code as i32).collect()
+            }
+            None => vec![0],
+        };
+        Ok(CommandSpec {
+            argv,
+            display,
+            cwd,
+            env: raw.env.clone(),
+            expect_exit,
+        })
+    }
+
+    fn grep(&self, grep: &Spanned<RawGrep>, root: PathBuf) -> Result<GrepSpec, SpecError> {
+        let raw = grep.get_ref();
+        let pattern = Regex::new(raw.pattern.get_ref()).map_err(|err| {
+            self.error(
+                raw.pattern.span(),
+                "packet.check.grep.pattern",
+                SpecErrorKind::InvalidValue,
+                format!("invalid regular expression: {err}"),
+            )
+        })?;
+        let files = raw.files.get_ref().0.clone();
+        if files.is_empty() || files.iter().any(|glob| glob.trim().is_empty()) {
+            return Err(self.error(
+                raw.files.span(),
+                "packet.check.grep.files",
+                SpecErrorKind::InvalidValue,
+                "grep needs at least one non-empty file glob",
+            ));
+        }
+        for glob in &files {
+            globset::Glob::new(glob).map_err(|err| {
+                self.error(
+                    raw.files.span(),
+                    "packet.check.grep.files",
+                    SpecErrorKind::InvalidValue,
+                    format!("invalid glob `{glob}`: {err}"),
+                )
+            })?;
+        }
+        let expect = match raw
+            .expect
+            .as_ref()
+            .map(|expect| (expect, expect.get_ref().as_str()))
+        {
+            None | Some((_, "match")) => GrepExpect::Match,
+            Some((_, "no-match")) => GrepExpect::NoMatch,
+            Some((expect, other)) => {
+                let mut error = self.error(
+                    expect.span(),
+                    "packet.check.grep.expect",
+                    SpecErrorKind::InvalidValue,
+                    format!("unknown grep expectation `{other}`"),
+                );
+                error.hint = Some(r#"use "match" or "no-match""#.to_string());
+                return Err(error);
+            }
+        };
+        Ok(GrepSpec {
+            pattern,
+            files,
+            expect,
+            root,
+        })
+    }
+
+    fn checklist_item(
+        &self,
+        raw_item: &Spanned<RawChecklistItem>,
+        packet: &str,
+        checks: &[Check],
+    ) -> Result<ChecklistItem, SpecError> {
+        let raw = raw_item.get_ref();
+        let text = raw.item.get_ref().trim().to_string();
+        let slug = slugify(&text);
+        if slug.is_empty() {
+            return Err(self.error(
+                raw.item.span(),
+                "packet.checklist.item",
+                SpecErrorKind::InvalidValue,
+                "checklist item has no text",
+            ));
+        }
+        let satisfied_by = match (&raw.by, &raw.attested) {
+            (Some(by), None) => {
+                if by.is_empty() {
+                    return Err(self.error(
+                        raw.item.span(),
+                        "packet.checklist.by",
+                        SpecErrorKind::InvalidValue,
+                        "`by` must name at least one check",
+                    ));
+                }
+                for check_id in by {
+                    if !checks.iter().any(|check| &check.id == check_id.get_ref()) {
+                        let known: Vec<&str> =
+                            checks.iter().map(|check| check.id.as_str()).collect();
+                        let mut error = self.error(
+                            check_id.span(),
+                            "packet.checklist.by",
+                            SpecErrorKind::UnknownCheck,
+                            format!(
+                                "checklist item of {packet} names unknown check `{}`",
+                                check_id.get_ref()
+                            ),
+                        );
+                        error.hint = nearest(check_id.get_ref(), &known)
+                            .map(|id| format!("did you mean `{id}`?"))
+                            .or_else(|| Some(format!("checks of {packet}: {}", known.join(", "))));
+                        return Err(error);
+                    }
+                }
+                Satisfaction::Checks(by.iter().map(|id| id.get_ref().clone()).collect())
+            }
+            (None, Some(attested)) => {
+                let on = parse_date(&attested.on.get_ref().0).ok_or_else(|| {
+                    self.error(
+                        attested.on.span(),
+                        "packet.checklist.attested.on",
+                        SpecErrorKind::InvalidValue,
+                        format!(
+                            "invalid date `{}` (use YYYY-MM-DD)",
+                            attested.on.get_ref().0
+                        ),
+                    )
+                })?;
+                if attested.by.get_ref().trim().is_empty() {
+                    return Err(self.error(
+                        attested.by.span(),
+                        "packet.checklist.attested.by",
+                        SpecErrorKind::MissingKey,
+                        "an attestation must say who attests",
+                    ));
+                }
+                Satisfaction::Attested {
+                    by: attested.by.get_ref().trim().to_string(),
+                    on,
+                }
+            }
+            _ => {
+                let mut error = self.error(
+                    raw.item.span(),
+                    "packet.checklist",
+                    SpecErrorKind::InvalidValue,
+                    format!("checklist item `{text}` needs exactly one of `by` or `attested`"),
+                );
+                error.hint = Some(
+                    r#"by = ["check-id"] (checks that prove it) or attested = { by = "name", on = "YYYY-MM-DD" }"#
+                        .to_string(),
+                );
+                return Err(error);
+            }
+        };
+        Ok(ChecklistItem {
+            text,
+            slug,
+            satisfied_by,
+        })
+    }
+
+    fn acceptance(
+        &self,
+        raw_accept: &Spanned<RawAccept>,
+        packets: &[Packet],
+    ) -> Result<Acceptance, SpecError> {
+        let raw = raw_accept.get_ref();
+        let span = raw_accept.span();
+        let (line, _) = self.locator.line_column(span.start);
+        let target = match (&raw.check, &raw.finding) {
+            (Some(check), None) => {
+                let name = check.get_ref().trim();
+                let exists = name.split_once("::").is_some_and(|(packet, id)| {
+                    packets
+                        .iter()
+                        .any(|candidate| candidate.id == packet && candidate.check(id).is_some())
+                });
+                if !exists {
+                    let names: Vec<String> = packets
+                        .iter()
+                        .flat_map(|packet| packet.checks.iter().map(Check::name))
+                        .collect();
+                    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let mut error = self.error(
+                        check.span(),
+                        "accept.check",
+                        SpecErrorKind::InvalidAcceptance,
+                        format!("acceptance names unknown check `{name}` (write PACKET::check)"),
+                    );
+                    error.hint = nearest(name, &refs).map(|meant| format!("did you mean `{meant}`?"));
+                    return Err(error);
+                }
+                AcceptTarget::Check(name.to_string())
+            }
+            (None, Some(finding)) if !finding.get_ref().trim().is_empty() => {
+                AcceptTarget::Finding(finding.get_ref().trim().to_string())
+            }
+            _ => {
+                return Err(self.error(
+                    span,
+                    "accept",
+                    SpecErrorKind::InvalidAcceptance,
+                    "an acceptance needs exactly one of `check = \"PACKET::check\"` or `finding = \"…\"`",
+                ))
+            }
+        };
+        let required = |value: &Option<Spanned<String>>, key: &str| -> Result<String, SpecError> {
+            match value {
+                Some(value) if !value.get_ref().trim().is_empty() => {
+                    Ok(value.get_ref().trim().to_string())
+                }
+                Some(value) => Err(self.error(
+                    value.span(),
+                    &format!("accept.{key}"),
+                    SpecErrorKind::InvalidAcceptance,
+                    format!("acceptance of {} has an empty `{key}`", target.describe()),
+                )),
+                None => {
+                    let mut error = self.error(
+                        span.clone(),
+                        &format!("accept.{key}"),
+                        SpecErrorKind::InvalidAcceptance,
+                        format!("acceptance of {} has no `{key}`", target.describe()),
+                    );
+                    error.hint =
+                        Some("a risk acceptance needs owner, until and reason".to_string());
+                    Err(error)
+                }
+            }
+        };
+        let owner = required(&raw.owner, "owner")?;
+        let reason = required(&raw.reason, "reason")?;
+        let until = match &raw.until {
+            Some(until) => parse_date(&until.get_ref().0).ok_or_else(|| {
+                self.error(
+                    until.span(),
+                    "accept.until",
+                    SpecErrorKind::InvalidAcceptance,
+                    format!("invalid date `{}` (use YYYY-MM-DD)", until.get_ref().0),
+                )
+            })?,
+            None => {
+                let mut error = self.error(
+                    span.clone(),
+                    "accept.until",
+                    SpecErrorKind::InvalidAcceptance,
+                    format!("acceptance of {} has no `until`", target.describe()),
+                );
+                error.hint = Some("a risk acceptance needs owner, until and reason".to_string());
+                return Err(error);
+            }
+        };
+        Ok(Acceptance {
+            target,
+            owner,
+            until,
+            reason,
+            line,
+        })
+    }
+}
+
+/// `API security/scope/tenant suites rerun.` → `api-security-scope-tenant-suites-rerun`.
+pub(crate) fn slugify(text: &str) -> String {
+    let mut slug = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug.truncate(60);
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug
+}
+
+/// A dependency cycle as `[A, B, A]`, if any.
+fn find_cycle(packets: &[Packet]) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Unvisited,
+        OnStack,
+        Done,
+    }
+    fn visit(
+        index: usize,
+        packets: &[Packet],
+        marks: &mut Vec<Mark>,
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<String>> {
+        marks[index] = Mark::OnStack;
+        stack.push(index);
+        for dep in &packets[index].depends_on {
+            let Some(next) = packets.iter().position(|packet| &packet.id == dep) else {
+                continue;
+            };
+            match marks[next] {
+                Mark::OnStack => {
+                    let start = stack.iter().position(|&i| i == next).expect("on stack");
+                    let mut cycle: Vec<String> = stack[start..]
+                        .iter()
+                        .map(|&i| packets[i].id.clone())
+                        .collect();
+                    cycle.push(packets[next].id.clone());
+                    return Some(cycle);
+                }
+                Mark::Unvisited => {
+                    if let Some(cycle) = visit(next, packets, marks, stack) {
+                        return Some(cycle);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        stack.pop();
+        marks[index] = Mark::Done;
+        None
+    }
+    let mut marks = vec![Mark::Unvisited; packets.len()];
+    for index in 0..packets.len() {
+        if marks[index] == Mark::Unvisited {
+            if let Some(cycle) = visit(index, packets, &mut marks, &mut Vec::new()) {
+                return Some(cycle);
+            }
+        }
+    }
+    None
+}

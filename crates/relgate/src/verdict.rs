@@ -1,0 +1,418 @@
+//! The verdict: a pure function of the gate, the evidence and today's date.
+//!
+//! Rules (from the seeds' trackers, see PRODUCT.md):
+//! - a failing check is **blocking** unless a valid `[[accept]]` covers it (**accepted**) or its
+//!   severity is P2 (**tracked**); expired acceptances are ignored and reported;
+//! - a checklist item holds when every check it names passed, is accepted or is tracked, or
+//!   when a dated attestation (not in the future) covers it;
+//! - a packet is BLOCKED when a dependency is not DONE, CHANGES_REQUESTED when something
+//!   blocking failed or a checklist item does not hold, PENDING when a check has no evidence,
+//!   DONE otherwise;
+//! - the release is NO_GO unless every packet is DONE; GO_WITH_CONDITIONS when residual risks
+//!   (accepted or tracked failures) remain; GO otherwise.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use crate::evidence::{
+    AcceptanceNote, CheckRecord, Decision, GateResult, Outcome, PacketRecord, PacketStatus,
+    ResidualRisk, VerdictRecord,
+};
+use crate::plan;
+use crate::spec::{
+    AcceptTarget, Acceptance, Check, ChecklistItem, Gate, Packet, Satisfaction, Severity,
+};
+
+/// What a check's evidence means for the release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Triage {
+    /// It passed.
+    Passed,
+    /// It failed and a valid acceptance covers it.
+    Accepted(Acceptance),
+    /// It failed at P2 without an acceptance: tracked, not blocking.
+    Tracked,
+    /// It failed and blocks the release.
+    Blocking,
+    /// It was skipped because a dependency is not DONE.
+    Skipped,
+    /// No evidence for it in this run.
+    NotRun,
+}
+
+impl Triage {
+    /// Whether a checklist item naming this check holds.
+    pub fn satisfies_checklist(&self) -> bool {
+        matches!(self, Triage::Passed | Triage::Accepted(_) | Triage::Tracked)
+    }
+}
+
+/// When the verdict is computed: at the end of a run, or while a run is under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Final: a packet without complete evidence is PENDING and blocks its dependents.
+    Final,
+    /// During a run: only a dependency that is CHANGES_REQUESTED or BLOCKED blocks; one that is
+    /// not part of this run (filtered out) does not stop the selected checks from running.
+    Running,
+}
+
+/// The verdict of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// One record per packet, in file order.
+    pub packets: Vec<PacketRecord>,
+    /// The decision and what it rests on.
+    pub record: VerdictRecord,
+    /// Triage of every check, by test-case name.
+    pub triage: BTreeMap<String, Triage>,
+    /// Checklist items, by test-case name: whether each holds and why.
+    pub checklist: BTreeMap<String, (bool, String)>,
+}
+
+impl Verdict {
+    /// The record of a packet.
+    pub fn packet(&self, id: &str) -> Option<&PacketRecord> {
+        self.packets.iter().find(|packet| packet.packet == id)
+    }
+}
+
+/// Acceptances valid on `today` (inclusive of the `until` day).
+pub fn is_valid(acceptance: &Acceptance, today: NaiveDate) -> bool {
+    acceptance.until >= today
+}
+
+/// Triage of one check given its evidence.
+pub fn triage_check(
+    check: &Check,
+    record: Option<&CheckRecord>,
+    accepts: &[Acceptance],
+    today: NaiveDate,
+) -> Triage {
+    let Some(record) = record else {
+        return Triage::NotRun;
+    };
+    match record.outcome {
+        Outcome::Pass => Triage::Passed,
+        Outcome::Skipped => Triage::Skipped,
+        Outcome::Fail | Outcome::Error => {
+            let name = check.name();
+            let covering = accepts.iter().find(|acceptance| {
+                acceptance.target == AcceptTarget::Check(name.clone())
+                    && is_valid(acceptance, today)
+            });
+            match covering {
+                Some(acceptance) => Triage::Accepted(acceptance.clone()),
+                None if check.severity == Severity::P2 => Triage::Tracked,
+                None => Triage::Blocking,
+            }
+        }
+    }
+}
+
+/// Whether a checklist item holds, and a one-line reason.
+pub fn checklist_holds(
+    packet: &Packet,
+    item: &ChecklistItem,
+    triage: &BTreeMap<String, Triage>,
+    today: NaiveDate,
+) -> (bool, String) {
+    match &item.satisfied_by {
+        Satisfaction::Attested { by, on } if *on > today => (
+            false,
+            format!("attestation by {by} is dated {on}, after today ({today})"),
+        ),
+        Satisfaction::Attested { by, on } => (true, format!("attested by {by} on {on}")),
+        Satisfaction::Checks(ids) => {
+            let mut missing = Vec::new();
+            for id in ids {
+                let name = format!("{}::{}", packet.id, id);
+                match triage.get(&name).unwrap_or(&Triage::NotRun) {
+                    state if state.satisfies_checklist() => {}
+                    Triage::Blocking => missing.push(format!("{name} failed")),
+                    Triage::Skipped => missing.push(format!("{name} was skipped")),
+                    _ => missing.push(format!("{name} has no evidence")),
+                }
+            }
+            if missing.is_empty() {
+                (true, format!("satisfied by {}", ids.join(", ")))
+            } else {
+                (false, format!("not satisfied: {}", missing.join("; ")))
+            }
+        }
+    }
+}
+
+/// Computes the verdict. Pure: no clock, no files.
+pub fn decide(gate: &Gate, records: &[CheckRecord], today: NaiveDate, stage: Stage) -> Verdict {
+    let by_name: BTreeMap<&str, &CheckRecord> = records
+        .iter()
+        .map(|record| (record.name.as_str(), record))
+        .collect();
+    let mut triage = BTreeMap::new();
+    for check in gate.checks() {
+        let name = check.name();
+        let state = triage_check(
+            check,
+            by_name.get(name.as_str()).copied(),
+            &gate.accepts,
+            today,
+        );
+        triage.insert(name, state);
+    }
+    let mut checklist = BTreeMap::new();
+    for packet in &gate.packets {
+        for item in &packet.checklist {
+            checklist.insert(
+                packet.checklist_name(item),
+                checklist_holds(packet, item, &triage, today),
+            );
+        }
+    }
+
+    let mut statuses: BTreeMap<&str, PacketStatus> = BTreeMap::new();
+    let mut packet_records: BTreeMap<&str, PacketRecord> = BTreeMap::new();
+    for packet in plan::topological(gate) {
+        let blocked_by: Vec<String> = packet
+            .depends_on
+            .iter()
+            .filter(|dep| {
+                let status = statuses
+                    .get(dep.as_str())
+                    .copied()
+                    .unwrap_or(PacketStatus::Pending);
+                match stage {
+                    Stage::Final => status != PacketStatus::Done,
+                    Stage::Running => matches!(
+                        status,
+                        PacketStatus::ChangesRequested | PacketStatus::Blocked
+                    ),
+                }
+            })
+            .cloned()
+            .collect();
+        let record = packet_record(packet, &triage, &checklist, blocked_by, &statuses);
+        statuses.insert(&packet.id, record.status);
+        packet_records.insert(&packet.id, record);
+    }
+    let packets: Vec<PacketRecord> = gate
+        .packets
+        .iter()
+        .filter_map(|packet| packet_records.remove(packet.id.as_str()))
+        .collect();
+
+    let record = verdict_record(gate, &packets, &triage, today);
+    Verdict {
+        packets,
+        record,
+        triage,
+        checklist,
+    }
+}
+
+fn packet_record(
+    packet: &Packet,
+    triage: &BTreeMap<String, Triage>,
+    checklist: &BTreeMap<String, (bool, String)>,
+    blocked_by: Vec<String>,
+    statuses: &BTreeMap<&str, PacketStatus>,
+) -> PacketRecord {
+    let mut gates = BTreeMap::new();
+    if !blocked_by.is_empty() {
+        for severity in [Severity::P0, Severity::P1, Severity::P2] {
+            gates.insert(severity, GateResult::NotRun);
+        }
+        let reasons = blocked_by
+            .iter()
+            .map(|dep| {
+                let status = statuses
+                    .get(dep.as_str())
+                    .copied()
+                    .unwrap_or(PacketStatus::Pending);
+                format!("blocked by {dep} ({})", status.label())
+            })
+            .collect();
+        return PacketRecord {
+            packet: packet.id.clone(),
+            status: PacketStatus::Blocked,
+            gates,
+            blocked_by,
+            reasons,
+        };
+    }
+
+    let mut reasons = Vec::new();
+    let mut blocking = false;
+    let mut not_run = false;
+    let mut seen: BTreeMap<Severity, (bool, bool)> = BTreeMap::new(); // (blocking, conditional)
+    for check in &packet.checks {
+        let name = check.name();
+        let entry = seen.entry(check.severity).or_default();
+        match triage.get(&name).unwrap_or(&Triage::NotRun) {
+            Triage::Passed => {}
+            Triage::Accepted(_) | Triage::Tracked => entry.1 = true,
+            Triage::Blocking => {
+                entry.0 = true;
+                blocking = true;
+                reasons.push(format!("{name} failed ({})", check.severity.as_str()));
+            }
+            Triage::Skipped | Triage::NotRun => {
+                not_run = true;
+                reasons.push(format!("{name} has no evidence in this run"));
+            }
+        }
+    }
+    let mut unsatisfied = false;
+    for item in &packet.checklist {
+        let name = packet.checklist_name(item);
+        if let Some((false, why)) = checklist.get(&name) {
+            unsatisfied = true;
+            reasons.push(format!("{name}: {why}"));
+        }
+    }
+    let all_missing = !packet.checks.is_empty()
+        && packet.checks.iter().all(|check| {
+            matches!(
+                triage.get(&check.name()),
+                Some(Triage::NotRun | Triage::Skipped) | None
+            )
+        });
+    for severity in [Severity::P0, Severity::P1, Severity::P2] {
+        let (has_blocking, has_condition) = seen.get(&severity).copied().unwrap_or_default();
+        let result = if all_missing {
+            GateResult::NotRun
+        } else if has_blocking {
+            GateResult::Fail
+        } else if has_condition {
+            GateResult::Conditional
+        } else {
+            GateResult::Pass
+        };
+        gates.insert(severity, result);
+    }
+    // A checklist item that fails only because its checks did not run leaves the packet PENDING.
+    let status = if blocking {
+        PacketStatus::ChangesRequested
+    } else if not_run {
+        PacketStatus::Pending
+    } else if unsatisfied {
+        PacketStatus::ChangesRequested
+    } else {
+        PacketStatus::Done
+    };
+    PacketRecord {
+        packet: packet.id.clone(),
+        status,
+        gates,
+        blocked_by,
+        reasons,
+    }
+}
+
+fn verdict_record(
+    gate: &Gate,
+    packets: &[PacketRecord],
+    triage: &BTreeMap<String, Triage>,
+    today: NaiveDate,
+) -> VerdictRecord {
+    let mut residual_risks = Vec::new();
+    let mut used: BTreeSet<usize> = BTreeSet::new();
+    for packet in &gate.packets {
+        for check in &packet.checks {
+            let name = check.name();
+            match triage.get(&name) {
+                Some(Triage::Accepted(acceptance)) => {
+                    used.insert(acceptance.line);
+                    residual_risks.push(ResidualRisk {
+                        check: name,
+                        severity: check.severity,
+                        state: "accepted".to_string(),
+                        owner: Some(acceptance.owner.clone()),
+                        until: Some(acceptance.until.to_string()),
+                        reason: acceptance.reason.clone(),
+                    });
+                }
+                Some(Triage::Tracked) => residual_risks.push(ResidualRisk {
+                    check: name,
+                    severity: check.severity,
+                    state: "tracked".to_string(),
+                    owner: packet.implementer.clone(),
+                    until: None,
+                    reason: "P2 failure tracked for post-release follow-up".to_string(),
+                }),
+                _ => {}
+            }
+        }
+    }
+    let note = |acceptance: &Acceptance| AcceptanceNote {
+        target: acceptance.target.describe(),
+        owner: acceptance.owner.clone(),
+        until: acceptance.until.to_string(),
+        line: acceptance.line,
+    };
+    let expired_acceptances: Vec<AcceptanceNote> = gate
+        .accepts
+        .iter()
+        .filter(|acceptance| !is_valid(acceptance, today))
+        .map(note)
+        .collect();
+    let unused_acceptances: Vec<AcceptanceNote> = gate
+        .accepts
+        .iter()
+        .filter(|acceptance| is_valid(acceptance, today) && !used.contains(&acceptance.line))
+        .map(note)
+        .collect();
+
+    let mut reasons = Vec::new();
+    for packet in packets {
+        if packet.status != PacketStatus::Done {
+            let why = if packet.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", packet.reasons.join("; "))
+            };
+            reasons.push(format!(
+                "{} is {}{why}",
+                packet.packet,
+                packet.status.label()
+            ));
+        }
+    }
+    let all_done = packets
+        .iter()
+        .all(|packet| packet.status == PacketStatus::Done);
+    let decision = if !all_done {
+        Decision::NoGo
+    } else if !residual_risks.is_empty() {
+        Decision::GoWithConditions
+    } else {
+        Decision::Go
+    };
+    if decision != Decision::Go {
+        for expired in &expired_acceptances {
+            reasons.push(format!(
+                "acceptance of {} (line {}) expired on {}: ignored",
+                expired.target, expired.line, expired.until
+            ));
+        }
+    }
+    if decision == Decision::GoWithConditions {
+        for risk in &residual_risks {
+            reasons.push(format!(
+                "{} failed ({}), {}",
+                risk.check,
+                risk.severity.as_str(),
+                risk.state
+            ));
+        }
+    }
+    VerdictRecord {
+        decision,
+        as_of: today.to_string(),
+        residual_risks,
+        expired_acceptances,
+        unused_acceptances,
+        reasons,
+    }
+}

@@ -1,0 +1,284 @@
+//! Gate-file validation: one test per error kind, asserting the whole message.
+
+use std::path::Path;
+
+use relgate::spec::{self, SpecErrorKind};
+
+/// Parses `source` as `gate.toml` and asserts the error's kind, line, column and message.
+fn check_error(source: &str, kind: SpecErrorKind, expected: &str) {
+    let err = spec::parse(Path::new("gate.toml"), source).expect_err("the gate must be refused");
+    assert_eq!(err.kind, kind, "{err}");
+    assert_eq!(err.to_string(), expected);
+}
+
+const HEADER: &str = "[gate]\nname = \"t\"\n";
+
+#[test]
+fn unknown_key_names_line_column_and_the_key_meant() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"b\"\nrun = \"true\"\ntiemout = \"1s\"\n"),
+        SpecErrorKind::UnknownKey,
+        "gate.toml:8:1: unknown key `tiemout` (key `tiemout`)\n  (hint: did you mean `timeout`?)",
+    );
+}
+
+#[test]
+fn unknown_top_level_table() {
+    check_error(
+        "[gaet]\nname = \"x\"\n",
+        SpecErrorKind::UnknownKey,
+        "gate.toml:1:2: unknown key `gaet` (key `gaet`)\n  (hint: did you mean `gate`?)",
+    );
+}
+
+#[test]
+fn duplicate_packet_id() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet]]\nid = \"SEC-00\"\n"),
+        SpecErrorKind::DuplicateId,
+        "gate.toml:6:6: duplicate packet id `SEC-00` (first defined on line 4) (key `packet.id`)",
+    );
+}
+
+#[test]
+fn duplicate_check_id() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"b\"\nrun = \"true\"\n[[packet.check]]\nid = \"b\"\nrun = \"false\"\n"),
+        SpecErrorKind::DuplicateId,
+        "gate.toml:9:6: duplicate check id `b` (first defined on line 6) (key `packet.check.id`)",
+    );
+}
+
+#[test]
+fn unknown_dependency_suggests_the_packet_meant() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet]]\nid = \"SEC-01\"\ndepends_on = [\"SEC-0\"]\n"),
+        SpecErrorKind::UnknownDependency,
+        "gate.toml:7:15: packet SEC-01 depends on unknown packet `SEC-0` (key `packet.depends_on`)\n  (hint: did you mean `SEC-00`?)",
+    );
+}
+
+#[test]
+fn dependency_cycle_is_named() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-01\"\ndepends_on = [\"SEC-02\"]\n[[packet]]\nid = \"SEC-02\"\ndepends_on = [\"SEC-01\"]\n"),
+        SpecErrorKind::Cycle,
+        "gate.toml:4:6: dependency cycle: SEC-01 -> SEC-02 -> SEC-01 (key `packet.depends_on`)",
+    );
+}
+
+#[test]
+fn self_dependency_is_a_cycle() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"A\"\ndepends_on = [\"A\"]\n"),
+        SpecErrorKind::Cycle,
+        "gate.toml:4:6: dependency cycle: A -> A (key `packet.depends_on`)",
+    );
+}
+
+#[test]
+fn empty_command() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = \"  \"\n"),
+        SpecErrorKind::EmptyCommand,
+        "gate.toml:7:7: empty command (key `packet.check.run`)",
+    );
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = []\n"),
+        SpecErrorKind::EmptyCommand,
+        "gate.toml:7:7: empty command (key `packet.check.run`)",
+    );
+}
+
+#[test]
+fn unparseable_timeout() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\ntimeout = \"10 minutes\"\n"),
+        SpecErrorKind::InvalidTimeout,
+        "gate.toml:8:11: invalid timeout `10 minutes`: unknown unit `minutes` (use ms, s, m or h) (key `packet.check.timeout`)\n  (hint: write a duration such as \"90s\", \"10m\" or \"1h30m\")",
+    );
+}
+
+#[test]
+fn timeout_of_the_wrong_type_names_the_key() {
+    let err = spec::parse(
+        Path::new("gate.toml"),
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\ntimeout = 10\n"),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, SpecErrorKind::Syntax);
+    assert_eq!(
+        (err.line, err.key.as_deref()),
+        (8, Some("timeout")),
+        "{err}"
+    );
+}
+
+#[test]
+fn checklist_naming_a_missing_check() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\nchecklist = [{{ item = \"Suites rerun.\", by = [\"suites\"] }}]\n[[packet.check]]\nid = \"suite\"\nrun = \"true\"\n"),
+        SpecErrorKind::UnknownCheck,
+        "gate.toml:5:46: checklist item of P names unknown check `suites` (key `packet.checklist.by`)\n  (hint: did you mean `suite`?)",
+    );
+}
+
+#[test]
+fn acceptance_without_owner() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\n[[accept]]\ncheck = \"P::c\"\nuntil = \"2030-01-01\"\nreason = \"r\"\n"),
+        SpecErrorKind::InvalidAcceptance,
+        "gate.toml:8:1: acceptance of check P::c has no `owner` (key `accept.owner`)\n  (hint: a risk acceptance needs owner, until and reason)",
+    );
+}
+
+#[test]
+fn acceptance_without_until_or_reason() {
+    let base = format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\n[[accept]]\ncheck = \"P::c\"\nowner = \"o\"\n");
+    check_error(
+        &format!("{base}reason = \"r\"\n"),
+        SpecErrorKind::InvalidAcceptance,
+        "gate.toml:8:1: acceptance of check P::c has no `until` (key `accept.until`)\n  (hint: a risk acceptance needs owner, until and reason)",
+    );
+    check_error(
+        &format!("{base}until = \"2030-01-01\"\n"),
+        SpecErrorKind::InvalidAcceptance,
+        "gate.toml:8:1: acceptance of check P::c has no `reason` (key `accept.reason`)\n  (hint: a risk acceptance needs owner, until and reason)",
+    );
+    check_error(
+        &format!("{base}until = \"31/12/2030\"\nreason = \"r\"\n"),
+        SpecErrorKind::InvalidAcceptance,
+        "gate.toml:11:9: invalid date `31/12/2030` (use YYYY-MM-DD) (key `accept.until`)",
+    );
+}
+
+#[test]
+fn acceptance_of_an_unknown_check() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\n[[accept]]\ncheck = \"P::d\"\nowner = \"o\"\nuntil = 2030-01-01\nreason = \"r\"\n"),
+        SpecErrorKind::InvalidAcceptance,
+        "gate.toml:9:9: acceptance names unknown check `P::d` (write PACKET::check) (key `accept.check`)\n  (hint: did you mean `P::c`?)",
+    );
+}
+
+#[test]
+fn destructive_git_command_is_refused() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = \"sh -c 'git reset --hard HEAD'\"\n"),
+        SpecErrorKind::DestructiveCommand,
+        "gate.toml:7:7: command runs the destructive git command `git reset --hard`: `sh -c 'git reset --hard HEAD'` (key `packet.check.run`)\n  (hint: destructive git commands are refused on shared worktrees; if this check really needs it, add allow_destructive = \"<reason>\")",
+    );
+}
+
+#[test]
+fn destructive_git_command_with_a_reason_is_allowed() {
+    let gate = spec::parse(
+        Path::new("gate.toml"),
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = [\"git\", \"clean\", \"-fdx\"]\nallow_destructive = \"scratch clone made by the check itself\"\n"),
+    )
+    .unwrap();
+    assert_eq!(gate.packets[0].checks.len(), 1);
+}
+
+#[test]
+fn invalid_regex_in_grep() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\ngrep = {{ pattern = \"(unclosed\", files = \"*.md\" }}\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:7:20: invalid regular expression: regex parse error:\n    (unclosed\n    ^\nerror: unclosed group (key `packet.check.grep.pattern`)",
+    );
+}
+
+#[test]
+fn check_without_action() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\n"),
+        SpecErrorKind::MissingKey,
+        "gate.toml:6:6: check P::c says nothing to do (key `packet.check`)\n  (hint: add `run = \"…\"` or `grep = { pattern = \"…\", files = \"…\" }`)",
+    );
+}
+
+#[test]
+fn invalid_id() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC 01\"\n"),
+        SpecErrorKind::InvalidId,
+        "gate.toml:4:6: invalid id `SEC 01` (key `packet.id`)\n  (hint: ids are letters, digits, `.`, `_` and `-`; they name test cases and log files)",
+    );
+}
+
+#[test]
+fn missing_file_says_how_to_fix_it() {
+    let err = spec::load(Path::new("/nonexistent/packets.toml")).unwrap_err();
+    assert_eq!(err.kind, SpecErrorKind::Io);
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/packets.toml: cannot read gate file: No such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_valid_gate_keeps_everything() {
+    let gate = spec::parse(
+        Path::new("dir/gate.toml"),
+        r#"
+[gate]
+name = "Release Security Gate"
+plan = "docs/plan.md"
+[defaults]
+timeout = "90s"
+severity = "P1"
+[[packet]]
+id = "SEC-00"
+title = "Scope"
+implementer = "alice"
+reviewer = "bob"
+checklist = [
+  { item = "Build passes.", by = ["build"] },
+  { item = "Threat model reviewed.", attested = { by = "carol", on = "2026-02-09" } },
+]
+[[packet.check]]
+id = "build"
+run = ["cargo", "build"]
+expect = { exit = [0, 1] }
+env = { RUST_LOG = "info" }
+cwd = "sub"
+[[packet]]
+id = "SEC-01"
+depends_on = ["SEC-00"]
+[[packet.check]]
+id = "docs"
+grep = { pattern = "rollback", files = ["docs/*.md"], expect = "match" }
+severity = "P2"
+timeout = "1m"
+"#,
+    )
+    .unwrap();
+    assert_eq!(gate.name, "Release Security Gate");
+    assert_eq!(gate.plan_link.as_deref(), Some("docs/plan.md"));
+    let build = &gate.packets[0].checks[0];
+    assert_eq!(build.name(), "SEC-00::build");
+    assert_eq!(build.severity, spec::Severity::P1);
+    assert_eq!(build.timeout, std::time::Duration::from_secs(90));
+    let spec::CheckKind::Command(command) = &build.kind else {
+        panic!("command")
+    };
+    assert_eq!(command.argv, ["cargo", "build"]);
+    assert_eq!(command.expect_exit, [0, 1]);
+    assert!(
+        command.cwd.ends_with("dir/sub"),
+        "{}",
+        command.cwd.display()
+    );
+    assert_eq!(gate.packets[0].checklist[0].slug, "build-passes");
+    assert_eq!(
+        gate.packets[0].checklist_name(&gate.packets[0].checklist[1]),
+        "SEC-00::checklist::threat-model-reviewed"
+    );
+    let docs = &gate.packets[1].checks[0];
+    assert_eq!(
+        (docs.severity, docs.timeout.as_secs()),
+        (spec::Severity::P2, 60)
+    );
+}

@@ -1,0 +1,318 @@
+//! The verdict rules of PRODUCT.md as a table: one line per rule.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use relgate::evidence::{CaseKind, CheckRecord, Decision, GateResult, Outcome, PacketStatus};
+use relgate::spec::{self, Gate, Severity};
+use relgate::verdict::{decide, Stage, Triage};
+
+const GATE: &str = r#"
+[[packet]]
+id = "SEC-00"
+checklist = [{ item = "Build passes.", by = ["build"] }]
+[[packet.check]]
+id = "build"
+run = "true"
+
+[[packet]]
+id = "SEC-01"
+depends_on = ["SEC-00"]
+checklist = [
+  { item = "Suites rerun.", by = ["suites"] },
+  { item = "Threat model reviewed.", attested = { by = "carol", on = "2026-01-01" } },
+]
+[[packet.check]]
+id = "suites"
+run = "true"
+[[packet.check]]
+id = "p1-check"
+run = "true"
+severity = "P1"
+[[packet.check]]
+id = "p2-check"
+run = "true"
+severity = "P2"
+
+[[packet]]
+id = "SEC-04"
+depends_on = ["SEC-01"]
+[[packet.check]]
+id = "final"
+run = "true"
+"#;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()
+}
+
+fn gate(extra: &str) -> Gate {
+    spec::parse(Path::new("gate.toml"), &format!("{GATE}{extra}")).unwrap()
+}
+
+fn record(name: &str, outcome: Outcome) -> CheckRecord {
+    let (packet, check) = name.split_once("::").unwrap();
+    CheckRecord {
+        packet: packet.to_string(),
+        check: check.to_string(),
+        name: name.to_string(),
+        case_kind: CaseKind::Command,
+        argv: vec!["true".to_string()],
+        cwd: ".".to_string(),
+        started: "2026-06-01T00:00:00.000Z".to_string(),
+        ended: "2026-06-01T00:00:01.000Z".to_string(),
+        duration_ms: 1000,
+        exit_code: Some(i32::from(outcome != Outcome::Pass)),
+        signal: None,
+        timed_out: false,
+        log: None,
+        bytes: 0,
+        sha256: None,
+        outcome,
+        severity: Severity::P0,
+        message: String::new(),
+        notes: Vec::new(),
+    }
+}
+
+const ALL: &[&str] = &[
+    "SEC-00::build",
+    "SEC-01::suites",
+    "SEC-01::p1-check",
+    "SEC-01::p2-check",
+    "SEC-04::final",
+];
+
+/// All checks pass except the ones given.
+fn run_with(overrides: &[(&str, Outcome)]) -> Vec<CheckRecord> {
+    ALL.iter()
+        .map(|name| {
+            let outcome = overrides
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(Outcome::Pass, |(_, outcome)| *outcome);
+            record(name, outcome)
+        })
+        .collect()
+}
+
+fn check(
+    extra: &str,
+    overrides: &[(&str, Outcome)],
+    decision: Decision,
+    statuses: [PacketStatus; 3],
+) {
+    let verdict = decide(&gate(extra), &run_with(overrides), today(), Stage::Final);
+    let got: Vec<PacketStatus> = verdict.packets.iter().map(|p| p.status).collect();
+    assert_eq!(got, statuses, "{:#?}", verdict.record);
+    assert_eq!(verdict.record.decision, decision, "{:#?}", verdict.record);
+}
+
+use PacketStatus::{Blocked, ChangesRequested, Done, Pending};
+
+const ACCEPT_P1: &str = "\n[[accept]]\ncheck = \"SEC-01::p1-check\"\nowner = \"dana\"\nuntil = \"2026-12-31\"\nreason = \"no exploit path\"\n";
+const EXPIRED_P1: &str = "\n[[accept]]\ncheck = \"SEC-01::p1-check\"\nowner = \"dana\"\nuntil = \"2026-05-31\"\nreason = \"no exploit path\"\n";
+const ACCEPT_P0: &str = "\n[[accept]]\ncheck = \"SEC-01::suites\"\nowner = \"erin\"\nuntil = \"2026-06-01\"\nreason = \"flaky upstream, fixed next sprint\"\n";
+
+#[test]
+fn all_pass_is_go() {
+    check("", &[], Decision::Go, [Done, Done, Done]);
+}
+
+#[test]
+fn a_p0_failure_is_no_go_and_blocks_dependents() {
+    check(
+        "",
+        &[("SEC-01::suites", Outcome::Fail)],
+        Decision::NoGo,
+        [Done, ChangesRequested, Blocked],
+    );
+}
+
+#[test]
+fn a_failure_of_the_first_packet_blocks_everything_after_it() {
+    check(
+        "",
+        &[("SEC-00::build", Outcome::Fail)],
+        Decision::NoGo,
+        [ChangesRequested, Blocked, Blocked],
+    );
+}
+
+#[test]
+fn an_error_counts_as_a_failure() {
+    check(
+        "",
+        &[("SEC-04::final", Outcome::Error)],
+        Decision::NoGo,
+        [Done, Done, ChangesRequested],
+    );
+}
+
+#[test]
+fn an_unaccepted_p1_failure_is_no_go() {
+    check(
+        "",
+        &[("SEC-01::p1-check", Outcome::Fail)],
+        Decision::NoGo,
+        [Done, ChangesRequested, Blocked],
+    );
+}
+
+#[test]
+fn an_accepted_p1_failure_is_a_condition() {
+    check(
+        ACCEPT_P1,
+        &[("SEC-01::p1-check", Outcome::Fail)],
+        Decision::GoWithConditions,
+        [Done, Done, Done],
+    );
+}
+
+#[test]
+fn an_accepted_p0_failure_is_a_condition_until_the_last_day() {
+    check(
+        ACCEPT_P0,
+        &[("SEC-01::suites", Outcome::Fail)],
+        Decision::GoWithConditions,
+        [Done, Done, Done],
+    );
+}
+
+#[test]
+fn an_expired_acceptance_is_ignored_and_reported() {
+    let verdict = decide(
+        &gate(EXPIRED_P1),
+        &run_with(&[("SEC-01::p1-check", Outcome::Fail)]),
+        today(),
+        Stage::Final,
+    );
+    assert_eq!(verdict.record.decision, Decision::NoGo);
+    assert_eq!(verdict.record.expired_acceptances.len(), 1);
+    assert_eq!(
+        verdict.record.expired_acceptances[0].target,
+        "check SEC-01::p1-check"
+    );
+    assert!(
+        verdict
+            .record
+            .reasons
+            .iter()
+            .any(|r| r.contains("expired on 2026-05-31")),
+        "{:?}",
+        verdict.record.reasons
+    );
+}
+
+#[test]
+fn a_p2_failure_is_tracked_not_blocking() {
+    let verdict = decide(
+        &gate(""),
+        &run_with(&[("SEC-01::p2-check", Outcome::Fail)]),
+        today(),
+        Stage::Final,
+    );
+    assert_eq!(verdict.record.decision, Decision::GoWithConditions);
+    assert_eq!(verdict.triage["SEC-01::p2-check"], Triage::Tracked);
+    let risk = &verdict.record.residual_risks[0];
+    assert_eq!(
+        (risk.check.as_str(), risk.state.as_str()),
+        ("SEC-01::p2-check", "tracked")
+    );
+    assert_eq!(
+        verdict.packet("SEC-01").unwrap().gates[&Severity::P2],
+        GateResult::Conditional
+    );
+}
+
+#[test]
+fn residual_risks_carry_owner_and_follow_up_date() {
+    let verdict = decide(
+        &gate(ACCEPT_P1),
+        &run_with(&[("SEC-01::p1-check", Outcome::Fail)]),
+        today(),
+        Stage::Final,
+    );
+    let risk = &verdict.record.residual_risks[0];
+    assert_eq!(risk.owner.as_deref(), Some("dana"));
+    assert_eq!(risk.until.as_deref(), Some("2026-12-31"));
+    assert_eq!(risk.reason, "no exploit path");
+    let gates = &verdict.packet("SEC-01").unwrap().gates;
+    assert_eq!(
+        (gates[&Severity::P0], gates[&Severity::P1]),
+        (GateResult::Pass, GateResult::Conditional)
+    );
+}
+
+#[test]
+fn an_unused_acceptance_is_reported() {
+    let verdict = decide(&gate(ACCEPT_P1), &run_with(&[]), today(), Stage::Final);
+    assert_eq!(verdict.record.decision, Decision::Go);
+    assert_eq!(verdict.record.unused_acceptances.len(), 1);
+}
+
+#[test]
+fn a_missing_record_leaves_the_packet_pending() {
+    let mut records = run_with(&[]);
+    records.retain(|r| r.name != "SEC-01::p2-check");
+    let verdict = decide(&gate(""), &records, today(), Stage::Final);
+    let statuses: Vec<_> = verdict.packets.iter().map(|p| p.status).collect();
+    assert_eq!(statuses, [Done, Pending, Blocked]);
+    assert_eq!(verdict.record.decision, Decision::NoGo);
+}
+
+#[test]
+fn skipped_checks_are_not_evidence() {
+    check(
+        "",
+        &[("SEC-04::final", Outcome::Skipped)],
+        Decision::NoGo,
+        [Done, Done, Pending],
+    );
+}
+
+#[test]
+fn a_checklist_item_fails_with_its_check_and_holds_when_accepted() {
+    let verdict = decide(
+        &gate(""),
+        &run_with(&[("SEC-01::suites", Outcome::Fail)]),
+        today(),
+        Stage::Final,
+    );
+    let (holds, why) = &verdict.checklist["SEC-01::checklist::suites-rerun"];
+    assert!(!holds);
+    assert_eq!(why, "not satisfied: SEC-01::suites failed");
+    let verdict = decide(
+        &gate(ACCEPT_P0),
+        &run_with(&[("SEC-01::suites", Outcome::Fail)]),
+        today(),
+        Stage::Final,
+    );
+    assert!(verdict.checklist["SEC-01::checklist::suites-rerun"].0);
+}
+
+#[test]
+fn an_attestation_dated_in_the_future_does_not_hold() {
+    let early = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+    let verdict = decide(&gate(""), &run_with(&[]), early, Stage::Final);
+    let (holds, why) = &verdict.checklist["SEC-01::checklist::threat-model-reviewed"];
+    assert!(!holds);
+    assert_eq!(
+        why,
+        "attestation by carol is dated 2026-01-01, after today (2025-12-31)"
+    );
+    assert_eq!(verdict.packet("SEC-01").unwrap().status, ChangesRequested);
+}
+
+#[test]
+fn while_running_a_packet_outside_the_run_does_not_block() {
+    let records = vec![record("SEC-01::suites", Outcome::Pass)];
+    let running = decide(&gate(""), &records, today(), Stage::Running);
+    assert!(running.packet("SEC-01").unwrap().blocked_by.is_empty());
+    let final_verdict = decide(&gate(""), &records, today(), Stage::Final);
+    assert_eq!(
+        final_verdict.packet("SEC-01").unwrap().blocked_by,
+        ["SEC-00"]
+    );
+    assert_eq!(final_verdict.record.decision, Decision::NoGo);
+}

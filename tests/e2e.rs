@@ -1,0 +1,711 @@
+//! End to end: `cargo xtask gate --gate tests/fixtures/<name>.toml --out <tempdir>` as a real
+//! child process, asserting its exit code, the JUnit file and the ledger.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// A gate run in its own temp out directory.
+struct Run {
+    out: tempfile::TempDir,
+    output: Output,
+}
+
+impl Run {
+    fn code(&self) -> i32 {
+        self.output.status.code().expect("xtask exited normally")
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).to_string()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).to_string()
+    }
+    fn junit(&self) -> String {
+        std::fs::read_to_string(self.out.path().join("junit.xml")).expect("junit.xml written")
+    }
+    fn ledger(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.out.path().join("evidence.jsonl"))
+            .expect("evidence.jsonl written")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("ledger line is JSON"))
+            .collect()
+    }
+    fn check(&self, name: &str) -> Value {
+        self.ledger()
+            .into_iter()
+            .find(|line| line["kind"] == "check" && line["name"] == name)
+            .unwrap_or_else(|| panic!("no record for {name}"))
+    }
+    fn packet(&self, id: &str) -> Value {
+        self.ledger()
+            .into_iter()
+            .find(|line| line["kind"] == "packet" && line["packet"] == id)
+            .unwrap_or_else(|| panic!("no record for packet {id}"))
+    }
+    fn decision(&self) -> String {
+        let ledger = self.ledger();
+        let last = ledger.last().expect("ledger not empty");
+        assert_eq!(last["kind"], "verdict");
+        last["decision"].as_str().unwrap().to_string()
+    }
+    fn verify(&self) -> Output {
+        Command::new(XTASK)
+            .args(["gate", "verify", "--out"])
+            .arg(self.out.path())
+            .output()
+            .unwrap()
+    }
+    fn context(&self) -> String {
+        format!(
+            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+fn gate(fixture: &str, extra: &[&str]) -> Run {
+    gate_with_env(fixture, extra, &[])
+}
+
+fn gate_with_env(fixture: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = tempfile::tempdir().unwrap();
+    let mut command = Command::new(XTASK);
+    command
+        .args(["gate", "--gate"])
+        .arg(fixtures().join(fixture))
+        .arg("--out")
+        .arg(out.path())
+        .args(extra)
+        .env_remove("RELGATE_ACTIVE_GATES");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    Run { out, output }
+}
+
+#[test]
+fn all_pass_is_go() {
+    let run = gate("go.toml", &[]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    assert_eq!(run.decision(), "GO");
+    let stdout = run.stdout();
+    assert!(stdout.contains("test SEC-00::build ... ok"), "{stdout}");
+    assert!(
+        stdout.contains("test SEC-03::checklist::runbook-sections-present ... ok"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("verdict: GO"), "{stdout}");
+
+    let header = &run.ledger()[0];
+    assert_eq!(header["kind"], "header");
+    assert_eq!(header["prev"], "0".repeat(64));
+    assert_eq!(header["gate_sha256"].as_str().unwrap().len(), 64);
+    assert!(header["host"].as_str().is_some_and(|host| !host.is_empty()));
+
+    let build = run.check("SEC-00::build");
+    assert_eq!(build["outcome"], "pass");
+    assert_eq!(build["exit_code"], 0);
+    assert_eq!(build["argv"][0], "sh");
+    assert_eq!(build["message"], "exit 0");
+    let log = run.out.path().join(build["log"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "building\nwarnings to stderr\n"
+    );
+    assert_eq!(build["bytes"], 30);
+
+    let grep = run.check("SEC-03::runbook-sections");
+    assert_eq!(grep["outcome"], "pass");
+    assert!(
+        grep["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 matching lines"),
+        "{grep}"
+    );
+    let grep_log =
+        std::fs::read_to_string(run.out.path().join(grep["log"].as_str().unwrap())).unwrap();
+    assert!(
+        grep_log.starts_with("docs/ops-runbook.md:3:- rollback"),
+        "{grep_log}"
+    );
+    assert_eq!(run.check("SEC-03::argv-form")["argv"][0], "printf");
+
+    let junit = run.junit();
+    assert!(junit.contains(r#"<testsuite name="SEC-00""#), "{junit}");
+    assert!(junit.contains(r#"name="SEC-00::build""#), "{junit}");
+    assert!(
+        junit.contains(r#"<property name="gate.verdict" value="GO"/>"#),
+        "{junit}"
+    );
+    assert!(run.verify().status.success());
+}
+
+#[test]
+fn a_p0_failure_is_no_go() {
+    let run = gate("p0-fail.toml", &[]);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    assert_eq!(run.decision(), "NO_GO");
+    let failed = run.check("SEC-01::tenant-suite");
+    assert_eq!(
+        (failed["outcome"].as_str(), failed["exit_code"].as_i64()),
+        (Some("fail"), Some(3))
+    );
+    assert_eq!(failed["message"], "exit 3 (expected 0)");
+    assert_eq!(run.packet("SEC-01")["status"], "CHANGES_REQUESTED");
+    assert_eq!(run.packet("SEC-04")["status"], "BLOCKED");
+    assert_eq!(run.check("SEC-04::final")["outcome"], "skipped");
+    // libtest shows the reason and the output tail.
+    assert!(
+        run.stdout()
+            .contains("FAIL: cross-tenant read returned 200"),
+        "{}",
+        run.context()
+    );
+    let junit = run.junit();
+    assert!(
+        junit.contains(r#"message="exit 3 (expected 0)""#),
+        "{junit}"
+    );
+    assert!(
+        junit.contains(r#"<property name="gate.verdict" value="NO_GO"/>"#),
+        "{junit}"
+    );
+}
+
+#[test]
+fn an_accepted_p1_failure_is_go_with_conditions() {
+    let run = gate("accepted-p1.toml", &[]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    assert_eq!(run.decision(), "GO_WITH_CONDITIONS");
+    let verdict = run.ledger().pop().unwrap();
+    assert_eq!(verdict["residual_risks"][0]["owner"], "dana");
+    assert_eq!(verdict["residual_risks"][0]["until"], "2099-12-31");
+    assert!(
+        run.stdout().contains(
+            "residual risk: SEC-02::npm-audit (P1, accepted) owner dana until 2099-12-31"
+        ),
+        "{}",
+        run.context()
+    );
+    let strict = gate("accepted-p1.toml", &["--deny-conditions"]);
+    assert_eq!(strict.code(), 1, "{}", strict.context());
+}
+
+#[test]
+fn an_expired_acceptance_is_no_go() {
+    let run = gate("expired.toml", &[]);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    assert_eq!(run.decision(), "NO_GO");
+    let verdict = run.ledger().pop().unwrap();
+    assert_eq!(verdict["expired_acceptances"][0]["until"], "2020-01-01");
+    assert!(
+        run.stdout()
+            .contains("expired on 2020-01-01 and was ignored"),
+        "{}",
+        run.context()
+    );
+}
+
+fn sleepers(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.trim() == marker {
+                found.push(entry.file_name().to_string_lossy().to_string());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    let started = std::time::Instant::now();
+    let run = gate("timeout.toml", &[]);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "took {:?}",
+        started.elapsed()
+    );
+    let hung = run.check("SEC-01::hangs");
+    assert_eq!(hung["outcome"], "fail");
+    assert_eq!(hung["timed_out"], true);
+    assert_eq!(hung["message"], "timed out after 2s");
+    assert_eq!(
+        std::fs::read_to_string(run.out.path().join("logs/SEC-01/hangs.log")).unwrap(),
+        "started\n"
+    );
+    assert!(run.junit().contains(r#"type="timeout""#), "{}", run.junit());
+    assert_eq!(
+        sleepers("sleep 317"),
+        Vec::<String>::new(),
+        "grandchild left behind"
+    );
+    assert_eq!(
+        sleepers("sleep 318"),
+        Vec::<String>::new(),
+        "child left behind"
+    );
+}
+
+#[test]
+fn a_blocked_dependency_skips_the_checks() {
+    let sentinel = tempfile::tempdir().unwrap();
+    let sentinel_file = sentinel.path().join("ran");
+    let run = gate_with_env(
+        "blocked.toml",
+        &[],
+        &[("RELGATE_E2E_SENTINEL", sentinel_file.to_str().unwrap())],
+    );
+    assert_eq!(run.code(), 1, "{}", run.context());
+    assert!(!sentinel_file.exists(), "a blocked check ran");
+    let skipped = run.check("SEC-01::suites");
+    assert_eq!(skipped["outcome"], "skipped");
+    assert_eq!(skipped["message"], "blocked by SEC-00");
+    assert_eq!(run.packet("SEC-01")["status"], "BLOCKED");
+    assert_eq!(
+        run.check("SEC-01::checklist::suites-rerun")["outcome"],
+        "skipped"
+    );
+    assert!(
+        run.stdout()
+            .contains("test SEC-01::suites ... ignored, blocked by SEC-00"),
+        "{}",
+        run.context()
+    );
+    let junit = run.junit();
+    assert!(
+        junit.contains(r#"<skipped message="blocked by SEC-00""#),
+        "{junit}"
+    );
+}
+
+#[test]
+fn a_hundred_megabytes_of_output_stream_to_the_log() {
+    let run = gate("big-output.toml", &[]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    let flood = run.check("SEC-00::flood");
+    assert_eq!(flood["bytes"], 100_000_000u64);
+    // sha256 of 100 000 000 zero bytes, computed independently below.
+    let expected = {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        let zeros = vec![0u8; 1_000_000];
+        for _ in 0..100 {
+            hasher.update(&zeros);
+        }
+        hex::encode(hasher.finalize())
+    };
+    assert_eq!(flood["sha256"], expected.as_str());
+    // The gate's peak memory stays far below the output size.
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the struct we pass.
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) },
+        0
+    );
+    let max_rss_kib = unsafe { usage.assume_init() }.ru_maxrss;
+    assert!(
+        max_rss_kib < 64 * 1024,
+        "a child of the test peaked at {max_rss_kib} KiB"
+    );
+}
+
+#[test]
+fn odd_output_spawn_failures_and_signals() {
+    let run = gate("odd-output.toml", &[]);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    let binary = run.check("SEC-00::binary");
+    assert_eq!(binary["outcome"], "pass");
+    let bytes = std::fs::read(run.out.path().join("logs/SEC-00/binary.log")).unwrap();
+    assert_eq!(bytes, b"ok \xff\xfe ]]> <tag> & done\n");
+    let missing = run.check("SEC-00::missing-program");
+    assert_eq!(missing["outcome"], "error");
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .contains("No such file or directory"),
+        "{missing}"
+    );
+    let killed = run.check("SEC-00::killed");
+    assert_eq!(
+        (killed["outcome"].as_str(), killed["signal"].as_i64()),
+        (Some("fail"), Some(9))
+    );
+    let junit = run.junit();
+    assert!(junit.contains("<error "), "{junit}");
+    assert!(junit.contains("]]&gt;"), "{junit}");
+    assert!(run.verify().status.success());
+}
+
+#[test]
+fn a_gate_running_itself_is_refused() {
+    let nested = tempfile::tempdir().unwrap();
+    let run = gate_with_env(
+        "recursion.toml",
+        &[],
+        &[
+            ("RELGATE_E2E_XTASK", XTASK),
+            ("RELGATE_E2E_NESTED_OUT", nested.path().to_str().unwrap()),
+        ],
+    );
+    assert_eq!(run.code(), 1, "{}", run.context());
+    let check = run.check("SEC-00::runs-itself");
+    assert_eq!(check["outcome"], "fail");
+    let message = check["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the check ran this gate again and the nested run was refused"),
+        "{message}"
+    );
+    assert!(!nested.path().join("evidence.jsonl").exists());
+}
+
+#[test]
+fn an_invalid_gate_exits_2_and_runs_nothing() {
+    let run = gate("invalid.toml", &[]);
+    assert_eq!(run.code(), 2, "{}", run.context());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("invalid.toml:9:1: unknown key `timout`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `timeout`?"), "{stderr}");
+    assert!(!run.out.path().join("evidence.jsonl").exists());
+    assert!(!run.out.path().join("logs").exists());
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let run = gate("go.toml", &["--packet", "SEC-99"]);
+    assert_eq!(run.code(), 2, "{}", run.context());
+    assert!(
+        run.stderr().contains("--packet SEC-99: no such packet"),
+        "{}",
+        run.context()
+    );
+    let run = gate("go.toml", &["--", "--no-such-libtest-flag"]);
+    assert_eq!(run.code(), 2, "{}", run.context());
+}
+
+#[test]
+fn libtest_arguments_list_filter_and_skip() {
+    let list = gate("go.toml", &["--", "--list"]);
+    assert_eq!(list.code(), 0, "{}", list.context());
+    let stdout = list.stdout();
+    for name in [
+        "SEC-00::build: test",
+        "SEC-00::checklist::build-passes: test",
+        "SEC-03::runbook-sections: test",
+    ] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+    assert!(
+        !list.out.path().join("evidence.jsonl").exists(),
+        "--list must not run anything"
+    );
+
+    let terse = gate("go.toml", &["--", "--list", "--format", "terse"]);
+    assert!(
+        terse
+            .stdout()
+            .lines()
+            .any(|line| line == "SEC-00::build: test"),
+        "{}",
+        terse.context()
+    );
+
+    let exact = gate("go.toml", &["--", "--exact", "SEC-03::argv-form"]);
+    assert_eq!(exact.code(), 0, "{}", exact.context());
+    assert!(
+        exact.stdout().contains("running 1 test"),
+        "{}",
+        exact.context()
+    );
+    assert!(
+        exact.stdout().contains("partial run"),
+        "{}",
+        exact.context()
+    );
+    assert_eq!(
+        exact.decision(),
+        "NO_GO",
+        "a partial run is never a release verdict"
+    );
+    let notes = exact.check("SEC-03::argv-form")["notes"].clone();
+    assert_eq!(notes[0], "dependency SEC-00 is not part of this run");
+
+    let skip = gate("go.toml", &["--", "--skip", "SEC-03"]);
+    assert!(
+        skip.stdout().contains("running 3 tests"),
+        "{}",
+        skip.context()
+    );
+}
+
+#[test]
+fn verify_names_the_first_tampered_line() {
+    let run = gate("go.toml", &[]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    let ledger_path = run.out.path().join("evidence.jsonl");
+    let original = std::fs::read_to_string(&ledger_path).unwrap();
+    let tampered = original.replacen("\"outcome\":\"pass\"", "\"outcome\":\"fail\"", 1);
+    assert_ne!(original, tampered);
+    std::fs::write(&ledger_path, &tampered).unwrap();
+    let verify = run.verify();
+    assert_eq!(verify.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        stderr.contains("evidence.jsonl:3: hash chain broken"),
+        "{stderr}"
+    );
+
+    std::fs::write(&ledger_path, &original).unwrap();
+    assert!(run.verify().status.success());
+    let dropped: String = original
+        .lines()
+        .take(4)
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&ledger_path, dropped).unwrap();
+    let verify = run.verify();
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&verify.stderr).contains("no verdict record"));
+}
+
+#[test]
+fn verify_catches_a_tampered_log() {
+    let run = gate("go.toml", &[]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    std::fs::write(run.out.path().join("logs/SEC-00/build.log"), "building\n").unwrap();
+    let verify = run.verify();
+    assert_eq!(verify.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        stderr.contains("log logs/SEC-00/build.log of SEC-00::build changed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn report_rebuilds_the_ledger_from_fragments() {
+    let run = gate("p0-fail.toml", &[]);
+    let original = run.decision();
+    std::fs::remove_file(run.out.path().join("evidence.jsonl")).unwrap();
+    std::fs::remove_file(run.out.path().join("junit.xml")).unwrap();
+    let report = Command::new(XTASK)
+        .args(["gate", "report", "--gate"])
+        .arg(fixtures().join("p0-fail.toml"))
+        .arg("--out")
+        .arg(run.out.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        report.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    assert_eq!(run.decision(), original);
+    assert!(run.junit().contains("SEC-01::tenant-suite"));
+    assert!(run.verify().status.success());
+}
+
+#[test]
+fn an_out_directory_relgate_did_not_make_is_left_alone() {
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("precious.txt"), "keep me").unwrap();
+    let output = Command::new(XTASK)
+        .args(["gate", "--gate"])
+        .arg(fixtures().join("go.toml"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("was not made by relgate"));
+    assert!(out.path().join("precious.txt").exists());
+}
+
+/// Cargo inside cargo: a check running `cargo build` in a workspace whose build lock another
+/// process holds (as `cargo test` may while the gate runs) must not wait until its timeout.
+#[test]
+fn a_held_cargo_lock_gets_the_check_its_own_target_dir() {
+    let workspace = tempfile::tempdir().unwrap();
+    let root = workspace.path();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"lockprobe\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/lib.rs"), "pub fn answer() -> u32 { 42 }\n").unwrap();
+    std::fs::write(
+        root.join("gate.toml"),
+        "[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"build\"\nrun = \"cargo build --offline --quiet\"\ntimeout = \"60s\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("target/debug")).unwrap();
+    let lock = std::fs::File::create(root.join("target/debug/.cargo-lock")).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on our own descriptor; released when `lock` drops.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+
+    let run_gate = |out: &Path, isolation: &str| {
+        Command::new(XTASK)
+            .args(["gate", "--gate"])
+            .arg(root.join("gate.toml"))
+            .arg("--out")
+            .arg(out)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RELGATE_ACTIVE_GATES")
+            .env("RELGATE_CARGO_ISOLATION", isolation)
+            .output()
+            .unwrap()
+    };
+    let out = tempfile::tempdir().unwrap();
+    let output = run_gate(out.path(), "on");
+    let run = Run { out, output };
+    assert_eq!(run.code(), 0, "{}", run.context());
+    let build = run.check("SEC-00::build");
+    assert_eq!(build["outcome"], "pass");
+    let note = build["notes"][0].as_str().unwrap();
+    assert!(note.contains("is held by another process"), "{note}");
+    assert!(note.contains("CARGO_TARGET_DIR="), "{note}");
+
+    // The control: without isolation the same check waits on the lock until it times out.
+    std::fs::write(
+        root.join("gate.toml"),
+        "[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"build\"\nrun = \"cargo build --offline\"\ntimeout = \"3s\"\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = run_gate(out.path(), "off");
+    let run = Run { out, output };
+    assert_eq!(run.code(), 1, "{}", run.context());
+    let build = run.check("SEC-00::build");
+    assert_eq!(build["message"], "timed out after 3s");
+    let log = std::fs::read_to_string(run.out.path().join("logs/SEC-00/build.log")).unwrap();
+    assert!(log.contains("Blocking waiting for file lock"), "{log}");
+    drop(lock);
+}
+
+/// Ctrl-C during a run: the checks' process groups die with the gate.
+#[test]
+fn sigint_to_the_gate_leaves_no_check_behind() {
+    let out = tempfile::tempdir().unwrap();
+    let gate_file = out.path().join("sigint.toml");
+    std::fs::write(
+        &gate_file,
+        "[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"hangs\"\nrun = \"sleep 319 & sleep 320; wait\"\ntimeout = \"5m\"\n",
+    )
+    .unwrap();
+    let reports = out.path().join("out");
+    let mut child = Command::new(XTASK)
+        .args(["gate", "--gate"])
+        .arg(&gate_file)
+        .arg("--out")
+        .arg(&reports)
+        .env_remove("RELGATE_ACTIVE_GATES")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sleepers("sleep 320").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the check never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !(sleepers("sleep 319").is_empty() && sleepers("sleep 320").is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "check processes outlived the gate"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        !reports.join("evidence.jsonl").exists(),
+        "an interrupted run must not look complete"
+    );
+}
+
+/// `cargo nextest run -p gate-tests` runs each case in its own process; `gate report` joins
+/// the fragments into the ledger and reports.
+#[test]
+fn nextest_fragments_join_into_a_ledger() {
+    let has_nextest = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !has_nextest {
+        println!("skipped: cargo-nextest is not installed (`cargo install cargo-nextest`)");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let nextest = Command::new("cargo")
+        .current_dir(&workspace)
+        .args(["nextest", "run", "--no-fail-fast", "-p", "gate-tests"])
+        .env("RELGATE_GATE", fixtures().join("p0-fail.toml"))
+        .env("RELGATE_OUT", out.path())
+        .env_remove("RELGATE_ACTIVE_GATES")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&nextest.stderr).to_string();
+    assert!(
+        !nextest.status.success(),
+        "a P0 failure must fail nextest\n{stderr}"
+    );
+    assert!(stderr.contains("SEC-01::tenant-suite"), "{stderr}");
+    assert!(
+        !out.path().join("evidence.jsonl").exists(),
+        "nextest processes write fragments only"
+    );
+
+    let report = Command::new(XTASK)
+        .args(["gate", "report", "--gate"])
+        .arg(fixtures().join("p0-fail.toml"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        report.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let run = Run {
+        out,
+        output: report,
+    };
+    assert_eq!(run.decision(), "NO_GO");
+    assert_eq!(run.ledger()[0]["mode"], "nextest");
+    assert_eq!(run.check("SEC-01::tenant-suite")["outcome"], "fail");
+    // Under nextest the dependent ran; blocking is applied when the fragments are joined.
+    assert_eq!(run.packet("SEC-04")["status"], "BLOCKED");
+    assert!(run.junit().contains("SEC-00::ok"));
+    assert!(run.verify().status.success());
+}
