@@ -293,6 +293,8 @@ fn wait_and_reap(mut child: Child, request: &ExecRequest<'_>) -> (Option<ExitSta
     // With `process_group(0)` the child leads its own group, so its pid is the pgid. Linux pids
     // are below 2^22, so the cast cannot wrap.
     let pgid = child.id() as libc::pid_t;
+    // A Ctrl-C to the gate kills the registered groups before the gate dies.
+    let slot = crate::interrupt::register(pgid);
     let timed_out = !wait_exited(pgid, request.timeout);
     if timed_out {
         signal_group(pgid, libc::SIGTERM);
@@ -301,6 +303,7 @@ fn wait_and_reap(mut child: Child, request: &ExecRequest<'_>) -> (Option<ExitSta
     // Background processes left in the group would keep the pipe open forever. The leader is
     // still an unreaped zombie here, so the pgid cannot have been reused by anyone else.
     signal_group(pgid, libc::SIGKILL);
+    crate::interrupt::unregister(slot);
     (child.wait().ok(), timed_out)
 }
 

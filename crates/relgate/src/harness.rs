@@ -96,10 +96,13 @@ pub fn test_main(workspace_root: &Path) -> ! {
 
 /// Runs the gate and returns the process exit code. Errors are printed to stderr.
 pub fn run(options: &Options) -> i32 {
-    let gate_path = std::path::absolute(&options.gate).unwrap_or_else(|_| options.gate.clone());
+    let gate_path = std::fs::canonicalize(&options.gate)
+        .or_else(|_| std::path::absolute(&options.gate))
+        .unwrap_or_else(|_| options.gate.clone());
     if let Some(code) = refuse_recursion(&gate_path) {
         return code;
     }
+    crate::interrupt::install();
     let gate = match spec::load(&options.gate) {
         Ok(gate) => gate,
         Err(err) => {

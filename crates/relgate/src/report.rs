@@ -160,11 +160,10 @@ pub fn print_summary(
     let records: Vec<&CheckRecord> = finished.ledger.checks().collect();
     writeln!(out)?;
     writeln!(out, "{}", gate.name)?;
-    writeln!(
-        out,
-        "{:<12} {:<18} {:>5} {:>5} {:>5} {:>5}  {:<6} {:<11} {:<6}",
-        "packet", "status", "pass", "fail", "skip", "todo", "P0", "P1", "P2"
-    )?;
+    let mut rows: Vec<[String; 9]> = vec![[
+        "packet", "status", "pass", "fail", "skip", "todo", "P0", "P1", "P2",
+    ]
+    .map(String::from)];
     for packet in &gate.packets {
         let Some(record) = verdict.packet(&packet.id) else {
             continue;
@@ -178,20 +177,36 @@ pub fn print_summary(
                 .gates
                 .get(&severity)
                 .map_or("-", |result| result.label())
+                .to_string()
         };
-        writeln!(
-            out,
-            "{:<12} {:<18} {:>5} {:>5} {:>5} {:>5}  {:<6} {:<11} {:<6}",
-            packet.id,
-            record.status.label(),
-            count(Outcome::Pass),
-            count(Outcome::Fail) + count(Outcome::Error),
-            count(Outcome::Skipped),
-            todo,
+        rows.push([
+            packet.id.clone(),
+            record.status.label().to_string(),
+            count(Outcome::Pass).to_string(),
+            (count(Outcome::Fail) + count(Outcome::Error)).to_string(),
+            count(Outcome::Skipped).to_string(),
+            todo.to_string(),
             gate_label(Severity::P0),
             gate_label(Severity::P1),
             gate_label(Severity::P2),
-        )?;
+        ]);
+    }
+    let mut widths = [0usize; 9];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    for row in &rows {
+        let mut line = String::new();
+        for (column, (cell, width)) in row.iter().zip(widths).enumerate() {
+            match column {
+                // Counts are right-aligned; everything else left-aligned.
+                2..=5 => line.push_str(&format!("{cell:>width$}  ")),
+                _ => line.push_str(&format!("{cell:<width$}  ")),
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
     }
     let record = &verdict.record;
     writeln!(out)?;

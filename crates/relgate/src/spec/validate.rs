@@ -352,41 +352,42 @@ impl Context<'_> {
             Some(cwd) => root.join(cwd),
             None => root.to_path_buf(),
         };
-        let kind =
-            match (&raw.run, &raw.grep) {
-                (Some(run), None) => CheckKind::Command(self.command(raw, run, cwd)?),
-                (None, Some(grep)) => {
-                    if let Some(expect) = &raw.expect {
-                        return Err(self.error(
+        let kind = match (&raw.run, &raw.grep) {
+            (Some(run), None) => CheckKind::Command(self.command(raw, run, cwd)?),
+            (None, Some(grep)) => {
+                if let Some(expect) = &raw.expect {
+                    return Err(self.error(
                         expect.exit.span(),
                         "packet.check.expect",
                         SpecErrorKind::InvalidValue,
                         "`expect.exit` applies to `run` checks; a grep check says `grep.expect`",
                     ));
-                    }
-                    CheckKind::Grep(self.grep(grep, cwd)?)
                 }
-                (Some(run), Some(_)) => return Err(self.error(
+                CheckKind::Grep(self.grep(grep, cwd)?)
+            }
+            (Some(run), Some(_)) => {
+                return Err(self.error(
                     run.span(),
                     "packet.check.run",
                     SpecErrorKind::InvalidValue,
                     format!(
                         "check {packet}::{id} has both `run` and `grep`; give each its own check"
                     ),
-                )),
-                (None, None) => {
-                    let mut error = self.error(
-                        raw.id.span(),
-                        "packet.check",
-                        SpecErrorKind::MissingKey,
-                        format!("check {packet}::{id} says nothing to do"),
-                    );
-                    error.hint = Some(
-                        r#"add `run = "…"` or `grep = { pattern = "…", files = "…" }`"#.to_string(),
-                    );
-                    return Err(error);
-                }
-            };
+                ))
+            }
+            (None, None) => {
+                let mut error = self.error(
+                    raw.id.span(),
+                    "packet.check",
+                    SpecErrorKind::MissingKey,
+                    format!("check {packet}::{id} says nothing to do"),
+                );
+                error.hint = Some(
+                    r#"add `run = "…"` or `grep = { pattern = "…", files = "…" }`"#.to_string(),
+                );
+                return Err(error);
+            }
+        };
         Ok(Check {
             packet: packet.to_string(),
             id,
