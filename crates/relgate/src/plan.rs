@@ -3,8 +3,6 @@
 //! Only a validated [`Gate`] reaches here, so the graph is known to be acyclic and every
 //! dependency exists; the functions below rely on that.
 
-use std::collections::BTreeMap;
-
 use crate::spec::{Gate, Packet};
 
 /// Packets in topological order; among packets whose dependencies are met, file order wins,
@@ -28,28 +26,6 @@ pub fn topological(gate: &Gate) -> Vec<&Packet> {
         }
     }
     placed
-}
-
-/// Packets grouped in waves: every packet of a wave depends only on earlier waves, so the
-/// packets of one wave may run in parallel.
-pub fn waves(gate: &Gate) -> Vec<Vec<&Packet>> {
-    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
-    for packet in topological(gate) {
-        let depth = packet
-            .depends_on
-            .iter()
-            .filter_map(|dep| level.get(dep.as_str()))
-            .map(|depth| depth + 1)
-            .max()
-            .unwrap_or(0);
-        level.insert(&packet.id, depth);
-    }
-    let count = level.values().copied().max().map_or(0, |max| max + 1);
-    let mut waves = vec![Vec::new(); count];
-    for packet in &gate.packets {
-        waves[level[packet.id.as_str()]].push(packet);
-    }
-    waves
 }
 
 /// Every packet `id` depends on, directly or not, in topological order.

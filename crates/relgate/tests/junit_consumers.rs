@@ -2,7 +2,8 @@
 //! parser (Python's junitparser, as CI dashboards use) and quick-junit's own deserializer.
 //!
 //! The external tools are installed by `.ci/run`; where one is missing a test prints
-//! `skipped: <why>` and returns, so a skip is always visible in the output.
+//! `skipped: <why>` and returns, so a skip is always visible in the output; with
+//! `RELGATE_REQUIRE_TOOLS` set (as `.ci/run` does) a missing tool fails the test instead.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -225,6 +226,16 @@ fn schemas_dir() -> PathBuf {
     workspace.join(dir)
 }
 
+/// Says why a consumer test cannot run. Under `RELGATE_REQUIRE_TOOLS=1` (set by `.ci/run`)
+/// that is a failure, so CI cannot go green by skipping.
+fn skip(why: &str) {
+    assert!(
+        std::env::var_os("RELGATE_REQUIRE_TOOLS").is_none(),
+        "RELGATE_REQUIRE_TOOLS is set but {why}"
+    );
+    println!("skipped: {why}");
+}
+
 fn runs(program: &str, args: &[&str]) -> bool {
     Command::new(program)
         .args(args)
@@ -236,14 +247,14 @@ fn runs(program: &str, args: &[&str]) -> bool {
 fn the_report_validates_against_the_ant_schema() {
     let xsd = schemas_dir().join("junit-ant.xsd");
     if !xsd.is_file() {
-        println!(
-            "skipped: no JUnit schema at {} (set RELGATE_SCHEMAS)",
+        skip(&format!(
+            "no JUnit schema at {} (set RELGATE_SCHEMAS)",
             xsd.display()
-        );
+        ));
         return;
     }
     if !runs("xmllint", &["--version"]) {
-        println!("skipped: xmllint is not installed (Debian package libxml2-utils)");
+        skip("xmllint is not installed (Debian package libxml2-utils)");
         return;
     }
     let xmllint = |path: &Path| {
@@ -295,7 +306,7 @@ print(json.dumps(suites))
 #[test]
 fn junitparser_reads_suites_cases_and_results() {
     if !runs("python3", &["-c", "import junitparser"]) {
-        println!("skipped: python3 with junitparser is not available (`pip install junitparser`)");
+        skip("python3 with junitparser is not available (`pip install junitparser`)");
         return;
     }
     let (_out, path) = rendered();
