@@ -293,9 +293,16 @@ fn a_blocked_dependency_skips_the_checks() {
     assert_eq!(skipped["outcome"], "skipped");
     assert_eq!(skipped["message"], "blocked by SEC-00");
     assert_eq!(run.packet("SEC-01")["status"], "BLOCKED");
-    assert_eq!(
-        run.check("SEC-01::checklist::suites-rerun")["outcome"],
-        "skipped"
+    for item in ["suites-rerun", "threat-model-reviewed"] {
+        let record = run.check(&format!("SEC-01::checklist::{item}"));
+        assert_eq!(record["outcome"], "skipped", "{record}");
+    }
+    assert!(
+        run.stdout_squeezed().contains(
+            "test SEC-01::checklist::threat-model-reviewed ... ignored (blocked by SEC-00)"
+        ),
+        "{}",
+        run.context()
     );
     assert!(
         run.stdout_squeezed()

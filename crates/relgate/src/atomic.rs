@@ -45,6 +45,10 @@ mod tests {
             .collect();
         assert_eq!(names, ["report.xml"]);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o044, 0o044, "readable by group and others: {mode:o}");
+        assert_eq!(
+            mode & 0o044,
+            0o044,
+            "readable by group and others: {mode:o}"
+        );
     }
 }

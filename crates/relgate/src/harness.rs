@@ -363,18 +363,21 @@ impl RunState {
             .find(|item| item.slug == slug)
             .expect("trial item exists");
         let name = packet.checklist_name(item);
+        if self.mode != Mode::Nextest {
+            // An item of a BLOCKED packet is skipped like its checks, attested or not.
+            let (blocked_by, _) = self.wait_for_dependencies(packet_id);
+            if !blocked_by.is_empty() {
+                return Ok(Completion::ignored_with(format!(
+                    "blocked by {}",
+                    blocked_by.join(", ")
+                )));
+            }
+        }
         let records = match (&item.satisfied_by, self.mode) {
             (Satisfaction::Checks(ids), Mode::Nextest) => self.wait_for_fragments(packet, ids),
             (Satisfaction::Checks(ids), _) => {
                 let names: Vec<String> =
                     ids.iter().map(|id| format!("{packet_id}::{id}")).collect();
-                let (blocked_by, _) = self.wait_for_dependencies(packet_id);
-                if !blocked_by.is_empty() {
-                    return Ok(Completion::ignored_with(format!(
-                        "blocked by {}",
-                        blocked_by.join(", ")
-                    )));
-                }
                 self.wait_for(&names)
             }
             (Satisfaction::Attested { .. }, _) => Vec::new(),
