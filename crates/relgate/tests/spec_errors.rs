@@ -18,7 +18,16 @@ fn unknown_key_names_line_column_and_the_key_meant() {
     check_error(
         &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"b\"\nrun = \"true\"\ntiemout = \"1s\"\n"),
         SpecErrorKind::UnknownKey,
-        "gate.toml:8:1: unknown key `tiemout` (key `tiemout`)\n  (hint: did you mean `timeout`?)",
+        "gate.toml:8:1: unknown key `tiemout` (key `packet.check.tiemout`)\n  (hint: did you mean `timeout`?)",
+    );
+}
+
+#[test]
+fn unknown_key_in_an_inline_table_names_its_whole_path() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"g\"\ngrep = {{ patern = \"x\", files = \"*.md\" }}\n"),
+        SpecErrorKind::UnknownKey,
+        "gate.toml:7:10: unknown key `patern` (key `packet.check.grep.patern`)\n  (hint: did you mean `pattern`?)",
     );
 }
 
@@ -27,7 +36,7 @@ fn unknown_top_level_table() {
     check_error(
         "[gaet]\nname = \"x\"\n",
         SpecErrorKind::UnknownKey,
-        "gate.toml:1:2: unknown key `gaet` (key `gaet`)\n  (hint: did you mean `gate`?)",
+        "gate.toml:1:2: unknown key `gaet`\n  (hint: did you mean `gate`?)",
     );
 }
 

@@ -63,7 +63,10 @@ impl fmt::Display for SpecError {
         }
         write!(f, ": {}", self.message)?;
         if let Some(key) = &self.key {
-            write!(f, " (key `{key}`)")?;
+            // Say the key unless the message already names it whole.
+            if !self.message.contains(&format!("`{key}`")) {
+                write!(f, " (key `{key}`)")?;
+            }
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  (hint: {hint})")?;
@@ -92,6 +95,25 @@ impl<'a> Locator<'a> {
         let line_start = before.rfind('\n').map_or(0, |index| index + 1);
         let column = before[line_start..].chars().count() + 1;
         (line, column)
+    }
+
+    /// The table a byte offset is in: the name of the nearest `[table]` or `[[array]]`
+    /// header above it (`packet.check`), or `None` at the top level.
+    pub(crate) fn table_at(&self, offset: usize) -> Option<&'a str> {
+        let offset = offset.min(self.source.len());
+        let line_start = self.source[..offset]
+            .rfind('\n')
+            .map_or(0, |index| index + 1);
+        self.source[..line_start].lines().rev().find_map(|line| {
+            let line = line.trim();
+            line.starts_with('[').then(|| {
+                line.trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+            })
+        })
     }
 
     /// The text of the line holding `offset`.

@@ -105,11 +105,22 @@ impl Context<'_> {
                     (!candidates.is_empty())
                         .then(|| format!("valid keys here: {}", candidates.join(", ")))
                 });
+            // The full dotted path: the table, the inline table's key (`grep = { patern… }`),
+            // the key itself.
+            let mut path: Vec<&str> = Vec::new();
+            if let Some(table) = self.locator.table_at(span.start) {
+                path.push(table);
+            }
+            let line_key = line_text.split_once('=').map(|(left, _)| left.trim());
+            if let Some(line_key) = line_key.filter(|left| *left != key && !left.is_empty()) {
+                path.push(line_key);
+            }
+            path.push(&key);
             return SpecError {
                 file: self.file.clone(),
                 line,
                 column,
-                key: Some(key.clone()),
+                key: Some(path.join(".")),
                 kind: SpecErrorKind::UnknownKey,
                 message: format!("unknown key `{key}`"),
                 hint,
