@@ -1,114 +1,13 @@
 //! End to end: `cargo xtask gate --gate tests/fixtures/<name>.toml --out <tempdir>` as a real
 //! child process, asserting its exit code, the JUnit file and the ledger.
 
-use std::path::{Path, PathBuf};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-use serde_json::Value;
-
-const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-/// A gate run in its own temp out directory.
-struct Run {
-    out: tempfile::TempDir,
-    output: Output,
-}
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.output.status.code().expect("xtask exited normally")
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).to_string()
-    }
-    /// Stdout with runs of spaces collapsed, so libtest's name padding does not matter.
-    fn stdout_squeezed(&self) -> String {
-        squeeze_spaces(&self.stdout())
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).to_string()
-    }
-    fn junit(&self) -> String {
-        std::fs::read_to_string(self.out.path().join("junit.xml")).expect("junit.xml written")
-    }
-    fn ledger(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.out.path().join("evidence.jsonl"))
-            .expect("evidence.jsonl written")
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("ledger line is JSON"))
-            .collect()
-    }
-    fn check(&self, name: &str) -> Value {
-        self.ledger()
-            .into_iter()
-            .find(|line| line["kind"] == "check" && line["name"] == name)
-            .unwrap_or_else(|| panic!("no record for {name}"))
-    }
-    fn packet(&self, id: &str) -> Value {
-        self.ledger()
-            .into_iter()
-            .find(|line| line["kind"] == "packet" && line["packet"] == id)
-            .unwrap_or_else(|| panic!("no record for packet {id}"))
-    }
-    fn decision(&self) -> String {
-        let ledger = self.ledger();
-        let last = ledger.last().expect("ledger not empty");
-        assert_eq!(last["kind"], "verdict");
-        last["decision"].as_str().unwrap().to_string()
-    }
-    fn verify(&self) -> Output {
-        Command::new(XTASK)
-            .args(["gate", "verify", "--out"])
-            .arg(self.out.path())
-            .output()
-            .unwrap()
-    }
-    fn context(&self) -> String {
-        format!(
-            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.output.status,
-            self.stdout(),
-            self.stderr()
-        )
-    }
-}
-
-fn squeeze_spaces(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            line.split(' ')
-                .filter(|word| !word.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn gate(fixture: &str, extra: &[&str]) -> Run {
-    gate_with_env(fixture, extra, &[])
-}
-
-fn gate_with_env(fixture: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = tempfile::tempdir().unwrap();
-    let mut command = Command::new(XTASK);
-    command
-        .args(["gate", "--gate"])
-        .arg(fixtures().join(fixture))
-        .arg("--out")
-        .arg(out.path())
-        .args(extra)
-        .env_remove("RELGATE_ACTIVE_GATES");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().unwrap();
-    Run { out, output }
-}
+use support::*;
 
 #[test]
 fn all_pass_is_go() {
@@ -232,19 +131,6 @@ fn an_expired_acceptance_is_no_go() {
         "{}",
         run.context()
     );
-}
-
-fn sleepers(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if text.trim() == marker {
-                found.push(entry.file_name().to_string_lossy().to_string());
-            }
-        }
-    }
-    found
 }
 
 #[test]

@@ -132,6 +132,35 @@ pub struct CheckRecord {
     pub notes: Vec<String>,
 }
 
+/// Evidence of one service: how it started, how it ended, and its whole log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    /// Service name.
+    pub name: String,
+    /// `postgres-ephemeral`, `postgres-server` or `process`.
+    pub service_kind: String,
+    /// What was started, as run (passwords redacted).
+    pub command: String,
+    /// The address checks were given (passwords redacted); empty when it never started.
+    pub url: String,
+    /// Start (RFC 3339, UTC).
+    pub started: String,
+    /// Milliseconds until ready.
+    pub ready_ms: u64,
+    /// When it was stopped.
+    pub stopped: String,
+    /// `ready` or `failed`.
+    pub outcome: String,
+    /// One line: how it ended (`stopped`, `exited with 1 before ready`…).
+    pub message: String,
+    /// Log path relative to the out directory.
+    pub log: Option<String>,
+    /// Bytes in the log.
+    pub bytes: u64,
+    /// sha256 of the log.
+    pub sha256: Option<String>,
+}
+
 /// Status of a packet, as on the seeds' packet board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -275,6 +304,8 @@ pub struct VerdictRecord {
 pub enum Record {
     /// The run header (first line).
     Header(RunHeader),
+    /// A service the run started.
+    Service(ServiceRecord),
     /// A check or checklist item.
     Check(CheckRecord),
     /// A packet.
@@ -315,6 +346,14 @@ impl Ledger {
     pub fn checks(&self) -> impl Iterator<Item = &CheckRecord> {
         self.records.iter().filter_map(|record| match record {
             Record::Check(check) => Some(check),
+            _ => None,
+        })
+    }
+
+    /// All service records.
+    pub fn services(&self) -> impl Iterator<Item = &ServiceRecord> {
+        self.records.iter().filter_map(|record| match record {
+            Record::Service(service) => Some(service),
             _ => None,
         })
     }
@@ -475,8 +514,15 @@ pub fn verify(out_dir: &Path) -> Result<Ledger, VerifyError> {
                 ),
             ));
         }
-        if let Record::Check(check) = &parsed.record {
-            if let Err((kind, message)) = verify_log(out_dir, check) {
+        let log = match &parsed.record {
+            Record::Check(check) => Some((&check.name, &check.log, &check.sha256, check.bytes)),
+            Record::Service(service) => {
+                Some((&service.name, &service.log, &service.sha256, service.bytes))
+            }
+            _ => None,
+        };
+        if let Some((name, Some(log), Some(sha256), bytes)) = log {
+            if let Err((kind, message)) = verify_log(out_dir, name, log, sha256, bytes) {
                 return Err(error(at, kind, message));
             }
         }
@@ -496,22 +542,24 @@ pub fn verify(out_dir: &Path) -> Result<Ledger, VerifyError> {
     Ok(ledger)
 }
 
-fn verify_log(out_dir: &Path, check: &CheckRecord) -> Result<(), (VerifyErrorKind, String)> {
-    let (Some(log), Some(recorded)) = (&check.log, &check.sha256) else {
-        return Ok(());
-    };
+fn verify_log(
+    out_dir: &Path,
+    name: &str,
+    log: &str,
+    recorded: &str,
+    recorded_bytes: u64,
+) -> Result<(), (VerifyErrorKind, String)> {
     let (actual, actual_bytes) = sha256_file(&out_dir.join(log)).map_err(|err| {
         (
             VerifyErrorKind::LogMissing,
-            format!("log {log} of {} is missing: {err}", check.name),
+            format!("log {log} of {name} is missing: {err}"),
         )
     })?;
-    if &actual != recorded || actual_bytes != check.bytes {
+    if actual != recorded || actual_bytes != recorded_bytes {
         return Err((
             VerifyErrorKind::LogChanged,
             format!(
-                "log {log} of {} changed: recorded {} bytes sha256 {recorded}, found {actual_bytes} bytes sha256 {actual}",
-                check.name, check.bytes
+                "log {log} of {name} changed: recorded {recorded_bytes} bytes sha256 {recorded}, found {actual_bytes} bytes sha256 {actual}"
             ),
         ));
     }

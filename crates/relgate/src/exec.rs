@@ -313,7 +313,8 @@ fn wait_exited(pid: libc::pid_t, limit: Duration) -> bool {
     // A deadline beyond what `Instant` can represent means "wait forever".
     let deadline = Instant::now().checked_add(limit);
     loop {
-        if has_exited(pid) {
+        // ECHILD and the like: there is nothing left to wait for; `Child::wait` will report.
+        if relgate_pg::has_exited(pid as u32).unwrap_or(true) {
             return true;
         }
         let remaining = match deadline {
@@ -324,33 +325,6 @@ fn wait_exited(pid: libc::pid_t, limit: Duration) -> bool {
             return false;
         }
         std::thread::sleep(remaining.min(POLL_INTERVAL));
-    }
-}
-
-fn has_exited(pid: libc::pid_t) -> bool {
-    loop {
-        // SAFETY: siginfo_t is plain old data; all-zero is a valid value and is what tells
-        // "no state change" (si_pid == 0) apart under WNOHANG.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // WNOWAIT leaves the child a zombie so its pid, and so the pgid, stays reserved until
-        // the group has been killed.
-        // SAFETY: `info` is a valid, writable siginfo_t.
-        let rc = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            )
-        };
-        if rc == 0 {
-            // SAFETY: waitid filled `info` (or left it zeroed), so reading si_pid is sound.
-            return unsafe { info.si_pid() } != 0;
-        }
-        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            // ECHILD and the like: there is nothing left to wait for; `Child::wait` will report.
-            return true;
-        }
     }
 }
 

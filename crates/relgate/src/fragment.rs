@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::evidence::{CheckRecord, RunHeader};
+use crate::evidence::{CheckRecord, RunHeader, ServiceRecord};
 
 /// Directory of all fragments inside the out directory.
 pub const FRAGMENTS_DIR: &str = "fragments";
@@ -27,6 +27,25 @@ pub fn write_record(out_dir: &Path, run_id: &str, record: &CheckRecord) -> std::
     let path = run_dir(out_dir, run_id).join(file_name(&record.name));
     let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
     crate::atomic::write(&path, &json)
+}
+
+/// Prefix of service fragments: `service__NAME[__TAG].json`.
+const SERVICE_PREFIX: &str = "service__";
+
+/// Writes one service's fragment atomically; `tag` tells apart the processes of a nextest run.
+pub fn write_service(
+    out_dir: &Path,
+    run_id: &str,
+    tag: &str,
+    record: &ServiceRecord,
+) -> std::io::Result<()> {
+    let name = if tag.is_empty() {
+        format!("{SERVICE_PREFIX}{}.json", record.name)
+    } else {
+        format!("{SERVICE_PREFIX}{}__{tag}.json", record.name)
+    };
+    let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
+    crate::atomic::write(&run_dir(out_dir, run_id).join(name), &json)
 }
 
 /// Writes the run header once per run (later writers of the same run leave it alone).
@@ -55,6 +74,8 @@ pub struct RunFragments {
     pub header: Option<RunHeader>,
     /// Every check record.
     pub records: Vec<CheckRecord>,
+    /// Every service record.
+    pub services: Vec<ServiceRecord>,
 }
 
 /// The run whose fragments were written last.
@@ -95,6 +116,7 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> std::io::Result<RunFragments> {
     let dir = run_dir(out_dir, run_id);
     let mut header = None;
     let mut records = Vec::new();
+    let mut services = Vec::new();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)?
         .map(|entry| entry.map(|entry| entry.path()))
         .collect::<Result<_, _>>()?;
@@ -110,8 +132,13 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> std::io::Result<RunFragments> {
                 format!("{}: not an evidence fragment: {err}", path.display()),
             )
         };
-        if path.file_name().is_some_and(|name| name == HEADER_FILE) {
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().to_string());
+        if file_name.as_deref() == Some(HEADER_FILE) {
             header = Some(serde_json::from_slice(&bytes).map_err(invalid)?);
+        } else if file_name.is_some_and(|name| name.starts_with(SERVICE_PREFIX)) {
+            services.push(serde_json::from_slice(&bytes).map_err(invalid)?);
         } else {
             records.push(serde_json::from_slice(&bytes).map_err(invalid)?);
         }
@@ -120,5 +147,6 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> std::io::Result<RunFragments> {
         run_id: run_id.to_string(),
         header,
         records,
+        services,
     })
 }

@@ -17,9 +17,10 @@ use clap::Parser;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use crate::evidence::{CaseKind, CheckRecord, Outcome, RunHeader};
+use crate::service::Services;
 use crate::spec::{Check, CheckKind, CommandSpec, Gate, GrepSpec, Satisfaction};
 use crate::verdict::{self, Stage, Triage};
-use crate::{cargo_lock, clock, exec, exit_codes, fragment, grep, plan, report, spec};
+use crate::{cargo_lock, clock, exec, exit_codes, fragment, grep, plan, report, service, spec};
 
 /// Environment variable listing the gate files being run by ancestors of this process, one
 /// per line. A gate that finds its own file there refuses to run: a check ran the gate again.
@@ -155,7 +156,13 @@ pub fn run(options: &Options) -> i32 {
         .filter(|packet| options.packets.is_empty() || options.packets.contains(&packet.id))
         .collect();
     let selected_ids: Vec<String> = selected.iter().map(|packet| packet.id.clone()).collect();
+    // Under nextest every case is a process with its own services: keep their logs apart.
+    let service_tag = match options.mode {
+        Mode::Nextest => std::process::id().to_string(),
+        _ => String::new(),
+    };
     let shared = Arc::new(RunState {
+        services: Services::new(&gate, &options.out_dir, &service_tag),
         out_dir: options.out_dir.clone(),
         run_id: run_id.clone(),
         mode: options.mode,
@@ -220,6 +227,15 @@ pub fn run(options: &Options) -> i32 {
         return exit_codes::OK;
     }
     let trials_failed = conclusion.has_failed();
+    let service_records = shared.services.stop_all();
+    for record in &service_records {
+        if let Err(err) = fragment::write_service(&options.out_dir, &run_id, &service_tag, record) {
+            eprintln!(
+                "warning: cannot write evidence fragment for service {}: {err}",
+                record.name
+            );
+        }
+    }
     if options.mode == Mode::Nextest {
         return if trials_failed { 101 } else { exit_codes::OK };
     }
@@ -234,6 +250,7 @@ pub fn run(options: &Options) -> i32 {
     let finished = match report::finish(
         &shared.gate,
         header,
+        service_records,
         records,
         &options.out_dir,
         shared.today,
@@ -301,6 +318,7 @@ pub fn run_header(gate: &Gate, run_id: &str, mode: &str) -> RunHeader {
 /// Shared state of one run: the validated gate and every record published so far.
 pub struct RunState {
     gate: Gate,
+    services: Services,
     out_dir: PathBuf,
     run_id: String,
     mode: Mode,
@@ -492,8 +510,40 @@ impl RunState {
     }
 
     fn run_command(&self, check: &Check, command: &CommandSpec, log_path: &Path) -> CheckRecord {
-        let mut env = command.env.clone();
         let mut notes = Vec::new();
+        let endpoints = match self.services.ensure(&check.services) {
+            Ok(endpoints) => endpoints,
+            Err(message) => {
+                let mut record = skeleton(check, &message, Outcome::Error);
+                record.case_kind = CaseKind::Command;
+                record.argv = command.argv.clone();
+                record.cwd = command.cwd.display().to_string();
+                return record;
+            }
+        };
+        let argv: Vec<String> = command
+            .argv
+            .iter()
+            .map(|arg| service::interpolate(arg, &endpoints, None))
+            .collect();
+        let mut env: BTreeMap<String, String> = command
+            .env
+            .iter()
+            .map(|(key, value)| (key.clone(), service::interpolate(value, &endpoints, None)))
+            .collect();
+        if !endpoints.is_empty() {
+            notes.push(format!(
+                "services: {}",
+                endpoints
+                    .iter()
+                    .map(|(name, endpoint)| format!(
+                        "{name} at {}",
+                        service::redact_urls(&endpoint.url)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         env.insert(ENV_ACTIVE_GATES.to_string(), self.active_gates.clone());
         let marker = log_path.with_extension("recursion");
         let _ = std::fs::remove_file(&marker);
@@ -501,7 +551,7 @@ impl RunState {
             ENV_RECURSION_MARKER.to_string(),
             marker.display().to_string(),
         );
-        if cargo_lock::invokes_cargo(&command.argv) && !cargo_lock::isolation_disabled() {
+        if cargo_lock::invokes_cargo(&argv) && !cargo_lock::isolation_disabled() {
             if let Some(target) = cargo_lock::target_dir(&command.cwd, &env) {
                 let held = cargo_lock::held_locks(&target);
                 if !held.is_empty() {
@@ -519,7 +569,7 @@ impl RunState {
             }
         }
         let request = exec::ExecRequest {
-            argv: &command.argv,
+            argv: &argv,
             cwd: &command.cwd,
             env: &env,
             timeout: check.timeout,
@@ -528,7 +578,7 @@ impl RunState {
         };
         let mut record = skeleton(check, "", Outcome::Error);
         record.case_kind = CaseKind::Command;
-        record.argv = command.argv.clone();
+        record.argv = argv.iter().map(|arg| service::redact_urls(arg)).collect();
         record.cwd = command.cwd.display().to_string();
         record.notes = notes;
         let result = match exec::run(&request) {

@@ -1,17 +1,33 @@
-//! Ctrl-C and SIGTERM: the process groups of running checks die with the gate.
+//! Ctrl-C, SIGTERM and SIGHUP: the process groups of running checks and services die with the
+//! gate, and services' data directories and databases are removed.
 //!
-//! Each check runs in its own process group, so the terminal's SIGINT reaches only the gate.
-//! The handler kills every registered group with SIGKILL, then restores the default action and
-//! re-raises the signal, so the gate exits as interrupted and leaves no orphan behind.
-//! Everything the handler touches is async-signal-safe: atomics, `kill`, `signal`, `raise`.
+//! Each check and service runs in its own process group, so the terminal's SIGINT reaches only
+//! the gate. The handler kills every registered group with SIGKILL (async-signal-safe: atomics
+//! and `kill`). Clean-ups that are not async-signal-safe (removing a temp directory, dropping a
+//! database) run on a watcher thread the handler wakes through a pipe; when they are done, or
+//! after [`CLEANUP_LIMIT`], the watcher restores the default action and re-raises the signal,
+//! so the gate exits as interrupted. A second signal during clean-up exits at once.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long clean-ups may take after a signal before the gate exits anyway.
+pub const CLEANUP_LIMIT: Duration = Duration::from_secs(15);
 
 const SLOTS: usize = 512;
 static GROUPS: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Write end of the watcher's pipe, or -1 before the watcher exists.
+static WAKE: AtomicI32 = AtomicI32::new(-1);
+static CLEANING: AtomicBool = AtomicBool::new(false);
+static NEXT_CLEANUP: AtomicU64 = AtomicU64::new(1);
 
-/// Installs the SIGINT/SIGTERM handler once per process.
+type Cleanup = Box<dyn FnOnce() + Send>;
+static CLEANUPS: Mutex<BTreeMap<u64, Cleanup>> = Mutex::new(BTreeMap::new());
+
+/// Installs the signal handler once per process.
 pub fn install() {
     if INSTALLED.swap(true, Ordering::SeqCst) {
         return;
@@ -39,6 +55,86 @@ pub fn unregister(slot: Option<usize>) {
     }
 }
 
+/// Runs `cleanup` if the gate is interrupted before [`forget`] is called with the returned
+/// token. Process groups are already dead when it runs.
+pub fn on_interrupt(cleanup: impl FnOnce() + Send + 'static) -> u64 {
+    start_watcher();
+    let token = NEXT_CLEANUP.fetch_add(1, Ordering::SeqCst);
+    CLEANUPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(token, Box::new(cleanup));
+    token
+}
+
+/// Drops a clean-up registered with [`on_interrupt`] (the normal path did the work).
+pub fn forget(token: u64) {
+    CLEANUPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(&token);
+}
+
+fn start_watcher() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let mut fds = [0; 2];
+        // SAFETY: pipe fills two descriptors we own from here on.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return;
+        }
+        let [read_fd, write_fd] = fds;
+        let spawned = std::thread::Builder::new()
+            .name("relgate-interrupt".to_string())
+            .spawn(move || {
+                let mut signal = 0u8;
+                loop {
+                    // SAFETY: reading one byte into a local from our own pipe.
+                    let n = unsafe { libc::read(read_fd, (&mut signal as *mut u8).cast(), 1) };
+                    if n == 1 {
+                        break;
+                    }
+                    if n == 0 {
+                        return;
+                    }
+                }
+                run_cleanups_then_die(i32::from(signal));
+            });
+        if spawned.is_ok() {
+            WAKE.store(write_fd, Ordering::SeqCst);
+        }
+    });
+}
+
+fn run_cleanups_then_die(signal: i32) {
+    // Whatever happens to the clean-ups, the gate dies within the limit.
+    let _ = std::thread::Builder::new()
+        .name("relgate-interrupt-limit".to_string())
+        .spawn(move || {
+            std::thread::sleep(CLEANUP_LIMIT);
+            die(signal);
+        });
+    let cleanups = std::mem::take(
+        &mut *CLEANUPS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    for (_, cleanup) in cleanups.into_iter().rev() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(cleanup));
+    }
+    die(signal);
+}
+
+fn die(signal: i32) {
+    // SAFETY: restoring the default action and re-raising.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+    // A signal whose default action does not end the process (none of ours): exit anyway.
+    std::process::exit(128 + signal);
+}
+
 extern "C" fn on_signal(signal: libc::c_int) {
     for slot in &GROUPS {
         let pgid = slot.load(Ordering::SeqCst);
@@ -47,6 +143,14 @@ extern "C" fn on_signal(signal: libc::c_int) {
             unsafe {
                 libc::kill(-pgid, libc::SIGKILL);
             }
+        }
+    }
+    let wake = WAKE.load(Ordering::SeqCst);
+    if wake >= 0 && !CLEANING.swap(true, Ordering::SeqCst) {
+        let byte = signal as u8;
+        // SAFETY: write is async-signal-safe; the watcher runs the clean-ups and re-raises.
+        if unsafe { libc::write(wake, (&byte as *const u8).cast(), 1) } == 1 {
+            return;
         }
     }
     // SAFETY: restoring the default action and re-raising are async-signal-safe.

@@ -401,6 +401,7 @@ mod tests {
                     env: BTreeMap::new(),
                     expect_exit: vec![0],
                 }),
+                services: Vec::new(),
             })
             .collect();
         Gate {
@@ -409,6 +410,7 @@ mod tests {
             sha256: "ab".repeat(32),
             name: "unit".to_string(),
             plan_link: None,
+            services: Vec::new(),
             packets: vec![Packet {
                 id: PACKET.to_string(),
                 title: "Tenancy".to_string(),

@@ -19,5 +19,6 @@ pub mod interrupt;
 pub mod junit;
 pub mod plan;
 pub mod report;
+pub mod service;
 pub mod spec;
 pub mod verdict;

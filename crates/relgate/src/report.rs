@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 
 use crate::evidence::{
     CaseKind, CheckRecord, Decision, Ledger, Outcome, PacketStatus, Record, RunHeader,
+    ServiceRecord,
 };
 use crate::spec::{Gate, Severity};
 use crate::verdict::{self, Stage, Verdict};
@@ -32,6 +33,7 @@ pub struct Finished {
 pub fn finish(
     gate: &Gate,
     header: RunHeader,
+    services: Vec<ServiceRecord>,
     records: Vec<CheckRecord>,
     out_dir: &Path,
     today: NaiveDate,
@@ -96,6 +98,9 @@ pub fn finish(
     ledger.records.push(Record::Header(header.clone()));
     ledger
         .records
+        .extend(services.into_iter().map(Record::Service));
+    ledger
+        .records
         .extend(all_records.iter().cloned().map(Record::Check));
     ledger
         .records
@@ -136,7 +141,15 @@ pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished
             gate.sha256
         ));
     }
-    finish(gate, header, fragments.records, out_dir, today).map_err(|err| err.to_string())
+    finish(
+        gate,
+        header,
+        fragments.services,
+        fragments.records,
+        out_dir,
+        today,
+    )
+    .map_err(|err| err.to_string())
 }
 
 /// The process exit code for a decision.

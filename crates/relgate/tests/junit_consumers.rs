@@ -47,6 +47,7 @@ fn gate() -> Gate {
             env: BTreeMap::new(),
             expect_exit: vec![0],
         }),
+        services: Vec::new(),
     };
     let grep = Check {
         kind: CheckKind::Grep(GrepSpec {
@@ -77,6 +78,7 @@ fn gate() -> Gate {
         sha256: "ab".repeat(32),
         name: "Consumers gate".to_string(),
         plan_link: None,
+        services: Vec::new(),
         packets: vec![
             packet(
                 "SEC-00",

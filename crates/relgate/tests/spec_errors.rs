@@ -291,3 +291,121 @@ timeout = "1m"
         (spec::Severity::P2, 60)
     );
 }
+
+const DB: &str = "[[service]]\nname = \"db\"\npostgres = \"ephemeral\"\n";
+
+#[test]
+fn a_reference_to_an_unknown_service() {
+    check_error(
+        &format!("{DB}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"q\"\nrun = \"psql ${{dv.url}}\"\n"),
+        SpecErrorKind::UnknownService,
+        "gate.toml:8:7: `${dv.url}` names no service (key `packet.check.run`)\n  (hint: did you mean `db`?)",
+    );
+}
+
+#[test]
+fn a_service_field_that_does_not_exist() {
+    check_error(
+        &format!("{DB}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"q\"\nrun = \"psql\"\nenv = {{ PW = \"${{db.password}}\" }}\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:9:14: `${db.password}`: a service has no `password` (it has url, host, port) (key `packet.check.env.PW`)",
+    );
+}
+
+#[test]
+fn own_port_in_a_check() {
+    check_error(
+        &format!("{DB}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"q\"\nrun = \"curl localhost:${{port}}\"\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:8:7: check SEC-00::q says `${port}`, which only a service has: write `${SERVICE.port}` (key `packet.check.run`)",
+    );
+}
+
+#[test]
+fn a_check_needing_an_unknown_service() {
+    check_error(
+        &format!("{DB}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"q\"\nrun = \"true\"\nservices = [\"dB\"]\n"),
+        SpecErrorKind::UnknownService,
+        "gate.toml:9:13: check SEC-00::q needs unknown service `dB` (key `packet.check.services`)\n  (hint: did you mean `db`?)",
+    );
+}
+
+#[test]
+fn services_referring_to_each_other_in_a_cycle() {
+    check_error(
+        "[[service]]\nname = \"a\"\nrun = \"serve ${b.url}\"\n[[service]]\nname = \"b\"\nrun = \"serve\"\nenv = { UP = \"${a.url}\" }\n",
+        SpecErrorKind::Cycle,
+        "gate.toml:2:8: service dependency cycle: a -> b -> a (key `service`)",
+    );
+}
+
+#[test]
+fn a_postgres_service_that_is_neither_ephemeral_nor_a_url() {
+    check_error(
+        "[[service]]\nname = \"db\"\npostgres = \"mysql://x\"\n",
+        SpecErrorKind::InvalidValue,
+        "gate.toml:3:12: `postgres` is \"ephemeral\" or a URL such as \"postgres://user@host:5432/postgres\", not `mysql://x` (key `service.postgres`)",
+    );
+}
+
+#[test]
+fn keep_on_an_ephemeral_cluster() {
+    check_error(
+        "[[service]]\nname = \"db\"\npostgres = \"ephemeral\"\nkeep = true\n",
+        SpecErrorKind::InvalidValue,
+        "gate.toml:4:8: `keep` applies to `postgres = \"postgres://…\"`: an ephemeral cluster is always removed (key `service.keep`)",
+    );
+}
+
+#[test]
+fn a_service_with_postgres_and_run() {
+    check_error(
+        "[[service]]\nname = \"db\"\npostgres = \"ephemeral\"\nrun = \"serve\"\n",
+        SpecErrorKind::InvalidValue,
+        "gate.toml:3:12: service `db` has both `postgres` and `run`: give each its own service (key `service.postgres`)",
+    );
+}
+
+#[test]
+fn a_duplicate_and_an_invalid_service_name() {
+    check_error(
+        &format!("{DB}{DB}"),
+        SpecErrorKind::DuplicateId,
+        "gate.toml:5:8: duplicate service name `db` (first defined on line 2) (key `service.name`)",
+    );
+    check_error(
+        "[[service]]\nname = \"Web API\"\nrun = \"serve\"\n",
+        SpecErrorKind::InvalidId,
+        "gate.toml:2:8: invalid service name `Web API` (key `service.name`)\n  (hint: service names are lowercase letters, digits, `_` and `-`, starting with a letter (they appear in `${name.url}`))",
+    );
+}
+
+#[test]
+fn a_ready_check_that_is_not_a_path() {
+    check_error(
+        "[[service]]\nname = \"web\"\nrun = \"serve\"\nready = { http = \"healthz\" }\n",
+        SpecErrorKind::InvalidValue,
+        "gate.toml:4:18: `ready.http` is a path such as \"/healthz\", not `healthz` (key `service.ready.http`)",
+    );
+}
+
+#[test]
+fn a_service_needs_its_dependencies_and_checks_get_them_in_start_order() {
+    let gate = relgate::spec::parse(
+        std::path::Path::new("gate.toml"),
+        "[[service]]\nname = \"api\"\nrun = \"serve --db ${db.url} --port ${port}\"\n\
+         [[service]]\nname = \"db\"\npostgres = \"ephemeral\"\n\
+         [[service]]\nname = \"idle\"\nrun = \"serve\"\n\
+         [[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"q\"\nrun = \"curl ${api.url}; echo ${HOME:-x}\"\n",
+    )
+    .unwrap();
+    let order: Vec<&str> = gate.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(order, ["db", "api", "idle"]);
+    assert_eq!(gate.services[1].needs, ["db"]);
+    assert!(matches!(
+        &gate.services[1].kind,
+        relgate::spec::ServiceKind::Process(process) if process.wants_port
+    ));
+    let check = gate.checks().next().unwrap();
+    assert_eq!(check.services, ["db", "api"]);
+}

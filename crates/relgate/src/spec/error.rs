@@ -30,6 +30,8 @@ pub enum SpecErrorKind {
     UnknownCheck,
     /// An acceptance is incomplete or names nothing real.
     InvalidAcceptance,
+    /// A `${name.…}` or `services` entry names no `[[service]]`.
+    UnknownService,
     /// A check would run a destructive git command.
     DestructiveCommand,
     /// Any other invalid value (regex, date, glob…).

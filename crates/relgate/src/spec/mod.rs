@@ -10,10 +10,13 @@ mod duration;
 mod error;
 mod model;
 mod raw;
+mod services;
+mod template;
 mod validate;
 
 pub use destructive::destructive_git_command;
 pub use duration::{format_duration, parse_duration};
 pub use error::{SpecError, SpecErrorKind};
 pub use model::*;
+pub use template::{expand, references, Reference, SERVICE_FIELDS};
 pub use validate::{load, parse};

@@ -24,6 +24,78 @@ pub struct Gate {
     pub packets: Vec<Packet>,
     /// `[[accept]]` entries in file order.
     pub accepts: Vec<Acceptance>,
+    /// Services, in start order (a service comes after the services it references).
+    pub services: Vec<Service>,
+}
+
+/// A database or process the gate starts before the first check that needs it and stops when
+/// the run ends.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// `[a-z][a-z0-9_-]*`, used in `${name.url}`.
+    pub name: String,
+    /// What to start.
+    pub kind: ServiceKind,
+    /// Services this one references, directly.
+    pub needs: Vec<String>,
+    /// How long starting may take, until ready.
+    pub ready_timeout: Duration,
+    /// Line of `[[service]]` in the gate file.
+    pub line: usize,
+}
+
+/// The kinds of service.
+#[derive(Debug, Clone)]
+pub enum ServiceKind {
+    /// `postgres = "ephemeral"`: a throwaway cluster from the local binaries.
+    PostgresEphemeral,
+    /// `postgres = "postgres://…"`: a fresh database on an existing server, dropped at the end
+    /// unless `keep`.
+    PostgresServer {
+        /// The server URL as written (may hold a password: never print it unredacted).
+        url: String,
+        /// Keep the run's database.
+        keep: bool,
+    },
+    /// `run = "…"`: a process; its address comes from `${port}` or its `listening on` line.
+    Process(ProcessSpec),
+}
+
+/// A service process.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    /// Program and arguments, before interpolation.
+    pub argv: Vec<String>,
+    /// The command as written.
+    pub display: String,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// Extra environment, before interpolation.
+    pub env: BTreeMap<String, String>,
+    /// How readiness is decided.
+    pub ready: ReadyProbe,
+    /// Whether the command or its environment says `${port}` (the gate picks the port).
+    pub wants_port: bool,
+}
+
+/// Readiness of a service process, once its address is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadyProbe {
+    /// `GET <path>` answers 2xx.
+    Http(String),
+    /// A TCP connection is accepted.
+    Tcp,
+}
+
+impl Service {
+    /// `postgres-ephemeral`, `postgres-server`, `process`: for records and messages.
+    pub fn kind_label(&self) -> &'static str {
+        match self.kind {
+            ServiceKind::PostgresEphemeral => "postgres-ephemeral",
+            ServiceKind::PostgresServer { .. } => "postgres-server",
+            ServiceKind::Process(_) => "process",
+        }
+    }
 }
 
 /// A packet of work: checks, checklist items and the packets it depends on.
@@ -82,6 +154,9 @@ pub struct Check {
     pub timeout: Duration,
     /// What the check does.
     pub kind: CheckKind,
+    /// Services this check needs (named in `services` or referenced as `${name.…}`), with the
+    /// services those need, in start order.
+    pub services: Vec<String>,
 }
 
 impl Check {
@@ -205,6 +280,11 @@ impl Gate {
     /// Every check of every packet, in file order.
     pub fn checks(&self) -> impl Iterator<Item = &Check> {
         self.packets.iter().flat_map(|packet| packet.checks.iter())
+    }
+
+    /// A service by name.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|service| service.name == name)
     }
 }
 

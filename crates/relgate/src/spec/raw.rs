@@ -19,6 +19,29 @@ pub(crate) struct RawGate {
     pub packets: Vec<Spanned<RawPacket>>,
     #[serde(default, rename = "accept")]
     pub accepts: Vec<Spanned<RawAccept>>,
+    #[serde(default, rename = "service")]
+    pub services: Vec<Spanned<RawService>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawService {
+    pub name: Spanned<String>,
+    pub postgres: Option<Spanned<String>>,
+    pub keep: Option<Spanned<bool>>,
+    pub run: Option<Spanned<RawCommand>>,
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, Spanned<String>>,
+    pub ready: Option<Spanned<RawReady>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReady {
+    pub http: Option<Spanned<String>>,
+    pub tcp: Option<Spanned<bool>>,
+    pub timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +96,8 @@ pub(crate) struct RawCheck {
     pub grep: Option<Spanned<RawGrep>>,
     pub cwd: Option<String>,
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, Spanned<String>>,
+    pub services: Option<Vec<Spanned<String>>>,
     pub expect: Option<RawExpect>,
     pub timeout: Option<Spanned<String>>,
     pub severity: Option<Severity>,
@@ -252,4 +276,11 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "owner",
     "until",
     "reason",
+    "service",
+    "services",
+    "postgres",
+    "keep",
+    "ready",
+    "http",
+    "tcp",
 ];

@@ -48,13 +48,13 @@ pub fn parse(path: &Path, source: &str) -> Result<Gate, SpecError> {
     context.validate(raw, root, crate::evidence::sha256_hex(source.as_bytes()))
 }
 
-struct Context<'a> {
-    file: PathBuf,
-    locator: Locator<'a>,
+pub(super) struct Context<'a> {
+    pub(super) file: PathBuf,
+    pub(super) locator: Locator<'a>,
 }
 
 impl Context<'_> {
-    fn error(
+    pub(super) fn error(
         &self,
         span: Range<usize>,
         key: &str,
@@ -168,6 +168,7 @@ impl Context<'_> {
             None => DEFAULT_TIMEOUT,
         };
         let default_severity = defaults.severity.unwrap_or(Severity::P0);
+        let services = self.services(&raw.services, &root)?;
 
         let mut packets = Vec::new();
         let mut packet_spans: BTreeMap<String, Range<usize>> = BTreeMap::new();
@@ -178,7 +179,13 @@ impl Context<'_> {
                 return Err(self.duplicate(&packet.id, "packet.id", "packet", &packet_spans[&id]));
             }
             packet_spans.insert(id.clone(), packet.id.span());
-            packets.push(self.packet(packet, id, &root, default_timeout, default_severity)?);
+            packets.push(self.packet(
+                packet,
+                id,
+                &root,
+                (default_timeout, default_severity),
+                &services,
+            )?);
         }
         for (raw_packet, packet) in raw.packets.iter().zip(&packets) {
             for dep in &raw_packet.get_ref().depends_on {
@@ -200,7 +207,11 @@ impl Context<'_> {
                 }
             }
         }
-        if let Some(cycle) = find_cycle(&packets) {
+        let nodes: Vec<(&str, &[String])> = packets
+            .iter()
+            .map(|packet| (packet.id.as_str(), packet.depends_on.as_slice()))
+            .collect();
+        if let Some(cycle) = find_cycle(&nodes) {
             let first = &cycle[0];
             let raw_packet = raw
                 .packets
@@ -229,6 +240,7 @@ impl Context<'_> {
             plan_link: info.plan,
             packets,
             accepts,
+            services,
         })
     }
 
@@ -269,7 +281,11 @@ impl Context<'_> {
         )
     }
 
-    fn timeout(&self, timeout: &Spanned<String>, key: &str) -> Result<Duration, SpecError> {
+    pub(super) fn timeout(
+        &self,
+        timeout: &Spanned<String>,
+        key: &str,
+    ) -> Result<Duration, SpecError> {
         parse_duration(timeout.get_ref()).map_err(|why| {
             let mut error = self.error(
                 timeout.span(),
@@ -287,8 +303,8 @@ impl Context<'_> {
         raw: &RawPacket,
         id: String,
         root: &Path,
-        default_timeout: Duration,
-        default_severity: Severity,
+        defaults: (Duration, Severity),
+        services: &[Service],
     ) -> Result<Packet, SpecError> {
         let mut checks = Vec::new();
         let mut check_spans: BTreeMap<String, Range<usize>> = BTreeMap::new();
@@ -304,14 +320,7 @@ impl Context<'_> {
                 ));
             }
             check_spans.insert(check_id.clone(), check.id.span());
-            checks.push(self.check(
-                raw_check,
-                &id,
-                check_id,
-                root,
-                default_timeout,
-                default_severity,
-            )?);
+            checks.push(self.check(raw_check, &id, check_id, root, defaults, services)?);
         }
         let mut checklist = Vec::new();
         let mut slugs = BTreeSet::new();
@@ -351,8 +360,8 @@ impl Context<'_> {
         packet: &str,
         id: String,
         root: &Path,
-        default_timeout: Duration,
-        default_severity: Severity,
+        (default_timeout, default_severity): (Duration, Severity),
+        services: &[Service],
     ) -> Result<Check, SpecError> {
         let raw = raw_check.get_ref();
         let timeout = match &raw.timeout {
@@ -399,12 +408,14 @@ impl Context<'_> {
                 return Err(error);
             }
         };
+        let needs = self.check_services(raw, &kind, &format!("{packet}::{id}"), services)?;
         Ok(Check {
             packet: packet.to_string(),
             id,
             severity: raw.severity.unwrap_or(default_severity),
             timeout,
             kind,
+            services: needs,
         })
     }
 
@@ -414,45 +425,8 @@ impl Context<'_> {
         run: &Spanned<RawCommand>,
         cwd: PathBuf,
     ) -> Result<CommandSpec, SpecError> {
-        let (argv, display) = match run.get_ref() {
-            RawCommand::Shell(line) => (
-                vec!["sh".to_string(), "-c".to_string(), line.clone()],
-                line.clone(),
-            ),
-            RawCommand::Argv(argv) => (argv.clone(), argv.join(" ")),
-        };
-        let empty = match run.get_ref() {
-            RawCommand::Shell(line) => line.trim().is_empty(),
-            RawCommand::Argv(argv) => argv.first().is_none_or(|program| program.trim().is_empty()),
-        };
-        if empty {
-            return Err(self.error(
-                run.span(),
-                "packet.check.run",
-                SpecErrorKind::EmptyCommand,
-                "empty command",
-            ));
-        }
-        if let Some(name) = destructive_git_command(&display) {
-            let reason = raw
-                .allow_destructive
-                .as_ref()
-                .map(|reason| reason.get_ref().trim())
-                .unwrap_or_default();
-            if reason.is_empty() {
-                let mut error = self.error(
-                    run.span(),
-                    "packet.check.run",
-                    SpecErrorKind::DestructiveCommand,
-                    format!("command runs the destructive git command `{name}`: `{display}`"),
-                );
-                error.hint = Some(
-                    r#"destructive git commands are refused on shared worktrees; if this check really needs it, add allow_destructive = "<reason>""#
-                        .to_string(),
-                );
-                return Err(error);
-            }
-        }
+        let (argv, display) =
+            self.command_line(run, raw.allow_destructive.as_ref(), "packet.check.run")?;
         let expect_exit = match &raw.expect {
             Some(expect) => {
                 let codes = &expect.exit.get_ref().0;
@@ -472,9 +446,60 @@ impl Context<'_> {
             argv,
             display,
             cwd,
-            env: raw.env.clone(),
+            env: raw
+                .env
+                .iter()
+                .map(|(key, value)| (key.clone(), value.get_ref().clone()))
+                .collect(),
             expect_exit,
         })
+    }
+
+    /// argv and display text of a `run` value; refuses empty and destructive commands.
+    pub(super) fn command_line(
+        &self,
+        run: &Spanned<RawCommand>,
+        allow_destructive: Option<&Spanned<String>>,
+        key: &str,
+    ) -> Result<(Vec<String>, String), SpecError> {
+        let (argv, display) = match run.get_ref() {
+            RawCommand::Shell(line) => (
+                vec!["sh".to_string(), "-c".to_string(), line.clone()],
+                line.clone(),
+            ),
+            RawCommand::Argv(argv) => (argv.clone(), argv.join(" ")),
+        };
+        let empty = match run.get_ref() {
+            RawCommand::Shell(line) => line.trim().is_empty(),
+            RawCommand::Argv(argv) => argv.first().is_none_or(|program| program.trim().is_empty()),
+        };
+        if empty {
+            return Err(self.error(
+                run.span(),
+                key,
+                SpecErrorKind::EmptyCommand,
+                "empty command",
+            ));
+        }
+        if let Some(name) = destructive_git_command(&display) {
+            let reason = allow_destructive
+                .map(|reason| reason.get_ref().trim())
+                .unwrap_or_default();
+            if reason.is_empty() {
+                let mut error = self.error(
+                    run.span(),
+                    key,
+                    SpecErrorKind::DestructiveCommand,
+                    format!("command runs the destructive git command `{name}`: `{display}`"),
+                );
+                error.hint = Some(
+                    r#"destructive git commands are refused on shared worktrees; if this check really needs it, add allow_destructive = "<reason>""#
+                        .to_string(),
+                );
+                return Err(error);
+            }
+        }
+        Ok((argv, display))
     }
 
     fn grep(&self, grep: &Spanned<RawGrep>, root: PathBuf) -> Result<GrepSpec, SpecError> {
@@ -747,8 +772,8 @@ pub(crate) fn slugify(text: &str) -> String {
     slug
 }
 
-/// A dependency cycle as `[A, B, A]`, if any.
-fn find_cycle(packets: &[Packet]) -> Option<Vec<String>> {
+/// A dependency cycle as `[A, B, A]`, if any, among nodes given as (id, dependencies).
+pub(super) fn find_cycle(nodes: &[(&str, &[String])]) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Unvisited,
@@ -757,14 +782,14 @@ fn find_cycle(packets: &[Packet]) -> Option<Vec<String>> {
     }
     fn visit(
         index: usize,
-        packets: &[Packet],
+        nodes: &[(&str, &[String])],
         marks: &mut Vec<Mark>,
         stack: &mut Vec<usize>,
     ) -> Option<Vec<String>> {
         marks[index] = Mark::OnStack;
         stack.push(index);
-        for dep in &packets[index].depends_on {
-            let Some(next) = packets.iter().position(|packet| &packet.id == dep) else {
+        for dep in nodes[index].1 {
+            let Some(next) = nodes.iter().position(|(id, _)| id == dep) else {
                 continue;
             };
             match marks[next] {
@@ -772,13 +797,13 @@ fn find_cycle(packets: &[Packet]) -> Option<Vec<String>> {
                     let start = stack.iter().position(|&i| i == next).expect("on stack");
                     let mut cycle: Vec<String> = stack[start..]
                         .iter()
-                        .map(|&i| packets[i].id.clone())
+                        .map(|&i| nodes[i].0.to_string())
                         .collect();
-                    cycle.push(packets[next].id.clone());
+                    cycle.push(nodes[next].0.to_string());
                     return Some(cycle);
                 }
                 Mark::Unvisited => {
-                    if let Some(cycle) = visit(next, packets, marks, stack) {
+                    if let Some(cycle) = visit(next, nodes, marks, stack) {
                         return Some(cycle);
                     }
                 }
@@ -789,10 +814,10 @@ fn find_cycle(packets: &[Packet]) -> Option<Vec<String>> {
         marks[index] = Mark::Done;
         None
     }
-    let mut marks = vec![Mark::Unvisited; packets.len()];
-    for index in 0..packets.len() {
+    let mut marks = vec![Mark::Unvisited; nodes.len()];
+    for index in 0..nodes.len() {
         if marks[index] == Mark::Unvisited {
-            if let Some(cycle) = visit(index, packets, &mut marks, &mut Vec::new()) {
+            if let Some(cycle) = visit(index, nodes, &mut marks, &mut Vec::new()) {
                 return Some(cycle);
             }
         }

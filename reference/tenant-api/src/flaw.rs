@@ -1,0 +1,196 @@
+//! The known weaknesses that `--flaw NAME` switches on, one small change each.
+//!
+//! A flaw is never visible as a flag: no endpoint, header or table says which flaws are on. It
+//! only shows as behaviour (a forged token accepted, another tenant's row returned) or as the
+//! catalog state a careful reviewer would notice (a table without `FORCE ROW LEVEL SECURITY`).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// One known weakness of the reference service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Flaw {
+    /// Tokens are accepted without an `exp` check (expired or missing `exp`).
+    JwtAcceptExpired,
+    /// The `aud` claim is not checked.
+    JwtSkipAud,
+    /// The `iss` claim is not checked.
+    JwtSkipIss,
+    /// A hand-written path accepts unsigned tokens whose `alg` is `none` in any letter case.
+    JwtAcceptNone,
+    /// The `nbf` claim is not checked.
+    JwtSkipNbf,
+    /// HS256 tokens are accepted, verified with the RSA public key PEM bytes as HMAC secret.
+    JwtHsKeyConfusion,
+    /// Webhook deliveries are accepted without verifying `svix-signature`.
+    WebhookSkipSignature,
+    /// Webhook timestamps are not checked against the 5-minute tolerance.
+    WebhookNoTolerance,
+    /// Tenant tables have RLS enabled but not forced, so the table owner bypasses it.
+    RlsNotForced,
+    /// `projects` has RLS disabled and no policy.
+    RlsMissingPolicy,
+    /// The app role is given `BYPASSRLS`.
+    RlsAppRoleBypass,
+    /// The consent view runs with its owner's rights instead of `security_invoker`.
+    RlsDefinerView,
+    /// `audit_events` has no UPDATE/DELETE guard trigger and the app role may UPDATE/DELETE.
+    AuditUpdateAllowed,
+    /// `audit_events` has no TRUNCATE guard trigger and the app role may TRUNCATE.
+    AuditTruncateAllowed,
+    /// Routes missing from the permission map are allowed; update and delete are missing.
+    RbacAllowByDefault,
+    /// The child-records handler reads `child_records` directly, ignoring consent.
+    ConsentIgnored,
+}
+
+impl Flaw {
+    /// Every flaw, in the order `--list-flaws` prints them.
+    pub const ALL: [Flaw; 16] = [
+        Flaw::JwtAcceptExpired,
+        Flaw::JwtSkipAud,
+        Flaw::JwtSkipIss,
+        Flaw::JwtAcceptNone,
+        Flaw::JwtSkipNbf,
+        Flaw::JwtHsKeyConfusion,
+        Flaw::WebhookSkipSignature,
+        Flaw::WebhookNoTolerance,
+        Flaw::RlsNotForced,
+        Flaw::RlsMissingPolicy,
+        Flaw::RlsAppRoleBypass,
+        Flaw::RlsDefinerView,
+        Flaw::AuditUpdateAllowed,
+        Flaw::AuditTruncateAllowed,
+        Flaw::RbacAllowByDefault,
+        Flaw::ConsentIgnored,
+    ];
+
+    /// The name used on the command line, e.g. `jwt-accept-none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flaw::JwtAcceptExpired => "jwt-accept-expired",
+            Flaw::JwtSkipAud => "jwt-skip-aud",
+            Flaw::JwtSkipIss => "jwt-skip-iss",
+            Flaw::JwtAcceptNone => "jwt-accept-none",
+            Flaw::JwtSkipNbf => "jwt-skip-nbf",
+            Flaw::JwtHsKeyConfusion => "jwt-hs-key-confusion",
+            Flaw::WebhookSkipSignature => "webhook-skip-signature",
+            Flaw::WebhookNoTolerance => "webhook-no-tolerance",
+            Flaw::RlsNotForced => "rls-not-forced",
+            Flaw::RlsMissingPolicy => "rls-missing-policy",
+            Flaw::RlsAppRoleBypass => "rls-app-role-bypass",
+            Flaw::RlsDefinerView => "rls-definer-view",
+            Flaw::AuditUpdateAllowed => "audit-update-allowed",
+            Flaw::AuditTruncateAllowed => "audit-truncate-allowed",
+            Flaw::RbacAllowByDefault => "rbac-allow-by-default",
+            Flaw::ConsentIgnored => "consent-ignored",
+        }
+    }
+
+    /// A one-line description of the weakness.
+    pub fn description(self) -> &'static str {
+        match self {
+            Flaw::JwtAcceptExpired => {
+                "tokens are accepted without an exp check (expired or missing exp)"
+            }
+            Flaw::JwtSkipAud => "the aud claim is not checked",
+            Flaw::JwtSkipIss => "the iss claim is not checked",
+            Flaw::JwtAcceptNone => "unsigned tokens with alg none/None/NONE are accepted",
+            Flaw::JwtSkipNbf => "the nbf claim is not checked (not-yet-valid tokens accepted)",
+            Flaw::JwtHsKeyConfusion => {
+                "HS256 tokens are accepted, keyed with the RSA public key PEM bytes"
+            }
+            Flaw::WebhookSkipSignature => {
+                "webhook deliveries are accepted without a valid signature"
+            }
+            Flaw::WebhookNoTolerance => {
+                "webhook timestamps are not checked (stale/future accepted)"
+            }
+            Flaw::RlsNotForced => "tenant tables have RLS enabled but not forced",
+            Flaw::RlsMissingPolicy => {
+                "projects has RLS disabled and no policy (cross-org reads leak)"
+            }
+            Flaw::RlsAppRoleBypass => "the app role has BYPASSRLS",
+            Flaw::RlsDefinerView => {
+                "the consent view is not security_invoker and runs with its owner's rights"
+            }
+            Flaw::AuditUpdateAllowed => "audit_events can be updated and deleted by the app role",
+            Flaw::AuditTruncateAllowed => "audit_events can be truncated by the app role",
+            Flaw::RbacAllowByDefault => {
+                "routes missing from the permission map are allowed (viewer can update/delete)"
+            }
+            Flaw::ConsentIgnored => "child records are read without checking consent",
+        }
+    }
+}
+
+impl fmt::Display for Flaw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The name given to `--flaw` is not a known flaw.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown flaw `{0}`\n(hint: `tenant-api --list-flaws` lists the known flaws)")]
+pub struct UnknownFlaw(pub String);
+
+impl FromStr for Flaw {
+    type Err = UnknownFlaw;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Flaw::ALL
+            .into_iter()
+            .find(|flaw| flaw.name() == name)
+            .ok_or_else(|| UnknownFlaw(name.to_owned()))
+    }
+}
+
+/// The set of flaws switched on for one run; empty means fully hardened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flaws(BTreeSet<Flaw>);
+
+impl Flaws {
+    /// No flaw: the hardened service.
+    pub fn none() -> Self {
+        Flaws::default()
+    }
+
+    /// Whether `flaw` is switched on.
+    pub fn has(&self, flaw: Flaw) -> bool {
+        self.0.contains(&flaw)
+    }
+
+    /// The flaws switched on, in a stable order.
+    pub fn iter(&self) -> impl Iterator<Item = Flaw> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl FromIterator<Flaw> for Flaws {
+    fn from_iter<I: IntoIterator<Item = Flaw>>(iter: I) -> Self {
+        Flaws(iter.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let names: BTreeSet<&str> = Flaw::ALL.iter().map(|flaw| flaw.name()).collect();
+        assert_eq!(names.len(), Flaw::ALL.len());
+        for flaw in Flaw::ALL {
+            assert_eq!(flaw.name().parse::<Flaw>(), Ok(flaw));
+            assert!(!flaw.description().contains('\t'));
+        }
+    }
+
+    #[test]
+    fn unknown_name_is_an_error_with_a_hint() {
+        let error = "jwt-accept-everything".parse::<Flaw>().unwrap_err();
+        assert!(error.to_string().contains("--list-flaws"), "{error}");
+    }
+}

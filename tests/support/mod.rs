@@ -1,0 +1,126 @@
+//! What the end-to-end tests share: running the real `xtask` binary on a fixture and reading
+//! back its exit code, stdout, JUnit and ledger.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// A gate run in its own temp out directory.
+pub struct Run {
+    pub out: tempfile::TempDir,
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().expect("xtask exited normally")
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).to_string()
+    }
+    /// Stdout with runs of spaces collapsed, so libtest's name padding does not matter.
+    pub fn stdout_squeezed(&self) -> String {
+        squeeze_spaces(&self.stdout())
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).to_string()
+    }
+    pub fn junit(&self) -> String {
+        std::fs::read_to_string(self.out.path().join("junit.xml")).expect("junit.xml written")
+    }
+    pub fn ledger(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.out.path().join("evidence.jsonl"))
+            .expect("evidence.jsonl written")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("ledger line is JSON"))
+            .collect()
+    }
+    pub fn check(&self, name: &str) -> Value {
+        self.ledger()
+            .into_iter()
+            .find(|line| line["kind"] == "check" && line["name"] == name)
+            .unwrap_or_else(|| panic!("no record for {name}"))
+    }
+    pub fn packet(&self, id: &str) -> Value {
+        self.ledger()
+            .into_iter()
+            .find(|line| line["kind"] == "packet" && line["packet"] == id)
+            .unwrap_or_else(|| panic!("no record for packet {id}"))
+    }
+    pub fn decision(&self) -> String {
+        let ledger = self.ledger();
+        let last = ledger.last().expect("ledger not empty");
+        assert_eq!(last["kind"], "verdict");
+        last["decision"].as_str().unwrap().to_string()
+    }
+    pub fn verify(&self) -> Output {
+        Command::new(XTASK)
+            .args(["gate", "verify", "--out"])
+            .arg(self.out.path())
+            .output()
+            .unwrap()
+    }
+    pub fn context(&self) -> String {
+        format!(
+            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+pub fn squeeze_spaces(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            line.split(' ')
+                .filter(|word| !word.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn gate(fixture: &str, extra: &[&str]) -> Run {
+    gate_with_env(fixture, extra, &[])
+}
+
+pub fn gate_with_env(fixture: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = tempfile::tempdir().unwrap();
+    let mut command = Command::new(XTASK);
+    command
+        .args(["gate", "--gate"])
+        .arg(fixtures().join(fixture))
+        .arg("--out")
+        .arg(out.path())
+        .args(extra)
+        .env_remove("RELGATE_ACTIVE_GATES");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    Run { out, output }
+}
+
+/// Pids of processes whose command line is exactly `marker`.
+pub fn sleepers(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.trim() == marker {
+                found.push(entry.file_name().to_string_lossy().to_string());
+            }
+        }
+    }
+    found
+}
