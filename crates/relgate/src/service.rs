@@ -713,15 +713,3 @@ fn stop_process(handle: &mut ProcessHandle) -> String {
     }
     message
 }
-
-/// The services a run with these checks would start, in start order.
-pub fn needed<'g>(gate: &'g Gate, checks: &[&crate::spec::Check]) -> Vec<&'g Service> {
-    gate.services
-        .iter()
-        .filter(|service| {
-            checks
-                .iter()
-                .any(|check| check.services.contains(&service.name))
-        })
-        .collect()
-}
