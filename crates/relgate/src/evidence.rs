@@ -86,6 +86,35 @@ pub enum CaseKind {
     Grep,
     /// A checklist item.
     Checklist,
+    /// A built-in probe (`probe = "…"`); its cases are in [`CheckRecord::cases`].
+    Probe,
+}
+
+/// How one case of a probe came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseOutcome {
+    /// The target refused the attack, or the property holds.
+    Pass,
+    /// The target accepted the attack, or the property does not hold.
+    Fail,
+    /// A control misbehaved or a precondition was missing: the probe could not tell.
+    Inconclusive,
+}
+
+/// Evidence of one case of a probe (`SEC-01::jwt-forgery::expired`), redacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeCase {
+    /// Case name.
+    pub name: String,
+    /// Its outcome.
+    pub outcome: CaseOutcome,
+    /// One line saying why.
+    pub message: String,
+    /// What was sent (tokens and secrets redacted).
+    pub sent: String,
+    /// What came back.
+    pub got: String,
 }
 
 /// Evidence of one check or checklist item.
@@ -130,6 +159,9 @@ pub struct CheckRecord {
     /// Further facts worth keeping (isolated cargo target dir, dependencies not in this run…).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// A probe's cases, in report order (empty for other checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<ProbeCase>,
 }
 
 /// Evidence of one service: how it started, how it ended, and its whole log.

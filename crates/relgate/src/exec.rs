@@ -382,6 +382,7 @@ struct Sink {
     hasher: Sha256,
     bytes: u64,
     tail: VecDeque<u8>,
+    redactor: crate::redaction::LineRedactor,
 }
 
 impl Sink {
@@ -391,10 +392,19 @@ impl Sink {
             hasher: Sha256::new(),
             bytes: 0,
             tail: VecDeque::with_capacity(TAIL_BYTES),
+            redactor: crate::redaction::LineRedactor::new(),
         })
     }
 
+    /// Takes output as it comes; writes it redacted, line by line.
     fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let mut redactor = std::mem::take(&mut self.redactor);
+        let result = redactor.push(chunk, &mut |bytes| self.write_redacted(bytes));
+        self.redactor = redactor;
+        result
+    }
+
+    fn write_redacted(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.file.write_all(chunk)?;
         self.hasher.update(chunk);
         self.bytes += chunk.len() as u64;
@@ -406,7 +416,9 @@ impl Sink {
     }
 
     /// Makes the log durable under its final name; returns its size, digest and tail.
-    fn finish(self, part: &Path, log_path: &Path) -> io::Result<(u64, String, Vec<u8>)> {
+    fn finish(mut self, part: &Path, log_path: &Path) -> io::Result<(u64, String, Vec<u8>)> {
+        let mut redactor = std::mem::take(&mut self.redactor);
+        redactor.finish(&mut |bytes| self.write_redacted(bytes))?;
         self.file.sync_all()?;
         drop(self.file);
         std::fs::rename(part, log_path)?;

@@ -55,7 +55,7 @@ pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
                     log,
                     "{relative}:{}:{}",
                     index + 1,
-                    text.trim_end_matches('\r')
+                    crate::redaction::redact(text.trim_end_matches('\r'))
                 )?;
             }
         }

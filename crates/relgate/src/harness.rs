@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
-use crate::evidence::{CaseKind, CheckRecord, Outcome, RunHeader};
+use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader};
 use crate::service::Services;
-use crate::spec::{Check, CheckKind, CommandSpec, Gate, GrepSpec, Satisfaction};
+use crate::spec::{Check, CheckKind, CommandSpec, Gate, GrepSpec, ProbeSpec, Satisfaction};
 use crate::verdict::{self, Stage, Triage};
-use crate::{cargo_lock, clock, exec, exit_codes, fragment, grep, plan, report, service, spec};
+use crate::{
+    cargo_lock, clock, exec, exit_codes, fragment, grep, plan, probes, report, service, spec,
+};
 
 /// Environment variable listing the gate files being run by ancestors of this process, one
 /// per line. A gate that finds its own file there refuses to run: a check ran the gate again.
@@ -188,6 +190,17 @@ pub fn run(options: &Options) -> i32 {
                 state.check_trial(&packet_id, &check_id)
             }));
         }
+        for check in &packet.checks {
+            for case in check.cases() {
+                let state = Arc::clone(&shared);
+                let name = check.case_name(case);
+                let (packet_id, check_id, case) =
+                    (packet.id.clone(), check.id.clone(), case.clone());
+                trials.push(Trial::ignorable_test(name, move || {
+                    state.case_trial(&packet_id, &check_id, &case)
+                }));
+            }
+        }
         for item in &packet.checklist {
             let state = Arc::clone(&shared);
             let name = packet.checklist_name(item);
@@ -203,14 +216,7 @@ pub fn run(options: &Options) -> i32 {
         .filter(|trial| !args.is_filtered_out(trial) && !args.is_ignored(trial))
         .map(|trial| trial.name().to_string())
         .collect();
-    let partial = in_run.len()
-        < shared.gate.checks().count()
-            + shared
-                .gate
-                .packets
-                .iter()
-                .map(|p| p.checklist.len())
-                .sum::<usize>();
+    let partial = in_run.len() < total;
     *shared.in_run.lock().expect("run state lock") = in_run.clone();
     if !list_only {
         if let Err(err) = fragment::write_header(&options.out_dir, &header) {
@@ -373,6 +379,62 @@ impl RunState {
         }
     }
 
+    /// One case of a probe: judged from the probe check's record, which holds every case.
+    fn case_trial(
+        &self,
+        packet_id: &str,
+        check_id: &str,
+        case: &str,
+    ) -> Result<Completion, Failed> {
+        let packet = self.gate.packet(packet_id).expect("trial packet exists");
+        let check = packet.check(check_id).expect("trial check exists");
+        let parent = check.name();
+        let record = if self.mode == Mode::Nextest {
+            self.wait_for_fragments(packet, &[check_id.to_string()])
+                .into_iter()
+                .next()
+        } else {
+            if !self
+                .in_run
+                .lock()
+                .expect("run state lock")
+                .contains(&parent)
+            {
+                return Err(Failed::from(format!(
+                    "the probe {parent} is not part of this run: select it too (filter `{parent}`)"
+                )));
+            }
+            self.wait_for(std::slice::from_ref(&parent))
+                .into_iter()
+                .find(|record| record.name == parent)
+        };
+        let Some(record) = record else {
+            return Err(Failed::from(format!("no evidence of {parent}")));
+        };
+        if record.outcome == Outcome::Skipped {
+            return Ok(Completion::ignored_with(record.message));
+        }
+        let triage = verdict::triage_check(check, Some(&record), &self.gate.accepts, self.today);
+        let failure = match record.cases.iter().find(|c| c.name == case) {
+            Some(found) if found.outcome == CaseOutcome::Pass => return Ok(Completion::Completed),
+            Some(found) => {
+                let mut text = found.message.clone();
+                if !found.sent.is_empty() {
+                    text.push_str(&format!("\nsent:\n{}", indent(&found.sent)));
+                }
+                if !found.got.is_empty() {
+                    text.push_str(&format!("\ngot:\n{}", indent(&found.got)));
+                }
+                text
+            }
+            None => format!("the probe did not run: {}", record.message),
+        };
+        match triage {
+            Triage::Blocking => Err(Failed::from(failure)),
+            _ => Ok(Completion::Completed),
+        }
+    }
+
     fn checklist_trial(&self, packet_id: &str, slug: &str) -> Result<Completion, Failed> {
         let packet = self.gate.packet(packet_id).expect("trial packet exists");
         let item = packet
@@ -501,11 +563,58 @@ impl RunState {
         let mut record = match &check.kind {
             CheckKind::Command(command) => self.run_command(check, command, &log_path),
             CheckKind::Grep(spec) => run_grep(check, spec, &log_path),
+            CheckKind::Probe(probe) => self.run_probe(check, probe, &log_path),
         };
         if record.sha256.is_some() {
             record.log = Some(log_relative);
         }
         record.notes.splice(0..0, notes);
+        record
+    }
+
+    fn run_probe(&self, check: &Check, probe: &ProbeSpec, log_path: &Path) -> CheckRecord {
+        let mut record = skeleton(check, "", Outcome::Error);
+        let endpoints = match self.services.ensure(&check.services) {
+            Ok(endpoints) => endpoints,
+            Err(message) => {
+                record.message = message;
+                return record;
+            }
+        };
+        if !endpoints.is_empty() {
+            record.notes.push(format!(
+                "services: {}",
+                endpoints
+                    .iter()
+                    .map(|(name, endpoint)| format!(
+                        "{name} at {}",
+                        service::redact_urls(&endpoint.url)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let config = spec::map_strings(&probe.config, &|text| {
+            service::interpolate(text, &endpoints, None)
+        });
+        let run = probes::run_with_timeout(probe, config, check.timeout);
+        record.started = clock::format_timestamp(run.started);
+        record.ended = clock::format_timestamp(clock::now());
+        record.duration_ms = run.duration.as_millis() as u64;
+        record.timed_out = run.timed_out;
+        let text = probes::log_text(probe, &run);
+        match crate::atomic::write(log_path, text.as_bytes()) {
+            Ok(()) => {
+                record.bytes = text.len() as u64;
+                record.sha256 = Some(crate::evidence::sha256_hex(text.as_bytes()));
+            }
+            Err(err) => {
+                record.message = format!("cannot write the log {}: {err}", log_path.display());
+                return record;
+            }
+        }
+        (record.outcome, record.message) = probes::judge(&run, check.timeout);
+        record.cases = run.cases;
         record
     }
 
@@ -627,6 +736,13 @@ impl RunState {
     }
 }
 
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("    {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn run_grep(check: &Check, spec: &GrepSpec, log_path: &Path) -> CheckRecord {
     let started = clock::now();
     let clock_start = Instant::now();
@@ -665,6 +781,11 @@ fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckRecord {
             command.cwd.display().to_string(),
         ),
         CheckKind::Grep(spec) => (CaseKind::Grep, Vec::new(), spec.root.display().to_string()),
+        CheckKind::Probe(probe) => (
+            CaseKind::Probe,
+            Vec::new(),
+            probe.root.display().to_string(),
+        ),
     };
     CheckRecord {
         packet: check.packet.clone(),
@@ -686,6 +807,7 @@ fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckRecord {
         severity: check.severity,
         message: message.to_string(),
         notes: Vec::new(),
+        cases: Vec::new(),
     }
 }
 

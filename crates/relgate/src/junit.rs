@@ -1,5 +1,6 @@
 //! The JUnit report `junit.xml`: one `<testsuite>` per packet in gate-file order, one
-//! `<testcase>` per check and checklist item, named `PACKET::check`.
+//! `<testcase>` per check (`PACKET::check`), per case of a probe (`PACKET::check::case`) and per
+//! checklist item (`PACKET::checklist::<slug>`).
 //!
 //! The file must validate against the strict Apache Ant schema (`junit-ant.xsd`), the narrowest
 //! dialect that GitLab, Jenkins and the JUnit parsers all read. That schema shapes the output:
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::evidence::{CaseKind, CheckRecord, Outcome, RunHeader};
+use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader};
 use crate::spec::Gate;
 use crate::verdict::{Triage, Verdict};
 use crate::{clock, exec};
@@ -45,12 +46,16 @@ pub fn render(
     verdict: &Verdict,
     out_dir: &Path,
 ) -> String {
-    let mut unclaimed: Vec<&CheckRecord> = checks.iter().collect();
+    let derived: Vec<CheckRecord> = checks.iter().flat_map(probe_cases).collect();
+    let mut unclaimed: Vec<&CheckRecord> = checks.iter().chain(&derived).collect();
     let mut suites: Vec<SuitePlan> = gate
         .packets
         .iter()
         .map(|packet| {
-            let names = packet.checks.iter().map(|check| check.name());
+            let names = packet.checks.iter().flat_map(|check| {
+                std::iter::once(check.name())
+                    .chain(check.cases().iter().map(|case| check.case_name(case)))
+            });
             let items = packet
                 .checklist
                 .iter()
@@ -99,6 +104,49 @@ pub fn render(
         .to_string()
         .expect("serializing into memory cannot fail");
     schema_safe(&xml)
+}
+
+/// One record per case of a probe (`PACKET::check::case`), for its own `<testcase>`: the
+/// case's message, what was sent and what came back; timing and triage are the probe's.
+fn probe_cases(record: &CheckRecord) -> Vec<CheckRecord> {
+    record
+        .cases
+        .iter()
+        .map(|case| {
+            let mut notes = Vec::new();
+            if !case.sent.is_empty() {
+                notes.push(format!("sent: {}", case.sent));
+            }
+            if !case.got.is_empty() {
+                notes.push(format!("got: {}", case.got));
+            }
+            CheckRecord {
+                check: format!("{}::{}", record.check, case.name),
+                name: format!("{}::{}", record.name, case.name),
+                case_kind: CaseKind::Probe,
+                argv: Vec::new(),
+                exit_code: None,
+                signal: None,
+                timed_out: false,
+                log: None,
+                bytes: 0,
+                sha256: None,
+                outcome: match case.outcome {
+                    CaseOutcome::Pass => Outcome::Pass,
+                    CaseOutcome::Fail | CaseOutcome::Inconclusive => Outcome::Fail,
+                },
+                message: match case.outcome {
+                    CaseOutcome::Inconclusive if !case.message.starts_with("inconclusive") => {
+                        format!("inconclusive: {}", case.message)
+                    }
+                    _ => case.message.clone(),
+                },
+                notes,
+                cases: Vec::new(),
+                ..record.clone()
+            }
+        })
+        .collect()
 }
 
 /// Renders and writes `<out_dir>/junit.xml` atomically; returns its path.
@@ -259,7 +307,15 @@ fn test_case(
     } else {
         format!("{message}\n{details}")
     };
-    let triage = match context.verdict.triage.get(&record.name) {
+    // A probe's case is triaged with its probe.
+    let triaged = match record.case_kind {
+        CaseKind::Probe if record.check.contains("::") => {
+            let probe = record.check.split("::").next().unwrap_or_default();
+            format!("{}::{probe}", record.packet)
+        }
+        _ => record.name.clone(),
+    };
+    let triage = match context.verdict.triage.get(&triaged) {
         Some(Triage::Accepted(acceptance)) => Some(format!(
             "accepted by {} until {}: {}",
             acceptance.owner, acceptance.until, acceptance.reason
@@ -288,6 +344,7 @@ fn test_case(
                 CaseKind::Command => "exit-code",
                 CaseKind::Grep => "grep",
                 CaseKind::Checklist => "checklist",
+                CaseKind::Probe => "probe",
             };
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status
@@ -445,6 +502,7 @@ mod tests {
             severity: Severity::P0,
             message: message.to_string(),
             notes: Vec::new(),
+            cases: Vec::new(),
         }
     }
 

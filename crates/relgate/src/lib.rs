@@ -18,6 +18,8 @@ pub mod harness;
 pub mod interrupt;
 pub mod junit;
 pub mod plan;
+pub mod probes;
+pub mod redaction;
 pub mod report;
 pub mod service;
 pub mod spec;

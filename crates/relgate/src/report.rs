@@ -90,6 +90,7 @@ pub fn finish(
                 severity: Severity::P0,
                 message,
                 notes: vec![item.text.clone()],
+                cases: Vec::new(),
             });
         }
     }

@@ -651,7 +651,11 @@ fn pump_log(
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        if log.write_all(&line).is_err() {
+        let written = match crate::redaction::redact(&String::from_utf8_lossy(&line)) {
+            std::borrow::Cow::Borrowed(_) => log.write_all(&line),
+            std::borrow::Cow::Owned(redacted) => log.write_all(redacted.as_bytes()),
+        };
+        if written.is_err() {
             return;
         }
         if !found {

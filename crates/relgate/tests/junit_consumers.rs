@@ -164,6 +164,7 @@ fn record(
         severity: Severity::P0,
         message: message.to_string(),
         notes: Vec::new(),
+        cases: Vec::new(),
     }
 }
 

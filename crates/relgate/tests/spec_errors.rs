@@ -203,7 +203,7 @@ fn check_without_action() {
     check_error(
         &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\n"),
         SpecErrorKind::MissingKey,
-        "gate.toml:6:6: check P::c says nothing to do (key `packet.check`)\n  (hint: add `run = \"…\"` or `grep = { pattern = \"…\", files = \"…\" }`)",
+        "gate.toml:6:6: check P::c says nothing to do (key `packet.check`)\n  (hint: add `run = \"…\"`, `grep = { pattern = \"…\", files = \"…\" }` or `probe = \"…\"`)",
     );
 }
 
@@ -408,4 +408,40 @@ fn a_service_needs_its_dependencies_and_checks_get_them_in_start_order() {
     ));
     let check = gate.checks().next().unwrap();
     assert_eq!(check.services, ["db", "api"]);
+}
+
+#[test]
+fn an_unknown_probe() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"p\"\nprobe = \"jwtt\"\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:7:9: unknown probe `jwtt` (key `packet.check.probe`)\n  (hint: did you mean `jwt`?)",
+    );
+}
+
+#[test]
+fn a_probe_with_a_run_only_key() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"p\"\nprobe = \"secrets\"\nenv = {{ A = \"b\" }}\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:8:1: `env` applies to `run` checks, not to probe `secrets` (key `packet.check.env`)",
+    );
+}
+
+#[test]
+fn a_probe_that_also_runs_a_command() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"p\"\nrun = \"true\"\nprobe = \"secrets\"\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:7:7: check SEC-00::p has both `probe` and `run`; give each its own check (key `packet.check.run`)",
+    );
+}
+
+#[test]
+fn a_probe_key_on_a_command_check() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\n\nurl = \"http://127.0.0.1:1/\"\n"),
+        SpecErrorKind::UnknownKey,
+        "gate.toml:9:1: unknown key `url` (key `packet.check.url`)\n  (hint: valid keys here: id, run, grep, probe, cwd, env, services, expect, timeout, severity, allow_destructive; a probe check (`probe = \"…\"`) takes the probe's own keys)",
+    );
 }

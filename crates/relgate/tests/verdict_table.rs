@@ -72,6 +72,7 @@ fn record(name: &str, outcome: Outcome) -> CheckRecord {
         severity: Severity::P0,
         message: String::new(),
         notes: Vec::new(),
+        cases: Vec::new(),
     }
 }
 

@@ -118,6 +118,48 @@ impl<'a> Locator<'a> {
         })
     }
 
+    /// Byte offset of `key` written in the `[[array]]` table entry that holds `offset`: a line
+    /// `key = …` / `key.sub = …` or a sub-table header `[….key]`, searched from the entry's
+    /// header to the next `[[` header.
+    pub(crate) fn key_offset(&self, offset: usize, key: &str) -> Option<usize> {
+        let offset = offset.min(self.source.len());
+        let line_start = self.source[..offset]
+            .rfind('\n')
+            .map_or(0, |index| index + 1);
+        let header = self.source[..line_start]
+            .match_indices("[[")
+            .map(|(index, _)| index)
+            .filter(|index| *index == 0 || self.source.as_bytes()[index - 1] == b'\n')
+            .last()
+            .unwrap_or(0);
+        let mut position = header;
+        for line in self.source[header..].split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            if position > line_start && trimmed.starts_with("[[") {
+                break;
+            }
+            let indent = line.len() - trimmed.len();
+            if let Some(after) = trimmed.strip_prefix(key) {
+                let after = after.trim_start();
+                if after.starts_with('=') || after.starts_with('.') {
+                    return Some(position + indent);
+                }
+            }
+            if trimmed.starts_with('[') && !trimmed.starts_with("[[") {
+                let name = trimmed
+                    .trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("");
+                if name.trim().rsplit('.').next() == Some(key) {
+                    return Some(position + indent);
+                }
+            }
+            position += line.len();
+        }
+        None
+    }
+
     /// The text of the line holding `offset`.
     pub(crate) fn line_text(&self, offset: usize) -> &'a str {
         let offset = offset.min(self.source.len());

@@ -6,17 +6,18 @@
 //! and key (see [`SpecError`]).
 
 mod destructive;
-mod duration;
 mod error;
 mod model;
+mod probe;
 mod raw;
 mod services;
 mod template;
 mod validate;
 
 pub use destructive::destructive_git_command;
-pub use duration::{format_duration, parse_duration};
 pub use error::{SpecError, SpecErrorKind};
 pub use model::*;
+pub use probe::map_strings;
+pub use relgate_probes::duration::{format_duration, parse_duration};
 pub use template::{expand, references, Reference, SERVICE_FIELDS};
 pub use validate::{load, parse};

@@ -164,6 +164,19 @@ impl Check {
     pub fn name(&self) -> String {
         format!("{}::{}", self.packet, self.id)
     }
+
+    /// The probe's case names (empty for other checks).
+    pub fn cases(&self) -> &[String] {
+        match &self.kind {
+            CheckKind::Probe(probe) => &probe.cases,
+            _ => &[],
+        }
+    }
+
+    /// The test-case name of one case of a probe: `PACKET::check::case`.
+    pub fn case_name(&self, case: &str) -> String {
+        format!("{}::{}::{case}", self.packet, self.id)
+    }
 }
 
 /// What a check does.
@@ -173,6 +186,21 @@ pub enum CheckKind {
     Command(CommandSpec),
     /// Search files with a regular expression.
     Grep(GrepSpec),
+    /// Attack a running system with a built-in probe.
+    Probe(ProbeSpec),
+}
+
+/// A probe check: `probe = "jwt"` and the probe's own keys.
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    /// The probe kind (`jwt`, `rls`…).
+    pub kind: String,
+    /// The probe's keys as written (strings may hold `${service.field}` references).
+    pub config: toml::Table,
+    /// Its case names, in report order.
+    pub cases: Vec<String>,
+    /// Directory relative paths (key files, anchors) resolve against.
+    pub root: PathBuf,
 }
 
 /// A command check.

@@ -88,12 +88,14 @@ pub(crate) struct RawAttestation {
     pub on: Spanned<DateText>,
 }
 
+/// A check. Not `deny_unknown_fields`: a probe check's own keys (`url`, `issuer`…) land in
+/// `rest`, which validation hands to the probe, and refuses for every other kind of check.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct RawCheck {
     pub id: Spanned<String>,
     pub run: Option<Spanned<RawCommand>>,
     pub grep: Option<Spanned<RawGrep>>,
+    pub probe: Option<Spanned<String>>,
     pub cwd: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
@@ -102,7 +104,24 @@ pub(crate) struct RawCheck {
     pub timeout: Option<Spanned<String>>,
     pub severity: Option<Severity>,
     pub allow_destructive: Option<Spanned<String>>,
+    #[serde(flatten)]
+    pub rest: toml::Table,
 }
+
+/// The keys a check itself knows, for "did you mean" and for telling them from probe keys.
+pub(crate) const CHECK_KEYS: &[&str] = &[
+    "id",
+    "run",
+    "grep",
+    "probe",
+    "cwd",
+    "env",
+    "services",
+    "expect",
+    "timeout",
+    "severity",
+    "allow_destructive",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

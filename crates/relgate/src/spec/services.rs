@@ -368,6 +368,34 @@ impl Context<'_> {
             .map(|service| service.name.as_str())
             .collect();
         let mut wanted: BTreeSet<String> = BTreeSet::new();
+        if let CheckKind::Probe(probe) = kind {
+            let texts: Vec<Templated<'_>> = super::probe::strings(&probe.config)
+                .into_iter()
+                .map(|(path, text)| {
+                    let top = path.split(['.', '[']).next().unwrap_or_default();
+                    Templated {
+                        text,
+                        span: self.key_span(&raw.id.span(), top),
+                        key: format!("packet.check.{path}"),
+                    }
+                })
+                .collect();
+            for reference in self.references(&texts, &names)? {
+                match reference {
+                    Reference::OwnPort => {
+                        return Err(self.error(
+                            raw.id.span(),
+                            "packet.check",
+                            SpecErrorKind::InvalidValue,
+                            format!("check {check} says `${{port}}`, which only a service has: write `${{SERVICE.port}}`"),
+                        ))
+                    }
+                    Reference::Service { name, .. } => {
+                        wanted.insert(name);
+                    }
+                }
+            }
+        }
         if let (CheckKind::Command(command), Some(run)) = (kind, &raw.run) {
             let mut texts: Vec<Templated<'_>> = command
                 .argv

@@ -9,11 +9,11 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::destructive::destructive_git_command;
-use super::duration::parse_duration;
 use super::error::{nearest, Locator, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::*;
 use crate::clock::parse_date;
+use relgate_probes::duration::parse_duration;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -372,7 +372,31 @@ impl Context<'_> {
             Some(cwd) => root.join(cwd),
             None => root.to_path_buf(),
         };
-        let kind = match (&raw.run, &raw.grep) {
+        let kind = if let Some(probe) = &raw.probe {
+            CheckKind::Probe(self.probe(raw, probe, &format!("{packet}::{id}"), &cwd)?)
+        } else {
+            self.refuse_probe_keys(raw)?;
+            self.run_or_grep(raw, packet, &id, cwd)?
+        };
+        let needs = self.check_services(raw, &kind, &format!("{packet}::{id}"), services)?;
+        Ok(Check {
+            packet: packet.to_string(),
+            id,
+            severity: raw.severity.unwrap_or(default_severity),
+            timeout,
+            kind,
+            services: needs,
+        })
+    }
+
+    fn run_or_grep(
+        &self,
+        raw: &RawCheck,
+        packet: &str,
+        id: &str,
+        cwd: PathBuf,
+    ) -> Result<CheckKind, SpecError> {
+        Ok(match (&raw.run, &raw.grep) {
             (Some(run), None) => CheckKind::Command(self.command(raw, run, cwd)?),
             (None, Some(grep)) => {
                 if let Some(expect) = &raw.expect {
@@ -403,19 +427,11 @@ impl Context<'_> {
                     format!("check {packet}::{id} says nothing to do"),
                 );
                 error.hint = Some(
-                    r#"add `run = "…"` or `grep = { pattern = "…", files = "…" }`"#.to_string(),
+                    r#"add `run = "…"`, `grep = { pattern = "…", files = "…" }` or `probe = "…"`"#
+                        .to_string(),
                 );
                 return Err(error);
             }
-        };
-        let needs = self.check_services(raw, &kind, &format!("{packet}::{id}"), services)?;
-        Ok(Check {
-            packet: packet.to_string(),
-            id,
-            severity: raw.severity.unwrap_or(default_severity),
-            timeout,
-            kind,
-            services: needs,
         })
     }
 

@@ -1,0 +1,789 @@
+//! `audit-chain`: an append-only, hash-chained audit table.
+//!
+//! As the app role (with a tenant set, so it sees rows), UPDATE, DELETE and TRUNCATE are each
+//! attempted in a transaction that is rolled back and must be refused. The catalog must show
+//! enabled guard triggers for UPDATE, DELETE and TRUNCATE and no such privilege for the app
+//! role. As the admin, the whole chain is recomputed in id order: every hash equals
+//! `expected_hash` and every `prev` equals the previous row's hash. With `anchor`, the head of
+//! the chain (id + hash) is saved in a file; the next run requires that row to be unchanged,
+//! which catches a deleted tail or a rewritten history, then moves the anchor to the new head.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::db::{self, case, quote_ident, As, Session, SqlError, TableName, Target};
+use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
+
+/// tenant-api's `AUDIT_HASH_EXPRESSION`: the expected `self_hash` of row `e`.
+pub(crate) const DEFAULT_EXPECTED_HASH: &str = "encode(sha256(convert_to(\
+e.id::text || '|' || e.org_id || '|' || e.actor || '|' || e.action || '|' || e.payload::text \
+|| '|' || to_char(e.occurred_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
+|| '|' || e.prev_hash, 'UTF8')), 'hex')";
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+pub(crate) struct AuditProbe {
+    database: String,
+    app_role: String,
+    table: String,
+    id_column: String,
+    prev_column: String,
+    hash_column: String,
+    expected_hash: String,
+    genesis: String,
+    anchor: Option<PathBuf>,
+    tenant: Option<String>,
+    tenant_column: String,
+    tenant_setting: String,
+    connect_timeout: Duration,
+    statement_timeout: Duration,
+}
+
+impl AuditProbe {
+    pub(crate) fn configure(config: &mut Config<'_>) -> Result<Self, ConfigError> {
+        let text = |config: &mut Config<'_>, key: &'static str, default: &str| {
+            config
+                .string(key)
+                .map(|value| value.unwrap_or_else(|| default.to_string()))
+        };
+        Ok(AuditProbe {
+            database: config.required_string("database")?,
+            app_role: text(config, "app_role", "tenant_app")?,
+            table: text(config, "table", "audit_events")?,
+            id_column: text(config, "id_column", "id")?,
+            prev_column: text(config, "prev_column", "prev_hash")?,
+            hash_column: text(config, "hash_column", "self_hash")?,
+            expected_hash: text(config, "expected_hash", DEFAULT_EXPECTED_HASH)?,
+            genesis: text(config, "genesis", GENESIS)?,
+            anchor: config.string("anchor")?.map(PathBuf::from),
+            tenant: config.string("tenant")?,
+            tenant_column: text(config, "tenant_column", "org_id")?,
+            tenant_setting: text(config, "tenant_setting", "app.org_id")?,
+            connect_timeout: db::duration_key(config, "connect_timeout")?,
+            statement_timeout: db::duration_key(config, "statement_timeout")?,
+        })
+    }
+}
+
+impl Probe for AuditProbe {
+    fn cases(&self) -> Vec<String> {
+        let mut cases: Vec<String> = [
+            "controls",
+            "update-refused",
+            "delete-refused",
+            "truncate-refused",
+            "guard-triggers",
+            "privileges",
+            "chain",
+        ]
+        .iter()
+        .map(|name| name.to_string())
+        .collect();
+        if self.anchor.is_some() {
+            cases.push("anchor".to_string());
+        }
+        cases
+    }
+
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+        let target = Target {
+            url: self.database.clone(),
+            app_role: self.app_role.clone(),
+            connect_timeout: self.connect_timeout,
+            statement_timeout: self.statement_timeout,
+        };
+        let mut session = db::connect(&target, context)?;
+        let mut cases = Vec::new();
+        self.all(&mut session, context, &mut cases)?;
+        for case in &cases {
+            context.log.line(&format!(
+                "case {}: {:?}: {}",
+                case.name, case.outcome, case.message
+            ));
+        }
+        Ok(cases)
+    }
+}
+
+const ATTACKS: [&str; 3] = ["update-refused", "delete-refused", "truncate-refused"];
+
+/// What the table looks like, from the catalog.
+struct Table {
+    name: TableName,
+    id_type: String,
+    has_tenant_column: bool,
+}
+
+impl AuditProbe {
+    fn all(
+        &self,
+        session: &mut Session,
+        context: &Context<'_>,
+        cases: &mut Vec<Case>,
+    ) -> Result<(), String> {
+        let table = match self.table_info(session)? {
+            Ok(table) => table,
+            Err(why) => {
+                for name in self.cases() {
+                    cases.push(case(&name, CaseOutcome::Inconclusive, &why, "", ""));
+                }
+                return Ok(());
+            }
+        };
+        let role_exists = session.app_role_attributes()?.is_some();
+        if role_exists {
+            cases.push(self.guard_triggers(session, &table)?);
+            cases.push(self.privileges(session, &table)?);
+        } else {
+            let why = format!(
+                "inconclusive: the app role `{}` does not exist",
+                self.app_role
+            );
+            for name in ["guard-triggers", "privileges"] {
+                cases.push(case(name, CaseOutcome::Inconclusive, &why, "", ""));
+            }
+        }
+
+        let bypass = session.admin_bypasses_rls()?;
+        let count_sql = format!("select count(*) from {}", table.name.quoted());
+        let rows: i64 = session.admin(|tx| tx.query_one(&count_sql, &[]).map(|r| r.get(0)))?;
+        let chain_ready = if !bypass {
+            Err(format!(
+                "inconclusive: the `database` role of {} is neither superuser nor BYPASSRLS, so it cannot read the whole chain",
+                session.describe
+            ))
+        } else if rows == 0 {
+            Err(format!(
+                "inconclusive: {} is empty: an empty log proves nothing",
+                table.name
+            ))
+        } else {
+            Ok(())
+        };
+
+        match self.controls(session, &table, rows, &chain_ready, role_exists)? {
+            Ok((control, tenant)) => {
+                cases.push(control);
+                for attack in ATTACKS {
+                    cases.push(self.attack(session, &table, attack, tenant.as_deref())?);
+                }
+            }
+            Err(control) => {
+                let why = control.message.clone();
+                cases.push(control);
+                for attack in ATTACKS {
+                    cases.push(case(attack, CaseOutcome::Inconclusive, &why, "", ""));
+                }
+            }
+        }
+
+        match chain_ready {
+            Err(why) => {
+                cases.push(case("chain", CaseOutcome::Inconclusive, &why, "", ""));
+                if self.anchor.is_some() {
+                    cases.push(case("anchor", CaseOutcome::Inconclusive, &why, "", ""));
+                }
+            }
+            Ok(()) => {
+                let (chain, head) = self.chain(session, &table)?;
+                let chain_ok = chain.outcome == CaseOutcome::Pass;
+                cases.push(chain);
+                if let Some(anchor) = &self.anchor {
+                    let path = context.root.join(anchor);
+                    cases.push(self.anchor(session, &table, &path, head, chain_ok, context)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn table_info(&self, session: &mut Session) -> Result<Result<Table, String>, String> {
+        let name = TableName::parse(&self.table, "public");
+        let quoted = name.quoted();
+        let columns: Vec<(String, String)> = session.admin(|tx| {
+            tx.query(
+                "select a.attname::text, format_type(a.atttypid, a.atttypmod) \
+                 from pg_attribute a where a.attrelid = to_regclass($1) \
+                 and a.attnum > 0 and not a.attisdropped",
+                &[&quoted],
+            )
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })?;
+        if columns.is_empty() {
+            return Ok(Err(format!(
+                "inconclusive: table {name} does not exist (check `table`)"
+            )));
+        }
+        let find = |column: &str| columns.iter().find(|(c, _)| c == column).map(|(_, t)| t.clone());
+        for (key, column) in [
+            ("id_column", &self.id_column),
+            ("prev_column", &self.prev_column),
+            ("hash_column", &self.hash_column),
+        ] {
+            if find(column).is_none() {
+                return Ok(Err(format!(
+                    "inconclusive: {name} has no column `{column}` (check `{key}`)"
+                )));
+            }
+        }
+        Ok(Ok(Table {
+            id_type: find(&self.id_column).unwrap_or_default(),
+            has_tenant_column: find(&self.tenant_column).is_some(),
+            name,
+        }))
+    }
+
+    /// Positive control: as the app role (tenant set), at least one row is visible, so a
+    /// refused UPDATE/DELETE means something. Negative control: `SET LOCAL ROLE` took effect.
+    fn controls(
+        &self,
+        session: &mut Session,
+        table: &Table,
+        rows: i64,
+        chain_ready: &Result<(), String>,
+        role_exists: bool,
+    ) -> Result<Result<(Case, Option<String>), Case>, String> {
+        let inconclusive = |message: String, sent: &str, got: &str| {
+            case("controls", CaseOutcome::Inconclusive, message, sent, got)
+        };
+        if !role_exists {
+            return Ok(Err(inconclusive(
+                format!("inconclusive: the app role `{}` does not exist", self.app_role),
+                "",
+                "",
+            )));
+        }
+        if rows == 0 {
+            if let Err(why) = chain_ready {
+                return Ok(Err(inconclusive(why.clone(), "", "")));
+            }
+        }
+        let role = &self.app_role;
+        let column = quote_ident(&self.tenant_column);
+        let tenant = match (&self.tenant, table.has_tenant_column) {
+            (Some(tenant), _) => Some(tenant.clone()),
+            (None, false) => None,
+            (None, true) => {
+                let sql = format!(
+                    "select {column}::text from {} order by {} desc limit 1",
+                    table.name.quoted(),
+                    quote_ident(&self.id_column)
+                );
+                session.admin(|tx| tx.query_opt(&sql, &[]).map(|r| r.map(|r| r.get(0))))?
+            }
+        };
+        let mut sent = vec![format!("as {role}: SET LOCAL ROLE; select current_user, session_user")];
+        if let Err(problem) = session.role_switch_control()? {
+            return Ok(Err(inconclusive(
+                format!("inconclusive: negative control: {problem}"),
+                &sent.join("\n"),
+                "",
+            )));
+        }
+        let sql = format!("select count(*) from {}", table.name.quoted());
+        let setting = self.tenant_setting.clone();
+        let who = match &tenant {
+            Some(tenant) => {
+                sent.push(format!("as {role} with {setting} = {tenant}: {sql}"));
+                As::App {
+                    tenant: Some((&setting, tenant)),
+                }
+            }
+            None => {
+                sent.push(format!("as {role}: {sql}"));
+                As::App { tenant: None }
+            }
+        };
+        let seen = session.attempt(who, |tx| tx.query_one(&sql, &[]).map(|r| r.get::<_, i64>(0)))?;
+        let with = match &tenant {
+            Some(tenant) => format!(" with {setting} = {tenant}"),
+            None => String::new(),
+        };
+        match seen {
+            Ok(count) if count > 0 => Ok(Ok((
+                case(
+                    "controls",
+                    CaseOutcome::Pass,
+                    format!(
+                        "positive: as {role}{with}, {count} of {rows} rows of {} are visible; negative: SET LOCAL ROLE took effect",
+                        table.name
+                    ),
+                    sent.join("\n"),
+                    format!("{count} rows visible"),
+                ),
+                tenant,
+            ))),
+            Ok(_) => Ok(Err(inconclusive(
+                format!(
+                    "inconclusive: positive control: as {role}{with}, no row of {} is visible, so a refused UPDATE or DELETE would prove nothing (set `tenant`)",
+                    table.name
+                ),
+                &sent.join("\n"),
+                "0 rows visible",
+            ))),
+            Err(err) => Ok(Err(inconclusive(
+                format!(
+                    "inconclusive: positive control: as {role}{with}, reading {} failed: {err}",
+                    table.name
+                ),
+                &sent.join("\n"),
+                &err.to_string(),
+            ))),
+        }
+    }
+
+    fn attack(
+        &self,
+        session: &mut Session,
+        table: &Table,
+        name: &str,
+        tenant: Option<&str>,
+    ) -> Result<Case, String> {
+        let quoted = table.name.quoted();
+        let id = quote_ident(&self.id_column);
+        let hash = quote_ident(&self.hash_column);
+        let newest = format!("{id} = (select max({id}) from {quoted})");
+        let sql = match name {
+            "update-refused" => format!("update {quoted} set {hash} = {hash} where {newest}"),
+            "delete-refused" => format!("delete from {quoted} where {newest}"),
+            _ => format!("truncate {quoted}"),
+        };
+        let role = &self.app_role;
+        let setting = &self.tenant_setting;
+        let who = As::App {
+            tenant: tenant.map(|tenant| (setting.as_str(), tenant)),
+        };
+        let with = match tenant {
+            Some(tenant) => format!(" with {setting} = {tenant}"),
+            None => String::new(),
+        };
+        if session.past_deadline() {
+            return Ok(case(name, CaseOutcome::Inconclusive, "inconclusive: the check's deadline passed", "", ""));
+        }
+        let result = session.attempt(who, |tx| tx.execute(&sql, &[]))?;
+        let verb = match name {
+            "update-refused" => "UPDATE",
+            "delete-refused" => "DELETE",
+            _ => "TRUNCATE",
+        };
+        let (outcome, message, got) = match result {
+            Ok(0) if verb != "TRUNCATE" => (
+                CaseOutcome::Pass,
+                format!("{verb} of the newest visible row as {role}{with} affected 0 rows"),
+                "0 rows affected".to_string(),
+            ),
+            Ok(count) if verb != "TRUNCATE" => (
+                CaseOutcome::Fail,
+                format!("{verb} as {role}{with} affected {count} row(s) of {} (rolled back)", table.name),
+                format!("{count} rows affected"),
+            ),
+            Ok(_) => (
+                CaseOutcome::Fail,
+                format!("TRUNCATE {} as {role} succeeded (rolled back)", table.name),
+                "TRUNCATE succeeded".to_string(),
+            ),
+            Err(err) if is_inconclusive_error(&err) => (
+                CaseOutcome::Inconclusive,
+                format!("inconclusive: {verb} as {role}{with} did not finish: {err}"),
+                err.to_string(),
+            ),
+            Err(err) => (
+                CaseOutcome::Pass,
+                format!("{verb} as {role}{with} was refused: {err}"),
+                err.to_string(),
+            ),
+        };
+        Ok(case(name, outcome, message, format!("as {role}{with}: {sql}"), got))
+    }
+
+    fn guard_triggers(&self, session: &mut Session, table: &Table) -> Result<Case, String> {
+        // tgtype bits: 8 DELETE, 16 UPDATE, 32 TRUNCATE. 'O' (origin) and 'A' (always) fire in
+        // normal sessions; 'D' is disabled and 'R' fires only in replica sessions.
+        let sql = "select t.tgname::text, t.tgtype::int, t.tgenabled::text, t.tgfoid::regproc::text \
+                   from pg_trigger t where t.tgrelid = to_regclass($1) and not t.tgisinternal \
+                   order by 1";
+        let quoted = table.name.quoted();
+        let triggers: Vec<(String, i32, String, String)> = session.admin(|tx| {
+            tx.query(sql, &[&quoted])
+                .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+        })?;
+        let enabled = |bit: i32| {
+            triggers
+                .iter()
+                .filter(|(_, kind, state, _)| kind & bit != 0 && (state == "O" || state == "A"))
+                .map(|(name, _, _, _)| name.clone())
+                .collect::<Vec<_>>()
+        };
+        let mut missing = Vec::new();
+        let mut found = Vec::new();
+        for (event, bit) in [("UPDATE", 16), ("DELETE", 8), ("TRUNCATE", 32)] {
+            let names = enabled(bit);
+            if names.is_empty() {
+                missing.push(event);
+            } else {
+                found.push(format!("{event}: {}", names.join(", ")));
+            }
+        }
+        let got = triggers
+            .iter()
+            .map(|(name, kind, state, function)| {
+                format!("{name}: tgtype {kind}, tgenabled {state}, function {function}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (outcome, message) = if missing.is_empty() {
+            (
+                CaseOutcome::Pass,
+                format!("enabled guard triggers on {}: {}", table.name, found.join("; ")),
+            )
+        } else {
+            (
+                CaseOutcome::Fail,
+                format!(
+                    "no enabled trigger on {} for {}",
+                    table.name,
+                    missing.join(", ")
+                ),
+            )
+        };
+        Ok(case("guard-triggers", outcome, message, sql, got))
+    }
+
+    fn privileges(&self, session: &mut Session, table: &Table) -> Result<Case, String> {
+        let sql = "select has_any_column_privilege($1, $2::text::regclass, 'UPDATE'), \
+                   has_table_privilege($1, $2::text::regclass, 'DELETE'), \
+                   has_table_privilege($1, $2::text::regclass, 'TRUNCATE')";
+        let role = self.app_role.clone();
+        let quoted = table.name.quoted();
+        let (update, delete, truncate): (bool, bool, bool) = session.admin(|tx| {
+            tx.query_one(sql, &[&role, &quoted])
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+        })?;
+        let held: Vec<&str> = [("UPDATE", update), ("DELETE", delete), ("TRUNCATE", truncate)]
+            .iter()
+            .filter(|(_, has)| *has)
+            .map(|(name, _)| *name)
+            .collect();
+        let (outcome, message) = if held.is_empty() {
+            (
+                CaseOutcome::Pass,
+                format!("{role} has no UPDATE, DELETE or TRUNCATE privilege on {}", table.name),
+            )
+        } else {
+            (
+                CaseOutcome::Fail,
+                format!("{role} holds {} on {}", held.join(", "), table.name),
+            )
+        };
+        Ok(case(
+            "privileges",
+            outcome,
+            message,
+            sql,
+            format!("UPDATE {update}, DELETE {delete}, TRUNCATE {truncate}"),
+        ))
+    }
+
+    /// Recomputes the chain as the admin; returns the case and the head (id, hash).
+    fn chain(
+        &self,
+        session: &mut Session,
+        table: &Table,
+    ) -> Result<(Case, Option<(String, String)>), String> {
+        let id = quote_ident(&self.id_column);
+        let prev = quote_ident(&self.prev_column);
+        let hash = quote_ident(&self.hash_column);
+        let sql = format!(
+            "select e.{id}::text, e.{prev}::text, e.{hash}::text, ({})::text from {} e order by e.{id}",
+            self.expected_hash,
+            table.name.quoted()
+        );
+        let result = session.attempt(As::Admin, |tx| {
+            tx.query(&sql, &[]).map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, String>(0),
+                            r.get::<_, Option<String>>(1),
+                            r.get::<_, Option<String>>(2),
+                            r.get::<_, Option<String>>(3),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })?;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(err) => {
+                return Ok((
+                    case(
+                        "chain",
+                        CaseOutcome::Inconclusive,
+                        format!("inconclusive: the chain query failed (check `expected_hash`): {err}"),
+                        sql,
+                        err.to_string(),
+                    ),
+                    None,
+                ))
+            }
+        };
+        let mut problems = Vec::new();
+        let mut previous = Some(self.genesis.clone());
+        for (row_id, row_prev, row_hash, expected) in &rows {
+            if *row_prev != previous {
+                problems.push(format!(
+                    "row {row_id}: {} {} does not equal the previous row's {} {}",
+                    self.prev_column,
+                    short(row_prev),
+                    self.hash_column,
+                    short(&previous)
+                ));
+            }
+            if row_hash.is_none() || row_hash != expected {
+                problems.push(format!(
+                    "row {row_id}: {} {} but the expected hash is {}",
+                    self.hash_column,
+                    short(row_hash),
+                    short(expected)
+                ));
+            }
+            previous = row_hash.clone();
+        }
+        let head = rows
+            .last()
+            .and_then(|(id, _, hash, _)| hash.clone().map(|hash| (id.clone(), hash)));
+        let (outcome, message) = if problems.is_empty() {
+            (
+                CaseOutcome::Pass,
+                format!(
+                    "{} rows of {} recompute and link from the genesis hash; head id {}",
+                    rows.len(),
+                    table.name,
+                    head.as_ref().map(|(id, _)| id.as_str()).unwrap_or("-")
+                ),
+            )
+        } else {
+            (
+                CaseOutcome::Fail,
+                format!(
+                    "{} problem(s) in {} rows, first: {}",
+                    problems.len(),
+                    rows.len(),
+                    problems[0]
+                ),
+            )
+        };
+        let got = problems.iter().take(20).cloned().collect::<Vec<_>>().join("\n");
+        Ok((case("chain", outcome, message, sql, got), head))
+    }
+
+    fn anchor(
+        &self,
+        session: &mut Session,
+        table: &Table,
+        path: &Path,
+        head: Option<(String, String)>,
+        chain_ok: bool,
+        context: &Context<'_>,
+    ) -> Result<Case, String> {
+        let shown = path.display().to_string();
+        let Some((head_id, head_hash)) = head else {
+            return Ok(case("anchor", CaseOutcome::Inconclusive, "inconclusive: the chain has no head to anchor", "", ""));
+        };
+        let existing = match std::fs::read_to_string(path) {
+            Ok(text) => Some(parse_anchor(&text).map_err(|why| format!("anchor file {shown}: {why}"))?),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(format!("cannot read anchor file {shown}: {err}")),
+        };
+        let Some(anchor) = existing else {
+            if !chain_ok {
+                return Ok(case(
+                    "anchor",
+                    CaseOutcome::Inconclusive,
+                    format!("inconclusive: no anchor at {shown} yet, and none written because the chain is broken"),
+                    "",
+                    "",
+                ));
+            }
+            write_anchor(path, &table.name.to_string(), &head_id, &head_hash)?;
+            context.log.line(&format!("anchor written: {shown} id {head_id}"));
+            return Ok(case(
+                "anchor",
+                CaseOutcome::Pass,
+                format!("first run: no anchor yet, created {shown} at head id {head_id} (hash {})", short(&Some(head_hash.clone()))),
+                format!("write {shown}"),
+                format!("id = {head_id}, hash = {head_hash}"),
+            ));
+        };
+        if anchor.table != table.name.to_string() {
+            return Ok(case(
+                "anchor",
+                CaseOutcome::Inconclusive,
+                format!("inconclusive: anchor {shown} is for table {}, not {}", anchor.table, table.name),
+                "",
+                "",
+            ));
+        }
+        let id = quote_ident(&self.id_column);
+        let hash = quote_ident(&self.hash_column);
+        let sql = format!(
+            "select e.{hash}::text from {} e where e.{id} = $1::text::{}",
+            table.name.quoted(),
+            table.id_type
+        );
+        let found: Option<Option<String>> = session.admin(|tx| {
+            tx.query_opt(&sql, &[&anchor.id]).map(|r| r.map(|r| r.get(0)))
+        })?;
+        let sent = format!("{sql} ($1 = {}) -- anchor {shown}", anchor.id);
+        let (outcome, mut message, got) = match found {
+            None => (
+                CaseOutcome::Fail,
+                format!(
+                    "anchored row id {} is gone from {}: the tail of the log was deleted or the history rewritten",
+                    anchor.id, table.name
+                ),
+                "no row".to_string(),
+            ),
+            Some(found) if found.as_deref() == Some(anchor.hash.as_str()) => (
+                CaseOutcome::Pass,
+                format!("anchored row id {} still has its hash", anchor.id),
+                format!("hash {}", anchor.hash),
+            ),
+            Some(found) => (
+                CaseOutcome::Fail,
+                format!(
+                    "anchored row id {} now has hash {}, the anchor says {}: history was rewritten",
+                    anchor.id,
+                    short(&found),
+                    short(&Some(anchor.hash.clone()))
+                ),
+                format!("hash {}", found.unwrap_or_default()),
+            ),
+        };
+        if outcome == CaseOutcome::Pass && chain_ok {
+            if head_id != anchor.id || head_hash != anchor.hash {
+                write_anchor(path, &table.name.to_string(), &head_id, &head_hash)?;
+                context.log.line(&format!("anchor advanced: {shown} id {head_id}"));
+                message.push_str(&format!("; anchor advanced to head id {head_id}"));
+            } else {
+                message.push_str("; the head has not moved");
+            }
+        } else {
+            message.push_str("; anchor not advanced");
+        }
+        Ok(case("anchor", outcome, message, sent, got))
+    }
+}
+
+/// A timeout or a client-side error proves no refusal.
+fn is_inconclusive_error(err: &SqlError) -> bool {
+    err.is_timeout()
+}
+
+/// The first 12 characters of a hash, for messages.
+fn short(hash: &Option<String>) -> String {
+    match hash {
+        None => "null".to_string(),
+        Some(hash) if hash.len() > 12 => format!("{}…", &hash[..12]),
+        Some(hash) => hash.clone(),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Anchor {
+    table: String,
+    id: String,
+    hash: String,
+}
+
+fn parse_anchor(text: &str) -> Result<Anchor, String> {
+    let table: toml::Table = text.parse().map_err(|err| format!("not TOML: {err}"))?;
+    let get = |key: &str| {
+        table
+            .get(key)
+            .and_then(|value| value.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| format!("missing string `{key}`"))
+    };
+    Ok(Anchor {
+        table: get("table")?,
+        id: get("id")?,
+        hash: get("hash")?,
+    })
+}
+
+fn anchor_text(table: &str, id: &str, hash: &str) -> String {
+    let mut out = toml::Table::new();
+    out.insert("table".into(), toml::Value::String(table.to_string()));
+    out.insert("id".into(), toml::Value::String(id.to_string()));
+    out.insert("hash".into(), toml::Value::String(hash.to_string()));
+    format!(
+        "# relgate audit-chain anchor: the head of the chain at the last passing run.\n# Commit it with the release; the next run requires this row unchanged.\n{out}"
+    )
+}
+
+/// Writes the anchor atomically: a temporary file in the same directory, synced, renamed.
+fn write_anchor(path: &Path, table: &str, id: &str, hash: &str) -> Result<(), String> {
+    let shown = path.display();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
+    }
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "anchor".to_string());
+    let temporary = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(anchor_text(table, id, hash).as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    };
+    write().map_err(|err| {
+        let _ = std::fs::remove_file(&temporary);
+        format!("cannot write anchor file {shown}: {err}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configure(text: &str) -> Result<Vec<String>, ConfigError> {
+        crate::configure("audit-chain", &text.parse::<toml::Table>().unwrap())
+    }
+
+    #[test]
+    fn anchor_case_only_when_configured() {
+        let plain = configure("database = \"${db.url}\"").unwrap();
+        assert_eq!(plain[0], "controls");
+        assert!(!plain.contains(&"anchor".to_string()));
+        let anchored = configure("database = \"x\"\nanchor = \"gate/audit-anchor.toml\"").unwrap();
+        assert_eq!(anchored.last().map(String::as_str), Some("anchor"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert_eq!(configure("database = \"x\"\nhash_col = \"h\"").unwrap_err().key, "hash_col");
+        assert_eq!(configure("table = \"t\"").unwrap_err().key, "database");
+    }
+
+    #[test]
+    fn anchor_files_round_trip_and_are_written_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/anchor.toml");
+        write_anchor(&path, "public.audit_events", "42", "ab\"c").unwrap();
+        let anchor = parse_anchor(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            anchor,
+            Anchor {
+                table: "public.audit_events".into(),
+                id: "42".into(),
+                hash: "ab\"c".into()
+            }
+        );
+        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+        assert!(parse_anchor("id = 1").is_err());
+    }
+}

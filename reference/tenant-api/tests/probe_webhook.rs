@@ -1,0 +1,252 @@
+//! Proof for relgate's `webhook` probe against the reference service: every case passes against
+//! the hardened Svix receiver, each webhook flaw makes the cases that should catch it fail, a
+//! wrong secret makes the probe inconclusive instead of passing, and a run changes no table but
+//! `webhook_deliveries` (the positive control's one delivery, the documented side effect).
+
+#[allow(dead_code)]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use relgate_probes::redact::Redactor;
+use relgate_probes::{Case, CaseOutcome, Context, Log};
+use support::{webhook_secret, Database, Service};
+
+/// Every table of the service but `webhook_deliveries`, which the control delivery grows.
+const UNCHANGED_TABLES: [&str; 11] = [
+    "team_members",
+    "projects",
+    "children",
+    "consents",
+    "child_records",
+    "audit_events",
+    "orgs",
+    "roles",
+    "permissions",
+    "role_permissions",
+    "audit_chain_head",
+];
+
+const ALL_CASES: [&str; 8] = [
+    "controls",
+    "unsigned",
+    "bad-signature",
+    "wrong-secret",
+    "stale-timestamp",
+    "future-timestamp",
+    "body-tampered",
+    "replayed-id",
+];
+
+/// The gate root: the repository, so that `reference/keys/…` resolves as in packets.toml.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The check's table as a user writes it, with `${api.url}` already interpolated.
+fn check(api_url: &str, secret_file: &str) -> toml::Table {
+    format!(
+        r#"
+url = "{api_url}/webhooks/clerk"
+scheme = "svix"
+secret = {{ file = "{secret_file}" }}
+tolerance = "5m"
+"#
+    )
+    .parse()
+    .expect("check table parses")
+}
+
+struct Run {
+    cases: Vec<Case>,
+    log: String,
+}
+
+impl Run {
+    fn outcome(&self, name: &str) -> CaseOutcome {
+        self.case(name).outcome
+    }
+
+    fn case(&self, name: &str) -> &Case {
+        self.cases
+            .iter()
+            .find(|case| case.name == name)
+            .unwrap_or_else(|| panic!("no case {name} in {:#?}", self.cases))
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.cases.iter().map(|case| case.name.as_str()).collect()
+    }
+
+    /// Asserts the outcome of each case: `failing` fail, every other case passes.
+    fn assert_only_failing(&self, failing: &[&str]) {
+        for case in &self.cases {
+            let expected = if failing.contains(&case.name.as_str()) {
+                CaseOutcome::Fail
+            } else {
+                CaseOutcome::Pass
+            };
+            assert_eq!(
+                case.outcome, expected,
+                "{}: {}\nsent:\n{}\ngot: {}",
+                case.name, case.message, case.sent, case.got
+            );
+        }
+    }
+
+    /// Every text the probe produced, for redaction checks.
+    fn all_text(&self) -> String {
+        let mut text = self.log.clone();
+        for case in &self.cases {
+            text.push_str(&format!("{}\n{}\n{}\n", case.message, case.sent, case.got));
+        }
+        text
+    }
+}
+
+fn run_probe(service: &Service, secret_file: &str) -> Run {
+    let log = Log::new(Redactor::new());
+    let root = root();
+    let context = Context {
+        root: &root,
+        deadline: Instant::now() + Duration::from_secs(120),
+        log: &log,
+    };
+    let cases = relgate_probes::run("webhook", &check(&service.base, secret_file), &context)
+        .expect("the probe runs");
+    Run {
+        cases,
+        log: log.text(),
+    }
+}
+
+const SECRET_FILE: &str = "reference/keys/webhook-secret.txt";
+
+/// Row count and checksum of every table that must not change, as the owner (who bypasses
+/// nothing here: the owner is superuser in the throwaway cluster, so RLS does not hide rows).
+fn snapshot(database: &Database) -> BTreeMap<&'static str, (i64, String)> {
+    let mut owner = database.owner();
+    UNCHANGED_TABLES
+        .iter()
+        .map(|table| {
+            let row = owner
+                .query_one(
+                    &format!(
+                        "select count(*), coalesce(md5(string_agg(t::text, ',' order by t::text)), '') \
+                         from {table} t"
+                    ),
+                    &[],
+                )
+                .unwrap_or_else(|err| panic!("checksum {table}: {err}"));
+            (*table, (row.get(0), row.get(1)))
+        })
+        .collect()
+}
+
+fn deliveries(database: &Database) -> Vec<String> {
+    database
+        .owner()
+        .query("select id from webhook_deliveries order by id", &[])
+        .expect("read webhook_deliveries")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// Runs the probe against the service with `flaws` and checks that it changed nothing but
+/// `webhook_deliveries`, which gains exactly `accepted` new `msg_relgate_…` ids.
+fn probe_against(flaws: &[&str], accepted: usize) -> Run {
+    let (service, database) = Service::start(flaws);
+    let before = snapshot(&database);
+    let deliveries_before = deliveries(&database);
+    let run = run_probe(&service, SECRET_FILE);
+    assert_eq!(snapshot(&database), before, "a probe run changed a table");
+    let new: Vec<String> = deliveries(&database)
+        .into_iter()
+        .filter(|id| !deliveries_before.contains(id))
+        .collect();
+    assert_eq!(new.len(), accepted, "new webhook_deliveries: {new:?}");
+    assert!(
+        new.iter().all(|id| id.starts_with("msg_relgate_")),
+        "{new:?}"
+    );
+    assert_eq!(run.names(), ALL_CASES);
+    run
+}
+
+#[test]
+fn hardened_service_refuses_every_forged_delivery() {
+    let run = probe_against(&[], 1);
+    run.assert_only_failing(&[]);
+
+    let secret = webhook_secret();
+    let encoded = secret.strip_prefix("whsec_").expect("whsec_ secret");
+    let text = run.all_text();
+    assert!(!text.contains(encoded), "the secret leaked:\n{text}");
+    let controls = run.case("controls");
+    assert!(
+        controls.sent.contains("svix-signature: v1,[REDACTED]"),
+        "{}",
+        controls.sent
+    );
+    assert!(
+        run.case("stale-timestamp")
+            .message
+            .contains("6m ago (tolerance 5m + 1m)"),
+        "{}",
+        run.case("stale-timestamp").message
+    );
+    assert!(run.log.contains("replayed-id: -> 400"), "{}", run.log);
+}
+
+#[test]
+fn flaw_webhook_skip_signature_is_caught() {
+    // The four unsigned or wrongly signed deliveries are accepted besides the control.
+    let run = probe_against(&["webhook-skip-signature"], 5);
+    run.assert_only_failing(&["unsigned", "bad-signature", "wrong-secret", "body-tampered"]);
+    assert_eq!(run.outcome("unsigned"), CaseOutcome::Fail);
+    assert_eq!(run.outcome("body-tampered"), CaseOutcome::Fail);
+    assert!(
+        run.case("unsigned")
+            .message
+            .ends_with("with an unsigned delivery got 204: accepted"),
+        "{}",
+        run.case("unsigned").message
+    );
+}
+
+#[test]
+fn flaw_webhook_no_tolerance_is_caught() {
+    let run = probe_against(&["webhook-no-tolerance"], 3);
+    run.assert_only_failing(&["stale-timestamp", "future-timestamp"]);
+    assert_eq!(run.outcome("stale-timestamp"), CaseOutcome::Fail);
+    assert_eq!(run.outcome("future-timestamp"), CaseOutcome::Fail);
+}
+
+#[test]
+fn a_wrong_secret_is_inconclusive_not_a_pass() {
+    let (service, database) = Service::start(&[]);
+    let file = std::env::temp_dir().join(format!(
+        "relgate-probe-webhook-other-secret-{}.txt",
+        std::process::id()
+    ));
+    std::fs::write(&file, "whsec_dGhpcyBpcyBub3QgdGhlIHNlY3JldA==\n").expect("write secret");
+    let run = run_probe(&service, file.to_str().expect("utf-8 temp path"));
+    let _ = std::fs::remove_file(&file);
+    for case in &run.cases {
+        assert_eq!(case.outcome, CaseOutcome::Inconclusive, "{}", case.name);
+        assert!(
+            case.message
+                .starts_with("inconclusive: positive control POST http://127.0.0.1:")
+                && case
+                    .message
+                    .contains("with a correctly signed fresh delivery got 401"),
+            "{}: {}",
+            case.name,
+            case.message
+        );
+    }
+    assert!(deliveries(&database).is_empty(), "nothing was accepted");
+}
