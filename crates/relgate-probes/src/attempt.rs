@@ -100,7 +100,12 @@ pub(crate) fn list(statuses: &[u16]) -> String {
 }
 
 /// A case with `outcome` and evidence joined from `attempts`.
-pub(crate) fn case(name: &str, outcome: CaseOutcome, message: String, attempts: &[&Attempt]) -> Case {
+pub(crate) fn case(
+    name: &str,
+    outcome: CaseOutcome,
+    message: String,
+    attempts: &[&Attempt],
+) -> Case {
     Case {
         name: name.to_string(),
         outcome,
@@ -120,13 +125,22 @@ pub(crate) fn case(name: &str, outcome: CaseOutcome, message: String, attempts: 
 
 /// Every case of `names` inconclusive with `message`: the first carries the controls'
 /// evidence, the rest say they were not attempted.
-pub(crate) fn all_inconclusive(names: &[String], message: &str, controls: &[&Attempt]) -> Vec<Case> {
+pub(crate) fn all_inconclusive(
+    names: &[String],
+    message: &str,
+    controls: &[&Attempt],
+) -> Vec<Case> {
     names
         .iter()
         .enumerate()
         .map(|(index, name)| {
             if index == 0 {
-                case(name, CaseOutcome::Inconclusive, message.to_string(), controls)
+                case(
+                    name,
+                    CaseOutcome::Inconclusive,
+                    message.to_string(),
+                    controls,
+                )
             } else {
                 Case {
                     name: name.clone(),
@@ -221,7 +235,9 @@ mod tests {
 
     #[test]
     fn status_lists_refuse_successes() {
-        let table: toml::Table = "a = [401, 403]\nb = 204\nc = []\nd = [\"401\"]\n".parse().unwrap();
+        let table: toml::Table = "a = [401, 403]\nb = 204\nc = []\nd = [\"401\"]\n"
+            .parse()
+            .unwrap();
         let mut config = Config::new(&table);
         assert_eq!(statuses(&mut config, "a", &[1]).unwrap(), vec![401, 403]);
         assert_eq!(

@@ -214,7 +214,12 @@ impl AuditProbe {
                 "inconclusive: table {name} does not exist (check `table`)"
             )));
         }
-        let find = |column: &str| columns.iter().find(|(c, _)| c == column).map(|(_, t)| t.clone());
+        let find = |column: &str| {
+            columns
+                .iter()
+                .find(|(c, _)| c == column)
+                .map(|(_, t)| t.clone())
+        };
         for (key, column) in [
             ("id_column", &self.id_column),
             ("prev_column", &self.prev_column),
@@ -248,7 +253,10 @@ impl AuditProbe {
         };
         if !role_exists {
             return Ok(Err(inconclusive(
-                format!("inconclusive: the app role `{}` does not exist", self.app_role),
+                format!(
+                    "inconclusive: the app role `{}` does not exist",
+                    self.app_role
+                ),
                 "",
                 "",
             )));
@@ -272,7 +280,9 @@ impl AuditProbe {
                 session.admin(|tx| tx.query_opt(&sql, &[]).map(|r| r.map(|r| r.get(0))))?
             }
         };
-        let mut sent = vec![format!("as {role}: SET LOCAL ROLE; select current_user, session_user")];
+        let mut sent = vec![format!(
+            "as {role}: SET LOCAL ROLE; select current_user, session_user"
+        )];
         if let Err(problem) = session.role_switch_control()? {
             return Ok(Err(inconclusive(
                 format!("inconclusive: negative control: {problem}"),
@@ -294,7 +304,9 @@ impl AuditProbe {
                 As::App { tenant: None }
             }
         };
-        let seen = session.attempt(who, |tx| tx.query_one(&sql, &[]).map(|r| r.get::<_, i64>(0)))?;
+        let seen = session.attempt(who, |tx| {
+            tx.query_one(&sql, &[]).map(|r| r.get::<_, i64>(0))
+        })?;
         let with = match &tenant {
             Some(tenant) => format!(" with {setting} = {tenant}"),
             None => String::new(),
@@ -358,7 +370,13 @@ impl AuditProbe {
             None => String::new(),
         };
         if session.past_deadline() {
-            return Ok(case(name, CaseOutcome::Inconclusive, "inconclusive: the check's deadline passed", "", ""));
+            return Ok(case(
+                name,
+                CaseOutcome::Inconclusive,
+                "inconclusive: the check's deadline passed",
+                "",
+                "",
+            ));
         }
         let result = session.attempt(who, |tx| tx.execute(&sql, &[]))?;
         let verb = match name {
@@ -374,7 +392,10 @@ impl AuditProbe {
             ),
             Ok(count) if verb != "TRUNCATE" => (
                 CaseOutcome::Fail,
-                format!("{verb} as {role}{with} affected {count} row(s) of {} (rolled back)", table.name),
+                format!(
+                    "{verb} as {role}{with} affected {count} row(s) of {} (rolled back)",
+                    table.name
+                ),
                 format!("{count} rows affected"),
             ),
             Ok(_) => (
@@ -393,19 +414,29 @@ impl AuditProbe {
                 err.to_string(),
             ),
         };
-        Ok(case(name, outcome, message, format!("as {role}{with}: {sql}"), got))
+        Ok(case(
+            name,
+            outcome,
+            message,
+            format!("as {role}{with}: {sql}"),
+            got,
+        ))
     }
 
     fn guard_triggers(&self, session: &mut Session, table: &Table) -> Result<Case, String> {
         // tgtype bits: 8 DELETE, 16 UPDATE, 32 TRUNCATE. 'O' (origin) and 'A' (always) fire in
         // normal sessions; 'D' is disabled and 'R' fires only in replica sessions.
-        let sql = "select t.tgname::text, t.tgtype::int, t.tgenabled::text, t.tgfoid::regproc::text \
+        let sql =
+            "select t.tgname::text, t.tgtype::int, t.tgenabled::text, t.tgfoid::regproc::text \
                    from pg_trigger t where t.tgrelid = to_regclass($1) and not t.tgisinternal \
                    order by 1";
         let quoted = table.name.quoted();
         let triggers: Vec<(String, i32, String, String)> = session.admin(|tx| {
-            tx.query(sql, &[&quoted])
-                .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+            tx.query(sql, &[&quoted]).map(|rows| {
+                rows.iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                    .collect()
+            })
         })?;
         let enabled = |bit: i32| {
             triggers
@@ -434,7 +465,11 @@ impl AuditProbe {
         let (outcome, message) = if missing.is_empty() {
             (
                 CaseOutcome::Pass,
-                format!("enabled guard triggers on {}: {}", table.name, found.join("; ")),
+                format!(
+                    "enabled guard triggers on {}: {}",
+                    table.name,
+                    found.join("; ")
+                ),
             )
         } else {
             (
@@ -459,15 +494,22 @@ impl AuditProbe {
             tx.query_one(sql, &[&role, &quoted])
                 .map(|r| (r.get(0), r.get(1), r.get(2)))
         })?;
-        let held: Vec<&str> = [("UPDATE", update), ("DELETE", delete), ("TRUNCATE", truncate)]
-            .iter()
-            .filter(|(_, has)| *has)
-            .map(|(name, _)| *name)
-            .collect();
+        let held: Vec<&str> = [
+            ("UPDATE", update),
+            ("DELETE", delete),
+            ("TRUNCATE", truncate),
+        ]
+        .iter()
+        .filter(|(_, has)| *has)
+        .map(|(name, _)| *name)
+        .collect();
         let (outcome, message) = if held.is_empty() {
             (
                 CaseOutcome::Pass,
-                format!("{role} has no UPDATE, DELETE or TRUNCATE privilege on {}", table.name),
+                format!(
+                    "{role} has no UPDATE, DELETE or TRUNCATE privilege on {}",
+                    table.name
+                ),
             )
         } else {
             (
@@ -519,7 +561,9 @@ impl AuditProbe {
                     case(
                         "chain",
                         CaseOutcome::Inconclusive,
-                        format!("inconclusive: the chain query failed (check `expected_hash`): {err}"),
+                        format!(
+                            "inconclusive: the chain query failed (check `expected_hash`): {err}"
+                        ),
                         sql,
                         err.to_string(),
                     ),
@@ -573,7 +617,12 @@ impl AuditProbe {
                 ),
             )
         };
-        let got = problems.iter().take(20).cloned().collect::<Vec<_>>().join("\n");
+        let got = problems
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n");
         Ok((case("chain", outcome, message, sql, got), head))
     }
 
@@ -588,10 +637,18 @@ impl AuditProbe {
     ) -> Result<Case, String> {
         let shown = path.display().to_string();
         let Some((head_id, head_hash)) = head else {
-            return Ok(case("anchor", CaseOutcome::Inconclusive, "inconclusive: the chain has no head to anchor", "", ""));
+            return Ok(case(
+                "anchor",
+                CaseOutcome::Inconclusive,
+                "inconclusive: the chain has no head to anchor",
+                "",
+                "",
+            ));
         };
         let existing = match std::fs::read_to_string(path) {
-            Ok(text) => Some(parse_anchor(&text).map_err(|why| format!("anchor file {shown}: {why}"))?),
+            Ok(text) => {
+                Some(parse_anchor(&text).map_err(|why| format!("anchor file {shown}: {why}"))?)
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
             Err(err) => return Err(format!("cannot read anchor file {shown}: {err}")),
         };
@@ -606,11 +663,16 @@ impl AuditProbe {
                 ));
             }
             write_anchor(path, &table.name.to_string(), &head_id, &head_hash)?;
-            context.log.line(&format!("anchor written: {shown} id {head_id}"));
+            context
+                .log
+                .line(&format!("anchor written: {shown} id {head_id}"));
             return Ok(case(
                 "anchor",
                 CaseOutcome::Pass,
-                format!("first run: no anchor yet, created {shown} at head id {head_id} (hash {})", short(&Some(head_hash.clone()))),
+                format!(
+                    "first run: no anchor yet, created {shown} at head id {head_id} (hash {})",
+                    short(&Some(head_hash.clone()))
+                ),
                 format!("write {shown}"),
                 format!("id = {head_id}, hash = {head_hash}"),
             ));
@@ -619,7 +681,10 @@ impl AuditProbe {
             return Ok(case(
                 "anchor",
                 CaseOutcome::Inconclusive,
-                format!("inconclusive: anchor {shown} is for table {}, not {}", anchor.table, table.name),
+                format!(
+                    "inconclusive: anchor {shown} is for table {}, not {}",
+                    anchor.table, table.name
+                ),
                 "",
                 "",
             ));
@@ -632,7 +697,8 @@ impl AuditProbe {
             table.id_type
         );
         let found: Option<Option<String>> = session.admin(|tx| {
-            tx.query_opt(&sql, &[&anchor.id]).map(|r| r.map(|r| r.get(0)))
+            tx.query_opt(&sql, &[&anchor.id])
+                .map(|r| r.map(|r| r.get(0)))
         })?;
         let sent = format!("{sql} ($1 = {}) -- anchor {shown}", anchor.id);
         let (outcome, mut message, got) = match found {
@@ -663,7 +729,9 @@ impl AuditProbe {
         if outcome == CaseOutcome::Pass && chain_ok {
             if head_id != anchor.id || head_hash != anchor.hash {
                 write_anchor(path, &table.name.to_string(), &head_id, &head_hash)?;
-                context.log.line(&format!("anchor advanced: {shown} id {head_id}"));
+                context
+                    .log
+                    .line(&format!("anchor advanced: {shown} id {head_id}"));
                 message.push_str(&format!("; anchor advanced to head id {head_id}"));
             } else {
                 message.push_str("; the head has not moved");
@@ -726,7 +794,8 @@ fn anchor_text(table: &str, id: &str, hash: &str) -> String {
 fn write_anchor(path: &Path, table: &str, id: &str, hash: &str) -> Result<(), String> {
     let shown = path.display();
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
     }
     let file_name = path
         .file_name()
@@ -765,7 +834,12 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        assert_eq!(configure("database = \"x\"\nhash_col = \"h\"").unwrap_err().key, "hash_col");
+        assert_eq!(
+            configure("database = \"x\"\nhash_col = \"h\"")
+                .unwrap_err()
+                .key,
+            "hash_col"
+        );
         assert_eq!(configure("table = \"t\"").unwrap_err().key, "database");
     }
 
@@ -783,7 +857,10 @@ mod tests {
                 hash: "ab\"c".into()
             }
         );
-        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
         assert!(parse_anchor("id = 1").is_err());
     }
 }

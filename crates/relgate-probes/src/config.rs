@@ -115,7 +115,12 @@ impl<'a> Config<'a> {
     }
 
     /// An error about `key` of this table.
-    pub fn error(&self, key: &str, kind: ConfigErrorKind, message: impl Into<String>) -> ConfigError {
+    pub fn error(
+        &self,
+        key: &str,
+        kind: ConfigErrorKind,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             key: self.path(key),
             kind,
@@ -296,9 +301,10 @@ impl<'a> Config<'a> {
                 .iter()
                 .enumerate()
                 .map(|(index, item)| match item {
-                    toml::Value::Table(table) => {
-                        Ok(Config::nested(table, format!("{}[{index}]", self.path(key))))
-                    }
+                    toml::Value::Table(table) => Ok(Config::nested(
+                        table,
+                        format!("{}[{index}]", self.path(key)),
+                    )),
                     other => Err(self.invalid(key, "an array of tables", other)),
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -381,7 +387,10 @@ mod tests {
             config.secret("a").unwrap(),
             Some(SecretSource::File("k.pem".into()))
         );
-        assert_eq!(config.secret("b").unwrap(), Some(SecretSource::Env("K".into())));
+        assert_eq!(
+            config.secret("b").unwrap(),
+            Some(SecretSource::Env("K".into()))
+        );
         assert_eq!(config.secret("c").unwrap_err().key, "c");
         let err = config.secret("d").unwrap_err();
         assert_eq!(err.key, "d.fil");

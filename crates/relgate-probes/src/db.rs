@@ -33,7 +33,10 @@ impl SqlError {
                 message: db.message().to_string(),
             },
             None => SqlError {
-                code: error.code().map(|c| c.code().to_string()).unwrap_or_default(),
+                code: error
+                    .code()
+                    .map(|c| c.code().to_string())
+                    .unwrap_or_default(),
                 message: error.to_string(),
             },
         }
@@ -138,9 +141,7 @@ pub(crate) fn connect(target: &Target, context: &Context<'_>) -> Result<Session,
         .parse()
         .map_err(|err| format!("`database` {redacted} is not a connection string: {err}"))?;
     if let Some(password) = config.get_password() {
-        context
-            .log
-            .add_secret(&String::from_utf8_lossy(password).into_owned());
+        context.log.add_secret(&String::from_utf8_lossy(password));
     }
     let describe = describe_config(&config);
     let remaining = context.deadline.saturating_duration_since(Instant::now());
@@ -398,7 +399,10 @@ pub(crate) fn compare_fingerprints(
     let changed: Vec<String> = before
         .iter()
         .filter_map(|(table, old)| {
-            let new = after.iter().find(|(other, _)| other == table).map(|(_, f)| f);
+            let new = after
+                .iter()
+                .find(|(other, _)| other == table)
+                .map(|(_, f)| f);
             match new {
                 Some(new) if new == old => None,
                 Some(new) => Some(format!("{table}: {old} before, {new} after")),

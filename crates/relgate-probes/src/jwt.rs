@@ -156,10 +156,7 @@ impl JwtProbe {
                 &format!("a token for audience {FOREIGN_AUDIENCE}"),
                 with(json!({ "aud": FOREIGN_AUDIENCE })),
             )?],
-            "missing-exp" => vec![signed(
-                "a token without exp",
-                with(json!({ "exp": null })),
-            )?],
+            "missing-exp" => vec![signed("a token without exp", with(json!({ "exp": null })))?],
             "alg-none" => NONE_SPELLINGS
                 .iter()
                 .map(|alg| {
@@ -174,7 +171,10 @@ impl JwtProbe {
             "empty-signature" => {
                 let valid = minter.sign(&header, &forge.valid_claims)?;
                 let stripped = token::strip_signature(&valid).ok_or("token has no signature")?;
-                vec![Forged::new("a valid token with its signature removed", stripped)]
+                vec![Forged::new(
+                    "a valid token with its signature removed",
+                    stripped,
+                )]
             }
             "flipped-signature" => {
                 let valid = minter.sign(&header, &forge.valid_claims)?;
@@ -207,7 +207,10 @@ impl JwtProbe {
                         let key = EncodingKey::from_secret(secret);
                         let signed =
                             token::sign(&header, &forge.valid_claims, &key, Algorithm::HS256)?;
-                        Ok(Forged::new(&format!("an HS256 token keyed with {what}"), signed))
+                        Ok(Forged::new(
+                            &format!("an HS256 token keyed with {what}"),
+                            signed,
+                        ))
                     })
                     .collect::<Result<_, String>>()?
             }
@@ -369,7 +372,13 @@ impl Probe for JwtProbe {
         );
         let summary = match attempt::check_controls(&positive, &negative, &self.refused) {
             Ok(summary) => summary,
-            Err(message) => return Ok(attempt::all_inconclusive(&names, &message, &[&positive, &negative])),
+            Err(message) => {
+                return Ok(attempt::all_inconclusive(
+                    &names,
+                    &message,
+                    &[&positive, &negative],
+                ))
+            }
         };
         let mut cases = vec![attempt::case(
             "controls",

@@ -29,6 +29,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 pub use config::{Config, ConfigError, ConfigErrorKind, SecretSource};
+pub use secrets::{scan_tree, Finding, ScanOptions, DEFAULT_MAX_FILE_SIZE};
 
 /// The probe kinds `probe = "…"` accepts.
 pub const KINDS: &[&str] = &[

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use postgres::types::ToSql;
 
-use crate::db::{self, case, compare_fingerprints, quote_ident, worst, As, Session, TableName, Target};
+use crate::db::{
+    self, case, compare_fingerprints, quote_ident, worst, As, Session, TableName, Target,
+};
 use crate::{Case, CaseOutcome, Config, ConfigError, ConfigErrorKind, Context, Probe};
 
 const CASES: [&str; 13] = [
@@ -237,7 +239,9 @@ impl Run<'_, '_> {
                   and a.attnum > 0 and not a.attisdropped \
              where c.relkind in ('r', 'p') and n.nspname = any($1) \
              order by 1, 2";
-        self.context.log.line(&format!("catalog: tenant tables\n{sql}"));
+        self.context
+            .log
+            .line(&format!("catalog: tenant tables\n{sql}"));
         let rows = session.admin(|tx| tx.query(sql, &[&schemas, &column, &role]))?;
         let tables: Vec<TenantTable> = rows
             .iter()
@@ -375,7 +379,10 @@ impl Run<'_, '_> {
             problems.push("has BYPASSRLS".to_string());
         }
         if !owned.is_empty() {
-            problems.push(format!("owns (or is a member of the owner of) {}", owned.join(", ")));
+            problems.push(format!(
+                "owns (or is a member of the owner of) {}",
+                owned.join(", ")
+            ));
         }
         let (outcome, message) = if problems.is_empty() {
             (
@@ -383,10 +390,7 @@ impl Run<'_, '_> {
                 format!("{role} is not superuser, not BYPASSRLS and owns no tenant table"),
             )
         } else {
-            (
-                CaseOutcome::Fail,
-                format!("{role} {}", problems.join(", ")),
-            )
+            (CaseOutcome::Fail, format!("{role} {}", problems.join(", ")))
         };
         self.push(case(
             "app-role-attributes",
@@ -405,7 +409,11 @@ impl Run<'_, '_> {
     }
 
     /// Views (and materialized views) that read tenant tables, directly or through other views.
-    fn invoker_views(&mut self, session: &mut Session, tables: &[TenantTable]) -> Result<(), String> {
+    fn invoker_views(
+        &mut self,
+        session: &mut Session,
+        tables: &[TenantTable],
+    ) -> Result<(), String> {
         let sql = "select distinct v.oid, n.nspname::text, v.relname::text, v.relkind::text, \
              coalesce(v.reloptions::text[], '{}'), d.refobjid \
              from pg_rewrite r \
@@ -416,7 +424,9 @@ impl Run<'_, '_> {
              where v.relkind in ('v', 'm') \
                and n.nspname not in ('pg_catalog', 'information_schema') \
                and n.nspname not like 'pg\\_toast%'";
-        self.context.log.line(&format!("catalog: view dependencies\n{sql}"));
+        self.context
+            .log
+            .line(&format!("catalog: view dependencies\n{sql}"));
         let rows = session.admin(|tx| tx.query(sql, &[]))?;
         struct View {
             name: String,
@@ -494,7 +504,10 @@ impl Run<'_, '_> {
             .iter()
             .map(|oid| {
                 let view = &views[oid];
-                format!("{} ({}) reloptions {:?}", view.name, view.kind, view.options)
+                format!(
+                    "{} ({}) reloptions {:?}",
+                    view.name, view.kind, view.options
+                )
             })
             .collect::<Vec<_>>()
             .join("\n");
@@ -520,7 +533,9 @@ impl Run<'_, '_> {
              from pg_proc p join pg_namespace n on n.oid = p.pronamespace \
              join pg_roles o on o.oid = p.proowner \
              where p.prosecdef and n.nspname = any($1) order by 1";
-        self.context.log.line(&format!("catalog: definer functions\n{sql}"));
+        self.context
+            .log
+            .line(&format!("catalog: definer functions\n{sql}"));
         let rows = session.admin(|tx| tx.query(sql, &[&schemas, &role]))?;
         let listed: Vec<String> = rows
             .iter()
@@ -577,7 +592,13 @@ impl Run<'_, '_> {
                 "inconclusive: negative control: the `database` role of {} is neither superuser nor BYPASSRLS, so it cannot count every tenant's rows",
                 session.describe
             );
-            self.push(case("controls", CaseOutcome::Inconclusive, &why, "select rolsuper or rolbypassrls from pg_roles where rolname = current_user", "false"));
+            self.push(case(
+                "controls",
+                CaseOutcome::Inconclusive,
+                &why,
+                "select rolsuper or rolbypassrls from pg_roles where rolname = current_user",
+                "false",
+            ));
             return Ok(Err(why));
         }
 
@@ -612,7 +633,13 @@ impl Run<'_, '_> {
                         "inconclusive: negative control: fewer than two tenants have rows in the tenant tables (found {}); set `tenants` or seed data",
                         ranked.len()
                     );
-                    self.push(case("controls", CaseOutcome::Inconclusive, &why, sent.join("\n"), ""));
+                    self.push(case(
+                        "controls",
+                        CaseOutcome::Inconclusive,
+                        &why,
+                        sent.join("\n"),
+                        "",
+                    ));
                     return Ok(Err(why));
                 }
                 (ranked[0].0.clone(), ranked[1].0.clone())
@@ -620,12 +647,21 @@ impl Run<'_, '_> {
         };
         let b_rows = per_tenant.get(&b).cloned().unwrap_or_default();
         let b_total: i64 = b_rows.values().sum();
-        got.push(format!("admin sees {b_total} rows of {b} in {} tables", b_rows.len()));
+        got.push(format!(
+            "admin sees {b_total} rows of {b} in {} tables",
+            b_rows.len()
+        ));
         if b_total == 0 {
             let why = format!(
                 "inconclusive: negative control: the admin sees no row of tenant {b} in any tenant table, so its invisibility would prove nothing"
             );
-            self.push(case("controls", CaseOutcome::Inconclusive, &why, sent.join("\n"), got.join("\n")));
+            self.push(case(
+                "controls",
+                CaseOutcome::Inconclusive,
+                &why,
+                sent.join("\n"),
+                got.join("\n"),
+            ));
             return Ok(Err(why));
         }
 
@@ -635,7 +671,13 @@ impl Run<'_, '_> {
         ));
         if let Err(problem) = session.role_switch_control()? {
             let why = format!("inconclusive: negative control: {problem}");
-            self.push(case("controls", CaseOutcome::Inconclusive, &why, sent.join("\n"), got.join("\n")));
+            self.push(case(
+                "controls",
+                CaseOutcome::Inconclusive,
+                &why,
+                sent.join("\n"),
+                got.join("\n"),
+            ));
             return Ok(Err(why));
         }
 
@@ -666,7 +708,11 @@ impl Run<'_, '_> {
         got.push(format!(
             "{a} rows visible to {} with {setting} = {a}: {}",
             self.probe.app_role,
-            if visible.is_empty() { "none".to_string() } else { visible.join(", ") }
+            if visible.is_empty() {
+                "none".to_string()
+            } else {
+                visible.join(", ")
+            }
         ));
         if !errors.is_empty() {
             got.push(format!("errors: {}", errors.join("; ")));
@@ -676,7 +722,13 @@ impl Run<'_, '_> {
                 "inconclusive: positive control: as {} with {setting} = {a}, no row of {a} is visible in any tenant table",
                 self.probe.app_role
             );
-            self.push(case("controls", CaseOutcome::Inconclusive, &why, sent.join("\n"), got.join("\n")));
+            self.push(case(
+                "controls",
+                CaseOutcome::Inconclusive,
+                &why,
+                sent.join("\n"),
+                got.join("\n"),
+            ));
             return Ok(Err(why));
         }
         self.push(case(
@@ -718,9 +770,13 @@ impl Run<'_, '_> {
         let note = if skipped.is_empty() {
             String::new()
         } else {
-            format!(" (not attacked, no {} rows: {})", tenants.b, skipped.join(", "))
+            format!(
+                " (not attacked, no {} rows: {})",
+                tenants.b,
+                skipped.join(", ")
+            )
         };
-        let steps: [(&str, fn(&mut Self, &mut Session, &[(TableName, i64)], &Tenants) -> Result<Case, String>); 5] = [
+        let steps: [(&str, LiveStep<'_, '_>); 5] = [
             ("cross-tenant-read", Self::cross_tenant_read),
             ("cross-tenant-update", Self::cross_tenant_update),
             ("cross-tenant-delete", Self::cross_tenant_delete),
@@ -729,7 +785,13 @@ impl Run<'_, '_> {
         ];
         for (name, step) in steps {
             if session.past_deadline() {
-                self.push(case(name, CaseOutcome::Inconclusive, "inconclusive: the check's deadline passed", "", ""));
+                self.push(case(
+                    name,
+                    CaseOutcome::Inconclusive,
+                    "inconclusive: the check's deadline passed",
+                    "",
+                    "",
+                ));
                 continue;
             }
             let mut result = step(self, session, &targets, tenants)?;
@@ -755,11 +817,15 @@ impl Run<'_, '_> {
                 table.quoted()
             );
             let seen = self.as_tenant_a(session, tenants, |tx| {
-                tx.query_one(&sql, &[&tenants.b]).map(|row| row.get::<_, i64>(0))
+                tx.query_one(&sql, &[&tenants.b])
+                    .map(|row| row.get::<_, i64>(0))
             })?;
             let (outcome, got) = match seen {
                 Ok(0) => (CaseOutcome::Pass, format!("0 of {admin_count} visible")),
-                Ok(count) => (CaseOutcome::Fail, format!("{count} of {admin_count} visible")),
+                Ok(count) => (
+                    CaseOutcome::Fail,
+                    format!("{count} of {admin_count} visible"),
+                ),
                 Err(err) if err.is_insufficient_privilege() => {
                     (CaseOutcome::Pass, format!("refused ({err})"))
                 }
@@ -783,11 +849,18 @@ impl Run<'_, '_> {
                 "update {} set {column} = {column} where {column}::text = $1",
                 table.quoted()
             );
-            let result = self.as_tenant_a(session, tenants, |tx| tx.execute(&sql, &[&tenants.b]))?;
+            let result =
+                self.as_tenant_a(session, tenants, |tx| tx.execute(&sql, &[&tenants.b]))?;
             let (outcome, got) = write_outcome(result);
             per_table.push((table.clone(), sql, outcome, got));
         }
-        Ok(self.summarize("cross-tenant-update", "rows of", "updated", tenants, per_table))
+        Ok(self.summarize(
+            "cross-tenant-update",
+            "rows of",
+            "updated",
+            tenants,
+            per_table,
+        ))
     }
 
     fn cross_tenant_delete(
@@ -800,19 +873,29 @@ impl Run<'_, '_> {
         let mut per_table = Vec::new();
         for (table, _) in targets {
             let sql = format!("delete from {} where {column}::text = $1", table.quoted());
-            let result = self.as_tenant_a(session, tenants, |tx| tx.execute(&sql, &[&tenants.b]))?;
+            let result =
+                self.as_tenant_a(session, tenants, |tx| tx.execute(&sql, &[&tenants.b]))?;
             let (outcome, got) = match result {
                 // A foreign-key error on delete means the row was matched and deleted, then
                 // the referencing rows stopped it: the row was reachable.
                 Err(err) if err.code == "23503" => (
                     CaseOutcome::Fail,
-                    format!("the delete reached {}'s rows and only a foreign key stopped it ({err})", tenants.b),
+                    format!(
+                        "the delete reached {}'s rows and only a foreign key stopped it ({err})",
+                        tenants.b
+                    ),
                 ),
                 other => write_outcome(other),
             };
             per_table.push((table.clone(), sql, outcome, got));
         }
-        Ok(self.summarize("cross-tenant-delete", "rows of", "deleted", tenants, per_table))
+        Ok(self.summarize(
+            "cross-tenant-delete",
+            "rows of",
+            "deleted",
+            tenants,
+            per_table,
+        ))
     }
 
     /// Inserts, as the app role with A set, a copy of one of B's rows (read as the admin) with
@@ -841,10 +924,16 @@ impl Run<'_, '_> {
                 table.quoted()
             );
             let row: Option<String> = session.admin(|tx| {
-                tx.query_opt(&read, &[&tenants.b]).map(|r| r.map(|r| r.get(0)))
+                tx.query_opt(&read, &[&tenants.b])
+                    .map(|r| r.map(|r| r.get(0)))
             })?;
             let Some(row) = row else {
-                per_table.push((table.clone(), read, CaseOutcome::Inconclusive, "no row to copy".to_string()));
+                per_table.push((
+                    table.clone(),
+                    read,
+                    CaseOutcome::Inconclusive,
+                    "no row to copy".to_string(),
+                ));
                 continue;
             };
             let columns = self.insert_columns(session, table)?;
@@ -859,14 +948,14 @@ impl Run<'_, '_> {
                     }
                     ColumnPlan::Marker => {
                         names.push(quote_ident(&col.name));
-                        values.push("$2".to_string());
+                        values.push("$2::text".to_string());
                         changed.push(format!("{} = marker", col.name));
                     }
                     ColumnPlan::Default => changed.push(format!("{} = default", col.name)),
                 }
             }
             let sql = format!(
-                "insert into {table} ({}) select {} from jsonb_populate_record(null::{table}, $1::jsonb) r",
+                "insert into {table} ({}) select {} from jsonb_populate_record(null::{table}, $1::text::jsonb) r",
                 names.join(", "),
                 values.join(", "),
                 table = table.quoted()
@@ -881,7 +970,13 @@ impl Run<'_, '_> {
                 }
             );
             let params: [&(dyn ToSql + Sync); 2] = [&row, &marker];
-            let result = self.as_tenant_a(session, tenants, |tx| tx.execute(&sql, &params))?;
+            let used = if values.iter().any(|v| v.starts_with("$2")) {
+                2
+            } else {
+                1
+            };
+            let result =
+                self.as_tenant_a(session, tenants, |tx| tx.execute(&sql, &params[..used]))?;
             let (outcome, got) = match result {
                 Ok(count) if count > 0 => (
                     CaseOutcome::Fail,
@@ -898,10 +993,20 @@ impl Run<'_, '_> {
             };
             per_table.push((table.clone(), description, outcome, got));
         }
-        Ok(self.summarize("cross-tenant-insert", "rows for", "inserted", tenants, per_table))
+        Ok(self.summarize(
+            "cross-tenant-insert",
+            "rows for",
+            "inserted",
+            tenants,
+            per_table,
+        ))
     }
 
-    fn insert_columns(&mut self, session: &mut Session, table: &TableName) -> Result<Vec<InsertColumn>, String> {
+    fn insert_columns(
+        &mut self,
+        session: &mut Session,
+        table: &TableName,
+    ) -> Result<Vec<InsertColumn>, String> {
         let sql = "select a.attname::text, a.atthasdef or a.attidentity <> '', \
              a.attidentity = 'a', a.attgenerated <> '', \
              t.typcategory = 'S', \
@@ -1062,6 +1167,10 @@ impl Run<'_, '_> {
     }
 }
 
+/// One live attack over the tables that hold the victim's rows.
+type LiveStep<'p, 'c> =
+    fn(&mut Run<'p, 'c>, &mut Session, &[(TableName, i64)], &Tenants) -> Result<Case, String>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ColumnPlan {
     Copy,
@@ -1122,16 +1231,32 @@ mod tests {
         assert_eq!(err.key, "tenants");
         assert!(err.message.contains("two distinct"));
         assert!(configure("database = \"x\"\ntenants = [\"a\", \"a\"]").is_err());
-        assert!(configure("database = \"x\"\ntenants = [\"a\", \"b\"]\nstatement_timeout = \"5s\"").is_ok());
-        assert_eq!(configure("database = \"x\"\nschemas = []").unwrap_err().key, "schemas");
-        assert_eq!(configure("database = \"x\"\ntenant = \"a\"").unwrap_err().key, "tenant");
+        assert!(configure(
+            "database = \"x\"\ntenants = [\"a\", \"b\"]\nstatement_timeout = \"5s\""
+        )
+        .is_ok());
+        assert_eq!(
+            configure("database = \"x\"\nschemas = []").unwrap_err().key,
+            "schemas"
+        );
+        assert_eq!(
+            configure("database = \"x\"\ntenant = \"a\"")
+                .unwrap_err()
+                .key,
+            "tenant"
+        );
     }
 
     #[test]
     fn security_invoker_reloptions() {
         assert!(is_security_invoker(&["security_invoker=true".to_string()]));
-        assert!(is_security_invoker(&["check_option=local".to_string(), "security_invoker=on".to_string()]));
-        assert!(!is_security_invoker(&["security_invoker=false".to_string()]));
+        assert!(is_security_invoker(&[
+            "check_option=local".to_string(),
+            "security_invoker=on".to_string()
+        ]));
+        assert!(!is_security_invoker(
+            &["security_invoker=false".to_string()]
+        ));
         assert!(!is_security_invoker(&[]));
     }
 }

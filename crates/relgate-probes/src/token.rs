@@ -82,8 +82,12 @@ impl MintConfig {
             .read(context.root)
             .map_err(|why| format!("cannot read the signing key: {why}"))?;
         register_key(context, &bytes);
-        let key = encoding_key(self.alg, &bytes)
-            .map_err(|why| format!("cannot use the signing key ({}): {why}", self.key.describe()))?;
+        let key = encoding_key(self.alg, &bytes).map_err(|why| {
+            format!(
+                "cannot use the signing key ({}): {why}",
+                self.key.describe()
+            )
+        })?;
         Ok(Minter {
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
@@ -112,16 +116,6 @@ impl Minter {
     /// The configured key.
     pub(crate) fn key(&self) -> &EncodingKey {
         &self.key
-    }
-
-    /// The configured issuer.
-    pub(crate) fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
-    /// The configured audience.
-    pub(crate) fn audience(&self) -> &str {
-        &self.audience
     }
 
     /// Valid claims: `iss`, `aud`, `iat`, `exp` (five minutes), then `extra` (which may
@@ -399,7 +393,10 @@ pub(crate) fn describe_token(token: &str) -> String {
     let claims = decode(parts.next());
     let signature = match parts.next() {
         None | Some("") => "empty".to_string(),
-        Some(part) => format!("{} bytes", URL_SAFE_NO_PAD.decode(part).map_or(0, |s| s.len())),
+        Some(part) => format!(
+            "{} bytes",
+            URL_SAFE_NO_PAD.decode(part).map_or(0, |s| s.len())
+        ),
     };
     format!("token header {header}\ntoken claims {claims}\ntoken signature {signature}")
 }
@@ -418,7 +415,10 @@ mod tests {
     }
 
     fn header(alg: &str) -> Object {
-        json!({ "alg": alg, "typ": "JWT" }).as_object().unwrap().clone()
+        json!({ "alg": alg, "typ": "JWT" })
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     fn claims() -> Object {

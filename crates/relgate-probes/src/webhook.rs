@@ -240,22 +240,23 @@ impl WebhookProbe {
             self.url
         );
         let problem = match (self.answer(positive), self.answer(negative)) {
-            (Answer::Accepted(accepted), Answer::Refused(refused)) => {
-                Ok(format!("{positive_what} got {accepted}: accepted; {negative_what} got {refused}: refused"))
-            }
-            (Answer::Accepted(_), answer) => Err(match answer {
-                Answer::NotSent(err) => format!("{negative_what} could not be sent: {err}"),
-                Answer::Accepted(status) | Answer::Neither(status) => format!(
-                    "{negative_what} got {status}, not a refusal ({}): the URL may accept anything",
-                    self.refused.describe()
-                ),
-                Answer::Refused(_) => unreachable!("matched above"),
-            }),
+            (Answer::Accepted(accepted), Answer::Refused(refused)) => Ok(format!(
+                "{positive_what} got {accepted}: accepted; {negative_what} got {refused}: refused"
+            )),
             (Answer::NotSent(err), _) => Err(format!("{positive_what} could not be sent: {err}")),
             (Answer::Refused(status) | Answer::Neither(status), _) => Err(format!(
                 "{positive_what} got {status}, not accepted ({}): check `url`, `scheme` and `secret`",
                 self.accepted.describe()
             )),
+            (Answer::Accepted(_), Answer::NotSent(err)) => {
+                Err(format!("{negative_what} could not be sent: {err}"))
+            }
+            (Answer::Accepted(_), Answer::Accepted(status) | Answer::Neither(status)) => {
+                Err(format!(
+                    "{negative_what} got {status}, not a refusal ({}): the URL may accept anything",
+                    self.refused.describe()
+                ))
+            }
         };
         let (outcome, message, verdict) = match problem {
             Ok(message) => (CaseOutcome::Pass, message, Ok(())),

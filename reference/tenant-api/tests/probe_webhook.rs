@@ -124,8 +124,8 @@ fn run_probe(service: &Service, secret_file: &str) -> Run {
 
 const SECRET_FILE: &str = "reference/keys/webhook-secret.txt";
 
-/// Row count and checksum of every table that must not change, as the owner (who bypasses
-/// nothing here: the owner is superuser in the throwaway cluster, so RLS does not hide rows).
+/// Row count and checksum of every table that must not change, read as the owner: the
+/// throwaway cluster's superuser, whom even forced row-level security does not filter.
 fn snapshot(database: &Database) -> BTreeMap<&'static str, (i64, String)> {
     let mut owner = database.owner();
     UNCHANGED_TABLES

@@ -106,7 +106,9 @@ const SPECS: &[Spec] = &[
     Spec {
         id: "gcp-api-key",
         description: "Google API key (AIza…)",
-        patterns: &[r"(?:^|[^0-9A-Za-z_\-])(?P<secret>AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^0-9A-Za-z_\-])(?P<secret>AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
+        ],
         keywords: &["aiza"],
         min_len: 39,
         entropy: Some(3.0),
@@ -224,7 +226,17 @@ const SPECS: &[Spec] = &[
         patterns: &[
             r#"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|cockroachdb)://(?P<user>[^:/?#@\s"'<>`]*):(?P<secret>[^@/?#\s"'<>`]+)@[^\s/?#"'<>`@]"#,
         ],
-        keywords: &["postgres", "mysql", "mariadb", "mongodb", "redis", "amqp", "mssql", "sqlserver", "cockroachdb"],
+        keywords: &[
+            "postgres",
+            "mysql",
+            "mariadb",
+            "mongodb",
+            "redis",
+            "amqp",
+            "mssql",
+            "sqlserver",
+            "cockroachdb",
+        ],
         min_len: 1,
         entropy: None,
         scan: true,
@@ -272,7 +284,11 @@ const SPECS: &[Spec] = &[
 
 /// The ids of the rules the scanner reports, in priority order.
 pub(crate) fn scan_rule_ids() -> Vec<&'static str> {
-    SPECS.iter().filter(|spec| spec.scan).map(|spec| spec.id).collect()
+    SPECS
+        .iter()
+        .filter(|spec| spec.scan)
+        .map(|spec| spec.id)
+        .collect()
 }
 
 /// One compiled rule.
@@ -337,7 +353,10 @@ impl RuleSet {
                 .iter()
                 .find(|pattern| !pattern.capture_names().any(|name| name == Some("secret")))
             {
-                return Err(format!("rule {} pattern `{pattern}` has no `secret` group", spec.id));
+                return Err(format!(
+                    "rule {} pattern `{pattern}` has no `secret` group",
+                    spec.id
+                ));
             }
             let keywords: Vec<String> = spec.keywords.iter().map(|kw| regex::escape(kw)).collect();
             keyword_patterns.push(keywords.join("|"));
@@ -367,16 +386,28 @@ impl RuleSet {
 
     /// The scanning rules named by `ids` (all of them when `None`), with the generic rule's
     /// entropy threshold (the default when `None`).
-    pub(crate) fn select(&self, ids: Option<&[String]>, entropy: Option<f64>) -> Result<Selection, String> {
-        let mut enabled: Vec<bool> = self.rules.iter().map(|rule| rule.scan && ids.is_none()).collect();
+    pub(crate) fn select(
+        &self,
+        ids: Option<&[String]>,
+        entropy: Option<f64>,
+    ) -> Result<Selection, String> {
+        let mut enabled: Vec<bool> = self
+            .rules
+            .iter()
+            .map(|rule| rule.scan && ids.is_none())
+            .collect();
         for id in ids.unwrap_or_default() {
-            match self.rules.iter().position(|rule| rule.scan && rule.id == id) {
+            match self
+                .rules
+                .iter()
+                .position(|rule| rule.scan && rule.id == id)
+            {
                 Some(index) => enabled[index] = true,
                 None => {
                     return Err(format!(
                         "unknown rule `{id}` (expected one of {})",
                         scan_rule_ids().join(", ")
-                    ))
+                    ));
                 }
             }
         }
@@ -389,9 +420,11 @@ impl RuleSet {
     /// The secrets in `text` that the scanner reports: every check applied, overlapping matches
     /// resolved in favour of the more specific rule, sorted by position.
     pub(crate) fn scan(&self, text: &[u8], selection: &Selection) -> Vec<Hit> {
-        let mut hits = self.hits(text, |index, rule| {
-            (selection.enabled[index] && rule.scan).then_some(true)
-        }, selection.generic_entropy);
+        let mut hits = self.hits(
+            text,
+            |index, rule| (selection.enabled[index] && rule.scan).then_some(true),
+            selection.generic_entropy,
+        );
         hits.sort_by_key(|hit| (hit.start, hit.rule));
         let mut resolved: Vec<Hit> = Vec::with_capacity(hits.len());
         for hit in hits {
@@ -414,7 +447,11 @@ impl RuleSet {
     pub(crate) fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let bytes = text.as_bytes();
         let mut spans: Vec<(usize, usize)> = self
-            .hits(bytes, |_, rule| Some(rule.redact == Redact::Checked), DEFAULT_GENERIC_ENTROPY)
+            .hits(
+                bytes,
+                |_, rule| Some(rule.redact == Redact::Checked),
+                DEFAULT_GENERIC_ENTROPY,
+            )
             .into_iter()
             .map(|hit| (hit.start, hit.end))
             .collect();
@@ -466,7 +503,7 @@ impl RuleSet {
                         continue;
                     };
                     let value = secret.as_bytes();
-                    if value.len() < rule.min_len || contains(value, MASK.as_bytes()) {
+                    if contains(value, MASK.as_bytes()) {
                         continue;
                     }
                     if checked && !rule.accepts(&captures, value, generic_entropy) {
@@ -491,6 +528,9 @@ impl Rule {
             Check::Assignment => Some(generic_entropy),
             _ => self.entropy,
         };
+        if value.len() < self.min_len {
+            return false;
+        }
         if threshold.is_some_and(|threshold| shannon_entropy(value) < threshold) {
             return false;
         }
@@ -500,11 +540,17 @@ impl Rule {
         match self.check {
             Check::None => true,
             Check::Assignment => {
-                let key = captures.name("key").map(|key| key.as_bytes()).unwrap_or_default();
+                let key = captures
+                    .name("key")
+                    .map(|key| key.as_bytes())
+                    .unwrap_or_default();
                 assignment_is_secret(key, value)
             }
             Check::DatabaseUrl => {
-                let user = captures.name("user").map(|user| user.as_bytes()).unwrap_or_default();
+                let user = captures
+                    .name("user")
+                    .map(|user| user.as_bytes())
+                    .unwrap_or_default();
                 database_password_is_secret(user, value)
             }
         }
@@ -533,16 +579,44 @@ pub(crate) fn shannon_entropy(value: &[u8]) -> f64 {
 
 /// Template syntax and stock words that mark an example value rather than a secret.
 fn looks_like_placeholder(value: &[u8]) -> bool {
-    const MARKERS: &[&str] = &["${", "{{", "%(", "$(", "<", ">", "***", "...", "\u{2026}", "[redacted]"];
+    const MARKERS: &[&str] = &[
+        "${",
+        "{{",
+        "%(",
+        "$(",
+        "<",
+        ">",
+        "***",
+        "...",
+        "\u{2026}",
+        "[redacted]",
+    ];
     // Words are only looked for in short values: a long random secret (a key body) contains
     // some four-letter word by chance often enough to matter.
     const WORDS: &[&str] = &[
-        "example", "changeme", "change_me", "change-me", "placeholder", "dummy", "sample", "your_",
-        "your-", "yourtoken", "xxxx", "fake", "notreal", "not_real", "not-real", "redacted",
-        "insert", "replace",
+        "example",
+        "changeme",
+        "change_me",
+        "change-me",
+        "placeholder",
+        "dummy",
+        "sample",
+        "your_",
+        "your-",
+        "yourtoken",
+        "xxxx",
+        "fake",
+        "notreal",
+        "not_real",
+        "not-real",
+        "redacted",
+        "insert",
+        "replace",
     ];
     let lower = value.to_ascii_lowercase();
-    MARKERS.iter().any(|marker| contains(&lower, marker.as_bytes()))
+    MARKERS
+        .iter()
+        .any(|marker| contains(&lower, marker.as_bytes()))
         || (lower.len() < 128 && WORDS.iter().any(|word| contains(&lower, word.as_bytes())))
 }
 
@@ -551,12 +625,41 @@ fn looks_like_placeholder(value: &[u8]) -> bool {
 /// identifier (it mixes at least two of lower case, upper case and digits).
 fn assignment_is_secret(key: &[u8], value: &[u8]) -> bool {
     const NOT_SECRET_SUFFIXES: &[&str] = &[
-        "file", "path", "dir", "url", "uri", "endpoint", "env", "var", "name", "type", "field",
-        "header", "prefix", "suffix", "len", "length", "count", "size", "ttl", "expiry", "expires",
-        "expiration", "format", "kind", "mode", "hash", "policy", "rotation",
+        "file",
+        "path",
+        "dir",
+        "url",
+        "uri",
+        "endpoint",
+        "env",
+        "var",
+        "name",
+        "type",
+        "field",
+        "header",
+        "prefix",
+        "suffix",
+        "len",
+        "length",
+        "count",
+        "size",
+        "ttl",
+        "expiry",
+        "expires",
+        "expiration",
+        "format",
+        "kind",
+        "mode",
+        "hash",
+        "policy",
+        "rotation",
     ];
     let key = key.to_ascii_lowercase();
-    if contains(&key, b"public") || NOT_SECRET_SUFFIXES.iter().any(|suffix| key.ends_with(suffix.as_bytes())) {
+    if contains(&key, b"public")
+        || NOT_SECRET_SUFFIXES
+            .iter()
+            .any(|suffix| key.ends_with(suffix.as_bytes()))
+    {
         return false;
     }
     let lower = value.iter().any(u8::is_ascii_lowercase);
@@ -565,18 +668,57 @@ fn assignment_is_secret(key: &[u8], value: &[u8]) -> bool {
     usize::from(lower) + usize::from(upper) + usize::from(digit) >= 2
 }
 
-/// Whether the password of a database URL is a real one, not `user:user` or a stock word.
+/// Whether the password of a database URL is a real one: at least 8 bytes once
+/// percent-decoded, not the user name, not a stock word (`password`, `postgres`…) and not a
+/// metavariable (`PASSWORD`, `[PASSWORD]`).
 fn database_password_is_secret(user: &[u8], password: &[u8]) -> bool {
     const STOCK: &[&str] = &[
-        "password", "pass", "passwd", "pwd", "secret", "changeme", "postgres", "root", "admin",
-        "user", "username", "test", "example", "mysql", "redis", "guest", "pw",
+        "password", "passwd", "secret", "changeme", "postgres", "example", "username", "mysql",
+        "mongodb", "rabbitmq",
     ];
-    let lower = password.to_ascii_lowercase();
-    password != user && !STOCK.iter().any(|stock| lower == stock.as_bytes())
+    const MIN_PASSWORD_LEN: usize = 8;
+    let decoded = percent_decoded(password);
+    let word: Vec<u8> = decoded
+        .iter()
+        .filter(|byte| byte.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let metavariable = decoded
+        .iter()
+        .all(|byte| byte.is_ascii_uppercase() || b"_[]{}".contains(byte));
+    decoded.len() >= MIN_PASSWORD_LEN
+        && password != user
+        && !metavariable
+        && !STOCK.iter().any(|stock| word == stock.as_bytes())
+}
+
+fn percent_decoded(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut index = 0;
+    while index < value.len() {
+        let hex = value
+            .get(index + 1..index + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (value[index], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    out
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|window| window == needle)
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
 }
 
 fn floor_boundary(text: &str, mut index: usize) -> usize {
@@ -645,7 +787,10 @@ pub(crate) fn canary(rule: &str) -> Option<(String, String)> {
         }
         "gitlab-token" => {
             let secret = format!("{}{}", ["gl", "pat-"].concat(), random.string(alnum, 20));
-            (format!("git remote set-url origin https://oauth2:{secret}@gitlab.invalid/x.git\n"), secret)
+            (
+                format!("git remote set-url origin https://oauth2:{secret}@gitlab.invalid/x.git\n"),
+                secret,
+            )
         }
         "slack-token" => {
             let digits = "0123456789";
@@ -665,7 +810,13 @@ pub(crate) fn canary(rule: &str) -> Option<(String, String)> {
                 random.string(upper, 10),
                 random.string(alnum, 24)
             );
-            (format!("curl -X POST https://{}/services/{secret}\n", ["hooks", "slack", "com"].join(".")), secret)
+            (
+                format!(
+                    "curl -X POST https://{}/services/{secret}\n",
+                    ["hooks", "slack", "com"].join(".")
+                ),
+                secret,
+            )
         }
         "stripe-secret-key" => {
             let secret = format!("{}{}", ["sk", "_live_"].concat(), random.string(alnum, 32));
@@ -674,7 +825,10 @@ pub(crate) fn canary(rule: &str) -> Option<(String, String)> {
         "private-key" => {
             let secret = pem_body(&mut random, "\n");
             let kind = ["RSA", "PRIVATE", "KEY"].join(" ");
-            (format!("-----BEGIN {kind}-----\n{secret}\n-----END {kind}-----\n"), secret)
+            (
+                format!("-----BEGIN {kind}-----\n{secret}\n-----END {kind}-----\n"),
+                secret,
+            )
         }
         "jwt" => {
             let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
@@ -684,7 +838,13 @@ pub(crate) fn canary(rule: &str) -> Option<(String, String)> {
         }
         "database-url-password" => {
             let secret = random.string(alnum, 20);
-            (format!("DATABASE_URL={}://app:{secret}@db.internal:5432/app\n", "postgres"), secret)
+            (
+                format!(
+                    "DATABASE_URL={}://app:{secret}@db.internal:5432/app\n",
+                    "postgres"
+                ),
+                secret,
+            )
         }
         "generic-secret" => {
             let secret = random.string(alnum, 40);
@@ -715,11 +875,20 @@ pub(crate) fn clean_sample() -> String {
         "let token = mint_token(&claims);",
         &format!("aws_access_key_id = {}IOSFODNN7EXAMPLE", "AKIA"),
         &format!("{}_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "ghp"),
-        &format!("url = \"{}://user:password@localhost:5432/app\"", "postgres"),
+        &format!(
+            "url = \"{}://user:password@localhost:5432/app\"",
+            "postgres"
+        ),
         &format!("url = \"{}://app:app@127.0.0.1/app\"", "postgres"),
         &format!("url = \"{}://app:${{PGPASSWORD}}@db/app\"", "postgres"),
-        &format!("-----BEGIN {} KEY-----\n...\n-----END {} KEY-----", "PRIVATE", "PRIVATE"),
-        &format!("a file starting with -----BEGIN {} KEY----- is a key", "PRIVATE"),
+        &format!(
+            "-----BEGIN {} KEY-----\n...\n-----END {} KEY-----",
+            "PRIVATE", "PRIVATE"
+        ),
+        &format!(
+            "a file starting with -----BEGIN {} KEY----- is a key",
+            "PRIVATE"
+        ),
         "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
         "The token is refused with 401; the password is never logged.",
     ]
@@ -794,11 +963,22 @@ mod tests {
     #[test]
     fn every_canary_is_found_by_its_own_rule_with_its_exact_secret() {
         let rules = ruleset().unwrap();
-        for (index, rule) in rules.rules().iter().enumerate().filter(|(_, rule)| rule.scan) {
+        for (index, rule) in rules
+            .rules()
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| rule.scan)
+        {
             let (text, secret) = canary(rule.id).unwrap();
             let hits = rules.scan(text.as_bytes(), &all());
             assert_eq!(hits.len(), 1, "{}: {hits:?}", rule.id);
-            assert_eq!(hits[0].rule, index, "{} found by {}", rule.id, rules.rules()[hits[0].rule].id);
+            assert_eq!(
+                hits[0].rule,
+                index,
+                "{} found by {}",
+                rule.id,
+                rules.rules()[hits[0].rule].id
+            );
             assert_eq!(&text[hits[0].start..hits[0].end], secret, "{}", rule.id);
         }
     }
@@ -824,35 +1004,76 @@ mod tests {
             assert_eq!(scan(text), Vec::<&str>::new(), "{text}");
         }
         let short = format!("{}{}", ["gh", "p_"].concat(), "aB3dE5gH7jK9mN1pQ3");
-        assert_eq!(scan(&short), Vec::<&str>::new(), "too short for a GitHub token");
-        assert_eq!(scan("password = \"hunter2\""), Vec::<&str>::new(), "too short and plain");
-        assert_eq!(scan("secret = \"config.client_secret_value\""), Vec::<&str>::new());
-        assert_eq!(scan("password: \"correct horse battery staple\""), Vec::<&str>::new());
+        assert_eq!(
+            scan(&short),
+            Vec::<&str>::new(),
+            "too short for a GitHub token"
+        );
+        assert_eq!(
+            scan("password = \"hunter2\""),
+            Vec::<&str>::new(),
+            "too short and plain"
+        );
+        assert_eq!(
+            scan("secret = \"config.client_secret_value\""),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            scan("password: \"correct horse battery staple\""),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]
     fn a_specific_rule_wins_over_the_generic_one() {
-        let token = format!("{}{}", ["gh", "p_"].concat(), Random::seeded("x").string("abcdefXYZ0123456789", 36));
+        let token = format!(
+            "{}{}",
+            ["gh", "p_"].concat(),
+            Random::seeded("x").string("abcdefXYZ0123456789", 36)
+        );
         assert_eq!(scan(&format!("token = \"{token}\"")), vec!["github-token"]);
     }
 
     #[test]
     fn generic_assignments_are_found_in_quoted_and_env_forms() {
-        let value = Random::seeded("y").string("ABCDEFGHJKLMNPQRSTabcdefghijkmnopqrst0123456789", 24);
-        assert_eq!(scan(&format!("\"api_key\": \"{value}\"")), vec!["generic-secret"]);
-        assert_eq!(scan(&format!("export DB_PASSWORD={value}\n")), vec!["generic-secret"]);
-        assert_eq!(scan(&format!("password: {value}  # prod\n")), vec!["generic-secret"]);
-        assert_eq!(scan(&format!("let x = \"{value}\";")), Vec::<&str>::new(), "no secret name");
+        let value =
+            Random::seeded("y").string("ABCDEFGHJKLMNPQRSTabcdefghijkmnopqrst0123456789", 24);
+        assert_eq!(
+            scan(&format!("\"api_key\": \"{value}\"")),
+            vec!["generic-secret"]
+        );
+        assert_eq!(
+            scan(&format!("export DB_PASSWORD={value}\n")),
+            vec!["generic-secret"]
+        );
+        assert_eq!(
+            scan(&format!("password: {value}  # prod\n")),
+            vec!["generic-secret"]
+        );
+        assert_eq!(
+            scan(&format!("let x = \"{value}\";")),
+            Vec::<&str>::new(),
+            "no secret name"
+        );
     }
 
     #[test]
     fn database_url_passwords_are_masked_with_the_rest_kept() {
-        let url = format!("{}://app:{}@db.internal:5432/app", "postgres", "s3cr3t-Pw");
-        assert_eq!(redact(&format!("connecting to {url}")), "connecting to postgres://app:[REDACTED]@db.internal:5432/app");
+        let url = format!(
+            "{}://app:{}@db.internal:5432/app",
+            "postgres", "s3cr3t-Pw-2"
+        );
+        assert_eq!(
+            redact(&format!("connecting to {url}")),
+            "connecting to postgres://app:[REDACTED]@db.internal:5432/app"
+        );
         assert_eq!(scan(&url), vec!["database-url-password"]);
         let stock = format!("{}://app:app@localhost/app", "postgres");
         assert_eq!(scan(&stock), Vec::<&str>::new());
-        assert!(redact(&stock).contains(MASK), "logs mask even stock passwords");
+        assert!(
+            redact(&stock).contains(MASK),
+            "logs mask even stock passwords"
+        );
     }
 
     #[test]
@@ -865,8 +1086,16 @@ mod tests {
         for line in body.lines() {
             assert!(!redacted.contains(line), "{redacted}");
         }
-        assert!(redacted.contains("-----BEGIN RSA PRIVATE KEY-----\n[REDACTED]\n-----END RSA PRIVATE KEY-----"), "{redacted}");
-        assert!(redacted.starts_with("GET /v1/me\nAuthorization: [REDACTED]\n200 ok"), "{redacted}");
+        assert!(
+            redacted.contains(
+                "-----BEGIN RSA PRIVATE KEY-----\n[REDACTED]\n-----END RSA PRIVATE KEY-----"
+            ),
+            "{redacted}"
+        );
+        assert!(
+            redacted.starts_with("GET /v1/me\nAuthorization: [REDACTED]\n200 ok"),
+            "{redacted}"
+        );
     }
 
     #[test]
@@ -880,7 +1109,10 @@ mod tests {
     #[test]
     fn clean_text_is_borrowed() {
         let text = "GET http://127.0.0.1:8080/v1/me -> 401 {\"error\":\"token expired\"}\nSELECT count(*) FROM notes";
-        assert!(matches!(ruleset().unwrap().redact(text), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            ruleset().unwrap().redact(text),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
@@ -902,7 +1134,11 @@ mod tests {
         let redacted = redact(&log);
         assert!(redacted.ends_with("Authorization: [REDACTED]\n"));
         // Generous: a quadratic pass over 3 MB would take minutes, a linear one milliseconds.
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
@@ -914,9 +1150,21 @@ mod tests {
 
     #[test]
     fn unknown_rule_ids_are_refused_with_the_known_ones() {
-        let err = ruleset().unwrap().select(Some(&["jwt".to_string(), "aws".to_string()]), None).err().unwrap();
-        assert!(err.starts_with("unknown rule `aws` (expected one of aws-access-key-id, "), "{err}");
-        let authorization = ruleset().unwrap().select(Some(&["authorization-header".to_string()]), None);
-        assert!(authorization.is_err(), "redaction-only rules cannot be scanned for");
+        let err = ruleset()
+            .unwrap()
+            .select(Some(&["jwt".to_string(), "aws".to_string()]), None)
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("unknown rule `aws` (expected one of aws-access-key-id, "),
+            "{err}"
+        );
+        let authorization = ruleset()
+            .unwrap()
+            .select(Some(&["authorization-header".to_string()]), None);
+        assert!(
+            authorization.is_err(),
+            "redaction-only rules cannot be scanned for"
+        );
     }
 }

@@ -42,6 +42,7 @@ pub(crate) fn is_glob(path: &str) -> bool {
 /// Checks one glob of `paths` or `exclude` (`.gitignore` syntax).
 pub(crate) fn check_glob(glob: &str) -> Result<(), String> {
     let mut builder = GitignoreBuilder::new("");
+    builder.allow_unclosed_class(false);
     builder
         .add_line(None, glob)
         .map_err(|err| format!("invalid glob `{glob}`: {err}"))?;
@@ -104,7 +105,7 @@ pub(crate) fn scan(
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) if err.io_error().is_some() => {
-                    return Err(format!("cannot walk {}: {err}", start.display()))
+                    return Err(format!("cannot walk {}: {err}", start.display()));
                 }
                 Err(err) => {
                     scan.notes.push(err.to_string());
@@ -124,7 +125,14 @@ pub(crate) fn scan(
                     scan.files
                 ));
             }
-            scan_file(entry.path(), relative, options, rules, &selection, &mut scan)?;
+            scan_file(
+                entry.path(),
+                relative,
+                options,
+                rules,
+                &selection,
+                &mut scan,
+            )?;
         }
     }
     scan.findings
@@ -217,7 +225,11 @@ fn snippet(text: &[u8], line_start: usize, start: usize, end: usize) -> String {
     let shown: String = secret.chars().take(shown_chars).collect();
     let after = if end <= line_end {
         let after = String::from_utf8_lossy(&text[end..line_end]);
-        after.trim_end().chars().take(SNIPPET_CONTEXT).collect::<String>()
+        after
+            .trim_end()
+            .chars()
+            .take(SNIPPET_CONTEXT)
+            .collect::<String>()
     } else {
         "\u{2026}".to_string()
     };
@@ -259,11 +271,15 @@ struct Targets {
 impl Targets {
     fn new(root: &Path, options: &ScanOptions) -> Result<Targets, String> {
         if !root.is_dir() {
-            return Err(format!("the gate root {} is not a directory", root.display()));
+            return Err(format!(
+                "the gate root {} is not a directory",
+                root.display()
+            ));
         }
         let mut starts = Vec::new();
         let mut plain = Vec::new();
         let mut globs = GitignoreBuilder::new(root);
+        globs.allow_unclosed_class(false);
         let mut has_globs = false;
         for path in &options.paths {
             if is_glob(path) {
@@ -298,6 +314,7 @@ impl Targets {
             .transpose()
             .map_err(|err| format!("invalid glob in `paths`: {err}"))?;
         let mut exclude = GitignoreBuilder::new(root);
+        exclude.allow_unclosed_class(false);
         for glob in &options.exclude {
             exclude
                 .add_line(None, glob)

@@ -1,0 +1,560 @@
+//! Proof tests of the HTTP identity probes `jwt`, `rbac` and `consent`: each passes against the
+//! hardened tenant-api, fails against every flaw it hunts with the case that should catch it
+//! named, and leaves every tenant table's rows unchanged. The `jwt` probe is also shown against
+//! an ES256 issuer, an `azp`-checking service, and a small HS256 server of this file (strict:
+//! passes; signature check off: fails).
+
+#[allow(dead_code)]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+use relgate_probes::redact::Redactor;
+use relgate_probes::{Case, CaseOutcome, Context, Log};
+use support::{Database, Service};
+
+use CaseOutcome::{Fail, Pass};
+
+/// Cases of one probe run, by name, with the log.
+struct Outcome {
+    cases: Vec<Case>,
+    log: String,
+}
+
+impl Outcome {
+    fn case(&self, name: &str) -> &Case {
+        self.cases
+            .iter()
+            .find(|case| case.name == name)
+            .unwrap_or_else(|| panic!("no case {name} in {:#?}", self.cases))
+    }
+
+    fn assert_all_pass(&self) {
+        for case in &self.cases {
+            assert_eq!(case.outcome, Pass, "{case:#?}\nlog:\n{}", self.log);
+        }
+    }
+
+    /// Exactly the cases in `failing` fail; every other case passes.
+    fn assert_only_failing(&self, failing: &[&str]) {
+        for case in &self.cases {
+            let expected = if failing.contains(&case.name.as_str()) {
+                Fail
+            } else {
+                Pass
+            };
+            assert_eq!(case.outcome, expected, "{case:#?}\nlog:\n{}", self.log);
+        }
+        for name in failing {
+            self.case(name);
+        }
+    }
+
+    /// No token, key or HMAC secret anywhere in the log or the cases.
+    fn assert_no_secrets(&self) {
+        let everything = format!("{}{:?}", self.log, self.cases);
+        for needle in ["eyJ", "PRIVATE KEY", HS256_SECRET] {
+            assert!(!everything.contains(needle), "{needle} in:\n{everything}");
+        }
+    }
+}
+
+/// The workspace root, where `reference/keys/…` resolve as in packets.toml.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `kind` with the packets.toml text `config` (references already substituted).
+fn probe(kind: &str, config: &str) -> Outcome {
+    let table: toml::Table = config.parse().expect("probe config is TOML");
+    relgate_probes::configure(kind, &table).expect("probe config is valid");
+    let log = Log::new(Redactor::new());
+    let root = root();
+    let context = Context {
+        root: &root,
+        deadline: Instant::now() + Duration::from_secs(120),
+        log: &log,
+    };
+    let cases = relgate_probes::run(kind, &table, &context)
+        .unwrap_or_else(|err| panic!("{kind} could not run: {err}\nlog:\n{}", log.text()));
+    let outcome = Outcome {
+        cases,
+        log: log.text(),
+    };
+    outcome.assert_no_secrets();
+    outcome
+}
+
+/// Row count and md5 of the ordered rows of every tenant table, as the owner.
+fn fingerprints(owner: &mut Client) -> BTreeMap<String, (i64, String)> {
+    tenant_api::schema::TENANT_TABLES
+        .iter()
+        .map(|table| {
+            let row = owner
+                .query_one(
+                    &format!(
+                        "select count(*), coalesce(md5(string_agg(t::text, ',' order by t::text)), '') \
+                         from {table} t"
+                    ),
+                    &[],
+                )
+                .expect("fingerprint");
+            (table.to_string(), (row.get(0), row.get(1)))
+        })
+        .collect()
+}
+
+/// Runs a probe against `database` and asserts no tenant table changed.
+fn probe_unchanged(kind: &str, config: &str, database: &Database) -> Outcome {
+    let mut owner = database.owner();
+    let before = fingerprints(&mut owner);
+    let outcome = probe(kind, config);
+    let after = fingerprints(&mut owner);
+    assert_eq!(
+        before, after,
+        "{kind} changed tenant rows\nlog:\n{}",
+        outcome.log
+    );
+    assert!(before.values().all(|(rows, _)| *rows > 0));
+    outcome
+}
+
+// ---------------------------------------------------------------------------------------------
+// jwt
+
+fn jwt_config(url: &str) -> String {
+    format!(
+        r#"
+url = "{url}/v1/me"
+issuer = "https://issuer.test"
+audience = "tenant-api"
+alg = "RS256"
+key = {{ file = "reference/keys/issuer-rs256.pem" }}
+public_key = {{ file = "reference/keys/issuer-rs256.pub.pem" }}
+claims = {{ sub = "admin@org-a", org_id = "org-a" }}
+request_timeout = "10s"
+"#
+    )
+}
+
+const JWT_CASES: [&str; 16] = [
+    "controls",
+    "expired",
+    "not-yet-valid",
+    "wrong-iss",
+    "wrong-aud",
+    "missing-exp",
+    "alg-none",
+    "empty-signature",
+    "flipped-signature",
+    "other-key",
+    "hs-public-key",
+    "kid-traversal",
+    "kid-injection",
+    "embedded-jwk",
+    "jku",
+    "claims-tampered",
+];
+
+fn jwt_against(flaws: &[&str]) -> Outcome {
+    let (service, _database) = Service::start(flaws);
+    probe("jwt", &jwt_config(&service.base))
+}
+
+#[test]
+fn jwt_passes_against_the_hardened_service() {
+    let outcome = jwt_against(&[]);
+    outcome.assert_all_pass();
+    let names: Vec<&str> = outcome
+        .cases
+        .iter()
+        .map(|case| case.name.as_str())
+        .collect();
+    assert_eq!(names, JWT_CASES);
+    let alg_none = outcome.case("alg-none");
+    assert_eq!(
+        alg_none.message,
+        "all 4 forgeries were refused (401, 401, 401, 401)"
+    );
+    for spelling in ["\"none\"", "\"None\"", "\"NONE\"", "\"nOnE\""] {
+        assert!(alg_none.sent.contains(spelling), "{}", alg_none.sent);
+    }
+    assert!(outcome
+        .case("jku")
+        .sent
+        .contains("\"jku\":\"http://127.0.0.1:"));
+    assert!(outcome.case("controls").sent.contains("Bearer [REDACTED]"));
+}
+
+#[test]
+fn jwt_catches_accept_expired() {
+    jwt_against(&["jwt-accept-expired"]).assert_only_failing(&["expired", "missing-exp"]);
+}
+
+#[test]
+fn jwt_catches_skip_aud() {
+    jwt_against(&["jwt-skip-aud"]).assert_only_failing(&["wrong-aud"]);
+}
+
+#[test]
+fn jwt_catches_skip_iss() {
+    jwt_against(&["jwt-skip-iss"]).assert_only_failing(&["wrong-iss"]);
+}
+
+#[test]
+fn jwt_catches_accept_none() {
+    let outcome = jwt_against(&["jwt-accept-none"]);
+    outcome.assert_only_failing(&["alg-none"]);
+    assert_eq!(
+        outcome.case("alg-none").message.split(" got ").nth(1),
+        Some("200: the forged token was accepted")
+    );
+}
+
+#[test]
+fn jwt_catches_skip_nbf() {
+    jwt_against(&["jwt-skip-nbf"]).assert_only_failing(&["not-yet-valid"]);
+}
+
+#[test]
+fn jwt_catches_hs_key_confusion() {
+    jwt_against(&["jwt-hs-key-confusion"]).assert_only_failing(&["hs-public-key"]);
+}
+
+#[test]
+fn jwt_against_an_es256_issuer_also_sends_a_zero_signature() {
+    let (service, _database) = Service::start(&[]);
+    let config = jwt_config(&service.base)
+        .replace("alg = \"RS256\"", "alg = \"ES256\"")
+        .replace("issuer-rs256", "issuer-es256");
+    let outcome = probe("jwt", &config);
+    outcome.assert_all_pass();
+    assert_eq!(outcome.cases.len(), JWT_CASES.len() + 1);
+    assert!(outcome
+        .case("es256-zero-signature")
+        .sent
+        .contains("token signature 64 bytes"));
+}
+
+#[test]
+fn jwt_checks_azp_when_configured() {
+    let config = |base: &str| format!("{}azp = \"web-app\"\n", jwt_config(base));
+    let (checking, _database) = Service::start_with_args(&[], &["--authorized-party", "web-app"]);
+    probe("jwt", &config(&checking.base)).assert_all_pass();
+    drop(checking);
+    let (ignoring, _database) = Service::start(&[]);
+    probe("jwt", &config(&ignoring.base)).assert_only_failing(&["missing-azp", "foreign-azp"]);
+}
+
+#[test]
+fn jwt_is_inconclusive_when_the_positive_control_fails() {
+    let (service, _database) = Service::start(&[]);
+    // A user the issuer key can sign for, but whose org does not exist: the endpoint says 403.
+    let config = jwt_config(&service.base).replace("org_id = \"org-a\"", "org_id = \"org-x\"");
+    let outcome = probe("jwt", &config);
+    for case in &outcome.cases {
+        assert_eq!(case.outcome, CaseOutcome::Inconclusive, "{case:#?}");
+    }
+    assert!(outcome
+        .case("controls")
+        .message
+        .starts_with("inconclusive: positive control GET "));
+    assert!(outcome.case("controls").message.contains("got 403"));
+}
+
+/// The HS256 secret of the in-test server; never printed by the probe.
+const HS256_SECRET: &str = "hs256-secret-for-probe-tests-5521";
+
+/// A tiny HS256-only resource server: `strict` validates like tenant-api does (signature,
+/// `exp`, `iss`, `aud`, `sub`); lax skips the signature check.
+struct Hs256Server {
+    base: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Hs256Server {
+    fn start(strict: bool) -> Hs256Server {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+        let base = format!(
+            "http://{}",
+            server.server_addr().to_ip().expect("ip address")
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                let Ok(Some(request)) = server.recv_timeout(Duration::from_millis(50)) else {
+                    continue;
+                };
+                let token = request
+                    .headers()
+                    .iter()
+                    .find(|header| header.field.equiv("Authorization"))
+                    .and_then(|header| header.value.as_str().strip_prefix("Bearer "))
+                    .map(str::to_owned);
+                let status = match token.map(|token| hs256_verify(&token, strict)) {
+                    Some(true) => 200,
+                    _ => 401,
+                };
+                let _ = request
+                    .respond(tiny_http::Response::from_string("{}").with_status_code(status));
+            }
+        });
+        Hs256Server {
+            base,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Hs256Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn hs256_verify(token: &str, strict: bool) -> bool {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    if !strict {
+        return hs256_verify_claims_only(token);
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 10;
+    // jsonwebtoken leaves `nbf` unchecked by default; the probe's not-yet-valid case found that
+    // in the first version of this server.
+    validation.validate_nbf = true;
+    validation.set_issuer(&["https://issuer.test"]);
+    validation.set_audience(&["tenant-api"]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let key = DecodingKey::from_secret(HS256_SECRET.as_bytes());
+    jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).is_ok()
+}
+
+/// The lax variant: `alg` must be HS256 and the claims valid, but the signature is never
+/// checked — the bug of a service that "decodes" tokens instead of verifying them.
+fn hs256_verify_claims_only(token: &str) -> bool {
+    let Ok(data) = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token) else {
+        return false;
+    };
+    let claims = data.claims;
+    data.header.alg == jsonwebtoken::Algorithm::HS256
+        && claims["iss"] == "https://issuer.test"
+        && claims["aud"] == "tenant-api"
+        && claims["sub"].is_string()
+        && claims["exp"]
+            .as_i64()
+            .is_some_and(|exp| exp + 10 >= support::now())
+        && claims["nbf"]
+            .as_i64()
+            .is_none_or(|nbf| nbf <= support::now() + 10)
+}
+
+fn hs256_config(base: &str) -> String {
+    // Written once per test binary under cargo's scratch directory for tests, never /tmp.
+    static SECRET: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let secret = SECRET.get_or_init(|| {
+        let path =
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("probe-identity-hs256.secret");
+        std::fs::write(&path, format!("{HS256_SECRET}\n")).expect("write the HS256 secret");
+        path
+    });
+    format!(
+        r#"
+url = "{base}/me"
+issuer = "https://issuer.test"
+audience = "tenant-api"
+alg = "HS256"
+key = {{ file = "{}" }}
+claims = {{ sub = "admin@org-a" }}
+"#,
+        secret.display()
+    )
+}
+
+#[test]
+fn jwt_against_a_strict_hs256_server_passes() {
+    let server = Hs256Server::start(true);
+    let outcome = probe("jwt", &hs256_config(&server.base));
+    outcome.assert_all_pass();
+    assert!(!outcome
+        .cases
+        .iter()
+        .any(|case| case.name == "hs-public-key"));
+}
+
+#[test]
+fn jwt_against_an_hs256_server_that_skips_the_signature_fails() {
+    let server = Hs256Server::start(false);
+    let outcome = probe("jwt", &hs256_config(&server.base));
+    outcome.assert_only_failing(&[
+        "empty-signature",
+        "flipped-signature",
+        "other-key",
+        "kid-traversal",
+        "kid-injection",
+        "embedded-jwk",
+        "jku",
+        "claims-tampered",
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// rbac
+
+fn rbac_config(base: &str) -> String {
+    format!(
+        r#"
+base_url = "{base}"
+issuer = "https://issuer.test"
+audience = "tenant-api"
+alg = "RS256"
+key = {{ file = "reference/keys/issuer-rs256.pem" }}
+roles.admin = {{ sub = "admin@org-a", org_id = "org-a" }}
+roles.member = {{ sub = "member@org-a", org_id = "org-a" }}
+roles.viewer = {{ sub = "viewer@org-a", org_id = "org-a" }}
+unknown_role = {{ sub = "stranger@org-a", org_id = "org-a" }}
+control = {{ method = "GET", path = "/v1/me" }}
+matrix = [
+  {{ method = "GET", path = "/v1/projects", allow = ["admin", "member", "viewer"] }},
+  {{ method = "GET", path = "/v1/projects/prj-a-1", allow = ["admin", "member", "viewer"] }},
+  {{ method = "POST", path = "/v1/projects", body = "{{}}", allow = ["admin", "member"] }},
+  {{ method = "PATCH", path = "/v1/projects/does-not-exist", body = '{{"name":"x"}}', allow = ["admin", "member"] }},
+  {{ method = "DELETE", path = "/v1/projects/does-not-exist", allow = ["admin"] }},
+  {{ method = "GET", path = "/v1/children/child-1/records", allow = ["admin", "member"] }},
+]
+"#
+    )
+}
+
+const RBAC_CASES: [&str; 8] = [
+    "controls",
+    "get-v1-projects",
+    "get-v1-projects-prj-a-1",
+    "post-v1-projects",
+    "patch-v1-projects-does-not-exist",
+    "delete-v1-projects-does-not-exist",
+    "get-v1-children-child-1-records",
+    "unknown-role",
+];
+
+#[test]
+fn rbac_passes_against_the_hardened_service_without_changing_rows() {
+    let (service, database) = Service::start(&[]);
+    let outcome = probe_unchanged("rbac", &rbac_config(&service.base), &database);
+    outcome.assert_all_pass();
+    let names: Vec<&str> = outcome
+        .cases
+        .iter()
+        .map(|case| case.name.as_str())
+        .collect();
+    assert_eq!(names, RBAC_CASES);
+    // Allowed writes end in 400/404 and forbidden ones in 403: authorization comes first.
+    let patch = outcome.case("patch-v1-projects-does-not-exist");
+    assert_eq!(patch.got.lines().collect::<Vec<_>>().len(), 3);
+    assert!(patch.got.starts_with("404"), "{}", patch.got);
+    assert!(patch.got.lines().nth(2).unwrap().starts_with("403"));
+}
+
+#[test]
+fn rbac_catches_allow_by_default_without_changing_rows() {
+    let (service, database) = Service::start(&["rbac-allow-by-default"]);
+    let outcome = probe_unchanged("rbac", &rbac_config(&service.base), &database);
+    outcome.assert_only_failing(&[
+        "patch-v1-projects-does-not-exist",
+        "delete-v1-projects-does-not-exist",
+    ]);
+    let patch = &outcome.case("patch-v1-projects-does-not-exist").message;
+    assert!(
+        patch.starts_with("viewer PATCH ") && patch.ends_with("got 404, expected 403"),
+        "{patch}"
+    );
+    let delete = &outcome.case("delete-v1-projects-does-not-exist").message;
+    assert!(delete.starts_with("member DELETE "), "{delete}");
+    assert!(delete.contains("; viewer DELETE "), "{delete}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// consent
+
+fn consent_config(base: &str) -> String {
+    format!(
+        r#"
+url = "{base}/v1/children/{{child}}/records"
+issuer = "https://issuer.test"
+audience = "tenant-api"
+alg = "RS256"
+key = {{ file = "reference/keys/issuer-rs256.pem" }}
+claims = {{ sub = "member@org-a", org_id = "org-a" }}
+allowed_child = "child-1"
+revoked_child = "child-2"
+records_path = "/records"
+tenant_pointer = "/org_id"
+tenant = "org-a"
+"#
+    )
+}
+
+fn consent_against(flaws: &[&str]) -> Outcome {
+    let (service, database) = Service::start(flaws);
+    probe_unchanged("consent", &consent_config(&service.base), &database)
+}
+
+#[test]
+fn consent_passes_against_the_hardened_service_without_changing_rows() {
+    let outcome = consent_against(&[]);
+    outcome.assert_all_pass();
+    let names: Vec<&str> = outcome
+        .cases
+        .iter()
+        .map(|case| case.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["controls", "revoked-consent", "cross-tenant-records"]
+    );
+    assert!(outcome
+        .case("revoked-consent")
+        .message
+        .ends_with("for child child-2 got 403"));
+}
+
+#[test]
+fn consent_catches_ignored_consent() {
+    let outcome = consent_against(&["consent-ignored"]);
+    outcome.assert_only_failing(&["revoked-consent"]);
+    assert!(outcome
+        .case("revoked-consent")
+        .message
+        .ends_with("got 200 with 1 record(s) at /records: the records of a child whose consent is revoked were returned"));
+}
+
+#[test]
+fn consent_catches_a_definer_view_leaking_other_tenants_records() {
+    let outcome = consent_against(&["rls-definer-view"]);
+    outcome.assert_only_failing(&["cross-tenant-records"]);
+    assert!(outcome
+        .case("cross-tenant-records")
+        .message
+        .contains("/org_id = \"org-b\""));
+}
+
+#[test]
+fn consent_without_records_path_needs_a_refusal() {
+    let (service, database) = Service::start(&["consent-ignored"]);
+    let config = consent_config(&service.base)
+        .replace("records_path = \"/records\"\n", "")
+        .replace("tenant_pointer = \"/org_id\"\ntenant = \"org-a\"\n", "");
+    let outcome = probe_unchanged("consent", &config, &database);
+    outcome.assert_only_failing(&["revoked-consent"]);
+}
