@@ -675,3 +675,122 @@ fn nextest_fragments_join_into_a_ledger() {
     assert!(run.junit().contains("SEC-00::ok"));
     assert!(run.verify().status.success());
 }
+
+/// A probe check is one test case per probe case plus the probe itself; its cases are in the
+/// ledger record and in JUnit; no log the gate writes holds the secret it found, not even the
+/// log of a command that printed it.
+#[test]
+fn a_probe_reports_every_case_and_no_log_holds_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    // Built at run time so that this repository's own secret scan finds no literal key.
+    let key = format!("{}{}", "AKIA", "Q7X2M4N8P1R5T3V9");
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("src/settings.env"),
+        format!("region = eu-west-1\naws_access_key_id = {key}\n"),
+    )
+    .unwrap();
+    let gate_file = dir.path().join("probe.toml");
+    std::fs::write(
+        &gate_file,
+        "[[packet]]\nid = \"SEC-00\"\n\
+         [[packet.check]]\nid = \"secrets\"\nprobe = \"secrets\"\npaths = [\"src\"]\n\
+         [[packet.check]]\nid = \"leak\"\nrun = \"cat src/settings.env\"\n",
+    )
+    .unwrap();
+    let run = gate(gate_file.to_str().unwrap(), &[]);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    let stdout = run.stdout_squeezed();
+    for line in [
+        "test SEC-00::secrets ... FAILED",
+        "test SEC-00::secrets::controls ... ok",
+        "test SEC-00::secrets::no-secrets ... FAILED",
+        "test SEC-00::secrets::allowlist-current ... ok",
+        "test SEC-00::leak ... ok",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
+    assert!(!stdout.contains(&key), "{stdout}");
+
+    let record = run.check("SEC-00::secrets");
+    assert_eq!(record["case_kind"], "probe");
+    assert_eq!(record["outcome"], "fail");
+    let cases: Vec<(String, String)> = record["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| {
+            (
+                case["name"].as_str().unwrap().to_string(),
+                case["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cases,
+        [
+            ("controls".to_string(), "pass".to_string()),
+            ("no-secrets".to_string(), "fail".to_string()),
+            ("allowlist-current".to_string(), "pass".to_string()),
+        ]
+    );
+    assert!(
+        record["message"]
+            .as_str()
+            .unwrap()
+            .contains("src/settings.env:2 aws-access-key-id"),
+        "{record}"
+    );
+
+    let junit = run.junit();
+    assert!(
+        junit.contains(r#"<testcase name="SEC-00::secrets::no-secrets""#),
+        "{junit}"
+    );
+    assert!(
+        junit.contains(r#"<testcase name="SEC-00::secrets::controls""#),
+        "{junit}"
+    );
+    assert!(!junit.contains(&key), "{junit}");
+
+    for log in ["logs/SEC-00/secrets.log", "logs/SEC-00/leak.log"] {
+        let text = std::fs::read_to_string(run.out.path().join(log)).unwrap();
+        assert!(!text.contains(&key), "{log}:\n{text}");
+        assert!(text.contains("[REDACTED]"), "{log}:\n{text}");
+    }
+    let leak = std::fs::read_to_string(run.out.path().join("logs/SEC-00/leak.log")).unwrap();
+    assert_eq!(leak, "region = eu-west-1\naws_access_key_id = [REDACTED]\n");
+    // The digests in the ledger are those of the redacted logs.
+    assert!(run.verify().status.success());
+}
+
+/// Filtering a probe's case alone cannot pass: the probe must run for the case to be judged.
+#[test]
+fn a_probe_case_filtered_alone_names_the_probe_to_select() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/clean.txt"), "nothing to see\n").unwrap();
+    let gate_file = dir.path().join("probe.toml");
+    std::fs::write(
+        &gate_file,
+        "[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"secrets\"\nprobe = \"secrets\"\npaths = [\"src\"]\n",
+    )
+    .unwrap();
+    let run = gate(
+        gate_file.to_str().unwrap(),
+        &["--", "--exact", "SEC-00::secrets::no-secrets"],
+    );
+    assert_eq!(run.code(), 1, "{}", run.context());
+    assert!(
+        run.stdout().contains(
+            "the probe SEC-00::secrets is not part of this run: select it too (filter `SEC-00::secrets`)"
+        ),
+        "{}",
+        run.context()
+    );
+    let run = gate(gate_file.to_str().unwrap(), &["--", "SEC-00::secrets"]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    assert!(run
+        .stdout_squeezed()
+        .contains("test SEC-00::secrets::no-secrets ... ok"));
+}

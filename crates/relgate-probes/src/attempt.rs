@@ -56,6 +56,14 @@ pub(crate) fn send(
     attempt
 }
 
+/// Reads `method` (default `GET`), upper-cased.
+pub(crate) fn method(config: &mut Config<'_>) -> Result<String, ConfigError> {
+    Ok(config
+        .string("method")?
+        .unwrap_or_else(|| "GET".to_string())
+        .to_ascii_uppercase())
+}
+
 /// Reads `request_timeout` (default ten seconds).
 pub(crate) fn request_timeout(config: &mut Config<'_>) -> Result<Duration, ConfigError> {
     Ok(config
@@ -152,6 +160,28 @@ pub(crate) fn all_inconclusive(
             }
         })
         .collect()
+}
+
+/// The cases a run starts with, from the controls' `summary` ([`check_controls`], perhaps
+/// refined by the probe): `Ok` holds the passing `controls` case, to which the attack cases are
+/// added; `Err` holds every case of `names` inconclusive ([`all_inconclusive`]), the whole
+/// result of the run.
+pub(crate) fn controls(
+    names: &[String],
+    summary: Result<String, String>,
+    positive: &Attempt,
+    negative: &Attempt,
+) -> Result<Vec<Case>, Vec<Case>> {
+    let evidence = [positive, negative];
+    match summary {
+        Ok(summary) => Ok(vec![case(
+            "controls",
+            CaseOutcome::Pass,
+            summary,
+            &evidence,
+        )]),
+        Err(message) => Err(all_inconclusive(names, &message, &evidence)),
+    }
 }
 
 /// Checks the positive control (must be 2xx) and the negative control (must be one of

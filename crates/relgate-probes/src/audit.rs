@@ -9,7 +9,6 @@
 //! which catches a deleted tail or a rewritten history, then moves the anchor to the new head.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::db::{self, case, quote_ident, As, Session, SqlError, TableName, Target};
 use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
@@ -23,8 +22,7 @@ e.id::text || '|' || e.org_id || '|' || e.actor || '|' || e.action || '|' || e.p
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 pub(crate) struct AuditProbe {
-    database: String,
-    app_role: String,
+    target: Target,
     table: String,
     id_column: String,
     prev_column: String,
@@ -35,32 +33,23 @@ pub(crate) struct AuditProbe {
     tenant: Option<String>,
     tenant_column: String,
     tenant_setting: String,
-    connect_timeout: Duration,
-    statement_timeout: Duration,
 }
 
 impl AuditProbe {
     pub(crate) fn configure(config: &mut Config<'_>) -> Result<Self, ConfigError> {
-        let text = |config: &mut Config<'_>, key: &'static str, default: &str| {
-            config
-                .string(key)
-                .map(|value| value.unwrap_or_else(|| default.to_string()))
-        };
+        let (database, app_role) = Target::keys(config)?;
         Ok(AuditProbe {
-            database: config.required_string("database")?,
-            app_role: text(config, "app_role", "tenant_app")?,
-            table: text(config, "table", "audit_events")?,
-            id_column: text(config, "id_column", "id")?,
-            prev_column: text(config, "prev_column", "prev_hash")?,
-            hash_column: text(config, "hash_column", "self_hash")?,
-            expected_hash: text(config, "expected_hash", DEFAULT_EXPECTED_HASH)?,
-            genesis: text(config, "genesis", GENESIS)?,
+            table: db::string_or(config, "table", "audit_events")?,
+            id_column: db::string_or(config, "id_column", "id")?,
+            prev_column: db::string_or(config, "prev_column", "prev_hash")?,
+            hash_column: db::string_or(config, "hash_column", "self_hash")?,
+            expected_hash: db::string_or(config, "expected_hash", DEFAULT_EXPECTED_HASH)?,
+            genesis: db::string_or(config, "genesis", GENESIS)?,
             anchor: config.string("anchor")?.map(PathBuf::from),
             tenant: config.string("tenant")?,
-            tenant_column: text(config, "tenant_column", "org_id")?,
-            tenant_setting: text(config, "tenant_setting", "app.org_id")?,
-            connect_timeout: db::duration_key(config, "connect_timeout")?,
-            statement_timeout: db::duration_key(config, "statement_timeout")?,
+            tenant_column: db::string_or(config, "tenant_column", "org_id")?,
+            tenant_setting: db::string_or(config, "tenant_setting", "app.org_id")?,
+            target: Target::configure(config, database, app_role)?,
         })
     }
 }
@@ -72,6 +61,7 @@ impl Probe for AuditProbe {
             "update-refused",
             "delete-refused",
             "truncate-refused",
+            "data-unchanged",
             "guard-triggers",
             "privileges",
             "chain",
@@ -86,13 +76,7 @@ impl Probe for AuditProbe {
     }
 
     fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
-        let target = Target {
-            url: self.database.clone(),
-            app_role: self.app_role.clone(),
-            connect_timeout: self.connect_timeout,
-            statement_timeout: self.statement_timeout,
-        };
-        let mut session = db::connect(&target, context)?;
+        let mut session = db::connect(&self.target, context)?;
         let mut cases = Vec::new();
         self.all(&mut session, context, &mut cases)?;
         for case in &cases {
@@ -137,7 +121,7 @@ impl AuditProbe {
         } else {
             let why = format!(
                 "inconclusive: the app role `{}` does not exist",
-                self.app_role
+                self.target.app_role
             );
             for name in ["guard-triggers", "privileges"] {
                 cases.push(case(name, CaseOutcome::Inconclusive, &why, "", ""));
@@ -161,6 +145,15 @@ impl AuditProbe {
             Ok(())
         };
 
+        // Every attempt is rolled back; the table's fingerprint before and after proves it.
+        let before = if bypass {
+            Some(db::fingerprints(
+                session,
+                std::slice::from_ref(&table.name),
+            )?)
+        } else {
+            None
+        };
         match self.controls(session, &table, rows, &chain_ready, role_exists)? {
             Ok((control, tenant)) => {
                 cases.push(control);
@@ -177,6 +170,34 @@ impl AuditProbe {
             }
         }
 
+        cases.push(match &before {
+            Some(before) => {
+                let after = db::fingerprints(session, std::slice::from_ref(&table.name))?;
+                let (outcome, message) = db::compare_fingerprints(before, &after);
+                let got = after
+                    .iter()
+                    .map(|(table, fingerprint)| format!("{table}: {fingerprint}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                case(
+                    "data-unchanged",
+                    outcome,
+                    message,
+                    db::fingerprint_sql(&table.name),
+                    got,
+                )
+            }
+            None => case(
+                "data-unchanged",
+                CaseOutcome::Inconclusive,
+                format!(
+                    "inconclusive: the `database` role of {} cannot see every row, so it cannot show that nothing changed",
+                    session.describe
+                ),
+                "",
+                "",
+            ),
+        });
         match chain_ready {
             Err(why) => {
                 cases.push(case("chain", CaseOutcome::Inconclusive, &why, "", ""));
@@ -255,7 +276,7 @@ impl AuditProbe {
             return Ok(Err(inconclusive(
                 format!(
                     "inconclusive: the app role `{}` does not exist",
-                    self.app_role
+                    self.target.app_role
                 ),
                 "",
                 "",
@@ -266,7 +287,7 @@ impl AuditProbe {
                 return Ok(Err(inconclusive(why.clone(), "", "")));
             }
         }
-        let role = &self.app_role;
+        let role = &self.target.app_role;
         let column = quote_ident(&self.tenant_column);
         let tenant = match (&self.tenant, table.has_tenant_column) {
             (Some(tenant), _) => Some(tenant.clone()),
@@ -360,7 +381,7 @@ impl AuditProbe {
             "delete-refused" => format!("delete from {quoted} where {newest}"),
             _ => format!("truncate {quoted}"),
         };
-        let role = &self.app_role;
+        let role = &self.target.app_role;
         let setting = &self.tenant_setting;
         let who = As::App {
             tenant: tenant.map(|tenant| (setting.as_str(), tenant)),
@@ -488,7 +509,7 @@ impl AuditProbe {
         let sql = "select has_any_column_privilege($1, $2::text::regclass, 'UPDATE'), \
                    has_table_privilege($1, $2::text::regclass, 'DELETE'), \
                    has_table_privilege($1, $2::text::regclass, 'TRUNCATE')";
-        let role = self.app_role.clone();
+        let role = self.target.app_role.clone();
         let quoted = table.name.quoted();
         let (update, delete, truncate): (bool, bool, bool) = session.admin(|tx| {
             tx.query_one(sql, &[&role, &quoted])

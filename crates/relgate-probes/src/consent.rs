@@ -40,10 +40,7 @@ impl ConsentProbe {
                 format!("the URL must contain `{CHILD}`, where the child's reference goes"),
             ));
         }
-        let method = config
-            .string("method")?
-            .unwrap_or_else(|| "GET".to_string())
-            .to_ascii_uppercase();
+        let method = attempt::method(config)?;
         let mint = MintConfig::configure(config)?;
         let claims = token::claims_table(config, "claims")?;
         let claims = config.require("claims", claims)?;
@@ -255,22 +252,10 @@ impl Probe for ConsentProbe {
                 ));
             }
         }
-        let summary = match summary {
-            Ok(summary) => summary,
-            Err(message) => {
-                return Ok(attempt::all_inconclusive(
-                    &names,
-                    &message,
-                    &[&positive, &negative],
-                ))
-            }
+        let mut cases = match attempt::controls(&names, summary, &positive, &negative) {
+            Ok(cases) => cases,
+            Err(inconclusive) => return Ok(inconclusive),
         };
-        let mut cases = vec![attempt::case(
-            "controls",
-            CaseOutcome::Pass,
-            summary,
-            &[&positive, &negative],
-        )];
 
         let revoked = self.send(context, &self.revoked_child, Some(&token));
         cases.push(self.denied(
@@ -313,11 +298,7 @@ mod tests {
     use super::*;
 
     fn configure(text: &str) -> Result<Vec<String>, ConfigError> {
-        let table: toml::Table = text.parse().unwrap();
-        let mut config = Config::new(&table);
-        let probe = ConsentProbe::configure(&mut config)?;
-        config.finish()?;
-        Ok(probe.cases())
+        crate::configure("consent", &text.parse::<toml::Table>().unwrap())
     }
 
     const BASE: &str = r#"

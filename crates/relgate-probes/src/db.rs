@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Transaction};
 
-use crate::{CaseOutcome, Context};
+use crate::{CaseOutcome, Config, ConfigError, Context};
 
 /// Default `connect_timeout` and `statement_timeout`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,6 +80,40 @@ pub(crate) struct Target {
     pub(crate) connect_timeout: Duration,
     /// `statement_timeout` and `lock_timeout` of every transaction the probe opens.
     pub(crate) statement_timeout: Duration,
+}
+
+impl Target {
+    /// Reads `database` (required) and `app_role` (default `tenant_app`), the first keys of
+    /// every database probe; [`Target::configure`] completes the target.
+    pub(crate) fn keys(config: &mut Config<'_>) -> Result<(String, String), ConfigError> {
+        let url = config.required_string("database")?;
+        let app_role = string_or(config, "app_role", "tenant_app")?;
+        Ok((url, app_role))
+    }
+
+    /// The target of `url` as `app_role` (from [`Target::keys`]), reading `connect_timeout` and
+    /// `statement_timeout` (default ten seconds each), the last keys of every database probe.
+    pub(crate) fn configure(
+        config: &mut Config<'_>,
+        url: String,
+        app_role: String,
+    ) -> Result<Target, ConfigError> {
+        Ok(Target {
+            url,
+            app_role,
+            connect_timeout: duration_key(config, "connect_timeout")?,
+            statement_timeout: duration_key(config, "statement_timeout")?,
+        })
+    }
+}
+
+/// Reads string `key`, or `default` when it is not set.
+pub(crate) fn string_or(
+    config: &mut Config<'_>,
+    key: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    Ok(config.string(key)?.unwrap_or_else(|| default.to_string()))
 }
 
 /// An admin connection plus what the probe needs to attack through it.
@@ -461,10 +495,7 @@ pub(crate) fn case(
 }
 
 /// Reads a duration key with a default.
-pub(crate) fn duration_key(
-    config: &mut crate::Config<'_>,
-    key: &'static str,
-) -> Result<Duration, crate::ConfigError> {
+fn duration_key(config: &mut Config<'_>, key: &'static str) -> Result<Duration, ConfigError> {
     Ok(config.duration(key)?.unwrap_or(DEFAULT_TIMEOUT))
 }
 

@@ -57,10 +57,7 @@ pub(crate) struct JwtProbe {
 impl JwtProbe {
     pub(crate) fn configure(config: &mut Config<'_>) -> Result<Self, ConfigError> {
         let url = config.required_string("url")?;
-        let method = config
-            .string("method")?
-            .unwrap_or_else(|| "GET".to_string())
-            .to_ascii_uppercase();
+        let method = attempt::method(config)?;
         let mint = MintConfig::configure(config)?;
         let public_key = config.secret("public_key")?;
         if public_key.is_some() && token::is_hmac(mint.alg()) {
@@ -370,22 +367,11 @@ impl Probe for JwtProbe {
             format!("{} {} without a token", self.method, self.url),
             "",
         );
-        let summary = match attempt::check_controls(&positive, &negative, &self.refused) {
-            Ok(summary) => summary,
-            Err(message) => {
-                return Ok(attempt::all_inconclusive(
-                    &names,
-                    &message,
-                    &[&positive, &negative],
-                ))
-            }
+        let summary = attempt::check_controls(&positive, &negative, &self.refused);
+        let mut cases = match attempt::controls(&names, summary, &positive, &negative) {
+            Ok(cases) => cases,
+            Err(inconclusive) => return Ok(inconclusive),
         };
-        let mut cases = vec![attempt::case(
-            "controls",
-            CaseOutcome::Pass,
-            summary,
-            &[&positive, &negative],
-        )];
         for name in names.iter().skip(1) {
             let case = if name == "jku" {
                 self.jku(context, &forge)
@@ -594,11 +580,7 @@ mod tests {
     use super::*;
 
     fn configure(text: &str) -> Result<Vec<String>, ConfigError> {
-        let table: toml::Table = text.parse().unwrap();
-        let mut config = Config::new(&table);
-        let probe = JwtProbe::configure(&mut config)?;
-        config.finish()?;
-        Ok(probe.cases())
+        crate::configure("jwt", &text.parse::<toml::Table>().unwrap())
     }
 
     const BASE: &str = r#"

@@ -325,10 +325,7 @@ fn roles(config: &mut Config<'_>) -> Result<BTreeMap<String, Object>, ConfigErro
 }
 
 fn method(table: &mut Config<'_>) -> Result<String, ConfigError> {
-    let method = table
-        .string("method")?
-        .unwrap_or_else(|| "GET".to_string())
-        .to_ascii_uppercase();
+    let method = attempt::method(table)?;
     if method.is_empty() || !method.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(table.error(
             "method",
@@ -377,11 +374,7 @@ mod tests {
     use super::*;
 
     fn configure(text: &str) -> Result<Vec<String>, ConfigError> {
-        let table: toml::Table = text.parse().unwrap();
-        let mut config = Config::new(&table);
-        let probe = RbacProbe::configure(&mut config)?;
-        config.finish()?;
-        Ok(probe.cases())
+        crate::configure("rbac", &text.parse::<toml::Table>().unwrap())
     }
 
     const BASE: &str = r#"

@@ -9,7 +9,6 @@
 //! tenant table taken before and after prove nothing changed (`data-unchanged`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use postgres::types::ToSql;
 
@@ -45,28 +44,18 @@ const LIVE_CASES: [&str; 6] = [
 ];
 
 pub(crate) struct RlsProbe {
-    database: String,
-    app_role: String,
+    target: Target,
     tenant_column: String,
     tenant_setting: String,
     schemas: Vec<String>,
     tenants: Option<(String, String)>,
-    connect_timeout: Duration,
-    statement_timeout: Duration,
 }
 
 impl RlsProbe {
     pub(crate) fn configure(config: &mut Config<'_>) -> Result<Self, ConfigError> {
-        let database = config.required_string("database")?;
-        let app_role = config
-            .string("app_role")?
-            .unwrap_or_else(|| "tenant_app".to_string());
-        let tenant_column = config
-            .string("tenant_column")?
-            .unwrap_or_else(|| "org_id".to_string());
-        let tenant_setting = config
-            .string("tenant_setting")?
-            .unwrap_or_else(|| "app.org_id".to_string());
+        let (database, app_role) = Target::keys(config)?;
+        let tenant_column = db::string_or(config, "tenant_column", "org_id")?;
+        let tenant_setting = db::string_or(config, "tenant_setting", "app.org_id")?;
         let schemas = config
             .strings("schemas")?
             .unwrap_or_else(|| vec!["public".to_string()]);
@@ -90,17 +79,13 @@ impl RlsProbe {
                 ))
             }
         };
-        let connect_timeout = db::duration_key(config, "connect_timeout")?;
-        let statement_timeout = db::duration_key(config, "statement_timeout")?;
+        let target = Target::configure(config, database, app_role)?;
         Ok(RlsProbe {
-            database,
-            app_role,
+            target,
             tenant_column,
             tenant_setting,
             schemas,
             tenants,
-            connect_timeout,
-            statement_timeout,
         })
     }
 }
@@ -111,13 +96,7 @@ impl Probe for RlsProbe {
     }
 
     fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
-        let target = Target {
-            url: self.database.clone(),
-            app_role: self.app_role.clone(),
-            connect_timeout: self.connect_timeout,
-            statement_timeout: self.statement_timeout,
-        };
-        let mut session = db::connect(&target, context)?;
+        let mut session = db::connect(&self.target, context)?;
         let mut run = Run {
             probe: self,
             context,
@@ -187,7 +166,7 @@ impl Run<'_, '_> {
         let Some((superuser, bypass)) = role else {
             let why = format!(
                 "inconclusive: the app role `{}` does not exist",
-                self.probe.app_role
+                self.probe.target.app_role
             );
             self.all_inconclusive(&CASES, &why);
             return Ok(());
@@ -221,7 +200,7 @@ impl Run<'_, '_> {
     fn tenant_tables(&mut self, session: &mut Session) -> Result<Vec<TenantTable>, String> {
         let schemas = self.probe.schemas.clone();
         let column = self.probe.tenant_column.clone();
-        let role = self.probe.app_role.clone();
+        let role = self.probe.target.app_role.clone();
         let sql = "select n.nspname::text, c.relname::text, c.oid, c.relrowsecurity, \
              c.relforcerowsecurity, pg_get_userbyid(c.relowner)::text, \
              coalesce((select r.oid = c.relowner or pg_has_role(r.oid, c.relowner, 'MEMBER') \
@@ -337,7 +316,7 @@ impl Run<'_, '_> {
                 CaseOutcome::Pass,
                 format!(
                     "every tenant table has a policy that applies to {}",
-                    self.probe.app_role
+                    self.probe.target.app_role
                 ),
             )
         } else {
@@ -345,7 +324,7 @@ impl Run<'_, '_> {
                 CaseOutcome::Fail,
                 format!(
                     "no policy applies to {} on {}",
-                    self.probe.app_role,
+                    self.probe.target.app_role,
                     without.join(", ")
                 ),
             )
@@ -365,7 +344,7 @@ impl Run<'_, '_> {
             got,
         ));
 
-        let role = &self.probe.app_role;
+        let role = &self.probe.target.app_role;
         let owned: Vec<String> = tables
             .iter()
             .filter(|t| t.app_role_owns)
@@ -524,7 +503,7 @@ impl Run<'_, '_> {
     /// SECURITY DEFINER functions run with their owner's rights; listed for review.
     fn definer_functions(&mut self, session: &mut Session) -> Result<(), String> {
         let schemas = self.probe.schemas.clone();
-        let role = self.probe.app_role.clone();
+        let role = self.probe.target.app_role.clone();
         let sql = "select p.oid::regprocedure::text, pg_get_userbyid(p.proowner)::text, \
              o.rolsuper or o.rolbypassrls, \
              p.prorettype = 'trigger'::regtype, \
@@ -577,6 +556,18 @@ impl Run<'_, '_> {
     /// Positive control: as the app role with A set, A's rows are visible in at least one
     /// tenant table. Negative control: `SET LOCAL ROLE` really makes the session the app role,
     /// and the admin sees B's rows (without them, "B is invisible" would prove nothing).
+    /// Records `controls` as inconclusive for `why` (what was sent and what came back so far)
+    /// and returns `why`, the way every misbehaving control ends.
+    fn inconclusive_controls(
+        &mut self,
+        why: String,
+        sent: impl Into<String>,
+        got: impl Into<String>,
+    ) -> Result<Tenants, String> {
+        self.push(case("controls", CaseOutcome::Inconclusive, &why, sent, got));
+        Err(why)
+    }
+
     fn controls(
         &mut self,
         session: &mut Session,
@@ -592,14 +583,11 @@ impl Run<'_, '_> {
                 "inconclusive: negative control: the `database` role of {} is neither superuser nor BYPASSRLS, so it cannot count every tenant's rows",
                 session.describe
             );
-            self.push(case(
-                "controls",
-                CaseOutcome::Inconclusive,
-                &why,
+            return Ok(self.inconclusive_controls(
+                why,
                 "select rolsuper or rolbypassrls from pg_roles where rolname = current_user",
                 "false",
             ));
-            return Ok(Err(why));
         }
 
         // Rows per tenant per table, as the admin.
@@ -633,14 +621,7 @@ impl Run<'_, '_> {
                         "inconclusive: negative control: fewer than two tenants have rows in the tenant tables (found {}); set `tenants` or seed data",
                         ranked.len()
                     );
-                    self.push(case(
-                        "controls",
-                        CaseOutcome::Inconclusive,
-                        &why,
-                        sent.join("\n"),
-                        "",
-                    ));
-                    return Ok(Err(why));
+                    return Ok(self.inconclusive_controls(why, sent.join("\n"), ""));
                 }
                 (ranked[0].0.clone(), ranked[1].0.clone())
             }
@@ -655,30 +636,16 @@ impl Run<'_, '_> {
             let why = format!(
                 "inconclusive: negative control: the admin sees no row of tenant {b} in any tenant table, so its invisibility would prove nothing"
             );
-            self.push(case(
-                "controls",
-                CaseOutcome::Inconclusive,
-                &why,
-                sent.join("\n"),
-                got.join("\n"),
-            ));
-            return Ok(Err(why));
+            return Ok(self.inconclusive_controls(why, sent.join("\n"), got.join("\n")));
         }
 
         sent.push(format!(
             "as {}: SET LOCAL ROLE; select current_user, session_user",
-            self.probe.app_role
+            self.probe.target.app_role
         ));
         if let Err(problem) = session.role_switch_control()? {
             let why = format!("inconclusive: negative control: {problem}");
-            self.push(case(
-                "controls",
-                CaseOutcome::Inconclusive,
-                &why,
-                sent.join("\n"),
-                got.join("\n"),
-            ));
-            return Ok(Err(why));
+            return Ok(self.inconclusive_controls(why, sent.join("\n"), got.join("\n")));
         }
 
         // Positive control.
@@ -691,7 +658,7 @@ impl Run<'_, '_> {
             );
             sent.push(format!(
                 "as {} with {setting} = {a}: {sql} ($1 = {a})",
-                self.probe.app_role
+                self.probe.target.app_role
             ));
             let seen = session.attempt(
                 As::App {
@@ -707,7 +674,7 @@ impl Run<'_, '_> {
         }
         got.push(format!(
             "{a} rows visible to {} with {setting} = {a}: {}",
-            self.probe.app_role,
+            self.probe.target.app_role,
             if visible.is_empty() {
                 "none".to_string()
             } else {
@@ -720,23 +687,16 @@ impl Run<'_, '_> {
         if visible.is_empty() {
             let why = format!(
                 "inconclusive: positive control: as {} with {setting} = {a}, no row of {a} is visible in any tenant table",
-                self.probe.app_role
+                self.probe.target.app_role
             );
-            self.push(case(
-                "controls",
-                CaseOutcome::Inconclusive,
-                &why,
-                sent.join("\n"),
-                got.join("\n"),
-            ));
-            return Ok(Err(why));
+            return Ok(self.inconclusive_controls(why, sent.join("\n"), got.join("\n")));
         }
         self.push(case(
             "controls",
             CaseOutcome::Pass,
             format!(
                 "positive: as {} with {setting} = {a}, {a}'s rows are visible ({}); negative: SET LOCAL ROLE took effect and the admin sees {b_total} rows of {b} in {} tables",
-                self.probe.app_role,
+                self.probe.target.app_role,
                 visible.join(", "),
                 b_rows.len()
             ),
@@ -1069,7 +1029,7 @@ impl Run<'_, '_> {
             };
             per_table.push((table.clone(), sql, outcome, got));
         }
-        let role = &self.probe.app_role;
+        let role = &self.probe.target.app_role;
         let setting = &self.probe.tenant_setting;
         let mut outcome = CaseOutcome::Pass;
         for (_, _, o, _) in &per_table {
@@ -1122,7 +1082,7 @@ impl Run<'_, '_> {
         tenants: &Tenants,
         per_table: Vec<(TableName, String, CaseOutcome, String)>,
     ) -> Case {
-        let role = &self.probe.app_role;
+        let role = &self.probe.target.app_role;
         let setting = &self.probe.tenant_setting;
         let (a, b) = (&tenants.a, &tenants.b);
         let mut outcome = CaseOutcome::Pass;

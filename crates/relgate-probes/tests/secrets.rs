@@ -141,40 +141,26 @@ fn tree() -> Planted {
         "ignored.env",
         format!("TOKEN={}\n", plant(github_token(10))),
     );
-    write(
-        root,
-        "build/out.txt",
-        format!("{}\n", plant(github_token(11))),
-    );
     write(root, "src/nested/.gitignore", "local.txt\n");
-    write(
-        root,
-        "src/nested/local.txt",
-        format!("{}\n", plant(github_token(12))),
-    );
     let exclude = root.join(".git/info/exclude");
     let mut excluded = std::fs::read_to_string(&exclude).unwrap_or_default();
     excluded.push_str("private-notes.txt\n");
     write(root, ".git/info/exclude", excluded);
-    write(
-        root,
-        "private-notes.txt",
-        format!("{}\n", plant(github_token(13))),
-    );
-    // Not reported: inside .git, binary, excluded by the probe's `exclude`, placeholders.
-    write(
-        root,
-        ".git/leaked.txt",
-        format!("{}\n", plant(github_token(14))),
-    );
+    // Not reported either, a token on a line of its own: ignored, inside .git, or excluded by
+    // the probe's `exclude`.
+    for (path, seed) in [
+        ("build/out.txt", 11),        // the root .gitignore's `build/`
+        ("src/nested/local.txt", 12), // the nested .gitignore
+        ("private-notes.txt", 13),    // .git/info/exclude
+        (".git/leaked.txt", 14),      // inside .git
+        ("vendor/lib.txt", 16),       // the probe's `exclude`
+    ] {
+        write(root, path, format!("{}\n", plant(github_token(seed))));
+    }
+    // Not reported: binary, placeholders.
     let mut binary = b"\x7fELF\x00\x01".to_vec();
     binary.extend_from_slice(plant(github_token(15)).as_bytes());
     write(root, "bin/tool", binary);
-    write(
-        root,
-        "vendor/lib.txt",
-        format!("{}\n", plant(github_token(16))),
-    );
     write(
         root,
         "README.md",

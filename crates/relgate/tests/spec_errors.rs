@@ -445,3 +445,50 @@ fn a_probe_key_on_a_command_check() {
         "gate.toml:9:1: unknown key `url` (key `packet.check.url`)\n  (hint: valid keys here: id, run, grep, probe, cwd, env, services, expect, timeout, severity, allow_destructive; a probe check (`probe = \"…\"`) takes the probe's own keys)",
     );
 }
+
+const JWT: &str = "[[packet]]\nid = \"SEC-01\"\n[[packet.check]]\nid = \"jwt\"\nprobe = \"jwt\"\n";
+
+#[test]
+fn a_probe_key_misspelt() {
+    check_error(
+        &format!("{JWT}url = \"http://127.0.0.1:1/v1/me\"\nisuer = \"https://issuer.test\"\naudience = \"a\"\nkey = {{ file = \"k.pem\" }}\n"),
+        SpecErrorKind::UnknownKey,
+        "gate.toml:7:1: unknown key `isuer` for probe `jwt` (key `packet.check.isuer`)\n  (hint: did you mean `issuer`?)",
+    );
+}
+
+#[test]
+fn a_probe_key_missing() {
+    check_error(
+        &format!("{JWT}issuer = \"https://issuer.test\"\naudience = \"a\"\nkey = {{ file = \"k.pem\" }}\n"),
+        SpecErrorKind::MissingKey,
+        "gate.toml:4:6: probe `jwt` needs `url` (key `packet.check.url`)",
+    );
+}
+
+#[test]
+fn a_probe_secret_neither_file_nor_env() {
+    check_error(
+        &format!("{JWT}url = \"http://127.0.0.1:1/v1/me\"\nissuer = \"https://issuer.test\"\naudience = \"a\"\nkey = {{ path = \"k.pem\" }}\n"),
+        SpecErrorKind::UnknownKey,
+        "gate.toml:9:1: unknown key `path` for probe `jwt` (key `packet.check.key.path`)\n  (hint: valid keys here: file, env)",
+    );
+}
+
+#[test]
+fn a_probe_key_of_the_wrong_type() {
+    check_error(
+        &format!("{JWT}url = \"http://127.0.0.1:1/v1/me\"\nissuer = \"https://issuer.test\"\naudience = \"a\"\nkey = {{ file = \"k.pem\" }}\nrefused = \"401\"\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:10:1: `refused`: expected an integer or an array of integers, found string (key `packet.check.refused`)",
+    );
+}
+
+#[test]
+fn a_probe_reference_to_an_unknown_service() {
+    check_error(
+        &format!("[[service]]\nname = \"api\"\nrun = \"serve ${{port}}\"\n{JWT}url = \"${{apj.url}}/v1/me\"\nissuer = \"https://issuer.test\"\naudience = \"a\"\nkey = {{ file = \"k.pem\" }}\n"),
+        SpecErrorKind::UnknownService,
+        "gate.toml:9:1: `${apj.url}` names no service (key `packet.check.url`)\n  (hint: did you mean `api`?)",
+    );
+}

@@ -7,11 +7,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use relgate_probes::redact::Redactor;
-use relgate_probes::{Case, CaseOutcome, Context, Log};
+use relgate_probes::CaseOutcome;
+use support::probes::{self, fingerprints, root, Outcome};
 use support::{webhook_secret, Database, Service};
 
 /// Every table of the service but `webhook_deliveries`, which the control delivery grows.
@@ -40,11 +38,6 @@ const ALL_CASES: [&str; 8] = [
     "replayed-id",
 ];
 
-/// The gate root: the repository, so that `reference/keys/…` resolves as in packets.toml.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The check's table as a user writes it, with `${api.url}` already interpolated.
 fn check(api_url: &str, secret_file: &str) -> toml::Table {
     format!(
@@ -59,90 +52,16 @@ tolerance = "5m"
     .expect("check table parses")
 }
 
-struct Run {
-    cases: Vec<Case>,
-    log: String,
-}
-
-impl Run {
-    fn outcome(&self, name: &str) -> CaseOutcome {
-        self.case(name).outcome
-    }
-
-    fn case(&self, name: &str) -> &Case {
-        self.cases
-            .iter()
-            .find(|case| case.name == name)
-            .unwrap_or_else(|| panic!("no case {name} in {:#?}", self.cases))
-    }
-
-    fn names(&self) -> Vec<&str> {
-        self.cases.iter().map(|case| case.name.as_str()).collect()
-    }
-
-    /// Asserts the outcome of each case: `failing` fail, every other case passes.
-    fn assert_only_failing(&self, failing: &[&str]) {
-        for case in &self.cases {
-            let expected = if failing.contains(&case.name.as_str()) {
-                CaseOutcome::Fail
-            } else {
-                CaseOutcome::Pass
-            };
-            assert_eq!(
-                case.outcome, expected,
-                "{}: {}\nsent:\n{}\ngot: {}",
-                case.name, case.message, case.sent, case.got
-            );
-        }
-    }
-
-    /// Every text the probe produced, for redaction checks.
-    fn all_text(&self) -> String {
-        let mut text = self.log.clone();
-        for case in &self.cases {
-            text.push_str(&format!("{}\n{}\n{}\n", case.message, case.sent, case.got));
-        }
-        text
-    }
-}
-
-fn run_probe(service: &Service, secret_file: &str) -> Run {
-    let log = Log::new(Redactor::new());
-    let root = root();
-    let context = Context {
-        root: &root,
-        deadline: Instant::now() + Duration::from_secs(120),
-        log: &log,
-    };
-    let cases = relgate_probes::run("webhook", &check(&service.base, secret_file), &context)
-        .expect("the probe runs");
-    Run {
-        cases,
-        log: log.text(),
-    }
+fn run_probe(service: &Service, secret_file: &str) -> Outcome {
+    probes::run("webhook", &check(&service.base, secret_file), &root())
 }
 
 const SECRET_FILE: &str = "reference/keys/webhook-secret.txt";
 
 /// Row count and checksum of every table that must not change, read as the owner: the
 /// throwaway cluster's superuser, whom even forced row-level security does not filter.
-fn snapshot(database: &Database) -> BTreeMap<&'static str, (i64, String)> {
-    let mut owner = database.owner();
-    UNCHANGED_TABLES
-        .iter()
-        .map(|table| {
-            let row = owner
-                .query_one(
-                    &format!(
-                        "select count(*), coalesce(md5(string_agg(t::text, ',' order by t::text)), '') \
-                         from {table} t"
-                    ),
-                    &[],
-                )
-                .unwrap_or_else(|err| panic!("checksum {table}: {err}"));
-            (*table, (row.get(0), row.get(1)))
-        })
-        .collect()
+fn snapshot(database: &Database) -> BTreeMap<String, (i64, String)> {
+    fingerprints(&mut database.owner(), &UNCHANGED_TABLES)
 }
 
 fn deliveries(database: &Database) -> Vec<String> {
@@ -157,7 +76,7 @@ fn deliveries(database: &Database) -> Vec<String> {
 
 /// Runs the probe against the service with `flaws` and checks that it changed nothing but
 /// `webhook_deliveries`, which gains exactly `accepted` new `msg_relgate_…` ids.
-fn probe_against(flaws: &[&str], accepted: usize) -> Run {
+fn probe_against(flaws: &[&str], accepted: usize) -> Outcome {
     let (service, database) = Service::start(flaws);
     let before = snapshot(&database);
     let deliveries_before = deliveries(&database);
@@ -183,8 +102,7 @@ fn hardened_service_refuses_every_forged_delivery() {
 
     let secret = webhook_secret();
     let encoded = secret.strip_prefix("whsec_").expect("whsec_ secret");
-    let text = run.all_text();
-    assert!(!text.contains(encoded), "the secret leaked:\n{text}");
+    run.assert_hides(&[encoded]);
     let controls = run.case("controls");
     assert!(
         controls.sent.contains("svix-signature: v1,[REDACTED]"),

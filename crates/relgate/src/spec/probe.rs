@@ -97,6 +97,26 @@ impl Context<'_> {
     }
 
     fn probe_error(&self, raw: &RawCheck, probe: &Spanned<String>, err: ConfigError) -> SpecError {
+        // A required key reported missing while a near spelling of it is present: the typo is
+        // the error worth reporting.
+        if matches!(err.kind, ConfigErrorKind::MissingKey) && !err.key.contains(['.', '[']) {
+            let present: Vec<&str> = raw
+                .rest
+                .keys()
+                .map(String::as_str)
+                .filter(|key| *key != err.key)
+                .collect();
+            if let Some(typo) = nearest(&err.key, &present) {
+                let mut error = self.error(
+                    self.key_span(&raw.id.span(), typo),
+                    &format!("packet.check.{typo}"),
+                    SpecErrorKind::UnknownKey,
+                    format!("unknown key `{typo}` for probe `{}`", probe.get_ref()),
+                );
+                error.hint = Some(format!("did you mean `{}`?", err.key));
+                return error;
+            }
+        }
         let top = err
             .key
             .split(['.', '['])

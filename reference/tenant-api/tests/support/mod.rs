@@ -1,6 +1,9 @@
 //! Test support: one throwaway Postgres cluster per test binary, a fresh database and a real
 //! `tenant-api` child process per test, HTTP over 127.0.0.1 and token minting with the test keys.
 
+// Only the probe proof tests use it; tests/api.rs does not.
+#[allow(dead_code)]
+pub mod probes;
 pub mod tokens;
 
 use std::io::{BufRead, BufReader, Read};
