@@ -693,9 +693,12 @@ fn a_probe_reports_every_case_and_no_log_holds_a_secret() {
     let gate_file = dir.path().join("probe.toml");
     std::fs::write(
         &gate_file,
-        "[[packet]]\nid = \"SEC-00\"\n\
+        format!(
+            "[[packet]]\nid = \"SEC-00\"\n\
          [[packet.check]]\nid = \"secrets\"\nprobe = \"secrets\"\npaths = [\"src\"]\n\
-         [[packet.check]]\nid = \"leak\"\nrun = \"cat src/settings.env\"\n",
+         [[packet.check]]\nid = \"leak\"\nrun = \"cat src/settings.env\"\n\
+         [[packet.check]]\nid = \"argv\"\nrun = [\"echo\", \"aws_access_key_id\", \"{key}\"]\n"
+        ),
     )
     .unwrap();
     let run = gate(gate_file.to_str().unwrap(), &[]);
@@ -758,6 +761,13 @@ fn a_probe_reports_every_case_and_no_log_holds_a_secret() {
         assert!(!text.contains(&key), "{log}:\n{text}");
         assert!(text.contains("[REDACTED]"), "{log}:\n{text}");
     }
+    let argv = run.check("SEC-00::argv")["argv"].to_string();
+    assert!(
+        !argv.contains(&key) && argv.contains("[REDACTED]"),
+        "{argv}"
+    );
+    let ledger = std::fs::read_to_string(run.out.path().join("evidence.jsonl")).unwrap();
+    assert!(!ledger.contains(&key), "{ledger}");
     let leak = std::fs::read_to_string(run.out.path().join("logs/SEC-00/leak.log")).unwrap();
     assert_eq!(leak, "region = eu-west-1\naws_access_key_id = [REDACTED]\n");
     // The digests in the ledger are those of the redacted logs.

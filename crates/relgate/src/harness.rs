@@ -687,7 +687,11 @@ impl RunState {
         };
         let mut record = skeleton(check, "", Outcome::Error);
         record.case_kind = CaseKind::Command;
-        record.argv = argv.iter().map(|arg| service::redact_urls(arg)).collect();
+        // The evidence holds the command as run, minus credentials in URLs or literal tokens.
+        record.argv = argv
+            .iter()
+            .map(|arg| crate::redaction::redact(&service::redact_urls(arg)).into_owned())
+            .collect();
         record.cwd = command.cwd.display().to_string();
         record.notes = notes;
         let result = match exec::run(&request) {
