@@ -456,7 +456,7 @@ fn verify_catches_a_tampered_log() {
     assert_eq!(verify.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&verify.stderr);
     assert!(
-        stderr.contains("log logs/SEC-00/build.log of SEC-00::build changed"),
+        stderr.contains("logs/SEC-00/build.log of SEC-00::build changed"),
         "{stderr}"
     );
 }

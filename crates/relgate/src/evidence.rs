@@ -88,6 +88,8 @@ pub enum CaseKind {
     Checklist,
     /// A built-in probe (`probe = "…"`); its cases are in [`CheckRecord::cases`].
     Probe,
+    /// A scanner run (`scan = {…}`); its findings are in [`CheckRecord::findings`].
+    Scan,
 }
 
 /// How one case of a probe came out.
@@ -162,6 +164,15 @@ pub struct CheckRecord {
     /// A probe's cases, in report order (empty for other checks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cases: Vec<ProbeCase>,
+    /// A scan's findings, as parsed from its report (empty for other checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::scan::Finding>,
+    /// A scan's report, relative to the out directory (stored with raw secrets removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// sha256 of the stored report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_sha256: Option<String>,
 }
 
 /// Evidence of one service: how it started, how it ended, and its whole log.
@@ -328,6 +339,32 @@ pub struct VerdictRecord {
     pub unused_acceptances: Vec<AcceptanceNote>,
     /// Why the decision is not GO, one line each.
     pub reasons: Vec<String>,
+    /// Every scanner finding of the run with its triage and the acceptance that covers it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FindingNote>,
+}
+
+/// A scanner finding as the verdict judged it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingNote {
+    /// The scan check's test-case name.
+    pub check: String,
+    /// Finding id (`RUSTSEC-…`, a rule id).
+    pub id: String,
+    /// Rule or advisory kind.
+    pub rule: String,
+    /// Severity after mapping and overrides.
+    pub severity: Severity,
+    /// Title.
+    pub title: String,
+    /// `path:line` or `package@version`.
+    pub location: Option<String>,
+    /// Stable fingerprint.
+    pub fingerprint: String,
+    /// `blocking`, `accepted` or `tracked`.
+    pub state: String,
+    /// The acceptance that covers it: `owner until DATE (line N): reason`.
+    pub acceptance: Option<String>,
 }
 
 /// One ledger line's payload.
@@ -554,7 +591,19 @@ pub fn verify(out_dir: &Path) -> Result<Ledger, VerifyError> {
             _ => None,
         };
         if let Some((name, Some(log), Some(sha256), bytes)) = log {
-            if let Err((kind, message)) = verify_log(out_dir, name, log, sha256, bytes) {
+            if let Err((kind, message)) = verify_log(out_dir, name, log, sha256, Some(bytes)) {
+                return Err(error(at, kind, message));
+            }
+        }
+        // A scan's stored report is evidence too.
+        if let Record::Check(CheckRecord {
+            name,
+            report: Some(report),
+            report_sha256: Some(sha256),
+            ..
+        }) = &parsed.record
+        {
+            if let Err((kind, message)) = verify_log(out_dir, name, report, sha256, None) {
                 return Err(error(at, kind, message));
             }
         }
@@ -579,7 +628,7 @@ fn verify_log(
     name: &str,
     log: &str,
     recorded: &str,
-    recorded_bytes: u64,
+    recorded_bytes: Option<u64>,
 ) -> Result<(), (VerifyErrorKind, String)> {
     let (actual, actual_bytes) = sha256_file(&out_dir.join(log)).map_err(|err| {
         (
@@ -587,11 +636,12 @@ fn verify_log(
             format!("log {log} of {name} is missing: {err}"),
         )
     })?;
-    if actual != recorded || actual_bytes != recorded_bytes {
+    if actual != recorded || recorded_bytes.is_some_and(|bytes| bytes != actual_bytes) {
+        let size = recorded_bytes.map_or(String::new(), |bytes| format!("{bytes} bytes "));
         return Err((
             VerifyErrorKind::LogChanged,
             format!(
-                "log {log} of {name} changed: recorded {recorded_bytes} bytes sha256 {recorded}, found {actual_bytes} bytes sha256 {actual}"
+                "{log} of {name} changed: recorded {size}sha256 {recorded}, found {actual_bytes} bytes sha256 {actual}"
             ),
         ));
     }

@@ -18,10 +18,13 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader};
 use crate::service::Services;
-use crate::spec::{Check, CheckKind, CommandSpec, Gate, GrepSpec, ProbeSpec, Satisfaction};
+use crate::spec::{
+    Check, CheckKind, CommandSpec, Gate, GrepSpec, ProbeSpec, Satisfaction, ScanSpec,
+};
 use crate::verdict::{self, Stage, Triage};
 use crate::{
-    cargo_lock, clock, exec, exit_codes, fragment, grep, plan, probes, report, service, spec,
+    cargo_lock, clock, exec, exit_codes, fragment, grep, plan, probes, report, scanning, service,
+    spec,
 };
 
 /// Environment variable listing the gate files being run by ancestors of this process, one
@@ -564,6 +567,7 @@ impl RunState {
             CheckKind::Command(command) => self.run_command(check, command, &log_path),
             CheckKind::Grep(spec) => run_grep(check, spec, &log_path),
             CheckKind::Probe(probe) => self.run_probe(check, probe, &log_path),
+            CheckKind::Scan(scan) => self.run_scan(check, scan, &log_path),
         };
         if record.sha256.is_some() {
             record.log = Some(log_relative);
@@ -615,6 +619,89 @@ impl RunState {
         }
         (record.outcome, record.message) = probes::judge(&run, check.timeout);
         record.cases = run.cases;
+        record
+    }
+
+    /// Runs the scanner with `{report}` pointing into the out directory, then judges the
+    /// report it wrote: no report, or one that does not parse, is a failure whatever the exit
+    /// code; a parsed report passes when it has no findings.
+    fn run_scan(&self, check: &Check, scan: &ScanSpec, log_path: &Path) -> CheckRecord {
+        let extension = scan.format.extension();
+        let relative = format!("reports/{}/{}.{extension}", check.packet, check.id);
+        // The scanner runs in the check's directory: give it absolute paths.
+        let out_dir = std::path::absolute(&self.out_dir).unwrap_or_else(|_| self.out_dir.clone());
+        let report_path = out_dir.join(&relative);
+        let raw_path = report_path.with_extension(format!("raw.{extension}"));
+        let mut command = scan.command.clone();
+        let failed = |message: String| {
+            let mut record = skeleton(check, &message, Outcome::Error);
+            record.argv = Vec::new();
+            record
+        };
+        if let Some(parent) = report_path.parent() {
+            if let Err(err) = std::fs::create_dir_all(parent) {
+                return failed(format!("cannot create {}: {err}", parent.display()));
+            }
+        }
+        let _ = std::fs::remove_file(&raw_path);
+        let _ = std::fs::remove_file(&report_path);
+        let advisory_db = if command
+            .argv
+            .iter()
+            .any(|arg| arg.contains(spec::ADVISORY_DB_PLACEHOLDER))
+        {
+            let copy = out_dir
+                .join("advisory-db")
+                .join(format!("{}-{}", check.packet, check.id));
+            match scanning::advisory_db() {
+                Ok(path) => match scanning::private_copy(&path, &copy) {
+                    Ok(()) => Some(copy),
+                    Err(err) => {
+                        return failed(format!(
+                            "cannot copy the advisory database {} to {}: {err}",
+                            path.display(),
+                            copy.display()
+                        ))
+                    }
+                },
+                Err(message) => return failed(message),
+            }
+        } else {
+            None
+        };
+        let shell = command.argv.len() == 3 && command.argv[0] == "sh" && command.argv[1] == "-c";
+        let place = |path: &Path| {
+            let text = path.display().to_string();
+            if shell {
+                scanning::shell_quote(&text)
+            } else {
+                text
+            }
+        };
+        for arg in &mut command.argv {
+            *arg = arg.replace(spec::REPORT_PLACEHOLDER, &place(&raw_path));
+            if let Some(db) = &advisory_db {
+                *arg = arg.replace(spec::ADVISORY_DB_PLACEHOLDER, &place(db));
+            }
+        }
+        let mut record = self.run_command(check, &command, log_path);
+        record.case_kind = CaseKind::Scan;
+        let judged = scanning::judge(scan, &record, &raw_path, &report_path, &relative);
+        let _ = std::fs::remove_file(&raw_path);
+        if let Some(copy) = &advisory_db {
+            let _ = std::fs::remove_dir_all(copy);
+            // The parent goes too once the last scan using it is done.
+            if let Some(parent) = copy.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        if let Some(judged) = judged {
+            record.outcome = judged.outcome;
+            record.message = judged.message;
+            record.findings = judged.findings;
+            record.report = judged.report;
+            record.report_sha256 = judged.report_sha256;
+        }
         record
     }
 
@@ -790,6 +877,11 @@ fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckRecord {
             Vec::new(),
             probe.root.display().to_string(),
         ),
+        CheckKind::Scan(scan) => (
+            CaseKind::Scan,
+            scan.command.argv.clone(),
+            scan.command.cwd.display().to_string(),
+        ),
     };
     CheckRecord {
         packet: check.packet.clone(),
@@ -812,6 +904,9 @@ fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckRecord {
         message: message.to_string(),
         notes: Vec::new(),
         cases: Vec::new(),
+        findings: Vec::new(),
+        report: None,
+        report_sha256: None,
     }
 }
 
@@ -820,6 +915,12 @@ fn failure_text(out_dir: &Path, record: &CheckRecord) -> String {
     let mut text = record.message.clone();
     for note in &record.notes {
         text.push_str(&format!("\nnote: {note}"));
+    }
+    for finding in &record.findings {
+        text.push_str(&format!("\n{}", scanning::finding_line(finding)));
+    }
+    if let Some(report) = &record.report {
+        text.push_str(&format!("\nreport: {}", out_dir.join(report).display()));
     }
     if let (Some(log), Some(sha256)) = (&record.log, &record.sha256) {
         let tail = exec::read_tail(&out_dir.join(log), exec::TAIL_BYTES)

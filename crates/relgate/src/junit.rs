@@ -143,6 +143,9 @@ fn probe_cases(record: &CheckRecord) -> Vec<CheckRecord> {
                 },
                 notes,
                 cases: Vec::new(),
+                findings: Vec::new(),
+                report: None,
+                report_sha256: None,
                 ..record.clone()
             }
         })
@@ -301,7 +304,15 @@ fn test_case(
     } else {
         record.message.clone()
     };
-    let details = details(record, context.out_dir);
+    let mut details = details(record, context.out_dir);
+    let findings = findings_text(context, record);
+    if !findings.is_empty() {
+        details = if details.is_empty() {
+            findings
+        } else {
+            format!("{findings}\n{details}")
+        };
+    }
     let body = if details.is_empty() {
         message.clone()
     } else {
@@ -345,6 +356,7 @@ fn test_case(
                 CaseKind::Grep => "grep",
                 CaseKind::Checklist => "checklist",
                 CaseKind::Probe => "probe",
+                CaseKind::Scan => "scan",
             };
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status
@@ -376,6 +388,36 @@ fn test_case(
         system_out,
         triage,
     }
+}
+
+/// A scan's findings, one line each with its triage: `P1 RUSTSEC-… rsa@0.9.8: title [accepted:
+/// owner until …]`, and where the report is stored.
+fn findings_text(context: &Context<'_>, record: &CheckRecord) -> String {
+    let mut lines: Vec<String> = context
+        .verdict
+        .record
+        .findings
+        .iter()
+        .filter(|note| note.check == record.name)
+        .map(|note| {
+            let mut line = format!("{} {}", note.severity.as_str(), note.id);
+            if let Some(location) = &note.location {
+                line.push_str(&format!(" {location}"));
+            }
+            if !note.title.is_empty() {
+                line.push_str(&format!(": {}", note.title));
+            }
+            match &note.acceptance {
+                Some(acceptance) => line.push_str(&format!(" [accepted: {acceptance}]")),
+                None => line.push_str(&format!(" [{}]", note.state)),
+            }
+            line
+        })
+        .collect();
+    if let (Some(report), Some(sha256)) = (&record.report, &record.report_sha256) {
+        lines.push(format!("report: {report} (sha256 {sha256})"));
+    }
+    lines.join("\n")
 }
 
 /// Notes, then the log's path, size and digest and the last lines of output.
@@ -503,6 +545,9 @@ mod tests {
             message: message.to_string(),
             notes: Vec::new(),
             cases: Vec::new(),
+            findings: Vec::new(),
+            report: None,
+            report_sha256: None,
         }
     }
 

@@ -21,6 +21,8 @@ pub mod plan;
 pub mod probes;
 pub mod redaction;
 pub mod report;
+pub mod scan;
+pub mod scanning;
 pub mod service;
 pub mod spec;
 pub mod verdict;

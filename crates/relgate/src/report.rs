@@ -91,6 +91,9 @@ pub fn finish(
                 message,
                 notes: vec![item.text.clone()],
                 cases: Vec::new(),
+                findings: Vec::new(),
+                report: None,
+                report_sha256: None,
             });
         }
     }

@@ -16,10 +16,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use crate::evidence::{
-    AcceptanceNote, CheckRecord, Decision, GateResult, Outcome, PacketRecord, PacketStatus,
-    ResidualRisk, VerdictRecord,
+    AcceptanceNote, CheckRecord, Decision, FindingNote, GateResult, Outcome, PacketRecord,
+    PacketStatus, ResidualRisk, VerdictRecord,
 };
 use crate::plan;
+use crate::scan::Finding;
 use crate::spec::{
     AcceptTarget, Acceptance, Check, ChecklistItem, Gate, Packet, Satisfaction, Severity,
 };
@@ -45,6 +46,54 @@ impl Triage {
     /// Whether a checklist item naming this check holds.
     pub fn satisfies_checklist(&self) -> bool {
         matches!(self, Triage::Passed | Triage::Accepted(_) | Triage::Tracked)
+    }
+}
+
+/// What one scanner finding means for the release: P0 blocks, P1 blocks unless a valid
+/// acceptance covers it, P2 is tracked (or accepted, when an acceptance names it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FindingState {
+    /// It blocks the release.
+    Blocking,
+    /// A valid acceptance covers it.
+    Accepted(Acceptance),
+    /// P2 without an acceptance: tracked.
+    Tracked,
+}
+
+impl FindingState {
+    /// `blocking`, `accepted` or `tracked`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            FindingState::Blocking => "blocking",
+            FindingState::Accepted(_) => "accepted",
+            FindingState::Tracked => "tracked",
+        }
+    }
+}
+
+/// Whether an acceptance names this finding (by id, rule or fingerprint).
+pub fn names_finding(acceptance: &Acceptance, finding: &Finding) -> bool {
+    match &acceptance.target {
+        AcceptTarget::Finding(key) => {
+            key.eq_ignore_ascii_case(&finding.id)
+                || key.eq_ignore_ascii_case(&finding.rule)
+                || *key == finding.fingerprint
+        }
+        AcceptTarget::Check(_) => false,
+    }
+}
+
+/// Triage of one finding.
+pub fn triage_finding(finding: &Finding, accepts: &[Acceptance], today: NaiveDate) -> FindingState {
+    let covering = accepts
+        .iter()
+        .find(|acceptance| names_finding(acceptance, finding) && is_valid(acceptance, today));
+    match (finding.severity, covering) {
+        (Severity::P0, _) => FindingState::Blocking,
+        (_, Some(acceptance)) => FindingState::Accepted(acceptance.clone()),
+        (Severity::P1, None) => FindingState::Blocking,
+        (Severity::P2, None) => FindingState::Tracked,
     }
 }
 
@@ -102,10 +151,31 @@ pub fn triage_check(
                 acceptance.target == AcceptTarget::Check(name.clone())
                     && is_valid(acceptance, today)
             });
-            match covering {
-                Some(acceptance) => Triage::Accepted(acceptance.clone()),
-                None if check.severity == Severity::P2 => Triage::Tracked,
-                None => Triage::Blocking,
+            if let Some(acceptance) = covering {
+                return Triage::Accepted(acceptance.clone());
+            }
+            // A scan with a parsed report is judged by its findings.
+            if !record.findings.is_empty() {
+                let states: Vec<FindingState> = record
+                    .findings
+                    .iter()
+                    .map(|finding| triage_finding(finding, accepts, today))
+                    .collect();
+                if states.contains(&FindingState::Blocking) {
+                    return Triage::Blocking;
+                }
+                return states
+                    .into_iter()
+                    .find_map(|state| match state {
+                        FindingState::Accepted(acceptance) => Some(Triage::Accepted(acceptance)),
+                        _ => None,
+                    })
+                    .unwrap_or(Triage::Tracked);
+            }
+            if check.severity == Severity::P2 {
+                Triage::Tracked
+            } else {
+                Triage::Blocking
             }
         }
     }
@@ -202,7 +272,7 @@ pub fn decide(gate: &Gate, records: &[CheckRecord], today: NaiveDate, stage: Sta
         .filter_map(|packet| packet_records.remove(packet.id.as_str()))
         .collect();
 
-    let record = verdict_record(gate, &packets, &triage, today);
+    let record = verdict_record(gate, &packets, &triage, &by_name, today);
     Verdict {
         packets,
         record,
@@ -314,14 +384,96 @@ fn verdict_record(
     gate: &Gate,
     packets: &[PacketRecord],
     triage: &BTreeMap<String, Triage>,
+    records: &BTreeMap<&str, &CheckRecord>,
     today: NaiveDate,
 ) -> VerdictRecord {
     let mut residual_risks = Vec::new();
     let mut used: BTreeSet<usize> = BTreeSet::new();
+    let mut findings = Vec::new();
+    let mut reasons = Vec::new();
     for packet in &gate.packets {
         for check in &packet.checks {
             let name = check.name();
-            match triage.get(&name) {
+            let state = triage.get(&name);
+            let record = records.get(name.as_str());
+            let scanned = record.filter(|record| !record.findings.is_empty());
+            if let Some(record) = scanned {
+                // Covered as a whole by an acceptance of the check: one residual risk below.
+                let whole = match state {
+                    Some(Triage::Accepted(acceptance))
+                        if acceptance.target == AcceptTarget::Check(name.clone()) =>
+                    {
+                        Some(acceptance.clone())
+                    }
+                    _ => None,
+                };
+                for finding in &record.findings {
+                    let finding_state = match &whole {
+                        Some(acceptance) => FindingState::Accepted(acceptance.clone()),
+                        None => triage_finding(finding, &gate.accepts, today),
+                    };
+                    for acceptance in gate.accepts.iter().filter(|acceptance| {
+                        names_finding(acceptance, finding) && is_valid(acceptance, today)
+                    }) {
+                        used.insert(acceptance.line);
+                        if finding.severity == Severity::P0 {
+                            reasons.push(format!(
+                                "acceptance of {} (line {}) cannot cover P0 finding {} of {name}: a P0 blocks the release; if it is not P0, say so in the scan's `overrides`",
+                                acceptance.target.describe(),
+                                acceptance.line,
+                                finding.id
+                            ));
+                        }
+                    }
+                    let acceptance = match &finding_state {
+                        FindingState::Accepted(acceptance) => Some(format!(
+                            "{} until {} (line {}): {}",
+                            acceptance.owner, acceptance.until, acceptance.line, acceptance.reason
+                        )),
+                        _ => None,
+                    };
+                    if whole.is_none() {
+                        let risk = |state: &str, owner, until, reason| ResidualRisk {
+                            check: format!("{name} {}", finding.id),
+                            severity: finding.severity,
+                            state: state.to_string(),
+                            owner,
+                            until,
+                            reason,
+                        };
+                        match &finding_state {
+                            FindingState::Accepted(acceptance) => residual_risks.push(risk(
+                                "accepted",
+                                Some(acceptance.owner.clone()),
+                                Some(acceptance.until.to_string()),
+                                acceptance.reason.clone(),
+                            )),
+                            FindingState::Tracked => residual_risks.push(risk(
+                                "tracked",
+                                packet.implementer.clone(),
+                                None,
+                                format!("P2 finding tracked: {}", finding.title),
+                            )),
+                            FindingState::Blocking => {}
+                        }
+                    }
+                    findings.push(FindingNote {
+                        check: name.clone(),
+                        id: finding.id.clone(),
+                        rule: finding.rule.clone(),
+                        severity: finding.severity,
+                        title: finding.title.clone(),
+                        location: finding.location.clone(),
+                        fingerprint: finding.fingerprint.clone(),
+                        state: finding_state.label().to_string(),
+                        acceptance,
+                    });
+                }
+                if whole.is_none() {
+                    continue;
+                }
+            }
+            match state {
                 Some(Triage::Accepted(acceptance)) => {
                     used.insert(acceptance.line);
                     residual_risks.push(ResidualRisk {
@@ -364,7 +516,6 @@ fn verdict_record(
         .map(note)
         .collect();
 
-    let mut reasons = Vec::new();
     for packet in packets {
         if packet.status != PacketStatus::Done {
             let why = if packet.reasons.is_empty() {
@@ -414,5 +565,6 @@ fn verdict_record(
         expired_acceptances,
         unused_acceptances,
         reasons,
+        findings,
     }
 }

@@ -165,6 +165,9 @@ fn record(
         message: message.to_string(),
         notes: Vec::new(),
         cases: Vec::new(),
+        findings: Vec::new(),
+        report: None,
+        report_sha256: None,
     }
 }
 

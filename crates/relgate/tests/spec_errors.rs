@@ -442,7 +442,7 @@ fn a_probe_key_on_a_command_check() {
     check_error(
         &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\n\nurl = \"http://127.0.0.1:1/\"\n"),
         SpecErrorKind::UnknownKey,
-        "gate.toml:9:1: unknown key `url` (key `packet.check.url`)\n  (hint: valid keys here: id, run, grep, probe, cwd, env, services, expect, timeout, severity, allow_destructive; a probe check (`probe = \"…\"`) takes the probe's own keys)",
+        "gate.toml:9:1: unknown key `url` (key `packet.check.url`)\n  (hint: valid keys here: id, run, grep, probe, scan, cwd, env, services, expect, timeout, severity, allow_destructive; a probe check (`probe = \"…\"`) takes the probe's own keys)",
     );
 }
 
@@ -490,5 +490,52 @@ fn a_probe_reference_to_an_unknown_service() {
         &format!("[[service]]\nname = \"api\"\nrun = \"serve ${{port}}\"\n{JWT}url = \"${{apj.url}}/v1/me\"\nissuer = \"https://issuer.test\"\naudience = \"a\"\nkey = {{ file = \"k.pem\" }}\n"),
         SpecErrorKind::UnknownService,
         "gate.toml:9:1: `${apj.url}` names no service (key `packet.check.url`)\n  (hint: did you mean `api`?)",
+    );
+}
+
+const SCAN: &str = "[[packet]]\nid = \"SEC-02\"\n[[packet.check]]\nid = \"audit\"\n";
+
+#[test]
+fn a_scan_without_a_report_path() {
+    check_error(
+        &format!("{SCAN}scan = {{ run = \"cargo audit --json\", format = \"cargo-audit\" }}\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:5:16: the scanner must write its report to `{report}`: an exit code alone is not evidence (key `packet.check.scan.run`)\n  (hint: e.g. `cargo audit --json > {report}` or `semgrep --sarif --output {report}`)",
+    );
+}
+
+#[test]
+fn a_scan_of_an_unknown_format() {
+    check_error(
+        &format!("{SCAN}scan = {{ run = \"cargo audit --json > {{report}}\", format = \"cargo-adit\" }}\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:5:58: unknown report format `cargo-adit` (key `packet.check.scan.format`)\n  (hint: did you mean `cargo-audit`?)",
+    );
+}
+
+#[test]
+fn a_scan_override_that_is_no_severity() {
+    check_error(
+        &format!("{SCAN}scan = {{ run = \"x > {{report}}\", format = \"sarif\", overrides = {{ high = \"P3\" }} }}\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:5:71: severity is P0, P1 or P2, not `P3` (key `packet.check.scan.overrides.high`)",
+    );
+}
+
+#[test]
+fn a_scan_with_an_exit_code_expectation() {
+    check_error(
+        &format!("{SCAN}scan = {{ run = \"x > {{report}}\", format = \"sarif\" }}\nexpect = {{ exit = 1 }}\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:6:19: `expect.exit` does not apply to a scan: its report decides, not its exit code (key `packet.check.expect`)\n  (hint: remove `expect`; findings are triaged by severity and [[accept]])",
+    );
+}
+
+#[test]
+fn a_scan_with_a_misspelt_key() {
+    check_error(
+        &format!("{SCAN}scan = {{ run = \"x > {{report}}\", fromat = \"sarif\" }}\n"),
+        SpecErrorKind::UnknownKey,
+        "gate.toml:5:32: unknown key `fromat` (key `packet.check.scan.fromat`)\n  (hint: did you mean `format`?)",
     );
 }

@@ -73,6 +73,9 @@ fn record(name: &str, outcome: Outcome) -> CheckRecord {
         message: String::new(),
         notes: Vec::new(),
         cases: Vec::new(),
+        findings: Vec::new(),
+        report: None,
+        report_sha256: None,
     }
 }
 
@@ -316,4 +319,214 @@ fn while_running_a_packet_outside_the_run_does_not_block() {
         ["SEC-00"]
     );
     assert_eq!(final_verdict.record.decision, Decision::NoGo);
+}
+
+// ---- scanner findings: P0 blocks, P1 needs an acceptance, P2 is tracked ----
+
+const SCAN_GATE: &str = r#"
+[[packet]]
+id = "SEC-02"
+implementer = "erin"
+[[packet.check]]
+id = "audit"
+scan = { run = "cargo audit --json > {report}", format = "cargo-audit" }
+"#;
+
+fn finding(id: &str, severity: Severity) -> relgate::scan::Finding {
+    relgate::scan::Finding {
+        id: id.to_string(),
+        rule: "vulnerability".to_string(),
+        severity,
+        scanner_severity: "cvss 5.9".to_string(),
+        title: format!("advisory {id}"),
+        location: Some("rsa@0.9.8".to_string()),
+        fingerprint: format!("fp-{id}"),
+    }
+}
+
+fn scan_verdict(findings: Vec<relgate::scan::Finding>, accepts: &str) -> relgate::verdict::Verdict {
+    let gate = spec::parse(Path::new("gate.toml"), &format!("{SCAN_GATE}{accepts}")).unwrap();
+    let mut record = record(
+        "SEC-02::audit",
+        if findings.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+    );
+    record.case_kind = CaseKind::Scan;
+    record.findings = findings;
+    decide(&gate, &[record], today(), Stage::Final)
+}
+
+fn accept(target: &str, until: &str) -> String {
+    format!("\n[[accept]]\n{target}\nowner = \"dana\"\nuntil = \"{until}\"\nreason = \"no exploit path here\"\n")
+}
+
+fn states(verdict: &relgate::verdict::Verdict) -> Vec<(String, String)> {
+    verdict
+        .record
+        .findings
+        .iter()
+        .map(|note| (note.id.clone(), note.state.clone()))
+        .collect()
+}
+
+#[test]
+fn findings_triage_table() {
+    use Decision::{Go, GoWithConditions, NoGo};
+    let valid = "2026-12-31";
+    let expired = "2026-05-31";
+    // (findings, acceptances, decision, states)
+    let table: Vec<(
+        Vec<relgate::scan::Finding>,
+        String,
+        Decision,
+        Vec<(&str, &str)>,
+    )> = vec![
+        (vec![], String::new(), Go, vec![]),
+        (
+            vec![finding("A", Severity::P1)],
+            String::new(),
+            NoGo,
+            vec![("A", "blocking")],
+        ),
+        (
+            vec![finding("A", Severity::P1)],
+            accept("finding = \"A\"", valid),
+            GoWithConditions,
+            vec![("A", "accepted")],
+        ),
+        // By rule and by fingerprint too.
+        (
+            vec![finding("A", Severity::P1)],
+            accept("finding = \"vulnerability\"", valid),
+            GoWithConditions,
+            vec![("A", "accepted")],
+        ),
+        (
+            vec![finding("A", Severity::P1)],
+            accept("finding = \"fp-A\"", valid),
+            GoWithConditions,
+            vec![("A", "accepted")],
+        ),
+        (
+            vec![finding("A", Severity::P1)],
+            accept("finding = \"A\"", expired),
+            NoGo,
+            vec![("A", "blocking")],
+        ),
+        (
+            vec![finding("B", Severity::P2)],
+            String::new(),
+            GoWithConditions,
+            vec![("B", "tracked")],
+        ),
+        // A P0 finding blocks even when an acceptance names it.
+        (
+            vec![finding("C", Severity::P0)],
+            accept("finding = \"C\"", valid),
+            NoGo,
+            vec![("C", "blocking")],
+        ),
+        (
+            vec![finding("A", Severity::P1), finding("B", Severity::P2)],
+            accept("finding = \"A\"", valid),
+            GoWithConditions,
+            vec![("A", "accepted"), ("B", "tracked")],
+        ),
+        // Accepting the whole check covers its findings, P0 included.
+        (
+            vec![finding("C", Severity::P0)],
+            accept("check = \"SEC-02::audit\"", valid),
+            GoWithConditions,
+            vec![("C", "accepted")],
+        ),
+    ];
+    for (findings, accepts, decision, expected) in table {
+        let verdict = scan_verdict(findings, &accepts);
+        assert_eq!(
+            verdict.record.decision, decision,
+            "{accepts}\n{:#?}",
+            verdict.record
+        );
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(id, state)| (id.to_string(), state.to_string()))
+            .collect();
+        assert_eq!(states(&verdict), expected, "{accepts}");
+    }
+}
+
+#[test]
+fn finding_acceptances_are_reported_when_expired_unused_or_refused() {
+    let verdict = scan_verdict(
+        vec![finding("A", Severity::P1), finding("C", Severity::P0)],
+        &format!(
+            "{}{}{}",
+            accept("finding = \"A\"", "2026-05-31"),
+            accept("finding = \"RUSTSEC-0000-0000\"", "2026-12-31"),
+            accept("finding = \"C\"", "2026-12-31"),
+        ),
+    );
+    let record = &verdict.record;
+    assert_eq!(record.decision, Decision::NoGo);
+    assert_eq!(record.expired_acceptances.len(), 1);
+    assert_eq!(record.expired_acceptances[0].target, "finding A");
+    assert_eq!(record.unused_acceptances.len(), 1);
+    assert_eq!(
+        record.unused_acceptances[0].target,
+        "finding RUSTSEC-0000-0000"
+    );
+    assert!(
+        record
+            .reasons
+            .iter()
+            .any(|reason| reason.contains("cannot cover P0 finding C of SEC-02::audit")),
+        "{:#?}",
+        record.reasons
+    );
+}
+
+#[test]
+fn accepted_and_tracked_findings_are_residual_risks_with_owner_and_date() {
+    let verdict = scan_verdict(
+        vec![finding("A", Severity::P1), finding("B", Severity::P2)],
+        &accept("finding = \"A\"", "2026-12-31"),
+    );
+    let risks: Vec<(String, String, Option<String>, Option<String>)> = verdict
+        .record
+        .residual_risks
+        .iter()
+        .map(|risk| {
+            (
+                risk.check.clone(),
+                risk.state.clone(),
+                risk.owner.clone(),
+                risk.until.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        risks,
+        [
+            (
+                "SEC-02::audit A".to_string(),
+                "accepted".to_string(),
+                Some("dana".to_string()),
+                Some("2026-12-31".to_string())
+            ),
+            (
+                "SEC-02::audit B".to_string(),
+                "tracked".to_string(),
+                Some("erin".to_string()),
+                None
+            ),
+        ]
+    );
+    let accepted = &verdict.record.findings[0];
+    assert_eq!(
+        accepted.acceptance.as_deref(),
+        Some("dana until 2026-12-31 (line 9): no exploit path here")
+    );
 }

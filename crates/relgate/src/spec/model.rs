@@ -188,6 +188,19 @@ pub enum CheckKind {
     Grep(GrepSpec),
     /// Attack a running system with a built-in probe.
     Probe(ProbeSpec),
+    /// Run a scanner and judge the findings of its report.
+    Scan(ScanSpec),
+}
+
+/// A scan check: a scanner command writing a report the gate parses into findings.
+#[derive(Debug, Clone)]
+pub struct ScanSpec {
+    /// The scanner command; its argv holds `{report}` (and maybe `{advisory_db}`).
+    pub command: CommandSpec,
+    /// The report's format.
+    pub format: crate::scan::Format,
+    /// Severity overrides by finding id, rule or scanner severity.
+    pub overrides: crate::scan::Overrides,
 }
 
 /// A probe check: `probe = "jwt"` and the probe's own keys.

@@ -60,6 +60,14 @@ impl Context<'_> {
                 format!("check {check} has both `probe` and `run`; give each its own check"),
             ));
         }
+        if let Some(scan) = &raw.scan {
+            return Err(self.error(
+                scan.span(),
+                "packet.check.scan",
+                SpecErrorKind::InvalidValue,
+                format!("check {check} has both `probe` and `scan`; give each its own check"),
+            ));
+        }
         if let Some(grep) = &raw.grep {
             return Err(self.error(
                 grep.span(),

@@ -96,6 +96,7 @@ pub(crate) struct RawCheck {
     pub run: Option<Spanned<RawCommand>>,
     pub grep: Option<Spanned<RawGrep>>,
     pub probe: Option<Spanned<String>>,
+    pub scan: Option<Spanned<RawScan>>,
     pub cwd: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
@@ -114,6 +115,7 @@ pub(crate) const CHECK_KEYS: &[&str] = &[
     "run",
     "grep",
     "probe",
+    "scan",
     "cwd",
     "env",
     "services",
@@ -122,6 +124,16 @@ pub(crate) const CHECK_KEYS: &[&str] = &[
     "severity",
     "allow_destructive",
 ];
+
+/// `scan = { run = "… {report} …", format = "sarif", overrides = { … } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScan {
+    pub run: Spanned<RawCommand>,
+    pub format: Spanned<String>,
+    #[serde(default)]
+    pub overrides: BTreeMap<String, Spanned<String>>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -396,14 +396,25 @@ impl Context<'_> {
                 }
             }
         }
-        if let (CheckKind::Command(command), Some(run)) = (kind, &raw.run) {
+        let command_run = match (kind, &raw.run, &raw.scan) {
+            (CheckKind::Command(command), Some(run), _) => {
+                Some((command, run.span(), "packet.check.run"))
+            }
+            (CheckKind::Scan(scan), _, Some(raw_scan)) => Some((
+                &scan.command,
+                raw_scan.get_ref().run.span(),
+                "packet.check.scan.run",
+            )),
+            _ => None,
+        };
+        if let Some((command, run_span, run_key)) = command_run {
             let mut texts: Vec<Templated<'_>> = command
                 .argv
                 .iter()
                 .map(|arg| Templated {
                     text: arg,
-                    span: run.span(),
-                    key: "packet.check.run".to_string(),
+                    span: run_span.clone(),
+                    key: run_key.to_string(),
                 })
                 .collect();
             for (key, value) in &raw.env {
@@ -417,8 +428,8 @@ impl Context<'_> {
                 match reference {
                     Reference::OwnPort => {
                         return Err(self.error(
-                            run.span(),
-                            "packet.check.run",
+                            run_span.clone(),
+                            run_key,
                             SpecErrorKind::InvalidValue,
                             format!("check {check} says `${{port}}`, which only a service has: write `${{SERVICE.port}}`"),
                         ))

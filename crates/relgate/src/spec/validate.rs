@@ -396,6 +396,22 @@ impl Context<'_> {
         id: &str,
         cwd: PathBuf,
     ) -> Result<CheckKind, SpecError> {
+        if let Some(scan) = &raw.scan {
+            for (key, span) in [
+                ("run", raw.run.as_ref().map(|run| run.span())),
+                ("grep", raw.grep.as_ref().map(|grep| grep.span())),
+            ] {
+                if let Some(span) = span {
+                    return Err(self.error(
+                        span,
+                        &format!("packet.check.{key}"),
+                        SpecErrorKind::InvalidValue,
+                        format!("check {packet}::{id} has both `scan` and `{key}`; give each its own check"),
+                    ));
+                }
+            }
+            return Ok(CheckKind::Scan(self.scan(raw, scan, cwd)?));
+        }
         Ok(match (&raw.run, &raw.grep) {
             (Some(run), None) => CheckKind::Command(self.command(raw, run, cwd)?),
             (None, Some(grep)) => {
@@ -435,7 +451,7 @@ impl Context<'_> {
         })
     }
 
-    fn command(
+    pub(super) fn command(
         &self,
         raw: &RawCheck,
         run: &Spanned<RawCommand>,

@@ -1,0 +1,208 @@
+//! Running a `scan = {…}` check: what the gate makes of the report a scanner wrote. The
+//! parsers are in [`crate::scan`]; this module stores the report (raw secrets removed), hashes
+//! it and turns it into the check's outcome.
+
+use std::path::{Path, PathBuf};
+
+use crate::evidence::{CheckRecord, Outcome};
+use crate::scan::{self, Finding, ScanError};
+use crate::spec::{ScanSpec, Severity};
+
+/// Environment variable naming a local copy of the RustSec advisory database.
+pub const ENV_ADVISORY_DB: &str = "RELGATE_ADVISORY_DB";
+
+/// The advisory database directory for `{advisory_db}`, or why there is none.
+pub fn advisory_db() -> Result<PathBuf, String> {
+    let Some(path) = std::env::var_os(ENV_ADVISORY_DB).filter(|path| !path.is_empty()) else {
+        return Err(format!(
+            "`{{advisory_db}}` needs {ENV_ADVISORY_DB}: the path of a local copy of the RustSec \
+             advisory database (a directory holding crates/<name>/RUSTSEC-*.md, such as a clone \
+             of https://github.com/rustsec/advisory-db); it is not downloaded by the gate"
+        ));
+    };
+    let path = PathBuf::from(path);
+    if !path.join("crates").is_dir() {
+        return Err(format!(
+            "{ENV_ADVISORY_DB}={} is not an advisory database: it has no crates/ directory",
+            path.display()
+        ));
+    }
+    Ok(std::path::absolute(&path).unwrap_or(path))
+}
+
+/// Copies the advisory database `from` into `to` (replacing it): cargo-audit takes a lock
+/// file inside its database directory, so each scan gets a private copy and the user's copy is
+/// never written to.
+pub fn private_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let target = to.join(entry.file_name());
+            if kind.is_dir() {
+                copy(&entry.path(), &target)?;
+            } else if kind.is_file() {
+                std::fs::copy(entry.path(), &target)?;
+                // Copies of read-only files stay writable for the scanner and for clean-up.
+                let mut permissions = std::fs::metadata(&target)?.permissions();
+                #[allow(clippy::permissions_set_readonly_false)]
+                permissions.set_readonly(false);
+                std::fs::set_permissions(&target, permissions)?;
+            }
+        }
+        Ok(())
+    }
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    copy(from, to)
+}
+
+/// `text` quoted for `sh -c`.
+pub fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// What the report says about the check.
+#[derive(Debug)]
+pub struct Judged {
+    /// Pass when the report has no findings; Fail otherwise or without a usable report.
+    pub outcome: Outcome,
+    /// One line.
+    pub message: String,
+    /// Its findings.
+    pub findings: Vec<Finding>,
+    /// The stored report, relative to the out directory.
+    pub report: Option<String>,
+    /// Its sha256.
+    pub report_sha256: Option<String>,
+}
+
+/// Judges a scan from its command's record and the report at `raw_path`. `None` when the
+/// command's own failure stands (it could not start, timed out or was killed).
+pub fn judge(
+    scan: &ScanSpec,
+    command: &CheckRecord,
+    raw_path: &Path,
+    report_path: &Path,
+    relative: &str,
+) -> Option<Judged> {
+    if command.outcome == Outcome::Error || command.timed_out || command.signal.is_some() {
+        return None;
+    }
+    let exit = match command.exit_code {
+        Some(code) => format!("exit {code}"),
+        None => "no exit code".to_string(),
+    };
+    let format = scan.format.name();
+    let fail = |message: String| Judged {
+        outcome: Outcome::Fail,
+        message,
+        findings: Vec::new(),
+        report: None,
+        report_sha256: None,
+    };
+    let bytes = match std::fs::read(raw_path) {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return Some(fail(format!(
+                "no report: the scanner wrote nothing to {relative} ({exit}); an exit code alone is not evidence"
+            )))
+        }
+    };
+    let stored = scan::redact_report(scan.format, &bytes);
+    let (report, report_sha256) = match crate::atomic::write(report_path, &stored) {
+        Ok(()) => (
+            Some(relative.to_string()),
+            Some(crate::evidence::sha256_hex(&stored)),
+        ),
+        Err(err) => return Some(fail(format!("cannot store the report {relative}: {err}"))),
+    };
+    let mut judged = match scan::parse(scan.format, &bytes, &scan.overrides) {
+        Err(ScanError::Unavailable(why)) => fail(format!(
+            "scanner unavailable: {} ({exit}); no findings can be claimed without a report",
+            crate::redaction::redact(&why)
+        )),
+        Err(ScanError::Malformed(why)) => fail(format!(
+            "unparseable {format} report {relative}: {} ({exit})",
+            crate::redaction::redact(&why)
+        )),
+        Ok(mut findings) => {
+            for finding in &mut findings {
+                finding.title = crate::redaction::redact(&finding.title).into_owned();
+                if let Some(location) = &mut finding.location {
+                    *location = crate::redaction::redact(location).into_owned();
+                }
+            }
+            Judged {
+                outcome: if findings.is_empty() {
+                    Outcome::Pass
+                } else {
+                    Outcome::Fail
+                },
+                message: summary(&findings, format, &exit),
+                findings,
+                report: None,
+                report_sha256: None,
+            }
+        }
+    };
+    judged.report = report;
+    judged.report_sha256 = report_sha256;
+    Some(judged)
+}
+
+/// `3 findings in the cargo-audit report (1 P0, 2 P1; exit 1)` or `no findings …`.
+pub fn summary(findings: &[Finding], format: &str, exit: &str) -> String {
+    if findings.is_empty() {
+        return format!("no findings in the {format} report ({exit})");
+    }
+    let count = |severity: Severity| findings.iter().filter(|f| f.severity == severity).count();
+    let parts: Vec<String> = [Severity::P0, Severity::P1, Severity::P2]
+        .into_iter()
+        .filter(|severity| count(*severity) > 0)
+        .map(|severity| format!("{} {}", count(severity), severity.as_str()))
+        .collect();
+    format!(
+        "{} finding{} in the {format} report ({}; {exit})",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
+}
+
+/// One line per finding: `P1 RUSTSEC-2023-0071 rsa@0.9.8: Marvin Attack…`.
+pub fn finding_line(finding: &Finding) -> String {
+    let mut line = format!("{} {}", finding.severity.as_str(), finding.id);
+    if let Some(location) = &finding.location {
+        line.push_str(&format!(" {location}"));
+    }
+    if !finding.title.is_empty() {
+        line.push_str(&format!(": {}", finding.title));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_keeps_plain_paths_and_quotes_the_rest() {
+        assert_eq!(
+            shell_quote("/tmp/out/reports/a.json"),
+            "/tmp/out/reports/a.json"
+        );
+        assert_eq!(shell_quote("/tmp/my dir/a.json"), "'/tmp/my dir/a.json'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}
