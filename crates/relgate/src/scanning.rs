@@ -119,7 +119,16 @@ pub fn judge(
             )))
         }
     };
-    let stored = scan::redact_report(scan.format, &bytes);
+    // Raw secrets out (gitleaks' Secret/Match, SARIF snippets), then the built-in rules over
+    // every line, which also covers a report that is not JSON.
+    let mut stored = Vec::with_capacity(bytes.len());
+    let mut lines = crate::redaction::LineRedactor::new();
+    let mut sink = |chunk: &[u8]| {
+        stored.extend_from_slice(chunk);
+        Ok(())
+    };
+    let _ = lines.push(&scan::redact_report(scan.format, &bytes), &mut sink);
+    let _ = lines.finish(&mut sink);
     let (report, report_sha256) = match crate::atomic::write(report_path, &stored) {
         Ok(()) => (
             Some(relative.to_string()),

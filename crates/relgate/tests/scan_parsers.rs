@@ -271,7 +271,6 @@ fn sarif_huge_report_parses_quickly() {
     let started = Instant::now();
     let findings = scan::parse(Format::Sarif, log.as_bytes(), &Overrides::none()).unwrap();
     let elapsed = started.elapsed();
-    eprintln!("parsed {} bytes in {elapsed:?}", log.len());
     assert_eq!(findings.len(), COUNT);
     assert_eq!(findings[0].severity, P0);
     assert_eq!(findings[1].severity, P1);
@@ -297,10 +296,7 @@ fn sarif_wrong_shape_says_what_was_expected() {
     assert!(why.contains("missing field"), "{why}");
     assert!(why.contains("SARIF 2.1.0"), "{why}");
     let why = malformed(Format::Sarif, &fixture("gitleaks/leaks.json"));
-    assert!(
-        why.contains("line 1 column 1") || why.contains("invalid type"),
-        "{why}"
-    );
+    assert!(why.contains("its top level is an array"), "{why}");
     let why = malformed(Format::Sarif, br#"{"version":"2.0.0","runs":[]}"#);
     assert!(why.contains("2.0.0"), "{why}");
     let why = malformed(
@@ -438,14 +434,17 @@ fn npm_enolock_is_unavailable() {
 #[test]
 fn npm_malformed_and_wrong_shape() {
     let why = malformed(Format::NpmAudit, b"npm ERR! code ENOLOCK\n");
-    assert!(why.contains("not valid JSON") && why.contains("line 1 column"), "{why}");
+    assert!(
+        why.contains("not valid JSON") && why.contains("line 1 column"),
+        "{why}"
+    );
     let why = malformed(Format::NpmAudit, &fixture("sarif/semgrep.sarif"));
     assert!(
         why.contains("neither `vulnerabilities` nor `advisories`"),
         "{why}"
     );
     let why = malformed(Format::NpmAudit, &fixture("gitleaks/leaks.json"));
-    assert!(why.contains("invalid type: sequence"), "{why}");
+    assert!(why.contains("its top level is an array"), "{why}");
     let why = malformed(
         Format::NpmAudit,
         br#"{"auditReportVersion":2,"vulnerabilities":{"x":{"via":"not-a-list"}}}"#,
@@ -574,7 +573,7 @@ fn gitleaks_malformed_and_wrong_shape() {
         "{why}"
     );
     let why = malformed(Format::Gitleaks, &fixture("sarif/semgrep.sarif"));
-    assert!(why.contains("invalid type: map"), "{why}");
+    assert!(why.contains("its top level is an object"), "{why}");
     assert!(why.contains("array of leaks"), "{why}");
     let why = malformed(Format::Gitleaks, br#"[{"RuleID":"x"}]"#);
     assert!(why.contains("missing field `File`"), "{why}");
@@ -613,9 +612,12 @@ fn redact_report_leaves_audits_intact() {
 
 // ---------------------------------------------------------------- overrides
 
+/// Override pairs, then the expected severity of each finding of `cargo-audit/vulns.json`.
+type OverrideCase = (&'static [(&'static str, Severity)], [Severity; 6]);
+
 #[test]
 fn overrides_by_id_rule_and_scanner_severity() {
-    let cases: [(&[(&str, Severity)], [Severity; 6]); 5] = [
+    let cases: [OverrideCase; 5] = [
         (&[], [P0, P1, P2, P2, P1, P2]),
         // By id, case-insensitive.
         (&[("rustsec-2021-0003", P2)], [P2, P1, P2, P2, P1, P2]),

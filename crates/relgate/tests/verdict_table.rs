@@ -372,18 +372,21 @@ fn states(verdict: &relgate::verdict::Verdict) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Findings, acceptances, decision, (finding id, state) per finding.
+type Row = (
+    Vec<relgate::scan::Finding>,
+    String,
+    Decision,
+    Vec<(&'static str, &'static str)>,
+);
+
 #[test]
 fn findings_triage_table() {
     use Decision::{Go, GoWithConditions, NoGo};
     let valid = "2026-12-31";
     let expired = "2026-05-31";
     // (findings, acceptances, decision, states)
-    let table: Vec<(
-        Vec<relgate::scan::Finding>,
-        String,
-        Decision,
-        Vec<(&str, &str)>,
-    )> = vec![
+    let table: Vec<Row> = vec![
         (vec![], String::new(), Go, vec![]),
         (
             vec![finding("A", Severity::P1)],

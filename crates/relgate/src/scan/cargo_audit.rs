@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::cvss::{self, Score};
-use super::{fallback_fingerprint, malformed, severity_of_score, Finding, Format, ScanError};
+use super::{
+    check_top_level, fallback_fingerprint, malformed, severity_of_score, Finding, Format, ScanError,
+};
 use crate::spec::Severity;
 
 const EXPECTED: &str = "a cargo-audit report: an object with `vulnerabilities.list` and `warnings`";
@@ -34,6 +36,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Finding>, ScanError> {
         let first_line = trimmed.lines().next().unwrap_or(trimmed);
         return Err(ScanError::Unavailable(format!("cargo audit: {first_line}")));
     }
+    check_top_level(Format::CargoAudit, bytes, true, EXPECTED)?;
     let report: Report = serde_json::from_slice(bytes)
         .map_err(|error| malformed(Format::CargoAudit, &error, EXPECTED))?;
 

@@ -7,13 +7,14 @@
 
 use serde::Deserialize;
 
-use super::{fallback_fingerprint, malformed, Finding, Format, ScanError};
+use super::{check_top_level, fallback_fingerprint, malformed, Finding, Format, ScanError};
 use crate::spec::Severity;
 
 const EXPECTED: &str =
     "a gitleaks v8 JSON report: an array of leaks with `RuleID`, `File`, `StartLine`";
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Finding>, ScanError> {
+    check_top_level(Format::Gitleaks, bytes, false, EXPECTED)?;
     let leaks: Vec<Leak> = serde_json::from_slice(bytes)
         .map_err(|error| malformed(Format::Gitleaks, &error, EXPECTED))?;
     Ok(leaks.into_iter().map(finding).collect())

@@ -284,6 +284,27 @@ pub(crate) fn malformed(format: Format, error: &serde_json::Error, expected: &st
     ))
 }
 
+/// [`ScanError::Malformed`] when the report's top level is a JSON array where the format wants
+/// an object or the reverse. serde would otherwise read an array as a struct's fields by position
+/// and report a confusing type error deep inside.
+pub(crate) fn check_top_level(
+    format: Format,
+    bytes: &[u8],
+    wants_object: bool,
+    expected: &str,
+) -> Result<(), ScanError> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    let found = match (first, wants_object) {
+        (Some(b'['), true) => "an array",
+        (Some(b'{'), false) => "an object",
+        _ => return Ok(()),
+    };
+    Err(ScanError::Malformed(format!(
+        "{} report is not the expected shape: its top level is {found} (expected {expected})",
+        format.name()
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,13 +23,14 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{fallback_fingerprint, malformed, Finding, Format, ScanError};
+use super::{check_top_level, fallback_fingerprint, malformed, Finding, Format, ScanError};
 use crate::spec::Severity;
 
 const EXPECTED: &str = "an npm audit report: an object with `auditReportVersion` and \
                         `vulnerabilities` (npm 7+) or `advisories` (npm 6)";
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Finding>, ScanError> {
+    check_top_level(Format::NpmAudit, bytes, true, EXPECTED)?;
     let report: Report = serde_json::from_slice(bytes)
         .map_err(|error| malformed(Format::NpmAudit, &error, EXPECTED))?;
     if let Some(vulnerabilities) = report.vulnerabilities {

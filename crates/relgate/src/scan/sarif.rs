@@ -27,12 +27,15 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{fallback_fingerprint, malformed, severity_of_score, Finding, Format, ScanError};
+use super::{
+    check_top_level, fallback_fingerprint, malformed, severity_of_score, Finding, Format, ScanError,
+};
 use crate::spec::Severity;
 
 const EXPECTED: &str = "a SARIF 2.1.0 log: an object with `version` and `runs`";
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Finding>, ScanError> {
+    check_top_level(Format::Sarif, bytes, true, EXPECTED)?;
     let log: Log = serde_json::from_slice(bytes)
         .map_err(|error| malformed(Format::Sarif, &error, EXPECTED))?;
     if log.version != "2.1.0" {

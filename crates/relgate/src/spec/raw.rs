@@ -109,6 +109,16 @@ pub(crate) struct RawCheck {
     pub rest: toml::Table,
 }
 
+impl RawCheck {
+    /// The check's `env` table as plain strings.
+    pub(crate) fn env_strings(&self) -> BTreeMap<String, String> {
+        self.env
+            .iter()
+            .map(|(key, value)| (key.clone(), value.get_ref().clone()))
+            .collect()
+    }
+}
+
 /// The keys a check itself knows, for "did you mean" and for telling them from probe keys.
 pub(crate) const CHECK_KEYS: &[&str] = &[
     "id",

@@ -91,11 +91,7 @@ impl Context<'_> {
                 argv,
                 display,
                 cwd,
-                env: raw
-                    .env
-                    .iter()
-                    .map(|(key, value)| (key.clone(), value.get_ref().clone()))
-                    .collect(),
+                env: raw.env_strings(),
                 expect_exit: vec![0],
             },
             format,

@@ -478,11 +478,7 @@ impl Context<'_> {
             argv,
             display,
             cwd,
-            env: raw
-                .env
-                .iter()
-                .map(|(key, value)| (key.clone(), value.get_ref().clone()))
-                .collect(),
+            env: raw.env_strings(),
             expect_exit,
         })
     }
