@@ -126,6 +126,19 @@ fn verdict_of(run: &Run) -> Value {
     verdict
 }
 
+/// Asserts the run's exit code and the gate's decision.
+#[track_caller]
+fn assert_decision(run: &Run, code: i32, decision: &str) {
+    assert_eq!(run.code(), code, "{}", run.context());
+    assert_eq!(run.decision(), decision);
+}
+
+/// Asserts the verdict's `list` (`unused_acceptances`, `expired_acceptances`) is empty.
+#[track_caller]
+fn assert_none_listed(verdict: &Value, list: &str) {
+    assert!(array(&verdict[list]).is_empty(), "{verdict}");
+}
+
 fn array(value: &Value) -> Vec<Value> {
     value.as_array().cloned().unwrap_or_default()
 }
@@ -253,6 +266,11 @@ scan = {{ run = {run:?}, format = "sarif", overrides = {{ {overrides} }} }}
         )
     }
 
+    /// Runs [`Tree::gate`].
+    fn run(&self, secretlint: &Path, overrides: &str, extra: &str) -> Run {
+        run_gate(&self.gate(secretlint, overrides, extra), &[])
+    }
+
     fn assert_no_secret_in(&self, run: &Run) {
         let written = everything_written(run);
         for secret in &self.secrets {
@@ -277,9 +295,8 @@ fn secretlint_findings_fail_the_scan_at_their_file_and_line() {
         return;
     };
     let tree = Tree::new().with_secrets();
-    let run = run_gate(&tree.gate(&secretlint, "", ""), &[]);
-    assert_eq!(run.code(), 1, "{}", run.context());
-    assert_eq!(run.decision(), "NO_GO");
+    let run = tree.run(&secretlint, "", "");
+    assert_decision(&run, 1, "NO_GO");
 
     let record = run.check("SCAN-01::secretlint");
     assert_eq!(record["case_kind"], "scan", "{record}");
@@ -344,7 +361,7 @@ fn secretlint_accepted_p1_and_downgraded_p0_are_go_with_conditions() {
     };
     let tree = Tree::new().with_secrets();
     // The P1 finding's fingerprint, as a first run reports it.
-    let first = run_gate(&tree.gate(&secretlint, "", ""), &[]);
+    let first = tree.run(&secretlint, "", "");
     let findings = array(&first.check("SCAN-01::secretlint")["findings"]);
     let fingerprint = finding(&findings, BASICAUTH_RULE)["fingerprint"]
         .as_str()
@@ -363,9 +380,8 @@ until = "2099-12-31"
 reason = "staging database URL, password rotated weekly"
 "#
     );
-    let run = run_gate(&tree.gate(&secretlint, &overrides, &extra), &[]);
-    assert_eq!(run.code(), 0, "{}", run.context());
-    assert_eq!(run.decision(), "GO_WITH_CONDITIONS");
+    let run = tree.run(&secretlint, &overrides, &extra);
+    assert_decision(&run, 0, "GO_WITH_CONDITIONS");
 
     let record = run.check("SCAN-01::secretlint");
     let findings = array(&record["findings"]);
@@ -392,10 +408,7 @@ reason = "staging database URL, password rotated weekly"
             .any(|risk| risk["owner"] == "dana" && risk["until"] == "2099-12-31"),
         "{verdict}"
     );
-    assert!(
-        array(&verdict["unused_acceptances"]).is_empty(),
-        "{verdict}"
-    );
+    assert_none_listed(&verdict, "unused_acceptances");
     let junit = run.junit();
     assert!(
         junit.contains("[accepted: dana until 2099-12-31"),
@@ -406,15 +419,13 @@ reason = "staging database URL, password rotated weekly"
 
     // The same by rule id.
     let by_rule = extra.replace(&fingerprint, BASICAUTH_RULE);
-    let run = run_gate(&tree.gate(&secretlint, &overrides, &by_rule), &[]);
-    assert_eq!(run.code(), 0, "{}", run.context());
-    assert_eq!(run.decision(), "GO_WITH_CONDITIONS");
+    let run = tree.run(&secretlint, &overrides, &by_rule);
+    assert_decision(&run, 0, "GO_WITH_CONDITIONS");
 
     // Without the override, the P0 blocks: an acceptance cannot cover it.
     let p0 = extra.replace(&fingerprint, GITHUB_RULE);
-    let run = run_gate(&tree.gate(&secretlint, "", &p0), &[]);
-    assert_eq!(run.code(), 1, "{}", run.context());
-    assert_eq!(run.decision(), "NO_GO");
+    let run = tree.run(&secretlint, "", &p0);
+    assert_decision(&run, 1, "NO_GO");
     let verdict = verdict_of(&run);
     assert_eq!(
         finding(&array(&verdict["findings"]), GITHUB_RULE)["state"],
@@ -428,9 +439,8 @@ fn secretlint_on_a_clean_tree_is_go() {
         return;
     };
     let tree = Tree::new();
-    let run = run_gate(&tree.gate(&secretlint, "", ""), &[]);
-    assert_eq!(run.code(), 0, "{}", run.context());
-    assert_eq!(run.decision(), "GO");
+    let run = tree.run(&secretlint, "", "");
+    assert_decision(&run, 0, "GO");
     let record = run.check("SCAN-01::secretlint");
     assert_eq!(record["outcome"], "pass", "{record}");
     assert_eq!(record["case_kind"], "scan", "{record}");
@@ -500,6 +510,15 @@ fn audit_ready() -> Option<PathBuf> {
     advisory_db()
 }
 
+/// Runs [`audit_gate`] with `overrides` and `accepts` against the advisory DB; `None` (skipped)
+/// where `cargo audit` or the DB is missing.
+fn audit_run(overrides: &str, accepts: &str) -> Option<Run> {
+    let db = audit_ready()?;
+    let dir = tempfile::tempdir().unwrap();
+    let gate = audit_gate(dir.path(), overrides, accepts);
+    Some(run_gate(&gate, &[(ADVISORY_DB, Some(&db))]))
+}
+
 fn finding_with_id(findings: &[Value], id: &str) -> Value {
     findings
         .iter()
@@ -514,13 +533,10 @@ fn finding_note(verdict: &Value, id: &str) -> Value {
 
 #[test]
 fn cargo_audit_findings_carry_the_advisory_and_the_crate() {
-    let Some(db) = audit_ready() else {
+    let Some(run) = audit_run("", "") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let run = run_gate(&audit_gate(dir.path(), "", ""), &[(ADVISORY_DB, Some(&db))]);
-    assert_eq!(run.code(), 1, "{}", run.context());
-    assert_eq!(run.decision(), "NO_GO");
+    assert_decision(&run, 1, "NO_GO");
     let record = run.check("SCAN-02::cargo-audit");
     assert_eq!(record["case_kind"], "scan", "{record}");
     assert_eq!(record["outcome"], "fail", "{record}");
@@ -577,16 +593,10 @@ fn cargo_audit_findings_carry_the_advisory_and_the_crate() {
 
 #[test]
 fn cargo_audit_unaccepted_p1_is_no_go() {
-    let Some(db) = audit_ready() else {
+    let Some(run) = audit_run(ONLY_TIME_BLOCKS, "") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let run = run_gate(
-        &audit_gate(dir.path(), ONLY_TIME_BLOCKS, ""),
-        &[(ADVISORY_DB, Some(&db))],
-    );
-    assert_eq!(run.code(), 1, "{}", run.context());
-    assert_eq!(run.decision(), "NO_GO");
+    assert_decision(&run, 1, "NO_GO");
     let verdict = verdict_of(&run);
     let blocking: Vec<Value> = array(&verdict["findings"])
         .into_iter()
@@ -605,20 +615,10 @@ fn cargo_audit_unaccepted_p1_is_no_go() {
 
 #[test]
 fn cargo_audit_accepted_p1_is_go_with_conditions() {
-    let Some(db) = audit_ready() else {
+    let Some(run) = audit_run(ONLY_TIME_BLOCKS, &accept(TIME_ADVISORY, "2099-12-31")) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let run = run_gate(
-        &audit_gate(
-            dir.path(),
-            ONLY_TIME_BLOCKS,
-            &accept(TIME_ADVISORY, "2099-12-31"),
-        ),
-        &[(ADVISORY_DB, Some(&db))],
-    );
-    assert_eq!(run.code(), 0, "{}", run.context());
-    assert_eq!(run.decision(), "GO_WITH_CONDITIONS");
+    assert_decision(&run, 0, "GO_WITH_CONDITIONS");
     let verdict = verdict_of(&run);
     let note = finding_note(&verdict, TIME_ADVISORY);
     assert_eq!(note["state"], "accepted", "{note}");
@@ -636,14 +636,8 @@ fn cargo_audit_accepted_p1_is_go_with_conditions() {
                     .is_some_and(|check| check.contains(TIME_ADVISORY))),
         "{verdict}"
     );
-    assert!(
-        array(&verdict["unused_acceptances"]).is_empty(),
-        "{verdict}"
-    );
-    assert!(
-        array(&verdict["expired_acceptances"]).is_empty(),
-        "{verdict}"
-    );
+    assert_none_listed(&verdict, "unused_acceptances");
+    assert_none_listed(&verdict, "expired_acceptances");
     assert!(
         run.stdout().contains("GO_WITH_CONDITIONS"),
         "{}",
@@ -653,45 +647,26 @@ fn cargo_audit_accepted_p1_is_go_with_conditions() {
 
 #[test]
 fn cargo_audit_expired_acceptance_is_ignored_and_listed() {
-    let Some(db) = audit_ready() else {
+    let Some(run) = audit_run(ONLY_TIME_BLOCKS, &accept(TIME_ADVISORY, "2020-01-01")) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let run = run_gate(
-        &audit_gate(
-            dir.path(),
-            ONLY_TIME_BLOCKS,
-            &accept(TIME_ADVISORY, "2020-01-01"),
-        ),
-        &[(ADVISORY_DB, Some(&db))],
-    );
-    assert_eq!(run.code(), 1, "{}", run.context());
-    assert_eq!(run.decision(), "NO_GO");
+    assert_decision(&run, 1, "NO_GO");
     let verdict = verdict_of(&run);
     assert_eq!(finding_note(&verdict, TIME_ADVISORY)["state"], "blocking");
     let expired = array(&verdict["expired_acceptances"]);
     assert_eq!(expired.len(), 1, "{verdict}");
     assert_eq!(expired[0]["target"], format!("finding {TIME_ADVISORY}"));
     assert_eq!(expired[0]["until"], "2020-01-01");
-    assert!(
-        array(&verdict["unused_acceptances"]).is_empty(),
-        "{verdict}"
-    );
+    assert_none_listed(&verdict, "unused_acceptances");
 }
 
 #[test]
 fn cargo_audit_unused_acceptance_is_listed() {
-    let Some(db) = audit_ready() else {
+    let accepts = accept(TIME_ADVISORY, "2099-12-31") + &accept("RUSTSEC-2099-0001", "2099-12-31");
+    let Some(run) = audit_run(ONLY_TIME_BLOCKS, &accepts) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let accepts = accept(TIME_ADVISORY, "2099-12-31") + &accept("RUSTSEC-2099-0001", "2099-12-31");
-    let run = run_gate(
-        &audit_gate(dir.path(), ONLY_TIME_BLOCKS, &accepts),
-        &[(ADVISORY_DB, Some(&db))],
-    );
-    assert_eq!(run.code(), 0, "{}", run.context());
-    assert_eq!(run.decision(), "GO_WITH_CONDITIONS");
+    assert_decision(&run, 0, "GO_WITH_CONDITIONS");
     let verdict = verdict_of(&run);
     let unused = array(&verdict["unused_acceptances"]);
     assert_eq!(unused.len(), 1, "{verdict}");
@@ -705,8 +680,7 @@ fn cargo_audit_without_the_advisory_db_is_an_error_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let gate = audit_gate(dir.path(), "", "");
     let run = run_gate(&gate, &[(ADVISORY_DB, None)]);
-    assert_eq!(run.code(), 1, "{}", run.context());
-    assert_eq!(run.decision(), "NO_GO");
+    assert_decision(&run, 1, "NO_GO");
     let record = run.check("SCAN-02::cargo-audit");
     assert_eq!(record["outcome"], "error", "{record}");
     assert!(
@@ -765,8 +739,7 @@ fn npm_audit_with_an_unavailable_endpoint_fails_never_passes() {
     }
     let dir = npm_project(true);
     let run = run_gate(&dir.path().join("packets.toml"), &[]);
-    assert_eq!(run.code(), 1, "{}", run.context());
-    assert_eq!(run.decision(), "NO_GO");
+    assert_decision(&run, 1, "NO_GO");
     let record = run.check("SCAN-03::npm-audit");
     assert_eq!(record["case_kind"], "scan", "{record}");
     assert_eq!(record["outcome"], "fail", "{record}");
@@ -820,8 +793,7 @@ fn exit_zero_without_a_report_fails() {
     let dir = tempfile::tempdir().unwrap();
     let gate = exit_code_gate(dir.path(), "sarif", "echo 'all clear, report at {report}'");
     let run = run_gate(&gate, &[]);
-    assert_eq!(run.code(), 1, "{}", run.context());
-    assert_eq!(run.decision(), "NO_GO");
+    assert_decision(&run, 1, "NO_GO");
     let record = run.check("SCAN-04::scanner");
     assert_eq!(record["exit_code"], 0, "{record}");
     assert_eq!(record["outcome"], "fail", "{record}");
