@@ -262,7 +262,7 @@ pub fn decide(gate: &Gate, records: &[CheckRecord], today: NaiveDate, stage: Sta
             })
             .cloned()
             .collect();
-        let record = packet_record(packet, &triage, &checklist, blocked_by, &statuses);
+        let record = packet_record(packet, &triage, &checklist, blocked_by, &statuses, &by_name);
         statuses.insert(&packet.id, record.status);
         packet_records.insert(&packet.id, record);
     }
@@ -287,6 +287,7 @@ fn packet_record(
     checklist: &BTreeMap<String, (bool, String)>,
     blocked_by: Vec<String>,
     statuses: &BTreeMap<&str, PacketStatus>,
+    records: &BTreeMap<&str, &CheckRecord>,
 ) -> PacketRecord {
     let mut gates = BTreeMap::new();
     if !blocked_by.is_empty() {
@@ -318,9 +319,19 @@ fn packet_record(
     let mut seen: BTreeMap<Severity, (bool, bool)> = BTreeMap::new(); // (blocking, conditional)
     for check in &packet.checks {
         let name = check.name();
+        // A scan's conditions sit at its findings' severities, not at the check's.
+        let findings: Vec<Severity> = records
+            .get(name.as_str())
+            .map(|record| record.findings.iter().map(|f| f.severity).collect())
+            .unwrap_or_default();
         let entry = seen.entry(check.severity).or_default();
         match triage.get(&name).unwrap_or(&Triage::NotRun) {
             Triage::Passed => {}
+            Triage::Accepted(_) | Triage::Tracked if !findings.is_empty() => {
+                for severity in findings {
+                    seen.entry(severity).or_default().1 = true;
+                }
+            }
             Triage::Accepted(_) | Triage::Tracked => entry.1 = true,
             Triage::Blocking => {
                 entry.0 = true;

@@ -527,6 +527,11 @@ fn accepted_and_tracked_findings_are_residual_risks_with_owner_and_date() {
             ),
         ]
     );
+    // The conditions sit at the findings' severities, not at the scan check's P0.
+    let gates = &verdict.packets[0].gates;
+    assert_eq!(gates[&Severity::P0], GateResult::Pass);
+    assert_eq!(gates[&Severity::P1], GateResult::Conditional);
+    assert_eq!(gates[&Severity::P2], GateResult::Conditional);
     let accepted = &verdict.record.findings[0];
     assert_eq!(
         accepted.acceptance.as_deref(),
