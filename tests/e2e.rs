@@ -21,6 +21,9 @@ fn all_pass_is_go() {
         "{stdout}"
     );
     assert!(stdout.contains("verdict: GO"), "{stdout}");
+    let tracker = std::fs::read_to_string(run.out.path().join("tracker.md")).unwrap();
+    assert!(tracker.contains("Status: GO"), "{tracker}");
+    assert!(tracker.contains("```mermaid"), "{tracker}");
 
     let header = &run.ledger()[0];
     assert_eq!(header["kind"], "header");

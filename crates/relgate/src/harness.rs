@@ -976,7 +976,7 @@ fn prepare_out_dir(out_dir: &Path) -> Result<(), String> {
         }
     }
     let fail = |what: &Path, err: std::io::Error| format!("cannot clean {}: {err}", what.display());
-    for dir in ["logs", fragment::FRAGMENTS_DIR] {
+    for dir in ["logs", "reports", "advisory-db", fragment::FRAGMENTS_DIR] {
         let path = out_dir.join(dir);
         match std::fs::remove_dir_all(&path) {
             Ok(()) => {}
@@ -984,7 +984,11 @@ fn prepare_out_dir(out_dir: &Path) -> Result<(), String> {
             Err(err) => return Err(fail(&path, err)),
         }
     }
-    for file in [crate::evidence::LEDGER_FILE, crate::junit::JUNIT_FILE] {
+    for file in [
+        crate::evidence::LEDGER_FILE,
+        crate::junit::JUNIT_FILE,
+        crate::tracker::TRACKER_FILE,
+    ] {
         let path = out_dir.join(file);
         match std::fs::remove_file(&path) {
             Ok(()) => {}

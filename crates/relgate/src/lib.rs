@@ -25,4 +25,5 @@ pub mod scan;
 pub mod scanning;
 pub mod service;
 pub mod spec;
+pub mod tracker;
 pub mod verdict;

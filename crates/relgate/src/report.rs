@@ -113,12 +113,13 @@ pub fn finish(
 
     std::fs::create_dir_all(out_dir)?;
     let junit_path = junit::write(gate, &header, &all_records, &verdict, out_dir)?;
+    let tracker_path = crate::tracker::write(gate, &ledger, out_dir)?;
     // The ledger goes last: its presence means the run completed and every report is there.
     let ledger_path = ledger.write(out_dir)?;
     Ok(Finished {
         ledger,
         verdict,
-        files: vec![junit_path, ledger_path],
+        files: vec![junit_path, tracker_path, ledger_path],
     })
 }
 

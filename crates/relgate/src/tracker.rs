@@ -1,0 +1,817 @@
+//! The tracker `tracker.md`: the seeds' hand-kept progress tracker, rebuilt from evidence.
+//!
+//! The shape is the seed's (packet board, one checklist section per packet with its required
+//! commands, review gates and review record, then the final verdict), plus a mermaid graph of
+//! the packets. Titles, checklist texts, dependencies, people and commands as written come from
+//! the gate; every fact (outcomes, exit codes, durations, digests, statuses, gates, verdict,
+//! risks, findings, acceptances, the git commit) comes from the ledger. Nothing is ticked that
+//! the ledger does not show as passed, and a record the gate does not list is still shown.
+
+use std::path::{Path, PathBuf};
+
+use crate::evidence::{
+    AcceptanceNote, CaseOutcome, CheckRecord, FindingNote, GateResult, Ledger, Outcome,
+    PacketRecord, PacketStatus, ResidualRisk, RunHeader, LEDGER_FILE,
+};
+use crate::spec::{Check, CheckKind, Gate, GrepExpect, Packet, Satisfaction, Severity};
+
+/// File name inside the out directory.
+pub const TRACKER_FILE: &str = "tracker.md";
+
+/// Renders tracker.md from the gate (titles, checklist texts, dependencies,
+/// implementer/reviewer, commands as written) and the run's ledger (every fact: outcomes, exit
+/// codes, durations, digests, packet status, review gates, verdict, residual risks, findings,
+/// acceptances, git commit). Pure: no clock, no files.
+pub fn render(gate: &Gate, ledger: &Ledger) -> String {
+    let mut unclaimed: Vec<&CheckRecord> = ledger.checks().collect();
+    let sections: Vec<PacketView<'_>> = gate
+        .packets
+        .iter()
+        .map(|packet| PacketView::claim(packet, ledger, &mut unclaimed))
+        .collect();
+
+    let mut out = String::new();
+    title(&mut out, gate, ledger);
+    rules(&mut out);
+    board(&mut out, &sections);
+    graph(&mut out, &sections);
+    out.push_str("---\n");
+    for section in &sections {
+        packet_section(&mut out, section, ledger);
+    }
+    unlisted(&mut out, &unclaimed);
+    final_verdict(&mut out, ledger);
+    out
+}
+
+/// Renders and writes `out_dir/tracker.md` atomically ([`crate::atomic::write`]); returns its
+/// path.
+pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<PathBuf> {
+    let path = out_dir.join(TRACKER_FILE);
+    crate::atomic::write(&path, render(gate, ledger).as_bytes())?;
+    Ok(path)
+}
+
+/// One packet of the gate with its evidence.
+struct PacketView<'a> {
+    packet: &'a Packet,
+    record: Option<&'a PacketRecord>,
+    /// Each check of the packet with its record, in gate order.
+    checks: Vec<(&'a Check, Option<&'a CheckRecord>)>,
+    /// Each checklist item's record, in gate order.
+    items: Vec<Option<&'a CheckRecord>>,
+}
+
+impl<'a> PacketView<'a> {
+    fn claim(
+        packet: &'a Packet,
+        ledger: &'a Ledger,
+        unclaimed: &mut Vec<&'a CheckRecord>,
+    ) -> PacketView<'a> {
+        let mut take = |name: String| {
+            let position = unclaimed.iter().position(|record| record.name == name)?;
+            Some(unclaimed.remove(position))
+        };
+        let checks = packet
+            .checks
+            .iter()
+            .map(|check| (check, take(check.name())))
+            .collect();
+        let items = packet
+            .checklist
+            .iter()
+            .map(|item| take(packet.checklist_name(item)))
+            .collect();
+        PacketView {
+            packet,
+            record: ledger.packets().find(|record| record.packet == packet.id),
+            checks,
+            items,
+        }
+    }
+
+    fn status(&self) -> Option<PacketStatus> {
+        self.record.map(|record| record.status)
+    }
+
+    /// The packet's verdict as the seeds' review state.
+    fn review_state(&self) -> &'static str {
+        match self.status() {
+            Some(PacketStatus::Done) => "APPROVED",
+            Some(status) => status.label(),
+            None => "PENDING",
+        }
+    }
+
+    fn heading(&self) -> String {
+        format!("{} Checklist: {}", self.packet.id, self.packet.title)
+    }
+}
+
+fn title(out: &mut String, gate: &Gate, ledger: &Ledger) {
+    out.push_str(&format!(
+        "# {} — Release Security Gate Progress Tracker\n\n",
+        inline(&gate.name)
+    ));
+    if let Some(plan) = &gate.plan_link {
+        out.push_str(&format!("Linked plan:\n- {}\n\n", code(plan)));
+    }
+    let status = match ledger.verdict() {
+        Some(verdict) => verdict.decision.label().to_string(),
+        None => "INCOMPLETE (the ledger has no verdict record)".to_string(),
+    };
+    let date = match ledger.header() {
+        Some(header) => date_of(&header.started).to_string(),
+        None => "unknown (the ledger has no header record)".to_string(),
+    };
+    out.push_str(&format!("Status: {status}\nDate: {date}\n\n"));
+}
+
+fn rules(out: &mut String) {
+    out.push_str(
+        "## Rules
+
+1. A packet is `DONE` only when every check passed (or its failure is accepted or tracked) and every checklist item holds; the boxes below are ticked by relgate from the evidence ledger, never by hand.
+2. Exit codes below are recorded by relgate's runner, never typed.
+3. A timed-out, killed or unstartable command is a failure in the evidence; every log is kept whole and named with its sha256 (`cargo xtask gate verify` re-hashes them).
+4. A blocking failure sets the packet to `CHANGES_REQUESTED`; its findings are listed and its boxes stay open.
+5. Every run records the git commit it ran on (in each review record below) in a hash-chained ledger.
+6. Destructive git commands are refused when the gate file is loaded, unless a check says why (`allow_destructive`).
+
+",
+    );
+}
+
+fn board(out: &mut String, sections: &[PacketView<'_>]) {
+    out.push_str("## Packet Board\n\n");
+    out.push_str(
+        "| Packet | Title | Status | Implementer | Reviewer | Review State | Evidence Link |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|\n");
+    for section in sections {
+        let packet = section.packet;
+        let status = match section.status() {
+            Some(status) => status.label(),
+            None => "PENDING (no packet record)",
+        };
+        let person = |who: &Option<String>| who.as_deref().map_or("—".to_string(), cell);
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | [{} section](#{}) |\n",
+            cell(&packet.id),
+            cell(&packet.title),
+            status,
+            person(&packet.implementer),
+            person(&packet.reviewer),
+            section.review_state(),
+            cell(&packet.id),
+            anchor(&section.heading()),
+        ));
+    }
+    out.push('\n');
+}
+
+/// A mermaid flowchart of the packet DAG, one class per status; GitHub renders it.
+fn graph(out: &mut String, sections: &[PacketView<'_>]) {
+    out.push_str("```mermaid\nflowchart TD\n");
+    // Node ids are positional so that any packet id is a valid mermaid id.
+    let node = |id: &str| {
+        sections
+            .iter()
+            .position(|section| section.packet.id == id)
+            .map(|index| format!("p{index}"))
+    };
+    for (index, section) in sections.iter().enumerate() {
+        let label = format!(
+            "{}: {}<br/>{}",
+            section.packet.id,
+            section.packet.title,
+            section.status().map_or("PENDING", PacketStatus::label)
+        );
+        out.push_str(&format!("    p{index}[\"{}\"]\n", mermaid_text(&label)));
+    }
+    for (index, section) in sections.iter().enumerate() {
+        for dependency in &section.packet.depends_on {
+            if let Some(from) = node(dependency) {
+                out.push_str(&format!("    {from} --> p{index}\n"));
+            }
+        }
+    }
+    out.push_str("    classDef done fill:#2da44e,stroke:#1a7f37,color:#ffffff\n");
+    out.push_str("    classDef changes_requested fill:#cf222e,stroke:#a40e26,color:#ffffff\n");
+    out.push_str("    classDef blocked fill:#8c959f,stroke:#57606a,color:#ffffff\n");
+    out.push_str("    classDef pending fill:#d4a72c,stroke:#9a6700,color:#000000\n");
+    for (index, section) in sections.iter().enumerate() {
+        let class = match section.status() {
+            Some(PacketStatus::Done) => "done",
+            Some(PacketStatus::ChangesRequested) => "changes_requested",
+            Some(PacketStatus::Blocked) => "blocked",
+            Some(PacketStatus::Pending) | None => "pending",
+        };
+        out.push_str(&format!("    class p{index} {class}\n"));
+    }
+    out.push_str("```\n\n");
+}
+
+/// Packet ids as inline code, comma-separated.
+fn codes(ids: &[String]) -> String {
+    ids.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
+}
+
+fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
+    let packet = section.packet;
+    out.push_str(&format!("\n## {}\n\n", inline(&section.heading())));
+    if !packet.depends_on.is_empty() {
+        out.push_str(&format!("Depends on: {}", codes(&packet.depends_on)));
+        if let Some(record) = section
+            .record
+            .filter(|record| !record.blocked_by.is_empty())
+        {
+            out.push_str(&format!(" — blocked by {}", codes(&record.blocked_by)));
+        }
+        out.push_str("\n\n");
+    }
+    if packet.checklist.is_empty() {
+        out.push_str("No checklist items.\n");
+    }
+    for (item, record) in packet.checklist.iter().zip(&section.items) {
+        let passed = record.is_some_and(|record| record.outcome == Outcome::Pass);
+        let by = match &item.satisfied_by {
+            Satisfaction::Checks(ids) => format!(
+                "by {}",
+                ids.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
+            ),
+            Satisfaction::Attested { by, on } => format!("attested by {} on {on}", inline(by)),
+        };
+        let state = match record {
+            Some(record) if passed => format!("({by})"),
+            Some(record) => format!(
+                "({by}) — {}: {}",
+                record.outcome.label(),
+                inline(&record.message)
+            ),
+            None => format!("({by}) — no record in this run"),
+        };
+        out.push_str(&format!(
+            "- [{}] {} {state}\n",
+            tick(passed),
+            inline(&item.text)
+        ));
+    }
+
+    out.push_str("\n### Required Commands\n\n");
+    if section.checks.is_empty() {
+        out.push_str("No checks.\n");
+    }
+    for (check, record) in &section.checks {
+        check_lines(out, check, *record);
+    }
+
+    let notes: &[FindingNote] = ledger
+        .verdict()
+        .map_or(&[], |verdict| verdict.findings.as_slice());
+    let mut heading = false;
+    for (check, _) in &section.checks {
+        let name = check.name();
+        let findings: Vec<&FindingNote> = notes.iter().filter(|note| note.check == name).collect();
+        if findings.is_empty() {
+            continue;
+        }
+        if !heading {
+            out.push_str("\n### Findings\n");
+            heading = true;
+        }
+        out.push_str(&format!("\n{}:\n\n", code(&name)));
+        out.push_str("| Severity | Id | Location | Title | State | Acceptance |\n");
+        out.push_str("|---|---|---|---|---|---|\n");
+        for note in findings {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                note.severity.as_str(),
+                cell(&note.id),
+                note.location.as_deref().map_or("—".to_string(), cell),
+                cell(&note.title),
+                cell(&note.state),
+                note.acceptance.as_deref().map_or("—".to_string(), cell),
+            ));
+        }
+    }
+
+    out.push_str("\n### Review Gates\n\n");
+    match section.record {
+        Some(record) => {
+            for (severity, result) in &record.gates {
+                let held = matches!(result, GateResult::Pass | GateResult::Conditional);
+                out.push_str(&format!(
+                    "- [{}] {} {}\n",
+                    tick(held),
+                    severity.as_str(),
+                    result.label()
+                ));
+            }
+            out.push_str(&format!(
+                "- [x] Verdict recorded: {}\n",
+                section.review_state()
+            ));
+            if !record.reasons.is_empty() {
+                out.push_str(&format!(
+                    "\n{} is {}:\n",
+                    inline(&packet.id),
+                    record.status.label()
+                ));
+                for reason in &record.reasons {
+                    out.push_str(&format!("- {}\n", inline(reason)));
+                }
+            }
+        }
+        None => {
+            for severity in [Severity::P0, Severity::P1, Severity::P2] {
+                out.push_str(&format!("- [ ] {} (no packet record)\n", severity.as_str()));
+            }
+            out.push_str("- [ ] Verdict recorded\n");
+        }
+    }
+
+    review_record(out, section, ledger);
+}
+
+/// The seed's fenced review record: commands and exit codes, gates, verdict, commit, risks.
+fn review_record(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
+    let mut lines = vec!["Commands run + exit codes:".to_string()];
+    if section.checks.is_empty() {
+        lines.push("- None".to_string());
+    }
+    for (index, (check, record)) in section.checks.iter().enumerate() {
+        lines.push(format!(
+            "{}. {} -> {}",
+            index + 1,
+            check_title(check, *record),
+            match record {
+                Some(record) => result_text(check, record),
+                None => "no record in this run".to_string(),
+            }
+        ));
+    }
+    lines.push(String::new());
+    lines.push("Gate checklist:".to_string());
+    match section.record {
+        Some(record) => lines.extend(
+            record
+                .gates
+                .iter()
+                .map(|(severity, result)| format!("- {}: {}", severity.as_str(), result.label())),
+        ),
+        None => lines.push("- no packet record in this run".to_string()),
+    }
+    lines.push(String::new());
+    lines.push(format!("Verdict: {}", section.review_state()));
+    lines.push(String::new());
+    lines.push("Commit:".to_string());
+    lines.push(format!("- {}", commit(ledger.header())));
+    lines.push(String::new());
+    lines.push("Residual risk:".to_string());
+    let prefix = format!("{}::", section.packet.id);
+    let risks: Vec<&ResidualRisk> = ledger
+        .verdict()
+        .map(|verdict| {
+            verdict
+                .residual_risks
+                .iter()
+                .filter(|risk| risk.check.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    if risks.is_empty() {
+        lines.push("- None".to_string());
+    }
+    for risk in risks {
+        lines.push(format!(
+            "- {} {} {}: owner {}, until {}: {}",
+            risk.check,
+            risk.severity.as_str(),
+            risk.state,
+            risk.owner.as_deref().unwrap_or("no owner"),
+            risk.until.as_deref().unwrap_or("no date"),
+            risk.reason
+        ));
+    }
+    let body = lines.join("\n");
+    let fence = fence_for(&body);
+    out.push_str(&format!(
+        "\n### {} Review Record\n\n{fence}\n{body}\n{fence}\n",
+        inline(&section.packet.id)
+    ));
+}
+
+/// One `### Required Commands` line, with its nested details.
+fn check_lines(out: &mut String, check: &Check, record: Option<&CheckRecord>) {
+    let Some(record) = record else {
+        out.push_str(&format!(
+            "- [ ] {} -> no record in this run\n",
+            check_title(check, None)
+        ));
+        return;
+    };
+    let passed = record.outcome == Outcome::Pass;
+    let mut line = format!(
+        "- [{}] {} -> {}",
+        tick(passed),
+        check_title(check, Some(record)),
+        inline(&result_text(check, record))
+    );
+    if record.outcome != Outcome::Skipped {
+        line.push_str(&format!(" ({})", duration(record.duration_ms)));
+    }
+    if !passed {
+        line.push_str(&format!(
+            " — {} ({})",
+            record.outcome.label(),
+            record.severity.as_str()
+        ));
+    }
+    out.push_str(&line);
+    out.push('\n');
+    for case in record
+        .cases
+        .iter()
+        .filter(|case| case.outcome != CaseOutcome::Pass)
+    {
+        let label = match case.outcome {
+            CaseOutcome::Fail => "FAIL",
+            _ => "INCONCLUSIVE",
+        };
+        out.push_str(&format!(
+            "  - {label} {}: {}\n",
+            code(&case.name),
+            inline(&case.message)
+        ));
+    }
+    for note in &record.notes {
+        out.push_str(&format!("  - note: {}\n", inline(note)));
+    }
+    if let Some(log) = &record.log {
+        out.push_str(&format!(
+            "  - log: {} ({} bytes, sha256 {})\n",
+            code(log),
+            record.bytes,
+            code(record.sha256.as_deref().unwrap_or("unknown"))
+        ));
+    }
+    if let Some(report) = &record.report {
+        out.push_str(&format!(
+            "  - report: {} (sha256 {})\n",
+            code(report),
+            code(record.report_sha256.as_deref().unwrap_or("unknown"))
+        ));
+    }
+}
+
+/// What the check is, as the seed writes it: the command, the grep rule or the probe.
+fn check_title(check: &Check, record: Option<&CheckRecord>) -> String {
+    let ran = record.filter(|record| !record.argv.is_empty());
+    match &check.kind {
+        CheckKind::Command(command) => {
+            code(&ran.map_or_else(|| command.display.clone(), |r| command_line(&r.argv)))
+        }
+        CheckKind::Scan(scan) => format!(
+            "scan {} {}",
+            code(scan.format.name()),
+            code(&ran.map_or_else(|| scan.command.display.clone(), |r| command_line(&r.argv)))
+        ),
+        CheckKind::Grep(grep) => {
+            let expect = match grep.expect {
+                GrepExpect::Match => "",
+                GrepExpect::NoMatch => " (expect no match)",
+            };
+            format!(
+                "{}{expect}",
+                code(&format!(
+                    "grep /{}/ {}",
+                    grep.pattern.as_str(),
+                    grep.files.join(" ")
+                ))
+            )
+        }
+        CheckKind::Probe(probe) => format!("probe {} {}", code(&probe.kind), code(&check.id)),
+    }
+}
+
+/// How the check came out, from its record: `exit 0`, `timed out after 2s`, `3 matching lines
+/// in 1 of 2 files`, `5 of 7 cases refused or held`, the scan's summary.
+fn result_text(check: &Check, record: &CheckRecord) -> String {
+    if record.outcome == Outcome::Skipped {
+        return format!("skipped: {}", record.message);
+    }
+    match &check.kind {
+        CheckKind::Command(_) => match (record.exit_code, record.timed_out) {
+            (Some(code), false) if record.message == format!("exit {code}") => {
+                format!("exit {code}")
+            }
+            (Some(code), false) => format!("exit {code}: {}", record.message),
+            _ => record.message.clone(),
+        },
+        CheckKind::Grep(grep) => {
+            record
+                .message
+                .replacen(&format!(" for /{}/", grep.pattern.as_str()), "", 1)
+        }
+        CheckKind::Probe(_) if !record.cases.is_empty() => {
+            let held = record
+                .cases
+                .iter()
+                .filter(|case| case.outcome == CaseOutcome::Pass)
+                .count();
+            let mut text = format!("{held} of {} cases refused or held", record.cases.len());
+            if record.outcome != Outcome::Pass {
+                text.push_str(&format!(": {}", record.message));
+            }
+            text
+        }
+        CheckKind::Probe(_) | CheckKind::Scan(_) => record.message.clone(),
+    }
+}
+
+fn unlisted(out: &mut String, unclaimed: &[&CheckRecord]) {
+    if unclaimed.is_empty() {
+        return;
+    }
+    out.push_str("\n## Records Not in the Gate\n\n");
+    out.push_str(
+        "The ledger holds these records, which no check or checklist item of the gate names:\n\n",
+    );
+    for record in unclaimed {
+        out.push_str(&format!(
+            "- {} -> {}: {}\n",
+            code(&record.name),
+            record.outcome.label(),
+            inline(&record.message)
+        ));
+        if let Some(log) = &record.log {
+            out.push_str(&format!(
+                "  - log: {} ({} bytes, sha256 {})\n",
+                code(log),
+                record.bytes,
+                code(record.sha256.as_deref().unwrap_or("unknown"))
+            ));
+        }
+    }
+}
+
+fn final_verdict(out: &mut String, ledger: &Ledger) {
+    out.push_str("\n## Final Verdict\n\n");
+    match ledger.verdict() {
+        None => {
+            out.push_str("No verdict record: the ledger is incomplete, so there is no verdict.\n")
+        }
+        Some(verdict) => {
+            out.push_str(&format!(
+                "Decision: **{}**\nAs of: {}\n",
+                verdict.decision.label(),
+                verdict.as_of
+            ));
+            if !verdict.reasons.is_empty() {
+                out.push_str("\nReasons:\n");
+                for reason in &verdict.reasons {
+                    out.push_str(&format!("- {}\n", inline(reason)));
+                }
+            }
+            out.push_str("\n### Residual Risks\n\n");
+            if verdict.residual_risks.is_empty() {
+                out.push_str("None.\n");
+            } else {
+                out.push_str("| Check | Severity | State | Owner | Until | Reason |\n");
+                out.push_str("|---|---|---|---|---|---|\n");
+                for risk in &verdict.residual_risks {
+                    out.push_str(&format!(
+                        "| {} | {} | {} | {} | {} | {} |\n",
+                        cell(&risk.check),
+                        risk.severity.as_str(),
+                        cell(&risk.state),
+                        risk.owner.as_deref().map_or("—".to_string(), cell),
+                        risk.until.as_deref().map_or("—".to_string(), cell),
+                        cell(&risk.reason),
+                    ));
+                }
+            }
+            acceptances(
+                out,
+                "Expired Acceptances (ignored)",
+                &verdict.expired_acceptances,
+            );
+            acceptances(
+                out,
+                "Unused Acceptances (matched no failure)",
+                &verdict.unused_acceptances,
+            );
+        }
+    }
+
+    out.push_str("\n### Evidence\n\n");
+    out.push_str(&format!("- Ledger: {}\n", code(LEDGER_FILE)));
+    match ledger.header() {
+        Some(header) => {
+            out.push_str(&format!(
+                "- Gate file: {} (sha256 {})\n",
+                code(&header.gate_file),
+                code(&header.gate_sha256)
+            ));
+            out.push_str(&format!("- Git commit: {}\n", commit(Some(header))));
+            out.push_str(&format!("- Run id: {}\n", code(&header.run_id)));
+            out.push_str(&format!("- Mode: {}\n", code(&header.mode)));
+            out.push_str(&format!("- Started: {}\n", inline(&header.started)));
+            out.push_str(&format!("- Host: {}\n", code(&header.host)));
+            out.push_str(&format!(
+                "- relgate version: {}\n",
+                code(&header.relgate_version)
+            ));
+        }
+        None => out.push_str("- No header record: gate file, commit and run id are unknown.\n"),
+    }
+    for service in ledger.services() {
+        out.push_str(&format!(
+            "- Service {} ({}): {}, {}",
+            code(&service.name),
+            inline(&service.service_kind),
+            inline(&service.outcome),
+            inline(&service.message)
+        ));
+        if let Some(log) = &service.log {
+            out.push_str(&format!(
+                "; log {} ({} bytes, sha256 {})",
+                code(log),
+                service.bytes,
+                code(service.sha256.as_deref().unwrap_or("unknown"))
+            ));
+        }
+        out.push('\n');
+    }
+}
+
+fn acceptances(out: &mut String, heading: &str, notes: &[AcceptanceNote]) {
+    out.push_str(&format!("\n### {heading}\n\n"));
+    if notes.is_empty() {
+        out.push_str("None.\n");
+    }
+    for note in notes {
+        out.push_str(&format!(
+            "- {} — owner {}, until {} (gate file line {})\n",
+            inline(&note.target),
+            inline(&note.owner),
+            note.until,
+            note.line
+        ));
+    }
+}
+
+/// The git commit of the run: `` `abc…` `` and `(dirty tree)` when there were changes.
+fn commit(header: Option<&RunHeader>) -> String {
+    let Some(header) = header else {
+        return "unknown (no header record)".to_string();
+    };
+    let mut text = match &header.git_head {
+        Some(head) => code(head),
+        None => "none (not a git checkout)".to_string(),
+    };
+    if header.git_dirty == Some(true) {
+        text.push_str(" (dirty tree)");
+    }
+    text
+}
+
+/// The command as it ran: for `sh -c X`, X; otherwise the words, quoted where needed.
+fn command_line(argv: &[String]) -> String {
+    if let [shell, flag, script] = argv {
+        if shell == "sh" && flag == "-c" {
+            return script.clone();
+        }
+    }
+    argv.iter()
+        .map(|word| {
+            let plain = !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                word.clone()
+            } else {
+                format!("'{}'", word.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `850ms`, `12.3s`.
+fn duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{}.{}s", ms / 1000, (ms % 1000) / 100)
+    }
+}
+
+/// The date part of an RFC 3339 timestamp.
+fn date_of(timestamp: &str) -> &str {
+    timestamp.get(..10).unwrap_or(timestamp)
+}
+
+fn tick(checked: bool) -> char {
+    if checked {
+        'x'
+    } else {
+        ' '
+    }
+}
+
+/// Text on one line: newlines would end a list item or a table row.
+fn inline(text: &str) -> String {
+    text.replace("\r\n", " ").replace(['\n', '\r'], " ")
+}
+
+/// A table cell: one line, `|` escaped.
+fn cell(text: &str) -> String {
+    inline(text).replace('|', "\\|")
+}
+
+/// An inline code span that holds any text: the fence is longer than any backtick run inside.
+fn code(text: &str) -> String {
+    let text = inline(text);
+    let longest = longest_backtick_run(&text);
+    let ticks = "`".repeat(longest + 1);
+    if longest == 0 {
+        format!("{ticks}{text}{ticks}")
+    } else {
+        format!("{ticks} {text} {ticks}")
+    }
+}
+
+/// A code fence longer than any backtick run in `body` (at least three).
+fn fence_for(body: &str) -> String {
+    "`".repeat((longest_backtick_run(body) + 1).max(3))
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+}
+
+/// Text inside a quoted mermaid label: quotes and angle brackets as entity codes.
+fn mermaid_text(text: &str) -> String {
+    let text = inline(text);
+    let (label, status) = text.split_once("<br/>").unwrap_or((&text, ""));
+    let escape = |part: &str| {
+        part.replace('#', "#35;")
+            .replace('"', "#quot;")
+            .replace('<', "#lt;")
+            .replace('>', "#gt;")
+    };
+    if status.is_empty() {
+        escape(label)
+    } else {
+        format!("{}<br/>{}", escape(label), escape(status))
+    }
+}
+
+/// GitHub's heading anchor: lower case, punctuation other than `-` and `_` dropped, spaces as
+/// `-`.
+fn anchor(heading: &str) -> String {
+    inline(heading)
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_follow_github() {
+        assert_eq!(
+            anchor("SEC-01 Checklist: AuthZ + Tenant Isolation Replay"),
+            "sec-01-checklist-authz--tenant-isolation-replay"
+        );
+    }
+
+    #[test]
+    fn code_spans_survive_backticks_and_cells_escape_pipes() {
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+        assert_eq!(fence_for("x ```` y"), "`````");
+    }
+
+    #[test]
+    fn commands_show_the_script_of_sh_c() {
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(command_line(&argv(&["sh", "-c", "a && b"])), "a && b");
+        assert_eq!(
+            command_line(&argv(&["cargo", "test", "-p", "x y"])),
+            "cargo test -p 'x y'"
+        );
+        assert_eq!(duration(12_345), "12.3s");
+        assert_eq!(duration(850), "850ms");
+    }
+}
