@@ -803,24 +803,17 @@ impl Run<'_, '_> {
         tenants: &Tenants,
     ) -> Result<Case, String> {
         let column = quote_ident(&self.probe.tenant_column);
-        let mut per_table = Vec::new();
-        for (table, _) in targets {
-            let sql = format!(
-                "update {} set {column} = {column} where {column}::text = $1",
-                table.quoted()
-            );
-            let result =
-                self.as_tenant_a(session, tenants, |tx| tx.execute(&sql, &[&tenants.b]))?;
-            let (outcome, got) = write_outcome(result);
-            per_table.push((table.clone(), sql, outcome, got));
-        }
-        Ok(self.summarize(
-            "cross-tenant-update",
-            "rows of",
-            "updated",
+        let statement = |table: &str| {
+            format!("update {table} set {column} = {column} where {column}::text = $1")
+        };
+        self.cross_tenant_write(
+            session,
+            targets,
             tenants,
-            per_table,
-        ))
+            ("cross-tenant-update", "updated"),
+            &statement,
+            false,
+        )
     }
 
     fn cross_tenant_delete(
@@ -830,15 +823,36 @@ impl Run<'_, '_> {
         tenants: &Tenants,
     ) -> Result<Case, String> {
         let column = quote_ident(&self.probe.tenant_column);
+        let statement = |table: &str| format!("delete from {table} where {column}::text = $1");
+        self.cross_tenant_write(
+            session,
+            targets,
+            tenants,
+            ("cross-tenant-delete", "deleted"),
+            &statement,
+            true,
+        )
+    }
+
+    /// Runs `statement` (over each table, with tenant B as `$1`) as the app role with tenant A
+    /// set, judged by the rows it affected. With `foreign_key_reached`, a foreign-key error
+    /// (23503) is a failure: the row was matched, and only the referencing rows stopped it.
+    fn cross_tenant_write(
+        &mut self,
+        session: &mut Session,
+        targets: &[(TableName, i64)],
+        tenants: &Tenants,
+        (case_name, done): (&str, &str),
+        statement: &dyn Fn(&str) -> String,
+        foreign_key_reached: bool,
+    ) -> Result<Case, String> {
         let mut per_table = Vec::new();
         for (table, _) in targets {
-            let sql = format!("delete from {} where {column}::text = $1", table.quoted());
+            let sql = statement(&table.quoted());
             let result =
                 self.as_tenant_a(session, tenants, |tx| tx.execute(&sql, &[&tenants.b]))?;
             let (outcome, got) = match result {
-                // A foreign-key error on delete means the row was matched and deleted, then
-                // the referencing rows stopped it: the row was reachable.
-                Err(err) if err.code == "23503" => (
+                Err(err) if foreign_key_reached && err.code == "23503" => (
                     CaseOutcome::Fail,
                     format!(
                         "the delete reached {}'s rows and only a foreign key stopped it ({err})",
@@ -849,13 +863,7 @@ impl Run<'_, '_> {
             };
             per_table.push((table.clone(), sql, outcome, got));
         }
-        Ok(self.summarize(
-            "cross-tenant-delete",
-            "rows of",
-            "deleted",
-            tenants,
-            per_table,
-        ))
+        Ok(self.summarize(case_name, "rows of", done, tenants, per_table))
     }
 
     /// Inserts, as the app role with A set, a copy of one of B's rows (read as the admin) with
