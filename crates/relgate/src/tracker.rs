@@ -212,6 +212,15 @@ fn graph(out: &mut String, sections: &[PacketView<'_>]) {
     out.push_str("```\n\n");
 }
 
+/// `` `logs/x.log` (12 bytes, sha256 `ab…`) ``: a log and its digest as the ledger records them.
+fn log_ref(log: &str, bytes: u64, sha256: Option<&str>) -> String {
+    format!(
+        "{} ({bytes} bytes, sha256 {})",
+        code(log),
+        code(sha256.unwrap_or("unknown"))
+    )
+}
+
 /// Packet ids as inline code, comma-separated.
 fn codes(ids: &[String]) -> String {
     ids.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
@@ -450,10 +459,8 @@ fn check_lines(out: &mut String, check: &Check, record: Option<&CheckRecord>) {
     }
     if let Some(log) = &record.log {
         out.push_str(&format!(
-            "  - log: {} ({} bytes, sha256 {})\n",
-            code(log),
-            record.bytes,
-            code(record.sha256.as_deref().unwrap_or("unknown"))
+            "  - log: {}\n",
+            log_ref(log, record.bytes, record.sha256.as_deref())
         ));
     }
     if let Some(report) = &record.report {
@@ -547,10 +554,8 @@ fn unlisted(out: &mut String, unclaimed: &[&CheckRecord]) {
         ));
         if let Some(log) = &record.log {
             out.push_str(&format!(
-                "  - log: {} ({} bytes, sha256 {})\n",
-                code(log),
-                record.bytes,
-                code(record.sha256.as_deref().unwrap_or("unknown"))
+                "  - log: {}\n",
+                log_ref(log, record.bytes, record.sha256.as_deref())
             ));
         }
     }
@@ -636,10 +641,8 @@ fn final_verdict(out: &mut String, ledger: &Ledger) {
         ));
         if let Some(log) = &service.log {
             out.push_str(&format!(
-                "; log {} ({} bytes, sha256 {})",
-                code(log),
-                service.bytes,
-                code(service.sha256.as_deref().unwrap_or("unknown"))
+                "; log {}",
+                log_ref(log, service.bytes, service.sha256.as_deref())
             ));
         }
         out.push('\n');
