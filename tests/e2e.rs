@@ -122,6 +122,183 @@ fn an_accepted_p1_failure_is_go_with_conditions() {
 }
 
 #[test]
+fn under_github_actions_failures_are_annotated_and_the_summary_appended() {
+    let summary = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(summary.path(), "earlier step\n").unwrap();
+    let workspace = fixtures().join("..");
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_STEP_SUMMARY", summary.path().to_str().unwrap()),
+        ("GITHUB_WORKSPACE", workspace.to_str().unwrap()),
+    ];
+    let run = gate_with_env("accepted-p1.toml", &[], &env);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    let stdout = run.stdout();
+    // The accepted P1 failure is a warning at its [[packet.check]] line.
+    assert!(
+        stdout.contains(
+            "::warning file=fixtures/accepted-p1.toml,line=7,title=SEC-02%3A%3Anpm-audit P1 FAIL (accepted)::exit 1 (expected 0) — log logs/SEC-02/npm-audit.log"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("::warning title=relgate verdict GO_WITH_CONDITIONS::Fixture: accepted P1: GO_WITH_CONDITIONS"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("::error"), "{stdout}");
+    let text = std::fs::read_to_string(summary.path()).unwrap();
+    assert!(
+        text.starts_with("earlier step\n# Fixture: accepted P1"),
+        "{text}"
+    );
+    assert!(text.contains("## Packet Board"), "{text}");
+    assert!(text.contains("Decision: **GO_WITH_CONDITIONS**"), "{text}");
+
+    let run = gate_with_env("p0-fail.toml", &[], &env);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    assert!(
+        run.stdout().contains(
+            "::error file=fixtures/p0-fail.toml,line=14,title=SEC-01%3A%3Atenant-suite P0 FAIL::exit 3 (expected 0)"
+        ),
+        "{}",
+        run.stdout()
+    );
+    assert!(run
+        .stdout()
+        .contains("::error title=relgate verdict NO_GO::"));
+
+    // Outside GitHub Actions: no workflow commands.
+    let plain = gate("p0-fail.toml", &[]);
+    assert!(!plain.stdout().contains("::error"), "{}", plain.stdout());
+}
+
+/// Runs the gate on a pseudo-terminal (util-linux `script`) and returns what the terminal got.
+fn on_a_terminal(fixture: &str, extra: &str) -> (String, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let command = format!(
+        "{XTASK} gate --gate {} --out {} {extra}",
+        fixtures().join(fixture).display(),
+        out.path().display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("RELGATE_ACTIVE_GATES")
+        .env("TERM", "xterm")
+        .output()
+        .expect("util-linux `script` runs");
+    (
+        String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"),
+        out,
+    )
+}
+
+#[test]
+fn progress_is_a_live_line_on_a_terminal_and_plain_lines_elsewhere() {
+    // On a terminal: a status line redrawn in place, libtest's lines intact above it, and the
+    // summary after it is cleared.
+    let (screen, _out) = on_a_terminal("p0-fail.toml", "");
+    assert!(screen.contains("\r\x1b[2K[0:00 "), "{screen:?}");
+    assert!(screen.contains("SEC-01::tenant-suite"), "{screen:?}");
+    assert!(screen.contains("\x1b[2Ktest SEC-00::ok "), "{screen:?}");
+    assert!(screen.contains("\nverdict: NO_GO\n"), "{screen:?}");
+    assert!(!screen.contains("start SEC-00::ok"), "{screen:?}");
+
+    // --no-progress on a terminal, and any run off a terminal: plain lines on stderr.
+    let (screen, _out) = on_a_terminal("p0-fail.toml", "--no-progress");
+    assert!(!screen.contains("\x1b[2K"), "{screen:?}");
+    assert!(screen.contains("start SEC-00::ok"), "{screen:?}");
+    let run = gate("p0-fail.toml", &[]);
+    let stderr = run.stderr();
+    for line in [
+        "/3] start SEC-00::ok",
+        "/3] PASS SEC-00::ok in ",
+        "2/3] FAIL SEC-01::tenant-suite in ",
+        "3/3] SKIPPED SEC-04::final: blocked by SEC-01",
+    ] {
+        assert!(stderr.contains(line), "{line} in {stderr}");
+    }
+    assert!(!run.stdout().contains("start SEC-00::ok"));
+}
+
+/// The in-toto statement, checked the way a third party would: every digest recomputed from the
+/// files, without relgate's own verifier.
+#[test]
+fn the_attestation_digests_every_log_report_and_the_gate_file() {
+    use sha2::{Digest, Sha256};
+    let sha256 = |path: &Path| hex::encode(Sha256::digest(std::fs::read(path).unwrap()));
+    let run = gate("accepted-p1.toml", &[]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    let out = run.out.path();
+    let statement: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("attestation.intoto.json")).unwrap())
+            .unwrap();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    let predicate = &statement["predicate"];
+    assert_eq!(predicate["result"], "WARNED");
+    assert_eq!(predicate["verdict"]["decision"], "GO_WITH_CONDITIONS");
+    assert_eq!(predicate["warnedTests"][0], "SEC-02::npm-audit");
+    assert_eq!(
+        predicate["gate"]["digest"]["sha256"],
+        sha256(&fixtures().join("accepted-p1.toml"))
+    );
+    assert_eq!(predicate["git"]["commit"], run.ledger()[0]["git_head"]);
+
+    // Every subject's digest is the file's; every report, the ledger and every log is a subject.
+    let subjects: std::collections::BTreeMap<String, String> = statement["subject"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|subject| {
+            let name = subject["name"].as_str().unwrap().to_string();
+            let digest = subject["digest"]["sha256"].as_str().unwrap().to_string();
+            assert_eq!(digest, sha256(&out.join(&name)), "subject {name}");
+            (name, digest)
+        })
+        .collect();
+    for report in ["junit.xml", "tracker.md", "evidence.jsonl"] {
+        assert!(subjects.contains_key(report), "{report} in {subjects:?}");
+    }
+    for check in run.ledger().iter().filter(|line| line["kind"] == "check") {
+        let Some(log) = check["log"].as_str() else {
+            continue;
+        };
+        assert_eq!(
+            subjects.get(log),
+            check["sha256"].as_str().map(String::from).as_ref()
+        );
+        let attested = predicate["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|attested| attested["name"] == check["name"])
+            .unwrap_or_else(|| panic!("{} is in the predicate", check["name"]));
+        assert_eq!(attested["command"], check["argv"]);
+        assert_eq!(attested["exitCode"], check["exit_code"]);
+        assert_eq!(attested["output"]["digest"]["sha256"], check["sha256"]);
+        assert_eq!(
+            attested["output"]["digest"]["sha256"],
+            sha256(&out.join(log))
+        );
+    }
+    // Digests, never output.
+    for attested in predicate["checks"].as_array().unwrap() {
+        if let Some(output) = attested["output"].as_object() {
+            let keys: Vec<&str> = output.keys().map(String::as_str).collect();
+            assert_eq!(keys, ["bytes", "digest", "uri"], "{attested}");
+        }
+    }
+
+    let verify = run.verify();
+    assert!(verify.status.success(), "{verify:?}");
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("attestation subjects match"));
+    std::fs::write(out.join("tracker.md"), "# all good, trust me\n").unwrap();
+    let verify = run.verify();
+    assert_eq!(verify.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(stderr.contains("subject tracker.md changed"), "{stderr}");
+}
+
+#[test]
 fn an_expired_acceptance_is_no_go() {
     let run = gate("expired.toml", &[]);
     assert_eq!(run.code(), 1, "{}", run.context());

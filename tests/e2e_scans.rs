@@ -13,6 +13,9 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "../crates/relgate/tests/support/sarif_consumer.rs"]
+mod sarif_consumer;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -888,4 +891,120 @@ scan = {{ run = {run:?}, format = "sarif" }}
         assert!(root.path().join("out/reports/SCAN-05").is_dir(), "{record}");
     }
     assert!(output.status.success(), "{output:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// report.sarif of a real run
+
+/// A run with audit findings (one accepted), SARIF findings below a `cwd` and a failing command,
+/// from the recorded scanner reports of `tests/fixtures/scans/`: `report.sarif` must validate
+/// against the SARIF schema and point each result at its lockfile entry, file or gate-file line.
+#[test]
+fn report_sarif_of_a_run_is_valid_and_points_at_lockfile_files_and_gate_lines() {
+    let fixtures = workspace().join("tests/fixtures/scans");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixtures.join("cargo-audit/vulnerable/Cargo.lock"),
+        dir.path().join("Cargo.lock"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("svc")).unwrap();
+    let copy = |report: &str| format!("cp '{}' {{report}}", fixtures.join(report).display());
+    let gate = write_gate(
+        dir.path(),
+        &format!(
+            r#"[[packet]]
+id = "SARIF-01"
+implementer = "erin"
+
+[[packet.check]]
+id = "cargo-audit"
+scan = {{ run = {audit:?}, format = "cargo-audit" }}
+
+[[packet.check]]
+id = "semgrep"
+cwd = "svc"
+scan = {{ run = {semgrep:?}, format = "sarif" }}
+
+[[packet.check]]
+id = "unit-tests"
+run = "echo 'test result: FAILED'; exit 3"
+
+[[accept]]
+finding = "{TIME_ADVISORY}"
+owner = "dana"
+until = "2099-12-31"
+reason = "time::at is never called with a local offset here"
+"#,
+            audit = format!("{}; exit 1", copy("cargo-audit/vulns.json")),
+            semgrep = copy("sarif/semgrep.sarif"),
+        ),
+    );
+    let run = run_gate(&gate, &[]);
+    assert_decision(&run, 1, "NO_GO");
+    let text = std::fs::read_to_string(run.out.path().join("report.sarif"))
+        .unwrap_or_else(|err| panic!("report.sarif: {err}\n{}", run.context()));
+    let sarif: Value = serde_json::from_str(&text).unwrap();
+    sarif_consumer::assert_valid("report.sarif of a real run", &sarif);
+
+    let results = array(&sarif["runs"][0]["results"]);
+    let result = |rule_id: &str| {
+        results
+            .iter()
+            .find(|result| result["ruleId"] == rule_id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no result of {rule_id} in {text}"))
+    };
+    let place = |result: &Value| {
+        let physical = &result["locations"][0]["physicalLocation"];
+        (
+            physical["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            physical["region"]["startLine"].as_u64().unwrap(),
+        )
+    };
+    let lock = std::fs::read_to_string(dir.path().join("Cargo.lock")).unwrap();
+    let line_in = |text: &str, wanted: &str| {
+        text.lines()
+            .position(|line| line == wanted)
+            .map(|index| index as u64 + 1)
+            .unwrap_or_else(|| panic!("no line {wanted:?}"))
+    };
+
+    let smallvec = result(SMALLVEC_ADVISORY);
+    assert_eq!(
+        place(&smallvec),
+        (
+            "Cargo.lock".to_string(),
+            line_in(&lock, "name = \"smallvec\"")
+        )
+    );
+    assert_eq!(smallvec["level"], "error", "{smallvec}");
+    assert!(smallvec.get("suppressions").is_none(), "{smallvec}");
+    let time = result(TIME_ADVISORY);
+    assert_eq!(time["suppressions"][0]["status"], "accepted", "{time}");
+    assert_eq!(
+        place(&result(
+            "python.lang.security.audit.formatted-sql-query.formatted-sql-query"
+        )),
+        ("svc/app/db.py".to_string(), 14)
+    );
+    let unit = result("SARIF-01::unit-tests");
+    let gate_text = std::fs::read_to_string(&gate).unwrap();
+    assert_eq!(
+        place(&unit),
+        (
+            "packets.toml".to_string(),
+            line_in(&gate_text, "id = \"unit-tests\"") - 1
+        )
+    );
+    let message = unit["message"]["text"].as_str().unwrap();
+    assert!(message.contains("exit code 3"), "{message}");
+    assert!(
+        message.contains("logs/SARIF-01/unit-tests.log"),
+        "{message}"
+    );
+    assert!(run.verify().status.success(), "{:?}", run.verify());
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use relgate::{clock, evidence, exit_codes, harness, report, spec};
+use relgate::{attestation, clock, evidence, exit_codes, harness, report, spec};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Project automation for relgate")]
@@ -48,6 +48,9 @@ struct RunArgs {
     /// Exit 1 on GO_WITH_CONDITIONS.
     #[arg(long)]
     deny_conditions: bool,
+    /// Print plain start/end lines instead of the live status line (the default off a terminal).
+    #[arg(long)]
+    no_progress: bool,
     /// Standard libtest arguments, after `--`.
     #[arg(last = true, value_name = "LIBTEST ARGS")]
     libtest: Vec<String>,
@@ -55,7 +58,8 @@ struct RunArgs {
 
 #[derive(Debug, Subcommand)]
 enum GateAction {
-    /// Re-hash the ledger chain and every log it names; exit 1 on any mismatch.
+    /// Re-hash the ledger chain, every log it names and every attestation subject; exit 1 on any
+    /// mismatch.
     Verify {
         /// The out directory holding evidence.jsonl.
         #[arg(long, default_value = "target/gate")]
@@ -72,6 +76,27 @@ enum GateAction {
         /// Exit 1 on GO_WITH_CONDITIONS.
         #[arg(long)]
         deny_conditions: bool,
+    },
+    /// Turn a hand-kept Markdown tracker into a packets.toml, printed on stdout (notes on
+    /// stderr); what it cannot map is kept as comments.
+    Import {
+        /// The Markdown tracker.
+        tracker: PathBuf,
+        /// Write the gate file here instead of printing it.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite the --output file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a commented starter gate file that runs green anywhere.
+    Init {
+        /// The gate file to write.
+        #[arg(long, default_value = "packets.toml")]
+        gate: PathBuf,
+        /// Overwrite the gate file if it exists.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -96,8 +121,109 @@ fn main() -> ExitCode {
             out,
             deny_conditions,
         }) => rebuild(gate, out, deny_conditions),
+        Some(GateAction::Import {
+            tracker,
+            output,
+            force,
+        }) => import_tracker(&tracker, output.as_deref(), force),
+        Some(GateAction::Init { gate, force }) => init_gate(&gate, force),
     };
     ExitCode::from(code as u8)
+}
+
+/// `gate import`: the tracker's gate file on stdout or into `output`, notes on stderr.
+fn import_tracker(tracker: &std::path::Path, output: Option<&std::path::Path>, force: bool) -> i32 {
+    if let Some(output) = output.filter(|output| output.exists() && !force) {
+        eprintln!(
+            "error: {} already exists\n  (hint: pass --force to overwrite it)",
+            output.display()
+        );
+        return exit_codes::INVALID;
+    }
+    let name = tracker.display().to_string();
+    let bytes = match std::fs::read(tracker) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            eprintln!("error: cannot read tracker {name}: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    let imported = match relgate::import::import(&name, &bytes) {
+        Ok(imported) => imported,
+        Err(err) => {
+            eprintln!("error: cannot import {name}: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    for note in &imported.notes {
+        match note.line {
+            Some(line) => eprintln!("{name}:{line}: {note}"),
+            None => eprintln!("{name}: {note}"),
+        }
+    }
+    let written = match output {
+        Some(path) => relgate::atomic::write(path, imported.toml.as_bytes())
+            .map(|()| format!(" into {}", path.display()))
+            .map_err(|err| format!("cannot write {}: {err}", path.display())),
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(imported.toml.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                // Like ripgrep: a closed pipe (`| head`) is not an error.
+                Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(format!("cannot write to stdout: {err}"))
+                }
+                _ => Ok(String::new()),
+            }
+        }
+    };
+    let written = match written {
+        Ok(written) => written,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit_codes::INVALID;
+        }
+    };
+    let sum = |count: fn(&relgate::import::PacketSummary) -> usize| -> usize {
+        imported.packets.iter().map(count).sum()
+    };
+    eprintln!(
+        "imported {} packets, {} checklist items and {} checks ({} commented out) from {name}{written}; {} lines kept as comments",
+        imported.packets.len(),
+        sum(|packet| packet.checklist),
+        sum(|packet| packet.checks),
+        sum(|packet| packet.commented_checks),
+        imported.commented_lines,
+    );
+    exit_codes::OK
+}
+
+/// `gate init`: the starter gate file, never over an existing file without `--force`.
+fn init_gate(gate: &std::path::Path, force: bool) -> i32 {
+    if gate.exists() && !force {
+        eprintln!(
+            "error: {} already exists\n  (hint: pass --force to overwrite it)",
+            gate.display()
+        );
+        return exit_codes::INVALID;
+    }
+    let Some(file_name) = gate.file_name() else {
+        eprintln!("error: --gate {} does not name a file", gate.display());
+        return exit_codes::INVALID;
+    };
+    let text = relgate::init::starter(&file_name.to_string_lossy(), clock::today());
+    if let Err(err) = relgate::atomic::write(gate, text.as_bytes()) {
+        eprintln!("error: cannot write {}: {err}", gate.display());
+        return exit_codes::INVALID;
+    }
+    eprintln!(
+        "wrote {0}: run it with `cargo xtask gate --gate {0}`, then replace its placeholder checks",
+        gate.display()
+    );
+    exit_codes::OK
 }
 
 fn run(args: RunArgs) -> i32 {
@@ -109,18 +235,26 @@ fn run(args: RunArgs) -> i32 {
         deny_conditions: args.deny_conditions,
         libtest_args: args.libtest,
         mode: harness::Mode::Xtask,
+        progress: relgate::progress::Style::detect(args.no_progress),
     })
 }
 
 fn verify(out: PathBuf) -> i32 {
     match evidence::verify(&out) {
         Ok(ledger) => {
+            let subjects = match attestation::verify(&out) {
+                Ok(subjects) => subjects,
+                Err(err) => {
+                    eprintln!("verify failed: {err}");
+                    return exit_codes::NO_GO;
+                }
+            };
             let checks = ledger.checks().count();
             let decision = ledger
                 .verdict()
                 .map_or("none", |verdict| verdict.decision.label());
             println!(
-                "ok: {} records, {checks} check records, every log digest matches; verdict {decision}",
+                "ok: {} records, {checks} check records, every log digest matches, {subjects} attestation subjects match; verdict {decision}",
                 ledger.records.len()
             );
             exit_codes::OK

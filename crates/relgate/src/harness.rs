@@ -17,6 +17,7 @@ use clap::Parser;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader};
+use crate::progress::{self, Progress};
 use crate::service::Services;
 use crate::spec::{
     Check, CheckKind, CommandSpec, Gate, GrepSpec, ProbeSpec, Satisfaction, ScanSpec,
@@ -74,6 +75,8 @@ pub struct Options {
     pub libtest_args: Vec<String>,
     /// Who drives the run.
     pub mode: Mode,
+    /// How progress is shown while checks run (stderr).
+    pub progress: crate::progress::Style,
 }
 
 /// Entry point of the `gate-tests` harness: reads `RELGATE_GATE` / `RELGATE_OUT` (defaults:
@@ -96,6 +99,8 @@ pub fn test_main(workspace_root: &Path) -> ! {
         } else {
             Mode::CargoTest
         },
+        // The test runner shows its own progress.
+        progress: crate::progress::Style::Off,
     };
     std::process::exit(run(&options))
 }
@@ -176,6 +181,7 @@ pub fn run(options: &Options) -> i32 {
         records: Mutex::new(BTreeMap::new()),
         changed: Condvar::new(),
         in_run: Mutex::new(BTreeSet::new()),
+        progress: std::sync::OnceLock::new(),
         gate,
     });
 
@@ -231,7 +237,21 @@ pub fn run(options: &Options) -> i32 {
         }
     }
 
+    let style = if list_only {
+        progress::Style::Off
+    } else {
+        options.progress
+    };
+    let checks_in_run = shared
+        .gate
+        .checks()
+        .filter(|check| in_run.contains(&check.name()))
+        .count();
+    let _ = shared.progress.set(Progress::new(style, checks_in_run));
     let conclusion = libtest_mimic::run(&args, trials);
+    if let Some(progress) = shared.progress.get() {
+        progress.finish();
+    }
     if list_only {
         return exit_codes::OK;
     }
@@ -274,7 +294,10 @@ pub fn run(options: &Options) -> i32 {
         }
     };
     let mut stdout = std::io::stdout();
-    let _ = report::print_summary(&mut stdout, &shared.gate, &finished, &options.out_dir);
+    if let Err(err) = report::print_summary(&mut stdout, &shared.gate, &finished, &options.out_dir)
+    {
+        eprintln!("warning: cannot print the summary: {err}");
+    }
     if partial {
         println!(
             "partial run: {} of {total} cases selected; the verdict covers a partial run and is not a release verdict",
@@ -336,6 +359,8 @@ pub struct RunState {
     records: Mutex<BTreeMap<String, CheckRecord>>,
     changed: Condvar,
     in_run: Mutex<BTreeSet<String>>,
+    /// The progress display, set when the trials start.
+    progress: std::sync::OnceLock<Progress>,
 }
 
 impl RunState {
@@ -356,6 +381,7 @@ impl RunState {
                 return Ok(Completion::ignored_with(message));
             }
         }
+        self.progress(|progress| progress.started(&check.name()));
         // A panic in the runner must still publish a record, or trials waiting on this one
         // would wait forever.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -548,7 +574,14 @@ impl RunState {
         }
     }
 
+    fn progress(&self, show: impl FnOnce(&Progress)) {
+        if let Some(progress) = self.progress.get() {
+            show(progress);
+        }
+    }
+
     fn publish(&self, record: CheckRecord) {
+        self.progress(|progress| progress.finished(&record.name, record.outcome, &record.message));
         if let Err(err) = fragment::write_record(&self.out_dir, &self.run_id, &record) {
             eprintln!(
                 "warning: cannot write evidence fragment for {}: {err}",
@@ -988,6 +1021,9 @@ fn prepare_out_dir(out_dir: &Path) -> Result<(), String> {
         crate::evidence::LEDGER_FILE,
         crate::junit::JUNIT_FILE,
         crate::tracker::TRACKER_FILE,
+        crate::sarif_report::SARIF_FILE,
+        crate::html::HTML_FILE,
+        crate::attestation::ATTESTATION_FILE,
     ] {
         let path = out_dir.join(file);
         match std::fs::remove_file(&path) {

@@ -501,6 +501,7 @@ mod tests {
                     expect_exit: vec![0],
                 }),
                 services: Vec::new(),
+                line: 1,
             })
             .collect();
         Gate {

@@ -2,12 +2,15 @@
 //!
 //! Data flows one way: `packets.toml` → [`spec`] (parse + validate) → [`plan`] (DAG order) →
 //! [`exec`] / [`grep`] (one check → one evidence record) → [`evidence`] ledger → [`verdict`]
-//! (pure) → report writers ([`junit`]). [`harness`] turns a validated gate into libtest-mimic
-//! trials and drives a run; [`report`] rebuilds the verdict and reports from evidence.
+//! (pure) → report writers ([`junit`], [`tracker`], [`html`]). [`harness`] turns a validated
+//! gate into libtest-mimic trials and drives a run; [`report`] rebuilds the verdict and reports
+//! from evidence.
 #![deny(missing_docs)]
 
 pub mod atomic;
+pub mod attestation;
 pub mod cargo_lock;
+pub mod ci;
 pub mod clock;
 pub mod evidence;
 pub mod exec;
@@ -15,12 +18,17 @@ pub mod exit_codes;
 pub mod fragment;
 pub mod grep;
 pub mod harness;
+pub mod html;
+pub mod import;
+pub mod init;
 pub mod interrupt;
 pub mod junit;
 pub mod plan;
 pub mod probes;
+pub mod progress;
 pub mod redaction;
 pub mod report;
+pub mod sarif_report;
 pub mod scan;
 pub mod scanning;
 pub mod service;

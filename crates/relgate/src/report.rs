@@ -112,14 +112,27 @@ pub fn finish(
     ledger.records.push(Record::Verdict(verdict.record.clone()));
 
     std::fs::create_dir_all(out_dir)?;
-    let junit_path = junit::write(gate, &header, &all_records, &verdict, out_dir)?;
-    let tracker_path = crate::tracker::write(gate, &ledger, out_dir)?;
-    // The ledger goes last: its presence means the run completed and every report is there.
-    let ledger_path = ledger.write(out_dir)?;
+    // Every report is a pure function of the gate and the ledger (plus, for the HTML page, the
+    // redacted logs already in the out directory), written atomically.
+    let mut files = vec![junit::write(
+        gate,
+        &header,
+        &all_records,
+        &verdict,
+        out_dir,
+    )?];
+    files.push(crate::tracker::write(gate, &ledger, out_dir)?);
+    files.push(crate::sarif_report::write(gate, &ledger, out_dir)?);
+    files.push(crate::html::write(gate, &ledger, out_dir)?);
+    // The ledger goes after the reports: its presence means the run completed and every report
+    // is there. The attestation then digests all of them, the ledger and every log.
+    files.push(ledger.write(out_dir)?);
+    let attestation = crate::attestation::write(&ledger, &files, out_dir)?;
+    files.push(attestation);
     Ok(Finished {
         ledger,
         verdict,
-        files: vec![junit_path, tracker_path, ledger_path],
+        files,
     })
 }
 
@@ -260,5 +273,5 @@ pub fn print_summary(
     writeln!(out)?;
     writeln!(out, "verdict: {}", record.decision.label())?;
     writeln!(out, "evidence: {}", out_dir.display())?;
-    Ok(())
+    crate::ci::announce(gate, &finished.ledger, &|key| std::env::var(key).ok(), out)
 }

@@ -23,12 +23,7 @@ pub const TRACKER_FILE: &str = "tracker.md";
 /// codes, durations, digests, packet status, review gates, verdict, residual risks, findings,
 /// acceptances, git commit). Pure: no clock, no files.
 pub fn render(gate: &Gate, ledger: &Ledger) -> String {
-    let mut unclaimed: Vec<&CheckRecord> = ledger.checks().collect();
-    let sections: Vec<PacketView<'_>> = gate
-        .packets
-        .iter()
-        .map(|packet| PacketView::claim(packet, ledger, &mut unclaimed))
-        .collect();
+    let (sections, unclaimed) = claim_all(gate, ledger);
 
     let mut out = String::new();
     title(&mut out, gate, ledger);
@@ -44,6 +39,17 @@ pub fn render(gate: &Gate, ledger: &Ledger) -> String {
     out
 }
 
+/// The tracker's summary: title and status, the packet board and the final verdict (for a CI
+/// job summary such as `$GITHUB_STEP_SUMMARY`). Pure, like [`render`].
+pub fn summary(gate: &Gate, ledger: &Ledger) -> String {
+    let (sections, _) = claim_all(gate, ledger);
+    let mut out = String::new();
+    title(&mut out, gate, ledger);
+    board(&mut out, &sections);
+    final_verdict(&mut out, ledger);
+    out
+}
+
 /// Renders and writes `out_dir/tracker.md` atomically ([`crate::atomic::write`]); returns its
 /// path.
 pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<PathBuf> {
@@ -52,18 +58,34 @@ pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<Pa
     Ok(path)
 }
 
-/// One packet of the gate with its evidence.
-struct PacketView<'a> {
-    packet: &'a Packet,
-    record: Option<&'a PacketRecord>,
+/// Each packet of the gate with its evidence, and the records no packet claims.
+pub(crate) fn claim_all<'a>(
+    gate: &'a Gate,
+    ledger: &'a Ledger,
+) -> (Vec<PacketView<'a>>, Vec<&'a CheckRecord>) {
+    let mut unclaimed: Vec<&CheckRecord> = ledger.checks().collect();
+    let sections = gate
+        .packets
+        .iter()
+        .map(|packet| PacketView::claim(packet, ledger, &mut unclaimed))
+        .collect();
+    (sections, unclaimed)
+}
+
+/// One packet of the gate with its evidence (shared with [`crate::html`]).
+pub(crate) struct PacketView<'a> {
+    pub(crate) packet: &'a Packet,
+    pub(crate) record: Option<&'a PacketRecord>,
     /// Each check of the packet with its record, in gate order.
-    checks: Vec<(&'a Check, Option<&'a CheckRecord>)>,
+    pub(crate) checks: Vec<(&'a Check, Option<&'a CheckRecord>)>,
     /// Each checklist item's record, in gate order.
-    items: Vec<Option<&'a CheckRecord>>,
+    pub(crate) items: Vec<Option<&'a CheckRecord>>,
 }
 
 impl<'a> PacketView<'a> {
-    fn claim(
+    /// The packet with its records, taken out of `unclaimed` (records no packet claims are
+    /// left there, to be shown apart).
+    pub(crate) fn claim(
         packet: &'a Packet,
         ledger: &'a Ledger,
         unclaimed: &mut Vec<&'a CheckRecord>,
@@ -90,7 +112,7 @@ impl<'a> PacketView<'a> {
         }
     }
 
-    fn status(&self) -> Option<PacketStatus> {
+    pub(crate) fn status(&self) -> Option<PacketStatus> {
         self.record.map(|record| record.status)
     }
 
@@ -681,7 +703,7 @@ fn commit(header: Option<&RunHeader>) -> String {
 }
 
 /// The command as it ran: for `sh -c X`, X; otherwise the words, quoted where needed.
-fn command_line(argv: &[String]) -> String {
+pub(crate) fn command_line(argv: &[String]) -> String {
     if let [shell, flag, script] = argv {
         if shell == "sh" && flag == "-c" {
             return script.clone();
@@ -704,7 +726,7 @@ fn command_line(argv: &[String]) -> String {
 }
 
 /// `850ms`, `12.3s`.
-fn duration(ms: u64) -> String {
+pub(crate) fn duration(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms}ms")
     } else {

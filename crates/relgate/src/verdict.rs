@@ -241,6 +241,21 @@ pub fn decide(gate: &Gate, records: &[CheckRecord], today: NaiveDate, stage: Sta
         }
     }
 
+    // Each scan finding's severity and whether it blocks, by check name.
+    let finding_triage: BTreeMap<&str, Vec<(Severity, bool)>> = by_name
+        .iter()
+        .map(|(name, record)| {
+            let triaged = record
+                .findings
+                .iter()
+                .map(|finding| {
+                    let state = triage_finding(finding, &gate.accepts, today);
+                    (finding.severity, state == FindingState::Blocking)
+                })
+                .collect();
+            (*name, triaged)
+        })
+        .collect();
     let mut statuses: BTreeMap<&str, PacketStatus> = BTreeMap::new();
     let mut packet_records: BTreeMap<&str, PacketRecord> = BTreeMap::new();
     for packet in plan::topological(gate) {
@@ -262,7 +277,14 @@ pub fn decide(gate: &Gate, records: &[CheckRecord], today: NaiveDate, stage: Sta
             })
             .cloned()
             .collect();
-        let record = packet_record(packet, &triage, &checklist, blocked_by, &statuses, &by_name);
+        let record = packet_record(
+            packet,
+            &triage,
+            &checklist,
+            blocked_by,
+            &statuses,
+            &finding_triage,
+        );
         statuses.insert(&packet.id, record.status);
         packet_records.insert(&packet.id, record);
     }
@@ -287,7 +309,7 @@ fn packet_record(
     checklist: &BTreeMap<String, (bool, String)>,
     blocked_by: Vec<String>,
     statuses: &BTreeMap<&str, PacketStatus>,
-    records: &BTreeMap<&str, &CheckRecord>,
+    finding_triage: &BTreeMap<&str, Vec<(Severity, bool)>>,
 ) -> PacketRecord {
     let mut gates = BTreeMap::new();
     if !blocked_by.is_empty() {
@@ -319,26 +341,63 @@ fn packet_record(
     let mut seen: BTreeMap<Severity, (bool, bool)> = BTreeMap::new(); // (blocking, conditional)
     for check in &packet.checks {
         let name = check.name();
-        // A scan's conditions sit at its findings' severities, not at the check's.
-        let findings: Vec<Severity> = records
+        // A scan's review gates sit at its findings' severities, not at the check's: a blocking
+        // finding fails its severity's gate, an accepted or tracked one makes it conditional.
+        let findings = finding_triage
             .get(name.as_str())
-            .map(|record| record.findings.iter().map(|f| f.severity).collect())
-            .unwrap_or_default();
-        let entry = seen.entry(check.severity).or_default();
-        match triage.get(&name).unwrap_or(&Triage::NotRun) {
-            Triage::Passed => {}
-            Triage::Accepted(_) | Triage::Tracked if !findings.is_empty() => {
-                for severity in findings {
-                    seen.entry(severity).or_default().1 = true;
+            .filter(|findings| !findings.is_empty());
+        match (triage.get(&name).unwrap_or(&Triage::NotRun), findings) {
+            (Triage::Passed, _) => {}
+            (
+                whole @ (Triage::Accepted(_) | Triage::Tracked | Triage::Blocking),
+                Some(findings),
+            ) => {
+                // An acceptance of the whole check covers every finding, P0 included.
+                let covered = matches!(whole, Triage::Accepted(acceptance)
+                    if acceptance.target == AcceptTarget::Check(name.clone()));
+                let findings: Vec<(Severity, bool)> = findings
+                    .iter()
+                    .map(|(severity, blocks)| (*severity, *blocks && !covered))
+                    .collect();
+                for (severity, blocks) in &findings {
+                    let entry = seen.entry(*severity).or_default();
+                    if *blocks {
+                        entry.0 = true;
+                    } else {
+                        entry.1 = true;
+                    }
+                }
+                let blocking_severities: BTreeSet<&str> = findings
+                    .iter()
+                    .filter(|(_, blocks)| *blocks)
+                    .map(|(severity, _)| severity.as_str())
+                    .collect();
+                if blocking_severities.is_empty() && matches!(whole, Triage::Blocking) {
+                    seen.entry(check.severity).or_default().0 = true;
+                    blocking = true;
+                    reasons.push(format!("{name} failed ({})", check.severity.as_str()));
+                } else if !blocking_severities.is_empty() {
+                    blocking = true;
+                    let count = findings.iter().filter(|(_, blocks)| *blocks).count();
+                    reasons.push(format!(
+                        "{name} failed: {count} blocking finding{} ({})",
+                        if count == 1 { "" } else { "s" },
+                        blocking_severities
+                            .into_iter()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                 }
             }
-            Triage::Accepted(_) | Triage::Tracked => entry.1 = true,
-            Triage::Blocking => {
-                entry.0 = true;
+            (Triage::Accepted(_) | Triage::Tracked, None) => {
+                seen.entry(check.severity).or_default().1 = true
+            }
+            (Triage::Blocking, None) => {
+                seen.entry(check.severity).or_default().0 = true;
                 blocking = true;
                 reasons.push(format!("{name} failed ({})", check.severity.as_str()));
             }
-            Triage::Skipped | Triage::NotRun => {
+            (Triage::Skipped | Triage::NotRun, _) => {
                 not_run = true;
                 reasons.push(format!("{name} has no evidence in this run"));
             }

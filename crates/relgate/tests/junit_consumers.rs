@@ -48,6 +48,7 @@ fn gate() -> Gate {
             expect_exit: vec![0],
         }),
         services: Vec::new(),
+        line: 1,
     };
     let grep = Check {
         kind: CheckKind::Grep(GrepSpec {

@@ -538,3 +538,37 @@ fn accepted_and_tracked_findings_are_residual_risks_with_owner_and_date() {
         Some("dana until 2026-12-31 (line 9): no exploit path here")
     );
 }
+
+#[test]
+fn a_scans_review_gates_sit_at_its_findings_severities() {
+    let gates = |verdict: &relgate::verdict::Verdict| {
+        let record = verdict.packet("SEC-02").unwrap();
+        [Severity::P0, Severity::P1, Severity::P2].map(|severity| record.gates[&severity])
+    };
+    // The scan check is P0 by default; its blocking finding is P1, its tracked one P2.
+    let verdict = scan_verdict(
+        vec![finding("A", Severity::P1), finding("B", Severity::P2)],
+        "",
+    );
+    assert_eq!(verdict.record.decision, Decision::NoGo);
+    assert_eq!(
+        gates(&verdict),
+        [GateResult::Pass, GateResult::Fail, GateResult::Conditional]
+    );
+    let packet = verdict.packet("SEC-02").unwrap();
+    assert_eq!(packet.status, PacketStatus::ChangesRequested);
+    assert_eq!(
+        packet.reasons,
+        ["SEC-02::audit failed: 1 blocking finding (P1)"]
+    );
+    // Accepting the whole check makes even a P0 finding a condition.
+    let verdict = scan_verdict(
+        vec![finding("C", Severity::P0)],
+        &accept("check = \"SEC-02::audit\"", "2026-12-31"),
+    );
+    assert_eq!(
+        gates(&verdict),
+        [GateResult::Conditional, GateResult::Pass, GateResult::Pass]
+    );
+    assert_eq!(verdict.packet("SEC-02").unwrap().status, PacketStatus::Done);
+}

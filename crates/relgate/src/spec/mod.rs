@@ -22,4 +22,4 @@ pub use probe::map_strings;
 pub use relgate_probes::duration::{format_duration, parse_duration};
 pub use scan::{ADVISORY_DB_PLACEHOLDER, REPORT_PLACEHOLDER};
 pub use template::{expand, references, Reference, SERVICE_FIELDS};
-pub use validate::{load, parse};
+pub use validate::{load, parse, slugify};

@@ -157,6 +157,8 @@ pub struct Check {
     /// Services this check needs (named in `services` or referenced as `${name.…}`), with the
     /// services those need, in start order.
     pub services: Vec<String>,
+    /// Line of the check's `[[packet.check]]` table in the gate file (reports point there).
+    pub line: usize,
 }
 
 impl Check {

@@ -379,6 +379,7 @@ impl Context<'_> {
             self.run_or_grep(raw, packet, &id, cwd)?
         };
         let needs = self.check_services(raw, &kind, &format!("{packet}::{id}"), services)?;
+        let (line, _) = self.locator.line_column(raw_check.span().start);
         Ok(Check {
             packet: packet.to_string(),
             id,
@@ -386,6 +387,7 @@ impl Context<'_> {
             timeout,
             kind,
             services: needs,
+            line,
         })
     }
 
@@ -780,8 +782,9 @@ impl Context<'_> {
     }
 }
 
+/// The slug of a checklist item's text, as in its test name `PACKET::checklist::<slug>`:
 /// `API security/scope/tenant suites rerun.` → `api-security-scope-tenant-suites-rerun`.
-pub(crate) fn slugify(text: &str) -> String {
+pub fn slugify(text: &str) -> String {
     let mut slug = String::new();
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {

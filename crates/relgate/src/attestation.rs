@@ -1,0 +1,304 @@
+//! `attestation.intoto.json`: an in-toto Statement v1 over the run's evidence, so that a third
+//! party can check the evidence without trusting the tracker.
+//!
+//! Subjects are the files of the out directory that carry evidence — every log and stored
+//! scanner report the ledger names, every report and the ledger itself — each with the sha256
+//! of its bytes as written. The predicate (type [`PREDICATE_TYPE`]) records the gate file and
+//! its digest, the git commit, every check's command, exit code, outcome and output digest, and
+//! the verdict, with the test-result fields (`result`, `passedTests`, `warnedTests`,
+//! `failedTests`) of the in-toto test-result predicate. It holds digests, never output.
+//!
+//! The statement is unsigned: sign it with the tool of your supply chain (e.g.
+//! `cosign attest-blob --predicate …` or an in-toto signer). [`verify`] recomputes every subject
+//! digest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::evidence::{sha256_file, CheckRecord, Decision, Ledger, Outcome};
+
+/// File name inside the out directory.
+pub const ATTESTATION_FILE: &str = "attestation.intoto.json";
+
+/// The in-toto Statement type.
+pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+
+/// relgate's predicate type.
+pub const PREDICATE_TYPE: &str = "https://relgate.dev/attestation/gate-run/v1";
+
+/// The in-toto test-result `result` of a decision: GO → PASSED, GO_WITH_CONDITIONS → WARNED,
+/// NO_GO → FAILED.
+pub fn result_of(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Go => "PASSED",
+        Decision::GoWithConditions => "WARNED",
+        Decision::NoGo => "FAILED",
+    }
+}
+
+/// The relative paths of every evidence file the ledger names (logs and stored reports), in
+/// ledger order, without duplicates.
+pub fn evidence_paths(ledger: &Ledger) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    let mut push = |path: &Option<String>| {
+        if let Some(path) = path {
+            if !paths.contains(path) {
+                paths.push(path.clone());
+            }
+        }
+    };
+    for service in ledger.services() {
+        push(&service.log);
+    }
+    for check in ledger.checks() {
+        push(&check.log);
+        push(&check.report);
+    }
+    paths
+}
+
+/// Builds the statement. `subjects` maps a path relative to the out directory to its sha256.
+/// Pure: the caller hashes the files.
+pub fn statement(ledger: &Ledger, subjects: &BTreeMap<String, String>) -> Value {
+    let subject: Vec<Value> = subjects
+        .iter()
+        .map(|(name, sha256)| json!({ "name": name, "digest": { "sha256": sha256 } }))
+        .collect();
+    let header = ledger.header();
+    let verdict = ledger.verdict();
+    let checks: Vec<&CheckRecord> = ledger.checks().collect();
+    let names_with = |wanted: &dyn Fn(&CheckRecord) -> bool| -> Vec<String> {
+        checks
+            .iter()
+            .filter(|record| wanted(record))
+            .map(|record| record.name.clone())
+            .collect()
+    };
+    let accepted: Vec<&str> = verdict
+        .map(|verdict| {
+            verdict
+                .residual_risks
+                .iter()
+                .map(|risk| risk.check.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let passed = names_with(&|record| record.outcome == Outcome::Pass);
+    let warned = names_with(&|record| {
+        record.outcome.is_failure() && accepted.contains(&record.name.as_str())
+    });
+    let failed = names_with(&|record| {
+        record.outcome.is_failure() && !accepted.contains(&record.name.as_str())
+    });
+    let predicate = json!({
+        "result": verdict.map_or("FAILED", |verdict| result_of(verdict.decision)),
+        "passedTests": passed,
+        "warnedTests": warned,
+        "failedTests": failed,
+        "gate": header.map(|header| json!({
+            "name": header.gate,
+            "uri": header.gate_file,
+            "digest": { "sha256": header.gate_sha256 },
+        })),
+        "git": header.map(|header| json!({
+            "commit": header.git_head,
+            "dirty": header.git_dirty,
+        })),
+        "run": header.map(|header| json!({
+            "id": header.run_id,
+            "mode": header.mode,
+            "started": header.started,
+            "host": header.host,
+            "relgateVersion": header.relgate_version,
+        })),
+        "verdict": verdict.map(|verdict| json!({
+            "decision": verdict.decision.label(),
+            "asOf": verdict.as_of,
+            "reasons": verdict.reasons,
+            "residualRisks": verdict.residual_risks.iter().map(|risk| json!({
+                "check": risk.check,
+                "severity": risk.severity.as_str(),
+                "state": risk.state,
+                "owner": risk.owner,
+                "until": risk.until,
+            })).collect::<Vec<_>>(),
+            "findings": verdict.findings.iter().map(|finding| json!({
+                "check": finding.check,
+                "id": finding.id,
+                "severity": finding.severity.as_str(),
+                "state": finding.state,
+                "fingerprint": finding.fingerprint,
+            })).collect::<Vec<_>>(),
+        })),
+        "services": ledger.services().map(|service| json!({
+            "name": service.name,
+            "kind": service.service_kind,
+            "command": service.command,
+            "outcome": service.outcome,
+            "output": output(&service.log, service.sha256.as_deref(), Some(service.bytes)),
+        })).collect::<Vec<_>>(),
+        "checks": checks.iter().map(|record| check(record)).collect::<Vec<_>>(),
+    });
+    json!({
+        "_type": STATEMENT_TYPE,
+        "subject": subject,
+        "predicateType": PREDICATE_TYPE,
+        "predicate": predicate,
+    })
+}
+
+fn check(record: &CheckRecord) -> Value {
+    let kind = serde_json::to_value(record.case_kind).unwrap_or(Value::Null);
+    json!({
+        "name": record.name,
+        "packet": record.packet,
+        "kind": kind,
+        "command": record.argv,
+        "cwd": record.cwd,
+        "exitCode": record.exit_code,
+        "signal": record.signal,
+        "timedOut": record.timed_out,
+        "outcome": record.outcome.label(),
+        "severity": record.severity.as_str(),
+        "started": record.started,
+        "ended": record.ended,
+        "durationMs": record.duration_ms,
+        "output": output(&record.log, record.sha256.as_deref(), Some(record.bytes)),
+        "report": output(&record.report, record.report_sha256.as_deref(), None),
+        "cases": record.cases.iter().map(|case| json!({
+            "name": case.name,
+            "outcome": serde_json::to_value(case.outcome).unwrap_or(Value::Null),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn output(path: &Option<String>, sha256: Option<&str>, bytes: Option<u64>) -> Value {
+    match (path, sha256) {
+        (Some(path), Some(sha256)) => {
+            let mut value = json!({ "uri": path, "digest": { "sha256": sha256 } });
+            if let Some(bytes) = bytes {
+                value["bytes"] = json!(bytes);
+            }
+            value
+        }
+        _ => Value::Null,
+    }
+}
+
+/// Hashes `reports` (paths inside `out_dir`, e.g. the ledger and the reports just written) and
+/// every evidence file the ledger names, and writes `out_dir/attestation.intoto.json`
+/// atomically. A file the ledger names but that is missing is left out of the subjects (the
+/// ledger still records its digest, and `verify` reports it).
+pub fn write(ledger: &Ledger, reports: &[PathBuf], out_dir: &Path) -> std::io::Result<PathBuf> {
+    let mut subjects = BTreeMap::new();
+    let relative: Vec<String> = reports
+        .iter()
+        .map(|path| {
+            path.strip_prefix(out_dir)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .chain(evidence_paths(ledger))
+        .collect();
+    for name in relative {
+        match sha256_file(&out_dir.join(&name)) {
+            Ok((sha256, _)) => {
+                subjects.insert(name, sha256);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let path = out_dir.join(ATTESTATION_FILE);
+    let mut text = serde_json::to_string_pretty(&statement(ledger, &subjects))
+        .expect("a JSON value serializes");
+    text.push('\n');
+    crate::atomic::write(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// Reads `out_dir/attestation.intoto.json` and recomputes the digest of every subject.
+/// Returns the number of subjects checked, or the first problem.
+pub fn verify(out_dir: &Path) -> Result<usize, String> {
+    let path = out_dir.join(ATTESTATION_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let statement: Value = serde_json::from_str(&text)
+        .map_err(|err| format!("{}: not JSON: {err}", path.display()))?;
+    if statement["_type"] != STATEMENT_TYPE {
+        return Err(format!(
+            "{}: _type is {}, expected {STATEMENT_TYPE}",
+            path.display(),
+            statement["_type"]
+        ));
+    }
+    let subjects = statement["subject"]
+        .as_array()
+        .ok_or_else(|| format!("{}: no subject list", path.display()))?;
+    for subject in subjects {
+        let (Some(name), Some(recorded)) = (
+            subject["name"].as_str(),
+            subject["digest"]["sha256"].as_str(),
+        ) else {
+            return Err(format!(
+                "{}: a subject lacks a name or a sha256 digest: {subject}",
+                path.display()
+            ));
+        };
+        let relative = Path::new(name);
+        if relative.is_absolute()
+            || relative
+                .components()
+                .any(|part| matches!(part, std::path::Component::ParentDir))
+        {
+            return Err(format!(
+                "{}: subject {name} points outside the out directory",
+                path.display()
+            ));
+        }
+        let (actual, _) = sha256_file(&out_dir.join(relative))
+            .map_err(|err| format!("subject {name} of {}: {err}", path.display()))?;
+        if actual != recorded {
+            return Err(format!(
+                "subject {name} changed: the attestation records sha256 {recorded}, found {actual}"
+            ));
+        }
+    }
+    Ok(subjects.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_map_to_test_results() {
+        assert_eq!(result_of(Decision::Go), "PASSED");
+        assert_eq!(result_of(Decision::GoWithConditions), "WARNED");
+        assert_eq!(result_of(Decision::NoGo), "FAILED");
+    }
+
+    #[test]
+    fn an_empty_ledger_still_makes_a_statement() {
+        let statement = statement(&Ledger::default(), &BTreeMap::new());
+        assert_eq!(statement["_type"], STATEMENT_TYPE);
+        assert_eq!(statement["predicateType"], PREDICATE_TYPE);
+        assert_eq!(statement["predicate"]["result"], "FAILED");
+        assert_eq!(statement["subject"], json!([]));
+    }
+
+    #[test]
+    fn verify_refuses_subjects_outside_the_out_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let statement = json!({
+            "_type": STATEMENT_TYPE,
+            "subject": [{ "name": "../etc/passwd", "digest": { "sha256": "00" } }],
+        });
+        std::fs::write(dir.path().join(ATTESTATION_FILE), statement.to_string()).unwrap();
+        let err = verify(dir.path()).unwrap_err();
+        assert!(err.contains("outside the out directory"), "{err}");
+    }
+}

@@ -1,0 +1,377 @@
+//! End to end: `report.html` from a real run of `tests/fixtures/reports/packets.toml` (a pass,
+//! a P0 failure, a blocked dependent: NO_GO), first as text, then opened in Debian's headless
+//! Chromium through chromedriver, driven over the W3C WebDriver HTTP protocol.
+//!
+//! The browser test needs `/usr/bin/chromium` and `/usr/bin/chromedriver`
+//! (`apt-get install chromium chromium-driver`; `.ci/run` installs them). Without them it
+//! fails, saying so; `RELGATE_SKIP_BROWSER=1` skips it on purpose.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use support::*;
+
+const FIXTURE: &str = "reports/packets.toml";
+const FAILING: &str = "SEC-01::tenant-suite";
+const SKIP_BROWSER: &str = "RELGATE_SKIP_BROWSER";
+/// The WebDriver key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+#[test]
+fn report_html_is_written_from_the_run() {
+    let run = gate(FIXTURE, &[]);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    assert_eq!(run.decision(), "NO_GO");
+    let html = std::fs::read_to_string(run.out.path().join("report.html")).expect("report.html");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.contains("<p id=\"verdict\" class=\"verdict decision-no_go\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "<article class=\"check outcome-fail\" id=\"check-{FAILING}\" data-check=\"{FAILING}\">"
+        )),
+        "{html}"
+    );
+    // The failing check's output tail is on the page, open; markup in a log is text.
+    assert!(
+        html.contains("FAIL: cross-tenant read returned 200\nboom\n</pre>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;b&gt;not bold&lt;/b&gt; &amp; &lt;script&gt;no script"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains("class=\"check outcome-skipped\""), "{html}");
+    assert!(
+        html.contains("<g class=\"node status-blocked\" data-packet=\"SEC-02\""),
+        "{html}"
+    );
+    for needle in ["src=", "http://", "https://"] {
+        assert!(!html.contains(needle), "{needle} in {html}");
+    }
+    // The page's claims are the ledger's: the digest of the failing check's log is shown.
+    let failed = run.check(FAILING);
+    assert!(html.contains(failed["sha256"].as_str().unwrap()), "{html}");
+    assert!(run.verify().status.success(), "{}", run.context());
+}
+
+#[test]
+fn report_html_renders_in_headless_chromium_without_network() {
+    if std::env::var(SKIP_BROWSER).as_deref() == Ok("1") {
+        eprintln!("skipped: {SKIP_BROWSER}=1");
+        return;
+    }
+    let chromium = tool("chromium");
+    let chromedriver = tool("chromedriver");
+    let started = Instant::now();
+
+    let run = gate(FIXTURE, &[]);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    let page = run.out.path().join("report.html");
+    assert!(page.is_file(), "{}", run.context());
+
+    let scratch = tempfile::tempdir().unwrap();
+    let driver = Driver::start(&chromedriver, scratch.path());
+    let session = driver.session(&chromium, &scratch.path().join("profile"));
+    session.post("url", json!({ "url": file_url(&page) }));
+
+    let verdict = session.find("#verdict");
+    assert!(session.displayed(&verdict), "the verdict is not displayed");
+    let text = session.text(&verdict);
+    assert!(text.contains("NO_GO"), "verdict element says {text:?}");
+
+    let failing = session.find(&format!(
+        "article.check.outcome-fail[data-check=\"{FAILING}\"]"
+    ));
+    assert!(
+        session.displayed(&failing),
+        "the failing check is not displayed"
+    );
+    let text = session.text(&failing);
+    assert!(text.contains(FAILING), "failing check says {text:?}");
+    assert!(text.contains("exit 3"), "failing check says {text:?}");
+    // Its output tail is open without a click.
+    let tail = session.find(&format!("[data-check=\"{FAILING}\"] pre.tail"));
+    assert!(
+        session.displayed(&tail),
+        "the failing check's output is hidden"
+    );
+
+    let graph = session.find("svg.dag");
+    assert!(
+        session.displayed(&graph),
+        "the packet graph is not displayed"
+    );
+    let nodes = session.script("return document.querySelectorAll('svg.dag g.node').length");
+    assert_eq!(nodes, json!(3));
+
+    // Nothing was fetched: no resource timing entries, no elements that would load one.
+    let resources = session.script("return performance.getEntriesByType('resource').length");
+    assert_eq!(resources, json!(0), "the page loaded network resources");
+    let loaders = session.script(
+        "return document.querySelectorAll('script, img, link, iframe, object, embed, video, \
+         audio, source').length",
+    );
+    assert_eq!(loaders, json!(0));
+
+    let png = session.screenshot();
+    let shot = run.out.path().join("report.png");
+    std::fs::write(&shot, &png).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        shot.display()
+    );
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert!(
+        png.len() > 10_000 && width >= 800 && height >= 600,
+        "{} is {} bytes, {width}x{height}: too small to show the page",
+        shot.display(),
+        png.len()
+    );
+    drop(session);
+    drop(driver);
+    eprintln!(
+        "report.html rendered in Chromium in {:.1}s; screenshot {} ({} bytes, {width}x{height})",
+        started.elapsed().as_secs_f64(),
+        shot.display(),
+        png.len()
+    );
+}
+
+/// The path of a browser tool, or a failure saying how to install it.
+fn tool(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file());
+    found.unwrap_or_else(|| {
+        panic!(
+            "`{name}` is not installed: run `apt-get install chromium chromium-driver` \
+             (or set {SKIP_BROWSER}=1 to skip the browser test)"
+        )
+    })
+}
+
+/// `file:///…` for an absolute path, bytes outside the unreserved set percent-encoded.
+fn file_url(path: &Path) -> String {
+    let mut url = String::from("file://");
+    for byte in path.to_str().expect("temp path is UTF-8").bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            url.push(byte as char);
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
+/// A chromedriver process on a loopback port; killed when dropped.
+struct Driver {
+    child: Child,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Driver {
+    fn start(chromedriver: &Path, scratch: &Path) -> Driver {
+        // Ask the kernel for a free port, then hand it to chromedriver.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let log = scratch.join("chromedriver.log");
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", chromedriver.display()));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(90)))
+            .build()
+            .into();
+        let mut driver = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            agent,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((_, status)) = driver.request("GET", "/status", None) {
+                if status["value"]["ready"] == json!(true) {
+                    return driver;
+                }
+            }
+            if let Ok(Some(exit)) = driver.child.try_wait() {
+                panic!(
+                    "chromedriver exited ({exit}) before it was ready; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver was not ready after 30 s; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// One WebDriver request: the status and the JSON reply.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), String> {
+        let url = format!("{}{path}", self.base);
+        let response = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("DELETE", _) => self.agent.delete(&url).call(),
+            (_, body) => self
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or_else(|| json!({})).to_string()),
+        };
+        let mut response = response.map_err(|err| format!("{method} {url}: {err}"))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|err| format!("{method} {url}: {err}"))?;
+        let value = serde_json::from_str(&text)
+            .map_err(|err| format!("{method} {url}: not JSON ({err}): {text}"))?;
+        Ok((status, value))
+    }
+
+    /// A request that must succeed; its `value`.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, reply) = self
+            .request(method, path, body)
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(status, 200, "{method} {path}: {reply}");
+        reply["value"].clone()
+    }
+
+    /// A headless Chromium session with a fresh profile, no network services and a fixed
+    /// window size.
+    fn session(&self, chromium: &Path, profile: &Path) -> Session<'_> {
+        let capabilities = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": chromium.to_str().expect("UTF-8 path"),
+                    "args": [
+                        "--headless=new",
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-quic",
+                        "--no-first-run",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                        "--window-size=1280,1800",
+                        format!("--user-data-dir={}", profile.display()),
+                    ],
+                },
+            }},
+        });
+        let value = self.call("POST", "/session", Some(capabilities));
+        let id = value["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session id in {value}"))
+            .to_string();
+        Session { driver: self, id }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A WebDriver session; deleted (which closes the browser) when dropped.
+struct Session<'a> {
+    driver: &'a Driver,
+    id: String,
+}
+
+impl Session<'_> {
+    fn post(&self, command: &str, body: Value) -> Value {
+        self.driver.call(
+            "POST",
+            &format!("/session/{}/{command}", self.id),
+            Some(body),
+        )
+    }
+
+    fn get(&self, command: &str) -> Value {
+        self.driver
+            .call("GET", &format!("/session/{}/{command}", self.id), None)
+    }
+
+    /// The element matching a CSS selector (the test fails when there is none).
+    fn find(&self, selector: &str) -> String {
+        let found = self.post(
+            "element",
+            json!({ "using": "css selector", "value": selector }),
+        );
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element for {selector}: {found}"))
+            .to_string()
+    }
+
+    fn displayed(&self, element: &str) -> bool {
+        self.get(&format!("element/{element}/displayed")) == json!(true)
+    }
+
+    fn text(&self, element: &str) -> String {
+        self.get(&format!("element/{element}/text"))
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn script(&self, script: &str) -> Value {
+        self.post("execute/sync", json!({ "script": script, "args": [] }))
+    }
+
+    /// The viewport as PNG bytes.
+    fn screenshot(&self) -> Vec<u8> {
+        let encoded = self.get("screenshot");
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().expect("a base64 string"))
+            .expect("the screenshot is base64")
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .driver
+            .request("DELETE", &format!("/session/{}", self.id), None);
+    }
+}
