@@ -131,10 +131,7 @@ impl<'a> PacketView<'a> {
 }
 
 fn title(out: &mut String, gate: &Gate, ledger: &Ledger) {
-    out.push_str(&format!(
-        "# {} — Release Security Gate Progress Tracker\n\n",
-        inline(&gate.name)
-    ));
+    out.push_str(&format!("# {}\n\n", heading_text(&gate.name)));
     if let Some(plan) = &gate.plan_link {
         out.push_str(&format!("Linked plan:\n- {}\n\n", code(plan)));
     }
@@ -147,6 +144,16 @@ fn title(out: &mut String, gate: &Gate, ledger: &Ledger) {
         None => "unknown (the ledger has no header record)".to_string(),
     };
     out.push_str(&format!("Status: {status}\nDate: {date}\n\n"));
+}
+
+/// `Acme API — Release Security Gate Progress Tracker`, without repeating the words a gate
+/// named `Release Security Gate` already has.
+fn heading_text(name: &str) -> String {
+    if name.to_lowercase().contains("release security gate") {
+        format!("{} — Progress Tracker", inline(name))
+    } else {
+        format!("{} — Release Security Gate Progress Tracker", inline(name))
+    }
 }
 
 fn rules(out: &mut String) {
@@ -812,6 +819,18 @@ fn anchor(heading: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_title_does_not_repeat_the_gates_name() {
+        assert_eq!(
+            heading_text("Acme API"),
+            "Acme API — Release Security Gate Progress Tracker"
+        );
+        assert_eq!(
+            heading_text("Release Security Gate"),
+            "Release Security Gate — Progress Tracker"
+        );
+    }
 
     #[test]
     fn anchors_follow_github() {
