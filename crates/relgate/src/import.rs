@@ -1421,6 +1421,7 @@ impl<'a> Importer<'a> {
             Block::Heading { text, .. } => {
                 state.sub = classify(text);
                 state.last_item = None;
+                state.last_command = None;
                 if state.sub == Sub::Commands {
                     self.mapped.extend(span);
                 } else {
@@ -1442,6 +1443,13 @@ impl<'a> Importer<'a> {
                     }
                 }
                 state.last_item = None;
+                if state.sub == Sub::Commands {
+                    if checked.is_none() && state.last_command.is_some_and(|under| indent > under) {
+                        self.packets[packet].comments.push(line);
+                        return;
+                    }
+                    state.last_command = Some(indent);
+                }
                 match (state.sub, checked) {
                     (Sub::Commands, _) => self.command_item(packet, line, text, *checked),
                     (Sub::Main, Some(done)) => {
@@ -2168,6 +2176,9 @@ struct PacketState {
     sub: Sub,
     /// The last checklist item: (index, indent, last line it covers).
     last_item: Option<(usize, usize, usize)>,
+    /// The indent of the last command item of a commands section: a plain item indented under
+    /// it (its log, digest, note) is a detail kept as a comment, not another command.
+    last_command: Option<usize>,
 }
 
 /// The packet-id column of a table header.
@@ -2306,6 +2317,39 @@ Depends on: SEC-00
         assert!(
             toml.contains("# 26: Depends on: SEC-00") || toml.contains("depends_on"),
             "{toml}"
+        );
+    }
+
+    #[test]
+    fn details_under_a_command_are_comments_not_commands() {
+        // relgate's own tracker.md nests the log and its digest under each command.
+        let text = "\
+## SEC-00 Checklist: Scope
+
+- [ ] Builds.
+
+### Required Commands
+
+- [x] `cargo build` -> exit 0 (8.1s)
+  - log: `logs/SEC-00/build.log` (228 bytes, sha256 `d85e2b41`)
+- [ ] `cargo test` -> exit 0
+";
+        let (imported, gate) = import_text(text);
+        let commands: Vec<&str> = gate
+            .packet("SEC-00")
+            .unwrap()
+            .checks
+            .iter()
+            .filter(|check| check.id != PLACEHOLDER_CHECK)
+            .map(|check| check.id.as_str())
+            .collect();
+        assert_eq!(commands, ["cargo-build", "cargo-test"]);
+        assert!(
+            imported
+                .toml
+                .contains("# 8:   - log: `logs/SEC-00/build.log`"),
+            "{}",
+            imported.toml
         );
     }
 
