@@ -125,11 +125,10 @@ fn an_accepted_p1_failure_is_go_with_conditions() {
 fn under_github_actions_failures_are_annotated_and_the_summary_appended() {
     let summary = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(summary.path(), "earlier step\n").unwrap();
-    let workspace = fixtures().join("..");
+    // Paths are relative to the repository's root (this checkout), as in report.sarif.
     let env = [
         ("GITHUB_ACTIONS", "true"),
         ("GITHUB_STEP_SUMMARY", summary.path().to_str().unwrap()),
-        ("GITHUB_WORKSPACE", workspace.to_str().unwrap()),
     ];
     let run = gate_with_env("accepted-p1.toml", &[], &env);
     assert_eq!(run.code(), 0, "{}", run.context());
@@ -137,7 +136,7 @@ fn under_github_actions_failures_are_annotated_and_the_summary_appended() {
     // The accepted P1 failure is a warning at its [[packet.check]] line.
     assert!(
         stdout.contains(
-            "::warning file=fixtures/accepted-p1.toml,line=7,title=SEC-02%3A%3Anpm-audit P1 FAIL (accepted)::exit 1 (expected 0) — log logs/SEC-02/npm-audit.log"
+            "::warning file=tests/fixtures/accepted-p1.toml,line=7,title=SEC-02%3A%3Anpm-audit P1 (accepted)::SEC-02::npm-audit FAIL (P1, accepted): exit 1 (expected 0)."
         ),
         "{stdout}"
     );
@@ -158,7 +157,7 @@ fn under_github_actions_failures_are_annotated_and_the_summary_appended() {
     assert_eq!(run.code(), 1, "{}", run.context());
     assert!(
         run.stdout().contains(
-            "::error file=fixtures/p0-fail.toml,line=14,title=SEC-01%3A%3Atenant-suite P0 FAIL::exit 3 (expected 0)"
+            "::error file=tests/fixtures/p0-fail.toml,line=14,title=SEC-01%3A%3Atenant-suite P0 (blocking)::SEC-01::tenant-suite FAIL (P0, blocking): exit 3 (expected 0)."
         ),
         "{}",
         run.stdout()
@@ -180,9 +179,8 @@ fn on_a_terminal(fixture: &str, extra: &str) -> (String, tempfile::TempDir) {
         fixtures().join(fixture).display(),
         out.path().display()
     );
-    let output = Command::new("script")
+    let output = without_ambient(Command::new("script"))
         .args(["-qec", &command, "/dev/null"])
-        .env_remove("RELGATE_ACTIVE_GATES")
         .env("TERM", "xterm")
         .output()
         .expect("util-linux `script` runs");
@@ -416,12 +414,11 @@ fn independent_packets_run_in_parallel_up_to_j() {
 )]
 fn a_hundred_megabytes_of_output_stream_to_the_log() {
     let out = tempfile::tempdir().unwrap();
-    let child = Command::new(XTASK)
+    let child = xtask()
         .args(["gate", "--gate"])
         .arg(fixtures().join("big-output.toml"))
         .arg("--out")
         .arg(out.path())
-        .env_remove("RELGATE_ACTIVE_GATES")
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -647,7 +644,7 @@ fn report_rebuilds_the_ledger_from_fragments() {
     let original = run.decision();
     std::fs::remove_file(run.out.path().join("evidence.jsonl")).unwrap();
     std::fs::remove_file(run.out.path().join("junit.xml")).unwrap();
-    let report = Command::new(XTASK)
+    let report = xtask()
         .args(["gate", "report", "--gate"])
         .arg(fixtures().join("p0-fail.toml"))
         .arg("--out")
@@ -669,7 +666,7 @@ fn report_rebuilds_the_ledger_from_fragments() {
 fn an_out_directory_relgate_did_not_make_is_left_alone() {
     let out = tempfile::tempdir().unwrap();
     std::fs::write(out.path().join("precious.txt"), "keep me").unwrap();
-    let output = Command::new(XTASK)
+    let output = xtask()
         .args(["gate", "--gate"])
         .arg(fixtures().join("go.toml"))
         .arg("--out")
@@ -706,13 +703,12 @@ fn a_held_cargo_lock_gets_the_check_its_own_target_dir() {
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
 
     let run_gate = |out: &Path, isolation: &str| {
-        Command::new(XTASK)
+        xtask()
             .args(["gate", "--gate"])
             .arg(root.join("gate.toml"))
             .arg("--out")
             .arg(out)
             .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RELGATE_ACTIVE_GATES")
             .env("RELGATE_CARGO_ISOLATION", isolation)
             .output()
             .unwrap()
@@ -755,12 +751,11 @@ fn sigint_to_the_gate_leaves_no_check_behind() {
     )
     .unwrap();
     let reports = out.path().join("out");
-    let mut child = Command::new(XTASK)
+    let mut child = xtask()
         .args(["gate", "--gate"])
         .arg(&gate_file)
         .arg("--out")
         .arg(&reports)
-        .env_remove("RELGATE_ACTIVE_GATES")
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -811,12 +806,11 @@ fn nextest_fragments_join_into_a_ledger() {
     }
     let out = tempfile::tempdir().unwrap();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let nextest = Command::new("cargo")
+    let nextest = without_ambient(Command::new("cargo"))
         .current_dir(&workspace)
         .args(["nextest", "run", "--no-fail-fast", "-p", "gate-tests"])
         .env("RELGATE_GATE", fixtures().join("p0-fail.toml"))
         .env("RELGATE_OUT", out.path())
-        .env_remove("RELGATE_ACTIVE_GATES")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&nextest.stderr).to_string();
@@ -830,7 +824,7 @@ fn nextest_fragments_join_into_a_ledger() {
         "nextest processes write fragments only"
     );
 
-    let report = Command::new(XTASK)
+    let report = xtask()
         .args(["gate", "report", "--gate"])
         .arg(fixtures().join("p0-fail.toml"))
         .arg("--out")

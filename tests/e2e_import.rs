@@ -9,7 +9,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use support::*;
 
@@ -30,12 +30,8 @@ fn seed(name: &str) -> PathBuf {
     path
 }
 
-fn xtask(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(XTASK)
-        .args(args)
-        .env_remove("RELGATE_ACTIVE_GATES")
-        .output()
-        .unwrap()
+fn run_xtask(args: &[&std::ffi::OsStr]) -> Output {
+    xtask().args(args).output().unwrap()
 }
 
 fn context(output: &Output) -> String {
@@ -88,7 +84,7 @@ impl Ran {
 
 /// `gate import SEED` on stdout → `<tmp>/packets.toml` → `gate --gate it --out <tmp>/out`.
 fn import_and_run(seed_name: &str) -> Ran {
-    let imported = xtask(&[
+    let imported = run_xtask(&[
         "gate".as_ref(),
         "import".as_ref(),
         seed(seed_name).as_os_str(),
@@ -103,7 +99,7 @@ fn import_and_run(seed_name: &str) -> Ran {
     let gate = dir.path().join("packets.toml");
     std::fs::write(&gate, &quick).unwrap();
     let out = dir.path().join("out");
-    let run = xtask(&[
+    let run = run_xtask(&[
         "gate".as_ref(),
         "--gate".as_ref(),
         gate.as_os_str(),
@@ -123,7 +119,7 @@ fn import_and_run(seed_name: &str) -> Ran {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect::<Vec<serde_json::Value>>();
     assert_eq!(ledger.last().unwrap()["kind"], "verdict");
-    let verify = xtask(&[
+    let verify = run_xtask(&[
         "gate".as_ref(),
         "verify".as_ref(),
         "--out".as_ref(),
@@ -301,7 +297,7 @@ fn import_refuses_to_overwrite_and_names_an_unreadable_tracker() {
     };
     let run = |args: Vec<std::ffi::OsString>| {
         let refs: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_os_str()).collect();
-        xtask(&refs)
+        run_xtask(&refs)
     };
     let first = run(args(&[]));
     assert_eq!(first.status.code(), Some(0), "{}", context(&first));
@@ -326,7 +322,7 @@ fn import_refuses_to_overwrite_and_names_an_unreadable_tracker() {
     assert_eq!(std::fs::read_to_string(&output).unwrap(), written);
 
     let missing = dir.path().join("no-such-tracker.md");
-    let failed = xtask(&["gate".as_ref(), "import".as_ref(), missing.as_os_str()]);
+    let failed = run_xtask(&["gate".as_ref(), "import".as_ref(), missing.as_os_str()]);
     assert_eq!(failed.status.code(), Some(2), "{}", context(&failed));
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(
@@ -349,7 +345,7 @@ fn init_writes_a_starter_that_runs_go_and_is_not_overwritten() {
         if force {
             args.push("--force".as_ref());
         }
-        xtask(&args)
+        run_xtask(&args)
     };
     let first = init(false);
     assert_eq!(first.status.code(), Some(0), "{}", context(&first));
@@ -365,7 +361,7 @@ fn init_writes_a_starter_that_runs_go_and_is_not_overwritten() {
     }
 
     let out = dir.path().join("out");
-    let run = xtask(&[
+    let run = run_xtask(&[
         "gate".as_ref(),
         "--gate".as_ref(),
         gate.as_os_str(),

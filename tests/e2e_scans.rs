@@ -106,13 +106,12 @@ fn write_gate(dir: &Path, body: &str) -> PathBuf {
 /// Runs the gate file; `env` sets (`Some`) or removes (`None`) variables.
 fn run_gate(gate: &Path, env: &[(&str, Option<&Path>)]) -> Run {
     let out = tempfile::tempdir().unwrap();
-    let mut command = Command::new(XTASK);
+    let mut command = xtask();
     command
         .args(["gate", "--gate"])
         .arg(gate)
         .arg("--out")
-        .arg(out.path())
-        .env_remove("RELGATE_ACTIVE_GATES");
+        .arg(out.path());
     for (key, value) in env {
         match value {
             Some(value) => command.env(key, value),
@@ -874,10 +873,9 @@ scan = {{ run = {run:?}, format = "sarif" }}
 "#
         ),
     );
-    let output = Command::new(XTASK)
+    let output = xtask()
         .args(["gate", "--gate", "gate/packets.toml", "--out", "out"])
         .current_dir(root.path())
-        .env_remove("RELGATE_ACTIVE_GATES")
         .output()
         .unwrap();
     let ledger = std::fs::read_to_string(root.path().join("out/evidence.jsonl")).unwrap();
@@ -1007,4 +1005,29 @@ reason = "time::at is never called with a local offset here"
         "{message}"
     );
     assert!(run.verify().status.success(), "{:?}", run.verify());
+
+    // Under GitHub Actions the same places carry the annotations: a finding of a scan run in
+    // `svc/` at `svc/app/db.py`, audit findings at their Cargo.lock entries.
+    let github = run_gate(&gate, &[("GITHUB_ACTIONS", Some(Path::new("true")))]);
+    let stdout = github.stdout();
+    let annotation = |prefix: &str| {
+        assert!(
+            stdout.lines().any(|line| line.starts_with(prefix)),
+            "no annotation starting {prefix:?} in\n{stdout}"
+        )
+    };
+    let smallvec_line = line_in(&lock, "name = \"smallvec\"");
+    annotation(&format!(
+        "::error file=Cargo.lock,line={smallvec_line},title={SMALLVEC_ADVISORY} "
+    ));
+    annotation(&format!(
+        "::warning file=Cargo.lock,line={}",
+        place(&time).1
+    ));
+    annotation("::error file=svc/app/db.py,line=14,title=python.lang.security.audit");
+    annotation(&format!(
+        "::error file=packets.toml,line={},title=SARIF-01%3A%3Aunit-tests P0 (blocking)::",
+        place(&unit).1
+    ));
+    annotation("::error title=relgate verdict NO_GO::");
 }

@@ -188,12 +188,11 @@ fn sigint_stops_services_and_removes_the_cluster() {
     let tmp = shared_tmp();
     let pid_file = tmp.path().join("announce.pid");
     let out = tempfile::tempdir().unwrap();
-    let mut child = Command::new(XTASK)
+    let mut child = xtask()
         .args(["gate", "--gate"])
         .arg(fixtures().join("service-cleanup.toml"))
         .arg("--out")
         .arg(out.path())
-        .env_remove("RELGATE_ACTIVE_GATES")
         .env("TMPDIR", tmp.path())
         .env("PID_FILE", &pid_file)
         .env("HANG_SECONDS", "331")
@@ -264,12 +263,11 @@ fn an_existing_server_gets_a_database_per_run() {
         )
         .unwrap();
         let out = dir.path().join(format!("out-{keep}"));
-        let output = Command::new(XTASK)
+        let output = xtask()
             .args(["gate", "--gate"])
             .arg(&gate_file)
             .arg("--out")
             .arg(&out)
-            .env_remove("RELGATE_ACTIVE_GATES")
             .output()
             .unwrap();
         assert!(

@@ -9,6 +9,28 @@ use serde_json::Value;
 
 pub const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 
+/// Variables of the environment the tests run in that would change what the gate does: the
+/// recursion guard of a gate that runs these tests, and GitHub Actions' (annotations, job
+/// summary) when the tests themselves run on a GitHub runner.
+pub const AMBIENT: [&str; 3] = [
+    "RELGATE_ACTIVE_GATES",
+    "GITHUB_ACTIONS",
+    "GITHUB_STEP_SUMMARY",
+];
+
+/// The xtask binary as a command, without [`AMBIENT`] variables.
+pub fn xtask() -> Command {
+    without_ambient(Command::new(XTASK))
+}
+
+/// `command` without [`AMBIENT`] variables.
+pub fn without_ambient(mut command: Command) -> Command {
+    for key in AMBIENT {
+        command.env_remove(key);
+    }
+    command
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
@@ -62,7 +84,7 @@ impl Run {
         last["decision"].as_str().unwrap().to_string()
     }
     pub fn verify(&self) -> Output {
-        Command::new(XTASK)
+        xtask()
             .args(["gate", "verify", "--out"])
             .arg(self.out.path())
             .output()
@@ -96,14 +118,13 @@ pub fn gate(fixture: &str, extra: &[&str]) -> Run {
 
 pub fn gate_with_env(fixture: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
     let out = tempfile::tempdir().unwrap();
-    let mut command = Command::new(XTASK);
+    let mut command = xtask();
     command
         .args(["gate", "--gate"])
         .arg(fixtures().join(fixture))
         .arg("--out")
         .arg(out.path())
-        .args(extra)
-        .env_remove("RELGATE_ACTIVE_GATES");
+        .args(extra);
     for (key, value) in env {
         command.env(key, value);
     }

@@ -58,12 +58,27 @@ pub fn format_duration(duration: Duration) -> String {
     if seconds > 0 || out.is_empty() {
         out.push_str(&format!("{seconds}s"));
     }
+    let rest = millis % 1000;
+    if rest > 0 {
+        out.push_str(&format!("{rest}ms"));
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatted_durations_read_back_without_loss() {
+        for millis in [1, 999, 1000, 1500, 60_000, 90_000, 3_600_000, 3_661_001] {
+            let duration = Duration::from_millis(millis);
+            let text = format_duration(duration);
+            assert_eq!(parse_duration(&text), Ok(duration), "{millis} ms as {text}");
+        }
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1s500ms");
+        assert_eq!(format_duration(Duration::from_secs(600)), "10m");
+    }
 
     fn check(text: &str, expected: Result<u64, &str>) {
         let got = parse_duration(text).map(|d| d.as_millis() as u64);

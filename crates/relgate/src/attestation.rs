@@ -76,22 +76,10 @@ pub fn statement(ledger: &Ledger, subjects: &BTreeMap<String, String>) -> Value 
             .map(|record| record.name.clone())
             .collect()
     };
-    let accepted: Vec<&str> = verdict
-        .map(|verdict| {
-            verdict
-                .residual_risks
-                .iter()
-                .map(|risk| risk.check.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+    let condition = |record: &CheckRecord| verdict.and_then(|verdict| verdict.condition(record));
     let passed = names_with(&|record| record.outcome == Outcome::Pass);
-    let warned = names_with(&|record| {
-        record.outcome.is_failure() && accepted.contains(&record.name.as_str())
-    });
-    let failed = names_with(&|record| {
-        record.outcome.is_failure() && !accepted.contains(&record.name.as_str())
-    });
+    let warned = names_with(&|record| condition(record).is_some());
+    let failed = names_with(&|record| record.outcome.is_failure() && condition(record).is_none());
     let predicate = json!({
         "result": verdict.map_or("FAILED", |verdict| result_of(verdict.decision)),
         "passedTests": passed,
@@ -288,6 +276,62 @@ mod tests {
         assert_eq!(statement["predicateType"], PREDICATE_TYPE);
         assert_eq!(statement["predicate"]["result"], "FAILED");
         assert_eq!(statement["subject"], json!([]));
+    }
+
+    /// A failed scan record with one finding, and a verdict that judged it `state`.
+    fn scan_ledger(state: &str) -> Ledger {
+        let check: CheckRecord = serde_json::from_value(json!({
+            "packet": "SEC-02", "check": "audit", "name": "SEC-02::audit", "case_kind": "scan",
+            "argv": ["sh", "-c", "cargo audit --json > r.json"], "cwd": ".",
+            "started": "2026-01-01T00:00:00Z", "ended": "2026-01-01T00:00:01Z",
+            "duration_ms": 1000, "exit_code": 1, "signal": null, "timed_out": false,
+            "log": "logs/SEC-02/audit.log", "bytes": 10, "sha256": "ab",
+            "outcome": "fail", "severity": "P1", "message": "1 finding",
+            "findings": [{
+                "id": "RUSTSEC-2023-0071", "rule": "vulnerability", "severity": "P1",
+                "scanner_severity": "cvss 5.9", "title": "Marvin", "location": "rsa@0.9.8",
+                "fingerprint": "fp",
+            }],
+        }))
+        .unwrap();
+        let verdict: crate::evidence::VerdictRecord = serde_json::from_value(json!({
+            "decision": if state == "blocking" { "NO_GO" } else { "GO_WITH_CONDITIONS" },
+            "as_of": "2026-01-01", "residual_risks": [
+                { "check": "SEC-02::audit RUSTSEC-2023-0071", "severity": "P1", "state": state,
+                  "owner": "dana", "until": "2026-12-31", "reason": "no exploit path" },
+            ],
+            "expired_acceptances": [], "unused_acceptances": [], "reasons": [],
+            "findings": [{
+                "check": "SEC-02::audit", "id": "RUSTSEC-2023-0071", "rule": "vulnerability",
+                "severity": "P1", "title": "Marvin", "location": "rsa@0.9.8",
+                "fingerprint": "fp", "state": state, "acceptance": null,
+            }],
+        }))
+        .unwrap();
+        Ledger {
+            records: vec![
+                crate::evidence::Record::Check(check),
+                crate::evidence::Record::Verdict(verdict),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_scan_whose_findings_are_all_accepted_is_warned_not_failed() {
+        let statement = statement(&scan_ledger("accepted"), &BTreeMap::new());
+        assert_eq!(statement["predicate"]["result"], "WARNED");
+        assert_eq!(
+            statement["predicate"]["warnedTests"],
+            json!(["SEC-02::audit"])
+        );
+        assert_eq!(statement["predicate"]["failedTests"], json!([]));
+        let statement = super::statement(&scan_ledger("blocking"), &BTreeMap::new());
+        assert_eq!(statement["predicate"]["result"], "FAILED");
+        assert_eq!(
+            statement["predicate"]["failedTests"],
+            json!(["SEC-02::audit"])
+        );
+        assert_eq!(statement["predicate"]["warnedTests"], json!([]));
     }
 
     #[test]

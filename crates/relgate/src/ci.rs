@@ -1,16 +1,19 @@
 //! CI integration: GitHub Actions workflow commands and the job summary.
 //!
-//! When `GITHUB_ACTIONS=true`, a finished run prints one `::error` per blocking failure or
-//! finding, one `::warning` per accepted condition, expired or unused acceptance, and the verdict
-//! as an `::error`, `::warning` or `::notice`, each pointing at the gate file line of the check
-//! (or the finding's own `path:line`). When `GITHUB_STEP_SUMMARY` names a file, the tracker's
-//! summary (board and verdict) is appended to it. Messages come from the ledger, which holds
-//! redacted text only.
+//! When `GITHUB_ACTIONS=true`, a finished run prints one workflow command per result of its
+//! SARIF document — `::error` for a blocking failure or finding, `::warning` for an accepted one
+//! and for an expired acceptance, `::notice` for a tracked one and an unused acceptance — at the
+//! same repository-relative file and line as report.sarif (the check's `[[packet.check]]` line,
+//! a finding's `path:line`, a lockfile entry), and the verdict as an `::error`, `::warning` or
+//! `::notice`. When `GITHUB_STEP_SUMMARY` names a file, the tracker's summary (board and
+//! verdict) is appended to it. Messages come from the ledger, which holds redacted text only.
 
 use std::io::Write;
-use std::path::Path;
 
-use crate::evidence::{CaseKind, Decision, Ledger};
+use serde_json::Value;
+
+use crate::evidence::{Decision, Ledger};
+use crate::sarif_report;
 use crate::spec::Gate;
 
 /// The level of a workflow command.
@@ -78,114 +81,50 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// The annotations of a finished run. `gate_file` is the gate file's path as the repository
-/// knows it (e.g. `packets.toml`). Pure.
-pub fn annotations(gate: &Gate, ledger: &Ledger, gate_file: &str) -> Vec<Annotation> {
+/// The annotations of a finished run, one per result of its SARIF document (`sarif`, as
+/// [`crate::sarif_report`] renders it, whose locations are already relative to the repository
+/// root), plus the verdict. A blocking result is an `::error`, an accepted one a `::warning`, a
+/// tracked one a `::notice`; acceptance notes keep their SARIF level. Pure.
+pub fn annotations(gate: &Gate, ledger: &Ledger, sarif: &Value) -> Vec<Annotation> {
     let mut found = Vec::new();
     let Some(verdict) = ledger.verdict() else {
         return found;
     };
-    let at_check = |name: &str| {
-        let line = gate
-            .checks()
-            .find(|check| check.name() == name)
-            .map(|check| check.line);
-        Some((gate_file.to_string(), line))
-    };
-    let risk_of = |name: &str| {
-        verdict
-            .residual_risks
-            .iter()
-            .find(|risk| risk.check == name)
-    };
-    for record in ledger.checks() {
-        if record.case_kind == CaseKind::Checklist || !record.outcome.is_failure() {
-            continue;
-        }
-        // A scan's findings are annotated one by one below.
-        if record.case_kind == CaseKind::Scan && !record.findings.is_empty() {
-            continue;
-        }
-        let (level, state) = match risk_of(&record.name) {
-            Some(risk) => (Level::Warning, format!(" ({})", risk.state)),
-            None => (Level::Error, String::new()),
+    let results = sarif["runs"][0]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for result in &results {
+        let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+        let properties = &result["properties"];
+        let state = properties["state"].as_str();
+        let level = match (state, result["level"].as_str()) {
+            (Some("blocking"), _) => Level::Error,
+            (Some("accepted"), _) => Level::Warning,
+            (Some(_), _) | (None, Some("note")) => Level::Notice,
+            (None, Some("error")) => Level::Error,
+            (None, _) => Level::Warning,
         };
-        let log = record
-            .log
-            .as_deref()
-            .map(|log| format!(" — log {log}"))
-            .unwrap_or_default();
-        let failing_cases: Vec<&str> = record
-            .cases
-            .iter()
-            .filter(|case| case.outcome != crate::evidence::CaseOutcome::Pass)
-            .map(|case| case.name.as_str())
-            .collect();
-        let cases = if failing_cases.is_empty() {
-            String::new()
-        } else {
-            format!(" — failing cases: {}", failing_cases.join(", "))
-        };
-        found.push(Annotation {
-            level,
-            file: at_check(&record.name),
-            title: format!(
-                "{} {} {}{state}",
-                record.name,
-                record.severity.as_str(),
-                record.outcome.label()
-            ),
-            message: format!("{}{cases}{log}", record.message),
+        let physical = &result["locations"][0]["physicalLocation"];
+        let file = physical["artifactLocation"]["uri"].as_str().map(|uri| {
+            (
+                uri.to_string(),
+                physical["region"]["startLine"]
+                    .as_u64()
+                    .map(|line| line as usize),
+            )
         });
-    }
-    for finding in &verdict.findings {
-        let level = match finding.state.as_str() {
-            "blocking" => Level::Error,
-            "accepted" => Level::Warning,
-            _ => Level::Notice,
+        let title = match (properties["severity"].as_str(), state) {
+            (Some(severity), Some(state)) => {
+                format!("{} {severity} ({state})", text(&result["ruleId"]))
+            }
+            _ => text(&result["ruleId"]),
         };
-        let file = finding
-            .location
-            .as_deref()
-            .and_then(path_and_line)
-            .or_else(|| at_check(&finding.check));
-        let acceptance = finding
-            .acceptance
-            .as_deref()
-            .map(|acceptance| format!(" — {acceptance}"))
-            .unwrap_or_default();
         found.push(Annotation {
             level,
             file,
-            title: format!(
-                "{} {} {} ({})",
-                finding.check,
-                finding.id,
-                finding.severity.as_str(),
-                finding.state
-            ),
-            message: format!("{}{acceptance}", finding.title),
-        });
-    }
-    let acceptance_notes = verdict
-        .expired_acceptances
-        .iter()
-        .map(|note| (note, format!("expired on {} and was ignored", note.until)))
-        .chain(verdict.unused_acceptances.iter().map(|note| {
-            (
-                note,
-                "matched no failure: remove it or fix its target".to_string(),
-            )
-        }));
-    for (note, what) in acceptance_notes {
-        found.push(Annotation {
-            level: Level::Warning,
-            file: Some((gate_file.to_string(), Some(note.line))),
-            title: format!("acceptance of {}", note.target),
-            message: format!(
-                "the acceptance of {} (owner {}) {what}",
-                note.target, note.owner
-            ),
+            title,
+            message: text(&result["message"]["text"]),
         });
     }
     let level = match verdict.decision {
@@ -206,16 +145,6 @@ pub fn annotations(gate: &Gate, ledger: &Ledger, gate_file: &str) -> Vec<Annotat
     found
 }
 
-/// `path:line` → (path, line) when it looks like a file location, not `package@version`.
-fn path_and_line(location: &str) -> Option<(String, Option<usize>)> {
-    let (path, line) = match location.rsplit_once(':') {
-        Some((path, line)) if line.parse::<usize>().is_ok() => (path, line.parse().ok()),
-        _ => (location, None),
-    };
-    (!path.is_empty() && !path.contains('@') && !path.contains(' '))
-        .then(|| (path.to_string(), line.filter(|line| *line > 0)))
-}
-
 /// Under GitHub Actions (`GITHUB_ACTIONS=true`): prints the annotations to `out` and appends the
 /// tracker's summary to `$GITHUB_STEP_SUMMARY` when set. Does nothing elsewhere. `env` reads an
 /// environment variable (tests pass their own).
@@ -228,8 +157,8 @@ pub fn announce(
     if env("GITHUB_ACTIONS").as_deref() != Some("true") {
         return Ok(());
     }
-    let gate_file = repository_path(&gate.source, env("GITHUB_WORKSPACE").as_deref());
-    for annotation in annotations(gate, ledger, &gate_file) {
+    let sarif = sarif_report::render_with(gate, ledger, &sarif_report::SourceTree::read(gate));
+    for annotation in annotations(gate, ledger, &sarif) {
         writeln!(out, "{}", annotation.to_workflow_command())?;
     }
     if let Some(summary) = env("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()) {
@@ -242,23 +171,6 @@ pub fn announce(
         file.write_all(text.as_bytes())?;
     }
     Ok(())
-}
-
-/// The gate file's path relative to the workspace (`GITHUB_WORKSPACE`, else the current
-/// directory), as annotations want it; the path as given when it lies elsewhere.
-fn repository_path(source: &Path, workspace: Option<&str>) -> String {
-    let base = workspace
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::current_dir().ok());
-    let absolute = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
-    base.and_then(|base| {
-        let base = std::fs::canonicalize(&base).unwrap_or(base);
-        absolute
-            .strip_prefix(&base)
-            .ok()
-            .map(|relative| relative.display().to_string())
-    })
-    .unwrap_or_else(|| source.display().to_string())
 }
 
 #[cfg(test)]
@@ -277,19 +189,5 @@ mod tests {
             annotation.to_workflow_command(),
             "::error file=gates/packets.toml,line=12,title=SEC-01%3A%3Aa%2Cb%3A FAIL::50%25 done%0D%0Asecond line"
         );
-    }
-
-    #[test]
-    fn finding_locations_that_are_files() {
-        assert_eq!(
-            path_and_line("src/main.rs:7"),
-            Some(("src/main.rs".into(), Some(7)))
-        );
-        assert_eq!(
-            path_and_line("Cargo.lock"),
-            Some(("Cargo.lock".into(), None))
-        );
-        assert_eq!(path_and_line("rsa@0.9.8"), None);
-        assert_eq!(path_and_line(""), None);
     }
 }

@@ -344,6 +344,37 @@ pub struct VerdictRecord {
     pub findings: Vec<FindingNote>,
 }
 
+impl VerdictRecord {
+    /// How a failed record stands in this verdict: `Some("accepted")` or `Some("tracked")` when
+    /// its failure is a condition, `None` when it blocks (or did not fail). A scan with findings
+    /// is a condition only when none of its findings blocks.
+    pub fn condition(&self, record: &CheckRecord) -> Option<&str> {
+        if !record.outcome.is_failure() {
+            return None;
+        }
+        if !record.findings.is_empty() {
+            let states: Vec<&str> = self
+                .findings
+                .iter()
+                .filter(|note| note.check == record.name)
+                .map(|note| note.state.as_str())
+                .collect();
+            if states.is_empty() || states.contains(&"blocking") {
+                return None;
+            }
+            return Some(if states.contains(&"accepted") {
+                "accepted"
+            } else {
+                "tracked"
+            });
+        }
+        self.residual_risks
+            .iter()
+            .find(|risk| risk.check == record.name)
+            .map(|risk| risk.state.as_str())
+    }
+}
+
 /// A scanner finding as the verdict judged it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FindingNote {

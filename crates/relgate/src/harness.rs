@@ -242,6 +242,10 @@ pub fn run(options: &Options) -> i32 {
     } else {
         options.progress
     };
+    // The live display swaps stdout for a pipe, which libtest would take for "no colours".
+    if style == progress::Style::Live && args.color.is_none() {
+        args.color = Some(libtest_mimic::ColorSetting::Always);
+    }
     let checks_in_run = shared
         .gate
         .checks()

@@ -9,7 +9,6 @@
 //! with [`escape`].
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
 use crate::evidence::{
@@ -941,14 +940,10 @@ fn read_tail(out_dir: &Path, log: &str) -> Result<Tail, String> {
         ));
     }
     let unreadable = |err: std::io::Error| format!("cannot read {log}: {err}");
-    let mut file = std::fs::File::open(out_dir.join(relative)).map_err(unreadable)?;
-    let size = file.metadata().map_err(unreadable)?.len();
+    let path = out_dir.join(relative);
+    let size = std::fs::metadata(&path).map_err(unreadable)?.len();
     let start = size.saturating_sub(TAIL_BYTES);
-    file.seek(SeekFrom::Start(start)).map_err(unreadable)?;
-    let mut bytes = Vec::new();
-    file.take(TAIL_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
+    let bytes = crate::exec::read_tail(&path, TAIL_BYTES as usize).map_err(unreadable)?;
     let mut kept: &[u8] = &bytes;
     if start > 0 {
         if let Some(newline) = kept.iter().position(|byte| *byte == b'\n') {
@@ -1014,22 +1009,9 @@ fn file_link(path: &str) -> String {
     // `./` keeps a first segment with a colon from reading as a URL scheme.
     format!(
         "<a href=\"./{}\">{}</a>",
-        escape(&percent_encode(path)),
+        escape(&crate::sarif_report::uri_path(path)),
         code(path)
     )
-}
-
-/// A relative URL path: unreserved characters and `/` stay, every other byte is `%XX`.
-fn percent_encode(path: &str) -> String {
-    let mut encoded = String::with_capacity(path.len());
-    for byte in path.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 fn unlisted(out: &mut String, page: &Page<'_>, unclaimed: &[&CheckRecord]) {

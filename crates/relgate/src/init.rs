@@ -39,8 +39,8 @@ const STARTER: &str = r#"# The release security gate of this project, run by rel
 #   cargo xtask gate --packet SEC-00    one packet only (a partial run is not a release verdict)
 #
 # Evidence and reports go to target/gate/: evidence.jsonl (the hash-chained ledger), junit.xml,
-# tracker.md and logs/. Exit codes: 0 GO or GO_WITH_CONDITIONS, 1 NO_GO, 2 this file is invalid
-# (nothing ran). Unknown keys, unknown checks and dependency cycles are refused with their line.
+# tracker.md, report.html, report.sarif, attestation.intoto.json and logs/. Exit codes: 0 GO or
+# GO_WITH_CONDITIONS, 1 NO_GO, 2 this file is invalid (nothing ran). Unknown keys, unknown checks and dependency cycles are refused with their line.
 #
 # Every check below passes anywhere: replace them with your project's real checks.
 

@@ -349,13 +349,23 @@ impl Capture {
             libc::close(fds[1]);
             let stop = Arc::new(AtomicBool::new(false));
             let reader = fds[0];
+            let shared_for_interrupt = Arc::clone(&shared);
             let copier = {
                 let stop = Arc::clone(&stop);
                 std::thread::spawn(move || copy(reader, saved, &stop, &shared))
             };
+            // Ctrl-C: give the terminal back and stop drawing. `saved` is never closed, so this
+            // can run at any time, even after `stop`.
             let on_interrupt = crate::interrupt::on_interrupt(move || {
                 libc::dup2(saved, libc::STDOUT_FILENO);
-                let _ = std::io::stderr().write_all(b"\r\x1b[2K");
+                for _ in 0..20 {
+                    if let Ok(mut state) = shared_for_interrupt.state.try_lock() {
+                        clear(&mut state);
+                        state.stopped = true;
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
             });
             Some(Capture {
                 saved,
@@ -371,25 +381,35 @@ impl Capture {
         let _ = std::io::stdout().flush();
         // SAFETY: restores the saved terminal fd onto stdout; the pipe's write end closes with
         // it, so the copier sees end of file (or the stop flag, if a child still holds it).
+        // `saved` stays open for the life of the process: an interrupt clean-up that already
+        // started may still restore it, and a closed number could be reused by a report file.
         unsafe {
             libc::dup2(self.saved, libc::STDOUT_FILENO);
         }
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.copier.join();
-        unsafe {
-            libc::close(self.saved);
-        }
     }
 }
 
+/// How long the copier keeps draining the pipe once asked to stop (a process that inherited the
+/// write end could otherwise keep it busy forever).
+const DRAIN: Duration = Duration::from_millis(200);
+
 fn copy(reader: RawFd, saved: RawFd, stop: &AtomicBool, shared: &Shared) {
     // SAFETY: `reader` is the pipe's read end, owned by this thread from here on; `saved` is
-    // borrowed (ManuallyDrop) and closed by `Capture::stop` after this thread ends.
+    // borrowed (ManuallyDrop) and never closed.
     let mut input = unsafe { std::fs::File::from_raw_fd(reader) };
     let mut output = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(saved) });
     let mut pending: Vec<u8> = Vec::new();
     let mut buffer = [0u8; 8192];
+    let mut deadline: Option<Instant> = None;
     loop {
+        if deadline.is_none() && stop.load(Ordering::SeqCst) {
+            deadline = Some(Instant::now() + DRAIN);
+        }
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            break;
+        }
         let mut poll = libc::pollfd {
             fd: reader,
             events: libc::POLLIN,
@@ -397,7 +417,7 @@ fn copy(reader: RawFd, saved: RawFd, stop: &AtomicBool, shared: &Shared) {
         };
         let ready = unsafe { libc::poll(&mut poll, 1, 100) };
         if ready == 0 {
-            if stop.load(Ordering::SeqCst) {
+            if deadline.is_some() {
                 break;
             }
             continue;

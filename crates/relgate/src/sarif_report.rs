@@ -293,7 +293,7 @@ fn normalize(path: &str) -> Option<String> {
 
 /// A path as a URI reference: bytes outside the unreserved set and the sub-delimiters are
 /// percent-encoded (`:` too, so that a first segment never reads as a scheme).
-fn uri_path(path: &str) -> String {
+pub(crate) fn uri_path(path: &str) -> String {
     let mut out = String::new();
     for byte in path.bytes() {
         let keep = byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=@".contains(&byte);
@@ -741,7 +741,7 @@ impl<'a> Builder<'a> {
             (_, true, signal) => Some(format!(
                 "killed after its timeout{}{}",
                 check
-                    .map(|check| format!(" of {}", duration(check.timeout)))
+                    .map(|check| format!(" of {}", crate::spec::format_duration(check.timeout)))
                     .unwrap_or_default(),
                 signal
                     .map(|signal| format!(" (signal {signal})"))
@@ -973,7 +973,7 @@ impl<'a> Builder<'a> {
             full: format!(
                 "{} {what}; timeout {}. {}",
                 self.declared(check),
-                duration(check.timeout),
+                crate::spec::format_duration(check.timeout),
                 severity_meaning(severity)
             ),
             help: format!(
@@ -1261,22 +1261,6 @@ fn exit_codes(codes: &[i32]) -> String {
     }
 }
 
-/// `500ms`, `90s`, `10m`, `1h`, as in gate files.
-fn duration(duration: std::time::Duration) -> String {
-    let millis = duration.as_millis();
-    if !millis.is_multiple_of(1000) || millis == 0 {
-        return format!("{millis}ms");
-    }
-    let seconds = millis / 1000;
-    if seconds.is_multiple_of(3600) {
-        format!("{}h", seconds / 3600)
-    } else if seconds.is_multiple_of(60) {
-        format!("{}m", seconds / 60)
-    } else {
-        format!("{seconds}s")
-    }
-}
-
 /// Unique, non-empty tags in the order given.
 fn tags(words: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -1312,14 +1296,7 @@ fn nonempty(text: &str, fallback: &str) -> String {
 
 /// An inline code span (Markdown) holding any text.
 fn code(text: &str) -> String {
-    let text = nonempty(text, "-");
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let ticks = "`".repeat(longest + 1);
-    if longest == 0 {
-        format!("{ticks}{text}{ticks}")
-    } else {
-        format!("{ticks} {text} {ticks}")
-    }
+    crate::tracker::code(&nonempty(text, "-"))
 }
 
 #[cfg(test)]
@@ -1371,8 +1348,6 @@ mod tests {
         );
         assert_eq!(tags(&["x", "", "x", "y"]), ["x", "y"]);
         assert_eq!(code("a`b"), "`` a`b ``");
-        assert_eq!(duration(std::time::Duration::from_secs(600)), "10m");
-        assert_eq!(duration(std::time::Duration::from_millis(1500)), "1500ms");
     }
 
     #[test]

@@ -734,11 +734,7 @@ pub(crate) fn command_line(argv: &[String]) -> String {
 
 /// `850ms`, `12.3s`.
 pub(crate) fn duration(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else {
-        format!("{}.{}s", ms / 1000, (ms % 1000) / 100)
-    }
+    crate::progress::human(std::time::Duration::from_millis(ms))
 }
 
 /// The date part of an RFC 3339 timestamp.
@@ -765,7 +761,7 @@ fn cell(text: &str) -> String {
 }
 
 /// An inline code span that holds any text: the fence is longer than any backtick run inside.
-fn code(text: &str) -> String {
+pub(crate) fn code(text: &str) -> String {
     let text = inline(text);
     let longest = longest_backtick_run(&text);
     let ticks = "`".repeat(longest + 1);
