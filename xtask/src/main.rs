@@ -133,12 +133,8 @@ fn main() -> ExitCode {
 
 /// `gate import`: the tracker's gate file on stdout or into `output`, notes on stderr.
 fn import_tracker(tracker: &std::path::Path, output: Option<&std::path::Path>, force: bool) -> i32 {
-    if let Some(output) = output.filter(|output| output.exists() && !force) {
-        eprintln!(
-            "error: {} already exists\n  (hint: pass --force to overwrite it)",
-            output.display()
-        );
-        return exit_codes::INVALID;
+    if let Some(code) = output.and_then(|output| refuse_overwrite(output, force)) {
+        return code;
     }
     let name = tracker.display().to_string();
     let bytes = match std::fs::read(tracker) {
@@ -201,14 +197,21 @@ fn import_tracker(tracker: &std::path::Path, output: Option<&std::path::Path>, f
     exit_codes::OK
 }
 
-/// `gate init`: the starter gate file, never over an existing file without `--force`.
-fn init_gate(gate: &std::path::Path, force: bool) -> i32 {
-    if gate.exists() && !force {
+/// Exit 2 for a file that exists, unless `--force` says to overwrite it.
+fn refuse_overwrite(path: &std::path::Path, force: bool) -> Option<i32> {
+    (path.exists() && !force).then(|| {
         eprintln!(
             "error: {} already exists\n  (hint: pass --force to overwrite it)",
-            gate.display()
+            path.display()
         );
-        return exit_codes::INVALID;
+        exit_codes::INVALID
+    })
+}
+
+/// `gate init`: the starter gate file, never over an existing file without `--force`.
+fn init_gate(gate: &std::path::Path, force: bool) -> i32 {
+    if let Some(code) = refuse_overwrite(gate, force) {
+        return code;
     }
     let Some(file_name) = gate.file_name() else {
         eprintln!("error: --gate {} does not name a file", gate.display());

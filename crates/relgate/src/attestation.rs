@@ -38,25 +38,25 @@ pub fn result_of(decision: Decision) -> &'static str {
     }
 }
 
-/// The relative paths of every evidence file the ledger names (logs and stored reports), in
-/// ledger order, without duplicates.
-pub fn evidence_paths(ledger: &Ledger) -> Vec<String> {
-    let mut paths: Vec<String> = Vec::new();
-    let mut push = |path: &Option<String>| {
+/// Every evidence file the ledger names (logs and stored reports) with the sha256 the ledger
+/// recorded for it, in ledger order, without duplicates.
+pub fn evidence_files(ledger: &Ledger) -> Vec<(String, Option<String>)> {
+    let mut files: Vec<(String, Option<String>)> = Vec::new();
+    let mut push = |path: &Option<String>, sha256: &Option<String>| {
         if let Some(path) = path {
-            if !paths.contains(path) {
-                paths.push(path.clone());
+            if !files.iter().any(|(known, _)| known == path) {
+                files.push((path.clone(), sha256.clone()));
             }
         }
     };
     for service in ledger.services() {
-        push(&service.log);
+        push(&service.log, &service.sha256);
     }
     for check in ledger.checks() {
-        push(&check.log);
-        push(&check.report);
+        push(&check.log, &check.sha256);
+        push(&check.report, &check.report_sha256);
     }
-    paths
+    files
 }
 
 /// Builds the statement. `subjects` maps a path relative to the out directory to its sha256.
@@ -175,30 +175,29 @@ fn output(path: &Option<String>, sha256: Option<&str>, bytes: Option<u64>) -> Va
     }
 }
 
-/// Hashes `reports` (paths inside `out_dir`, e.g. the ledger and the reports just written) and
-/// every evidence file the ledger names, and writes `out_dir/attestation.intoto.json`
-/// atomically. A file the ledger names but that is missing is left out of the subjects (the
-/// ledger still records its digest, and `verify` reports it).
+/// Hashes `reports` (paths inside `out_dir`, e.g. the ledger and the reports just written),
+/// takes the digest of every evidence file the ledger names from the ledger (which hashed each
+/// log as it was written; `verify` re-hashes them), and writes `out_dir/attestation.intoto.json`
+/// atomically. A file that is missing is left out of the subjects (the ledger still records its
+/// digest, and `verify` reports it).
 pub fn write(ledger: &Ledger, reports: &[PathBuf], out_dir: &Path) -> std::io::Result<PathBuf> {
     let mut subjects = BTreeMap::new();
-    let relative: Vec<String> = reports
-        .iter()
-        .map(|path| {
-            path.strip_prefix(out_dir)
-                .unwrap_or(path)
-                .to_string_lossy()
-                .into_owned()
-        })
-        .chain(evidence_paths(ledger))
-        .collect();
-    for name in relative {
-        match sha256_file(&out_dir.join(&name)) {
-            Ok((sha256, _)) => {
-                subjects.insert(name, sha256);
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(err),
-        }
+    let reports = reports.iter().map(|path| {
+        let name = path.strip_prefix(out_dir).unwrap_or(path);
+        (name.to_string_lossy().into_owned(), None)
+    });
+    for (name, recorded) in reports.chain(evidence_files(ledger)) {
+        let file = out_dir.join(&name);
+        let sha256 = match recorded {
+            Some(sha256) if file.is_file() => sha256,
+            Some(_) => continue,
+            None => match sha256_file(&file) {
+                Ok((sha256, _)) => sha256,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(err),
+            },
+        };
+        subjects.insert(name, sha256);
     }
     let path = out_dir.join(ATTESTATION_FILE);
     let mut text = serde_json::to_string_pretty(&statement(ledger, &subjects))

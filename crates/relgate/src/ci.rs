@@ -13,7 +13,6 @@ use std::io::Write;
 use serde_json::Value;
 
 use crate::evidence::{Decision, Ledger};
-use crate::sarif_report;
 use crate::spec::Gate;
 
 /// The level of a workflow command.
@@ -145,20 +144,20 @@ pub fn annotations(gate: &Gate, ledger: &Ledger, sarif: &Value) -> Vec<Annotatio
     found
 }
 
-/// Under GitHub Actions (`GITHUB_ACTIONS=true`): prints the annotations to `out` and appends the
-/// tracker's summary to `$GITHUB_STEP_SUMMARY` when set. Does nothing elsewhere. `env` reads an
-/// environment variable (tests pass their own).
+/// Under GitHub Actions (`GITHUB_ACTIONS=true`): prints the annotations of `sarif` (the run's
+/// report.sarif document) to `out` and appends the tracker's summary to `$GITHUB_STEP_SUMMARY`
+/// when set. Does nothing elsewhere. `env` reads an environment variable (tests pass their own).
 pub fn announce(
     gate: &Gate,
     ledger: &Ledger,
+    sarif: &Value,
     env: &dyn Fn(&str) -> Option<String>,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     if env("GITHUB_ACTIONS").as_deref() != Some("true") {
         return Ok(());
     }
-    let sarif = sarif_report::render_with(gate, ledger, &sarif_report::SourceTree::read(gate));
-    for annotation in annotations(gate, ledger, &sarif) {
+    for annotation in annotations(gate, ledger, sarif) {
         writeln!(out, "{}", annotation.to_workflow_command())?;
     }
     if let Some(summary) = env("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()) {

@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::evidence::{
     AcceptanceNote, CaseKind, CaseOutcome, CheckRecord, FindingNote, GateResult, Ledger, Outcome,
-    PacketStatus, RunHeader, ServiceRecord, LEDGER_FILE,
+    PacketStatus, ServiceRecord, LEDGER_FILE,
 };
 use crate::spec::{Check, CheckKind, Gate, GrepExpect, Satisfaction, Severity};
 use crate::tracker::{claim_all, command_line, duration, PacketView};
@@ -221,7 +221,11 @@ fn header(out: &mut String, gate: &Gate, ledger: &Ledger) {
     }
     match ledger.header() {
         Some(header) => {
-            meta(out, "Git commit", &commit(header));
+            meta(
+                out,
+                "Git commit",
+                &crate::tracker::commit_with(header, code),
+            );
             meta(out, "Run id", &code(&header.run_id));
             meta(out, "Started", &escape(&header.started));
             meta(out, "relgate version", &code(&header.relgate_version));
@@ -266,18 +270,6 @@ fn case_counts(ledger: &Ledger) -> String {
     } else {
         format!("{total} (checks and checklist items): {}", parts.join(", "))
     }
-}
-
-/// The commit as code, with `(dirty tree)` when the tree had changes.
-fn commit(header: &RunHeader) -> String {
-    let mut text = match &header.git_head {
-        Some(head) => code(head),
-        None => "none (not a git checkout)".to_string(),
-    };
-    if header.git_dirty == Some(true) {
-        text.push_str(" (dirty tree)");
-    }
-    text
 }
 
 fn contents(out: &mut String, sections: &[PacketView<'_>], unlisted: bool) {
@@ -1179,7 +1171,11 @@ fn evidence(out: &mut String, gate: &Gate, ledger: &Ledger) {
                     ),
                 );
             }
-            meta(out, "Git commit", &commit(header));
+            meta(
+                out,
+                "Git commit",
+                &crate::tracker::commit_with(header, code),
+            );
             meta(out, "Run id", &code(&header.run_id));
             meta(out, "Mode", &code(&header.mode));
             meta(out, "Started", &escape(&header.started));

@@ -718,15 +718,10 @@ fn command_id(command: &str) -> String {
         .take_while(|word| !word.starts_with('-') && !word.contains('='))
         .take(5)
         .collect();
-    let mut id = String::new();
-    for c in words.join(" ").chars() {
-        if c.is_ascii_alphanumeric() {
-            id.push(c.to_ascii_lowercase());
-        } else if !id.is_empty() && !id.ends_with('-') {
-            id.push('-');
-        }
-    }
-    let mut id: String = id.chars().take(40).collect();
+    let mut id: String = crate::spec::slugify(&words.join(" "))
+        .chars()
+        .take(40)
+        .collect();
     while id.ends_with('-') {
         id.pop();
     }

@@ -24,6 +24,8 @@ pub struct Finished {
     pub ledger: Ledger,
     /// The verdict.
     pub verdict: Verdict,
+    /// report.sarif as written (CI annotations are made from its results).
+    pub sarif: serde_json::Value,
     /// Files written.
     pub files: Vec<PathBuf>,
 }
@@ -122,7 +124,8 @@ pub fn finish(
         out_dir,
     )?];
     files.push(crate::tracker::write(gate, &ledger, out_dir)?);
-    files.push(crate::sarif_report::write(gate, &ledger, out_dir)?);
+    let (sarif_path, sarif) = crate::sarif_report::write(gate, &ledger, out_dir)?;
+    files.push(sarif_path);
     files.push(crate::html::write(gate, &ledger, out_dir)?);
     // The ledger goes after the reports: its presence means the run completed and every report
     // is there. The attestation then digests all of them, the ledger and every log.
@@ -132,6 +135,7 @@ pub fn finish(
     Ok(Finished {
         ledger,
         verdict,
+        sarif,
         files,
     })
 }
@@ -273,5 +277,11 @@ pub fn print_summary(
     writeln!(out)?;
     writeln!(out, "verdict: {}", record.decision.label())?;
     writeln!(out, "evidence: {}", out_dir.display())?;
-    crate::ci::announce(gate, &finished.ledger, &|key| std::env::var(key).ok(), out)
+    crate::ci::announce(
+        gate,
+        &finished.ledger,
+        &finished.sarif,
+        &|key| std::env::var(key).ok(),
+        out,
+    )
 }

@@ -152,14 +152,14 @@ pub fn render_with(gate: &Gate, ledger: &Ledger, tree: &SourceTree) -> Value {
 }
 
 /// Renders (with [`SourceTree::read`]) and writes `out_dir/report.sarif` atomically
-/// ([`crate::atomic::write`]); returns its path.
-pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<PathBuf> {
+/// ([`crate::atomic::write`]); returns its path and the document.
+pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<(PathBuf, Value)> {
     let path = out_dir.join(SARIF_FILE);
     let document = render_with(gate, ledger, &SourceTree::read(gate));
     let mut text = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
     text.push('\n');
     crate::atomic::write(&path, text.as_bytes())?;
-    Ok(path)
+    Ok((path, document))
 }
 
 /// The SARIF level of a severity: P0 `error`, P1 `warning`, P2 `note`.

@@ -696,9 +696,15 @@ fn acceptances(out: &mut String, heading: &str, notes: &[AcceptanceNote]) {
 
 /// The git commit of the run: `` `abc…` `` and `(dirty tree)` when there were changes.
 fn commit(header: Option<&RunHeader>) -> String {
-    let Some(header) = header else {
-        return "unknown (no header record)".to_string();
-    };
+    match header {
+        Some(header) => commit_with(header, code),
+        None => "unknown (no header record)".to_string(),
+    }
+}
+
+/// The run's commit shown with `code` (Markdown or HTML), `(dirty tree)` when the tree had
+/// changes (shared with [`crate::html`]).
+pub(crate) fn commit_with(header: &RunHeader, code: fn(&str) -> String) -> String {
     let mut text = match &header.git_head {
         Some(head) => code(head),
         None => "none (not a git checkout)".to_string(),

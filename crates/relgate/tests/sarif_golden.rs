@@ -8,7 +8,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use relgate::evidence::{CaseKind, CheckRecord, Ledger, Outcome};
 use relgate::sarif_report::{self, SourceTree};
@@ -136,10 +136,6 @@ fn rendered() -> Value {
     sarif_report::render_with(&gate, &ledger(&gate), &tree())
 }
 
-fn golden_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/report.sarif")
-}
-
 fn results(document: &Value) -> &Vec<Value> {
     document["runs"][0]["results"].as_array().unwrap()
 }
@@ -203,18 +199,9 @@ fn check_line(id: &str) -> u64 {
 fn report_sarif_matches_the_golden_file() {
     let document = rendered();
     let text = serde_json::to_string_pretty(&document).unwrap() + "\n";
-    let path = golden_path();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &text).unwrap();
+    let Some((path, golden)) = support::golden("report.sarif", &text) else {
         return;
-    }
-    let golden = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}; run with UPDATE_GOLDEN=1 to write it",
-            path.display()
-        )
-    });
+    };
     // Compared as JSON, so that the key order of serde_json's maps does not matter.
     let golden: Value = serde_json::from_str(&golden).expect("the golden file is JSON");
     assert!(
@@ -246,7 +233,7 @@ fn the_golden_report_is_valid_sarif_for_code_scanning() {
 
 #[test]
 fn the_golden_file_is_valid_sarif_for_code_scanning() {
-    let Ok(text) = std::fs::read_to_string(golden_path()) else {
+    let Ok(text) = std::fs::read_to_string(support::golden_path("report.sarif")) else {
         return; // report_sarif_matches_the_golden_file says how to write it.
     };
     assert_valid(

@@ -7,30 +7,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
 use support::fixture::{gate, ledger};
-
-fn golden_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/tracker.md")
-}
 
 #[test]
 fn tracker_matches_the_golden_file() {
     let gate = gate();
     let rendered = relgate::tracker::render(&gate, &ledger(&gate));
-    let path = golden_path();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &rendered).unwrap();
+    let Some((path, golden)) = support::golden("tracker.md", &rendered) else {
         return;
-    }
-    let golden = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}; run with UPDATE_GOLDEN=1 to write it",
-            path.display()
-        )
-    });
+    };
     assert!(
         golden == rendered,
         "tracker.md differs from {}; run with UPDATE_GOLDEN=1 and review the diff\n{rendered}",
