@@ -75,22 +75,77 @@ impl Redactor {
 
     /// `text` with every known secret and every rule match replaced by [`MASK`].
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let mut out = Cow::Borrowed(text);
+        mask_str(text, &self.spans(text.as_bytes()))
+    }
+
+    /// Byte ranges of `text` to mask: every occurrence of a known secret (in any of its
+    /// forms) and every match of the built-in rules; sorted, merged, and widened to whole
+    /// UTF-8 characters. Works on bytes, so text that is not UTF-8 is redacted too.
+    pub fn spans(&self, text: &[u8]) -> Vec<(usize, usize)> {
+        let mut spans = crate::secrets::match_spans(text);
         for secret in self
             .secrets
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
         {
-            if out.contains(secret.as_str()) {
-                out = Cow::Owned(out.replace(secret.as_str(), MASK));
-            }
+            let finder = memchr::memmem::Finder::new(secret.as_bytes());
+            spans.extend(
+                finder
+                    .find_iter(text)
+                    .map(|start| (start, start + secret.len())),
+            );
         }
-        match crate::secrets::redact_matches(&out) {
-            Cow::Borrowed(_) => out,
-            Cow::Owned(redacted) => Cow::Owned(redacted),
+        merge(text, spans)
+    }
+}
+
+/// Sorts and merges overlapping or touching spans, widened so none splits a UTF-8 character.
+fn merge(text: &[u8], mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    let continuation = |index: usize| text.get(index).is_some_and(|byte| byte & 0xC0 == 0x80);
+    for (start, end) in &mut spans {
+        while *start > 0 && continuation(*start) {
+            *start -= 1;
+        }
+        while *end < text.len() && continuation(*end) {
+            *end += 1;
         }
     }
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// `text` with each of `spans` (sorted, disjoint, from [`Redactor::spans`]) replaced by
+/// [`MASK`].
+pub fn mask(text: &[u8], spans: &[(usize, usize)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut copied = 0;
+    for &(start, end) in spans {
+        if start < copied || end <= start {
+            continue;
+        }
+        out.extend_from_slice(&text[copied..start]);
+        out.extend_from_slice(MASK.as_bytes());
+        copied = end;
+    }
+    out.extend_from_slice(&text[copied..]);
+    out
+}
+
+/// [`mask`] for text: borrowed when there is nothing to mask.
+pub fn mask_str<'t>(text: &'t str, spans: &[(usize, usize)]) -> Cow<'t, str> {
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    // Spans are widened to whole characters, so the result is UTF-8 again.
+    Cow::Owned(String::from_utf8_lossy(&mask(text.as_bytes(), spans)).into_owned())
 }
 
 /// The secret as it appears inside a JSON string (without the quotes).

@@ -81,6 +81,15 @@ pub(crate) fn redact_matches(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Byte ranges of every match of the built-in secret rules in `text` (see
+/// [`crate::redact::Redactor::spans`]).
+pub(crate) fn match_spans(text: &[u8]) -> Vec<(usize, usize)> {
+    match rules::ruleset() {
+        Ok(rules) => rules.redact_spans(text),
+        Err(_) => Vec::new(),
+    }
+}
+
 const CASES: &[&str] = &["controls", "no-secrets", "allowlist-current"];
 
 /// How many findings a one-line message names before "and N more".

@@ -1,153 +1,331 @@
-//! Redaction of everything the gate writes: command, service and grep logs pass through a
-//! [`LineRedactor`] (relgate-probes' secret rules, line by line, with private-key blocks masked
-//! from their BEGIN line to their END line) before they reach the disk, so the digest in the
-//! ledger is the digest of the redacted log.
+//! One redactor for every byte relgate writes.
+//!
+//! The rules are relgate-probes' secret rules plus the known secrets registered at run start
+//! ([`register_secret`]: the values of `env` entries whose names look secret, see
+//! [`is_secret_name`]). Every output goes through this module:
+//!
+//! - logs (commands, services, grep, scans) through a [`LineRedactor`] as they are written, so
+//!   the digest in the ledger is the digest of the redacted log;
+//! - every file of the out directory through [`write_report`] (redact, then write atomically):
+//!   ledger lines are redacted before they are hashed, fragments, JUnit, tracker, SARIF, HTML
+//!   and the attestation before they are written;
+//! - the terminal and GitHub (summary, annotations, step summary, test failures, progress)
+//!   through [`redact`] or a [`Writer`].
+//!
+//! Redaction is idempotent and keeps JSON, XML and HTML well-formed: the mask `[REDACTED]` has
+//! no markup character, and a masked span never leaves half a `\` escape or `&…;` entity.
+//!
+//! Private-key blocks: a `-----BEGIN … PRIVATE KEY-----` armour stays readable, and whatever
+//! follows it on the line up to its END armour (a one-line or JSON-escaped key) is masked by
+//! the `private-key` rule; after a BEGIN that does not close on its line, the following lines
+//! are masked while they are shaped like key material (PEM headers, base64 lines), and masking
+//! stops at the END armour or at the first other line: prose after a BEGIN is never masked.
+
+mod lines;
 
 use std::borrow::Cow;
+use std::io::Write;
+use std::path::Path;
 use std::sync::LazyLock;
 
-use relgate_probes::redact::{Redactor, MASK};
-
-/// Longest line kept whole for matching; a longer run without a newline is redacted in pieces.
-const MAX_LINE: usize = 64 * 1024;
+pub use lines::LineRedactor;
+use relgate_probes::redact::Redactor;
+pub use relgate_probes::redact::MASK;
 
 static REDACTOR: LazyLock<Redactor> = LazyLock::new(Redactor::new);
 
-/// `text` with every secret the built-in rules recognise masked.
+/// Adds a known secret to the process-wide redactor: from now on it is masked (also in its
+/// JSON-escaped and percent-encoded forms) in every log and report.
+pub fn register_secret(secret: &str) {
+    REDACTOR.add_secret(secret);
+}
+
+/// `text` with every secret masked; borrowed when there is none.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    REDACTOR.redact(text)
-}
-
-/// Redacts a byte stream line by line.
-#[derive(Debug, Default)]
-pub struct LineRedactor {
-    pending: Vec<u8>,
-    in_private_key: bool,
-}
-
-impl LineRedactor {
-    /// A redactor at the start of a stream.
-    pub fn new() -> LineRedactor {
-        LineRedactor::default()
+    match redact_bytes(text.as_bytes()) {
+        Cow::Borrowed(_) => Cow::Borrowed(text),
+        // Spans cover whole characters, so the result is UTF-8 again.
+        Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
     }
+}
 
-    /// Feeds `chunk`; every complete line (and overlong runs) goes to `out`, redacted.
-    pub fn push(
-        &mut self,
-        chunk: &[u8],
-        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let mut rest = chunk;
-        while let Some(newline) = rest.iter().position(|byte| *byte == b'\n') {
-            self.pending.extend_from_slice(&rest[..=newline]);
-            rest = &rest[newline + 1..];
-            self.flush_pending(out)?;
-        }
-        self.pending.extend_from_slice(rest);
-        if self.pending.len() >= MAX_LINE {
-            self.flush_pending(out)?;
-        }
+/// `bytes` with every secret masked, line by line (private-key blocks included); borrowed
+/// when there is none.
+pub fn redact_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let mut out = Vec::new();
+    let mut changed = false;
+    let mut redactor = LineRedactor::new();
+    let mut offset = 0;
+    let mut sink = |piece: &[u8]| {
+        changed |= bytes.get(offset..offset + piece.len()) != Some(piece);
+        offset += piece.len();
+        out.extend_from_slice(piece);
         Ok(())
+    };
+    // Writing into a Vec cannot fail.
+    let _ = redactor.push(bytes, &mut sink);
+    let _ = redactor.finish(&mut sink);
+    if changed || offset != bytes.len() {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(bytes)
     }
+}
 
-    /// Writes what is left (a last line without newline).
-    pub fn finish(
-        &mut self,
-        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        self.flush_pending(out)
-    }
-
-    fn flush_pending(
-        &mut self,
-        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let line = std::mem::take(&mut self.pending);
-        let result = match self.redact_line(&line) {
-            Some(redacted) => out(&redacted),
-            None => out(&line),
-        };
-        self.pending = line;
-        self.pending.clear();
-        result
-    }
-
-    /// The redacted line, or `None` when it is unchanged.
-    fn redact_line(&mut self, line: &[u8]) -> Option<Vec<u8>> {
-        // Every rule needs letters; output without any (progress bars, binary noise) is clean.
-        if !self.in_private_key && !line.iter().any(u8::is_ascii_alphabetic) {
-            return None;
-        }
-        let text = String::from_utf8_lossy(line);
-        let begins = text.contains("-----BEGIN") && text.contains("PRIVATE KEY");
-        let ends = text.contains("-----END") && text.contains("PRIVATE KEY");
-        if self.in_private_key || begins {
-            // Inside a private key block every line is key material.
-            self.in_private_key = !ends;
-            let newline = if line.ends_with(b"\n") { "\n" } else { "" };
-            let keep = if begins || ends {
-                text.trim_end().to_string()
-            } else {
-                MASK.to_string()
-            };
-            if begins || ends {
-                return Some(format!("{keep}{newline}").into_bytes());
+/// Redacts every string (and object key) of a JSON value in place.
+pub fn redact_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            if let Cow::Owned(redacted) = redact(text) {
+                *text = redacted;
             }
-            return Some(format!("{MASK}{newline}").into_bytes());
         }
-        match REDACTOR.redact(&text) {
-            Cow::Borrowed(_) => None,
-            Cow::Owned(redacted) => Some(redacted.into_bytes()),
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut item) in entries {
+                redact_json(&mut item);
+                map.insert(redact(&key).into_owned(), item);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// A copy of `value` (a record) with every string redacted; `value` itself when it does not
+/// round-trip through JSON (never the case for evidence records).
+pub fn redacted<T>(value: &T) -> T
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Clone,
+{
+    let Ok(mut json) = serde_json::to_value(value) else {
+        return value.clone();
+    };
+    redact_json(&mut json);
+    serde_json::from_value(json).unwrap_or_else(|_| value.clone())
+}
+
+/// The one way a file of the out directory is written: `bytes` redacted, then written
+/// atomically. A JSON file (`.json`, `.sarif`, `.jsonl`) whose redaction would no longer parse
+/// is refused rather than written broken.
+pub fn write_report(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let redacted = redact_bytes(bytes);
+    if let Cow::Owned(changed) = &redacted {
+        check_still_json(path, changed)?;
+    }
+    crate::atomic::write(path, &redacted)
+}
+
+fn check_still_json(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let extension = path.extension().and_then(|ext| ext.to_str()).unwrap_or("");
+    let parses = match extension {
+        "json" | "sarif" => serde_json::from_slice::<serde_json::Value>(bytes).is_ok(),
+        "jsonl" => bytes
+            .split(|byte| *byte == b'\n')
+            .filter(|line| !line.is_empty())
+            .all(|line| serde_json::from_slice::<serde_json::Value>(line).is_ok()),
+        _ => true,
+    };
+    if parses {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "redacting {} would break its JSON; refusing to write it",
+                path.display()
+            ),
+        ))
+    }
+}
+
+/// A writer that redacts what passes through it, line by line (the terminal: summary,
+/// annotations). Lines are written as they complete; [`Writer::finish`] (or drop) writes the
+/// rest.
+pub struct Writer<W: Write> {
+    inner: W,
+    lines: LineRedactor,
+}
+
+impl<W: Write> Writer<W> {
+    /// Redacts into `inner`.
+    pub fn new(inner: W) -> Writer<W> {
+        Writer {
+            inner,
+            lines: LineRedactor::new(),
+        }
+    }
+
+    /// Writes an unfinished last line and flushes.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        let inner = &mut self.inner;
+        self.lines.finish(&mut |bytes| inner.write_all(bytes))?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Write for Writer<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let inner = &mut self.inner;
+        self.lines.push(buf, &mut |bytes| inner.write_all(bytes))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Only complete lines are out; a partial line waits for its end (or `finish`).
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for Writer<W> {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// Whether an environment variable's name says its value is a secret. The name is split into
+/// words at `_`, `-`, `.` and lower-to-upper case changes; it is secret when a word,
+/// case-insensitively, ends with TOKEN(S), SECRET(S), PASSWORD(S), PASSWD, PASSPHRASE,
+/// CREDENTIAL(S) or AUTH, or is KEY(S) or a compound key word (APIKEY, PRIVATEKEY, ACCESSKEY,
+/// SECRETKEY, SIGNINGKEY, MASTERKEY), unless the last word names where a secret is rather than
+/// the secret (URL, URI, FILE, PATH, DIR, NAME, HOST, PORT, USER, USERNAME, TYPE, HEADER,
+/// ENDPOINT). So `GITHUB_TOKEN`, `PGPASSWORD`, `apiKey`, `OAUTH` and `AWS_SECRET_ACCESS_KEY`
+/// are secret; `KEYBOARD`, `MONKEY`, `AUTHOR`, `TOKENIZER` and `TOKEN_URL` are not.
+pub fn is_secret_name(name: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "token",
+        "tokens",
+        "secret",
+        "secrets",
+        "password",
+        "passwords",
+        "passwd",
+        "passphrase",
+        "credential",
+        "credentials",
+        "auth",
+    ];
+    const KEY_WORDS: &[&str] = &[
+        "key",
+        "keys",
+        "apikey",
+        "privatekey",
+        "accesskey",
+        "secretkey",
+        "signingkey",
+        "masterkey",
+    ];
+    const LOCATIONS: &[&str] = &[
+        "url", "uri", "file", "path", "dir", "name", "host", "port", "user", "username", "type",
+        "header", "endpoint",
+    ];
+    let words = name_words(name);
+    if words
+        .last()
+        .is_some_and(|last| LOCATIONS.contains(&last.as_str()))
+    {
+        return false;
+    }
+    words.iter().any(|word| {
+        ENDINGS.iter().any(|ending| word.ends_with(ending)) || KEY_WORDS.contains(&word.as_str())
+    })
+}
+
+/// Lower-case words of a variable name: split at `_`, `-`, `.` and where a lower-case letter
+/// or digit is followed by an upper-case one.
+fn name_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if matches!(c, '_' | '-' | '.') {
+            words.push(std::mem::take(&mut word));
+            previous_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && previous_lower {
+            words.push(std::mem::take(&mut word));
+        }
+        previous_lower = c.is_lowercase() || c.is_ascii_digit();
+        word.extend(c.to_lowercase());
+    }
+    words.push(word);
+    words.retain(|word| !word.is_empty());
+    words
+}
+
+/// Registers the value of every `env` entry of the gate's checks and services whose name
+/// looks secret ([`is_secret_name`]), so it is masked wherever it shows up. Values that are
+/// only a `${…}` reference are left out (the referenced URL's password is redacted anyway).
+pub fn register_gate_secrets(gate: &crate::spec::Gate) {
+    use crate::spec::{CheckKind, ServiceKind};
+    let mut envs = Vec::new();
+    for check in gate.checks() {
+        match &check.kind {
+            CheckKind::Command(command) => envs.push(&command.env),
+            CheckKind::Scan(scan) => envs.push(&scan.command.env),
+            CheckKind::Grep(_) | CheckKind::Probe(_) => {}
+        }
+    }
+    for service in &gate.services {
+        if let ServiceKind::Process(process) = &service.kind {
+            envs.push(&process.env);
+        }
+    }
+    for (name, value) in envs.into_iter().flatten() {
+        if is_secret_name(name) && !value.contains("${") {
+            register_secret(value);
+        }
+    }
+}
+
+/// The byte ranges of one line (or piece of a long line) to mask: the rules and known
+/// secrets, widened so that no `\` escape or `&…;` entity is cut in half.
+fn line_spans(text: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = REDACTOR.spans(text);
+    for (start, end) in &mut spans {
+        widen_for_markup(text, start, end);
+    }
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+/// Widens `start..end` so that masking it keeps JSON and XML/HTML well-formed: a character
+/// escaped by a `\` before the span takes its backslash along, a span ending in an unfinished
+/// `\` escape takes the escaped character (and a `\u` escape's four hex digits), and a span
+/// starting inside an `&name;` entity takes its `&`.
+fn widen_for_markup(text: &[u8], start: &mut usize, end: &mut usize) {
+    let backslashes_before =
+        |at: usize| text[..at].iter().rev().take_while(|b| **b == b'\\').count();
+    if backslashes_before(*start) % 2 == 1 {
+        *start -= 1;
+    }
+    if let Some(amp) = text[..*start]
+        .iter()
+        .rev()
+        .take(12)
+        .position(|byte| !(byte.is_ascii_alphanumeric() || *byte == b'#'))
+        .map(|back| *start - back - 1)
+        .filter(|at| text[*at] == b'&' && *at < *start)
+    {
+        *start = amp;
+    }
+    if *end > *start && backslashes_before(*end) % 2 == 1 && *end < text.len() {
+        let escaped = text[*end];
+        *end += 1;
+        if escaped == b'u' {
+            *end = (*end + 4).min(text.len());
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(chunks: &[&[u8]]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut redactor = LineRedactor::new();
-        let mut sink = |bytes: &[u8]| {
-            out.extend_from_slice(bytes);
-            Ok(())
-        };
-        for chunk in chunks {
-            redactor.push(chunk, &mut sink).unwrap();
-        }
-        redactor.finish(&mut sink).unwrap();
-        out
-    }
-
-    #[test]
-    fn clean_bytes_pass_unchanged_whatever_the_chunking() {
-        let text = b"line one\nline two\n\xff\xfe binary\nlast without newline";
-        assert_eq!(run(&[text]), text);
-        let pieces: Vec<&[u8]> = text.chunks(3).collect();
-        assert_eq!(run(&pieces), text);
-        let zeros = vec![0u8; 200_000];
-        assert_eq!(run(&[&zeros]), zeros);
-    }
-
-    #[test]
-    fn private_key_blocks_are_masked_line_by_line() {
-        let block = concat!(
-            "-----BEGIN ",
-            "PRIVATE KEY-----\n",
-            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n",
-            "AASCBKcwggSjAgEAAoIBAQC7\n",
-            "-----END ",
-            "PRIVATE KEY-----\n",
-            "after\n"
-        );
-        let out = String::from_utf8(run(&[block.as_bytes()])).unwrap();
-        assert!(!out.contains("MIIEvQ"), "{out}");
-        assert!(!out.contains("AASCBKcw"), "{out}");
-        assert!(out.ends_with("after\n"), "{out}");
-        assert_eq!(out.lines().count(), 5);
-    }
-}
+mod tests;

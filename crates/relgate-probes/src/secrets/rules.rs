@@ -196,9 +196,10 @@ const SPECS: &[Spec] = &[
         id: "private-key",
         description: "PEM or OpenSSH or PGP private key block (-----BEGIN … PRIVATE KEY-----)",
         // Header lines (Proc-Type:, DEK-Info:, Version:) are skipped; the secret is the base64
-        // body, up to the END line or, in a truncated text, the last base64 run.
+        // body (on the next lines, after JSON `\n` escapes, or right after the armour), up to
+        // the END line or, in a truncated text, the last base64 run.
         patterns: &[
-            r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\\[rn]|\s)+(?:[A-Za-z][0-9A-Za-z\-]*:[^\n\\]*(?:\\[rn]|\s)+)*(?P<secret>[0-9A-Za-z+/=]{20,}(?:(?:\\[rn]|\s)+[0-9A-Za-z+/=]+)*)",
+            r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\\[rn]|\s)*(?:[A-Za-z][0-9A-Za-z\-]*:[^\n\\]*(?:\\[rn]|\s)+)*(?P<secret>[0-9A-Za-z+/=]{20,}(?:(?:\\[rn]|\s)+[0-9A-Za-z+/=]+)*)",
         ],
         keywords: &["private key"],
         min_len: 40,
@@ -442,42 +443,28 @@ impl RuleSet {
         resolved
     }
 
-    /// `text` with every secret the rules recognise replaced by [`MASK`]; borrowed when there
-    /// is none. Linear in the text: one keyword pass, then only the rules whose keywords occur.
-    pub(crate) fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
-        let bytes = text.as_bytes();
+    /// Byte ranges of every secret the rules recognise in `text` (redaction: every match of an
+    /// `Always` rule, the checked matches of the others), sorted by start, possibly
+    /// overlapping. Linear in the text: one keyword pass, then only the rules whose keywords
+    /// occur.
+    pub(crate) fn redact_spans(&self, text: &[u8]) -> Vec<(usize, usize)> {
         let mut spans: Vec<(usize, usize)> = self
             .hits(
-                bytes,
+                text,
                 |_, rule| Some(rule.redact == Redact::Checked),
                 DEFAULT_GENERIC_ENTROPY,
             )
             .into_iter()
             .map(|hit| (hit.start, hit.end))
             .collect();
-        if spans.is_empty() {
-            return std::borrow::Cow::Borrowed(text);
-        }
         spans.sort_unstable();
-        let mut out = String::with_capacity(text.len());
-        let mut copied = 0;
-        for (start, end) in spans {
-            // The byte classes are ASCII, but a run such as `[^"'\s]+` may end inside a
-            // multi-byte character: widen to character boundaries so no slice splits one.
-            let start = floor_boundary(text, start);
-            let end = ceil_boundary(text, end);
-            if end <= copied {
-                continue;
-            }
-            if start >= copied {
-                out.push_str(&text[copied..start]);
-                out.push_str(MASK);
-            }
-            // Otherwise the span overlaps the one just masked, which now reaches `end`.
-            copied = end;
-        }
-        out.push_str(&text[copied..]);
-        std::borrow::Cow::Owned(out)
+        spans
+    }
+
+    /// `text` with every secret the rules recognise replaced by [`MASK`]; borrowed when there
+    /// is none.
+    pub(crate) fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        crate::redact::mask_str(text, &self.redact_spans(text.as_bytes()))
     }
 
     /// Raw matches of the rules `wanted` selects; `wanted` returns `None` to skip a rule,
@@ -719,20 +706,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         || haystack
             .windows(needle.len())
             .any(|window| window == needle)
-}
-
-fn floor_boundary(text: &str, mut index: usize) -> usize {
-    while !text.is_char_boundary(index) {
-        index -= 1;
-    }
-    index
-}
-
-fn ceil_boundary(text: &str, mut index: usize) -> usize {
-    while !text.is_char_boundary(index) {
-        index += 1;
-    }
-    index
 }
 
 /// A text holding one planted secret for `rule`, and that secret: the positive control. Built

@@ -1,0 +1,260 @@
+//! [`LineRedactor`]: a byte stream redacted line by line, with the state a private-key block
+//! needs across lines and a bounded carry-over for lines longer than [`MAX_LINE`].
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::bytes::Regex;
+
+use super::{line_spans, MASK};
+
+/// Longest run without a newline held before part of it is written. Longer lines are written
+/// in pieces, each cut where no secret straddles it, carrying [`OVERLAP`] bytes over.
+pub(super) const MAX_LINE: usize = 64 * 1024;
+
+/// Bytes of a long line carried over at each cut: longer than any secret the rules match
+/// (tokens are a few hundred bytes, a one-line PEM key a few KiB), so a secret straddling the
+/// cut is always whole in the buffer and masked.
+const OVERLAP: usize = 8 * 1024;
+
+/// Bytes before the cut that stay in the buffer (already written) as left context: a rule that
+/// needs a key name or an armour line before the secret still sees it.
+const CONTEXT: usize = 1024;
+
+/// Where the stream is relative to a private-key block.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Pem {
+    /// Not in a block.
+    #[default]
+    Outside,
+    /// After a `-----BEGIN … PRIVATE KEY-----` line that did not close the block: headers
+    /// (`Proc-Type:`, `DEK-Info:`…) or the first body line may follow.
+    Opened,
+    /// Inside the base64 body.
+    Body,
+}
+
+/// Redacts a byte stream line by line.
+#[derive(Debug, Default)]
+pub struct LineRedactor {
+    /// The current, unfinished line (with up to [`CONTEXT`] bytes already written before it).
+    pending: Vec<u8>,
+    /// How many leading bytes of `pending` were already written.
+    written: usize,
+    pem: Pem,
+}
+
+impl LineRedactor {
+    /// A redactor at the start of a stream.
+    pub fn new() -> LineRedactor {
+        LineRedactor::default()
+    }
+
+    /// Feeds `chunk`; every complete line (and the safe part of an overlong one) goes to
+    /// `out`, redacted.
+    pub fn push(
+        &mut self,
+        chunk: &[u8],
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut rest = chunk;
+        while let Some(newline) = memchr::memchr(b'\n', rest) {
+            self.pending.extend_from_slice(&rest[..=newline]);
+            rest = &rest[newline + 1..];
+            self.flush_line(out)?;
+        }
+        self.pending.extend_from_slice(rest);
+        while self.pending.len() - self.written >= MAX_LINE {
+            self.flush_part(out)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is left (a last line without newline).
+    pub fn finish(
+        &mut self,
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        if self.pending.len() > self.written {
+            self.flush_line(out)?;
+        }
+        self.pending.clear();
+        self.written = 0;
+        Ok(())
+    }
+
+    /// Writes the pending (complete or last) line.
+    fn flush_line(
+        &mut self,
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let result = if self.written == 0 {
+            let line = std::mem::take(&mut self.pending);
+            let result = match self.redact_line(&line) {
+                Cow::Borrowed(_) => out(&line),
+                Cow::Owned(redacted) => out(&redacted),
+            };
+            self.pending = line;
+            result
+        } else {
+            // The rest of an overlong line: never a PEM body line.
+            let spans = line_spans(&self.pending);
+            self.pem = armour_state(&self.pending[self.written..], Pem::Outside);
+            out(&masked_range(
+                &self.pending,
+                &spans,
+                self.written,
+                self.pending.len(),
+            ))
+        };
+        self.pending.clear();
+        self.written = 0;
+        result
+    }
+
+    /// Writes the front of an overlong line, up to a cut no secret straddles.
+    fn flush_part(
+        &mut self,
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let spans = line_spans(&self.pending);
+        let mut cut = self.pending.len() - OVERLAP;
+        if let Some(&(start, _)) = spans.iter().find(|(start, end)| *start < cut && *end > cut) {
+            // A secret straddles the cut: keep it whole for the next piece, unless it is so
+            // long that keeping it would stall (then its front is masked here).
+            if start > self.written + OVERLAP {
+                cut = start;
+            }
+        }
+        while cut > self.written && is_continuation(&self.pending, cut) {
+            cut -= 1;
+        }
+        self.pem = armour_state(&self.pending[self.written..cut], self.pem);
+        out(&masked_range(&self.pending, &spans, self.written, cut))?;
+        let keep_from = cut.saturating_sub(CONTEXT);
+        self.pending.drain(..keep_from);
+        self.written = cut - keep_from;
+        Ok(())
+    }
+
+    /// One whole line, redacted; borrowed when unchanged.
+    fn redact_line<'l>(&mut self, line: &'l [u8]) -> Cow<'l, [u8]> {
+        let (content, ending) = split_ending(line);
+        if self.pem != Pem::Outside {
+            let trimmed = content.trim_ascii();
+            if trimmed.is_empty() {
+                return Cow::Borrowed(line);
+            }
+            if !is_end_armour(trimmed) {
+                if let Some(next) = pem_line(trimmed, self.pem) {
+                    self.pem = next;
+                    let indent = content.len() - content.trim_ascii_start().len();
+                    let mut masked = content[..indent].to_vec();
+                    masked.extend_from_slice(MASK.as_bytes());
+                    masked.extend_from_slice(ending);
+                    return Cow::Owned(masked);
+                }
+            }
+            // The END line, or a line that is no key material: the block is over.
+            self.pem = Pem::Outside;
+        }
+        self.pem = armour_state(content, Pem::Outside);
+        let spans = line_spans(line);
+        if spans.is_empty() {
+            return Cow::Borrowed(line);
+        }
+        Cow::Owned(masked_range(line, &spans, 0, line.len()))
+    }
+}
+
+/// `text[from..to]` with the parts of `spans` inside it masked.
+fn masked_range(text: &[u8], spans: &[(usize, usize)], from: usize, to: usize) -> Vec<u8> {
+    let clipped: Vec<(usize, usize)> = spans
+        .iter()
+        .map(|&(start, end)| (start.max(from) - from, end.min(to).saturating_sub(from)))
+        .filter(|(start, end)| start < end)
+        .collect();
+    relgate_probes::redact::mask(&text[from..to], &clipped)
+}
+
+fn is_continuation(text: &[u8], index: usize) -> bool {
+    text.get(index).is_some_and(|byte| byte & 0xC0 == 0x80)
+}
+
+/// The line without its `\n` or `\r\n`, and that ending.
+fn split_ending(line: &[u8]) -> (&[u8], &[u8]) {
+    let cut = if line.ends_with(b"\r\n") {
+        line.len() - 2
+    } else if line.ends_with(b"\n") {
+        line.len() - 1
+    } else {
+        line.len()
+    };
+    line.split_at(cut)
+}
+
+/// Header names of PEM (RFC 1421) and OpenPGP armour.
+const PEM_HEADERS: &[&[u8]] = &[
+    b"Proc-Type:",
+    b"DEK-Info:",
+    b"Version:",
+    b"Comment:",
+    b"Hash:",
+    b"Charset:",
+];
+
+/// Shortest line taken for the first body line of a key (PEM wraps at 64, OpenSSH at 70).
+const MIN_BODY_LINE: usize = 16;
+
+/// The state after `line` (trimmed) if it is key material in state `pem`: a header right after
+/// the BEGIN line, or a line of the base64 alphabet shaped like a body line. `None` for
+/// anything else, prose above all.
+fn pem_line(line: &[u8], pem: Pem) -> Option<Pem> {
+    if pem == Pem::Opened && PEM_HEADERS.iter().any(|header| line.starts_with(header)) {
+        return Some(Pem::Opened);
+    }
+    if !line
+        .iter()
+        .all(|byte| byte.is_ascii_alphanumeric() || b"+/=".contains(byte))
+    {
+        return None;
+    }
+    let long = line.len() >= MIN_BODY_LINE;
+    // The last line of a body may be short; a short word of prose has no digit, `+`, `/`
+    // or `=` padding.
+    let short_tail = pem == Pem::Body
+        && line
+            .iter()
+            .any(|byte| byte.is_ascii_digit() || b"+/=".contains(byte));
+    (long || short_tail).then_some(Pem::Body)
+}
+
+fn is_end_armour(line: &[u8]) -> bool {
+    line.starts_with(b"-----END") && contains(line, b"PRIVATE KEY")
+}
+
+/// The state after `text`: [`Pem::Opened`] when its last private-key armour is a BEGIN,
+/// [`Pem::Outside`] when it is an END, `current` when it has none.
+fn armour_state(text: &[u8], current: Pem) -> Pem {
+    let last_begin = rfind_armour(text, b"-----BEGIN");
+    let last_end = rfind_armour(text, b"-----END");
+    match (last_begin, last_end) {
+        (Some(begin), Some(end)) if begin > end => Pem::Opened,
+        (Some(_), None) => Pem::Opened,
+        (_, Some(_)) => Pem::Outside,
+        (None, None) => current,
+    }
+}
+
+/// Position of the last `marker` (`-----BEGIN`, `-----END`) that starts a private-key armour.
+fn rfind_armour(text: &[u8], marker: &[u8]) -> Option<usize> {
+    static ARMOUR_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^ [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----").expect("static regex")
+    });
+    memchr::memmem::rfind_iter(text, marker)
+        .find(|&at| ARMOUR_TAIL.is_match(&text[at + marker.len()..]))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
+}

@@ -1,0 +1,349 @@
+//! Redaction tables: input → expected output, each also fed in every split and in tiny chunks,
+//! and redacted twice. Secrets are assembled at run time so this file holds none.
+
+use super::*;
+
+fn github_token() -> String {
+    ["gh", "p_", "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5b7"].concat()
+}
+
+fn slack_token() -> String {
+    [
+        "xo",
+        "xb-",
+        "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    ]
+    .concat()
+}
+
+fn pg_password() -> &'static str {
+    "Pg5ecret-9xQ2wZ"
+}
+
+fn pg_url() -> String {
+    format!(
+        "postgres://app:{}{}",
+        pg_password(),
+        "@db.internal:5432/app"
+    )
+}
+
+fn begin() -> String {
+    ["-----BEGIN ", "PRIVATE KEY-----"].concat()
+}
+
+fn end() -> String {
+    ["-----END ", "PRIVATE KEY-----"].concat()
+}
+
+const BODY: [&str; 3] = [
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
+    "MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu",
+    "NMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s+CLOyS56YyCFGeJZ",
+];
+
+fn whole(input: &[u8]) -> Vec<u8> {
+    redact_bytes(input).into_owned()
+}
+
+fn chunked(input: &[u8], size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut redactor = LineRedactor::new();
+    let mut sink = |bytes: &[u8]| {
+        out.extend_from_slice(bytes);
+        Ok(())
+    };
+    for chunk in input.chunks(size.max(1)) {
+        redactor.push(chunk, &mut sink).unwrap();
+    }
+    redactor.finish(&mut sink).unwrap();
+    out
+}
+
+fn split_at(input: &[u8], at: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut redactor = LineRedactor::new();
+    let mut sink = |bytes: &[u8]| {
+        out.extend_from_slice(bytes);
+        Ok(())
+    };
+    redactor.push(&input[..at], &mut sink).unwrap();
+    redactor.push(&input[at..], &mut sink).unwrap();
+    redactor.finish(&mut sink).unwrap();
+    out
+}
+
+/// Asserts `input` redacts to `expected` whole, in every two-piece split, byte by byte and in
+/// 7-byte chunks, and that redacting the result again changes nothing.
+fn assert_table(name: &str, input: &str, expected: &str) {
+    let input = input.as_bytes();
+    let show = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    assert_eq!(show(&whole(input)), expected, "{name}: whole");
+    for at in 0..=input.len() {
+        assert_eq!(
+            show(&split_at(input, at)),
+            expected,
+            "{name}: split at {at}"
+        );
+    }
+    for size in [1, 7] {
+        assert_eq!(
+            show(&chunked(input, size)),
+            expected,
+            "{name}: chunks of {size}"
+        );
+    }
+    assert_eq!(
+        show(&whole(expected.as_bytes())),
+        expected,
+        "{name}: not idempotent"
+    );
+    assert_eq!(
+        redact(std::str::from_utf8(input).unwrap()),
+        expected,
+        "{name}: redact"
+    );
+}
+
+#[test]
+fn the_redaction_table() {
+    let (begin, end) = (begin(), end());
+    let [b0, b1, b2] = BODY;
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "clean text",
+            "cargo test -p relgate\nok: 12 passed\n".into(),
+            "cargo test -p relgate\nok: 12 passed\n".into(),
+        ),
+        (
+            "github token in a command",
+            format!("curl -H 'Authorisation-ish: {}' https://api\n", github_token()),
+            "curl -H 'Authorisation-ish: [REDACTED]' https://api\n".into(),
+        ),
+        (
+            "slack token",
+            format!("SLACK={} notify\n", slack_token()),
+            "SLACK=[REDACTED] notify\n".into(),
+        ),
+        (
+            "postgres url password",
+            format!("psql {} -c 'select 1'\n", pg_url()),
+            "psql postgres://app:[REDACTED]@db.internal:5432/app -c 'select 1'\n".into(),
+        ),
+        (
+            "one-line JSON-escaped PEM",
+            format!("{{\"private_key\": \"{begin}\\n{b0}\\n{b1}\\n{end}\\n\"}}\n"),
+            format!("{{\"private_key\": \"{begin}\\n[REDACTED]\\n{end}\\n\"}}\n"),
+        ),
+        (
+            "body right after BEGIN on the same line",
+            format!("key={begin}{b0}{b1}\nnext line\n"),
+            format!("key={begin}[REDACTED]\nnext line\n"),
+        ),
+        (
+            "body after BEGIN and a space, closed on the line",
+            format!("{begin} {b0} {end} tail\n"),
+            format!("{begin} [REDACTED] {end} tail\n"),
+        ),
+        (
+            "multi-line PEM block",
+            format!("{begin}\n{b0}\n{b1}\n{b2}\n{end}\nafter\n"),
+            format!("{begin}\n[REDACTED]\n[REDACTED]\n[REDACTED]\n{end}\nafter\n"),
+        ),
+        (
+            "indented PEM block with CRLF and a short last line",
+            format!("  {begin}\r\n  {b0}\r\n  AB3+\r\n  {end}\r\n"),
+            format!("  {begin}\r\n  [REDACTED]\r\n  [REDACTED]\r\n  {end}\r\n"),
+        ),
+        (
+            "encrypted PEM with headers",
+            format!("{}\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0A1B2C3D4E5F60718293A4B5C6D7E8F9\n\n{b0}\n{b1}\n{}\n",
+                begin.replace("PRIVATE", "RSA PRIVATE"), end.replace("PRIVATE", "RSA PRIVATE")),
+            format!("{}\n[REDACTED]\n[REDACTED]\n\n[REDACTED]\n[REDACTED]\n{}\n",
+                begin.replace("PRIVATE", "RSA PRIVATE"), end.replace("PRIVATE", "RSA PRIVATE")),
+        ),
+        (
+            "prose mentioning BEGIN without END keeps later lines",
+            format!("hint: a key file starts with {begin}\nFAIL: cross-tenant read returned 200\nPASSED\n"),
+            format!("hint: a key file starts with {begin}\nFAIL: cross-tenant read returned 200\nPASSED\n"),
+        ),
+        (
+            "unclosed BEGIN masks the body only, then stops at prose",
+            format!("{begin}\n{b0}\n{b1}\nFAIL: cross-tenant read returned 200\n{b2}\n"),
+            format!("{begin}\n[REDACTED]\n[REDACTED]\nFAIL: cross-tenant read returned 200\n{b2}\n"),
+        ),
+        (
+            "a second BEGIN on the line after an END",
+            format!("{begin}\\n{b0}\\n{end} and {begin}{b1}\n"),
+            format!("{begin}\\n[REDACTED]\\n{end} and {begin}[REDACTED]\n"),
+        ),
+        (
+            "no newline at the end",
+            format!("token {}", github_token()),
+            "token [REDACTED]".into(),
+        ),
+    ];
+    for (name, input, expected) in &cases {
+        assert_table(name, input, expected);
+    }
+}
+
+#[test]
+fn masking_keeps_json_valid() {
+    let secret_line = format!(
+        "{{\"argv\":[\"sh\",\"-c\",\"psql {} && echo \\\"{}\\\"\"],\"key\":\"{}\\n{}\\n{}\\n\"}}",
+        pg_url(),
+        github_token(),
+        begin(),
+        BODY[0],
+        end()
+    );
+    let value: serde_json::Value = serde_json::from_str(&secret_line).expect("valid input");
+    let redacted = redact(&secret_line);
+    assert!(!redacted.contains(pg_password()), "{redacted}");
+    assert!(!redacted.contains(&github_token()), "{redacted}");
+    assert!(!redacted.contains(BODY[0]), "{redacted}");
+    serde_json::from_str::<serde_json::Value>(&redacted).expect("still JSON");
+    let mut walked = value;
+    redact_json(&mut walked);
+    assert!(!walked.to_string().contains(&github_token()));
+    // A secret next to escapes: the mask never leaves half an escape behind.
+    for text in [
+        format!("{{\"a\":\"x\\\\{}\"}}", github_token()),
+        "{\"a\":\"password=\\\"Zq8\\u0041xY7wVbN3\\\"\"}".to_string(),
+    ] {
+        let redacted = redact(&text);
+        serde_json::from_str::<serde_json::Value>(&redacted)
+            .unwrap_or_else(|err| panic!("{text} → {redacted}: {err}"));
+    }
+}
+
+#[test]
+fn masking_keeps_entities_whole() {
+    let text = format!(
+        "<p>postgres://app:ab&amp;{}@db.internal/app</p>",
+        "cD3fGh9k"
+    );
+    let redacted = redact(&text);
+    assert_eq!(redacted, "<p>postgres://app:[REDACTED]@db.internal/app</p>");
+    let mut start = 9;
+    let mut end = 12;
+    widen_for_markup(b"<p>x &amp;secret</p>", &mut start, &mut end);
+    assert_eq!((start, end), (5, 12));
+}
+
+#[test]
+fn a_secret_across_the_flush_point_of_a_long_line_is_masked() {
+    let token = github_token();
+    let value = "Qw8eRt5yUi2oPa7sDf4gHj1k";
+    let assignment = format!("client_secret = \"{value}\"");
+    for (text, secret) in [
+        (token.as_str(), token.as_str()),
+        (assignment.as_str(), value),
+    ] {
+        // Place the secret across every cut the chunk sizes below produce.
+        for offset in (0..text.len() + 2).step_by(3) {
+            for chunk in [4096, 65_536, 100_000] {
+                let cut = first_cut(chunk);
+                let mut line = " ".repeat(cut - offset);
+                line.push_str(text);
+                line.push(' ');
+                line.push_str(&"y".repeat(150_000));
+                line.push('\n');
+                let out = String::from_utf8(chunked(line.as_bytes(), chunk)).unwrap();
+                assert!(
+                    out == line.replace(secret, MASK),
+                    "secret at {} (offset {offset}) with chunks of {chunk}: leaked {}",
+                    cut - offset,
+                    out.contains(secret)
+                );
+            }
+        }
+    }
+}
+
+/// Where the first piece of a long line fed in `chunk`-byte chunks is cut.
+fn first_cut(chunk: usize) -> usize {
+    let mut fed = 0;
+    while fed < lines::MAX_LINE {
+        fed += chunk;
+    }
+    fed - 8 * 1024
+}
+
+#[test]
+fn long_clean_lines_and_binary_pass_unchanged() {
+    let mut text = b"line one\n\xff\xfe binary\n".to_vec();
+    text.extend(std::iter::repeat_n(b'a', 300_000));
+    text.extend_from_slice("é".repeat(40_000).as_bytes());
+    text.extend(std::iter::repeat_n(0u8, 200_000));
+    for size in [1000, 4096, 70_000] {
+        assert_eq!(chunked(&text, size), text, "chunks of {size}");
+    }
+    assert!(matches!(redact_bytes(&text), Cow::Borrowed(_)));
+}
+
+#[test]
+fn known_secrets_are_masked_in_every_form() {
+    register_secret("kn0wn/Secret\"value-7731");
+    assert_eq!(
+        redact(
+            "a kn0wn/Secret\"value-7731 b kn0wn%2FSecret%22value-7731 c kn0wn/Secret\\\"value-7731"
+        ),
+        "a [REDACTED] b [REDACTED] c [REDACTED]"
+    );
+}
+
+#[test]
+fn the_writer_redacts_terminal_lines() {
+    let mut out = Vec::new();
+    {
+        let mut writer = Writer::new(&mut out);
+        write!(writer, "reason: {}", &github_token()[..10]).unwrap();
+        write!(writer, "{}\nverdict: NO_GO", &github_token()[10..]).unwrap();
+    }
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "reason: [REDACTED]\nverdict: NO_GO"
+    );
+}
+
+#[test]
+fn secret_looking_names() {
+    for name in [
+        "GITHUB_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "DB_PASSWORD",
+        "PGPASSWORD",
+        "MYSQL_PASSWD",
+        "CLIENT_SECRET",
+        "AWS_SECRET_ACCESS_KEY",
+        "API_KEY",
+        "apiKey",
+        "STRIPE_APIKEY",
+        "SERVICE_CREDENTIALS",
+        "BASIC_AUTH",
+        "OAUTH",
+        "gpg-passphrase",
+        "signing.key",
+    ] {
+        assert!(is_secret_name(name), "{name} should be secret");
+    }
+    for name in [
+        "KEYBOARD",
+        "MONKEY_MODE",
+        "AUTHOR",
+        "TOKENIZER",
+        "TOKEN_URL",
+        "PASSWORD_FILE",
+        "SECRET_NAME",
+        "KEY_PATH",
+        "RUST_LOG",
+        "PWD",
+        "PATH",
+        "HOME",
+        "DATABASE_URL",
+    ] {
+        assert!(!is_secret_name(name), "{name} should not be secret");
+    }
+}
