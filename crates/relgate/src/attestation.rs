@@ -203,7 +203,7 @@ pub fn write(ledger: &Ledger, reports: &[PathBuf], out_dir: &Path) -> std::io::R
     let mut text = serde_json::to_string_pretty(&statement(ledger, &subjects))
         .expect("a JSON value serializes");
     text.push('\n');
-    crate::atomic::write(&path, text.as_bytes())?;
+    crate::redaction::write_report(&path, text.as_bytes())?;
     Ok(path)
 }
 

@@ -157,7 +157,11 @@ pub fn announce(
     if env("GITHUB_ACTIONS").as_deref() != Some("true") {
         return Ok(());
     }
-    for annotation in annotations(gate, ledger, sarif) {
+    for mut annotation in annotations(gate, ledger, sarif) {
+        // Redacted before encoding: `%0A` would hide a line structure (a key block) from the
+        // redactor of the terminal.
+        annotation.title = crate::redaction::redact(&annotation.title).into_owned();
+        annotation.message = crate::redaction::redact(&annotation.message).into_owned();
         writeln!(out, "{}", annotation.to_workflow_command())?;
     }
     if let Some(summary) = env("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()) {
@@ -165,7 +169,8 @@ pub fn announce(
             .create(true)
             .append(true)
             .open(&summary)?;
-        let mut text = crate::tracker::summary(gate, ledger);
+        let mut text =
+            crate::redaction::redact(&crate::tracker::summary(gate, ledger)).into_owned();
         text.push('\n');
         file.write_all(text.as_bytes())?;
     }

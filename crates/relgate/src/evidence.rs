@@ -484,7 +484,9 @@ impl Ledger {
                 prev: prev.clone(),
                 record: record.clone(),
             };
+            // Redacted before it is hashed, so the chain is the chain of what is written.
             let text = serde_json::to_string(&line).expect("ledger records serialize");
+            let text = crate::redaction::redact(&text).into_owned();
             prev = sha256_hex(text.as_bytes());
             out.push_str(&text);
             out.push('\n');
@@ -495,7 +497,7 @@ impl Ledger {
     /// Writes the ledger atomically to `<out>/evidence.jsonl`.
     pub fn write(&self, out_dir: &Path) -> std::io::Result<PathBuf> {
         let path = out_dir.join(LEDGER_FILE);
-        crate::atomic::write(&path, self.to_jsonl().as_bytes())?;
+        crate::redaction::write_report(&path, self.to_jsonl().as_bytes())?;
         Ok(path)
     }
 }

@@ -26,7 +26,7 @@ pub fn file_name(test_name: &str) -> String {
 pub fn write_record(out_dir: &Path, run_id: &str, record: &CheckRecord) -> std::io::Result<()> {
     let path = run_dir(out_dir, run_id).join(file_name(&record.name));
     let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
-    crate::atomic::write(&path, &json)
+    crate::redaction::write_report(&path, &json)
 }
 
 /// Prefix of service fragments: `service__NAME[__TAG].json`.
@@ -45,7 +45,7 @@ pub fn write_service(
         format!("{SERVICE_PREFIX}{}__{tag}.json", record.name)
     };
     let json = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
-    crate::atomic::write(&run_dir(out_dir, run_id).join(name), &json)
+    crate::redaction::write_report(&run_dir(out_dir, run_id).join(name), &json)
 }
 
 /// Writes the run header once per run (later writers of the same run leave it alone).
@@ -55,7 +55,7 @@ pub fn write_header(out_dir: &Path, header: &RunHeader) -> std::io::Result<()> {
         return Ok(());
     }
     let json = serde_json::to_vec_pretty(header).map_err(std::io::Error::other)?;
-    crate::atomic::write(&path, &json)
+    crate::redaction::write_report(&path, &json)
 }
 
 /// Reads one check's fragment if it exists.

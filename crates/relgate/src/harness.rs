@@ -117,7 +117,7 @@ pub fn run(options: &Options) -> i32 {
     let gate = match spec::load(&options.gate) {
         Ok(gate) => gate,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", crate::redaction::redact(&err.to_string()));
             return exit_codes::INVALID;
         }
     };
@@ -196,7 +196,7 @@ pub fn run(options: &Options) -> i32 {
             let name = check.name();
             let (packet_id, check_id) = (packet.id.clone(), check.id.clone());
             trials.push(Trial::ignorable_test(name, move || {
-                state.check_trial(&packet_id, &check_id)
+                crate::redaction::trial_result(state.check_trial(&packet_id, &check_id))
             }));
         }
         for check in &packet.checks {
@@ -206,7 +206,7 @@ pub fn run(options: &Options) -> i32 {
                 let (packet_id, check_id, case) =
                     (packet.id.clone(), check.id.clone(), case.clone());
                 trials.push(Trial::ignorable_test(name, move || {
-                    state.case_trial(&packet_id, &check_id, &case)
+                    crate::redaction::trial_result(state.case_trial(&packet_id, &check_id, &case))
                 }));
             }
         }
@@ -215,7 +215,7 @@ pub fn run(options: &Options) -> i32 {
             let name = packet.checklist_name(item);
             let (packet_id, slug) = (packet.id.clone(), item.slug.clone());
             trials.push(Trial::ignorable_test(name, move || {
-                state.checklist_trial(&packet_id, &slug)
+                crate::redaction::trial_result(state.checklist_trial(&packet_id, &slug))
             }));
         }
     }
@@ -643,8 +643,8 @@ impl RunState {
         record.ended = clock::format_timestamp(clock::now());
         record.duration_ms = run.duration.as_millis() as u64;
         record.timed_out = run.timed_out;
-        let text = probes::log_text(probe, &run);
-        match crate::atomic::write(log_path, text.as_bytes()) {
+        let text = crate::redaction::redact(&probes::log_text(probe, &run)).into_owned();
+        match crate::redaction::write_report(log_path, text.as_bytes()) {
             Ok(()) => {
                 record.bytes = text.len() as u64;
                 record.sha256 = Some(crate::evidence::sha256_hex(text.as_bytes()));

@@ -66,11 +66,11 @@ pub fn render(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> String {
     out
 }
 
-/// Renders and writes `out_dir/report.html` atomically ([`crate::atomic::write`]); returns its
+/// Renders and writes `out_dir/report.html` redacted and atomically ([`crate::redaction::write_report`]); returns its
 /// path.
 pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<PathBuf> {
     let path = out_dir.join(HTML_FILE);
-    crate::atomic::write(&path, render(gate, ledger, out_dir).as_bytes())?;
+    crate::redaction::write_report(&path, render(gate, ledger, out_dir).as_bytes())?;
     Ok(path)
 }
 

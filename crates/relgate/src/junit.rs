@@ -161,7 +161,7 @@ pub fn write(
     out_dir: &Path,
 ) -> std::io::Result<PathBuf> {
     let path = out_dir.join(JUNIT_FILE);
-    crate::atomic::write(
+    crate::redaction::write_report(
         &path,
         render(gate, header, checks, verdict, out_dir).as_bytes(),
     )?;

@@ -184,6 +184,16 @@ impl<W: Write> Drop for Writer<W> {
     }
 }
 
+/// A trial's result with its failure message redacted: libtest prints it as it is.
+pub fn trial_result<T>(
+    result: Result<T, libtest_mimic::Failed>,
+) -> Result<T, libtest_mimic::Failed> {
+    result.map_err(|failed| match failed.message() {
+        Some(message) => libtest_mimic::Failed::from(redact(message)),
+        None => failed,
+    })
+}
+
 /// Whether an environment variable's name says its value is a secret. The name is split into
 /// words at `_`, `-`, `.` and lower-to-upper case changes; it is secret when a word,
 /// case-insensitively, ends with TOKEN(S), SECRET(S), PASSWORD(S), PASSWD, PASSPHRASE,
@@ -258,7 +268,8 @@ fn name_words(name: &str) -> Vec<String> {
 /// Registers the value of every `env` entry of the gate's checks and services whose name
 /// looks secret ([`is_secret_name`]), so it is masked wherever it shows up. Values that are
 /// only a `${…}` reference are left out (the referenced URL's password is redacted anyway).
-pub fn register_gate_secrets(gate: &crate::spec::Gate) {
+/// Returns whether any value was registered.
+pub fn register_gate_secrets(gate: &crate::spec::Gate) -> bool {
     use crate::spec::{CheckKind, ServiceKind};
     let mut envs = Vec::new();
     for check in gate.checks() {
@@ -273,11 +284,14 @@ pub fn register_gate_secrets(gate: &crate::spec::Gate) {
             envs.push(&process.env);
         }
     }
+    let mut registered = false;
     for (name, value) in envs.into_iter().flatten() {
         if is_secret_name(name) && !value.contains("${") {
             register_secret(value);
+            registered = true;
         }
     }
+    registered
 }
 
 /// The byte ranges of one line (or piece of a long line) to mask: the rules and known

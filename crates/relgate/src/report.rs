@@ -13,6 +13,7 @@ use crate::evidence::{
     CaseKind, CheckRecord, Decision, Ledger, Outcome, PacketStatus, Record, RunHeader,
     ServiceRecord,
 };
+use crate::redaction::redacted;
 use crate::spec::{Gate, Severity};
 use crate::verdict::{self, Stage, Verdict};
 use crate::{clock, exit_codes, fragment, junit};
@@ -100,6 +101,15 @@ pub fn finish(
         }
     }
 
+    // Every record redacted before it is chained or rendered: messages and notes may quote
+    // output and the gate file's own text.
+    let header = redacted(&header);
+    let services: Vec<ServiceRecord> = services.iter().map(redacted).collect();
+    let all_records: Vec<CheckRecord> = all_records.iter().map(redacted).collect();
+    let mut verdict = verdict;
+    verdict.record = redacted(&verdict.record);
+    verdict.packets = verdict.packets.iter().map(redacted).collect();
+
     let mut ledger = Ledger::default();
     ledger.records.push(Record::Header(header.clone()));
     ledger
@@ -184,8 +194,19 @@ pub fn exit_code(decision: Decision, deny_conditions: bool) -> i32 {
     }
 }
 
-/// Prints the per-packet summary table and the verdict.
+/// Prints the per-packet summary table and the verdict (then the CI annotations), redacted.
 pub fn print_summary(
+    out: &mut dyn Write,
+    gate: &Gate,
+    finished: &Finished,
+    out_dir: &Path,
+) -> std::io::Result<()> {
+    let mut out = crate::redaction::Writer::new(out);
+    write_summary(&mut out, gate, finished, out_dir)?;
+    out.finish()
+}
+
+fn write_summary(
     out: &mut dyn Write,
     gate: &Gate,
     finished: &Finished,

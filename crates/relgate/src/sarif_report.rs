@@ -151,14 +151,17 @@ pub fn render_with(gate: &Gate, ledger: &Ledger, tree: &SourceTree) -> Value {
     builder.finish(ledger)
 }
 
-/// Renders (with [`SourceTree::read`]) and writes `out_dir/report.sarif` atomically
-/// ([`crate::atomic::write`]); returns its path and the document.
+/// Renders (with [`SourceTree::read`]), redacts and writes `out_dir/report.sarif` atomically
+/// ([`crate::redaction::write_report`]); returns its path and the redacted document.
 pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<(PathBuf, Value)> {
     let path = out_dir.join(SARIF_FILE);
-    let document = render_with(gate, ledger, &SourceTree::read(gate));
+    let mut document = render_with(gate, ledger, &SourceTree::read(gate));
+    // Every string redacted (the gate's own commands and titles included), so the document
+    // returned for the CI annotations is the one on disk.
+    crate::redaction::redact_json(&mut document);
     let mut text = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
     text.push('\n');
-    crate::atomic::write(&path, text.as_bytes())?;
+    crate::redaction::write_report(&path, text.as_bytes())?;
     Ok((path, document))
 }
 

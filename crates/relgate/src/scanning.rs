@@ -129,7 +129,7 @@ pub fn judge(
     };
     let _ = lines.push(&scan::redact_report(scan.format, &bytes), &mut sink);
     let _ = lines.finish(&mut sink);
-    let (report, report_sha256) = match crate::atomic::write(report_path, &stored) {
+    let (report, report_sha256) = match crate::redaction::write_report(report_path, &stored) {
         Ok(()) => (
             Some(relative.to_string()),
             Some(crate::evidence::sha256_hex(&stored)),

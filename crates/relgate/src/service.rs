@@ -644,18 +644,22 @@ fn pump_log(
     let mut reader = std::io::BufReader::new(reader);
     let mut line = Vec::new();
     let mut found = false;
+    // The same line redactor as checks' logs: key blocks across lines, long lines carried over.
+    let mut redactor = crate::redaction::LineRedactor::new();
     loop {
         line.clear();
         // Lines are bounded so that a service printing without newlines cannot grow memory.
         match (&mut reader).take(64 * 1024).read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => {
+                let _ = redactor.finish(&mut |bytes| log.write_all(bytes));
+                return;
+            }
             Ok(_) => {}
         }
-        let written = match crate::redaction::redact(&String::from_utf8_lossy(&line)) {
-            std::borrow::Cow::Borrowed(_) => log.write_all(&line),
-            std::borrow::Cow::Owned(redacted) => log.write_all(redacted.as_bytes()),
-        };
-        if written.is_err() {
+        if redactor
+            .push(&line, &mut |bytes| log.write_all(bytes))
+            .is_err()
+        {
             return;
         }
         if !found {

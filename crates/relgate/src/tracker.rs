@@ -50,11 +50,11 @@ pub fn summary(gate: &Gate, ledger: &Ledger) -> String {
     out
 }
 
-/// Renders and writes `out_dir/tracker.md` atomically ([`crate::atomic::write`]); returns its
+/// Renders and writes `out_dir/tracker.md` redacted and atomically ([`crate::redaction::write_report`]); returns its
 /// path.
 pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<PathBuf> {
     let path = out_dir.join(TRACKER_FILE);
-    crate::atomic::write(&path, render(gate, ledger).as_bytes())?;
+    crate::redaction::write_report(&path, render(gate, ledger).as_bytes())?;
     Ok(path)
 }
 

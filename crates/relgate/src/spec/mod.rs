@@ -11,6 +11,7 @@ mod model;
 mod probe;
 mod raw;
 mod scan;
+mod secret_names;
 mod services;
 mod template;
 mod validate;

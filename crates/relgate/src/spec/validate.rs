@@ -12,6 +12,7 @@ use super::destructive::destructive_git_command;
 use super::error::{nearest, Locator, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::*;
+use super::secret_names::kind_cases;
 use crate::clock::parse_date;
 use relgate_probes::duration::parse_duration;
 
@@ -30,7 +31,14 @@ pub fn load(path: &Path) -> Result<Gate, SpecError> {
             "pass --gate FILE, or run `cargo xtask gate` at the workspace root".to_string()
         }),
     })?;
-    parse(path, &source)
+    let gate = parse(path, &source)?;
+    // From here on the values of secret-looking `env` entries are masked everywhere; parse
+    // again so that an id equal to one of them is refused too.
+    if crate::redaction::register_gate_secrets(&gate) {
+        parse(path, &source)
+    } else {
+        Ok(gate)
+    }
 }
 
 /// Validates gate-file text; `path` names the file in errors and anchors relative paths.
@@ -259,6 +267,7 @@ impl Context<'_> {
             );
             return Err(error);
         }
+        self.refuse_secret_name(id.span(), key, id.get_ref())?;
         Ok(id.get_ref().clone())
     }
 
@@ -326,6 +335,11 @@ impl Context<'_> {
         let mut slugs = BTreeSet::new();
         for raw_item in &raw.checklist {
             let item = self.checklist_item(raw_item, &id, &checks)?;
+            self.refuse_secret_name(
+                raw_item.get_ref().item.span(),
+                "packet.checklist.item",
+                &format!("{id}::checklist::{}", item.slug),
+            )?;
             if !slugs.insert(item.slug.clone()) {
                 return Err(self.error(
                     raw_item.get_ref().item.span(),
@@ -379,6 +393,13 @@ impl Context<'_> {
             self.run_or_grep(raw, packet, &id, cwd)?
         };
         let needs = self.check_services(raw, &kind, &format!("{packet}::{id}"), services)?;
+        for name in std::iter::once(format!("{packet}::{id}")).chain(
+            kind_cases(&kind)
+                .iter()
+                .map(|case| format!("{packet}::{id}::{case}")),
+        ) {
+            self.refuse_secret_name(raw.id.span(), "packet.check.id", &name)?;
+        }
         let (line, _) = self.locator.line_column(raw_check.span().start);
         Ok(Check {
             packet: packet.to_string(),

@@ -1,0 +1,44 @@
+//! Ids that look like secrets are refused. An id becomes a test name (`PACKET::check`,
+//! `PACKET::check::case`, `PACKET::checklist::item`) that libtest prints as it is, outside the
+//! redactor's reach; so a name the redactor would change (a secret rule matches it, or it holds
+//! the value of a secret-looking `env` entry) is a gate-file error naming file, line and key,
+//! and never the name itself.
+
+use std::ops::Range;
+
+use super::error::{SpecError, SpecErrorKind};
+use super::model::CheckKind;
+use super::validate::Context;
+
+impl Context<'_> {
+    /// Refuses `name` (an id or a test name made of ids) when redaction would change it.
+    pub(super) fn refuse_secret_name(
+        &self,
+        span: Range<usize>,
+        key: &str,
+        name: &str,
+    ) -> Result<(), SpecError> {
+        if crate::redaction::redact(name) == name {
+            return Ok(());
+        }
+        let mut error = self.error(
+            span,
+            key,
+            SpecErrorKind::InvalidId,
+            "this name looks like a secret (a secret rule matches it, or it holds the value of a secret `env` entry); it is not shown here",
+        );
+        error.hint = Some(
+            "ids and checklist items become test names, which are printed unredacted: rename it"
+                .to_string(),
+        );
+        Err(error)
+    }
+}
+
+/// The case names of a check (a probe's), empty for other kinds.
+pub(super) fn kind_cases(kind: &CheckKind) -> &[String] {
+    match kind {
+        CheckKind::Probe(probe) => &probe.cases,
+        _ => &[],
+    }
+}
