@@ -339,6 +339,6 @@ impl Packet {
 
     /// The test-case name of a checklist item: `PACKET::checklist::<slug>`.
     pub fn checklist_name(&self, item: &ChecklistItem) -> String {
-        format!("{}::checklist::{}", self.id, item.slug)
+        super::secret_names::packet_checklist_name(&self.id, &item.slug)
     }
 }

@@ -42,3 +42,8 @@ pub(super) fn kind_cases(kind: &CheckKind) -> &[String] {
         _ => &[],
     }
 }
+
+/// The test name of a checklist item (as [`super::Packet::checklist_name`] makes it).
+pub(super) fn packet_checklist_name(packet: &str, slug: &str) -> String {
+    format!("{packet}::checklist::{slug}")
+}

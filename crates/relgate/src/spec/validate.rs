@@ -12,7 +12,7 @@ use super::destructive::destructive_git_command;
 use super::error::{nearest, Locator, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::*;
-use super::secret_names::kind_cases;
+use super::secret_names::{kind_cases, packet_checklist_name};
 use crate::clock::parse_date;
 use relgate_probes::duration::parse_duration;
 
@@ -335,11 +335,14 @@ impl Context<'_> {
         let mut slugs = BTreeSet::new();
         for raw_item in &raw.checklist {
             let item = self.checklist_item(raw_item, &id, &checks)?;
-            self.refuse_secret_name(
-                raw_item.get_ref().item.span(),
-                "packet.checklist.item",
-                &format!("{id}::checklist::{}", item.slug),
-            )?;
+            // The item's text is the source of its test name: neither may hold a secret.
+            for name in [item.text.clone(), packet_checklist_name(&id, &item.slug)] {
+                self.refuse_secret_name(
+                    raw_item.get_ref().item.span(),
+                    "packet.checklist.item",
+                    &name,
+                )?;
+            }
             if !slugs.insert(item.slug.clone()) {
                 return Err(self.error(
                     raw_item.get_ref().item.span(),

@@ -1,0 +1,348 @@
+//! Secrets never leave relgate: a gate whose failing checks print, run with and are described by
+//! secrets (a GitHub token, a Slack token, a postgres password, secret `env` values, a one-line
+//! JSON-escaped PEM key, a BEGIN line with its body, tokens in the gate's own names and
+//! reasons) is run through the real xtask, and every file of the out directory, stdout, stderr
+//! and the GitHub step summary are searched for the secret bytes. Secrets are assembled at run
+//! time, so this file holds none (the repository's own secret scan stays clean).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{xtask, Run};
+
+fn github_token() -> String {
+    ["gh", "p_", "Zr8sT1uV4wX7yA0bC3dE6fG9hJ2kL5mN8pQ1"].concat()
+}
+
+fn slack_token() -> String {
+    [
+        "xo",
+        "xb-",
+        "210987654321-3210987654321-QrStUvWxYzAbCdEfGhIjKlMn",
+    ]
+    .concat()
+}
+
+const PG_PASSWORD: &str = "Pq7-leak-me-not-4Xw";
+const ENV_TOKEN: &str = "envtok-Kd83-never-printed";
+const ENV_PASSWORD: &str = "envpw-Hs52-never-printed";
+const BODY: [&str; 2] = [
+    "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDR6u1kYz8pQmT3",
+    "Xb4vN0c2rLq8sW5tYh7jK1mF9dG3aZx6Vw2EoP4iU8yTn5Re7Qw1Sx3Dc9Fv6Bg0",
+];
+
+fn begin() -> String {
+    ["-----BEGIN ", "PRIVATE KEY-----"].concat()
+}
+
+fn end() -> String {
+    ["-----END ", "PRIVATE KEY-----"].concat()
+}
+
+fn pg_url() -> String {
+    format!("postgres://app:{PG_PASSWORD}{}", "@db.internal:5432/app")
+}
+
+/// Every secret of the gate below, as bytes that must appear nowhere.
+fn secrets() -> Vec<String> {
+    vec![
+        github_token(),
+        slack_token(),
+        PG_PASSWORD.to_string(),
+        ENV_TOKEN.to_string(),
+        ENV_PASSWORD.to_string(),
+        BODY[0].to_string(),
+        BODY[1].to_string(),
+    ]
+}
+
+/// A TOML basic string holding `text` (JSON's string escapes are TOML's).
+fn toml_string(text: &str) -> String {
+    serde_json::Value::String(text.to_string()).to_string()
+}
+
+fn write_gate(dir: &Path) -> PathBuf {
+    let json_pem = format!(
+        "{{\"type\": \"service_account\", \"private_key\": \"{}\\n{}\\n{}\\n{}\\n\"}}",
+        begin(),
+        BODY[0],
+        BODY[1],
+        end()
+    );
+    let leaky = format!(
+        "echo \"deploy with {gh} to {url}\"; echo \"notify {slack}\"; printf '%s\\n' '{json_pem}'; \
+         echo 'key={begin}{b0}{b1}'; echo \"env says $API_TOKEN and $DB_PASSWORD\"; \
+         echo 'FAIL: leaky check'; exit 3",
+        gh = github_token(),
+        url = pg_url(),
+        slack = slack_token(),
+        begin = begin(),
+        b0 = BODY[0],
+        b1 = BODY[1],
+    );
+    let prose = format!(
+        "echo 'hint: a key file starts with {}'; echo 'FAIL: cross-tenant read returned 200'; exit 1",
+        begin()
+    );
+    let text = format!(
+        r#"[gate]
+name = {gate_name}
+
+[[packet]]
+id = "SEC-01"
+title = {title}
+implementer = {implementer}
+
+[[packet.check]]
+id = "leaky"
+run = {leaky}
+severity = "P0"
+env = {{ API_TOKEN = {env_token}, DB_PASSWORD = {env_password}, KEYBOARD = "us" }}
+
+[[packet.check]]
+id = "prose"
+run = {prose}
+severity = "P0"
+
+[[packet.check]]
+id = "accepted"
+run = {accepted}
+severity = "P1"
+
+[[accept]]
+check = "SEC-01::accepted"
+owner = "dana"
+until = "2099-12-31"
+reason = {reason}
+"#,
+        gate_name = toml_string(&format!("Redaction gate {}", github_token())),
+        title = toml_string(&format!("Rotate {} before release", slack_token())),
+        implementer = toml_string(&format!("ops via {}", pg_url())),
+        leaky = toml_string(&leaky),
+        env_token = toml_string(ENV_TOKEN),
+        env_password = toml_string(ENV_PASSWORD),
+        prose = toml_string(&prose),
+        accepted = toml_string(&format!("echo 'audit via {}'; exit 1", pg_url())),
+        reason = toml_string(&format!("token {} is revoked", github_token())),
+    );
+    let path = dir.join("packets.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_gate(gate: &Path, env: &[(&str, &Path)]) -> Run {
+    let out = tempfile::tempdir().unwrap();
+    let mut command = xtask();
+    command
+        .args(["gate", "--gate"])
+        .arg(gate)
+        .arg("--out")
+        .arg(out.path());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    Run { out, output }
+}
+
+/// Every regular file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Panics naming every place one of the secrets shows up.
+fn assert_no_secret(places: &[(String, Vec<u8>)]) {
+    let mut leaks = Vec::new();
+    for (name, bytes) in places {
+        let text = String::from_utf8_lossy(bytes);
+        for secret in secrets() {
+            if text.contains(&secret) {
+                leaks.push(format!("{name} holds {}…", &secret[..6]));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
+}
+
+fn out_files(run: &Run) -> Vec<(String, Vec<u8>)> {
+    let mut places: Vec<(String, Vec<u8>)> = files(run.out.path())
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .strip_prefix(run.out.path())
+                .unwrap()
+                .display()
+                .to_string();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect();
+    places.push(("stdout".into(), run.output.stdout.clone()));
+    places.push(("stderr".into(), run.output.stderr.clone()));
+    places
+}
+
+#[test]
+fn no_secret_reaches_any_file_or_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = write_gate(dir.path());
+    let run = run_gate(&gate, &[]);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    assert_eq!(run.decision(), "NO_GO");
+    let places = out_files(&run);
+    let names: Vec<&str> = places.iter().map(|(name, _)| name.as_str()).collect();
+    for expected in [
+        "evidence.jsonl",
+        "junit.xml",
+        "tracker.md",
+        "report.sarif",
+        "report.html",
+        "attestation.intoto.json",
+        "logs/SEC-01/leaky.log",
+    ] {
+        assert!(names.contains(&expected), "{expected} missing: {names:?}");
+    }
+    assert!(
+        names.iter().any(|name| name.starts_with("fragments/")),
+        "{names:?}"
+    );
+    assert_no_secret(&places);
+
+    // Masked, not dropped: the evidence still says what happened.
+    let log = std::fs::read_to_string(run.out.path().join("logs/SEC-01/leaky.log")).unwrap();
+    assert!(
+        log.contains("deploy with [REDACTED] to postgres://app:[REDACTED]@db.internal"),
+        "{log}"
+    );
+    assert!(log.contains("env says [REDACTED] and [REDACTED]"), "{log}");
+    let json_line = log
+        .lines()
+        .find(|line| line.contains("private_key"))
+        .expect("the JSON line is kept");
+    assert!(
+        json_line.contains(&format!("\"private_key\": \"{}", begin()))
+            && json_line.contains("[REDACTED]")
+            && json_line.ends_with(&format!("{}\\n\"}}", end())),
+        "{json_line}"
+    );
+    assert!(log.contains(&format!("key={}[REDACTED]", begin())), "{log}");
+    assert!(log.contains("FAIL: leaky check"), "{log}");
+    // Prose after a BEGIN that never ends is kept.
+    let prose = std::fs::read_to_string(run.out.path().join("logs/SEC-01/prose.log")).unwrap();
+    assert!(
+        prose.contains("FAIL: cross-tenant read returned 200"),
+        "{prose}"
+    );
+    let junit = run.junit();
+    assert!(
+        junit.contains("FAIL: cross-tenant read returned 200"),
+        "{junit}"
+    );
+
+    // The JSON reports still parse, and the chain (redacted before hashing) verifies.
+    for name in ["report.sarif", "attestation.intoto.json"] {
+        let text = std::fs::read_to_string(run.out.path().join(name)).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+    }
+    assert_eq!(run.ledger().len(), 1 + 3 + 1 + 1);
+    let verify = run.verify();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+#[test]
+fn no_secret_reaches_github_annotations_or_the_step_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = write_gate(dir.path());
+    let summary = dir.path().join("step-summary.md");
+    let run = run_gate(
+        &gate,
+        &[
+            ("GITHUB_ACTIONS", Path::new("true")),
+            ("GITHUB_STEP_SUMMARY", &summary),
+        ],
+    );
+    assert_eq!(run.code(), 1, "{}", run.context());
+    let stdout = run.stdout();
+    assert!(stdout.contains("::error file="), "{stdout}");
+    let mut places = out_files(&run);
+    let summary_text = std::fs::read(&summary).expect("step summary written");
+    assert!(!summary_text.is_empty());
+    places.push(("$GITHUB_STEP_SUMMARY".into(), summary_text));
+    assert_no_secret(&places);
+}
+
+/// Runs the gate file `body`; its exit status and stderr.
+fn refused(body: &str) -> (std::process::Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("packets.toml");
+    std::fs::write(&gate, body).unwrap();
+    let out = dir.path().join("out");
+    let output = xtask()
+        .args(["gate", "--gate"])
+        .arg(&gate)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    (output, stderr)
+}
+
+#[test]
+fn ids_that_look_like_secrets_are_refused_without_printing_them() {
+    let token = github_token();
+    for (body, line, key) in [
+        (
+            format!("[[packet]]\nid = \"SEC-01\"\n[[packet.check]]\nid = \"{token}\"\nrun = \"true\"\n"),
+            4,
+            "packet.check.id",
+        ),
+        (
+            format!("[[packet]]\nid = \"{token}\"\n[[packet.check]]\nid = \"a\"\nrun = \"true\"\n"),
+            2,
+            "packet.id",
+        ),
+        (
+            format!(
+                "[[packet]]\nid = \"SEC-01\"\n[[packet.check]]\nid = \"a\"\nrun = \"true\"\n[[packet.checklist]]\nitem = \"rotate {token}\"\nby = [\"a\"]\n"
+            ),
+            7,
+            "packet.checklist.item",
+        ),
+        (
+            // An id equal to the value of a secret env entry.
+            format!(
+                "[[packet]]\nid = \"SEC-01\"\n[[packet.check]]\nid = \"a\"\nrun = \"true\"\nenv = {{ DEPLOY_TOKEN = \"{ENV_TOKEN}\" }}\n[[packet.check]]\nid = \"{ENV_TOKEN}\"\nrun = \"true\"\n"
+            ),
+            8,
+            "packet.check.id",
+        ),
+    ] {
+        let (output, stderr) = refused(&body);
+        assert_eq!(output.status.code(), Some(2), "{body}\n{stderr}");
+        assert!(
+            stderr.contains(&format!("packets.toml:{line}:")) && stderr.contains(key),
+            "{body}\n{stderr}"
+        );
+        assert!(stderr.contains("looks like a secret"), "{stderr}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_no_secret(&[
+            ("stderr".into(), stderr.clone().into_bytes()),
+            ("stdout".into(), stdout.as_bytes().to_vec()),
+        ]);
+    }
+}
