@@ -21,6 +21,7 @@
 //! are masked while they are shaped like key material (PEM headers, base64 lines), and masking
 //! stops at the END armour or at the first other line: prose after a BEGIN is never masked.
 
+mod gate;
 mod lines;
 
 use std::borrow::Cow;
@@ -28,6 +29,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::LazyLock;
 
+pub use gate::{redacted_gate, register_gate_secrets};
 pub use lines::LineRedactor;
 use relgate_probes::redact::Redactor;
 pub use relgate_probes::redact::MASK;
@@ -263,35 +265,6 @@ fn name_words(name: &str) -> Vec<String> {
     words.push(word);
     words.retain(|word| !word.is_empty());
     words
-}
-
-/// Registers the value of every `env` entry of the gate's checks and services whose name
-/// looks secret ([`is_secret_name`]), so it is masked wherever it shows up. Values that are
-/// only a `${…}` reference are left out (the referenced URL's password is redacted anyway).
-/// Returns whether any value was registered.
-pub fn register_gate_secrets(gate: &crate::spec::Gate) -> bool {
-    use crate::spec::{CheckKind, ServiceKind};
-    let mut envs = Vec::new();
-    for check in gate.checks() {
-        match &check.kind {
-            CheckKind::Command(command) => envs.push(&command.env),
-            CheckKind::Scan(scan) => envs.push(&scan.command.env),
-            CheckKind::Grep(_) | CheckKind::Probe(_) => {}
-        }
-    }
-    for service in &gate.services {
-        if let ServiceKind::Process(process) = &service.kind {
-            envs.push(&process.env);
-        }
-    }
-    let mut registered = false;
-    for (name, value) in envs.into_iter().flatten() {
-        if is_secret_name(name) && !value.contains("${") {
-            register_secret(value);
-            registered = true;
-        }
-    }
-    registered
 }
 
 /// The byte ranges of one line (or piece of a long line) to mask: the rules and known

@@ -485,22 +485,32 @@ impl RuleSet {
                 continue;
             };
             for pattern in &rule.patterns {
-                for captures in pattern.captures_iter(text) {
-                    let Some(secret) = captures.name("secret") else {
+                // Each search resumes right after the previous secret, not after the whole
+                // match: the boundary a pattern consumes after one secret (`ghp_… ghp_…`) may
+                // be the boundary the next one starts with.
+                let mut at = 0;
+                while let Some(captures) = pattern.captures_at(text, at) {
+                    let whole = captures.get(0).expect("group 0 always matches");
+                    let secret = captures.name("secret");
+                    at = secret
+                        .map_or(whole.end(), |secret| secret.end())
+                        .max(whole.start() + 1);
+                    let Some(secret) = secret else {
                         continue;
                     };
                     let value = secret.as_bytes();
-                    if contains(value, MASK.as_bytes()) {
-                        continue;
+                    if !contains(value, MASK.as_bytes())
+                        && (!checked || rule.accepts(&captures, value, generic_entropy))
+                    {
+                        hits.push(Hit {
+                            rule: index,
+                            start: secret.start(),
+                            end: secret.end(),
+                        });
                     }
-                    if checked && !rule.accepts(&captures, value, generic_entropy) {
-                        continue;
+                    if at > text.len() {
+                        break;
                     }
-                    hits.push(Hit {
-                        rule: index,
-                        start: secret.start(),
-                        end: secret.end(),
-                    });
                 }
             }
         }

@@ -347,3 +347,17 @@ fn secret_looking_names() {
         assert!(!is_secret_name(name), "{name} should not be secret");
     }
 }
+
+#[test]
+fn a_line_of_tokens_is_masked_whatever_the_chunking() {
+    let line = format!("{}\n", vec![github_token(); 6000].join(" "));
+    let expected = format!("{}\n", vec![MASK; 6000].join(" "));
+    for chunk in [1000, 4096, 65_536, 100_000] {
+        let out = String::from_utf8(chunked(line.as_bytes(), chunk)).unwrap();
+        assert!(
+            out == expected,
+            "chunks of {chunk}: {}",
+            out.matches("ghp_").count()
+        );
+    }
+}
