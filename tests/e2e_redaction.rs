@@ -356,3 +356,17 @@ fn ids_that_look_like_secrets_are_refused_without_printing_them() {
         ]);
     }
 }
+
+#[test]
+fn gate_file_errors_quoting_a_secret_are_redacted() {
+    // A destructive command is refused with the command quoted: the token in it is masked.
+    let body = format!(
+        "[[packet]]\nid = \"SEC-01\"\n[[packet.check]]\nid = \"a\"\nrun = \"git push --force https://{}@github.com/o/r\"\n",
+        github_token()
+    );
+    let (output, stderr) = refused(&body);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("packets.toml:5:"), "{stderr}");
+    assert!(stderr.contains("[REDACTED]"), "{stderr}");
+    assert_no_secret(&[("stderr".into(), stderr.into_bytes())]);
+}

@@ -117,7 +117,7 @@ pub fn run(options: &Options) -> i32 {
     let gate = match spec::load(&options.gate) {
         Ok(gate) => gate,
         Err(err) => {
-            eprintln!("error: {}", crate::redaction::redact(&err.to_string()));
+            eprintln!("error: {err}");
             return exit_codes::INVALID;
         }
     };

@@ -221,8 +221,8 @@ fn masking_keeps_json_valid() {
 #[test]
 fn masking_keeps_entities_whole() {
     let text = format!(
-        "<p>postgres://app:ab&amp;{}@db.internal/app</p>",
-        "cD3fGh9k"
+        "<p>postgres://app:ab&amp;cD3fGh9k{}</p>",
+        "@db.internal/app"
     );
     let redacted = redact(&text);
     assert_eq!(redacted, "<p>postgres://app:[REDACTED]@db.internal/app</p>");

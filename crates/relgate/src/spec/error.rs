@@ -63,7 +63,8 @@ impl fmt::Display for SpecError {
         if self.line > 0 {
             write!(f, ":{}:{}", self.line, self.column)?;
         }
-        write!(f, ": {}", self.message)?;
+        // Messages may quote the gate file (a command, a value): redacted like every output.
+        write!(f, ": {}", crate::redaction::redact(&self.message))?;
         if let Some(key) = &self.key {
             // Say the key unless the message already names it whole.
             if !self.message.contains(&format!("`{key}`")) {
@@ -71,7 +72,7 @@ impl fmt::Display for SpecError {
             }
         }
         if let Some(hint) = &self.hint {
-            write!(f, "\n  (hint: {hint})")?;
+            write!(f, "\n  (hint: {})", crate::redaction::redact(hint))?;
         }
         Ok(())
     }
