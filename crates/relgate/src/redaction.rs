@@ -196,14 +196,59 @@ pub fn trial_result<T>(
     })
 }
 
+/// Last words of a variable name that say where a secret is or how it is used, not what it is.
+pub const NOT_SECRET_LAST_WORDS: &[&str] = &[
+    "url",
+    "uri",
+    "file",
+    "path",
+    "dir",
+    "name",
+    "host",
+    "port",
+    "user",
+    "username",
+    "type",
+    "header",
+    "endpoint",
+    "env",
+    "var",
+    "field",
+    "prefix",
+    "suffix",
+    "len",
+    "length",
+    "count",
+    "size",
+    "ttl",
+    "expiry",
+    "expires",
+    "expiration",
+    "timeout",
+    "format",
+    "kind",
+    "mode",
+    "method",
+    "scheme",
+    "provider",
+    "algorithm",
+    "hash",
+    "policy",
+    "rotation",
+    "enabled",
+    "disabled",
+    "required",
+];
+
 /// Whether an environment variable's name says its value is a secret. The name is split into
 /// words at `_`, `-`, `.` and lower-to-upper case changes; it is secret when a word,
 /// case-insensitively, ends with TOKEN(S), SECRET(S), PASSWORD(S), PASSWD, PASSPHRASE,
 /// CREDENTIAL(S) or AUTH, or is KEY(S) or a compound key word (APIKEY, PRIVATEKEY, ACCESSKEY,
-/// SECRETKEY, SIGNINGKEY, MASTERKEY), unless the last word names where a secret is rather than
-/// the secret (URL, URI, FILE, PATH, DIR, NAME, HOST, PORT, USER, USERNAME, TYPE, HEADER,
-/// ENDPOINT). So `GITHUB_TOKEN`, `PGPASSWORD`, `apiKey`, `OAUTH` and `AWS_SECRET_ACCESS_KEY`
-/// are secret; `KEYBOARD`, `MONKEY`, `AUTHOR`, `TOKENIZER` and `TOKEN_URL` are not.
+/// SECRETKEY, SIGNINGKEY, MASTERKEY), unless the last word says something about a secret
+/// rather than being one ([`NOT_SECRET_LAST_WORDS`]: `TOKEN_URL`, `PASSWORD_FILE`,
+/// `AUTH_MODE`). So `GITHUB_TOKEN`, `PGPASSWORD`, `apiKey`, `OAUTH` and
+/// `AWS_SECRET_ACCESS_KEY` are secret; `KEYBOARD`, `MONKEY`, `AUTHOR`, `TOKENIZER` and
+/// `TOKEN_URL` are not.
 pub fn is_secret_name(name: &str) -> bool {
     const ENDINGS: &[&str] = &[
         "token",
@@ -228,14 +273,10 @@ pub fn is_secret_name(name: &str) -> bool {
         "signingkey",
         "masterkey",
     ];
-    const LOCATIONS: &[&str] = &[
-        "url", "uri", "file", "path", "dir", "name", "host", "port", "user", "username", "type",
-        "header", "endpoint",
-    ];
     let words = name_words(name);
     if words
         .last()
-        .is_some_and(|last| LOCATIONS.contains(&last.as_str()))
+        .is_some_and(|last| NOT_SECRET_LAST_WORDS.contains(&last.as_str()))
     {
         return false;
     }

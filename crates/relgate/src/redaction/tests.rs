@@ -343,6 +343,9 @@ fn secret_looking_names() {
         "PATH",
         "HOME",
         "DATABASE_URL",
+        "AUTH_MODE",
+        "TOKEN_TTL",
+        "GITHUB_TOKEN_ENABLED",
     ] {
         assert!(!is_secret_name(name), "{name} should not be secret");
     }
@@ -360,4 +363,44 @@ fn a_line_of_tokens_is_masked_whatever_the_chunking() {
             out.matches("ghp_").count()
         );
     }
+}
+
+#[test]
+fn secret_env_values_are_registered_and_reports_see_a_redacted_gate() {
+    let text = format!(
+        r#"[gate]
+name = "Gate {gh}"
+
+[[service]]
+name = "api"
+run = "serve --port ${{port}}"
+env = {{ API_SIGNING_KEY = "svc-signing-Qm41x", TOKEN_URL = "https://issuer.invalid/tk" }}
+
+[[packet]]
+id = "SEC-01"
+title = "Rotate {gh}"
+[[packet.check]]
+id = "a"
+run = "deploy --url {url}"
+env = {{ DEPLOY_TOKEN = "chk-deploy-Wz73y", KEYBOARD = "layout-qwerty-us", REF_PASSWORD = "${{api.url}}" }}
+"#,
+        gh = github_token(),
+        url = pg_url()
+    );
+    let gate = crate::spec::parse(Path::new("packets.toml"), &text).unwrap();
+    assert!(register_gate_secrets(&gate));
+    assert_eq!(
+        redact("svc-signing-Qm41x chk-deploy-Wz73y layout-qwerty-us https://issuer.invalid/tk"),
+        "[REDACTED] [REDACTED] layout-qwerty-us https://issuer.invalid/tk"
+    );
+    let shown = redacted_gate(&gate);
+    assert_eq!(shown.name, "Gate [REDACTED]");
+    assert_eq!(shown.packets[0].title, "Rotate [REDACTED]");
+    let crate::spec::CheckKind::Command(command) = &shown.packets[0].checks[0].kind else {
+        panic!("a command check");
+    };
+    assert!(!command.display.contains(pg_password()), "{}", command.display);
+    assert_eq!(shown.packets[0].checks[0].name(), "SEC-01::a");
+    // The gate that runs keeps its text.
+    assert!(gate.name.contains(&github_token()));
 }
