@@ -13,6 +13,39 @@ use std::sync::RwLock;
 /// What a redacted secret is replaced with.
 pub const MASK: &str = "[REDACTED]";
 
+/// Endings of a key or variable name that names something about a secret (where it is, how
+/// long it lives), not the secret: `token_url`, `password_file`, `secret_name`.
+pub const NOT_SECRET_SUFFIXES: &[&str] = &[
+    "file",
+    "path",
+    "dir",
+    "url",
+    "uri",
+    "endpoint",
+    "env",
+    "var",
+    "name",
+    "type",
+    "field",
+    "header",
+    "prefix",
+    "suffix",
+    "len",
+    "length",
+    "count",
+    "size",
+    "ttl",
+    "expiry",
+    "expires",
+    "expiration",
+    "format",
+    "kind",
+    "mode",
+    "hash",
+    "policy",
+    "rotation",
+];
+
 /// Shortest known secret (or part of one) worth masking.
 const MIN_SECRET_LEN: usize = 6;
 /// Shortest line of a multi-line secret masked on its own.

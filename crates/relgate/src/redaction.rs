@@ -196,45 +196,18 @@ pub fn trial_result<T>(
     })
 }
 
-/// Last words of a variable name that say where a secret is or how it is used, not what it is.
+/// Last words of a variable name that say something about a secret, not what it is: the
+/// secret rules' [`relgate_probes::redact::NOT_SECRET_SUFFIXES`] and these.
 pub const NOT_SECRET_LAST_WORDS: &[&str] = &[
-    "url",
-    "uri",
-    "file",
-    "path",
-    "dir",
-    "name",
     "host",
     "port",
     "user",
     "username",
-    "type",
-    "header",
-    "endpoint",
-    "env",
-    "var",
-    "field",
-    "prefix",
-    "suffix",
-    "len",
-    "length",
-    "count",
-    "size",
-    "ttl",
-    "expiry",
-    "expires",
-    "expiration",
     "timeout",
-    "format",
-    "kind",
-    "mode",
     "method",
     "scheme",
     "provider",
     "algorithm",
-    "hash",
-    "policy",
-    "rotation",
     "enabled",
     "disabled",
     "required",
@@ -274,10 +247,10 @@ pub fn is_secret_name(name: &str) -> bool {
         "masterkey",
     ];
     let words = name_words(name);
-    if words
-        .last()
-        .is_some_and(|last| NOT_SECRET_LAST_WORDS.contains(&last.as_str()))
-    {
+    if words.last().is_some_and(|last| {
+        NOT_SECRET_LAST_WORDS.contains(&last.as_str())
+            || relgate_probes::redact::NOT_SECRET_SUFFIXES.contains(&last.as_str())
+    }) {
         return false;
     }
     words.iter().any(|word| {

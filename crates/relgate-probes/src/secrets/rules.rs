@@ -621,39 +621,9 @@ fn looks_like_placeholder(value: &[u8]) -> bool {
 /// (`token_url`, `password_file`, `secret_name`, `public_key`) and the value is not a plain
 /// identifier (it mixes at least two of lower case, upper case and digits).
 fn assignment_is_secret(key: &[u8], value: &[u8]) -> bool {
-    const NOT_SECRET_SUFFIXES: &[&str] = &[
-        "file",
-        "path",
-        "dir",
-        "url",
-        "uri",
-        "endpoint",
-        "env",
-        "var",
-        "name",
-        "type",
-        "field",
-        "header",
-        "prefix",
-        "suffix",
-        "len",
-        "length",
-        "count",
-        "size",
-        "ttl",
-        "expiry",
-        "expires",
-        "expiration",
-        "format",
-        "kind",
-        "mode",
-        "hash",
-        "policy",
-        "rotation",
-    ];
     let key = key.to_ascii_lowercase();
     if contains(&key, b"public")
-        || NOT_SECRET_SUFFIXES
+        || crate::redact::NOT_SECRET_SUFFIXES
             .iter()
             .any(|suffix| key.ends_with(suffix.as_bytes()))
     {

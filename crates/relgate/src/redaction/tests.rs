@@ -399,7 +399,11 @@ env = {{ DEPLOY_TOKEN = "chk-deploy-Wz73y", KEYBOARD = "layout-qwerty-us", REF_P
     let crate::spec::CheckKind::Command(command) = &shown.packets[0].checks[0].kind else {
         panic!("a command check");
     };
-    assert!(!command.display.contains(pg_password()), "{}", command.display);
+    assert!(
+        !command.display.contains(pg_password()),
+        "{}",
+        command.display
+    );
     assert_eq!(shown.packets[0].checks[0].name(), "SEC-01::a");
     // The gate that runs keeps its text.
     assert!(gate.name.contains(&github_token()));
