@@ -103,24 +103,7 @@ fn write_gate(dir: &Path, body: &str) -> PathBuf {
     path
 }
 
-/// Runs the gate file; `env` sets (`Some`) or removes (`None`) variables.
-fn run_gate(gate: &Path, env: &[(&str, Option<&Path>)]) -> Run {
-    let out = tempfile::tempdir().unwrap();
-    let mut command = xtask();
-    command
-        .args(["gate", "--gate"])
-        .arg(gate)
-        .arg("--out")
-        .arg(out.path());
-    for (key, value) in env {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let output = command.output().unwrap();
-    Run { out, output }
-}
+use support::run_gate;
 
 fn verdict_of(run: &Run) -> Value {
     let verdict = run.ledger().pop().expect("ledger not empty");

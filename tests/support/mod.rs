@@ -132,6 +132,26 @@ pub fn gate_with_env(fixture: &str, extra: &[&str], env: &[(&str, &str)]) -> Run
     Run { out, output }
 }
 
+/// Runs the gate file `gate` into a fresh out directory; `env` sets (`Some`) or removes
+/// (`None`) variables.
+pub fn run_gate(gate: &Path, env: &[(&str, Option<&Path>)]) -> Run {
+    let out = tempfile::tempdir().unwrap();
+    let mut command = xtask();
+    command
+        .args(["gate", "--gate"])
+        .arg(gate)
+        .arg("--out")
+        .arg(out.path());
+    for (key, value) in env {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let output = command.output().unwrap();
+    Run { out, output }
+}
+
 /// Pids of processes whose command line is exactly `marker`.
 pub fn sleepers(marker: &str) -> Vec<String> {
     let mut found = Vec::new();

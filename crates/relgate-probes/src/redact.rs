@@ -144,6 +144,11 @@ fn merge(text: &[u8], mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
             *end += 1;
         }
     }
+    merge_spans(spans)
+}
+
+/// `spans` sorted, with overlapping or touching ones merged.
+pub fn merge_spans(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
     spans.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
     for (start, end) in spans {

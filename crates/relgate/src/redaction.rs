@@ -288,15 +288,7 @@ fn line_spans(text: &[u8]) -> Vec<(usize, usize)> {
     for (start, end) in &mut spans {
         widen_for_markup(text, start, end);
     }
-    spans.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-    for (start, end) in spans {
-        match merged.last_mut() {
-            Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
-        }
-    }
-    merged
+    relgate_probes::redact::merge_spans(spans)
 }
 
 /// Widens `start..end` so that masking it keeps JSON and XML/HTML well-formed: a character

@@ -46,31 +46,27 @@ fn whole(input: &[u8]) -> Vec<u8> {
     redact_bytes(input).into_owned()
 }
 
-fn chunked(input: &[u8], size: usize) -> Vec<u8> {
+/// What a [`LineRedactor`] writes when fed `pieces` one after the other.
+fn feed<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut redactor = LineRedactor::new();
     let mut sink = |bytes: &[u8]| {
         out.extend_from_slice(bytes);
         Ok(())
     };
-    for chunk in input.chunks(size.max(1)) {
-        redactor.push(chunk, &mut sink).unwrap();
+    for piece in pieces {
+        redactor.push(piece, &mut sink).unwrap();
     }
     redactor.finish(&mut sink).unwrap();
     out
 }
 
+fn chunked(input: &[u8], size: usize) -> Vec<u8> {
+    feed(input.chunks(size.max(1)))
+}
+
 fn split_at(input: &[u8], at: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut redactor = LineRedactor::new();
-    let mut sink = |bytes: &[u8]| {
-        out.extend_from_slice(bytes);
-        Ok(())
-    };
-    redactor.push(&input[..at], &mut sink).unwrap();
-    redactor.push(&input[at..], &mut sink).unwrap();
-    redactor.finish(&mut sink).unwrap();
-    out
+    feed([&input[..at], &input[at..]])
 }
 
 /// Asserts `input` redacts to `expected` whole, in every two-piece split, byte by byte and in
