@@ -249,6 +249,20 @@ fn no_secret_reaches_any_file_or_the_terminal() {
         serde_json::from_str::<serde_json::Value>(&text)
             .unwrap_or_else(|err| panic!("{name}: {err}"));
     }
+    // junit.xml is still well-formed XML for an independent parser.
+    let parsed = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])",
+        ])
+        .arg(run.out.path().join("junit.xml"))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
     assert_eq!(run.ledger().len(), 1 + 3 + 1 + 1);
     let verify = run.verify();
     assert!(
