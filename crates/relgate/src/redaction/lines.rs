@@ -99,7 +99,7 @@ impl LineRedactor {
         } else {
             // The rest of an overlong line: never a PEM body line.
             let spans = line_spans(&self.pending);
-            self.pem = armour_state(&self.pending[self.written..], Pem::Outside);
+            self.pem = armour_state(&self.pending[self.written..], self.pem);
             out(&masked_range(
                 &self.pending,
                 &spans,
@@ -128,6 +128,10 @@ impl LineRedactor {
         }
         while cut > self.written && is_continuation(&self.pending, cut) {
             cut -= 1;
+        }
+        if self.written == 0 {
+            // An overlong line is no line of a key body: a block in progress ends here.
+            self.pem = Pem::Outside;
         }
         self.pem = armour_state(&self.pending[self.written..cut], self.pem);
         out(&masked_range(&self.pending, &spans, self.written, cut))?;

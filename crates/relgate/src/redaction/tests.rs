@@ -404,3 +404,20 @@ env = {{ DEPLOY_TOKEN = "chk-deploy-Wz73y", KEYBOARD = "layout-qwerty-us", REF_P
     // The gate that runs keeps its text.
     assert!(gate.name.contains(&github_token()));
 }
+
+#[test]
+fn a_begin_early_in_an_overlong_line_opens_a_block() {
+    let (begin, end) = (begin(), end());
+    let input = format!(
+        "{begin} {}\n{}\n{end}\nFAIL: after\n",
+        "word ".repeat(20_000),
+        BODY[0]
+    );
+    let out = String::from_utf8(chunked(input.as_bytes(), 4096)).unwrap();
+    assert!(!out.contains(BODY[0]));
+    assert!(
+        out.ends_with(&format!("[REDACTED]\n{end}\nFAIL: after\n")),
+        "{}",
+        &out[out.len() - 80..]
+    );
+}
