@@ -1,6 +1,8 @@
 //! Redaction tables: input → expected output, each also fed in every split and in tiny chunks,
 //! and redacted twice. Secrets are assembled at run time so this file holds none.
 
+use std::path::Path;
+
 use super::*;
 
 fn github_token() -> String {
@@ -419,5 +421,54 @@ fn a_begin_early_in_an_overlong_line_opens_a_block() {
         out.ends_with(&format!("[REDACTED]\n{end}\nFAIL: after\n")),
         "{}",
         &out[out.len() - 80..]
+    );
+}
+
+/// The choke points hold: outside the places listed here, no module of the engine writes a
+/// file itself; a new report goes through `write_report` (or this test fails).
+#[test]
+fn only_the_redactor_writes_files() {
+    const ALLOWED: &[(&str, &[&str])] = &[
+        // write_report itself; the out-directory and recursion markers (constant texts).
+        ("atomic::write(", &["redaction.rs", "harness.rs"]),
+        // Logs streamed through a LineRedactor (exec, service) or `redact` (grep).
+        ("File::create(", &["exec.rs", "grep.rs", "service.rs"]),
+        // The step summary (redacted), a service's pid bookkeeping, cargo's lock (read).
+        (
+            "OpenOptions::new()",
+            &["ci.rs", "service.rs", "cargo_lock.rs"],
+        ),
+        ("fs::write(", &[]),
+    ];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    let mut dirs = vec![src.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.ends_with("redaction/tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Unit tests write fixtures as they like.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            for (call, allowed) in ALLOWED {
+                if code.contains(call) && !allowed.contains(&name.as_str()) {
+                    found.push(format!(
+                        "{} calls {call}",
+                        path.strip_prefix(&src).unwrap().display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "write through redaction::write_report instead: {found:?}"
     );
 }
