@@ -1,7 +1,7 @@
 //! Secrets never leave relgate: a gate whose failing checks print, run with and are described by
 //! secrets (a GitHub token, a Slack token, a postgres password, secret `env` values, a one-line
-//! JSON-escaped PEM key, a BEGIN line with its body, tokens in the gate's own names and
-//! reasons) is run through the real xtask, and every file of the out directory, stdout, stderr
+//! JSON-escaped PEM key, a BEGIN line with its body, a token in colour, a 240 KB line of
+//! tokens, tokens in the gate's own names and reasons) is run through the real xtask, and every file of the out directory, stdout, stderr
 //! and the GitHub step summary are searched for the secret bytes. Secrets are assembled at run
 //! time, so this file holds none (the repository's own secret scan stays clean).
 
@@ -76,7 +76,7 @@ fn write_gate(dir: &Path) -> PathBuf {
     let leaky = format!(
         "echo \"deploy with {gh} to {url}\"; echo \"notify {slack}\"; printf '%s\\n' '{json_pem}'; \
          echo 'key={begin}{b0}{b1}'; echo \"env says $API_TOKEN and $DB_PASSWORD\"; \
-         t={gh}; i=0; while [ $i -lt 6000 ]; do printf '%s ' \"$t\"; i=$((i+1)); done; echo; \
+         printf '\\033[1;31m%s\\033[0m\\n' '{gh}'; t={gh}; i=0; while [ $i -lt 6000 ]; do printf '%s ' \"$t\"; i=$((i+1)); done; echo; \
          echo 'FAIL: leaky check'; exit 3",
         gh = github_token(),
         url = pg_url(),
@@ -224,6 +224,7 @@ fn no_secret_reaches_any_file_or_the_terminal() {
         "{json_line}"
     );
     assert!(log.contains(&format!("key={}[REDACTED]", begin())), "{log}");
+    assert!(log.contains("\x1b[1;31m[REDACTED]\x1b[0m"), "{log}");
     assert!(log.contains("FAIL: leaky check"), "{log}");
     // The 240 KB line of tokens: every one masked, whatever the pipe's chunking.
     let long = log

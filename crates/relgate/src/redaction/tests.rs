@@ -176,6 +176,11 @@ fn the_redaction_table() {
             format!("{begin}\\n[REDACTED]\\n{end} and {begin}[REDACTED]\n"),
         ),
         (
+            "tokens in colour",
+            format!("\x1b[1;31m{}\x1b[0m and \x1b[32m{}\x1b[m\n", github_token(), slack_token()),
+            "\x1b[1;31m[REDACTED]\x1b[0m and \x1b[32m[REDACTED]\x1b[m\n".into(),
+        ),
+        (
             "no newline at the end",
             format!("token {}", github_token()),
             "token [REDACTED]".into(),
