@@ -477,3 +477,56 @@ fn only_the_redactor_writes_files() {
         "write through redaction::write_report instead: {found:?}"
     );
 }
+
+#[test]
+fn records_round_trip_with_only_their_secrets_masked() {
+    use crate::evidence::{CaseKind, CheckRecord, Outcome, RunHeader};
+    let record = CheckRecord {
+        packet: "SEC-01".into(),
+        check: "a".into(),
+        name: "SEC-01::a".into(),
+        case_kind: CaseKind::Checklist,
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            format!("deploy {}", github_token()),
+        ],
+        cwd: "/work".into(),
+        started: "2026-01-01T00:00:00Z".into(),
+        ended: "2026-01-01T00:00:01Z".into(),
+        duration_ms: u64::MAX,
+        exit_code: Some(3),
+        signal: None,
+        timed_out: false,
+        log: Some("logs/SEC-01/a.log".into()),
+        bytes: 12,
+        sha256: Some("ab".repeat(32)),
+        outcome: Outcome::Fail,
+        severity: crate::spec::Severity::P0,
+        message: format!("exit 3: {}", pg_url()),
+        notes: vec![format!("{}{}{}", begin(), BODY[0], end())],
+        cases: Vec::new(),
+        findings: Vec::new(),
+        report: None,
+        report_sha256: None,
+    };
+    let masked = redacted(&record);
+    let mut expected = record.clone();
+    expected.argv[2] = "deploy [REDACTED]".into();
+    expected.message = "exit 3: postgres://app:[REDACTED]@db.internal:5432/app".into();
+    expected.notes = vec![format!("{}[REDACTED]{}", begin(), end())];
+    assert_eq!(masked, expected);
+    let header = RunHeader {
+        gate: format!("Gate {}", slack_token()),
+        gate_file: "packets.toml".into(),
+        gate_sha256: "cd".repeat(32),
+        git_head: None,
+        git_dirty: Some(false),
+        relgate_version: "0.1.0".into(),
+        started: "2026-01-01T00:00:00Z".into(),
+        host: "ci".into(),
+        run_id: "r1".into(),
+        mode: "xtask".into(),
+    };
+    assert_eq!(redacted(&header).gate, "Gate [REDACTED]");
+}
