@@ -271,6 +271,22 @@ fn no_secret_reaches_any_file_or_the_terminal() {
         "{}",
         String::from_utf8_lossy(&verify.stderr)
     );
+
+    // `gate report` (the nextest flow) rebuilds every report from the fragments: still clean.
+    let report = xtask()
+        .args(["gate", "report", "--gate"])
+        .arg(&gate)
+        .arg("--out")
+        .arg(run.out.path())
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(1), "{report:?}");
+    let rebuilt = Run {
+        out: run.out,
+        output: report,
+    };
+    assert_eq!(rebuilt.decision(), "NO_GO");
+    assert_no_secret(&out_files(&rebuilt));
 }
 
 #[test]
