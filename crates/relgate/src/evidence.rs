@@ -173,6 +173,10 @@ pub struct CheckRecord {
     /// sha256 of the stored report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_sha256: Option<String>,
+    /// Processes that outlived the command by its leak timeout and were killed, as
+    /// `pid N \`command line\``, redacted (empty for a contained command and other checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaked: Vec<String>,
 }
 
 /// Evidence of one service: how it started, how it ended, and its whole log.

@@ -601,7 +601,10 @@ impl RunState {
         let log_relative = format!("logs/{}/{}.log", check.packet, check.id);
         let log_path = self.out_dir.join(&log_relative);
         let mut record = match &check.kind {
-            CheckKind::Command(command) => self.run_command(check, command, &log_path),
+            CheckKind::Command(command) => {
+                let (record, containment) = self.run_command(check, command, &log_path);
+                contained(record, containment)
+            }
             CheckKind::Grep(spec) => run_grep(check, spec, &log_path),
             CheckKind::Probe(probe) => self.run_probe(check, probe, &log_path),
             CheckKind::Scan(scan) => self.run_scan(check, scan, &log_path),
@@ -721,7 +724,7 @@ impl RunState {
                 *arg = arg.replace(spec::ADVISORY_DB_PLACEHOLDER, &place(db));
             }
         }
-        let mut record = self.run_command(check, &command, log_path);
+        let (mut record, containment) = self.run_command(check, &command, log_path);
         record.case_kind = CaseKind::Scan;
         let judged = scanning::judge(scan, &record, &raw_path, &report_path, &relative);
         let _ = std::fs::remove_file(&raw_path);
@@ -739,10 +742,17 @@ impl RunState {
             record.report = judged.report;
             record.report_sha256 = judged.report_sha256;
         }
-        record
+        contained(record, containment)
     }
 
-    fn run_command(&self, check: &Check, command: &CommandSpec, log_path: &Path) -> CheckRecord {
+    /// Runs a command into a record judged by its exit code; also returns why its containment
+    /// failed (processes outlived it), which fails the check whatever else judges it.
+    fn run_command(
+        &self,
+        check: &Check,
+        command: &CommandSpec,
+        log_path: &Path,
+    ) -> (CheckRecord, Option<String>) {
         let mut notes = Vec::new();
         let endpoints = match self.services.ensure(&check.services) {
             Ok(endpoints) => endpoints,
@@ -751,7 +761,7 @@ impl RunState {
                 record.case_kind = CaseKind::Command;
                 record.argv = command.argv.clone();
                 record.cwd = command.cwd.display().to_string();
-                return record;
+                return (record, None);
             }
         };
         let argv: Vec<String> = command
@@ -807,6 +817,7 @@ impl RunState {
             env: &env,
             timeout: check.timeout,
             kill_grace: exec::DEFAULT_KILL_GRACE,
+            leak_timeout: check.leak_timeout,
             log_path,
         };
         let mut record = skeleton(check, "", Outcome::Error);
@@ -822,7 +833,7 @@ impl RunState {
             Ok(result) => result,
             Err(err) => {
                 record.message = format!("cannot write the log {}: {err}", log_path.display());
-                return record;
+                return (record, None);
             }
         };
         record.started = clock::format_timestamp(result.started);
@@ -860,8 +871,26 @@ impl RunState {
                 format!("{status} (expected {})", expected.join(" or ")),
             )
         };
-        record
+        record.leaked = result.leaked.iter().map(redacted).collect();
+        let containment = exec::containment_failure(&result, check.leak_timeout);
+        (record, containment.map(redacted))
     }
+}
+
+/// A command's record, failed when its containment failed (see `exec::containment_failure`).
+fn contained(mut record: CheckRecord, containment: Option<String>) -> CheckRecord {
+    if let Some(why) = containment {
+        if record.outcome == Outcome::Pass {
+            record.outcome = Outcome::Fail;
+        }
+        record.message = format!("{}; {why}", record.message);
+    }
+    record
+}
+
+/// Text through the redactor.
+fn redacted(text: impl ToString) -> String {
+    crate::redaction::redact(&text.to_string()).into_owned()
 }
 
 fn indent(text: &str) -> String {
@@ -944,6 +973,7 @@ fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckRecord {
         findings: Vec::new(),
         report: None,
         report_sha256: None,
+        leaked: Vec::new(),
     }
 }
 
