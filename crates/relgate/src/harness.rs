@@ -82,6 +82,7 @@ pub struct Options {
 /// Entry point of the `gate-tests` harness: reads `RELGATE_GATE` / `RELGATE_OUT` (defaults:
 /// `packets.toml` and `target/gate` under `workspace_root`) and the libtest arguments.
 pub fn test_main(workspace_root: &Path) -> ! {
+    crate::supervisor::maybe_run();
     let nextest = std::env::var("NEXTEST_EXECUTION_MODE")
         .is_ok_and(|mode| mode == "process-per-test")
         || (std::env::var_os("NEXTEST").is_some() && std::env::var_os("NEXTEST_RUN_ID").is_some());
@@ -107,6 +108,8 @@ pub fn test_main(workspace_root: &Path) -> ! {
 
 /// Runs the gate and returns the process exit code. Errors are printed to stderr.
 pub fn run(options: &Options) -> i32 {
+    // A program that forgot the hook in `main` must not run the gate again as a supervisor.
+    crate::supervisor::maybe_run();
     let gate_path = std::fs::canonicalize(&options.gate)
         .or_else(|_| std::path::absolute(&options.gate))
         .unwrap_or_else(|_| options.gate.clone());

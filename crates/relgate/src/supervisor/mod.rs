@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 pub use protocol::{Report, ENV_MARKER, KILL, STOP, TERMINATE};
 
-/// How long a supervisor may take, beyond the grace periods it was given, to say it is done.
+/// How long a supervisor may take, beyond the grace periods it was given, to say it is done,
+/// and to say it started the command.
 const DONE_SLACK: Duration = Duration::from_secs(15);
 
 /// Runs the supervisor and exits when this process was started as one; returns at once
@@ -154,8 +155,9 @@ impl Supervised {
             done: false,
         };
         supervised.send_bytes(&line);
+        let deadline = Instant::now() + DONE_SLACK;
         while supervised.pid.is_none() {
-            match supervised.next(None) {
+            match supervised.next(Some(deadline)) {
                 Some(Report::SpawnError { code, message }) => {
                     let _ = supervised.finish_within(DONE_SLACK);
                     return Err(match code {
@@ -167,7 +169,7 @@ impl Supervised {
                 None => {
                     let _ = supervised.finish_within(DONE_SLACK);
                     return Err(io::Error::other(
-                        "relgate's process supervisor ended before starting the command (does \
+                        "relgate's process supervisor did not start the command (does \
                          this program call relgate::supervisor::maybe_run first in main?)",
                     ));
                 }
