@@ -847,7 +847,7 @@ mod tests {
     #[test]
     fn a_killed_supervisor_fails_containment() {
         let fx = Fixture::new();
-        let result = fx.sh("kill -9 $PPID; echo after");
+        let result = fx.sh("sleep 0.2; kill -9 $PPID; echo after");
         let failure = containment_failure(&result, DEFAULT_KILL_GRACE).expect("uncontained");
         assert!(
             failure.contains("supervisor of this command was killed"),
