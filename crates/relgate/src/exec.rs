@@ -326,19 +326,26 @@ pub fn containment_failure(result: &ExecResult, leak_timeout: Duration) -> Optio
     (!result.leaked.is_empty()).then(|| leak_note(&result.leaked, leak_timeout))
 }
 
-/// The log line about processes that outlived the command.
+/// The log line about processes that outlived the command (the first [`LEAKS_NAMED`]).
 fn leak_note(leaked: &[Leftover], leak_timeout: Duration) -> String {
+    let mut named: Vec<String> = leaked
+        .iter()
+        .take(LEAKS_NAMED)
+        .map(Leftover::to_string)
+        .collect();
+    if leaked.len() > LEAKS_NAMED {
+        named.push(format!("and {} more", leaked.len() - LEAKS_NAMED));
+    }
     format!(
         "leaky: {} still running {} after the command exited, killed: {}",
         plural(leaked.len(), "process", "processes"),
         format_duration(leak_timeout),
-        leaked
-            .iter()
-            .map(Leftover::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        named.join(", ")
     )
 }
+
+/// How many leftover processes a leak message names.
+const LEAKS_NAMED: usize = 10;
 
 fn plural(count: usize, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
@@ -819,6 +826,24 @@ mod tests {
     #[test]
     fn a_leak_ignoring_sigterm_is_killed() {
         assert_leak_caught("setsid sh -c \"trap '' TERM; SLEEP\" >/dev/null 2>&1 & sleep 0.1");
+    }
+
+    #[test]
+    fn many_leaks_are_all_killed_and_the_message_names_the_first_ten() {
+        let fx = Fixture::new();
+        let marker = marker();
+        let result = fx.sh(&format!(
+            "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do setsid sleep {marker} & done"
+        ));
+        assert_eq!(running(&marker), Vec::<String>::new());
+        assert_eq!(result.leaked.len(), 12, "{:?}", result.leaked);
+        let failure = containment_failure(&result, Duration::from_millis(300)).expect("leaky");
+        assert!(
+            failure.starts_with("leaky: 12 processes still running 300ms after")
+                && failure.ends_with(", and 2 more")
+                && failure.matches(&format!("`sleep {marker}`")).count() == 10,
+            "{failure}"
+        );
     }
 
     #[test]

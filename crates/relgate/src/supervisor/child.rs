@@ -24,6 +24,9 @@ use super::tree;
 /// (one in uninterruptible sleep).
 const KILL_LIMIT: Duration = Duration::from_secs(10);
 
+/// How many leftover processes are reported at most.
+const LEAKS_REPORTED: usize = 1000;
+
 /// Write end of the self-pipe the signal handler wakes the main loop through.
 static WAKE: AtomicI32 = AtomicI32::new(-1);
 
@@ -268,13 +271,13 @@ impl Supervisor {
 
     /// The leak timeout passed with processes still below us: report and kill them.
     fn leaked(&mut self) -> i32 {
-        for proc in tree::descendants(self.me) {
-            if !proc.zombie {
-                let _ = report(&Report::Leaked {
-                    pid: proc.pid,
-                    command: tree::command_line(proc.pid),
-                });
-            }
+        let live = tree::descendants(self.me).into_iter().filter(|p| !p.zombie);
+        // A fork bomb is reported by its first thousand processes (and killed whole).
+        for proc in live.take(LEAKS_REPORTED) {
+            let _ = report(&Report::Leaked {
+                pid: proc.pid,
+                command: tree::command_line(proc.pid),
+            });
         }
         // The leak timeout was their grace: they go at once.
         self.kill_all();

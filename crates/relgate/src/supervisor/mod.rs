@@ -32,10 +32,18 @@ const DONE_SLACK: Duration = Duration::from_secs(15);
 /// Runs the supervisor and exits when this process was started as one; returns at once
 /// otherwise. Call it first thing in `main`.
 pub fn maybe_run() {
+    // The variable alone is not enough (it could be in a user's environment): the gate also
+    // names the process `relgate-supervisor`.
     if std::env::var_os(ENV_MARKER).is_some() {
-        child::run();
+        let cmdline = std::fs::read("/proc/self/cmdline").unwrap_or_default();
+        if cmdline.split(|&b| b == 0).next() == Some(ARG0.as_bytes()) {
+            child::run();
+        }
     }
 }
+
+/// The supervisor's `argv[0]`.
+const ARG0: &str = "relgate-supervisor";
 
 // The library's own unit-test binary has libtest's `main`; run the hook before it.
 #[cfg(test)]
@@ -129,7 +137,7 @@ impl Supervised {
         let mut line = serde_json::to_vec(&request).map_err(io::Error::other)?;
         line.push(b'\n');
         let mut child = Command::new("/proc/self/exe")
-            .arg0("relgate-supervisor")
+            .arg0(ARG0)
             .env(ENV_MARKER, "1")
             .current_dir("/")
             .stdin(Stdio::piped())
