@@ -123,6 +123,37 @@ fn every_way_out_of_the_process_group_is_a_leaky_failure_and_nothing_survives() 
 }
 
 #[test]
+fn stopping_a_service_stops_every_process_it_started() {
+    let mark = mark(3);
+    let run = gate_with_env("service-tree.toml", &[], &[("MARK", &mark)]);
+    let context = run.context();
+    assert_eq!(
+        wait_until_gone(&mark, Duration::from_secs(1)),
+        Vec::<String>::new(),
+        "{context}"
+    );
+    assert_eq!(run.code(), 0, "{context}");
+    // The helper ignores SIGTERM: it was there during the run, and needed SIGKILL at the end.
+    assert_eq!(
+        run.check("USES::helper-runs")["outcome"],
+        "pass",
+        "{context}"
+    );
+    let service = run
+        .ledger()
+        .into_iter()
+        .find(|line| line["kind"] == "service")
+        .expect("service record");
+    assert!(
+        service["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("killed after not stopping within 5s"),
+        "{service}"
+    );
+}
+
+#[test]
 fn an_invalid_leak_timeout_is_refused_with_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     for (text, key, line) in [
