@@ -271,9 +271,24 @@ impl Supervisor {
 
     /// The leak timeout passed with processes still below us: report and kill them.
     fn leaked(&mut self) -> i32 {
-        let live = tree::descendants(self.me).into_iter().filter(|p| !p.zombie);
+        let live: Vec<tree::Proc> = tree::descendants(self.me)
+            .into_iter()
+            .filter(|p| !p.zombie)
+            .collect();
+        // A live child is always found (its ppid is us); none found means they all just ended.
+        if live.is_empty() {
+            if self.reap() {
+                return self.done();
+            }
+            // Children we cannot see (no /proc?) are still leaks.
+            let _ = report(&Report::Leaked {
+                pid: 0,
+                command: "(unidentified: /proc shows no process below relgate's supervisor)"
+                    .to_string(),
+            });
+        }
         // A fork bomb is reported by its first thousand processes (and killed whole).
-        for proc in live.take(LEAKS_REPORTED) {
+        for proc in live.into_iter().take(LEAKS_REPORTED) {
             let _ = report(&Report::Leaked {
                 pid: proc.pid,
                 command: tree::command_line(proc.pid),
