@@ -179,6 +179,19 @@ pub struct CheckRecord {
     pub leaked: Vec<String>,
 }
 
+impl CheckRecord {
+    /// Fails a command's record whose containment failed — processes outlived the command, or
+    /// its supervisor was killed — whatever else judged it: `why` is appended to the message.
+    pub fn fail_containment(&mut self, why: Option<String>) {
+        if let Some(why) = why {
+            if self.outcome == Outcome::Pass {
+                self.outcome = Outcome::Fail;
+            }
+            self.message = format!("{}; {why}", self.message);
+        }
+    }
+}
+
 /// Evidence of one service: how it started, how it ended, and its whole log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceRecord {

@@ -82,7 +82,6 @@ pub struct Options {
 /// Entry point of the `gate-tests` harness: reads `RELGATE_GATE` / `RELGATE_OUT` (defaults:
 /// `packets.toml` and `target/gate` under `workspace_root`) and the libtest arguments.
 pub fn test_main(workspace_root: &Path) -> ! {
-    crate::supervisor::maybe_run();
     let nextest = std::env::var("NEXTEST_EXECUTION_MODE")
         .is_ok_and(|mode| mode == "process-per-test")
         || (std::env::var_os("NEXTEST").is_some() && std::env::var_os("NEXTEST_RUN_ID").is_some());
@@ -605,8 +604,9 @@ impl RunState {
         let log_path = self.out_dir.join(&log_relative);
         let mut record = match &check.kind {
             CheckKind::Command(command) => {
-                let (record, containment) = self.run_command(check, command, &log_path);
-                contained(record, containment)
+                let (mut record, containment) = self.run_command(check, command, &log_path);
+                record.fail_containment(containment);
+                record
             }
             CheckKind::Grep(spec) => run_grep(check, spec, &log_path),
             CheckKind::Probe(probe) => self.run_probe(check, probe, &log_path),
@@ -745,7 +745,8 @@ impl RunState {
             record.report = judged.report;
             record.report_sha256 = judged.report_sha256;
         }
-        contained(record, containment)
+        record.fail_containment(containment);
+        record
     }
 
     /// Runs a command into a record judged by its exit code; also returns why its containment
@@ -874,26 +875,12 @@ impl RunState {
                 format!("{status} (expected {})", expected.join(" or ")),
             )
         };
-        record.leaked = result.leaked.iter().map(redacted).collect();
-        let containment = exec::containment_failure(&result, check.leak_timeout);
-        (record, containment.map(redacted))
+        record.leaked = exec::leaked_lines(&result);
+        (
+            record,
+            exec::containment_failure(&result, check.leak_timeout),
+        )
     }
-}
-
-/// A command's record, failed when its containment failed (see `exec::containment_failure`).
-fn contained(mut record: CheckRecord, containment: Option<String>) -> CheckRecord {
-    if let Some(why) = containment {
-        if record.outcome == Outcome::Pass {
-            record.outcome = Outcome::Fail;
-        }
-        record.message = format!("{}; {why}", record.message);
-    }
-    record
-}
-
-/// Text through the redactor.
-fn redacted(text: impl ToString) -> String {
-    crate::redaction::redact(&text.to_string()).into_owned()
 }
 
 fn indent(text: &str) -> String {

@@ -13,6 +13,8 @@
 
 mod child;
 pub mod protocol;
+#[cfg(test)]
+mod tests;
 pub mod tree;
 
 use std::collections::BTreeMap;
