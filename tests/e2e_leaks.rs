@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -190,12 +191,16 @@ fn an_invalid_leak_timeout_is_refused_with_file_line_and_key() {
 fn sigkill_of_the_gate_leaves_no_check_or_service_process_behind() {
     let mark = mark(2);
     let out = tempfile::tempdir().unwrap();
+    // The cluster's data directory goes here; traversable by the `postgres` user (as root).
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut child = xtask()
         .args(["gate", "--no-progress", "-j", "4", "--gate"])
         .arg(fixtures().join("sigkill.toml"))
         .arg("--out")
         .arg(out.path())
         .env("MARK", &mark)
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -213,6 +218,10 @@ fn sigkill_of_the_gate_leaves_no_check_or_service_process_behind() {
         assert!(child.try_wait().unwrap().is_none(), "the gate ended early");
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert!(
+        std::fs::read_dir(tmp.path()).unwrap().next().is_some(),
+        "the cluster runs in TMPDIR"
+    );
     // SAFETY: SIGKILL to our own child, the gate.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
     child.wait().unwrap();
@@ -221,6 +230,12 @@ fn sigkill_of_the_gate_leaves_no_check_or_service_process_behind() {
         Vec::<String>::new(),
         "outlived the gate"
     );
+    // relgate-pg's watchdog stops the cluster (SIGINT, up to 10 s) and removes its directory.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_dir(tmp.path()).unwrap().next().is_some() {
+        assert!(Instant::now() < deadline, "the cluster outlived the gate");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Nothing that looks like a finished run.
     assert!(!Path::new(&out.path().join("evidence.jsonl")).exists());
 }
