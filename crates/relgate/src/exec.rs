@@ -308,8 +308,8 @@ fn contain(mut supervised: Supervised, request: &ExecRequest<'_>, outcome: &mut 
             .push(leak_note(&finished.leaked, request.leak_timeout));
     }
     if finished.lost {
-        let message = "relgate's supervisor of this command was killed: processes the command \
-                       started may have survived it"
+        let message = "relgate's supervisor of this command was killed or interfered with: \
+                       processes the command started may have survived it"
             .to_string();
         outcome.notes.push(message.clone());
         outcome.uncontained = Some(message);

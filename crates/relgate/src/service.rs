@@ -682,7 +682,7 @@ fn stop_process(handle: &mut ProcessHandle) -> String {
     let already = supervised.wait_exit(Duration::ZERO);
     let finished = supervised.stop();
     let message = match (already, finished.forced, finished.lost) {
-        (_, _, true) => "its supervisor was killed: processes it started may have survived"
+        (_, _, true) => "its supervisor was killed or interfered with: processes it started may have survived"
             .to_string(),
         (Some(status), false, _) => format!("had already exited ({status}) when the run ended"),
         (Some(status), true, _) => format!(

@@ -239,17 +239,20 @@ impl Supervised {
                 None => break,
             }
         }
-        self.finished.lost = !self.done;
-        self.release();
+        // A supervisor that said it was done exits 0. Anything else — killed, or a `done` line
+        // forged by the command through /proc/PPID/fd/1, after which the supervisor still sees
+        // the control pipe close too early and kills everything — is lost containment.
+        let exited_cleanly = self.release().is_some_and(|status| status.success());
+        self.finished.lost = !self.done || !exited_cleanly;
         std::mem::take(&mut self.finished)
     }
 
     /// Closes the control pipe (a supervisor that is not done kills everything on that) and
-    /// reaps the supervisor.
-    fn release(&mut self) {
+    /// reaps the supervisor; returns its exit status.
+    fn release(&mut self) -> Option<ExitStatus> {
         crate::interrupt::unregister_supervisor(self.slot.take());
         self.control = None;
-        let _ = self.child.wait();
+        self.child.wait().ok()
     }
 
     fn send_bytes(&mut self, bytes: &[u8]) {

@@ -152,7 +152,24 @@ fn a_killed_supervisor_fails_containment() {
     let result = fx.sh("sleep 0.2; kill -9 $PPID; echo after");
     let failure = containment_failure(&result, DEFAULT_KILL_GRACE).expect("uncontained");
     assert!(
-        failure.contains("supervisor of this command was killed"),
+        failure.contains("supervisor of this command was killed or interfered with"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_forged_done_report_is_caught_and_the_tree_still_dies() {
+    let fx = Fixture::new();
+    let marker = marker();
+    // The command writes into its supervisor's report pipe, as an attacker would.
+    let result = fx.sh(&format!(
+        "setsid sleep {marker} & printf '%s\\n' '{{\"event\":\"exited\",\"status\":0}}' \
+         '{{\"event\":\"done\"}}' > /proc/$PPID/fd/1; sleep {marker}"
+    ));
+    assert_eq!(running(&marker), Vec::<String>::new());
+    let failure = containment_failure(&result, DEFAULT_KILL_GRACE).expect("uncontained");
+    assert!(
+        failure.contains("supervisor of this command was killed or interfered with"),
         "{failure}"
     );
 }
