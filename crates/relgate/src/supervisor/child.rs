@@ -149,7 +149,7 @@ impl Supervisor {
                 }
             }
             if self.exited && self.leak_timeout.is_some() {
-                if no_children && self.reap() {
+                if no_children {
                     return self.done();
                 }
                 if self
