@@ -3,6 +3,8 @@
 //! process). `RELGATE_GATE` and `RELGATE_OUT` point it at another gate file or out directory.
 
 fn main() {
+    // The gate re-executes this binary as the supervisor of each command; nothing else first.
+    relgate::supervisor::maybe_run();
     let workspace_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("gate-tests lives in the workspace root");

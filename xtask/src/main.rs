@@ -101,6 +101,8 @@ enum GateAction {
 }
 
 fn main() -> ExitCode {
+    // The gate re-executes this binary as the supervisor of each command; nothing else first.
+    relgate::supervisor::maybe_run();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

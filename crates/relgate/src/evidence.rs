@@ -173,6 +173,23 @@ pub struct CheckRecord {
     /// sha256 of the stored report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_sha256: Option<String>,
+    /// Processes that outlived the command by its leak timeout and were killed, as
+    /// `pid N \`command line\``, redacted (empty for a contained command and other checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaked: Vec<String>,
+}
+
+impl CheckRecord {
+    /// Fails a command's record whose containment failed — processes outlived the command, or
+    /// its supervisor was killed — whatever else judged it: `why` is appended to the message.
+    pub fn fail_containment(&mut self, why: Option<String>) {
+        if let Some(why) = why {
+            if self.outcome == Outcome::Pass {
+                self.outcome = Outcome::Fail;
+            }
+            self.message = format!("{}; {why}", self.message);
+        }
+    }
 }
 
 /// Evidence of one service: how it started, how it ended, and its whole log.

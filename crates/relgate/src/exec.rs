@@ -1,19 +1,21 @@
 //! Runs one check command as a child process and captures its output as evidence.
 //!
-//! The child gets its own process group, `/dev/null` as stdin and a single pipe for stdout and
-//! stderr, so the log shows both streams interleaved the way a terminal would. A reader thread
-//! streams that pipe into `<log>.part` while hashing it and keeping a bounded tail, so memory
-//! stays flat however much the command prints; the finished log is fsynced and renamed into
-//! place. Timeouts and stray background processes are handled by signalling the whole group:
-//! a check must never leave processes behind or hang the gate on a pipe nobody closes.
+//! The child runs under a [`crate::supervisor`] in its own process group, with `/dev/null` as
+//! stdin and a single pipe for stdout and stderr, so the log shows both streams interleaved the
+//! way a terminal would. A reader thread streams that pipe into `<log>.part` while hashing it
+//! and keeping a bounded tail, so memory stays flat however much the command prints; the
+//! finished log is fsynced and renamed into place. On timeout every process below the
+//! supervisor gets SIGTERM, then SIGKILL; processes still running the leak timeout after the
+//! command exited are killed and reported as leaked: a check must never leave processes behind
+//! or hang the gate on a pipe nobody closes.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -22,6 +24,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::spec::format_duration;
+use crate::supervisor::{self, Launch, Leftover, Supervised};
 
 /// How many trailing bytes of output [`ExecResult::tail`] keeps.
 pub const TAIL_BYTES: usize = 16 * 1024;
@@ -29,11 +32,8 @@ pub const TAIL_BYTES: usize = 16 * 1024;
 /// The usual time between SIGTERM and SIGKILL when a command times out.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// How often the child's exit status is polled while waiting for it.
-const POLL_INTERVAL: Duration = Duration::from_millis(10);
-
-/// How long the output pipe may stay open after the process group is gone. Only a process that
-/// left the group (`setsid`, a daemon) can hold it that long, and waiting for it would hang.
+/// How long the output pipe may stay open after the supervisor is done. Only a process that
+/// escaped the supervisor (one that killed it) can hold it that long, and waiting would hang.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// How often the reader thread looks up from an idle pipe to see whether it should give up.
@@ -52,6 +52,9 @@ pub struct ExecRequest<'a> {
     pub timeout: Duration,
     /// How long to wait between SIGTERM and SIGKILL on timeout.
     pub kill_grace: Duration,
+    /// How long processes the command started may outlive it before they are killed and the
+    /// run is leaky.
+    pub leak_timeout: Duration,
     /// Where the combined output ends up; parent directories are created.
     pub log_path: &'a Path,
 }
@@ -79,6 +82,11 @@ pub struct ExecResult {
     pub sha256: String,
     /// The last [`TAIL_BYTES`] bytes of the log, raw.
     pub tail: Vec<u8>,
+    /// Processes that were still running [`ExecRequest::leak_timeout`] after the command
+    /// exited, and were killed (not redacted).
+    pub leaked: Vec<Leftover>,
+    /// Set when containment could not be ensured (the supervisor was killed).
+    pub uncontained: Option<String>,
 }
 
 /// Runs the command, writing its combined output to `request.log_path`.
@@ -120,6 +128,8 @@ pub fn run(request: &ExecRequest<'_>) -> io::Result<ExecResult> {
         signal: status.and_then(|status| status.signal()),
         timed_out: outcome.timed_out,
         spawn_error: outcome.spawn_error,
+        leaked: outcome.leaked,
+        uncontained: outcome.uncontained,
         bytes,
         sha256,
         tail,
@@ -205,6 +215,8 @@ struct Outcome {
     timed_out: bool,
     spawn_error: Option<String>,
     notes: Vec<String>,
+    leaked: Vec<Leftover>,
+    uncontained: Option<String>,
 }
 
 impl Outcome {
@@ -214,8 +226,8 @@ impl Outcome {
     }
 }
 
-/// Spawns the child, streams its output into `sink`, enforces the timeout and cleans up the
-/// process group. Returns the sink once the pipe is drained.
+/// Spawns the child under a supervisor, streams its output into `sink`, enforces the timeout
+/// and has everything the command started cleaned up. Returns the sink once the pipe is drained.
 fn supervise(request: &ExecRequest<'_>, sink: Sink) -> io::Result<(Sink, Outcome)> {
     let mut outcome = Outcome::default();
     let (reader, writer) = match io::pipe() {
@@ -237,17 +249,24 @@ fn supervise(request: &ExecRequest<'_>, sink: Sink) -> io::Result<(Sink, Outcome
                 drained
             })?
     };
-    // `spawn` consumes the writer and drops the Command that holds its clones, so once the
-    // child is gone nothing in this process keeps the pipe open and the reader sees EOF.
-    match spawn(request, writer) {
-        Ok(child) => (outcome.status, outcome.timed_out) = wait_and_reap(child, request),
+    let launch = Launch {
+        argv: request.argv,
+        cwd: request.cwd,
+        env: request.env,
+        leak_timeout: Some(request.leak_timeout),
+        kill_grace: request.kill_grace,
+    };
+    // `spawn` consumes the writer, so once the supervisor and everything below it are gone
+    // nothing keeps the pipe open and the reader sees EOF.
+    match Supervised::spawn(&launch, writer) {
+        Ok(supervised) => contain(supervised, request, &mut outcome),
         Err(err) => outcome.spawn_error = Some(spawn_message(request.argv, &err)),
     }
     if done_rx.recv_timeout(DRAIN_GRACE).is_err() {
         abandon.store(true, Ordering::Relaxed);
         outcome.notes.push(format!(
-            "stopped reading output {} after the command ended: a process outside its process \
-             group (started with setsid, or a daemon) still holds the output open",
+            "stopped reading output {} after the command ended: a process relgate could not \
+             reach still holds the output open",
             format_duration(DRAIN_GRACE)
         ));
     }
@@ -261,25 +280,6 @@ fn supervise(request: &ExecRequest<'_>, sink: Sink) -> io::Result<(Sink, Outcome
     Ok((sink, outcome))
 }
 
-fn spawn(request: &ExecRequest<'_>, writer: io::PipeWriter) -> io::Result<Child> {
-    let Some((program, args)) = request.argv.split_first() else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the command is empty",
-        ));
-    };
-    let stderr = writer.try_clone()?;
-    Command::new(program)
-        .args(args)
-        .current_dir(request.cwd)
-        .envs(request.env)
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(stderr)
-        .process_group(0)
-        .spawn()
-}
-
 fn spawn_message(argv: &[String], err: &io::Error) -> String {
     match argv.first() {
         Some(program) => format!("cannot start `{program}`: {err}"),
@@ -287,55 +287,76 @@ fn spawn_message(argv: &[String], err: &io::Error) -> String {
     }
 }
 
-/// Waits for the child under the request's timeout, then kills whatever is left of its process
-/// group and reaps it. Returns the exit status (if it could be read) and whether it timed out.
-fn wait_and_reap(mut child: Child, request: &ExecRequest<'_>) -> (Option<ExitStatus>, bool) {
-    // With `process_group(0)` the child leads its own group, so its pid is the pgid. Linux pids
-    // are below 2^22, so the cast cannot wrap.
-    let pgid = child.id() as libc::pid_t;
-    // A Ctrl-C to the gate kills the registered groups before the gate dies.
-    let slot = crate::interrupt::register(pgid);
-    let timed_out = !wait_exited(pgid, request.timeout);
-    if timed_out {
-        signal_group(pgid, libc::SIGTERM);
-        wait_exited(pgid, request.kill_grace);
+/// Waits for the command under the request's timeout (SIGTERM, grace, SIGKILL to everything
+/// below the supervisor when it runs over), then for the supervisor to kill and report what
+/// outlived the command.
+fn contain(mut supervised: Supervised, request: &ExecRequest<'_>, outcome: &mut Outcome) {
+    let mut status = supervised.wait_exit(request.timeout);
+    if status.is_none() && !supervised.lost() {
+        outcome.timed_out = true;
+        supervised.send(supervisor::TERMINATE);
+        status = supervised.wait_exit(request.kill_grace);
+        if status.is_none() {
+            supervised.send(supervisor::KILL);
+        }
     }
-    // Background processes left in the group would keep the pipe open forever. The leader is
-    // still an unreaped zombie here, so the pgid cannot have been reused by anyone else.
-    signal_group(pgid, libc::SIGKILL);
-    crate::interrupt::unregister(slot);
-    (child.wait().ok(), timed_out)
+    let finished = supervised.finish();
+    outcome.status = finished.status;
+    if !finished.leaked.is_empty() {
+        outcome
+            .notes
+            .push(leak_note(&finished.leaked, request.leak_timeout));
+    }
+    if finished.lost {
+        let message = "relgate's supervisor of this command was killed or interfered with: \
+                       processes the command started may have survived it"
+            .to_string();
+        outcome.notes.push(message.clone());
+        outcome.uncontained = Some(message);
+    }
+    outcome.leaked = finished.leaked;
 }
 
-/// Polls until the child has exited (without reaping it) or `limit` has passed. Returns whether
-/// it exited.
-fn wait_exited(pid: libc::pid_t, limit: Duration) -> bool {
-    // A deadline beyond what `Instant` can represent means "wait forever".
-    let deadline = Instant::now().checked_add(limit);
-    loop {
-        // ECHILD and the like: there is nothing left to wait for; `Child::wait` will report.
-        if relgate_pg::has_exited(pid as u32).unwrap_or(true) {
-            return true;
-        }
-        let remaining = match deadline {
-            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-            None => POLL_INTERVAL,
-        };
-        if remaining.is_zero() {
-            return false;
-        }
-        std::thread::sleep(remaining.min(POLL_INTERVAL));
-    }
+/// Why a run that may otherwise have passed fails its containment: processes outlived the
+/// command (leaky), or the supervisor was killed. Redacted.
+pub fn containment_failure(result: &ExecResult, leak_timeout: Duration) -> Option<String> {
+    let why = match &result.uncontained {
+        Some(why) => why.clone(),
+        None if result.leaked.is_empty() => return None,
+        None => leak_note(&result.leaked, leak_timeout),
+    };
+    Some(crate::redaction::redact(&why).into_owned())
 }
 
-/// Sends `signal` to every process in the group, ignoring a group that is already gone.
-fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions.
-    while unsafe { libc::kill(-pgid, signal) } != 0 {
-        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return;
-        }
+/// The processes that outlived the command, as `pid N \`command line\``, redacted.
+pub fn leaked_lines(result: &ExecResult) -> Vec<String> {
+    let line = |leftover: &Leftover| crate::redaction::redact(&leftover.to_string()).into_owned();
+    result.leaked.iter().map(line).collect()
+}
+
+/// The log line about processes that outlived the command (the first [`LEAKS_NAMED`]).
+fn leak_note(leaked: &[Leftover], leak_timeout: Duration) -> String {
+    let mut named: Vec<String> = leaked
+        .iter()
+        .take(LEAKS_NAMED)
+        .map(Leftover::to_string)
+        .collect();
+    if leaked.len() > LEAKS_NAMED {
+        named.push(format!("and {} more", leaked.len() - LEAKS_NAMED));
     }
+    format!(
+        "leaky: {} still running {} after the command exited, killed: {}",
+        plural(leaked.len(), "process", "processes"),
+        format_duration(leak_timeout),
+        named.join(", ")
+    )
+}
+
+/// How many leftover processes a leak message names.
+const LEAKS_NAMED: usize = 10;
+
+fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 /// Copies the pipe into the sink until EOF, or until `abandon` is set. Returns the sink and
@@ -475,28 +496,35 @@ fn signal_name(signal: i32) -> Option<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    struct Fixture {
-        dir: tempfile::TempDir,
-        env: BTreeMap<String, String>,
+    /// A temp directory to run commands in, with their log at [`Fixture::log`]; the leak
+    /// timeout is 300ms.
+    pub(crate) struct Fixture {
+        pub(crate) dir: tempfile::TempDir,
+        pub(crate) env: BTreeMap<String, String>,
     }
 
     impl Fixture {
-        fn new() -> Fixture {
+        pub(crate) fn new() -> Fixture {
             Fixture {
                 dir: tempfile::tempdir().expect("tempdir"),
                 env: BTreeMap::new(),
             }
         }
 
-        fn log(&self) -> PathBuf {
+        pub(crate) fn log(&self) -> PathBuf {
             self.dir.path().join("logs/nested/check.log")
         }
 
-        fn run(&self, argv: &[&str], timeout: Duration, kill_grace: Duration) -> ExecResult {
+        pub(crate) fn run(
+            &self,
+            argv: &[&str],
+            timeout: Duration,
+            kill_grace: Duration,
+        ) -> ExecResult {
             let argv: Vec<String> = argv.iter().map(|arg| arg.to_string()).collect();
             let log = self.log();
             let request = ExecRequest {
@@ -505,6 +533,7 @@ mod tests {
                 env: &self.env,
                 timeout,
                 kill_grace,
+                leak_timeout: Duration::from_millis(300),
                 log_path: &log,
             };
             let result = run(&request).expect("log written");
@@ -515,7 +544,7 @@ mod tests {
             result
         }
 
-        fn sh(&self, script: &str) -> ExecResult {
+        pub(crate) fn sh(&self, script: &str) -> ExecResult {
             self.run(
                 &["sh", "-c", script],
                 Duration::from_secs(30),
@@ -523,12 +552,12 @@ mod tests {
             )
         }
 
-        fn log_bytes(&self) -> Vec<u8> {
+        pub(crate) fn log_bytes(&self) -> Vec<u8> {
             std::fs::read(self.log()).expect("log readable")
         }
     }
 
-    fn sha256_of_file(path: &Path) -> String {
+    pub(crate) fn sha256_of_file(path: &Path) -> String {
         let mut file = File::open(path).expect("open log");
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
@@ -671,7 +700,8 @@ mod tests {
         assert_eq!(result.exit_code, Some(0));
         assert!(!result.timed_out);
         let log = fx.log_bytes();
-        assert!(log.ends_with(b"hi\n"), "{}", String::from_utf8_lossy(&log));
+        let text = String::from_utf8_lossy(&log);
+        assert!(text.contains("hi\n[relgate] leaky: 1 process"), "{text}");
         assert_group_gone(first_line_pid(&log));
     }
 
@@ -712,32 +742,6 @@ mod tests {
         assert!(result.timed_out);
         assert_eq!(result.signal, Some(libc::SIGKILL));
         assert_group_gone(first_line_pid(&fx.log_bytes()));
-    }
-
-    #[test]
-    fn a_process_that_left_the_group_cannot_hang_the_run() {
-        let fx = Fixture::new();
-        let clock = Instant::now();
-        let result = fx.sh("setsid sh -c 'echo escaped $$; exec sleep 20' & sleep 0.2; echo done");
-        let elapsed = clock.elapsed();
-        let log = String::from_utf8_lossy(&fx.log_bytes()).into_owned();
-        let escaped: Option<libc::pid_t> = log
-            .lines()
-            .find_map(|line| line.strip_prefix("escaped "))
-            .and_then(|pid| pid.trim().parse().ok());
-        if let Some(pid) = escaped {
-            // SAFETY: plain kill of the process the test itself started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        assert!(escaped.is_some(), "{log}");
-        assert!(
-            elapsed < DRAIN_GRACE + Duration::from_secs(2),
-            "took {elapsed:?}"
-        );
-        assert_eq!(result.exit_code, Some(0));
-        assert!(log.contains("done\n"), "{log}");
-        assert!(log.contains("[relgate] stopped reading output"), "{log}");
-        assert_eq!(result.sha256, sha256_of_file(&fx.log()));
     }
 
     #[test]
@@ -893,6 +897,8 @@ mod tests {
             signal: None,
             timed_out: false,
             spawn_error: None,
+            leaked: Vec::new(),
+            uncontained: None,
             bytes: 0,
             sha256: String::new(),
             tail: Vec::new(),

@@ -107,6 +107,8 @@ pub fn test_main(workspace_root: &Path) -> ! {
 
 /// Runs the gate and returns the process exit code. Errors are printed to stderr.
 pub fn run(options: &Options) -> i32 {
+    // A program that forgot the hook in `main` must not run the gate again as a supervisor.
+    crate::supervisor::maybe_run();
     let gate_path = std::fs::canonicalize(&options.gate)
         .or_else(|_| std::path::absolute(&options.gate))
         .unwrap_or_else(|_| options.gate.clone());
@@ -601,7 +603,11 @@ impl RunState {
         let log_relative = format!("logs/{}/{}.log", check.packet, check.id);
         let log_path = self.out_dir.join(&log_relative);
         let mut record = match &check.kind {
-            CheckKind::Command(command) => self.run_command(check, command, &log_path),
+            CheckKind::Command(command) => {
+                let (mut record, containment) = self.run_command(check, command, &log_path);
+                record.fail_containment(containment);
+                record
+            }
             CheckKind::Grep(spec) => run_grep(check, spec, &log_path),
             CheckKind::Probe(probe) => self.run_probe(check, probe, &log_path),
             CheckKind::Scan(scan) => self.run_scan(check, scan, &log_path),
@@ -721,7 +727,7 @@ impl RunState {
                 *arg = arg.replace(spec::ADVISORY_DB_PLACEHOLDER, &place(db));
             }
         }
-        let mut record = self.run_command(check, &command, log_path);
+        let (mut record, containment) = self.run_command(check, &command, log_path);
         record.case_kind = CaseKind::Scan;
         let judged = scanning::judge(scan, &record, &raw_path, &report_path, &relative);
         let _ = std::fs::remove_file(&raw_path);
@@ -739,10 +745,18 @@ impl RunState {
             record.report = judged.report;
             record.report_sha256 = judged.report_sha256;
         }
+        record.fail_containment(containment);
         record
     }
 
-    fn run_command(&self, check: &Check, command: &CommandSpec, log_path: &Path) -> CheckRecord {
+    /// Runs a command into a record judged by its exit code; also returns why its containment
+    /// failed (processes outlived it), which fails the check whatever else judges it.
+    fn run_command(
+        &self,
+        check: &Check,
+        command: &CommandSpec,
+        log_path: &Path,
+    ) -> (CheckRecord, Option<String>) {
         let mut notes = Vec::new();
         let endpoints = match self.services.ensure(&check.services) {
             Ok(endpoints) => endpoints,
@@ -751,7 +765,7 @@ impl RunState {
                 record.case_kind = CaseKind::Command;
                 record.argv = command.argv.clone();
                 record.cwd = command.cwd.display().to_string();
-                return record;
+                return (record, None);
             }
         };
         let argv: Vec<String> = command
@@ -807,6 +821,7 @@ impl RunState {
             env: &env,
             timeout: check.timeout,
             kill_grace: exec::DEFAULT_KILL_GRACE,
+            leak_timeout: check.leak_timeout,
             log_path,
         };
         let mut record = skeleton(check, "", Outcome::Error);
@@ -822,7 +837,7 @@ impl RunState {
             Ok(result) => result,
             Err(err) => {
                 record.message = format!("cannot write the log {}: {err}", log_path.display());
-                return record;
+                return (record, None);
             }
         };
         record.started = clock::format_timestamp(result.started);
@@ -860,7 +875,11 @@ impl RunState {
                 format!("{status} (expected {})", expected.join(" or ")),
             )
         };
-        record
+        record.leaked = exec::leaked_lines(&result);
+        (
+            record,
+            exec::containment_failure(&result, check.leak_timeout),
+        )
     }
 }
 
@@ -944,6 +963,7 @@ fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckRecord {
         findings: Vec::new(),
         report: None,
         report_sha256: None,
+        leaked: Vec::new(),
     }
 }
 

@@ -1297,6 +1297,7 @@ run = "true"
             findings: Vec::new(),
             report: None,
             report_sha256: None,
+            leaked: Vec::new(),
         }
     }
 

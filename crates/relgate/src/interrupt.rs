@@ -1,9 +1,11 @@
 //! Ctrl-C, SIGTERM and SIGHUP: the process groups of running checks and services die with the
 //! gate, and services' data directories and databases are removed.
 //!
-//! Each check and service runs in its own process group, so the terminal's SIGINT reaches only
-//! the gate. The handler kills every registered group with SIGKILL (async-signal-safe: atomics
-//! and `kill`). Clean-ups that are not async-signal-safe (removing a temp directory, dropping a
+//! Each check and service runs under a supervisor in its own process group, so the terminal's
+//! SIGINT reaches only the gate. The handler sends SIGTERM to every registered supervisor, which
+//! kills everything below it, and kills every other registered group (a Postgres cluster) with
+//! SIGKILL (async-signal-safe: atomics and `kill`). Should the gate die before they are done,
+//! the supervisors see their control pipe close and finish the job. Clean-ups that are not async-signal-safe (removing a temp directory, dropping a
 //! database) run on a watcher thread the handler wakes through a pipe; when they are done, or
 //! after [`CLEANUP_LIMIT`], the watcher restores the default action and re-raises the signal,
 //! so the gate exits as interrupted. A second signal during clean-up exits at once.
@@ -18,6 +20,7 @@ pub const CLEANUP_LIMIT: Duration = Duration::from_secs(15);
 
 const SLOTS: usize = 512;
 static GROUPS: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
+static SUPERVISORS: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 /// Write end of the watcher's pipe, or -1 before the watcher exists.
 static WAKE: AtomicI32 = AtomicI32::new(-1);
@@ -42,16 +45,37 @@ pub fn install() {
 
 /// Registers a running process group; returns its slot for [`unregister`].
 pub fn register(pgid: i32) -> Option<usize> {
-    GROUPS.iter().position(|slot| {
-        slot.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-    })
+    claim(&GROUPS, pgid)
 }
 
 /// Forgets a process group once it has been reaped.
 pub fn unregister(slot: Option<usize>) {
+    release(&GROUPS, slot);
+}
+
+/// Registers a running supervisor (see [`crate::supervisor`]), which a signal to the gate
+/// tells to kill everything below it (with SIGTERM, which it handles); returns its slot for
+/// [`unregister_supervisor`]. Must be unregistered before it is reaped.
+pub fn register_supervisor(pid: i32) -> Option<usize> {
+    claim(&SUPERVISORS, pid)
+}
+
+/// Forgets a supervisor before it is reaped.
+pub fn unregister_supervisor(slot: Option<usize>) {
+    release(&SUPERVISORS, slot);
+}
+
+/// Stores `pid` in the first free slot of `slots`; `None` when all are taken.
+fn claim(slots: &[AtomicI32], pid: i32) -> Option<usize> {
+    slots.iter().position(|slot| {
+        slot.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    })
+}
+
+fn release(slots: &[AtomicI32], slot: Option<usize>) {
     if let Some(slot) = slot {
-        GROUPS[slot].store(0, Ordering::SeqCst);
+        slots[slot].store(0, Ordering::SeqCst);
     }
 }
 
@@ -142,6 +166,15 @@ extern "C" fn on_signal(signal: libc::c_int) {
             // SAFETY: kill is async-signal-safe; a group that is gone gives ESRCH, ignored.
             unsafe {
                 libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+    for slot in &SUPERVISORS {
+        let pid = slot.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: as above; the supervisor kills its whole subtree and exits.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
             }
         }
     }

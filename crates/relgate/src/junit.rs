@@ -146,6 +146,7 @@ fn probe_cases(record: &CheckRecord) -> Vec<CheckRecord> {
                 findings: Vec::new(),
                 report: None,
                 report_sha256: None,
+                leaked: Vec::new(),
                 ..record.clone()
             }
         })
@@ -493,6 +494,7 @@ mod tests {
                 id: id.to_string(),
                 severity,
                 timeout: Duration::from_secs(2),
+                leak_timeout: Duration::from_millis(500),
                 kind: CheckKind::Command(CommandSpec {
                     argv: vec!["true".to_string()],
                     display: "true".to_string(),
@@ -549,6 +551,7 @@ mod tests {
             findings: Vec::new(),
             report: None,
             report_sha256: None,
+            leaked: Vec::new(),
         }
     }
 

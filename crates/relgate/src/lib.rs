@@ -33,5 +33,6 @@ pub mod scan;
 pub mod scanning;
 pub mod service;
 pub mod spec;
+pub mod supervisor;
 pub mod tracker;
 pub mod verdict;

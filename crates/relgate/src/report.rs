@@ -99,6 +99,7 @@ pub fn finish(
                 findings: Vec::new(),
                 report: None,
                 report_sha256: None,
+                leaked: Vec::new(),
             });
         }
     }

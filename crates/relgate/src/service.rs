@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use regex::Regex;
 
 use crate::evidence::ServiceRecord;
 use crate::spec::{self, Gate, ProcessSpec, ReadyProbe, Reference, Service, ServiceKind};
+use crate::supervisor::{Launch, Supervised};
 use crate::{clock, exec, interrupt};
 
 /// Where service logs go, relative to the out directory.
@@ -97,8 +97,8 @@ enum Handle {
 }
 
 struct ProcessHandle {
-    child: Child,
-    group_slot: Option<usize>,
+    /// `None` once it has been stopped.
+    supervised: Option<Supervised>,
     pump: Option<std::thread::JoinHandle<()>>,
     pump_done: mpsc::Receiver<()>,
 }
@@ -476,26 +476,21 @@ fn start_process(
     let log = std::fs::File::create(log_path)
         .map_err(|err| format!("cannot create {}: {err}", log_path.display()))?;
     let (reader, writer) = std::io::pipe().map_err(|err| format!("cannot create a pipe: {err}"))?;
-    let stderr = writer
-        .try_clone()
-        .map_err(|err| format!("cannot create a pipe: {err}"))?;
-    let (program, args) = argv.split_first().ok_or("empty command")?;
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .current_dir(&process.cwd)
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(stderr);
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    for (key, value) in &process.env {
-        command.env(key, interpolate(value, endpoints, own_port));
-    }
-    let child = command
-        .spawn()
+    let program = argv.first().ok_or("empty command")?;
+    let env: BTreeMap<String, String> = process
+        .env
+        .iter()
+        .map(|(key, value)| (key.clone(), interpolate(value, endpoints, own_port)))
+        .collect();
+    let launch = Launch {
+        argv: &argv,
+        cwd: &process.cwd,
+        env: &env,
+        leak_timeout: None,
+        kill_grace: STOP_GRACE,
+    };
+    let supervised = Supervised::spawn(&launch, writer)
         .map_err(|err| format!("cannot start `{program}`: {err}"))?;
-    drop(command);
-    let group_slot = interrupt::register(child.id() as i32);
     let (address_tx, address_rx) = mpsc::channel();
     let (done_tx, pump_done) = mpsc::channel();
     let pump = std::thread::Builder::new()
@@ -506,8 +501,7 @@ fn start_process(
         })
         .map_err(|err| format!("cannot start the log reader: {err}"))?;
     let mut handle = ProcessHandle {
-        child,
-        group_slot,
+        supervised: Some(supervised),
         pump: Some(pump),
         pump_done,
     };
@@ -546,9 +540,11 @@ fn wait_ready(
 ) -> Result<Endpoint, String> {
     let timeout = spec::format_duration(service.ready_timeout);
     let exited = |handle: &mut ProcessHandle| -> Option<String> {
-        match handle.child.try_wait() {
-            Ok(Some(status)) => Some(format!("exited ({status}) before it was ready")),
-            _ => None,
+        let supervised = handle.supervised.as_mut()?;
+        match supervised.wait_exit(Duration::ZERO) {
+            Some(status) => Some(format!("exited ({status}) before it was ready")),
+            None if supervised.lost() => Some("its supervisor was killed".to_string()),
+            None => None,
         }
     };
     let (host, port) = match own_port {
@@ -681,35 +677,28 @@ fn pump_log(
     }
 }
 
-/// SIGTERM to the group, a grace period, SIGKILL to the group; reaps and joins the log reader.
+/// SIGTERM to every process of the service (its whole tree, not only its process group), a
+/// grace period, SIGKILL to what is left; reaps and joins the log reader.
 fn stop_process(handle: &mut ProcessHandle) -> String {
-    let pgid = handle.child.id() as i32;
-    let already = handle.child.try_wait().ok().flatten();
-    // SAFETY: signalling the process group we created.
-    unsafe {
-        libc::kill(-pgid, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + STOP_GRACE;
-    let mut status = already;
-    while status.is_none() && Instant::now() < deadline {
-        std::thread::sleep(POLL);
-        status = handle.child.try_wait().ok().flatten();
-    }
-    let message = match (already, status) {
-        (Some(status), _) => format!("had already exited ({status}) when the run ended"),
-        (None, Some(_)) => "stopped".to_string(),
-        (None, None) => format!(
+    let Some(mut supervised) = handle.supervised.take() else {
+        return "already stopped".to_string();
+    };
+    let already = supervised.wait_exit(Duration::ZERO);
+    let finished = supervised.stop();
+    let message = match (already, finished.forced, finished.lost) {
+        (_, _, true) => "its supervisor was killed or interfered with: processes it started may have survived"
+            .to_string(),
+        (Some(status), false, _) => format!("had already exited ({status}) when the run ended"),
+        (Some(status), true, _) => format!(
+            "had already exited ({status}) when the run ended; processes it left were killed after not stopping within {}",
+            spec::format_duration(STOP_GRACE)
+        ),
+        (None, false, _) => "stopped".to_string(),
+        (None, true, _) => format!(
             "killed after not stopping within {}",
             spec::format_duration(STOP_GRACE)
         ),
     };
-    // Whatever is left of the group (grandchildren) goes too.
-    // SAFETY: as above.
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
-    }
-    let _ = handle.child.wait();
-    interrupt::unregister(handle.group_slot.take());
     if handle
         .pump_done
         .recv_timeout(Duration::from_secs(2))

@@ -40,6 +40,7 @@ fn gate() -> Gate {
         id: id.to_string(),
         severity,
         timeout: Duration::from_secs(2),
+        leak_timeout: Duration::from_millis(500),
         kind: CheckKind::Command(CommandSpec {
             argv: vec!["sh".to_string(), "-c".to_string(), "true".to_string()],
             display: "true".to_string(),
@@ -169,6 +170,7 @@ fn record(
         findings: Vec::new(),
         report: None,
         report_sha256: None,
+        leaked: Vec::new(),
     }
 }
 

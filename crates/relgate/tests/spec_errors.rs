@@ -109,6 +109,29 @@ fn unparseable_timeout() {
 }
 
 #[test]
+fn unparseable_leak_timeout() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\nleak_timeout = \"soon\"\n"),
+        SpecErrorKind::InvalidTimeout,
+        "gate.toml:8:16: invalid timeout `soon`: expected a number at `soon` (key `packet.check.leak_timeout`)\n  (hint: write a duration such as \"90s\", \"10m\" or \"1h30m\")",
+    );
+    check_error(
+        &format!("{HEADER}[defaults]\nleak_timeout = \"0ms\"\n"),
+        SpecErrorKind::InvalidTimeout,
+        "gate.toml:4:16: invalid timeout `0ms`: a timeout of zero would kill every check at once (key `defaults.leak_timeout`)\n  (hint: write a duration such as \"90s\", \"10m\" or \"1h30m\")",
+    );
+}
+
+#[test]
+fn a_leak_timeout_on_a_probe_check_is_refused() {
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"p\"\nprobe = \"secrets\"\nleak_timeout = \"1s\"\n"),
+        SpecErrorKind::InvalidValue,
+        "gate.toml:8:1: `leak_timeout` applies to `run` checks, not to probe `secrets` (key `packet.check.leak_timeout`)",
+    );
+}
+
+#[test]
 fn timeout_of_the_wrong_type_names_the_key() {
     let err = spec::parse(
         Path::new("gate.toml"),
@@ -237,6 +260,7 @@ name = "Release Security Gate"
 plan = "docs/plan.md"
 [defaults]
 timeout = "90s"
+leak_timeout = "2s"
 severity = "P1"
 [[packet]]
 id = "SEC-00"
@@ -261,6 +285,7 @@ id = "docs"
 grep = { pattern = "rollback", files = ["docs/*.md"], expect = "match" }
 severity = "P2"
 timeout = "1m"
+leak_timeout = "250ms"
 "#,
     )
     .unwrap();
@@ -270,6 +295,7 @@ timeout = "1m"
     assert_eq!(build.name(), "SEC-00::build");
     assert_eq!(build.severity, spec::Severity::P1);
     assert_eq!(build.timeout, std::time::Duration::from_secs(90));
+    assert_eq!(build.leak_timeout, std::time::Duration::from_secs(2));
     let spec::CheckKind::Command(command) = &build.kind else {
         panic!("command")
     };
@@ -290,6 +316,7 @@ timeout = "1m"
         (docs.severity, docs.timeout.as_secs()),
         (spec::Severity::P2, 60)
     );
+    assert_eq!(docs.leak_timeout, std::time::Duration::from_millis(250));
 }
 
 const DB: &str = "[[service]]\nname = \"db\"\npostgres = \"ephemeral\"\n";
@@ -442,7 +469,7 @@ fn a_probe_key_on_a_command_check() {
     check_error(
         &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\n\nurl = \"http://127.0.0.1:1/\"\n"),
         SpecErrorKind::UnknownKey,
-        "gate.toml:9:1: unknown key `url` (key `packet.check.url`)\n  (hint: valid keys here: id, run, grep, probe, scan, cwd, env, services, expect, timeout, severity, allow_destructive; a probe check (`probe = \"…\"`) takes the probe's own keys)",
+        "gate.toml:9:1: unknown key `url` (key `packet.check.url`)\n  (hint: valid keys here: id, run, grep, probe, scan, cwd, env, services, expect, timeout, leak_timeout, severity, allow_destructive; a probe check (`probe = \"…\"`) takes the probe's own keys)",
     );
 }
 

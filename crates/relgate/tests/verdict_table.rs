@@ -76,6 +76,7 @@ fn record(name: &str, outcome: Outcome) -> CheckRecord {
         findings: Vec::new(),
         report: None,
         report_sha256: None,
+        leaked: Vec::new(),
     }
 }
 

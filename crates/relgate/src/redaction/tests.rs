@@ -509,6 +509,7 @@ fn records_round_trip_with_only_their_secrets_masked() {
         findings: Vec::new(),
         report: None,
         report_sha256: None,
+        leaked: Vec::new(),
     };
     let masked = redacted(&record);
     let mut expected = record.clone();

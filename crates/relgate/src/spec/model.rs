@@ -152,6 +152,9 @@ pub struct Check {
     pub severity: Severity,
     /// How long the check may run before it is killed and failed.
     pub timeout: Duration,
+    /// How long processes a command started may outlive it before they are killed and the
+    /// check fails as leaky.
+    pub leak_timeout: Duration,
     /// What the check does.
     pub kind: CheckKind,
     /// Services this check needs (named in `services` or referenced as `${name.…}`), with the

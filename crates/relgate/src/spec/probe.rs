@@ -13,7 +13,7 @@ use super::validate::Context;
 use relgate_probes::{ConfigError, ConfigErrorKind};
 
 /// Keys of a check that only a `run` check may use.
-const RUN_ONLY: &[&str] = &["cwd", "env", "expect", "allow_destructive"];
+const RUN_ONLY: &[&str] = &["cwd", "env", "expect", "allow_destructive", "leak_timeout"];
 
 impl Context<'_> {
     /// The span of `key` in the check whose id is at `id_span`; the id when it cannot be found.
@@ -81,6 +81,7 @@ impl Context<'_> {
             !raw.env.is_empty(),
             raw.expect.is_some(),
             raw.allow_destructive.is_some(),
+            raw.leak_timeout.is_some(),
         ];
         if let Some((key, _)) = RUN_ONLY.iter().zip(present).find(|(_, set)| *set) {
             return Err(self.error(

@@ -55,6 +55,7 @@ pub(crate) struct RawGateInfo {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDefaults {
     pub timeout: Option<Spanned<String>>,
+    pub leak_timeout: Option<Spanned<String>>,
     pub severity: Option<Severity>,
 }
 
@@ -103,6 +104,7 @@ pub(crate) struct RawCheck {
     pub services: Option<Vec<Spanned<String>>>,
     pub expect: Option<RawExpect>,
     pub timeout: Option<Spanned<String>>,
+    pub leak_timeout: Option<Spanned<String>>,
     pub severity: Option<Severity>,
     pub allow_destructive: Option<Spanned<String>>,
     #[serde(flatten)]
@@ -131,6 +133,7 @@ pub(crate) const CHECK_KEYS: &[&str] = &[
     "services",
     "expect",
     "timeout",
+    "leak_timeout",
     "severity",
     "allow_destructive",
 ];
@@ -292,6 +295,7 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "name",
     "plan",
     "timeout",
+    "leak_timeout",
     "severity",
     "id",
     "title",

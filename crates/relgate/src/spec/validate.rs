@@ -17,6 +17,8 @@ use crate::clock::parse_date;
 use relgate_probes::duration::parse_duration;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long processes may outlive a check's command unless `leak_timeout` says otherwise.
+const DEFAULT_LEAK_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Reads and validates a gate file.
 pub fn load(path: &Path) -> Result<Gate, SpecError> {
@@ -169,11 +171,16 @@ impl Context<'_> {
         });
         let defaults = raw.defaults.unwrap_or(RawDefaults {
             timeout: None,
+            leak_timeout: None,
             severity: None,
         });
         let default_timeout = match &defaults.timeout {
             Some(timeout) => self.timeout(timeout, "defaults.timeout")?,
             None => DEFAULT_TIMEOUT,
+        };
+        let default_leak_timeout = match &defaults.leak_timeout {
+            Some(timeout) => self.timeout(timeout, "defaults.leak_timeout")?,
+            None => DEFAULT_LEAK_TIMEOUT,
         };
         let default_severity = defaults.severity.unwrap_or(Severity::P0);
         let services = self.services(&raw.services, &root)?;
@@ -191,7 +198,7 @@ impl Context<'_> {
                 packet,
                 id,
                 &root,
-                (default_timeout, default_severity),
+                (default_timeout, default_leak_timeout, default_severity),
                 &services,
             )?);
         }
@@ -312,7 +319,7 @@ impl Context<'_> {
         raw: &RawPacket,
         id: String,
         root: &Path,
-        defaults: (Duration, Severity),
+        defaults: (Duration, Duration, Severity),
         services: &[Service],
     ) -> Result<Packet, SpecError> {
         let mut checks = Vec::new();
@@ -377,13 +384,17 @@ impl Context<'_> {
         packet: &str,
         id: String,
         root: &Path,
-        (default_timeout, default_severity): (Duration, Severity),
+        (default_timeout, default_leak_timeout, default_severity): (Duration, Duration, Severity),
         services: &[Service],
     ) -> Result<Check, SpecError> {
         let raw = raw_check.get_ref();
         let timeout = match &raw.timeout {
             Some(timeout) => self.timeout(timeout, "packet.check.timeout")?,
             None => default_timeout,
+        };
+        let leak_timeout = match &raw.leak_timeout {
+            Some(timeout) => self.timeout(timeout, "packet.check.leak_timeout")?,
+            None => default_leak_timeout,
         };
         let cwd = match &raw.cwd {
             Some(cwd) => root.join(cwd),
@@ -409,6 +420,7 @@ impl Context<'_> {
             id,
             severity: raw.severity.unwrap_or(default_severity),
             timeout,
+            leak_timeout,
             kind,
             services: needs,
             line,

@@ -161,6 +161,7 @@ pub fn record(
         findings: Vec::new(),
         report: None,
         report_sha256: None,
+        leaked: Vec::new(),
     }
 }
 

@@ -1,0 +1,387 @@
+//! The supervisor process: the gate's own executable, re-executed with [`ENV_MARKER`] set, that
+//! runs one command and makes sure nothing the command started outlives it.
+//!
+//! It is a child subreaper, so every descendant of the command whose parent dies — a
+//! `setsid` or `set -m` background job, a double fork — is reparented to it instead of to init:
+//! "no children left" then means "nothing the command started is left". Its stdin is a pipe only
+//! the gate can write to; end of file there means the gate is gone (even by SIGKILL, which the
+//! kernel enforces by closing the gate's descriptors), and the supervisor kills everything below
+//! it and exits. Its stdout carries [`Report`] lines; its stderr is the command's output pipe,
+//! handed to the command and then dropped.
+
+use std::io::{self, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsFd, FromRawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::protocol::{Report, Request, ENV_MARKER, KILL, STOP, TERMINATE};
+use super::tree;
+
+/// How long SIGKILL rounds may take before the supervisor gives up on an unkillable process
+/// (one in uninterruptible sleep).
+const KILL_LIMIT: Duration = Duration::from_secs(10);
+
+/// How many leftover processes are reported at most.
+const LEAKS_REPORTED: usize = 1000;
+
+/// Write end of the self-pipe the signal handler wakes the main loop through.
+static WAKE: AtomicI32 = AtomicI32::new(-1);
+
+/// Runs the supervisor and exits the process.
+pub(super) fn run() -> ! {
+    let code = match Supervisor::start() {
+        Some(mut supervisor) => supervisor.serve(),
+        None => 1,
+    };
+    std::process::exit(code)
+}
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    let byte: u8 = if signal == libc::SIGCHLD { b'C' } else { b'T' };
+    let fd = WAKE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write is async-signal-safe; a full pipe already holds a wake-up.
+        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    }
+}
+
+struct Supervisor {
+    me: libc::pid_t,
+    command: libc::pid_t,
+    exited: bool,
+    leak_timeout: Option<Duration>,
+    kill_grace: Duration,
+    wake_read: libc::c_int,
+    control_open: bool,
+    leak_deadline: Option<Instant>,
+}
+
+impl Supervisor {
+    /// Sets the process up, reads the request and starts the command. `None` when there is
+    /// nothing to supervise (the gate vanished, or the command could not start).
+    fn start() -> Option<Supervisor> {
+        // SAFETY: process-wide settings of this single-threaded process, made before anything
+        // else runs: ignore SIGPIPE (a dead gate is noticed on the control pipe instead), and
+        // become the reaper of every orphan below us.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+        let wake_read = self_pipe()?;
+        let request = read_request()?;
+        let mut command = Command::new(request.argv.first()?);
+        let output = io::stderr().as_fd().try_clone_to_owned().ok()?;
+        let output_err = output.try_clone().ok()?;
+        command
+            .args(&request.argv[1..])
+            .current_dir(&request.cwd)
+            .envs(&request.env)
+            .env_remove(ENV_MARKER)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(output))
+            .stderr(Stdio::from(output_err))
+            // Its own group: the command (and its pipeline) does not share the supervisor's.
+            .process_group(0);
+        let spawned = command.spawn();
+        drop(command);
+        // The command has the output pipe; the supervisor must not keep it open.
+        release_stderr();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(err) => {
+                let _ = report(&Report::SpawnError {
+                    code: err.raw_os_error(),
+                    message: err.to_string(),
+                });
+                let _ = report(&Report::Done);
+                return None;
+            }
+        };
+        let command_pid = child.id() as libc::pid_t;
+        // Reaped below with waitpid(-1); the handle is only a pid.
+        drop(child);
+        report(&Report::Started { pid: command_pid }).ok()?;
+        Some(Supervisor {
+            me: std::process::id() as libc::pid_t,
+            command: command_pid,
+            exited: false,
+            leak_timeout: request.leak_timeout_ms.map(Duration::from_millis),
+            kill_grace: Duration::from_millis(request.kill_grace_ms),
+            wake_read,
+            control_open: true,
+            leak_deadline: None,
+        })
+    }
+
+    /// The main loop; returns the exit code.
+    fn serve(&mut self) -> i32 {
+        loop {
+            let timeout = self
+                .leak_deadline
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            let (control_ready, woken) = self.wait(timeout);
+            if woken.contains(&b'T') {
+                // The gate was interrupted and tells us through SIGTERM.
+                self.kill_all();
+                return 1;
+            }
+            let no_children = self.reap();
+            if control_ready {
+                let mut bytes = [0u8; 64];
+                // SAFETY: reading into a local buffer from our stdin.
+                let n = unsafe { libc::read(0, bytes.as_mut_ptr().cast(), bytes.len()) };
+                if n == 0 || (n < 0 && !interrupted()) {
+                    // The gate is gone: nothing it started may survive it.
+                    self.control_open = false;
+                    self.kill_all();
+                    return 1;
+                }
+                for &byte in &bytes[..n.max(0) as usize] {
+                    match byte {
+                        TERMINATE => self.signal_all(libc::SIGTERM),
+                        KILL => self.signal_all(libc::SIGKILL),
+                        STOP => return self.stop(),
+                        _ => {}
+                    }
+                }
+            }
+            if self.exited && self.leak_timeout.is_some() {
+                if no_children {
+                    return self.done();
+                }
+                if self
+                    .leak_deadline
+                    .is_some_and(|deadline| Instant::now() >= deadline)
+                {
+                    return self.leaked();
+                }
+            }
+        }
+    }
+
+    /// Waits for the control pipe or the self-pipe; returns whether the control pipe is
+    /// readable and the wake-up bytes drained from the self-pipe.
+    fn wait(&self, timeout: Option<Duration>) -> (bool, Vec<u8>) {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.wake_read,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if self.control_open { 0 } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let millis = timeout.map_or(-1, |t| t.as_millis().min(60_000) as libc::c_int);
+        // SAFETY: two valid pollfds for the duration of the call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, millis) };
+        if ready <= 0 {
+            return (false, Vec::new());
+        }
+        let mut woken = Vec::new();
+        if fds[0].revents != 0 {
+            let mut buf = [0u8; 64];
+            loop {
+                // SAFETY: reading into a local buffer from our non-blocking self-pipe.
+                let n = unsafe { libc::read(self.wake_read, buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    break;
+                }
+                woken.extend_from_slice(&buf[..n as usize]);
+            }
+        }
+        (fds[1].revents != 0, woken)
+    }
+
+    /// Reaps every child that has exited, reporting the command's status. Returns whether no
+    /// child is left at all — then, as a subreaper, nothing below us is left.
+    fn reap(&mut self) -> bool {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status into a local.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid > 0 {
+                if pid == self.command && !self.exited {
+                    self.exited = true;
+                    self.leak_deadline = self.leak_timeout.map(|limit| Instant::now() + limit);
+                    if report(&Report::Exited { status }).is_err() {
+                        // Nobody listens any more: the gate is gone.
+                        self.control_open = false;
+                    }
+                }
+                continue;
+            }
+            if pid == 0 {
+                return false;
+            }
+            if !interrupted() {
+                return true;
+            }
+        }
+    }
+
+    /// Sends `signal` to every live process below us.
+    fn signal_all(&self, signal: libc::c_int) {
+        for proc in tree::descendants(self.me) {
+            if !proc.zombie {
+                tree::signal(&proc, signal);
+            }
+        }
+    }
+
+    /// SIGKILL to everything below us, round after round (the children of a killed process are
+    /// reparented to us and found by the next round), until no child is left.
+    fn kill_all(&mut self) {
+        let deadline = Instant::now() + KILL_LIMIT;
+        loop {
+            if self.reap() {
+                return;
+            }
+            self.signal_all(libc::SIGKILL);
+            if Instant::now() >= deadline {
+                return;
+            }
+            self.wait_for_children(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until no child is left or `limit` passed; returns whether none is left.
+    fn wait_for_children(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.reap() {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let saved = self.control_open;
+            // Only SIGCHLD matters here; the control pipe is read by the main loop.
+            self.control_open = false;
+            self.wait(Some(left));
+            self.control_open = saved;
+        }
+    }
+
+    /// The leak timeout passed with processes still below us: report and kill them.
+    fn leaked(&mut self) -> i32 {
+        let live: Vec<tree::Proc> = tree::descendants(self.me)
+            .into_iter()
+            .filter(|p| !p.zombie)
+            .collect();
+        // A live child is always found (its ppid is us); none found means they all just ended.
+        if live.is_empty() {
+            if self.reap() {
+                return self.done();
+            }
+            // Children we cannot see (no /proc?) are still leaks.
+            let _ = report(&Report::Leaked {
+                pid: 0,
+                command: "(unidentified: /proc shows no process below relgate's supervisor)"
+                    .to_string(),
+            });
+        }
+        // A fork bomb is reported by its first thousand processes (and killed whole).
+        for proc in live.into_iter().take(LEAKS_REPORTED) {
+            let _ = report(&Report::Leaked {
+                pid: proc.pid,
+                command: tree::command_line(proc.pid),
+            });
+        }
+        // The leak timeout was their grace: they go at once.
+        self.kill_all();
+        self.done()
+    }
+
+    /// Tears a service down: SIGTERM to everything, a grace period, SIGKILL to what is left.
+    fn stop(&mut self) -> i32 {
+        self.signal_all(libc::SIGTERM);
+        let forced = !self.wait_for_children(self.kill_grace);
+        self.kill_all();
+        let _ = report(&Report::Stopped { forced });
+        self.done()
+    }
+
+    fn done(&mut self) -> i32 {
+        // Whatever the command's status, it has been reported; make sure it was.
+        self.reap();
+        match report(&Report::Done) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        }
+    }
+}
+
+/// A non-blocking, close-on-exec self-pipe with SIGCHLD and the termination signals wired to
+/// it. Returns its read end.
+fn self_pipe() -> Option<libc::c_int> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors owned by this process from now on.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return None;
+    }
+    WAKE.store(fds[1], Ordering::SeqCst);
+    for signal in [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: a zeroed sigaction with our async-signal-safe handler; handlers are reset to
+        // the default in the command when it execs.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART | libc::SA_NOCLDSTOP;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+    Some(fds[0])
+}
+
+/// Reads the request line byte by byte, so that no command byte after it is buffered away.
+fn read_request() -> Option<Request> {
+    let mut line = Vec::new();
+    loop {
+        let mut byte = 0u8;
+        // SAFETY: reading one byte into a local from our stdin.
+        let n = unsafe { libc::read(0, (&mut byte as *mut u8).cast(), 1) };
+        match n {
+            1 if byte == b'\n' => break,
+            1 => line.push(byte),
+            _ if n < 0 && interrupted() => {}
+            _ => return None,
+        }
+    }
+    serde_json::from_slice(&line).ok()
+}
+
+/// Points fd 2 at /dev/null.
+fn release_stderr() {
+    // SAFETY: opening /dev/null and moving it onto fd 2; both descriptors are ours.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if null >= 0 {
+            libc::dup2(null, 2);
+            libc::close(null);
+        } else {
+            libc::close(2);
+        }
+    }
+}
+
+/// Writes one report line to the gate.
+fn report(report: &Report) -> io::Result<()> {
+    let mut line = serde_json::to_vec(report).map_err(io::Error::other)?;
+    line.push(b'\n');
+    // SAFETY: fd 1 is the report pipe for the whole life of this process; ManuallyDrop keeps
+    // the File from closing it.
+    let mut out = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+    out.write_all(&line)
+}
+
+fn interrupted() -> bool {
+    io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+}

@@ -1,0 +1,333 @@
+//! Containment: every check and service command runs under a small supervisor process, so that
+//! nothing it starts outlives it — not on a normal exit, not on a timeout, not when the gate
+//! itself is killed with SIGKILL.
+//!
+//! The supervisor is the gate's own executable re-executed with [`ENV_MARKER`] set;
+//! [`maybe_run`] is its entry point and must be the first call of every `main` that runs
+//! checks (xtask's and gate-tests'). It is a child subreaper (see `child.rs`), so it finds and
+//! kills every descendant of the command — also those that left its process group or session
+//! — and, for a check, reports as [`Leftover`]s the ones still running [`Launch::leak_timeout`]
+//! after the command exited. [`Supervised`] is the gate's side: one pipe to send the request and
+//! commands (its end of file tells the supervisor that the gate is gone), one to read
+//! [`Report`]s, and the command's output pipe as the supervisor's stderr.
+
+mod child;
+pub mod protocol;
+#[cfg(test)]
+mod tests;
+pub mod tree;
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub use protocol::{Report, ENV_MARKER, KILL, STOP, TERMINATE};
+
+/// How long a supervisor may take, beyond the grace periods it was given, to say it is done,
+/// and to say it started the command.
+const DONE_SLACK: Duration = Duration::from_secs(15);
+
+/// Runs the supervisor and exits when this process was started as one; returns at once
+/// otherwise. Call it first thing in `main`.
+pub fn maybe_run() {
+    // The variable alone is not enough (it could be in a user's environment): the gate also
+    // names the process `relgate-supervisor`.
+    if std::env::var_os(ENV_MARKER).is_some() {
+        let cmdline = std::fs::read("/proc/self/cmdline").unwrap_or_default();
+        if cmdline.split(|&b| b == 0).next() == Some(ARG0.as_bytes()) {
+            child::run();
+        }
+    }
+}
+
+/// The supervisor's `argv[0]`.
+const ARG0: &str = "relgate-supervisor";
+
+// The library's own unit-test binary has libtest's `main`; run the hook before it.
+#[cfg(test)]
+#[used]
+#[link_section = ".init_array"]
+static TEST_BINARY_HOOK: extern "C" fn() = {
+    extern "C" fn hook() {
+        maybe_run();
+    }
+    hook
+};
+
+/// What to run under a supervisor.
+#[derive(Debug, Clone)]
+pub struct Launch<'a> {
+    /// Program and arguments; the program is looked up on `PATH`.
+    pub argv: &'a [String],
+    /// Working directory of the command.
+    pub cwd: &'a Path,
+    /// Variables added to the inherited environment.
+    pub env: &'a BTreeMap<String, String>,
+    /// A check's leak timeout; `None` for a service.
+    pub leak_timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when a service is torn down.
+    pub kill_grace: Duration,
+}
+
+/// A process that was still running after its command ended, and was killed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// Its pid.
+    pub pid: i32,
+    /// Its command line, not redacted.
+    pub command: String,
+}
+
+impl std::fmt::Display for Leftover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {} `{}`", self.pid, self.command)
+    }
+}
+
+/// How a supervised command ended.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// The command's exit status, when the supervisor reported one.
+    pub status: Option<ExitStatus>,
+    /// Processes that outlived the command and were killed.
+    pub leaked: Vec<Leftover>,
+    /// A service needed SIGKILL to stop.
+    pub forced: bool,
+    /// The supervisor ended without saying it was done (it was killed): what the command
+    /// started may have survived.
+    pub lost: bool,
+}
+
+/// The gate's handle on one supervisor.
+pub struct Supervised {
+    child: Child,
+    control: Option<ChildStdin>,
+    reports: ChildStdout,
+    buffer: Vec<u8>,
+    closed: bool,
+    slot: Option<usize>,
+    kill_grace: Duration,
+    leak_timeout: Duration,
+    /// The command's pid, once it runs.
+    pid: Option<i32>,
+    finished: Finished,
+    done: bool,
+}
+
+impl Supervised {
+    /// Starts a supervisor that starts the command with `output` as its stdout and stderr.
+    /// `Err` is the command's own spawn error (`ENOENT` for a missing program…) or the
+    /// supervisor's.
+    pub fn spawn(launch: &Launch<'_>, output: io::PipeWriter) -> io::Result<Supervised> {
+        if launch.argv.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the command is empty",
+            ));
+        }
+        let request = protocol::Request {
+            argv: launch.argv.to_vec(),
+            cwd: launch.cwd.to_path_buf(),
+            env: launch.env.clone(),
+            leak_timeout_ms: launch.leak_timeout.map(|t| t.as_millis() as u64),
+            kill_grace_ms: launch.kill_grace.as_millis() as u64,
+        };
+        let mut line = serde_json::to_vec(&request).map_err(io::Error::other)?;
+        line.push(b'\n');
+        let mut child = Command::new("/proc/self/exe")
+            .arg0(ARG0)
+            .env(ENV_MARKER, "1")
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(output))
+            // Its own group: a Ctrl-C in the terminal reaches the gate, which decides.
+            .process_group(0)
+            .spawn()?;
+        let control = child.stdin.take();
+        let reports = child.stdout.take().expect("piped stdout");
+        let slot = crate::interrupt::register_supervisor(child.id() as i32);
+        let mut supervised = Supervised {
+            child,
+            control,
+            reports,
+            buffer: Vec::new(),
+            closed: false,
+            slot,
+            kill_grace: launch.kill_grace,
+            leak_timeout: launch.leak_timeout.unwrap_or_default(),
+            pid: None,
+            finished: Finished::default(),
+            done: false,
+        };
+        supervised.send_bytes(&line);
+        let deadline = Instant::now() + DONE_SLACK;
+        while supervised.pid.is_none() {
+            match supervised.next(Some(deadline)) {
+                Some(Report::SpawnError { code, message }) => {
+                    let _ = supervised.finish_within(DONE_SLACK);
+                    return Err(match code {
+                        Some(code) => io::Error::from_raw_os_error(code),
+                        None => io::Error::other(message),
+                    });
+                }
+                Some(report) => supervised.absorb(report),
+                None => {
+                    let _ = supervised.finish_within(DONE_SLACK);
+                    return Err(io::Error::other(
+                        "relgate's process supervisor did not start the command (does \
+                         this program call relgate::supervisor::maybe_run first in main?)",
+                    ));
+                }
+            }
+        }
+        Ok(supervised)
+    }
+
+    /// The command's pid.
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+
+    /// Waits up to `limit` for the command to exit; returns its status if it did.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now().checked_add(limit);
+        while self.finished.status.is_none() && !self.closed {
+            match self.next(deadline) {
+                Some(report) => self.absorb(report),
+                None if self.closed => break,
+                None => return None,
+            }
+        }
+        self.finished.status
+    }
+
+    /// Whether the supervisor is gone without having said it was done.
+    pub fn lost(&self) -> bool {
+        self.closed && !self.done
+    }
+
+    /// Sends a command byte ([`TERMINATE`], [`KILL`], [`STOP`]).
+    pub fn send(&mut self, command: u8) {
+        self.send_bytes(&[command]);
+    }
+
+    /// Waits for the supervisor to finish — after the leak timeout, if processes outlived the
+    /// command — and reaps it.
+    pub fn finish(self) -> Finished {
+        let limit = self.leak_timeout + self.kill_grace + DONE_SLACK;
+        self.finish_within(limit)
+    }
+
+    /// Tears a service down: SIGTERM to every process below the supervisor, the kill grace,
+    /// SIGKILL to what is left.
+    pub fn stop(mut self) -> Finished {
+        self.send(STOP);
+        let limit = self.kill_grace + DONE_SLACK;
+        self.finish_within(limit)
+    }
+
+    fn finish_within(mut self, limit: Duration) -> Finished {
+        let deadline = Instant::now().checked_add(limit);
+        while !self.done && !self.closed {
+            match self.next(deadline) {
+                Some(report) => self.absorb(report),
+                None => break,
+            }
+        }
+        // A supervisor that said it was done exits 0. Anything else — killed, or a `done` line
+        // forged by the command through /proc/PPID/fd/1, after which the supervisor still sees
+        // the control pipe close too early and kills everything — is lost containment.
+        let exited_cleanly = self.release().is_some_and(|status| status.success());
+        self.finished.lost = !self.done || !exited_cleanly;
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Closes the control pipe (a supervisor that is not done kills everything on that) and
+    /// reaps the supervisor; returns its exit status.
+    fn release(&mut self) -> Option<ExitStatus> {
+        crate::interrupt::unregister_supervisor(self.slot.take());
+        self.control = None;
+        self.child.wait().ok()
+    }
+
+    fn send_bytes(&mut self, bytes: &[u8]) {
+        if let Some(control) = &mut self.control {
+            // A supervisor that is gone cannot be told anything; `lost` says so.
+            let _ = control.write_all(bytes);
+        }
+    }
+
+    fn absorb(&mut self, report: Report) {
+        match report {
+            Report::Started { pid } => self.pid = Some(pid),
+            Report::Exited { status } => {
+                self.finished.status = Some(ExitStatus::from_raw(status));
+            }
+            Report::Leaked { pid, command } => {
+                self.finished.leaked.push(Leftover { pid, command });
+            }
+            Report::Stopped { forced } => self.finished.forced = forced,
+            Report::Done => self.done = true,
+            Report::SpawnError { .. } => {}
+        }
+    }
+
+    /// The next report, or `None` at `deadline` or when the pipe is closed (see `closed`).
+    fn next(&mut self, deadline: Option<Instant>) -> Option<Report> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                match serde_json::from_slice(&line[..end]) {
+                    Ok(report) => return Some(report),
+                    Err(_) => continue,
+                }
+            }
+            if self.closed {
+                return None;
+            }
+            let millis = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() && !self.readable(0) {
+                        return None;
+                    }
+                    left.as_millis().min(60_000) as libc::c_int
+                }
+                None => -1,
+            };
+            if !self.readable(millis) {
+                continue;
+            }
+            let mut chunk = [0u8; 4096];
+            match self.reports.read(&mut chunk) {
+                Ok(0) => self.closed = true,
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.closed = true,
+            }
+        }
+    }
+
+    fn readable(&self, millis: libc::c_int) -> bool {
+        let mut poll = libc::pollfd {
+            fd: self.reports.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut poll, 1, millis) > 0 }
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        if self.slot.is_some() || self.control.is_some() {
+            self.release();
+        }
+    }
+}

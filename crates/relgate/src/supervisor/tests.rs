@@ -1,0 +1,175 @@
+//! Leak detection through [`crate::exec::run`]: every way a process can leave its command's
+//! process group is caught, killed and reported; well-behaved commands pay nothing.
+
+use std::time::{Duration, Instant};
+
+use crate::exec::tests::{sha256_of_file, Fixture};
+use crate::exec::{containment_failure, ExecResult, DEFAULT_KILL_GRACE};
+
+/// A `sleep` whose argument no other process has, to find it in /proc.
+fn marker() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("300.{}{n:03}", std::process::id())
+}
+
+/// Pids of live processes whose command line contains `needle`.
+fn running(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .contains(needle)
+            {
+                found.push(entry.file_name().to_string_lossy().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Runs `script` (with `SLEEP` replaced by `sleep <marker>`) and asserts that it leaked
+/// exactly that sleep, which is gone afterwards, and that it did so quickly.
+fn assert_leak_caught(script: &str) -> ExecResult {
+    let fx = Fixture::new();
+    let marker = marker();
+    let script = script.replace("SLEEP", &format!("sleep {marker}"));
+    let clock = Instant::now();
+    let result = fx.sh(&script);
+    let elapsed = clock.elapsed();
+    assert_eq!(
+        running(&marker),
+        Vec::<String>::new(),
+        "{script}: left running"
+    );
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "{script}: took {elapsed:?}"
+    );
+    let sleep = format!("sleep {marker}");
+    assert!(
+        result.leaked.iter().any(|l| l.command == sleep)
+            && result.leaked.iter().all(|l| l.command.contains(&marker)),
+        "{script}: {:?}",
+        result.leaked
+    );
+    let log = String::from_utf8_lossy(&fx.log_bytes()).into_owned();
+    let leaked = result
+        .leaked
+        .iter()
+        .find(|l| l.command == sleep)
+        .expect("sleep");
+    assert!(
+        log.contains("[relgate] leaky: ")
+            && log.contains("still running 300ms after the command exited, killed: ")
+            && log.contains(&format!("pid {} `{sleep}`", leaked.pid)),
+        "{log}"
+    );
+    assert_eq!(result.sha256, sha256_of_file(&fx.log()));
+    let failure = containment_failure(&result, Duration::from_millis(300)).expect("leaky");
+    assert!(failure.starts_with("leaky: "), "{failure}");
+    result
+}
+
+#[test]
+fn a_setsid_background_process_is_a_leak_and_is_killed() {
+    let result = assert_leak_caught("setsid SLEEP & echo started");
+    assert_eq!(result.exit_code, Some(0));
+}
+
+#[test]
+fn a_background_job_in_a_new_process_group_is_a_leak() {
+    assert_leak_caught("bash -c 'set -m; SLEEP &'");
+    assert_leak_caught(
+        "python3 -c 'import subprocess, sys; subprocess.Popen(sys.argv[1:], process_group=0)' SLEEP",
+    );
+}
+
+#[test]
+fn a_double_fork_is_a_leak() {
+    assert_leak_caught("(SLEEP &) ; exit 0");
+    assert_leak_caught(
+        "python3 -c 'import os, sys\nif os.fork() == 0:\n  os.setsid()\n  if os.fork() == 0: os.execvp(\"sleep\", sys.argv[1:])\n  os._exit(0)\nos.wait()' SLEEP",
+    );
+}
+
+#[test]
+fn a_leak_with_closed_output_is_caught_too() {
+    // cargo-nextest only sees leaks that hold stdout or stderr open; this one does not.
+    assert_leak_caught("setsid SLEEP </dev/null >/dev/null 2>&1 & echo started");
+}
+
+#[test]
+fn a_leak_ignoring_sigterm_is_killed() {
+    assert_leak_caught("setsid sh -c \"trap '' TERM; SLEEP\" >/dev/null 2>&1 & sleep 0.1");
+}
+
+#[test]
+fn many_leaks_are_all_killed_and_the_message_names_the_first_ten() {
+    let fx = Fixture::new();
+    let marker = marker();
+    let result = fx.sh(&format!(
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do setsid sleep {marker} & done"
+    ));
+    assert_eq!(running(&marker), Vec::<String>::new());
+    assert_eq!(result.leaked.len(), 12, "{:?}", result.leaked);
+    let failure = containment_failure(&result, Duration::from_millis(300)).expect("leaky");
+    assert!(
+        failure.starts_with("leaky: 12 processes still running 300ms after")
+            && failure.ends_with(", and 2 more")
+            && failure.matches(&format!("`sleep {marker}`")).count() == 10,
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_background_process_that_ends_within_the_leak_timeout_is_no_leak() {
+    let fx = Fixture::new();
+    let result = fx.sh("setsid sleep 0.1 & echo quick");
+    assert_eq!(result.exit_code, Some(0));
+    assert_eq!(result.leaked, Vec::new());
+    assert_eq!(containment_failure(&result, DEFAULT_KILL_GRACE), None);
+    assert_eq!(fx.log_bytes(), b"quick\n");
+}
+
+#[test]
+fn a_well_behaved_command_is_contained_without_delay() {
+    let fx = Fixture::new();
+    let clock = Instant::now();
+    let result = fx.sh("true");
+    let elapsed = clock.elapsed();
+    assert_eq!(result.exit_code, Some(0));
+    assert_eq!(result.leaked, Vec::new());
+    assert_eq!(result.uncontained, None);
+    // Far below the 300ms leak timeout: nothing waits for it when nothing is left.
+    assert!(elapsed < Duration::from_millis(250), "took {elapsed:?}");
+}
+
+#[test]
+fn a_killed_supervisor_fails_containment() {
+    let fx = Fixture::new();
+    let result = fx.sh("sleep 0.2; kill -9 $PPID; echo after");
+    let failure = containment_failure(&result, DEFAULT_KILL_GRACE).expect("uncontained");
+    assert!(
+        failure.contains("supervisor of this command was killed or interfered with"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_forged_done_report_is_caught_and_the_tree_still_dies() {
+    let fx = Fixture::new();
+    let marker = marker();
+    // The command writes into its supervisor's report pipe, as an attacker would.
+    let result = fx.sh(&format!(
+        "setsid sleep {marker} & printf '%s\\n' '{{\"event\":\"exited\",\"status\":0}}' \
+         '{{\"event\":\"done\"}}' > /proc/$PPID/fd/1; sleep {marker}"
+    ));
+    assert_eq!(running(&marker), Vec::<String>::new());
+    let failure = containment_failure(&result, DEFAULT_KILL_GRACE).expect("uncontained");
+    assert!(
+        failure.contains("supervisor of this command was killed or interfered with"),
+        "{failure}"
+    );
+}
