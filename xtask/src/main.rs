@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use relgate::{attestation, clock, evidence, exit_codes, harness, report, spec};
+use relgate::{attestation, clock, evidence, exit_codes, harness, outdir, report, spec};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Project automation for relgate")]
@@ -270,6 +270,20 @@ fn verify(out: PathBuf) -> i32 {
 }
 
 fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -> i32 {
+    // First the out directory: its previous verdict goes even if the gate file is invalid.
+    let run_id = format!("report-{}", outdir::new_run_id());
+    let _lock = match outdir::acquire(
+        &out,
+        &run_id,
+        outdir::Sharing::Exclusive,
+        outdir::Purpose::Report,
+    ) {
+        Ok(lock) => lock,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
     let gate = match spec::load(&gate_path) {
         Ok(gate) => gate,
         Err(err) => {
@@ -282,9 +296,9 @@ fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -> i32 {
             let _ = report::print_summary(&mut std::io::stdout(), &gate, &finished, &out);
             report::exit_code(finished.verdict.record.decision, deny_conditions)
         }
-        Err(message) => {
-            eprintln!("error: {message}");
-            exit_codes::INVALID
+        Err(err) => {
+            eprintln!("error: {err}");
+            err.exit_code()
         }
     }
 }

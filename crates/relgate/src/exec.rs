@@ -430,9 +430,13 @@ impl Sink {
     }
 }
 
-fn part_path(log_path: &Path) -> PathBuf {
+/// A name for the log while it is written, unique to this process and call
+/// (`<log>.<pid>-<n>.part`): two writers of one log never share a temp file.
+pub(crate) fn part_path(log_path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = log_path.as_os_str().to_owned();
-    name.push(".part");
+    name.push(format!(".{}-{n}.part", std::process::id()));
     PathBuf::from(name)
 }
 
@@ -508,9 +512,14 @@ mod tests {
                 log_path: &log,
             };
             let result = run(&request).expect("log written");
+            let parts: Vec<_> = std::fs::read_dir(log.parent().unwrap())
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+                .filter(|name| name.ends_with(".part"))
+                .collect();
             assert!(
-                !part_path(&log).exists(),
-                "the .part file must be renamed away"
+                parts.is_empty(),
+                "the .part file must be renamed away: {parts:?}"
             );
             result
         }
