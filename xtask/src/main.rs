@@ -22,7 +22,7 @@ enum Command {
 #[derive(Debug, Args)]
 #[command(
     args_conflicts_with_subcommands = true,
-    after_help = "Exit codes: 0 = GO or GO_WITH_CONDITIONS, 1 = NO_GO (or GO_WITH_CONDITIONS with --deny-conditions), 2 = invalid gate file or arguments.\nlibtest arguments go after `--`: a name filter, --exact, --list, --skip NAME, --test-threads N."
+    after_help = "Exit codes: 0 = GO or GO_WITH_CONDITIONS, 1 = NO_GO (or GO_WITH_CONDITIONS with --deny-conditions), 2 = invalid gate file or arguments, or the out directory is in use by another run.\nlibtest arguments go after `--`: a name filter, --exact, --list, --skip NAME, --test-threads N."
 )]
 struct GateCommand {
     #[command(subcommand)]
@@ -65,7 +65,8 @@ enum GateAction {
         #[arg(long, default_value = "target/gate")]
         out: PathBuf,
     },
-    /// Rebuild the verdict and reports from the last run's evidence fragments (after nextest).
+    /// Rebuild the verdict and reports from the last run's evidence fragments (after nextest);
+    /// exit 1, without a verdict, when a fragment, their digest chain or a log was altered.
     Report {
         /// The gate file.
         #[arg(long, default_value = "packets.toml")]

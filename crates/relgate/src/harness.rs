@@ -4,7 +4,9 @@
 //!
 //! Trials are handed to libtest-mimic in dependency order. Its workers take trials first come,
 //! first served, so a trial that waits for the trials of the packets it depends on only ever
-//! waits for trials that have already started: no deadlock at any `--test-threads`.
+//! waits for trials that have already started: no deadlock at any `--test-threads`. Under
+//! nextest, where each trial is a process started in any order, [`nextest`] claims keep the
+//! same order across processes.
 //! libtest-mimic's `Conclusion` holds counts only, so every trial publishes its own evidence
 //! record into the shared [`RunState`] (and a fragment file) before it returns.
 
