@@ -1,5 +1,5 @@
 //! Evidence fragments: one JSON file per finished check or stopped service, under
-//! `fragments/<run-id>/`, each recorded in the run's digest chain ([`chain`]).
+//! `fragments/<run-id>/`, each recorded in the run's digest chain (`chain.jsonl`).
 //!
 //! Under `cargo nextest run` every test case is its own process, so no process sees the whole
 //! run; each writes its fragments and `cargo xtask gate report` joins them into the ledger.
