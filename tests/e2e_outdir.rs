@@ -156,6 +156,59 @@ fn a_second_run_into_a_busy_out_dir_is_refused_and_the_first_keeps_its_own_logs(
     assert!(parts.is_empty(), "{parts:?}");
 }
 
+/// `cargo test -p gate-tests` and the processes of a nextest run hold the out directory too:
+/// `cargo xtask gate` and `gate report` are refused while they run.
+#[test]
+fn cargo_test_and_nextest_runs_hold_the_out_dir_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate_a, gate_b) = (
+        gate_file(dir.path(), "a.toml", SLOW_A),
+        gate_file(dir.path(), "b.toml", SLOW_B),
+    );
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut runners = vec![("cargo test", {
+        let mut command = without_ambient(std::process::Command::new("cargo"));
+        command.args(["test", "-q", "-p", "gate-tests"]);
+        command
+    })];
+    if nextest_available() {
+        let mut command = without_ambient(std::process::Command::new("cargo"));
+        command.args(["nextest", "run", "-p", "gate-tests"]);
+        runners.push(("nextest", command));
+    }
+    for (what, mut command) in runners {
+        let out = dir.path().join(what.replace(' ', "-"));
+        let mut holder = command
+            .current_dir(&workspace)
+            .env("RELGATE_GATE", &gate_a)
+            .env("RELGATE_OUT", &out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let owner: Value = serde_json::from_str(wait_for_owner(&out).trim()).unwrap();
+        let refused = [run_gate(&gate_b, &out), report(&gate_a, &out)];
+        assert!(
+            holder.try_wait().unwrap().is_none(),
+            "{what} ended too soon"
+        );
+        for output in refused {
+            assert_eq!(output.status.code(), Some(2), "{what}: {}", text(&output));
+            let expected = format!("is in use by run {}", owner["run_id"].as_str().unwrap());
+            assert!(
+                String::from_utf8_lossy(&output.stderr).contains(&expected),
+                "{what}"
+            );
+        }
+        assert!(holder.wait().unwrap().success(), "{what}");
+        let log = std::fs::read_to_string(out.join("logs/P/a.log")).unwrap();
+        assert!(
+            log.contains("run-A-10") && !log.contains("run-B"),
+            "{what}: {log}"
+        );
+    }
+}
+
 /// Two runs started at the same instant into a directory that does not exist yet: one runs,
 /// the other is told the directory is in use (not that relgate did not make it).
 #[test]

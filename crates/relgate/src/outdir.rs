@@ -112,6 +112,43 @@ struct Owner {
     pid: u32,
     /// False until the directory has been cleaned for this run.
     ready: bool,
+    /// The `cargo nextest` process of a nextest run: the run goes on between its test
+    /// processes, while none of them holds the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runner: Option<Process>,
+}
+
+/// A process, told apart from a later one with the same pid by its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Process {
+    pid: u32,
+    /// Start time in clock ticks since boot (`/proc/<pid>/stat`, field 22).
+    start: u64,
+}
+
+impl Process {
+    fn read(pid: u32) -> Option<Process> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let start = fields.get(19)?.parse().ok()?;
+        Some(Process { pid, start })
+    }
+
+    fn alive(self) -> bool {
+        Process::read(self.pid) == Some(self)
+    }
+
+    /// The nextest process running this test process, if the parent is one.
+    fn nextest_parent() -> Option<Process> {
+        // SAFETY: getppid has no preconditions.
+        let parent = unsafe { libc::getppid() } as u32;
+        let cmdline = std::fs::read(format!("/proc/{parent}/cmdline")).ok()?;
+        String::from_utf8_lossy(&cmdline)
+            .contains("nextest")
+            .then(|| Process::read(parent))
+            .flatten()
+    }
 }
 
 /// The out directory, held for one run until dropped (or the process dies).
@@ -137,7 +174,10 @@ pub fn acquire(
     let in_use = |owner: Option<Owner>| {
         let (run_id, pid) = owner.map_or_else(
             || ("unknown".to_string(), "unknown".to_string()),
-            |owner| (owner.run_id, owner.pid.to_string()),
+            |owner| {
+                let pid = owner.runner.map_or(owner.pid, |runner| runner.pid);
+                (owner.run_id, pid.to_string())
+            },
         );
         OutDirError::InUse {
             dir: out_dir.display().to_string(),
@@ -157,6 +197,13 @@ pub fn acquire(
             None => Err(in_use(owner)),
         };
     }
+    let runner_alive = owner
+        .as_ref()
+        .is_some_and(|owner| owner.run_id != run_id && owner.runner.is_some_and(Process::alive));
+    if runner_alive {
+        // Between two test processes of a nextest run nobody holds the lock; the run is on.
+        return Err(in_use(owner));
+    }
     let Some(lock) = FileLock::try_exclusive(&lock_path).map_err(io_error("lock", &lock_path))?
     else {
         return Err(in_use(owner));
@@ -165,6 +212,10 @@ pub fn acquire(
         run_id: run_id.to_string(),
         pid: std::process::id(),
         ready: false,
+        runner: match sharing {
+            Sharing::PerRun => Process::nextest_parent(),
+            Sharing::Exclusive => None,
+        },
     };
     write_owner(&lock, &owner).map_err(io_error("write", &lock_path))?;
     invalidate(out_dir)?;
@@ -335,6 +386,38 @@ mod tests {
         // A later process of the same run joins even when no other process is alive.
         acquire(dir.path(), "nx-1", Sharing::PerRun, Purpose::Run).unwrap();
         assert!(dir.path().join("logs/P/a.log").exists());
+    }
+
+    #[test]
+    fn a_nextest_run_holds_the_directory_while_its_runner_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock_path = dir.path().join(LOCK_FILE);
+        let me = Process::read(std::process::id()).expect("/proc/self/stat");
+        assert!(me.alive());
+        let owner = |runner| Owner {
+            run_id: "nx-1".to_string(),
+            pid: 1,
+            ready: true,
+            runner,
+        };
+        // No test process holds the lock, but the nextest process (here: this one) lives.
+        let written = FileLock::exclusive(&lock_path).unwrap();
+        write_owner(&written, &owner(Some(me))).unwrap();
+        drop(written);
+        let err = acquire(dir.path(), "run-2", Sharing::Exclusive, Purpose::Run).unwrap_err();
+        let expected = format!("in use by run nx-1 (pid {})", me.pid);
+        assert!(err.to_string().contains(&expected), "{err}");
+        // Its own processes still join.
+        acquire(dir.path(), "nx-1", Sharing::PerRun, Purpose::Run).unwrap();
+        // Once the runner is gone (another start time: a reused pid), the run is over.
+        let gone = Process {
+            pid: me.pid,
+            start: me.start + 1,
+        };
+        let written = FileLock::exclusive(&lock_path).unwrap();
+        write_owner(&written, &owner(Some(gone))).unwrap();
+        drop(written);
+        acquire(dir.path(), "run-2", Sharing::Exclusive, Purpose::Run).unwrap();
     }
 
     #[test]
