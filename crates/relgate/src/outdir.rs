@@ -252,10 +252,10 @@ pub fn invalidate(out_dir: &Path) -> Result<(), OutDirError> {
     for entry in entries {
         let entry = entry.map_err(io_error("read", out_dir))?;
         let name = entry.file_name().to_string_lossy().to_string();
-        if [".dsse.json", ".sig", ".intoto.json", ".intoto.jsonl"]
+        let signed = [".dsse.json", ".sig", ".intoto.json", ".intoto.jsonl"]
             .iter()
-            .any(|suffix| name.ends_with(suffix))
-        {
+            .any(|suffix| name.ends_with(suffix));
+        if signed || name.starts_with("attestation.") {
             files.push(entry.path());
         }
     }
@@ -345,6 +345,7 @@ mod tests {
             std::fs::write(dir.join(name), "old").unwrap();
         }
         std::fs::write(dir.join("attestation.dsse.json"), "old").unwrap();
+        std::fs::write(dir.join("attestation.sig"), "old").unwrap();
         std::fs::create_dir_all(dir.join("logs/P")).unwrap();
         std::fs::write(dir.join("logs/P/a.log"), "old").unwrap();
     }
@@ -430,6 +431,7 @@ mod tests {
             assert!(!dir.path().join(name).exists(), "{name} left behind");
         }
         assert!(!dir.path().join("attestation.dsse.json").exists());
+        assert!(!dir.path().join("attestation.sig").exists());
         assert!(
             dir.path().join("logs/P/a.log").exists(),
             "report keeps logs"
