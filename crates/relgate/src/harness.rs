@@ -717,7 +717,7 @@ impl RunState {
         // The scanner runs in the check's directory: give it absolute paths.
         let out_dir = std::path::absolute(&self.out_dir).unwrap_or_else(|_| self.out_dir.clone());
         let report_path = out_dir.join(&relative);
-        let raw_path = report_path.with_extension(format!("raw.{extension}"));
+        let raw_path = exec::unique_sibling(&report_path, &format!("raw.{extension}"));
         let mut command = scan.command.clone();
         let failed = |message: String| {
             let mut record = skeleton(check, &message, Outcome::Error);
@@ -827,7 +827,7 @@ impl RunState {
             ));
         }
         env.insert(ENV_ACTIVE_GATES.to_string(), self.active_gates.clone());
-        let marker = log_path.with_extension("recursion");
+        let marker = exec::unique_sibling(log_path, "recursion");
         let _ = std::fs::remove_file(&marker);
         env.insert(
             ENV_RECURSION_MARKER.to_string(),
