@@ -790,29 +790,11 @@ fn sigint_to_the_gate_leaves_no_check_behind() {
 /// the fragments into the ledger and reports.
 #[test]
 fn nextest_fragments_join_into_a_ledger() {
-    let has_nextest = Command::new("cargo")
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !has_nextest {
-        let why = "cargo-nextest is not installed (`cargo install cargo-nextest`)";
-        // `.ci/run` sets RELGATE_REQUIRE_TOOLS so that CI cannot go green by skipping.
-        assert!(
-            std::env::var_os("RELGATE_REQUIRE_TOOLS").is_none(),
-            "RELGATE_REQUIRE_TOOLS is set but {why}"
-        );
-        println!("skipped: {why}");
+    if !nextest_available() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let nextest = without_ambient(Command::new("cargo"))
-        .current_dir(&workspace)
-        .args(["nextest", "run", "--no-fail-fast", "-p", "gate-tests"])
-        .env("RELGATE_GATE", fixtures().join("p0-fail.toml"))
-        .env("RELGATE_OUT", out.path())
-        .output()
-        .unwrap();
+    let nextest = nextest_gate(&fixtures().join("p0-fail.toml"), out.path(), &[]);
     let stderr = String::from_utf8_lossy(&nextest.stderr).to_string();
     assert!(
         !nextest.status.success(),
@@ -844,8 +826,9 @@ fn nextest_fragments_join_into_a_ledger() {
     assert_eq!(run.decision(), "NO_GO");
     assert_eq!(run.ledger()[0]["mode"], "nextest");
     assert_eq!(run.check("SEC-01::tenant-suite")["outcome"], "fail");
-    // Under nextest the dependent ran; blocking is applied when the fragments are joined.
+    // Under nextest too, the dependent of a failed packet is skipped without running.
     assert_eq!(run.packet("SEC-04")["status"], "BLOCKED");
+    assert_eq!(run.check("SEC-04::final")["outcome"], "skipped");
     assert!(run.junit().contains("SEC-00::ok"));
     assert!(run.verify().status.success());
 }

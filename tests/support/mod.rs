@@ -165,3 +165,33 @@ pub fn sleepers(marker: &str) -> Vec<String> {
     }
     found
 }
+
+/// True when `cargo nextest` can run. Without it a test says why and is skipped, except under
+/// `RELGATE_REQUIRE_TOOLS` (set by `.ci/run`), where CI cannot go green by skipping.
+pub fn nextest_available() -> bool {
+    let available = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        let why = "cargo-nextest is not installed (`cargo install cargo-nextest`)";
+        assert!(
+            std::env::var_os("RELGATE_REQUIRE_TOOLS").is_none(),
+            "RELGATE_REQUIRE_TOOLS is set but {why}"
+        );
+        println!("skipped: {why}");
+    }
+    available
+}
+
+/// `cargo nextest run -p gate-tests` on `gate` into `out`, from the workspace root.
+pub fn nextest_gate(gate: &Path, out: &Path, extra: &[&str]) -> Output {
+    without_ambient(Command::new("cargo"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(["nextest", "run", "--no-fail-fast", "-p", "gate-tests"])
+        .args(extra)
+        .env("RELGATE_GATE", gate)
+        .env("RELGATE_OUT", out)
+        .output()
+        .unwrap()
+}

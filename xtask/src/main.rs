@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use relgate::{attestation, clock, evidence, exit_codes, harness, report, spec};
+use relgate::{attestation, clock, evidence, exit_codes, harness, outdir, report, spec};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Project automation for relgate")]
@@ -22,7 +22,7 @@ enum Command {
 #[derive(Debug, Args)]
 #[command(
     args_conflicts_with_subcommands = true,
-    after_help = "Exit codes: 0 = GO or GO_WITH_CONDITIONS, 1 = NO_GO (or GO_WITH_CONDITIONS with --deny-conditions), 2 = invalid gate file or arguments.\nlibtest arguments go after `--`: a name filter, --exact, --list, --skip NAME, --test-threads N."
+    after_help = "Exit codes: 0 = GO or GO_WITH_CONDITIONS, 1 = NO_GO (or GO_WITH_CONDITIONS with --deny-conditions), 2 = invalid gate file or arguments, or the out directory is in use by another run.\nlibtest arguments go after `--`: a name filter, --exact, --list, --skip NAME, --test-threads N."
 )]
 struct GateCommand {
     #[command(subcommand)]
@@ -65,7 +65,8 @@ enum GateAction {
         #[arg(long, default_value = "target/gate")]
         out: PathBuf,
     },
-    /// Rebuild the verdict and reports from the last run's evidence fragments (after nextest).
+    /// Rebuild the verdict and reports from the last run's evidence fragments (after nextest);
+    /// exit 1, without a verdict, when a fragment, their digest chain or a log was altered.
     Report {
         /// The gate file.
         #[arg(long, default_value = "packets.toml")]
@@ -272,6 +273,20 @@ fn verify(out: PathBuf) -> i32 {
 }
 
 fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -> i32 {
+    // First the out directory: its previous verdict goes even if the gate file is invalid.
+    let run_id = format!("report-{}", outdir::new_run_id());
+    let _lock = match outdir::acquire(
+        &out,
+        &run_id,
+        outdir::Sharing::Exclusive,
+        outdir::Purpose::Report,
+    ) {
+        Ok(lock) => lock,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
     let gate = match spec::load(&gate_path) {
         Ok(gate) => gate,
         Err(err) => {
@@ -284,9 +299,9 @@ fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -> i32 {
             let _ = report::print_summary(&mut std::io::stdout(), &gate, &finished, &out);
             report::exit_code(finished.verdict.record.decision, deny_conditions)
         }
-        Err(message) => {
-            eprintln!("error: {message}");
-            exit_codes::INVALID
+        Err(err) => {
+            eprintln!("error: {err}");
+            err.exit_code()
         }
     }
 }

@@ -451,9 +451,18 @@ impl Sink {
     }
 }
 
-fn part_path(log_path: &Path) -> PathBuf {
-    let mut name = log_path.as_os_str().to_owned();
-    name.push(".part");
+/// A name for the log while it is written, unique to this process and call
+/// (`<log>.<pid>-<n>.part`): two writers of one log never share a temp file.
+pub(crate) fn part_path(log_path: &Path) -> PathBuf {
+    unique_sibling(log_path, "part")
+}
+
+/// `<path>.<pid>-<n>.<suffix>`: a temp name next to `path` that no other process or call uses.
+pub(crate) fn unique_sibling(path: &Path, suffix: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}-{n}.{suffix}", std::process::id()));
     PathBuf::from(name)
 }
 
@@ -537,9 +546,14 @@ pub(crate) mod tests {
                 log_path: &log,
             };
             let result = run(&request).expect("log written");
+            let parts: Vec<_> = std::fs::read_dir(log.parent().unwrap())
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+                .filter(|name| name.ends_with(".part"))
+                .collect();
             assert!(
-                !part_path(&log).exists(),
-                "the .part file must be renamed away"
+                parts.is_empty(),
+                "the .part file must be renamed away: {parts:?}"
             );
             result
         }

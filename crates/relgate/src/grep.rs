@@ -24,7 +24,7 @@ pub struct GrepResult {
 /// Runs a grep check, writing the matching lines to `log_path` (atomically).
 pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
     let files = select_files(&spec.root, &spec.files)?;
-    let part = log_path.with_extension("log.part");
+    let part = crate::exec::part_path(log_path);
     if let Some(parent) = log_path.parent() {
         std::fs::create_dir_all(parent)?;
     }

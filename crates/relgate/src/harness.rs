@@ -4,14 +4,16 @@
 //!
 //! Trials are handed to libtest-mimic in dependency order. Its workers take trials first come,
 //! first served, so a trial that waits for the trials of the packets it depends on only ever
-//! waits for trials that have already started: no deadlock at any `--test-threads`.
+//! waits for trials that have already started: no deadlock at any `--test-threads`. Under
+//! nextest, where each trial is a process started in any order, [`nextest`] claims keep the
+//! same order across processes.
 //! libtest-mimic's `Conclusion` holds counts only, so every trial publishes its own evidence
 //! record into the shared [`RunState`] (and a fragment file) before it returns.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Parser;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -24,8 +26,8 @@ use crate::spec::{
 };
 use crate::verdict::{self, Stage, Triage};
 use crate::{
-    cargo_lock, clock, exec, exit_codes, fragment, grep, plan, probes, report, scanning, service,
-    spec,
+    cargo_lock, clock, exec, exit_codes, fragment, grep, nextest, outdir, plan, probes, report,
+    scanning, service, spec,
 };
 
 /// Environment variable listing the gate files being run by ancestors of this process, one
@@ -34,8 +36,6 @@ pub const ENV_ACTIVE_GATES: &str = "RELGATE_ACTIVE_GATES";
 /// Environment variable naming the file a refused nested gate writes, so the check that
 /// started it fails with a clear message.
 pub const ENV_RECURSION_MARKER: &str = "RELGATE_RECURSION_MARKER";
-/// Marker file that says an out directory was made by relgate and may be cleaned by it.
-pub const OUT_MARKER: &str = ".relgate-out";
 
 /// How the gate is being driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +116,35 @@ pub fn run(options: &Options) -> i32 {
         return code;
     }
     crate::interrupt::install();
+    let parsed = Arguments::try_parse_from(
+        std::iter::once("gate".to_string()).chain(options.libtest_args.iter().cloned()),
+    );
+    let list_only = parsed.as_ref().is_ok_and(|args| args.list);
+    let run_id = match (options.mode, std::env::var("NEXTEST_RUN_ID")) {
+        (Mode::Nextest, Ok(id)) if !id.is_empty() => id,
+        (Mode::Nextest, _) if !list_only => {
+            eprintln!("error: NEXTEST_RUN_ID is not set: the processes of this nextest run cannot be told from another run's (use cargo-nextest 0.9.50 or later)");
+            return exit_codes::INVALID;
+        }
+        _ => outdir::new_run_id(),
+    };
+    // Before anything can fail: take the out directory and remove the previous verdict, so a
+    // refused or killed run never leaves an earlier run's reports looking current.
+    let _out_lock = if list_only {
+        None
+    } else {
+        let sharing = match options.mode {
+            Mode::Nextest => outdir::Sharing::PerRun,
+            _ => outdir::Sharing::Exclusive,
+        };
+        match outdir::acquire(&options.out_dir, &run_id, sharing, outdir::Purpose::Run) {
+            Ok(lock) => Some(lock),
+            Err(err) => {
+                eprintln!("error: {err}");
+                return exit_codes::INVALID;
+            }
+        }
+    };
     let gate = match spec::load(&options.gate) {
         Ok(gate) => gate,
         Err(err) => {
@@ -134,9 +163,7 @@ pub fn run(options: &Options) -> i32 {
             return exit_codes::INVALID;
         }
     }
-    let mut args = match Arguments::try_parse_from(
-        std::iter::once("gate".to_string()).chain(options.libtest_args.iter().cloned()),
-    ) {
+    let mut args = match parsed {
         Ok(args) => args,
         Err(err) => {
             let _ = err.print();
@@ -145,17 +172,6 @@ pub fn run(options: &Options) -> i32 {
     };
     if args.test_threads.is_none() {
         args.test_threads = options.jobs;
-    }
-    let list_only = args.list;
-    let run_id = match options.mode {
-        Mode::Nextest => std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| fresh_run_id()),
-        _ => fresh_run_id(),
-    };
-    if !list_only && options.mode != Mode::Nextest {
-        if let Err(message) = prepare_out_dir(&options.out_dir) {
-            eprintln!("error: {message}");
-            return exit_codes::INVALID;
-        }
     }
 
     let header = run_header(&gate, &run_id, options.mode.label());
@@ -373,27 +389,48 @@ impl RunState {
     fn check_trial(&self, packet_id: &str, check_id: &str) -> Result<Completion, Failed> {
         let packet = self.gate.packet(packet_id).expect("trial packet exists");
         let check = packet.check(check_id).expect("trial check exists");
-        let mut notes = Vec::new();
-        if self.mode != Mode::Nextest {
+        let record = if self.mode == Mode::Nextest {
+            self.nextest_record(check)?
+        } else {
             let (blocked_by, not_in_run) = self.wait_for_dependencies(packet_id);
-            for dep in not_in_run {
-                notes.push(format!("dependency {dep} is not part of this run"));
-            }
-            if !blocked_by.is_empty() {
-                let message = format!("blocked by {}", blocked_by.join(", "));
-                let mut record = skeleton(check, &message, Outcome::Skipped);
-                record.notes = notes;
-                self.publish(record);
-                return Ok(Completion::ignored_with(message));
-            }
+            let notes = not_in_run
+                .iter()
+                .map(|dep| format!("dependency {dep} is not part of this run"))
+                .collect();
+            let record = self.run_unless_blocked(check, &blocked_by, notes);
+            self.publish(record.clone());
+            record
+        };
+        if record.outcome == Outcome::Skipped {
+            return Ok(Completion::ignored_with(record.message));
+        }
+        let triage = verdict::triage_check(check, Some(&record), &self.gate.accepts, self.today);
+        match triage {
+            Triage::Blocking => Err(Failed::from(failure_text(&self.out_dir, &record))),
+            _ => Ok(Completion::Completed),
+        }
+    }
+
+    /// Runs `check`, or records it as skipped when `blocked_by` names a dependency that is
+    /// not DONE (its command never starts). Always returns a record, even when the runner
+    /// panics, or trials waiting on this one would wait forever.
+    fn run_unless_blocked(
+        &self,
+        check: &Check,
+        blocked_by: &[String],
+        notes: Vec<String>,
+    ) -> CheckRecord {
+        if !blocked_by.is_empty() {
+            let message = format!("blocked by {}", blocked_by.join(", "));
+            let mut record = skeleton(check, &message, Outcome::Skipped);
+            record.notes = notes;
+            return record;
         }
         self.progress(|progress| progress.started(&check.name()));
-        // A panic in the runner must still publish a record, or trials waiting on this one
-        // would wait forever.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.execute(check, notes.clone())
         }));
-        let record = outcome.unwrap_or_else(|panic| {
+        outcome.unwrap_or_else(|panic| {
             let why = panic
                 .downcast_ref::<String>()
                 .cloned()
@@ -404,14 +441,55 @@ impl RunState {
                 &format!("internal error in relgate: {why}"),
                 Outcome::Error,
             )
-        });
-        let triage = verdict::triage_check(check, Some(&record), &self.gate.accepts, self.today);
-        let failure = failure_text(&self.out_dir, &record);
-        self.publish(record);
-        match triage {
-            Triage::Blocking => Err(Failed::from(failure)),
-            _ => Ok(Completion::Completed),
+        })
+    }
+
+    /// Under nextest: the check's record in this run, run here under its claim when no other
+    /// process has run it (dependencies first), see [`nextest`].
+    fn nextest_record(&self, check: &Check) -> Result<CheckRecord, Failed> {
+        self.claims()
+            .record(check, &|check, dependencies| {
+                self.run_claimed(check, dependencies)
+            })
+            .map_err(|err| Failed::from(self.coordination_error(err)))
+    }
+
+    /// Under nextest: the records of every check the packet depends on.
+    fn nextest_dependencies(&self, packet_id: &str) -> Result<Vec<CheckRecord>, Failed> {
+        self.claims()
+            .dependency_records(packet_id, &|check, dependencies| {
+                self.run_claimed(check, dependencies)
+            })
+            .map_err(|err| Failed::from(self.coordination_error(err)))
+    }
+
+    fn run_claimed(&self, check: &Check, dependencies: &[CheckRecord]) -> CheckRecord {
+        let blocked_by = self.blocked_by(&check.packet, dependencies);
+        self.run_unless_blocked(check, &blocked_by, Vec::new())
+    }
+
+    fn claims(&self) -> nextest::Claims<'_> {
+        nextest::Claims {
+            gate: &self.gate,
+            out_dir: &self.out_dir,
+            run_id: &self.run_id,
         }
+    }
+
+    fn coordination_error(&self, err: std::io::Error) -> String {
+        format!(
+            "cannot share evidence with the other processes of nextest run {} in {}: {err}",
+            self.run_id,
+            fragment::run_dir(&self.out_dir, &self.run_id).display()
+        )
+    }
+
+    /// The dependencies of `packet_id` that block it, given the records so far.
+    fn blocked_by(&self, packet_id: &str, records: &[CheckRecord]) -> Vec<String> {
+        verdict::decide(&self.gate, records, self.today, Stage::Running)
+            .packet(packet_id)
+            .map(|record| record.blocked_by.clone())
+            .unwrap_or_default()
     }
 
     /// One case of a probe: judged from the probe check's record, which holds every case.
@@ -425,9 +503,7 @@ impl RunState {
         let check = packet.check(check_id).expect("trial check exists");
         let parent = check.name();
         let record = if self.mode == Mode::Nextest {
-            self.wait_for_fragments(packet, &[check_id.to_string()])
-                .into_iter()
-                .next()
+            Some(self.nextest_record(check)?)
         } else {
             if !self
                 .in_run
@@ -478,18 +554,25 @@ impl RunState {
             .find(|item| item.slug == slug)
             .expect("trial item exists");
         let name = packet.checklist_name(item);
-        if self.mode != Mode::Nextest {
-            // An item of a BLOCKED packet is skipped like its checks, attested or not.
-            let (blocked_by, _) = self.wait_for_dependencies(packet_id);
-            if !blocked_by.is_empty() {
-                return Ok(Completion::ignored_with(format!(
-                    "blocked by {}",
-                    blocked_by.join(", ")
-                )));
-            }
+        // An item of a BLOCKED packet is skipped like its checks, attested or not.
+        let blocked_by = if self.mode == Mode::Nextest {
+            let dependencies = self.nextest_dependencies(packet_id)?;
+            self.blocked_by(packet_id, &dependencies)
+        } else {
+            self.wait_for_dependencies(packet_id).0
+        };
+        if !blocked_by.is_empty() {
+            return Ok(Completion::ignored_with(format!(
+                "blocked by {}",
+                blocked_by.join(", ")
+            )));
         }
         let records = match (&item.satisfied_by, self.mode) {
-            (Satisfaction::Checks(ids), Mode::Nextest) => self.wait_for_fragments(packet, ids),
+            (Satisfaction::Checks(ids), Mode::Nextest) => ids
+                .iter()
+                .filter_map(|id| packet.check(id))
+                .map(|check| self.nextest_record(check))
+                .collect::<Result<Vec<_>, Failed>>()?,
             (Satisfaction::Checks(ids), _) => {
                 let names: Vec<String> =
                     ids.iter().map(|id| format!("{packet_id}::{id}")).collect();
@@ -528,12 +611,7 @@ impl RunState {
             waits.extend(names);
         }
         let records = self.wait_for(&waits);
-        let verdict = verdict::decide(&self.gate, &records, self.today, Stage::Running);
-        let blocked_by = verdict
-            .packet(packet_id)
-            .map(|record| record.blocked_by.clone())
-            .unwrap_or_default();
-        (blocked_by, not_in_run)
+        (self.blocked_by(packet_id, &records), not_in_run)
     }
 
     /// Blocks until every named trial that is part of this run has published its record;
@@ -549,35 +627,6 @@ impl RunState {
             records = self.changed.wait(records).expect("run state lock");
         }
         records.values().cloned().collect()
-    }
-
-    /// Under nextest each trial is a process: read the named checks' fragments of this run,
-    /// waiting (bounded) for checks that are still running in other processes.
-    fn wait_for_fragments(&self, packet: &crate::spec::Packet, ids: &[String]) -> Vec<CheckRecord> {
-        let bound = ids
-            .iter()
-            .filter_map(|id| packet.check(id))
-            .map(|check| check.timeout)
-            .max()
-            .unwrap_or(Duration::ZERO)
-            + Duration::from_secs(30);
-        let deadline = Instant::now() + bound;
-        loop {
-            let records: Vec<CheckRecord> = ids
-                .iter()
-                .filter_map(|id| {
-                    fragment::read_record(
-                        &self.out_dir,
-                        &self.run_id,
-                        &format!("{}::{id}", packet.id),
-                    )
-                })
-                .collect();
-            if records.len() == ids.len() || Instant::now() >= deadline {
-                return records;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
     }
 
     fn progress(&self, show: impl FnOnce(&Progress)) {
@@ -674,7 +723,7 @@ impl RunState {
         // The scanner runs in the check's directory: give it absolute paths.
         let out_dir = std::path::absolute(&self.out_dir).unwrap_or_else(|_| self.out_dir.clone());
         let report_path = out_dir.join(&relative);
-        let raw_path = report_path.with_extension(format!("raw.{extension}"));
+        let raw_path = exec::unique_sibling(&report_path, &format!("raw.{extension}"));
         let mut command = scan.command.clone();
         let failed = |message: String| {
             let mut record = skeleton(check, &message, Outcome::Error);
@@ -792,7 +841,7 @@ impl RunState {
             ));
         }
         env.insert(ENV_ACTIVE_GATES.to_string(), self.active_gates.clone());
-        let marker = log_path.with_extension("recursion");
+        let marker = exec::unique_sibling(log_path, "recursion");
         let _ = std::fs::remove_file(&marker);
         env.insert(
             ENV_RECURSION_MARKER.to_string(),
@@ -1009,66 +1058,6 @@ fn refuse_recursion(gate_path: &Path) -> Option<i32> {
         let _ = crate::atomic::write(Path::new(&marker), message.as_bytes());
     }
     Some(exit_codes::INVALID)
-}
-
-/// Empties the parts of the out directory a run rewrites, so that no stale log or report of
-/// an earlier run can be mistaken for this run's. Refuses directories relgate did not make.
-fn prepare_out_dir(out_dir: &Path) -> Result<(), String> {
-    let marker = out_dir.join(OUT_MARKER);
-    match std::fs::read_dir(out_dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() && !marker.exists() {
-                return Err(format!(
-                    "out directory {} is not empty and was not made by relgate (no {OUT_MARKER}): choose another --out",
-                    out_dir.display()
-                ));
-            }
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => {
-            return Err(format!(
-                "cannot read out directory {}: {err}",
-                out_dir.display()
-            ))
-        }
-    }
-    let fail = |what: &Path, err: std::io::Error| format!("cannot clean {}: {err}", what.display());
-    for dir in ["logs", "reports", "advisory-db", fragment::FRAGMENTS_DIR] {
-        let path = out_dir.join(dir);
-        match std::fs::remove_dir_all(&path) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(fail(&path, err)),
-        }
-    }
-    for file in [
-        crate::evidence::LEDGER_FILE,
-        crate::junit::JUNIT_FILE,
-        crate::tracker::TRACKER_FILE,
-        crate::sarif_report::SARIF_FILE,
-        crate::html::HTML_FILE,
-        crate::attestation::ATTESTATION_FILE,
-    ] {
-        let path = out_dir.join(file);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(fail(&path, err)),
-        }
-    }
-    crate::atomic::write(
-        &marker,
-        b"made by relgate; `cargo xtask gate` rewrites this directory\n",
-    )
-    .map_err(|err| fail(&marker, err))
-}
-
-fn fresh_run_id() -> String {
-    format!(
-        "{}-{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
-        std::process::id()
-    )
 }
 
 fn host_name() -> String {

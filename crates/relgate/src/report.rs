@@ -153,28 +153,52 @@ pub fn finish(
     })
 }
 
-/// Rebuilds the verdict and reports from the last run's fragments (`gate report`).
-pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished, String> {
+/// Why `gate report` rebuilt nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// No fragments, unreadable ones, or fragments of another gate file (exit 2).
+    #[error("{0}")]
+    Unusable(String),
+    /// A fragment, the chain or a log it names was altered (exit 1: no verdict).
+    #[error(transparent)]
+    Tampered(fragment::FragmentError),
+}
+
+impl RebuildError {
+    /// The exit code of `gate report` for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RebuildError::Unusable(_) => exit_codes::INVALID,
+            RebuildError::Tampered(_) => exit_codes::NO_GO,
+        }
+    }
+}
+
+/// Rebuilds the verdict and reports from the last run's fragments (`gate report`), after
+/// checking them against their digest chain and re-hashing every log they name. The caller
+/// holds the out directory ([`crate::outdir::acquire`]), which removed the previous verdict.
+pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished, RebuildError> {
+    let fragments_dir = out_dir.join(fragment::FRAGMENTS_DIR);
     let run_id = fragment::latest_run(out_dir)
-        .map_err(|err| format!("cannot read {}: {err}", out_dir.join(fragment::FRAGMENTS_DIR).display()))?
+        .map_err(|err| RebuildError::Unusable(format!("cannot read {}: {err}", fragments_dir.display())))?
         .ok_or_else(|| {
-            format!(
+            RebuildError::Unusable(format!(
                 "no evidence fragments in {}: run `cargo nextest run -p gate-tests` or `cargo xtask gate` first",
-                out_dir.join(fragment::FRAGMENTS_DIR).display()
-            )
+                fragments_dir.display()
+            ))
         })?;
-    let fragments = fragment::read_run(out_dir, &run_id).map_err(|err| err.to_string())?;
-    let header = match fragments.header {
-        Some(header) => header,
-        None => crate::harness::run_header(gate, &run_id, "report"),
-    };
+    let fragments = fragment::read_run(out_dir, &run_id).map_err(|err| match err {
+        fragment::FragmentError::Io(message) => RebuildError::Unusable(message),
+        tampered => RebuildError::Tampered(tampered),
+    })?;
+    let header = fragments.header;
     if header.gate_sha256 != gate.sha256 {
-        return Err(format!(
+        return Err(RebuildError::Unusable(format!(
             "the fragments of run {run_id} were made from a different gate file (sha256 {}), not {} (sha256 {}): rerun the checks",
             header.gate_sha256,
             gate.source.display(),
             gate.sha256
-        ));
+        )));
     }
     finish(
         gate,
@@ -184,7 +208,7 @@ pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished
         out_dir,
         today,
     )
-    .map_err(|err| err.to_string())
+    .map_err(|err| RebuildError::Unusable(err.to_string()))
 }
 
 /// The process exit code for a decision.

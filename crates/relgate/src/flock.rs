@@ -1,0 +1,102 @@
+//! Advisory whole-file locks (`flock(2)`), released when the [`FileLock`] is dropped or the
+//! process dies — a killed holder never leaves a lock behind.
+//!
+//! Used for the out directory's run lock ([`crate::outdir`]), the fragment chain
+//! ([`crate::fragment`]) and the claims of checks under nextest ([`crate::nextest`]). The
+//! descriptors are close-on-exec, so a check's command never inherits a lock.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// A held lock on an open file.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+}
+
+impl FileLock {
+    /// Waits for an exclusive lock on `path` (created if missing).
+    pub fn exclusive(path: &Path) -> io::Result<FileLock> {
+        let file = open(path)?;
+        flock(&file, libc::LOCK_EX)?;
+        Ok(FileLock { file })
+    }
+
+    /// An exclusive lock on `path` if nobody holds any lock on it now.
+    pub fn try_exclusive(path: &Path) -> io::Result<Option<FileLock>> {
+        let file = open(path)?;
+        try_flock(file, libc::LOCK_EX)
+    }
+
+    /// A shared lock on `path` if nobody holds an exclusive lock on it now.
+    pub fn try_shared(path: &Path) -> io::Result<Option<FileLock>> {
+        let file = open(path)?;
+        try_flock(file, libc::LOCK_SH)
+    }
+
+    /// Turns an exclusive lock into a shared one. Not atomic (flock(2) drops the lock first):
+    /// callers hold another lock that keeps competitors out meanwhile.
+    pub fn downgrade(&self) -> io::Result<()> {
+        flock(&self.file, libc::LOCK_SH)
+    }
+
+    /// The locked file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+fn open(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(path)
+}
+
+fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+fn try_flock(file: File, operation: libc::c_int) -> io::Result<Option<FileLock>> {
+    match flock(&file, operation | libc::LOCK_NB) {
+        Ok(()) => Ok(Some(FileLock { file })),
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_excludes_and_shared_shares_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let held = FileLock::exclusive(&path).unwrap();
+        assert!(FileLock::try_exclusive(&path).unwrap().is_none());
+        assert!(FileLock::try_shared(&path).unwrap().is_none());
+        held.downgrade().unwrap();
+        let other = FileLock::try_shared(&path).unwrap();
+        assert!(other.is_some(), "shared locks coexist");
+        assert!(FileLock::try_exclusive(&path).unwrap().is_none());
+        drop(held);
+        drop(other);
+        assert!(FileLock::try_exclusive(&path).unwrap().is_some());
+    }
+}

@@ -1,0 +1,82 @@
+//! Dependency order under `cargo nextest run`, where every test case is its own process, the
+//! processes start in any order (by name, not by dependency) and run in parallel.
+//!
+//! A check is run at most once per run, by whoever holds its claim: an exclusive `flock` on
+//! `fragments/<run>/claims/<fragment>.lock`. To get a check's record a process
+//!
+//! 1. returns the check's fragment if some process already wrote it;
+//! 2. otherwise gets the records of every check of every packet the check's packet depends
+//!    on, the same way (recursively, in topological order) — running them itself when nobody
+//!    has;
+//! 3. takes the check's claim (waiting while another process runs it; a dead holder's lock is
+//!    released by the kernel), reads the fragment again (the holder may have just written it),
+//!    and otherwise runs the check — or, when a dependency is not DONE, records it as skipped
+//!    without starting its command — and writes the fragment before letting go of the claim.
+//!
+//! A process holds at most one claim at a time and only while running that one check, so
+//! no process ever waits for a claim while holding one: no deadlock at any `--test-threads`,
+//! whatever order the tests start in. A blocked check's command never starts, because step 3
+//! runs only after every dependency has a fragment.
+
+use std::io;
+use std::path::Path;
+
+use crate::evidence::CheckRecord;
+use crate::flock::FileLock;
+use crate::fragment;
+use crate::spec::{Check, Gate};
+
+/// What runs a check once its dependencies' records are known: it decides blocked or not,
+/// runs or skips, and returns the record (which [`Claims`] writes as the fragment).
+pub type Runner<'r> = dyn Fn(&Check, &[CheckRecord]) -> CheckRecord + 'r;
+
+/// The claims of one nextest run.
+pub struct Claims<'a> {
+    /// The validated gate.
+    pub gate: &'a Gate,
+    /// The out directory.
+    pub out_dir: &'a Path,
+    /// The nextest run id.
+    pub run_id: &'a str,
+}
+
+impl Claims<'_> {
+    /// The record of `check` in this run, running it here if no process has (see the module
+    /// documentation).
+    pub fn record(&self, check: &Check, run: &Runner<'_>) -> io::Result<CheckRecord> {
+        if let Some(record) = self.fragment(check)? {
+            return Ok(record);
+        }
+        let dependencies = self.dependency_records(&check.packet, run)?;
+        let claim_path = fragment::claim_path(self.out_dir, self.run_id, &check.packet, &check.id);
+        if let Some(dir) = claim_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let _claim = FileLock::exclusive(&claim_path)?;
+        if let Some(record) = self.fragment(check)? {
+            return Ok(record);
+        }
+        let record = run(check, &dependencies);
+        fragment::write_record(self.out_dir, self.run_id, &record)?;
+        Ok(record)
+    }
+
+    /// The records of every check of every packet `packet_id` depends on, directly or not.
+    pub fn dependency_records(
+        &self,
+        packet_id: &str,
+        run: &Runner<'_>,
+    ) -> io::Result<Vec<CheckRecord>> {
+        let mut records = Vec::new();
+        for packet in crate::plan::ancestors(self.gate, packet_id) {
+            for check in &packet.checks {
+                records.push(self.record(check, run)?);
+            }
+        }
+        Ok(records)
+    }
+
+    fn fragment(&self, check: &Check) -> io::Result<Option<CheckRecord>> {
+        fragment::read_record(self.out_dir, self.run_id, &check.packet, &check.id)
+    }
+}

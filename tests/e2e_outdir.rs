@@ -1,0 +1,576 @@
+//! One run per out directory, stale verdicts, fragment names and their digest chain, and
+//! dependency order under nextest — each an attack of issue 12 that must now fail.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+/// A gate file written into `dir`.
+fn gate_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start(gate: &Path, out: &Path, env: &[(&str, &str)]) -> Child {
+    let mut command = xtask();
+    command
+        .args(["gate", "--no-progress", "--gate"])
+        .arg(gate)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().unwrap()
+}
+
+fn run_gate(gate: &Path, out: &Path) -> Output {
+    start(gate, out, &[]).wait_with_output().unwrap()
+}
+
+fn verify(out: &Path) -> Output {
+    xtask()
+        .args(["gate", "verify", "--out"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn report(gate: &Path, out: &Path) -> Output {
+    xtask()
+        .args(["gate", "report", "--gate"])
+        .arg(gate)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn ledger(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("evidence.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn record<'a>(ledger: &'a [Value], name: &str) -> &'a Value {
+    ledger
+        .iter()
+        .find(|line| line["kind"] == "check" && line["name"] == name)
+        .unwrap_or_else(|| panic!("no record for {name}"))
+}
+
+fn decision(ledger: &[Value]) -> String {
+    let last = ledger.last().unwrap();
+    assert_eq!(last["kind"], "verdict");
+    last["decision"].as_str().unwrap().to_string()
+}
+
+/// The fragment directory of the only run in `out`.
+fn run_fragments(out: &Path) -> PathBuf {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(out.join("fragments"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.pop().unwrap()
+}
+
+const SLOW_A: &str = "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\n\
+    run = \"for i in 1 2 3 4 5 6 7 8 9 10; do echo run-A-$i; sleep 0.1; done\"\n";
+const SLOW_B: &str = "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\n\
+    run = \"for i in 1 2 3 4 5 6 7 8 9 10; do echo run-B-$i; sleep 0.1; done\"\n";
+
+/// Waits until a run holds `out` and has prepared it; returns the lock file's content.
+fn wait_for_owner(out: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let owner = std::fs::read_to_string(out.join(".relgate-lock")).unwrap_or_default();
+        if owner.contains("\"ready\":true") && out.join("fragments").exists() {
+            return owner;
+        }
+        assert!(Instant::now() < deadline, "the first run never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Measured on the old main: the second run shared the first's `.part` log, and the first
+/// printed GO over the second's output. Now the second is refused at once and the first's
+/// log holds only its own output.
+#[test]
+fn a_second_run_into_a_busy_out_dir_is_refused_and_the_first_keeps_its_own_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate_a, gate_b) = (
+        gate_file(dir.path(), "a.toml", SLOW_A),
+        gate_file(dir.path(), "b.toml", SLOW_B),
+    );
+    let out = dir.path().join("out");
+    let mut first = start(&gate_a, &out, &[]);
+    let owner: Value = serde_json::from_str(wait_for_owner(&out).trim()).unwrap();
+    let second = run_gate(&gate_b, &out);
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the second run must be refused at once, not after the first ended"
+    );
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    let expected = format!(
+        "is in use by run {} (pid {})",
+        owner["run_id"].as_str().unwrap(),
+        first.id()
+    );
+    assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    assert!(!stderr.contains("not made by relgate"), "{stderr}");
+    // `gate report` is refused too while the run holds the directory.
+    let busy_report = report(&gate_a, &out);
+    assert_eq!(busy_report.status.code(), Some(2), "{}", text(&busy_report));
+
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let log = std::fs::read_to_string(out.join("logs/P/a.log")).unwrap();
+    assert!(log.contains("run-A-10") && !log.contains("run-B"), "{log}");
+    assert!(verify(&out).status.success());
+    let parts: Vec<_> = std::fs::read_dir(out.join("logs/P"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().ends_with(".part"))
+        .collect();
+    assert!(parts.is_empty(), "{parts:?}");
+}
+
+/// `cargo test -p gate-tests` and the processes of a nextest run hold the out directory too:
+/// `cargo xtask gate` and `gate report` are refused while they run.
+#[test]
+fn cargo_test_and_nextest_runs_hold_the_out_dir_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gate_a, gate_b) = (
+        gate_file(dir.path(), "a.toml", SLOW_A),
+        gate_file(dir.path(), "b.toml", SLOW_B),
+    );
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut runners = vec![("cargo test", {
+        let mut command = without_ambient(std::process::Command::new("cargo"));
+        command.args(["test", "-q", "-p", "gate-tests"]);
+        command
+    })];
+    if nextest_available() {
+        let mut command = without_ambient(std::process::Command::new("cargo"));
+        command.args(["nextest", "run", "-p", "gate-tests"]);
+        runners.push(("nextest", command));
+    }
+    for (what, mut command) in runners {
+        let out = dir.path().join(what.replace(' ', "-"));
+        let mut holder = command
+            .current_dir(&workspace)
+            .env("RELGATE_GATE", &gate_a)
+            .env("RELGATE_OUT", &out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let owner: Value = serde_json::from_str(wait_for_owner(&out).trim()).unwrap();
+        let refused = [run_gate(&gate_b, &out), report(&gate_a, &out)];
+        assert!(
+            holder.try_wait().unwrap().is_none(),
+            "{what} ended too soon"
+        );
+        for output in refused {
+            assert_eq!(output.status.code(), Some(2), "{what}: {}", text(&output));
+            let expected = format!("is in use by run {}", owner["run_id"].as_str().unwrap());
+            assert!(
+                String::from_utf8_lossy(&output.stderr).contains(&expected),
+                "{what}"
+            );
+        }
+        assert!(holder.wait().unwrap().success(), "{what}");
+        let log = std::fs::read_to_string(out.join("logs/P/a.log")).unwrap();
+        assert!(
+            log.contains("run-A-10") && !log.contains("run-B"),
+            "{what}: {log}"
+        );
+    }
+}
+
+/// Two runs started at the same instant into a directory that does not exist yet: one runs,
+/// the other is told the directory is in use (not that relgate did not make it).
+#[test]
+fn two_runs_started_together_into_a_new_out_dir_one_wins() {
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let (gate_a, gate_b) = (
+            gate_file(dir.path(), "a.toml", SLOW_A),
+            gate_file(dir.path(), "b.toml", SLOW_B),
+        );
+        let out = dir.path().join("out");
+        let (a, b) = (start(&gate_a, &out, &[]), start(&gate_b, &out, &[]));
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        let codes = (a.status.code(), b.status.code());
+        let (winner, loser, mine, theirs) = match codes {
+            (Some(0), Some(2)) => (&a, &b, "run-A", "run-B"),
+            (Some(2), Some(0)) => (&b, &a, "run-B", "run-A"),
+            _ => panic!("round {round}: {}\n{}", text(&a), text(&b)),
+        };
+        let stderr = String::from_utf8_lossy(&loser.stderr);
+        assert!(stderr.contains("is in use by run"), "{stderr}");
+        let log = std::fs::read_to_string(out.join("logs/P/a.log")).unwrap();
+        assert!(log.contains(mine) && !log.contains(theirs), "{log}");
+        assert!(verify(&out).status.success(), "{}", text(winner));
+    }
+}
+
+const GO_GATE: &str = "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\nrun = \"echo ok\"\n";
+
+/// Measured on the old main: a run refused for an invalid gate file left the previous GO set
+/// in place and verify passed on it. Every refused invocation now removes it first.
+#[test]
+fn a_refused_run_leaves_no_verdict_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = gate_file(dir.path(), "good.toml", GO_GATE);
+    let invalid = gate_file(
+        dir.path(),
+        "invalid.toml",
+        "[[packet]]\nid = \"P\"\nbogus = 1\n",
+    );
+    let out = dir.path().join("out");
+    let refusals: [(&str, Vec<String>); 4] = [
+        (
+            "invalid gate",
+            vec!["--gate".into(), invalid.display().to_string()],
+        ),
+        (
+            "unknown packet",
+            vec![
+                "--gate".into(),
+                good.display().to_string(),
+                "--packet".into(),
+                "NOPE".into(),
+            ],
+        ),
+        (
+            "missing gate",
+            vec![
+                "--gate".into(),
+                dir.path().join("none.toml").display().to_string(),
+            ],
+        ),
+        (
+            "report of an invalid gate",
+            vec![
+                "report".into(),
+                "--gate".into(),
+                invalid.display().to_string(),
+            ],
+        ),
+    ];
+    for (what, args) in refusals {
+        let run = run_gate(&good, &out);
+        assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+        assert!(verify(&out).status.success());
+        let refused = xtask()
+            .arg("gate")
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(2), "{what}: {}", text(&refused));
+        let after = verify(&out);
+        assert_eq!(
+            after.status.code(),
+            Some(1),
+            "{what}: the old GO set still verifies"
+        );
+        for file in [
+            "evidence.jsonl",
+            "attestation.intoto.json",
+            "junit.xml",
+            "tracker.md",
+            "report.sarif",
+            "report.html",
+        ] {
+            assert!(!out.join(file).exists(), "{what}: {file} left behind");
+        }
+    }
+}
+
+/// A tiny PRNG (splitmix64): the kill points are reproducible from the printed seed.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// After a complete GO run, 32 runs into the same out directory are SIGKILLed at random points
+/// from 0 ms to after they end. Every time, `gate verify` either fails or passes on one
+/// complete run whose reports and logs are all its own.
+#[test]
+fn a_killed_run_never_leaves_a_set_that_verifies_as_another_runs() {
+    let seed = std::env::var("RELGATE_KILL_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(0x5EED_0012_u64);
+    println!("kill seed {seed} (set RELGATE_KILL_SEED to replay)");
+    let mut rng = SplitMix(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let gate = gate_file(
+        dir.path(),
+        "gate.toml",
+        "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\nrun = \"echo token=$KILL_TOKEN\"\n\
+         [[packet.check]]\nid = \"b\"\nrun = \"echo token=$KILL_TOKEN; sleep 0.05\"\n\
+         [[packet]]\nid = \"Q\"\ndepends_on = [\"P\"]\n[[packet.check]]\nid = \"c\"\nrun = \"echo token=$KILL_TOKEN\"\n",
+    );
+    let out = dir.path().join("out");
+    let began = Instant::now();
+    let complete = start(&gate, &out, &[("KILL_TOKEN", "first")])
+        .wait_with_output()
+        .unwrap();
+    let duration = began.elapsed();
+    assert_eq!(complete.status.code(), Some(0), "{}", text(&complete));
+    assert!(verify(&out).status.success());
+    let span = duration.as_micros() as u64 * 5 / 4;
+    let (mut passed, mut failed) = (0, 0);
+    for round in 0..32 {
+        let delay = Duration::from_micros(rng.next() % span.max(1));
+        let token = format!("kill-{round}");
+        let mut child = start(&gate, &out, &[("KILL_TOKEN", &token)]);
+        std::thread::sleep(delay);
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        let verified = verify(&out);
+        if !verified.status.success() {
+            failed += 1;
+            continue;
+        }
+        passed += 1;
+        let records = ledger(&out);
+        let context = format!("round {round}, killed after {delay:?}");
+        assert_eq!(decision(&records), "GO", "{context}");
+        let checks: Vec<&Value> = records
+            .iter()
+            .filter(|line| line["kind"] == "check")
+            .collect();
+        assert_eq!(checks.len(), 3, "{context}: a complete run");
+        let run_id = records[0]["run_id"].as_str().unwrap();
+        let mut tokens = Vec::new();
+        for check in checks {
+            let log = std::fs::read_to_string(out.join(check["log"].as_str().unwrap())).unwrap();
+            tokens.push(log.lines().next().unwrap().to_string());
+        }
+        tokens.dedup();
+        assert_eq!(
+            tokens.len(),
+            1,
+            "{context}: logs of several runs: {tokens:?}"
+        );
+        for report in ["junit.xml", "tracker.md", "report.html", "report.sarif"] {
+            let text = std::fs::read_to_string(out.join(report)).unwrap();
+            assert!(
+                text.contains(run_id),
+                "{context}: {report} is not run {run_id}'s"
+            );
+        }
+    }
+    println!(
+        "{passed} kills left a complete run that verifies, {failed} a set that fails verify (run takes {duration:?})"
+    );
+}
+
+const COLLIDING: &str =
+    "[[packet]]\nid = \"A\"\n[[packet.check]]\nid = \"x__y\"\nrun = \"echo one\"\n\
+    [[packet]]\nid = \"A__x\"\n[[packet.check]]\nid = \"y\"\nrun = \"echo two\"\n";
+
+/// Measured on the old main: packet `A` check `x__y` and packet `A__x` check `y` wrote one
+/// fragment file, so the all-pass gate was GO under `cargo xtask gate` and NO_GO under
+/// `gate report`.
+#[test]
+fn fragment_names_of_ids_with_underscores_do_not_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = gate_file(dir.path(), "gate.toml", COLLIDING);
+    let out = dir.path().join("out");
+    let run = run_gate(&gate, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(decision(&ledger(&out)), "GO");
+    let fragments: Vec<String> = std::fs::read_dir(run_fragments(&out))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|name| name.starts_with("check_"))
+        .collect();
+    assert_eq!(fragments.len(), 2, "{fragments:?}");
+    let rebuilt = report(&gate, &out);
+    assert_eq!(rebuilt.status.code(), Some(0), "{}", text(&rebuilt));
+    let records = ledger(&out);
+    assert_eq!(decision(&records), "GO");
+    assert_eq!(record(&records, "A::x__y")["outcome"], "pass");
+    assert_eq!(record(&records, "A__x::y")["outcome"], "pass");
+    assert!(verify(&out).status.success());
+}
+
+const FAILING: &str = "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\n\
+    run = \"echo 'FAIL: cross-tenant read returned 200'; exit 3\"\n\
+    [[packet.check]]\nid = \"b\"\nrun = \"echo fine\"\n";
+
+/// A failed run whose evidence is then altered one way or another: `gate report` refuses
+/// (exit 1) and leaves no verdict behind.
+#[test]
+fn gate_report_refuses_altered_fragments_chains_and_logs() {
+    type Tamper = fn(&Path, &Path);
+    let attacks: [(&str, Tamper); 6] = [
+        ("a failed check's fragment edited into a pass", |_, run| {
+            let path = run.join("check_P_a.json");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let forged = text
+                .replace("\"outcome\": \"fail\"", "\"outcome\": \"pass\"")
+                .replace("\"exit_code\": 3", "\"exit_code\": 0");
+            assert_ne!(text, forged);
+            std::fs::write(path, forged).unwrap();
+        }),
+        ("a fragment removed", |_, run| {
+            std::fs::remove_file(run.join("check_P_a.json")).unwrap();
+        }),
+        ("a fragment the chain does not name", |_, run| {
+            let text = std::fs::read_to_string(run.join("check_P_b.json")).unwrap();
+            let extra = text.replace("\"check\": \"b\"", "\"check\": \"c\"");
+            std::fs::write(run.join("check_P_c.json"), extra).unwrap();
+        }),
+        ("a chain line edited", |_, run| {
+            let path = run.join("chain.jsonl");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut lines: Vec<String> = text.lines().map(String::from).collect();
+            lines[1] = lines[1].replace("\"seq\":2", "\"seq\":7");
+            std::fs::write(path, lines.join("\n") + "\n").unwrap();
+        }),
+        ("the chain removed", |_, run| {
+            std::fs::remove_file(run.join("chain.jsonl")).unwrap();
+        }),
+        ("a log edited", |out, _| {
+            std::fs::write(out.join("logs/P/a.log"), "all good\n").unwrap();
+        }),
+    ];
+    for (what, tamper) in attacks {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = gate_file(dir.path(), "gate.toml", FAILING);
+        let out = dir.path().join("out");
+        let run = run_gate(&gate, &out);
+        assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+        // Untouched, the fragments rebuild the same NO_GO.
+        let honest = report(&gate, &out);
+        assert_eq!(honest.status.code(), Some(1), "{}", text(&honest));
+        assert_eq!(decision(&ledger(&out)), "NO_GO");
+        tamper(&out, &run_fragments(&out));
+        let refused = report(&gate, &out);
+        assert_eq!(refused.status.code(), Some(1), "{what}: {}", text(&refused));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("error:"), "{what}: {stderr}");
+        assert!(!String::from_utf8_lossy(&refused.stdout).contains("verdict: GO"));
+        assert!(
+            !out.join("evidence.jsonl").exists(),
+            "{what}: a ledger was written"
+        );
+        assert_eq!(verify(&out).status.code(), Some(1), "{what}");
+    }
+}
+
+/// Measured on the old main: under nextest a dependent's command ran while its dependency was
+/// still running (and then failed). Now, at one thread and at four, a check whose dependency
+/// fails is skipped without starting — even when nextest starts it first (tests go by name:
+/// the dependency `Z` sorts last) — and a check whose dependency passes starts after it ended.
+#[test]
+fn nextest_runs_a_check_only_after_its_dependencies_are_done() {
+    if !nextest_available() {
+        return;
+    }
+    for threads in ["1", "4"] {
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("blocked-ran");
+        let transitive = dir.path().join("transitive-ran");
+        let allowed = dir.path().join("allowed-ran");
+        let gate = gate_file(
+            dir.path(),
+            "gate.toml",
+            &format!(
+                "[[packet]]\nid = \"Z\"\n[[packet.check]]\nid = \"slow\"\nrun = \"sleep 1; exit 3\"\n\
+                 [[packet]]\nid = \"B\"\ndepends_on = [\"Z\"]\nchecklist = [{{ item = \"Deployed.\", by = [\"deploy\"] }}]\n\
+                 [[packet.check]]\nid = \"deploy\"\nrun = \"touch {blocked}\"\n\
+                 [[packet]]\nid = \"C\"\ndepends_on = [\"B\"]\n[[packet.check]]\nid = \"after\"\nrun = \"touch {transitive}\"\n\
+                 [[packet]]\nid = \"Y\"\n[[packet.check]]\nid = \"ok\"\nrun = \"sleep 0.5\"\n\
+                 [[packet]]\nid = \"E\"\ndepends_on = [\"Y\"]\n[[packet.check]]\nid = \"go\"\nrun = \"touch {allowed}\"\n\
+                 {COLLIDING}",
+                blocked = blocked.display(),
+                transitive = transitive.display(),
+                allowed = allowed.display(),
+            ),
+        );
+        let out = dir.path().join("out");
+        let nextest = nextest_gate(&gate, &out, &["--test-threads", threads]);
+        let context = format!("--test-threads {threads}\n{}", text(&nextest));
+        assert!(!nextest.status.success(), "{context}");
+        assert!(!blocked.exists(), "a blocked check ran: {context}");
+        assert!(
+            !transitive.exists(),
+            "a transitively blocked check ran: {context}"
+        );
+        assert!(
+            allowed.exists(),
+            "a check whose dependency passed did not run: {context}"
+        );
+
+        let rebuilt = report(&gate, &out);
+        assert_eq!(
+            rebuilt.status.code(),
+            Some(1),
+            "{context}\n{}",
+            text(&rebuilt)
+        );
+        let records = ledger(&out);
+        assert_eq!(records[0]["mode"], "nextest");
+        assert_eq!(record(&records, "Z::slow")["outcome"], "fail");
+        for name in ["B::deploy", "C::after"] {
+            let skipped = record(&records, name);
+            assert_eq!(skipped["outcome"], "skipped", "{name}: {context}");
+            assert!(skipped["exit_code"].is_null(), "{name} never started");
+        }
+        let (dep, dependent) = (record(&records, "Y::ok"), record(&records, "E::go"));
+        assert_eq!(dependent["outcome"], "pass");
+        assert!(
+            dependent["started"].as_str() >= dep["ended"].as_str(),
+            "E::go started before Y::ok ended: {dep}\n{dependent}"
+        );
+        assert_eq!(record(&records, "A::x__y")["outcome"], "pass");
+        assert_eq!(record(&records, "A__x::y")["outcome"], "pass");
+        let packet = |id: &str| {
+            records
+                .iter()
+                .find(|line| line["kind"] == "packet" && line["packet"] == id)
+                .unwrap()["status"]
+                .clone()
+        };
+        assert_eq!(packet("B"), "BLOCKED");
+        assert_eq!(packet("C"), "BLOCKED");
+        assert!(verify(&out).status.success());
+    }
+}
