@@ -1028,6 +1028,8 @@ fn prepare_out_dir(out_dir: &Path) -> Result<(), String> {
         crate::sarif_report::SARIF_FILE,
         crate::html::HTML_FILE,
         crate::attestation::ATTESTATION_FILE,
+        crate::attestation::GATE_COPY,
+        crate::signing::dsse::ENVELOPE_FILE,
     ] {
         let path = out_dir.join(file);
         match std::fs::remove_file(&path) {

@@ -18,6 +18,11 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     REDACTOR.redact(text)
 }
 
+/// Adds a known secret to the process-wide redactor.
+pub fn register_secret(secret: &str) {
+    REDACTOR.add_secret(secret);
+}
+
 /// Redacts a byte stream line by line.
 #[derive(Debug, Default)]
 pub struct LineRedactor {
