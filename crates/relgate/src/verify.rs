@@ -102,11 +102,11 @@ pub fn verify(options: &Options) -> Result<Verified, Failure> {
     let statement_bytes = check.read(ATTESTATION_FILE)?;
     let signature = signature(&check, &statement_bytes, &options.trusted)?;
     let (ledger, head) = evidence::verify_chain(&options.out_dir).map_err(|err| Failure {
-        file: err.path.clone(),
-        message: match err.line {
-            Some(line) => format!("line {line}: {}", err.message),
-            None => err.message.clone(),
+        file: match err.line {
+            Some(line) => format!("{}:{line}", err.path),
+            None => err.path.clone(),
         },
+        message: err.message.clone(),
     })?;
     let statement: Value = serde_json::from_slice(&statement_bytes)
         .map_err(|err| check.fail(ATTESTATION_FILE, format!("not JSON: {err}")))?;
@@ -250,7 +250,7 @@ fn subjects(
             return Err(check.fail(
                 name,
                 format!(
-                    "changed: {ATTESTATION_FILE} records sha256 {recorded}, the file has {actual}"
+                    "subject {name} changed: {ATTESTATION_FILE} records sha256 {recorded}, the file has {actual}"
                 ),
             ));
         }
