@@ -548,3 +548,22 @@ print("verified", keyid)
     write_json(&forged_path, &forged);
     assert!(!python(&forged_path).status.success());
 }
+
+#[test]
+fn a_run_of_another_relgate_version_is_checked_but_not_recomputed() {
+    let run = gate("go.toml", &[]);
+    let out = run.out.path();
+    let mut ledger = read_ledger(out);
+    if let Some(Record::Header(header)) = ledger.records.first_mut() {
+        header.relgate_version = "0.0.1-older".into();
+    }
+    rechain(out, "go.toml", &ledger);
+    let verify = run.verify();
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    let stdout = text(&verify.stdout);
+    assert!(
+        stdout.contains("verdict and reports not recomputed")
+            && stdout.contains("the run was made by relgate 0.0.1-older"),
+        "{stdout}"
+    );
+}

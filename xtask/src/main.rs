@@ -315,13 +315,25 @@ fn verify(
             let decision = ledger
                 .verdict()
                 .map_or("none", |verdict| verdict.decision.label());
+            let recomputed = match &verified.other_version {
+                None => format!(
+                    "the verdict recomputes, {} reports re-render",
+                    verified.reports
+                ),
+                Some(_) => "verdict and reports not recomputed".to_string(),
+            };
             println!(
-                "ok: {} records, {} check records, every log digest matches, {} attestation subjects match, the statement matches the ledger, the verdict recomputes, {} reports re-render; verdict {decision}",
+                "ok: {} records, {} check records, every log digest matches, {} attestation subjects match, the statement matches the ledger, {recomputed}; verdict {decision}",
                 ledger.records.len(),
                 ledger.checks().count(),
                 verified.subjects,
-                verified.reports,
             );
+            if let Some(version) = &verified.other_version {
+                println!(
+                    "warning: the run was made by relgate {version}, this is {}: use that version to recompute the verdict and re-render the reports",
+                    env!("CARGO_PKG_VERSION")
+                );
+            }
             match verified.signature {
                 relgate::verify::Signature::Trusted(keyid) => {
                     println!("signed by trusted key {keyid}");

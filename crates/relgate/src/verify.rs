@@ -62,6 +62,9 @@ pub struct Verified {
     pub reports: usize,
     /// The signature's standing.
     pub signature: Signature,
+    /// The relgate version that made the run, when it is not this one: the verdict and the
+    /// reports were then not recomputed.
+    pub other_version: Option<String>,
 }
 
 /// Why verification failed: the file at fault and what differs.
@@ -158,14 +161,25 @@ pub fn verify(options: &Options) -> Result<Verified, Failure> {
             ));
         }
     }
-    let gate = load_gate(&check, options.gate.as_deref(), &seal, header)?;
-    let (verdict, records) = recompute(&check, &gate, &ledger)?;
-    let reports = reports(&check, &gate, &ledger, &verdict, &records)?;
+    // The verdict and the reports are what this version's pure functions make of the records;
+    // another version may decide or render differently, so only the same version recomputes.
+    // (Changing the header's version means re-chaining the ledger: only a signature stops that.)
+    let other_version = (header.relgate_version != env!("CARGO_PKG_VERSION"))
+        .then(|| header.relgate_version.clone());
+    let reports = match other_version {
+        Some(_) => 0,
+        None => {
+            let gate = load_gate(&check, options.gate.as_deref(), &seal, header)?;
+            let (verdict, records) = recompute(&check, &gate, &ledger)?;
+            reports(&check, &gate, &ledger, &verdict, &records)?
+        }
+    };
     Ok(Verified {
         ledger,
         subjects,
         reports,
         signature,
+        other_version,
     })
 }
 
