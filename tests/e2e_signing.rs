@@ -567,3 +567,24 @@ fn a_run_of_another_relgate_version_is_checked_but_not_recomputed() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_verdict_is_recomputed_from_the_gate_file_of_the_run_only() {
+    let run = gate("go.toml", &[]);
+    let out = run.out.path();
+    let other = fixtures().join("p0-fail.toml");
+    let verify = verify_with(out, &["--gate", other.to_str().unwrap()]);
+    assert_rejected(&verify, "but the run header records gate sha256");
+    // The stored copy must be the gate file the header names.
+    std::fs::copy(&other, out.join("gate.toml")).unwrap();
+    rehash_subject(out, "gate.toml");
+    assert_rejected(&run.verify(), "gate.toml: sha256 ");
+    // …even when --gate names the right file.
+    let right = fixtures().join("go.toml");
+    let verify = verify_with(out, &["--gate", right.to_str().unwrap()]);
+    assert_rejected(&verify, "gate.toml: sha256 ");
+    std::fs::copy(&right, out.join("gate.toml")).unwrap();
+    rehash_subject(out, "gate.toml");
+    let verify = verify_with(out, &["--gate", right.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+}

@@ -104,6 +104,8 @@ pub fn verify(options: &Options) -> Result<Verified, Failure> {
     };
     let statement_bytes = check.read(ATTESTATION_FILE)?;
     let signature = signature(&check, &statement_bytes, &options.trusted)?;
+    crate::containment::resolve(check.out_dir, evidence::LEDGER_FILE)
+        .map_err(|err| check.fail(evidence::LEDGER_FILE, err))?;
     let (ledger, head) = evidence::verify_chain(&options.out_dir).map_err(|err| Failure {
         file: match err.line {
             Some(line) => format!("{}:{line}", err.path),
@@ -305,15 +307,36 @@ fn load_gate(
     seal: &Seal,
     header: &evidence::RunHeader,
 ) -> Result<Gate, Failure> {
-    let (file, bytes) = match (flag, &seal.gate_copy) {
-        (Some(path), _) => (
-            path.display().to_string(),
-            std::fs::read(path).map_err(|err| Failure {
+    let with_header_digest = |file: String, bytes: Vec<u8>| {
+        let sha256 = sha256_hex(&bytes);
+        if sha256 == header.gate_sha256 {
+            return Ok((file, bytes));
+        }
+        Err(Failure {
+            file,
+            message: format!(
+                "sha256 {sha256}, but the run header records gate sha256 {}",
+                header.gate_sha256
+            ),
+        })
+    };
+    // A stored copy must be the gate file of the run, whether or not --gate is given.
+    let copy = match &seal.gate_copy {
+        Some(copy) => Some(with_header_digest(
+            check.out_dir.join(copy).display().to_string(),
+            check.read(copy)?,
+        )?),
+        None => None,
+    };
+    let (file, bytes) = match (flag, copy) {
+        (Some(path), _) => {
+            let bytes = std::fs::read(path).map_err(|err| Failure {
                 file: path.display().to_string(),
                 message: format!("cannot read the gate file: {err}"),
-            })?,
-        ),
-        (None, Some(copy)) => (check.out_dir.join(copy).display().to_string(), check.read(copy)?),
+            })?;
+            with_header_digest(path.display().to_string(), bytes)?
+        }
+        (None, Some(copy)) => copy,
         (None, None) => {
             return Err(check.fail(
                 ATTESTATION_FILE,
@@ -324,16 +347,6 @@ fn load_gate(
             ))
         }
     };
-    let sha256 = sha256_hex(&bytes);
-    if sha256 != header.gate_sha256 {
-        return Err(Failure {
-            file,
-            message: format!(
-                "sha256 {sha256}, but the run header records gate sha256 {}",
-                header.gate_sha256
-            ),
-        });
-    }
     let text = String::from_utf8(bytes).map_err(|_| Failure {
         file: file.clone(),
         message: "not UTF-8".into(),
