@@ -587,4 +587,6 @@ fn the_verdict_is_recomputed_from_the_gate_file_of_the_run_only() {
     rehash_subject(out, "gate.toml");
     let verify = verify_with(out, &["--gate", right.to_str().unwrap()]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
+    let missing = verify_with(out, &["--gate", "/no/such/gate.toml"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
 }

@@ -303,6 +303,10 @@ fn verify(
             return exit_codes::INVALID;
         }
     };
+    if let Some(gate) = gate.as_ref().filter(|gate| !gate.is_file()) {
+        eprintln!("error: --gate {}: no such file", gate.display());
+        return exit_codes::INVALID;
+    }
     let options = relgate::verify::Options {
         out_dir: out,
         trusted,

@@ -85,7 +85,11 @@ impl RunSigner {
             path: path.to_path_buf(),
             source,
         })?;
-        crate::redaction::register_secret(&text);
+        // The body lines, not the armor: a registered BEGIN line would be masked before the
+        // redactor's private-key block rule could see it in another key's output.
+        for line in text.lines().filter(|line| !line.contains("-----")) {
+            crate::redaction::register_secret(line);
+        }
         let key = parse_private(&text).map_err(|problem| KeyError::Invalid {
             path: path.to_path_buf(),
             problem,
