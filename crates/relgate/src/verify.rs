@@ -113,43 +113,7 @@ pub fn verify(options: &Options) -> Result<Verified, Failure> {
         },
         message: err.message.clone(),
     })?;
-    let statement: Value = serde_json::from_slice(&statement_bytes)
-        .map_err(|err| check.fail(ATTESTATION_FILE, format!("not JSON: {err}")))?;
-    for (key, expected) in [("_type", STATEMENT_TYPE), ("predicateType", PREDICATE_TYPE)] {
-        if statement[key] != expected {
-            return Err(check.fail(
-                ATTESTATION_FILE,
-                format!("{key} is {}, expected {expected}", statement[key]),
-            ));
-        }
-    }
-    let seal = Seal {
-        head,
-        records: ledger.records.len(),
-        gate_copy: statement["predicate"]["gate"]["stored"]
-            .as_str()
-            .map(String::from),
-    };
-    if seal
-        .gate_copy
-        .as_deref()
-        .is_some_and(|name| name != GATE_COPY)
-    {
-        return Err(check.fail(
-            ATTESTATION_FILE,
-            format!("predicate.gate.stored must be {GATE_COPY} or null"),
-        ));
-    }
-    let expected = attestation::predicate(&ledger, &seal);
-    if let Some(difference) = first_difference(&statement["predicate"], &expected, "predicate") {
-        return Err(check.fail(
-            ATTESTATION_FILE,
-            format!(
-                "the statement does not match the ledger {}: {difference}",
-                evidence::LEDGER_FILE
-            ),
-        ));
-    }
+    let (statement, seal) = statement(&check, &statement_bytes, &ledger, head)?;
     let subjects = subjects(&check, &statement, &ledger, &seal)?;
     let header = ledger
         .header()
@@ -183,6 +147,54 @@ pub fn verify(options: &Options) -> Result<Verified, Failure> {
         signature,
         other_version,
     })
+}
+
+/// Parses the statement and checks its predicate against the one recomputed from the ledger
+/// (which includes the ledger's head and record count); returns it with its seal.
+fn statement(
+    check: &Checker,
+    statement_bytes: &[u8],
+    ledger: &Ledger,
+    head: String,
+) -> Result<(Value, Seal), Failure> {
+    let statement: Value = serde_json::from_slice(statement_bytes)
+        .map_err(|err| check.fail(ATTESTATION_FILE, format!("not JSON: {err}")))?;
+    for (key, expected) in [("_type", STATEMENT_TYPE), ("predicateType", PREDICATE_TYPE)] {
+        if statement[key] != expected {
+            return Err(check.fail(
+                ATTESTATION_FILE,
+                format!("{key} is {}, expected {expected}", statement[key]),
+            ));
+        }
+    }
+    let seal = Seal {
+        head,
+        records: ledger.records.len(),
+        gate_copy: statement["predicate"]["gate"]["stored"]
+            .as_str()
+            .map(String::from),
+    };
+    if seal
+        .gate_copy
+        .as_deref()
+        .is_some_and(|name| name != GATE_COPY)
+    {
+        return Err(check.fail(
+            ATTESTATION_FILE,
+            format!("predicate.gate.stored must be {GATE_COPY} or null"),
+        ));
+    }
+    let expected = attestation::predicate(ledger, &seal);
+    if let Some(difference) = first_difference(&statement["predicate"], &expected, "predicate") {
+        return Err(check.fail(
+            ATTESTATION_FILE,
+            format!(
+                "the statement does not match the ledger {}: {difference}",
+                evidence::LEDGER_FILE
+            ),
+        ));
+    }
+    Ok((statement, seal))
 }
 
 /// Checks the envelope: with trusted keys it must be signed by one; its payload must be the
