@@ -928,7 +928,19 @@ fn a_probe_reports_every_case_and_no_log_holds_a_secret() {
     let leak = std::fs::read_to_string(run.out.path().join("logs/SEC-00/leak.log")).unwrap();
     assert_eq!(leak, "region = eu-west-1\naws_access_key_id = [REDACTED]\n");
     // The digests in the ledger are those of the redacted logs.
-    assert!(run.verify().status.success());
+    // The gate file holds a secret, so the run did not copy it: verify needs it given.
+    assert!(!run.out.path().join("gate.toml").exists());
+    let verify = run.verify();
+    assert_eq!(verify.status.code(), Some(1), "{verify:?}");
+    assert!(String::from_utf8_lossy(&verify.stderr).contains("pass --gate"));
+    let verify = xtask()
+        .args(["gate", "verify", "--gate"])
+        .arg(&gate_file)
+        .arg("--out")
+        .arg(run.out.path())
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
 }
 
 /// Filtering a probe's case alone cannot pass: the probe must run for the case to be judged.

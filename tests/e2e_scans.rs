@@ -17,7 +17,6 @@ mod support;
 mod sarif_consumer;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -30,23 +29,6 @@ fn workspace() -> PathBuf {
         .parent()
         .expect("xtask is in the workspace")
         .to_path_buf()
-}
-
-/// Says why a scanner test cannot run. Under `RELGATE_REQUIRE_TOOLS=1` (set by `.ci/run`) that
-/// is a failure, so CI cannot go green by skipping.
-fn skip(why: &str) {
-    assert!(
-        std::env::var_os("RELGATE_REQUIRE_TOOLS").is_none(),
-        "RELGATE_REQUIRE_TOOLS is set but {why}"
-    );
-    eprintln!("skipped: {why}");
-}
-
-fn runs(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|output| output.status.success())
 }
 
 /// The pinned secretlint of `tests/scanners`, if installed.

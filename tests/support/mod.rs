@@ -31,6 +31,24 @@ pub fn without_ambient(mut command: Command) -> Command {
     command
 }
 
+/// Says why a test that needs an optional tool cannot run. Under `RELGATE_REQUIRE_TOOLS=1` (set
+/// by `.ci/run`) that is a failure, so CI cannot go green by skipping.
+pub fn skip(why: &str) {
+    assert!(
+        std::env::var_os("RELGATE_REQUIRE_TOOLS").is_none(),
+        "RELGATE_REQUIRE_TOOLS is set but {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+/// Whether `program args…` runs and exits 0.
+pub fn runs(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use relgate::{attestation, clock, evidence, exit_codes, harness, outdir, report, spec};
+use relgate::{clock, exit_codes, harness, outdir, report, signing, spec};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Project automation for relgate")]
@@ -51,6 +51,10 @@ struct RunArgs {
     /// Print plain start/end lines instead of the live status line (the default off a terminal).
     #[arg(long)]
     no_progress: bool,
+    /// Sign the attestation with this ed25519 private key (OpenSSH or PKCS#8 PEM, unencrypted)
+    /// into attestation.intoto.dsse.json [default: $RELGATE_SIGNING_KEY].
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
     /// Standard libtest arguments, after `--`.
     #[arg(last = true, value_name = "LIBTEST ARGS")]
     libtest: Vec<String>,
@@ -58,12 +62,25 @@ struct RunArgs {
 
 #[derive(Debug, Subcommand)]
 enum GateAction {
-    /// Re-hash the ledger chain, every log it names and every attestation subject; exit 1 on any
-    /// mismatch.
+    /// Check the evidence: the signature (with --trusted-key), the ledger chain and every log,
+    /// the attestation against the ledger, the verdict recomputed from the records, every report
+    /// re-rendered; exit 1 on any mismatch, 2 on bad arguments.
     Verify {
         /// The out directory holding evidence.jsonl.
         #[arg(long, default_value = "target/gate")]
         out: PathBuf,
+        /// Require a DSSE signature by this ed25519 public key (an `ssh-ed25519 AAAA…` line or a
+        /// PEM public key file); repeatable: any one of them.
+        #[arg(long = "trusted-key", value_name = "PUB")]
+        trusted_keys: Vec<PathBuf>,
+        /// Fail unless the run was made on this commit (a full SHA, or a revision `git rev-parse`
+        /// resolves in the current directory).
+        #[arg(long, value_name = "REV")]
+        expect_commit: Option<String>,
+        /// Recompute the verdict with this gate file instead of the out directory's copy (needed
+        /// when the run could not store one).
+        #[arg(long, value_name = "FILE")]
+        gate: Option<PathBuf>,
     },
     /// Rebuild the verdict and reports from the last run's evidence fragments (after nextest);
     /// exit 1, without a verdict, when a fragment, their digest chain or a log was altered.
@@ -77,6 +94,9 @@ enum GateAction {
         /// Exit 1 on GO_WITH_CONDITIONS.
         #[arg(long)]
         deny_conditions: bool,
+        /// Sign the attestation with this ed25519 private key [default: $RELGATE_SIGNING_KEY].
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<PathBuf>,
     },
     /// Turn a hand-kept Markdown tracker into a packets.toml, printed on stdout (notes on
     /// stderr); what it cannot map is kept as comments.
@@ -117,13 +137,19 @@ fn main() -> ExitCode {
     };
     let Command::Gate(gate) = cli.command;
     let code = match gate.action {
-        None => run(gate.run),
-        Some(GateAction::Verify { out }) => verify(out),
+        None => with_signing_key(gate.run.sign_key.clone(), || run(gate.run)),
+        Some(GateAction::Verify {
+            out,
+            trusted_keys,
+            expect_commit,
+            gate,
+        }) => verify(out, &trusted_keys, expect_commit.as_deref(), gate),
         Some(GateAction::Report {
             gate,
             out,
             deny_conditions,
-        }) => rebuild(gate, out, deny_conditions),
+            sign_key,
+        }) => with_signing_key(sign_key, || rebuild(gate, out, deny_conditions)),
         Some(GateAction::Import {
             tracker,
             output,
@@ -245,24 +271,88 @@ fn run(args: RunArgs) -> i32 {
     })
 }
 
-fn verify(out: PathBuf) -> i32 {
-    match evidence::verify(&out) {
-        Ok(ledger) => {
-            let subjects = match attestation::verify(&out) {
-                Ok(subjects) => subjects,
-                Err(err) => {
-                    eprintln!("verify failed: {err}");
-                    return exit_codes::NO_GO;
-                }
-            };
-            let checks = ledger.checks().count();
+/// Installs the signing key (`--sign-key`, else `RELGATE_SIGNING_KEY`) and runs `then`; a key
+/// that cannot be used is exit 2 before anything runs.
+fn with_signing_key(flag: Option<PathBuf>, then: impl FnOnce() -> i32) -> i32 {
+    match signing::install_from(flag) {
+        Ok(_) => then(),
+        Err(err) => {
+            eprintln!("error: {err}");
+            exit_codes::INVALID
+        }
+    }
+}
+
+fn verify(
+    out: PathBuf,
+    trusted_keys: &[PathBuf],
+    expect_commit: Option<&str>,
+    gate: Option<PathBuf>,
+) -> i32 {
+    let mut trusted = Vec::new();
+    for path in trusted_keys {
+        match signing::TrustedKey::load(path) {
+            Ok(keys) => trusted.extend(keys),
+            Err(err) => {
+                eprintln!("error: --trusted-key: {err}");
+                return exit_codes::INVALID;
+            }
+        }
+    }
+    let expect_commit = match expect_commit.map(resolve_commit).transpose() {
+        Ok(commit) => commit,
+        Err(message) => {
+            eprintln!("error: --expect-commit: {message}");
+            return exit_codes::INVALID;
+        }
+    };
+    if let Some(gate) = gate.as_ref().filter(|gate| !gate.is_file()) {
+        eprintln!("error: --gate {}: no such file", gate.display());
+        return exit_codes::INVALID;
+    }
+    let options = relgate::verify::Options {
+        out_dir: out,
+        trusted,
+        expect_commit,
+        gate,
+    };
+    match relgate::verify::verify(&options) {
+        Ok(verified) => {
+            let ledger = &verified.ledger;
             let decision = ledger
                 .verdict()
                 .map_or("none", |verdict| verdict.decision.label());
+            let recomputed = match &verified.other_version {
+                None => format!(
+                    "the verdict recomputes, {} reports re-render",
+                    verified.reports
+                ),
+                Some(_) => "verdict and reports not recomputed".to_string(),
+            };
             println!(
-                "ok: {} records, {checks} check records, every log digest matches, {subjects} attestation subjects match; verdict {decision}",
-                ledger.records.len()
+                "ok: {} records, {} check records, every log digest matches, {} attestation subjects match, the statement matches the ledger, {recomputed}; verdict {decision}",
+                ledger.records.len(),
+                ledger.checks().count(),
+                verified.subjects,
             );
+            if let Some(version) = &verified.other_version {
+                println!(
+                    "warning: the run was made by relgate {version}, this is {}: use that version to recompute the verdict and re-render the reports",
+                    env!("CARGO_PKG_VERSION")
+                );
+            }
+            match verified.signature {
+                relgate::verify::Signature::Trusted(keyid) => {
+                    println!("signed by trusted key {keyid}");
+                }
+                relgate::verify::Signature::Unchecked(keyids) => println!(
+                    "warning: the run is signed (key {}) but no --trusted-key was given, so the signature was not checked: this proves nothing against someone who can write the out directory",
+                    keyids.join(", ")
+                ),
+                relgate::verify::Signature::Unsigned => println!(
+                    "warning: the run is unsigned: the evidence is consistent, which proves nothing against someone who can write the out directory (sign with --sign-key or RELGATE_SIGNING_KEY, verify with --trusted-key)"
+                ),
+            }
             exit_codes::OK
         }
         Err(err) => {
@@ -270,6 +360,25 @@ fn verify(out: PathBuf) -> i32 {
             exit_codes::NO_GO
         }
     }
+}
+
+/// A full commit id as given, or `git rev-parse --verify REV^{commit}` in the current directory.
+fn resolve_commit(rev: &str) -> Result<String, String> {
+    if rev.len() == 40 && rev.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Ok(rev.to_ascii_lowercase());
+    }
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+        .arg(format!("{rev}^{{commit}}"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|err| format!("cannot run git to resolve {rev}: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "git rev-parse cannot resolve {rev:?} to a commit here"
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -> i32 {

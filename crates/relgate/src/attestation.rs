@@ -2,22 +2,25 @@
 //! party can check the evidence without trusting the tracker.
 //!
 //! Subjects are the files of the out directory that carry evidence — every log and stored
-//! scanner report the ledger names, every report and the ledger itself — each with the sha256
-//! of its bytes as written. The predicate (type [`PREDICATE_TYPE`]) records the gate file and
-//! its digest, the git commit, every check's command, exit code, outcome and output digest, and
-//! the verdict, with the test-result fields (`result`, `passedTests`, `warnedTests`,
+//! scanner report the ledger names, every report, the ledger itself and the copy of the gate
+//! file ([`GATE_COPY`]) — each with the sha256 of its bytes as written. The predicate (type
+//! [`PREDICATE_TYPE`]) records the gate file and its digest, the git commit, the ledger's head
+//! hash and record count, every check's command, exit code, outcome and output digest, and the
+//! verdict, with the test-result fields (`result`, `passedTests`, `warnedTests`,
 //! `failedTests`) of the in-toto test-result predicate. It holds digests, never output.
 //!
-//! The statement is unsigned: sign it with the tool of your supply chain (e.g.
-//! `cosign attest-blob --predicate …` or an in-toto signer). [`verify`] recomputes every subject
-//! digest.
+//! The predicate is a pure function of the ledger ([`predicate`]), so `verify` recomputes it
+//! and compares. When a signing key is installed ([`crate::signing::install`]) the statement is
+//! also written as a DSSE envelope ([`crate::signing::dsse::ENVELOPE_FILE`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::evidence::{sha256_file, CheckRecord, Decision, Ledger, Outcome};
+use crate::evidence::{sha256_file, sha256_hex, CheckRecord, Decision, Ledger, Outcome};
+use crate::signing::dsse;
+use crate::spec::Gate;
 
 /// File name inside the out directory.
 pub const ATTESTATION_FILE: &str = "attestation.intoto.json";
@@ -27,6 +30,32 @@ pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 
 /// relgate's predicate type.
 pub const PREDICATE_TYPE: &str = "https://relgate.dev/attestation/gate-run/v1";
+
+/// The copy of the gate file inside the out directory, so that `verify` can recompute the
+/// verdict from the out directory alone.
+pub const GATE_COPY: &str = "gate.toml";
+
+/// The reports every complete run writes (and the ledger): each must be a subject.
+pub const REPORTS: [&str; 5] = [
+    crate::junit::JUNIT_FILE,
+    crate::tracker::TRACKER_FILE,
+    crate::sarif_report::SARIF_FILE,
+    crate::html::HTML_FILE,
+    crate::evidence::LEDGER_FILE,
+];
+
+/// What the statement commits to besides the records: the ledger's head and length, and
+/// whether the gate file was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seal {
+    /// sha256 of the ledger's last line (without its newline); [`crate::evidence::GENESIS`]
+    /// for an empty ledger.
+    pub head: String,
+    /// Number of ledger lines.
+    pub records: usize,
+    /// [`GATE_COPY`] when the gate file was stored in the out directory.
+    pub gate_copy: Option<String>,
+}
 
 /// The in-toto test-result `result` of a decision: GO → PASSED, GO_WITH_CONDITIONS → WARNED,
 /// NO_GO → FAILED.
@@ -61,11 +90,21 @@ pub fn evidence_files(ledger: &Ledger) -> Vec<(String, Option<String>)> {
 
 /// Builds the statement. `subjects` maps a path relative to the out directory to its sha256.
 /// Pure: the caller hashes the files.
-pub fn statement(ledger: &Ledger, subjects: &BTreeMap<String, String>) -> Value {
+pub fn statement(ledger: &Ledger, seal: &Seal, subjects: &BTreeMap<String, String>) -> Value {
     let subject: Vec<Value> = subjects
         .iter()
         .map(|(name, sha256)| json!({ "name": name, "digest": { "sha256": sha256 } }))
         .collect();
+    json!({
+        "_type": STATEMENT_TYPE,
+        "subject": subject,
+        "predicateType": PREDICATE_TYPE,
+        "predicate": predicate(ledger, seal),
+    })
+}
+
+/// The predicate: a pure function of the ledger and the seal, recomputed by `verify`.
+pub fn predicate(ledger: &Ledger, seal: &Seal) -> Value {
     let header = ledger.header();
     let verdict = ledger.verdict();
     let checks: Vec<&CheckRecord> = ledger.checks().collect();
@@ -80,7 +119,7 @@ pub fn statement(ledger: &Ledger, subjects: &BTreeMap<String, String>) -> Value 
     let passed = names_with(&|record| record.outcome == Outcome::Pass);
     let warned = names_with(&|record| condition(record).is_some());
     let failed = names_with(&|record| record.outcome.is_failure() && condition(record).is_none());
-    let predicate = json!({
+    json!({
         "result": verdict.map_or("FAILED", |verdict| result_of(verdict.decision)),
         "passedTests": passed,
         "warnedTests": warned,
@@ -89,7 +128,13 @@ pub fn statement(ledger: &Ledger, subjects: &BTreeMap<String, String>) -> Value 
             "name": header.gate,
             "uri": header.gate_file,
             "digest": { "sha256": header.gate_sha256 },
+            "stored": seal.gate_copy,
         })),
+        "ledger": {
+            "uri": crate::evidence::LEDGER_FILE,
+            "head": seal.head,
+            "records": seal.records,
+        },
         "git": header.map(|header| json!({
             "commit": header.git_head,
             "dirty": header.git_dirty,
@@ -128,12 +173,6 @@ pub fn statement(ledger: &Ledger, subjects: &BTreeMap<String, String>) -> Value 
             "output": output(&service.log, service.sha256.as_deref(), Some(service.bytes)),
         })).collect::<Vec<_>>(),
         "checks": checks.iter().map(|record| check(record)).collect::<Vec<_>>(),
-    });
-    json!({
-        "_type": STATEMENT_TYPE,
-        "subject": subject,
-        "predicateType": PREDICATE_TYPE,
-        "predicate": predicate,
     })
 }
 
@@ -175,17 +214,26 @@ fn output(path: &Option<String>, sha256: Option<&str>, bytes: Option<u64>) -> Va
     }
 }
 
-/// Hashes `reports` (paths inside `out_dir`, e.g. the ledger and the reports just written),
-/// takes the digest of every evidence file the ledger names from the ledger (which hashed each
-/// log as it was written; `verify` re-hashes them), and writes `out_dir/attestation.intoto.json`
-/// atomically. A file that is missing is left out of the subjects (the ledger still records its
-/// digest, and `verify` reports it).
-pub fn write(ledger: &Ledger, reports: &[PathBuf], out_dir: &Path) -> std::io::Result<PathBuf> {
+/// Stores the gate file as [`GATE_COPY`], hashes `reports` (paths inside `out_dir`: the
+/// ledger and the reports just written) and the copy, takes the digest of every evidence file
+/// the ledger names from the ledger (which hashed each log as it was written; `verify`
+/// re-hashes them), and writes `out_dir/attestation.intoto.json` atomically — and, when a
+/// signing key is installed, its DSSE envelope. Returns the files written. A file that is
+/// missing is left out of the subjects (the ledger still records its digest, and `verify`
+/// reports it).
+pub fn write(
+    gate: &Gate,
+    ledger: &Ledger,
+    reports: &[PathBuf],
+    out_dir: &Path,
+) -> std::io::Result<Vec<PathBuf>> {
+    let gate_copy = store_gate(gate, out_dir)?;
     let mut subjects = BTreeMap::new();
-    let reports = reports.iter().map(|path| {
-        let name = path.strip_prefix(out_dir).unwrap_or(path);
-        (name.to_string_lossy().into_owned(), None)
-    });
+    let reports = reports
+        .iter()
+        .map(|path| path.strip_prefix(out_dir).unwrap_or(path))
+        .map(|name| (name.to_string_lossy().into_owned(), None))
+        .chain(gate_copy.iter().map(|name| (name.clone(), None)));
     for (name, recorded) in reports.chain(evidence_files(ledger)) {
         let file = out_dir.join(&name);
         let sha256 = match recorded {
@@ -199,67 +247,69 @@ pub fn write(ledger: &Ledger, reports: &[PathBuf], out_dir: &Path) -> std::io::R
         };
         subjects.insert(name, sha256);
     }
+    let seal = Seal {
+        head: ledger.head(),
+        records: ledger.records.len(),
+        gate_copy,
+    };
     let path = out_dir.join(ATTESTATION_FILE);
-    let mut text = serde_json::to_string_pretty(&statement(ledger, &subjects))
+    let mut text = serde_json::to_string_pretty(&statement(ledger, &seal, &subjects))
         .expect("a JSON value serializes");
     text.push('\n');
-    crate::redaction::write_report(&path, text.as_bytes())?;
-    Ok(path)
+    // The bytes written are the bytes signed: redacted once here (write_report's own pass then
+    // changes nothing).
+    let text = crate::redaction::redact_bytes(text.as_bytes()).into_owned();
+    crate::redaction::write_report(&path, &text)?;
+    let mut written = vec![path];
+    let envelope = out_dir.join(dsse::ENVELOPE_FILE);
+    match crate::signing::installed() {
+        Some(signer) => written.push(dsse::write(&text, signer, out_dir)?),
+        // An envelope of an earlier run must not sit beside this run's statement.
+        None => remove_if_present(&envelope)?,
+    }
+    Ok(written)
 }
 
-/// Reads `out_dir/attestation.intoto.json` and recomputes the digest of every subject.
-/// Returns the number of subjects checked, or the first problem.
-pub fn verify(out_dir: &Path) -> Result<usize, String> {
-    let path = out_dir.join(ATTESTATION_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-    let statement: Value = serde_json::from_str(&text)
-        .map_err(|err| format!("{}: not JSON: {err}", path.display()))?;
-    if statement["_type"] != STATEMENT_TYPE {
-        return Err(format!(
-            "{}: _type is {}, expected {STATEMENT_TYPE}",
-            path.display(),
-            statement["_type"]
-        ));
-    }
-    let subjects = statement["subject"]
-        .as_array()
-        .ok_or_else(|| format!("{}: no subject list", path.display()))?;
-    for subject in subjects {
-        let (Some(name), Some(recorded)) = (
-            subject["name"].as_str(),
-            subject["digest"]["sha256"].as_str(),
-        ) else {
-            return Err(format!(
-                "{}: a subject lacks a name or a sha256 digest: {subject}",
-                path.display()
-            ));
-        };
-        let relative = Path::new(name);
-        if relative.is_absolute()
-            || relative
-                .components()
-                .any(|part| matches!(part, std::path::Component::ParentDir))
-        {
-            return Err(format!(
-                "{}: subject {name} points outside the out directory",
-                path.display()
-            ));
+/// Copies the gate file into the out directory when it is still the file the run loaded and
+/// the redactor leaves it unchanged (a gate file holding a secret is not copied: `verify` then
+/// needs `--gate FILE`). Returns the copy's name.
+fn store_gate(gate: &Gate, out_dir: &Path) -> std::io::Result<Option<String>> {
+    let copy = out_dir.join(GATE_COPY);
+    let text = std::fs::read(&gate.source)
+        .ok()
+        .filter(|bytes| sha256_hex(bytes) == gate.sha256)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|text| crate::redaction::redact(text) == text.as_str());
+    match text {
+        Some(text) => {
+            crate::redaction::write_report(&copy, text.as_bytes())?;
+            Ok(Some(GATE_COPY.to_string()))
         }
-        let (actual, _) = sha256_file(&out_dir.join(relative))
-            .map_err(|err| format!("subject {name} of {}: {err}", path.display()))?;
-        if actual != recorded {
-            return Err(format!(
-                "subject {name} changed: the attestation records sha256 {recorded}, found {actual}"
-            ));
+        None => {
+            remove_if_present(&copy)?;
+            Ok(None)
         }
     }
-    Ok(subjects.len())
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn seal() -> Seal {
+        Seal {
+            head: crate::evidence::GENESIS.to_string(),
+            records: 0,
+            gate_copy: None,
+        }
+    }
 
     #[test]
     fn decisions_map_to_test_results() {
@@ -270,7 +320,7 @@ mod tests {
 
     #[test]
     fn an_empty_ledger_still_makes_a_statement() {
-        let statement = statement(&Ledger::default(), &BTreeMap::new());
+        let statement = statement(&Ledger::default(), &seal(), &BTreeMap::new());
         assert_eq!(statement["_type"], STATEMENT_TYPE);
         assert_eq!(statement["predicateType"], PREDICATE_TYPE);
         assert_eq!(statement["predicate"]["result"], "FAILED");
@@ -317,31 +367,19 @@ mod tests {
 
     #[test]
     fn a_scan_whose_findings_are_all_accepted_is_warned_not_failed() {
-        let statement = statement(&scan_ledger("accepted"), &BTreeMap::new());
+        let statement = statement(&scan_ledger("accepted"), &seal(), &BTreeMap::new());
         assert_eq!(statement["predicate"]["result"], "WARNED");
         assert_eq!(
             statement["predicate"]["warnedTests"],
             json!(["SEC-02::audit"])
         );
         assert_eq!(statement["predicate"]["failedTests"], json!([]));
-        let statement = super::statement(&scan_ledger("blocking"), &BTreeMap::new());
+        let statement = super::statement(&scan_ledger("blocking"), &seal(), &BTreeMap::new());
         assert_eq!(statement["predicate"]["result"], "FAILED");
         assert_eq!(
             statement["predicate"]["failedTests"],
             json!(["SEC-02::audit"])
         );
         assert_eq!(statement["predicate"]["warnedTests"], json!([]));
-    }
-
-    #[test]
-    fn verify_refuses_subjects_outside_the_out_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let statement = json!({
-            "_type": STATEMENT_TYPE,
-            "subject": [{ "name": "../etc/passwd", "digest": { "sha256": "00" } }],
-        });
-        std::fs::write(dir.path().join(ATTESTATION_FILE), statement.to_string()).unwrap();
-        let err = verify(dir.path()).unwrap_err();
-        assert!(err.contains("outside the out directory"), "{err}");
     }
 }

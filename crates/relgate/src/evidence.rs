@@ -511,6 +511,14 @@ impl Ledger {
         out
     }
 
+    /// sha256 of the last line of [`Ledger::to_jsonl`] (the chain's head), or [`GENESIS`].
+    pub fn head(&self) -> String {
+        self.to_jsonl()
+            .lines()
+            .last()
+            .map_or_else(|| GENESIS.to_string(), |line| sha256_hex(line.as_bytes()))
+    }
+
     /// Writes the ledger atomically to `<out>/evidence.jsonl`.
     pub fn write(&self, out_dir: &Path) -> std::io::Result<PathBuf> {
         let path = out_dir.join(LEDGER_FILE);
@@ -558,6 +566,8 @@ pub enum VerifyErrorKind {
     LogMissing,
     /// The ledger does not end with a verdict record.
     NoVerdict,
+    /// A record names a file outside the out directory.
+    OutsideOutDir,
 }
 
 /// The first problem `verify` found, naming the ledger line.
@@ -578,6 +588,11 @@ pub struct VerifyError {
 ///
 /// The first mismatch is returned, naming its line.
 pub fn verify(out_dir: &Path) -> Result<Ledger, VerifyError> {
+    verify_chain(out_dir).map(|(ledger, _)| ledger)
+}
+
+/// [`verify`], also returning the chain's head: the sha256 of the last line.
+pub fn verify_chain(out_dir: &Path) -> Result<(Ledger, String), VerifyError> {
     let path = out_dir.join(LEDGER_FILE);
     let display = path.display().to_string();
     let error = |line: Option<usize>, kind: VerifyErrorKind, message: String| VerifyError {
@@ -670,7 +685,7 @@ pub fn verify(out_dir: &Path) -> Result<Ledger, VerifyError> {
             ),
         ));
     }
-    Ok(ledger)
+    Ok((ledger, prev))
 }
 
 fn verify_log(
@@ -680,7 +695,13 @@ fn verify_log(
     recorded: &str,
     recorded_bytes: Option<u64>,
 ) -> Result<(), (VerifyErrorKind, String)> {
-    let (actual, actual_bytes) = sha256_file(&out_dir.join(log)).map_err(|err| {
+    let path = crate::containment::resolve(out_dir, log).map_err(|err| {
+        (
+            VerifyErrorKind::OutsideOutDir,
+            format!("log {log} of {name}: {err}"),
+        )
+    })?;
+    let (actual, actual_bytes) = sha256_file(&path).map_err(|err| {
         (
             VerifyErrorKind::LogMissing,
             format!("log {log} of {name} is missing: {err}"),

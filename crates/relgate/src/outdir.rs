@@ -28,7 +28,7 @@ pub const LOCK_FILE: &str = ".relgate-lock";
 const GUARD_FILE: &str = ".relgate-lock.guard";
 
 /// The files that say what a run decided, in the order they are removed: the ledger first.
-pub fn verdict_files() -> [&'static str; 6] {
+pub fn verdict_files() -> [&'static str; 7] {
     [
         crate::evidence::LEDGER_FILE,
         crate::attestation::ATTESTATION_FILE,
@@ -36,6 +36,8 @@ pub fn verdict_files() -> [&'static str; 6] {
         crate::tracker::TRACKER_FILE,
         crate::sarif_report::SARIF_FILE,
         crate::html::HTML_FILE,
+        // The gate copy verify recomputes the verdict from belongs to the run that wrote it.
+        crate::attestation::GATE_COPY,
     ]
 }
 

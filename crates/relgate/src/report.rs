@@ -57,52 +57,7 @@ pub fn finish(
     let verdict = verdict::decide(gate, &checks, today, Stage::Final);
     let now = clock::format_timestamp(clock::now());
     let mut all_records = checks.clone();
-    for packet in &gate.packets {
-        let blocked = verdict
-            .packet(&packet.id)
-            .is_some_and(|record| record.status == PacketStatus::Blocked);
-        for item in &packet.checklist {
-            let name = packet.checklist_name(item);
-            let (holds, why) = verdict.checklist.get(&name).cloned().unwrap_or_default();
-            let (outcome, message) = if blocked {
-                let deps = verdict
-                    .packet(&packet.id)
-                    .map(|record| record.blocked_by.join(", "))
-                    .unwrap_or_default();
-                (Outcome::Skipped, format!("blocked by {deps}"))
-            } else if holds {
-                (Outcome::Pass, why)
-            } else {
-                (Outcome::Fail, why)
-            };
-            all_records.push(CheckRecord {
-                packet: packet.id.clone(),
-                check: format!("checklist::{}", item.slug),
-                name,
-                case_kind: CaseKind::Checklist,
-                argv: Vec::new(),
-                cwd: String::new(),
-                started: now.clone(),
-                ended: now.clone(),
-                duration_ms: 0,
-                exit_code: None,
-                signal: None,
-                timed_out: false,
-                log: None,
-                bytes: 0,
-                sha256: None,
-                outcome,
-                severity: Severity::P0,
-                message,
-                notes: vec![item.text.clone()],
-                cases: Vec::new(),
-                findings: Vec::new(),
-                report: None,
-                report_sha256: None,
-                leaked: Vec::new(),
-            });
-        }
-    }
+    all_records.extend(checklist_records(gate, &verdict, &now));
 
     // Every record redacted before it is chained or rendered: messages and notes may quote
     // output and the gate file's own text.
@@ -143,14 +98,68 @@ pub fn finish(
     // The ledger goes after the reports: its presence means the run completed and every report
     // is there. The attestation then digests all of them, the ledger and every log.
     files.push(ledger.write(out_dir)?);
-    let attestation = crate::attestation::write(&ledger, &files, out_dir)?;
-    files.push(attestation);
+    // …and, with a signing key, its DSSE envelope.
+    let attestation = crate::attestation::write(gate, &ledger, &files, out_dir)?;
+    files.extend(attestation);
     Ok(Finished {
         ledger,
         verdict,
         sarif,
         files,
     })
+}
+
+/// One record per checklist item, as the verdict judged it (`now` is their timestamp): pure, so
+/// that `verify` recomputes them.
+pub fn checklist_records(gate: &Gate, verdict: &Verdict, now: &str) -> Vec<CheckRecord> {
+    let mut records = Vec::new();
+    for packet in &gate.packets {
+        let blocked = verdict
+            .packet(&packet.id)
+            .is_some_and(|record| record.status == PacketStatus::Blocked);
+        for item in &packet.checklist {
+            let name = packet.checklist_name(item);
+            let (holds, why) = verdict.checklist.get(&name).cloned().unwrap_or_default();
+            let (outcome, message) = if blocked {
+                let deps = verdict
+                    .packet(&packet.id)
+                    .map(|record| record.blocked_by.join(", "))
+                    .unwrap_or_default();
+                (Outcome::Skipped, format!("blocked by {deps}"))
+            } else if holds {
+                (Outcome::Pass, why)
+            } else {
+                (Outcome::Fail, why)
+            };
+            records.push(CheckRecord {
+                packet: packet.id.clone(),
+                check: format!("checklist::{}", item.slug),
+                name,
+                case_kind: CaseKind::Checklist,
+                argv: Vec::new(),
+                cwd: String::new(),
+                started: now.to_string(),
+                ended: now.to_string(),
+                duration_ms: 0,
+                exit_code: None,
+                signal: None,
+                timed_out: false,
+                log: None,
+                bytes: 0,
+                sha256: None,
+                outcome,
+                severity: Severity::P0,
+                message,
+                notes: vec![item.text.clone()],
+                cases: Vec::new(),
+                findings: Vec::new(),
+                report: None,
+                report_sha256: None,
+                leaked: Vec::new(),
+            });
+        }
+    }
+    records
 }
 
 /// Why `gate report` rebuilt nothing.
