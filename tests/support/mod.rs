@@ -108,6 +108,17 @@ impl Run {
             .output()
             .unwrap()
     }
+    /// `verify --gate FILE`: for a gate file that holds a secret, which the run does not copy
+    /// into the out directory.
+    pub fn verify_with_gate(&self, gate: &Path) -> Output {
+        xtask()
+            .args(["gate", "verify", "--out"])
+            .arg(self.out.path())
+            .arg("--gate")
+            .arg(gate)
+            .output()
+            .unwrap()
+    }
     pub fn context(&self) -> String {
         format!(
             "exit {:?}\nstdout:\n{}\nstderr:\n{}",

@@ -64,9 +64,7 @@ pub fn finish(
     let header = redacted(&header);
     let services: Vec<ServiceRecord> = services.iter().map(redacted).collect();
     let all_records: Vec<CheckRecord> = all_records.iter().map(redacted).collect();
-    let mut verdict = verdict;
-    verdict.record = redacted(&verdict.record);
-    verdict.packets = verdict.packets.iter().map(redacted).collect();
+    let verdict = redacted_verdict(verdict);
 
     let mut ledger = Ledger::default();
     ledger.records.push(Record::Header(header.clone()));
@@ -160,6 +158,14 @@ pub fn checklist_records(gate: &Gate, verdict: &Verdict, now: &str) -> Vec<Check
         }
     }
     records
+}
+
+/// The verdict as the ledger records it: its record and packet records redacted (reasons may
+/// quote a check's message). `verify` recomputes through this too.
+pub fn redacted_verdict(mut verdict: Verdict) -> Verdict {
+    verdict.record = redacted(&verdict.record);
+    verdict.packets = verdict.packets.iter().map(redacted).collect();
+    verdict
 }
 
 /// Why `gate report` rebuilt nothing.

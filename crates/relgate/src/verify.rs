@@ -364,10 +364,14 @@ fn load_gate(
         message: "not UTF-8".into(),
     })?;
     // Parsed under its original name, so that reports name it as the run did.
-    crate::spec::parse(Path::new(&header.gate_file), &text).map_err(|err| Failure {
+    let gate = crate::spec::parse(Path::new(&header.gate_file), &text).map_err(|err| Failure {
         file,
         message: format!("the gate file does not load: {err}"),
-    })
+    })?;
+    // As the run did: its secret `env` values are known secrets, and reports render its text
+    // redacted.
+    crate::redaction::register_gate_secrets(&gate);
+    Ok(crate::redaction::redacted_gate(&gate))
 }
 
 /// Recomputes the verdict, packets and checklist records from the check records with the
@@ -403,7 +407,8 @@ fn recompute(
             )));
         }
     }
-    let verdict = verdict::decide(gate, &checks, today, Stage::Final);
+    let verdict =
+        crate::report::redacted_verdict(verdict::decide(gate, &checks, today, Stage::Final));
     let compare = |what: &str, ours: Value, theirs: Value| -> Result<(), Failure> {
         match first_difference(&theirs, &ours, what) {
             Some(difference) => Err(fail(format!(
@@ -420,7 +425,10 @@ fn recompute(
         .filter(|record| record.case_kind == CaseKind::Checklist)
         .collect();
     let now = listed.first().map_or("", |record| record.started.as_str());
-    let checklist = crate::report::checklist_records(gate, &verdict, now);
+    let checklist: Vec<CheckRecord> = crate::report::checklist_records(gate, &verdict, now)
+        .iter()
+        .map(crate::redaction::redacted)
+        .collect();
     compare("checklist", to_value(&checklist), to_value(&listed))?;
     // The ledger's order is the gate's: checks first, then the checklist.
     let records: Vec<CheckRecord> = ledger.checks().cloned().collect();
