@@ -120,13 +120,7 @@ fn every_way_out_of_the_process_group_is_a_leaky_failure_and_nothing_survives() 
         assert!(!text.contains("ghp_R3lgateLeakTestToken"), "{file}: {text}");
     }
     assert!(!run.stdout().contains("ghp_R3lgateLeakTestToken"));
-    // The gate file holds a token, so the run keeps no copy of it: verify needs it given.
     let verify = run.verify();
-    assert!(
-        !verify.status.success() && String::from_utf8_lossy(&verify.stderr).contains("--gate"),
-        "{verify:?}"
-    );
-    let verify = run.verify_with_gate(&fixtures().join("leaks.toml"));
     assert!(verify.status.success(), "{verify:?}\n{context}");
 }
 
