@@ -574,3 +574,26 @@ fn nextest_runs_a_check_only_after_its_dependencies_are_done() {
         assert!(verify(&out).status.success());
     }
 }
+
+/// The review's attack: a repository that commits `target/gate/.relgate-lock` as a symlink
+/// would have the run write its lock record through it into any file the CI user can write.
+#[test]
+fn a_symlinked_lock_file_is_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = gate_file(
+        dir.path(),
+        "gate.toml",
+        "[[packet]]\nid = \"A\"\n[[packet.check]]\nid = \"ok\"\nrun = \"true\"\n",
+    );
+    let precious = dir.path().join("precious.conf");
+    std::fs::write(&precious, "[core] precious=1\n").unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink(&precious, out.join(".relgate-lock")).unwrap();
+    let output = run_gate(&gate, &out);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert_eq!(
+        std::fs::read_to_string(&precious).unwrap(),
+        "[core] precious=1\n"
+    );
+}

@@ -590,3 +590,125 @@ fn the_verdict_is_recomputed_from_the_gate_file_of_the_run_only() {
     let missing = verify_with(out, &["--gate", "/no/such/gate.toml"]);
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
 }
+
+/// The review's attack: a check read the key through `RELGATE_SIGNING_KEY` and forged a signed
+/// GO. Checks no longer inherit the variable, and `gate sign` signs in a step of its own, after
+/// the run, in a process where no check ever runs.
+#[test]
+fn checks_do_not_inherit_the_key_and_gate_sign_signs_a_finished_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((key, public)) = ssh_key(dir.path(), "release") else {
+        return;
+    };
+    let gate_file = dir.path().join("gate.toml");
+    std::fs::write(
+        &gate_file,
+        "[[packet]]\nid = \"A\"\n[[packet.check]]\nid = \"no-key\"\nrun = 'test -z \"$RELGATE_SIGNING_KEY\"'\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let signed = xtask()
+        .args(["gate", "--no-progress", "--gate"])
+        .arg(&gate_file)
+        .arg("--out")
+        .arg(&out)
+        .env("RELGATE_SIGNING_KEY", &key)
+        .output()
+        .unwrap();
+    assert_eq!(signed.status.code(), Some(0), "{}", text(&signed.stdout));
+
+    // The recommended flow: run without the key, then sign.
+    let unsigned = xtask()
+        .args(["gate", "--no-progress", "--gate"])
+        .arg(&gate_file)
+        .arg("--out")
+        .arg(&out)
+        .env_remove("RELGATE_SIGNING_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        unsigned.status.code(),
+        Some(0),
+        "{}",
+        text(&unsigned.stdout)
+    );
+    assert!(!out.join(ENVELOPE).exists());
+    let trusted = ["--trusted-key", public.to_str().unwrap()];
+    assert_rejected(&verify_with(&out, &trusted), ENVELOPE);
+    let sign = |out: &Path| {
+        xtask()
+            .args(["gate", "sign", "--out"])
+            .arg(out)
+            .arg("--sign-key")
+            .arg(&key)
+            .output()
+            .unwrap()
+    };
+    let signing = sign(&out);
+    assert_eq!(signing.status.code(), Some(0), "{}", text(&signing.stderr));
+    let verify = verify_with(&out, &trusted);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    assert!(text(&verify.stdout).contains("signed by trusted key SHA256:"));
+
+    // An out directory edited before the signing step is refused, and no envelope is left.
+    std::fs::remove_file(out.join(ENVELOPE)).unwrap();
+    let junit = out.join("junit.xml");
+    let edited = std::fs::read_to_string(&junit)
+        .unwrap()
+        .replace("no-key", "no-kay");
+    std::fs::write(&junit, edited).unwrap();
+    let refused = sign(&out);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("refusing to sign"));
+    assert!(!out.join(ENVELOPE).exists());
+}
+
+/// A job whose signing key went missing must not leave the previous run's set verifying.
+#[test]
+fn an_unusable_key_removes_the_previous_verdict() {
+    let run = gate("go.toml", &[]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    assert!(run.verify().status.success());
+    for action in [&["gate"][..], &["gate", "report"][..]] {
+        let refused = xtask()
+            .args(action)
+            .arg("--gate")
+            .arg(fixtures().join("go.toml"))
+            .arg("--out")
+            .arg(run.out.path())
+            .args(["--sign-key", "/nonexistent/relgate-key"])
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(2), "{action:?}");
+        assert_rejected(&run.verify(), "No such file");
+    }
+}
+
+/// A secret written with a TOML escape is not in the raw text, but it is in the gate: no copy.
+#[test]
+fn a_gate_file_hiding_a_secret_in_an_escape_is_not_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate_file = dir.path().join("gate.toml");
+    std::fs::write(
+        &gate_file,
+        concat!(
+            "[[packet]]\nid = \"A\"\ntitle = \"deploy with \\u0067hp_",
+            "u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d\"\n",
+            "[[packet.check]]\nid = \"ok\"\nrun = \"true\"\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = xtask()
+        .args(["gate", "--no-progress", "--gate"])
+        .arg(&gate_file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
+    assert!(!out.join("gate.toml").exists());
+    assert_rejected(&verify_with(&out, &[]), "--gate");
+    let verify = verify_with(&out, &["--gate", gate_file.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+}

@@ -98,6 +98,20 @@ enum GateAction {
         #[arg(long, value_name = "FILE")]
         sign_key: Option<PathBuf>,
     },
+    /// Sign a finished run's attestation in a step of its own, so that no check ever runs in a
+    /// process that holds the key: the out directory is verified first (exit 1 if it does not
+    /// verify), then its statement is signed as a DSSE envelope.
+    Sign {
+        /// The out directory of the run.
+        #[arg(long, default_value = "target/gate")]
+        out: PathBuf,
+        /// The ed25519 private key [default: $RELGATE_SIGNING_KEY].
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<PathBuf>,
+        /// The gate file, when the run could not store its copy (see `verify --gate`).
+        #[arg(long, value_name = "FILE")]
+        gate: Option<PathBuf>,
+    },
     /// Turn a hand-kept Markdown tracker into a packets.toml, printed on stdout (notes on
     /// stderr); what it cannot map is kept as comments.
     Import {
@@ -137,7 +151,9 @@ fn main() -> ExitCode {
     };
     let Command::Gate(gate) = cli.command;
     let code = match gate.action {
-        None => with_signing_key(gate.run.sign_key.clone(), || run(gate.run)),
+        None => with_signing_key(gate.run.sign_key.clone(), &gate.run.out.clone(), || {
+            run(gate.run)
+        }),
         Some(GateAction::Verify {
             out,
             trusted_keys,
@@ -149,7 +165,14 @@ fn main() -> ExitCode {
             out,
             deny_conditions,
             sign_key,
-        }) => with_signing_key(sign_key, || rebuild(gate, out, deny_conditions)),
+        }) => with_signing_key(sign_key, &out.clone(), || {
+            rebuild(gate, out, deny_conditions)
+        }),
+        Some(GateAction::Sign {
+            out,
+            sign_key,
+            gate,
+        }) => sign(out, sign_key, gate),
         Some(GateAction::Import {
             tracker,
             output,
@@ -272,13 +295,98 @@ fn run(args: RunArgs) -> i32 {
 }
 
 /// Installs the signing key (`--sign-key`, else `RELGATE_SIGNING_KEY`) and runs `then`; a key
-/// that cannot be used is exit 2 before anything runs.
-fn with_signing_key(flag: Option<PathBuf>, then: impl FnOnce() -> i32) -> i32 {
+/// that cannot be used is exit 2 before any check runs — and, like any refused run, it first
+/// removes the previous verdict of `out`, so that a job whose key went missing cannot leave an
+/// earlier run's reports looking current.
+fn with_signing_key(
+    flag: Option<PathBuf>,
+    out: &std::path::Path,
+    then: impl FnOnce() -> i32,
+) -> i32 {
     match signing::install_from(flag) {
         Ok(_) => then(),
         Err(err) => {
+            let run_id = format!("refused-{}", outdir::new_run_id());
+            // Purpose::Report: only the verdict goes; a directory in use is left alone.
+            let _ = outdir::acquire(
+                out,
+                &run_id,
+                outdir::Sharing::Exclusive,
+                outdir::Purpose::Report,
+            );
             eprintln!("error: {err}");
             exit_codes::INVALID
+        }
+    }
+}
+
+/// `gate sign`: verify the out directory as it is, sign its statement, verify the signature.
+fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf>) -> i32 {
+    let signer = match signing::install_from(sign_key) {
+        Ok(Some(_)) => signing::installed().expect("just installed"),
+        Ok(None) => {
+            eprintln!(
+                "error: no signing key: pass --sign-key FILE or set {}",
+                signing::ENV_SIGNING_KEY
+            );
+            return exit_codes::INVALID;
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    if let Some(gate) = gate.as_ref().filter(|gate| !gate.is_file()) {
+        eprintln!("error: --gate {}: no such file", gate.display());
+        return exit_codes::INVALID;
+    }
+    let run_id = format!("sign-{}", outdir::new_run_id());
+    let _lock = match outdir::acquire(
+        &out,
+        &run_id,
+        outdir::Sharing::Exclusive,
+        outdir::Purpose::Sign,
+    ) {
+        Ok(lock) => lock,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    let options = |trusted: Vec<signing::TrustedKey>| relgate::verify::Options {
+        out_dir: out.clone(),
+        trusted,
+        expect_commit: None,
+        gate: gate.clone(),
+    };
+    if let Err(err) = relgate::verify::verify(&options(Vec::new())) {
+        eprintln!("error: refusing to sign: the out directory does not verify: {err}");
+        return exit_codes::NO_GO;
+    }
+    let path = out.join(relgate::attestation::ATTESTATION_FILE);
+    let statement = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            eprintln!("error: cannot read {}: {err}", path.display());
+            return exit_codes::NO_GO;
+        }
+    };
+    if let Err(err) = relgate::signing::dsse::write(&statement, signer, &out) {
+        eprintln!("error: cannot write the envelope: {err}");
+        return exit_codes::NO_GO;
+    }
+    // What was signed is what verifies: nothing changed between the check and the signature.
+    match relgate::verify::verify(&options(vec![signer.public()])) {
+        Ok(_) => {
+            println!("signed {} with key {}", path.display(), signer.keyid());
+            exit_codes::OK
+        }
+        Err(err) => {
+            let _ = std::fs::remove_file(out.join(relgate::signing::dsse::ENVELOPE_FILE));
+            eprintln!(
+                "error: the signed out directory does not verify (changed while signing?): {err}"
+            );
+            exit_codes::NO_GO
         }
     }
 }

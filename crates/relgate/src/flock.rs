@@ -56,6 +56,9 @@ fn open(path: &Path) -> io::Result<File> {
         .create(true)
         .truncate(false)
         .mode(0o644)
+        // A symlink planted as a lock file (a committed `target/gate/.relgate-lock` -> some
+        // file) must not make relgate write through it.
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
 }
 

@@ -65,6 +65,8 @@ pub enum Purpose {
     Run,
     /// `gate report`: the fragments and logs it reads stay; only the verdict goes.
     Report,
+    /// `gate sign`: nothing is removed; the run's evidence is signed as it is.
+    Sign,
 }
 
 /// Why the out directory cannot be used.
@@ -169,9 +171,17 @@ pub fn acquire(
     purpose: Purpose,
 ) -> Result<OutDirLock, OutDirError> {
     std::fs::create_dir_all(out_dir).map_err(io_error("create", out_dir))?;
-    refuse_foreign(out_dir)?;
     let guard_path = out_dir.join(GUARD_FILE);
+    let guard_existed = guard_path.exists();
     let _guard = FileLock::exclusive(&guard_path).map_err(io_error("lock", &guard_path))?;
+    // Judged under the guard: a relgate process that got it first has finished preparing the
+    // directory, so a half-prepared one is never taken for a foreign directory.
+    if let Err(err) = refuse_foreign(out_dir) {
+        if !guard_existed {
+            let _ = std::fs::remove_file(&guard_path);
+        }
+        return Err(err);
+    }
     let lock_path = out_dir.join(LOCK_FILE);
     let in_use = |owner: Option<Owner>| {
         let (run_id, pid) = owner.map_or_else(
@@ -220,7 +230,9 @@ pub fn acquire(
         },
     };
     write_owner(&lock, &owner).map_err(io_error("write", &lock_path))?;
-    invalidate(out_dir)?;
+    if purpose != Purpose::Sign {
+        invalidate(out_dir)?;
+    }
     if purpose == Purpose::Run {
         for dir in RUN_DIRS {
             remove(&out_dir.join(dir), true)?;
@@ -286,11 +298,16 @@ pub fn new_run_id() -> String {
 }
 
 fn refuse_foreign(out_dir: &Path) -> Result<(), OutDirError> {
-    let mut entries = std::fs::read_dir(out_dir).map_err(io_error("read", out_dir))?;
-    let ours = [OUT_MARKER, LOCK_FILE, GUARD_FILE]
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(out_dir).map_err(io_error("read", out_dir))? {
+        let entry = entry.map_err(io_error("read", out_dir))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.retain(|name| name != GUARD_FILE);
+    let ours = names
         .iter()
-        .any(|name| out_dir.join(name).exists());
-    if entries.next().is_some() && !ours {
+        .any(|name| name == OUT_MARKER || name == LOCK_FILE);
+    if !names.is_empty() && !ours {
         return Err(OutDirError::Foreign {
             dir: out_dir.display().to_string(),
         });

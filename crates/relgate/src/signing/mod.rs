@@ -241,7 +241,22 @@ pub fn install_from(flag: Option<PathBuf>) -> Result<Option<String>, KeyError> {
     let signer = RunSigner::load(&path)?;
     let keyid = signer.keyid().to_string();
     install(signer);
+    conceal();
     Ok(Some(keyid))
+}
+
+/// Once the key is in memory: checks do not inherit [`ENV_SIGNING_KEY`], and the process is
+/// made non-dumpable, so that other processes of the same (non-root) user cannot read its
+/// memory, environment or descriptors through /proc or ptrace. A check can still read the key
+/// file itself if it knows the path: to keep the key from checks, sign in a step of its own
+/// (`cargo xtask gate sign`, see docs/SECURITY.md).
+fn conceal() {
+    // Called from `main` before any thread starts (xtask, gate-tests).
+    std::env::remove_var(ENV_SIGNING_KEY);
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) takes no pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
 }
 
 /// The key file named by `flag`, else by [`ENV_SIGNING_KEY`] (an empty value counts as unset).
