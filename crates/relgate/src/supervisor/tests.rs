@@ -173,3 +173,56 @@ fn a_forged_done_report_is_caught_and_the_tree_still_dies() {
         "{failure}"
     );
 }
+
+/// Pids of processes any of whose threads runs with `needle` in its command line: a process
+/// whose leader thread exited shows an empty `/proc/PID/cmdline`, but its threads do not.
+fn running_threads(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(tasks) = std::fs::read_dir(entry.path().join("task")) else {
+            continue;
+        };
+        let hit = tasks.flatten().any(|task| {
+            std::fs::read(task.path().join("cmdline"))
+                .is_ok_and(|raw| String::from_utf8_lossy(&raw).contains(needle))
+        });
+        if hit {
+            found.push(entry.file_name().to_string_lossy().to_string());
+        }
+    }
+    found
+}
+
+/// A process whose main thread called `pthread_exit`: its leader is a zombie, its other thread
+/// sleeps for `argv[1]` seconds.
+pub(crate) const ZOMBIE_LEADER_PY: &str = "import ctypes, threading, time, sys\n\
+threading.Thread(target=lambda: time.sleep(float(sys.argv[1]))).start()\n\
+time.sleep(0.05)\n\
+ctypes.CDLL(None).pthread_exit(None)\n";
+
+#[test]
+fn a_process_behind_a_zombie_leader_thread_is_a_leak_and_is_killed() {
+    let fx = Fixture::new();
+    std::fs::write(fx.dir.path().join("zomb.py"), ZOMBIE_LEADER_PY).expect("script");
+    let marker = marker();
+    let clock = Instant::now();
+    let result = fx.sh(&format!(
+        "setsid python3 zomb.py {marker} </dev/null >/dev/null 2>&1 & sleep 0.2; exit 0"
+    ));
+    let elapsed = clock.elapsed();
+    assert_eq!(running_threads(&marker), Vec::<String>::new(), "left running");
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(result.exit_code, Some(0));
+    assert_eq!(result.uncontained, None);
+    assert!(
+        result.leaked.len() == 1
+            && result.leaked[0].pid > 0
+            && result.leaked[0]
+                .command
+                .ends_with(&format!("python3 zomb.py {marker}")),
+        "{:?}",
+        result.leaked
+    );
+    let failure = containment_failure(&result, Duration::from_millis(300)).expect("leaky");
+    assert!(failure.starts_with("leaky: "), "{failure}");
+}
