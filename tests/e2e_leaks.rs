@@ -214,7 +214,9 @@ fn sigkill_of_the_gate_leaves_no_check_or_service_process_behind() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let all_up = |left: &[String]| {
         (1..=5).all(|n| left.iter().any(|p| p.contains(&format!("sleep {mark}{n}"))))
-            && left.iter().any(|p| p.contains(&format!("zombie_leader.py {mark}6")))
+            && left
+                .iter()
+                .any(|p| p.contains(&format!("zombie_leader.py {mark}6")))
     };
     while !all_up(&running(&mark)) {
         assert!(

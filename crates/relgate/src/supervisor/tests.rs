@@ -167,7 +167,8 @@ fn a_forged_done_report_is_caught_and_the_tree_still_dies() {
          '{{\"event\":\"done\"}}' > /proc/$PPID/fd/1; sleep {marker}"
     ));
     assert_eq!(running(&marker), Vec::<String>::new());
-    let failure = containment_failure(&result, DEFAULT_KILL_GRACE).expect("uncontained");
+    let failure =
+        containment_failure(&result, DEFAULT_KILL_GRACE).expect(&format!("uncontained {result:?}"));
     assert!(
         failure.contains("supervisor of this command was killed or interfered with"),
         "{failure}"
@@ -210,7 +211,11 @@ fn a_process_behind_a_zombie_leader_thread_is_a_leak_and_is_killed() {
         "setsid python3 zomb.py {marker} </dev/null >/dev/null 2>&1 & sleep 0.2; exit 0"
     ));
     let elapsed = clock.elapsed();
-    assert_eq!(running_threads(&marker), Vec::<String>::new(), "left running");
+    assert_eq!(
+        running_threads(&marker),
+        Vec::<String>::new(),
+        "left running"
+    );
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
     assert_eq!(result.exit_code, Some(0));
     assert_eq!(result.uncontained, None);
@@ -225,4 +230,56 @@ fn a_process_behind_a_zombie_leader_thread_is_a_leak_and_is_killed() {
     );
     let failure = containment_failure(&result, Duration::from_millis(300)).expect("leaky");
     assert!(failure.starts_with("leaky: "), "{failure}");
+}
+
+/// Asserts that `result` failed as lost containment, with nothing left of the marked sleep.
+fn assert_interfered(result: &ExecResult, marker: &str) {
+    assert_eq!(running(marker), Vec::<String>::new(), "left running");
+    let failure =
+        containment_failure(result, DEFAULT_KILL_GRACE).expect(&format!("uncontained {result:?}"));
+    assert!(
+        failure.contains("supervisor of this command was killed or interfered with"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_byte_forged_into_the_control_pipe_fails_the_check() {
+    for byte in ["S", "K", "x"] {
+        let fx = Fixture::new();
+        let marker = marker();
+        // A leftover writes a stop command into its supervisor's stdin during the leak timeout:
+        // without the gate's nonce it is interference, never a clean stop.
+        let result = fx.sh(&format!(
+            "setsid sh -c 'sleep 0.1; printf {byte} > /proc/'$PPID'/fd/0; exec sleep {marker}' \
+             </dev/null >/dev/null 2>&1 & exit 0"
+        ));
+        assert_interfered(&result, &marker);
+    }
+}
+
+#[test]
+fn a_forged_exit_report_is_not_recorded_as_the_status() {
+    let fx = Fixture::new();
+    let marker = marker();
+    let result = fx.sh(&format!(
+        "setsid sleep {marker} & printf '%s\\n' '{{\"event\":\"exited\",\"status\":0}}' \
+         > /proc/$PPID/fd/1; exit 3"
+    ));
+    assert_eq!(result.exit_code, None);
+    assert_interfered(&result, &marker);
+}
+
+#[test]
+fn a_stopped_supervisor_fails_the_check_at_once_and_its_tree_is_killed() {
+    let fx = Fixture::new();
+    let marker = marker();
+    let clock = Instant::now();
+    let result = fx.sh(&format!(
+        "setsid sleep {marker} </dev/null >/dev/null 2>&1 & kill -STOP $PPID; exit 0"
+    ));
+    let elapsed = clock.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(result.exit_code, None);
+    assert_interfered(&result, &marker);
 }

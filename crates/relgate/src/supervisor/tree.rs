@@ -54,6 +54,17 @@ fn live_threads(pid: libc::pid_t) -> Vec<libc::pid_t> {
         .collect()
 }
 
+/// The state letter of `/proc/PID/stat` (`R`, `S`, `T` for stopped…); `None` when it is gone.
+pub fn state(pid: libc::pid_t) -> Option<char> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    text.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
 /// Parses `pid (comm) state ppid … starttime …`. The command name may hold spaces and
 /// parentheses, so the fields are counted after the last `)`.
 fn parse_stat(text: &str) -> Option<Proc> {
