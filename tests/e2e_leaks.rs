@@ -250,3 +250,35 @@ fn sigkill_of_the_gate_leaves_no_check_or_service_process_behind() {
     // Nothing that looks like a finished run.
     assert!(!Path::new(&out.path().join("evidence.jsonl")).exists());
 }
+
+#[test]
+fn zero_parallel_trials_is_refused_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["-j", "0"][..], &["--", "--test-threads", "0"][..]] {
+        let mut child = xtask()
+            .args(["gate", "--no-progress", "--gate"])
+            .arg(fixtures().join("go.toml"))
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{args:?}: hangs");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("must be at least 1"), "{stderr}");
+    }
+}
