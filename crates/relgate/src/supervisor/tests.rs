@@ -13,22 +13,6 @@ fn marker() -> String {
     format!("300.{}{n:03}", std::process::id())
 }
 
-/// Pids of live processes whose command line contains `needle`.
-fn running(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            if String::from_utf8_lossy(&cmdline)
-                .replace('\0', " ")
-                .contains(needle)
-            {
-                found.push(entry.file_name().to_string_lossy().to_string());
-            }
-        }
-    }
-    found
-}
-
 /// Runs `script` (with `SLEEP` replaced by `sleep <marker>`) and asserts that it leaked
 /// exactly that sleep, which is gone afterwards, and that it did so quickly.
 fn assert_leak_caught(script: &str) -> ExecResult {
@@ -166,18 +150,12 @@ fn a_forged_done_report_is_caught_and_the_tree_still_dies() {
         "setsid sleep {marker} & printf '%s\\n' '{{\"event\":\"exited\",\"status\":0}}' \
          '{{\"event\":\"done\"}}' > /proc/$PPID/fd/1; sleep {marker}"
     ));
-    assert_eq!(running(&marker), Vec::<String>::new());
-    let failure =
-        containment_failure(&result, DEFAULT_KILL_GRACE).expect(&format!("uncontained {result:?}"));
-    assert!(
-        failure.contains("supervisor of this command was killed or interfered with"),
-        "{failure}"
-    );
+    assert_interfered(&result, &marker);
 }
 
 /// Pids of processes any of whose threads runs with `needle` in its command line: a process
 /// whose leader thread exited shows an empty `/proc/PID/cmdline`, but its threads do not.
-fn running_threads(needle: &str) -> Vec<String> {
+fn running(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
         let Ok(tasks) = std::fs::read_dir(entry.path().join("task")) else {
@@ -211,11 +189,7 @@ fn a_process_behind_a_zombie_leader_thread_is_a_leak_and_is_killed() {
         "setsid python3 zomb.py {marker} </dev/null >/dev/null 2>&1 & sleep 0.2; exit 0"
     ));
     let elapsed = clock.elapsed();
-    assert_eq!(
-        running_threads(&marker),
-        Vec::<String>::new(),
-        "left running"
-    );
+    assert_eq!(running(&marker), Vec::<String>::new(), "left running");
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
     assert_eq!(result.exit_code, Some(0));
     assert_eq!(result.uncontained, None);
@@ -235,8 +209,8 @@ fn a_process_behind_a_zombie_leader_thread_is_a_leak_and_is_killed() {
 /// Asserts that `result` failed as lost containment, with nothing left of the marked sleep.
 fn assert_interfered(result: &ExecResult, marker: &str) {
     assert_eq!(running(marker), Vec::<String>::new(), "left running");
-    let failure =
-        containment_failure(result, DEFAULT_KILL_GRACE).expect(&format!("uncontained {result:?}"));
+    let failure = containment_failure(result, DEFAULT_KILL_GRACE)
+        .unwrap_or_else(|| panic!("uncontained: {result:?}"));
     assert!(
         failure.contains("supervisor of this command was killed or interfered with"),
         "{failure}"
