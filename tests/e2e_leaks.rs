@@ -15,15 +15,20 @@ fn mark(n: u32) -> String {
     format!("300.{}{n}", std::process::id())
 }
 
-/// Pids and command lines of live processes whose command line contains `needle`.
+/// Pids and command lines of live processes one of whose threads has `needle` in its command
+/// line (a process whose leader thread exited shows an empty `/proc/PID/cmdline`).
 fn running(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+        let Ok(tasks) = std::fs::read_dir(entry.path().join("task")) else {
             continue;
         };
-        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if text.contains(needle) {
+        let text = tasks.flatten().find_map(|task| {
+            let cmdline = std::fs::read(task.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            text.contains(needle).then_some(text)
+        });
+        if let Some(text) = text {
             found.push(format!("{} {text}", entry.file_name().to_string_lossy()));
         }
     }
@@ -209,6 +214,9 @@ fn sigkill_of_the_gate_leaves_no_check_or_service_process_behind() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let all_up = |left: &[String]| {
         (1..=5).all(|n| left.iter().any(|p| p.contains(&format!("sleep {mark}{n}"))))
+            && left
+                .iter()
+                .any(|p| p.contains(&format!("zombie_leader.py {mark}6")))
     };
     while !all_up(&running(&mark)) {
         assert!(
@@ -223,6 +231,8 @@ fn sigkill_of_the_gate_leaves_no_check_or_service_process_behind() {
         std::fs::read_dir(tmp.path()).unwrap().next().is_some(),
         "the cluster runs in TMPDIR"
     );
+    // zombie_leader.py ends its main thread 50ms after it started.
+    std::thread::sleep(Duration::from_millis(200));
     // SAFETY: SIGKILL to our own child, the gate.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
     child.wait().unwrap();
@@ -239,4 +249,36 @@ fn sigkill_of_the_gate_leaves_no_check_or_service_process_behind() {
     }
     // Nothing that looks like a finished run.
     assert!(!Path::new(&out.path().join("evidence.jsonl")).exists());
+}
+
+#[test]
+fn zero_parallel_trials_is_refused_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["-j", "0"][..], &["--", "--test-threads", "0"][..]] {
+        let mut child = xtask()
+            .args(["gate", "--no-progress", "--gate"])
+            .arg(fixtures().join("go.toml"))
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{args:?}: hangs");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("must be at least 1"), "{stderr}");
+    }
 }

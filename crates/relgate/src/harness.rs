@@ -173,6 +173,10 @@ pub fn run(options: &Options) -> i32 {
     if args.test_threads.is_none() {
         args.test_threads = options.jobs;
     }
+    if args.test_threads == Some(0) {
+        eprintln!("error: -j / --test-threads must be at least 1 (0 would run no trial, ever)");
+        return exit_codes::INVALID;
+    }
 
     let header = run_header(&gate, &run_id, options.mode.label());
     let active_gates = match std::env::var(ENV_ACTIVE_GATES) {

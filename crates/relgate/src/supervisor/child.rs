@@ -17,12 +17,12 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::protocol::{Report, Request, ENV_MARKER, KILL, STOP, TERMINATE};
+use super::protocol::{Report, Request, ENV_MARKER, KILL, NONCE_LEN, STOP, TERMINATE};
 use super::tree;
 
 /// How long SIGKILL rounds may take before the supervisor gives up on an unkillable process
 /// (one in uninterruptible sleep).
-const KILL_LIMIT: Duration = Duration::from_secs(10);
+pub(super) const KILL_LIMIT: Duration = Duration::from_secs(10);
 
 /// How many leftover processes are reported at most.
 const LEAKS_REPORTED: usize = 1000;
@@ -57,6 +57,10 @@ struct Supervisor {
     wake_read: libc::c_int,
     control_open: bool,
     leak_deadline: Option<Instant>,
+    /// The gate's per-spawn nonce, which prefixes every command.
+    nonce: Vec<u8>,
+    /// Control bytes read but not yet a whole command.
+    pending: Vec<u8>,
 }
 
 impl Supervisor {
@@ -64,14 +68,20 @@ impl Supervisor {
     /// nothing to supervise (the gate vanished, or the command could not start).
     fn start() -> Option<Supervisor> {
         // SAFETY: process-wide settings of this single-threaded process, made before anything
-        // else runs: ignore SIGPIPE (a dead gate is noticed on the control pipe instead), and
-        // become the reaper of every orphan below us.
+        // else runs: ignore SIGPIPE (a dead gate is noticed on the control pipe instead), become
+        // the reaper of every orphan below us, and become non-dumpable, so that processes of
+        // the same (non-root) user — the command — cannot open our /proc/PID/fd pipes or
+        // ptrace us. The command's exec makes it dumpable again.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         }
         let wake_read = self_pipe()?;
         let request = read_request()?;
+        if request.nonce.len() != NONCE_LEN {
+            return None;
+        }
         let mut command = Command::new(request.argv.first()?);
         let output = io::stderr().as_fd().try_clone_to_owned().ok()?;
         let output_err = output.try_clone().ok()?;
@@ -113,6 +123,8 @@ impl Supervisor {
             wake_read,
             control_open: true,
             leak_deadline: None,
+            nonce: request.nonce.into_bytes(),
+            pending: Vec::new(),
         })
     }
 
@@ -130,22 +142,14 @@ impl Supervisor {
             }
             let no_children = self.reap();
             if control_ready {
-                let mut bytes = [0u8; 64];
-                // SAFETY: reading into a local buffer from our stdin.
-                let n = unsafe { libc::read(0, bytes.as_mut_ptr().cast(), bytes.len()) };
-                if n == 0 || (n < 0 && !interrupted()) {
+                if !self.read_control() {
                     // The gate is gone: nothing it started may survive it.
                     self.control_open = false;
                     self.kill_all();
                     return 1;
                 }
-                for &byte in &bytes[..n.max(0) as usize] {
-                    match byte {
-                        TERMINATE => self.signal_all(libc::SIGTERM),
-                        KILL => self.signal_all(libc::SIGKILL),
-                        STOP => return self.stop(),
-                        _ => {}
-                    }
+                if let Some(code) = self.obey() {
+                    return code;
                 }
             }
             if self.exited && self.leak_timeout.is_some() {
@@ -160,6 +164,65 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// Reads what the control pipe holds into `pending`; `false` at end of file or an error
+    /// (the gate is gone).
+    fn read_control(&mut self) -> bool {
+        let mut bytes = [0u8; 256];
+        // SAFETY: reading into a local buffer from our stdin.
+        let n = unsafe { libc::read(0, bytes.as_mut_ptr().cast(), bytes.len()) };
+        if n == 0 || (n < 0 && !interrupted()) {
+            return false;
+        }
+        self.pending.extend_from_slice(&bytes[..n.max(0) as usize]);
+        true
+    }
+
+    /// Reads into `pending` whatever the control pipe holds right now.
+    fn read_pending(&mut self) {
+        while self.control_open {
+            let mut poll = libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            let ready = unsafe { libc::poll(&mut poll, 1, 0) } > 0;
+            if !ready || poll.revents & libc::POLLIN == 0 || !self.read_control() {
+                return;
+            }
+        }
+    }
+
+    /// Carries out the whole commands in `pending`; returns the exit code when one ends the
+    /// supervisor. Anything that is not the gate's nonce followed by a known command byte was
+    /// written by someone else: everything is killed, and the supervisor exits without `done`.
+    fn obey(&mut self) -> Option<i32> {
+        while self.pending.len() > NONCE_LEN {
+            let message: Vec<u8> = self.pending.drain(..=NONCE_LEN).collect();
+            if message[..NONCE_LEN] != self.nonce[..] {
+                return Some(self.interfered());
+            }
+            match message[NONCE_LEN] {
+                TERMINATE => self.signal_all(libc::SIGTERM),
+                KILL => self.signal_all(libc::SIGKILL),
+                STOP => return Some(self.stop()),
+                _ => return Some(self.interfered()),
+            }
+        }
+        if !self.nonce.starts_with(&self.pending) {
+            return Some(self.interfered());
+        }
+        None
+    }
+
+    /// Someone other than the gate wrote to the control pipe: kill everything, and exit without
+    /// saying `done`, which the gate records as lost containment.
+    fn interfered(&mut self) -> i32 {
+        self.pending.clear();
+        self.kill_all();
+        1
     }
 
     /// Waits for the control pipe or the self-pipe; returns whether the control pipe is
@@ -311,6 +374,16 @@ impl Supervisor {
     fn done(&mut self) -> i32 {
         // Whatever the command's status, it has been reported; make sure it was.
         self.reap();
+        // The gate writes each command at once (a pipe write under PIPE_BUF is atomic): what
+        // is readable now is whole commands, or bytes someone else wrote.
+        self.read_pending();
+        if let Some(code) = self.obey() {
+            return code;
+        }
+        if !self.pending.is_empty() {
+            // The start of a command the gate never finished: written by someone else.
+            return self.interfered();
+        }
         match report(&Report::Done) {
             Ok(()) => 0,
             Err(_) => 1,

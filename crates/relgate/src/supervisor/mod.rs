@@ -44,6 +44,10 @@ pub fn maybe_run() {
     }
 }
 
+/// How often, in milliseconds, a gate waiting for reports looks whether its supervisor was
+/// stopped.
+const STOP_POLL_MS: libc::c_int = 100;
+
 /// The supervisor's `argv[0]`.
 const ARG0: &str = "relgate-supervisor";
 
@@ -102,9 +106,22 @@ pub struct Finished {
     pub lost: bool,
 }
 
+/// How long a supervisor that said it is done may take to exit once the control pipe closes;
+/// one that is not done first kills everything below it, for up to its own kill limit.
+const EXIT_SLACK: Duration = Duration::from_secs(2);
+
 /// The gate's handle on one supervisor.
 pub struct Supervised {
     child: Child,
+    /// The per-spawn secret that prefixes every command (see `protocol`).
+    nonce: String,
+    /// A check (with a leak timeout) rather than a service.
+    check: bool,
+    /// A STOP was sent.
+    stopping: bool,
+    /// A report came that the supervisor would not send, or the supervisor was stopped: its
+    /// reports are no longer believed, and containment is lost.
+    interfered: bool,
     control: Option<ChildStdin>,
     reports: ChildStdout,
     buffer: Vec<u8>,
@@ -129,12 +146,14 @@ impl Supervised {
                 "the command is empty",
             ));
         }
+        let nonce = protocol::fresh_nonce()?;
         let request = protocol::Request {
             argv: launch.argv.to_vec(),
             cwd: launch.cwd.to_path_buf(),
             env: launch.env.clone(),
             leak_timeout_ms: launch.leak_timeout.map(|t| t.as_millis() as u64),
             kill_grace_ms: launch.kill_grace.as_millis() as u64,
+            nonce: nonce.clone(),
         };
         let mut line = serde_json::to_vec(&request).map_err(io::Error::other)?;
         line.push(b'\n');
@@ -153,6 +172,10 @@ impl Supervised {
         let slot = crate::interrupt::register_supervisor(child.id() as i32);
         let mut supervised = Supervised {
             child,
+            nonce,
+            check: launch.leak_timeout.is_some(),
+            stopping: false,
+            interfered: false,
             control,
             reports,
             buffer: Vec::new(),
@@ -176,6 +199,9 @@ impl Supervised {
                     });
                 }
                 Some(report) => supervised.absorb(report),
+                // The command wrote into the report pipe before its supervisor said it started
+                // it: the command runs, and containment is lost (`finish` says so).
+                None if supervised.interfered => break,
                 None => {
                     let _ = supervised.finish_within(DONE_SLACK);
                     return Err(io::Error::other(
@@ -196,24 +222,26 @@ impl Supervised {
     /// Waits up to `limit` for the command to exit; returns its status if it did.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now().checked_add(limit);
-        while self.finished.status.is_none() && !self.closed {
+        while self.finished.status.is_none() && !self.closed && !self.interfered {
             match self.next(deadline) {
                 Some(report) => self.absorb(report),
-                None if self.closed => break,
+                None if self.closed || self.interfered => break,
                 None => return None,
             }
         }
         self.finished.status
     }
 
-    /// Whether the supervisor is gone without having said it was done.
+    /// Whether the supervisor is gone without having said it was done, or was interfered with.
     pub fn lost(&self) -> bool {
-        self.closed && !self.done
+        (self.closed && !self.done) || self.interfered
     }
 
     /// Sends a command byte ([`TERMINATE`], [`KILL`], [`STOP`]).
     pub fn send(&mut self, command: u8) {
-        self.send_bytes(&[command]);
+        self.stopping |= command == STOP;
+        let message = protocol::command(&self.nonce, command);
+        self.send_bytes(&message);
     }
 
     /// Waits for the supervisor to finish — after the leak timeout, if processes outlived the
@@ -233,7 +261,7 @@ impl Supervised {
 
     fn finish_within(mut self, limit: Duration) -> Finished {
         let deadline = Instant::now().checked_add(limit);
-        while !self.done && !self.closed {
+        while !self.done && !self.closed && !self.interfered {
             match self.next(deadline) {
                 Some(report) => self.absorb(report),
                 None => break,
@@ -243,16 +271,75 @@ impl Supervised {
         // forged by the command through /proc/PPID/fd/1, after which the supervisor still sees
         // the control pipe close too early and kills everything — is lost containment.
         let exited_cleanly = self.release().is_some_and(|status| status.success());
-        self.finished.lost = !self.done || !exited_cleanly;
+        self.finished.lost = !self.done || !exited_cleanly || self.interfered;
+        if self.finished.lost {
+            // Which reports were the supervisor's is unknown (a command can write into its
+            // supervisor's report pipe): the status is not believed.
+            self.finished.status = None;
+        }
         std::mem::take(&mut self.finished)
     }
 
     /// Closes the control pipe (a supervisor that is not done kills everything on that) and
-    /// reaps the supervisor; returns its exit status.
+    /// reaps the supervisor; returns its exit status. A supervisor that does not exit in time
+    /// — stopped by the command, or stuck — has its tree killed from here, then is killed.
     fn release(&mut self) -> Option<ExitStatus> {
         crate::interrupt::unregister_supervisor(self.slot.take());
         self.control = None;
+        let limit = if self.done {
+            EXIT_SLACK
+        } else {
+            child::KILL_LIMIT + EXIT_SLACK
+        };
+        let deadline = Instant::now() + limit;
+        while !self.stopped() {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(None) => break,
+                Err(_) => return None,
+            }
+        }
+        self.interfered = true;
+        self.seize();
         self.child.wait().ok()
+    }
+
+    /// Whether the supervisor is stopped (SIGSTOP from the command, or a tracer): it can then
+    /// neither report nor contain anything.
+    fn stopped(&self) -> bool {
+        tree::state(self.child.id() as libc::pid_t).is_some_and(|state| matches!(state, 'T' | 't'))
+    }
+
+    /// Kills everything below the supervisor from the gate — round after round, while the
+    /// supervisor lives to adopt the orphans — and then the supervisor itself.
+    fn seize(&mut self) {
+        let me = self.child.id() as libc::pid_t;
+        let supervisor = tree::stat(me);
+        if let Some(supervisor) = &supervisor {
+            // Stopped, it cannot reap the processes below it (nor any new ones).
+            tree::signal(supervisor, libc::SIGSTOP);
+        }
+        let deadline = Instant::now() + child::KILL_LIMIT;
+        loop {
+            let live: Vec<tree::Proc> = tree::descendants(me)
+                .into_iter()
+                .filter(|proc| !proc.zombie)
+                .collect();
+            if live.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            for proc in &live {
+                tree::signal(proc, libc::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(supervisor) = &supervisor {
+            tree::signal(supervisor, libc::SIGCONT);
+            tree::signal(supervisor, libc::SIGKILL);
+        }
     }
 
     fn send_bytes(&mut self, bytes: &[u8]) {
@@ -262,7 +349,21 @@ impl Supervised {
         }
     }
 
+    /// Takes in one report; one the supervisor would not send at this point was forged.
     fn absorb(&mut self, report: Report) {
+        let started = self.pid.is_some();
+        let exited = self.finished.status.is_some();
+        let expected = match &report {
+            Report::Started { .. } | Report::SpawnError { .. } => !started,
+            Report::Exited { .. } => started && !exited,
+            Report::Leaked { .. } => self.check && exited,
+            Report::Stopped { .. } => self.stopping,
+            Report::Done => !self.done,
+        };
+        if !expected {
+            self.interfered = true;
+            return;
+        }
         match report {
             Report::Started { pid } => self.pid = Some(pid),
             Report::Exited { status } => {
@@ -277,17 +378,28 @@ impl Supervised {
         }
     }
 
-    /// The next report, or `None` at `deadline` or when the pipe is closed (see `closed`).
+    /// The next report, or `None` at `deadline`, when the pipe is closed (see `closed`) or
+    /// when the supervisor was interfered with (a line that is no report, or it is stopped).
     fn next(&mut self, deadline: Option<Instant>) -> Option<Report> {
         loop {
+            if self.interfered {
+                return None;
+            }
             if let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buffer.drain(..=end).collect();
                 match serde_json::from_slice(&line[..end]) {
                     Ok(report) => return Some(report),
-                    Err(_) => continue,
+                    Err(_) => {
+                        self.interfered = true;
+                        return None;
+                    }
                 }
             }
             if self.closed {
+                return None;
+            }
+            if self.stopped() {
+                self.interfered = true;
                 return None;
             }
             let millis = match deadline {
@@ -296,9 +408,9 @@ impl Supervised {
                     if left.is_zero() && !self.readable(0) {
                         return None;
                     }
-                    left.as_millis().min(60_000) as libc::c_int
+                    left.as_millis().min(STOP_POLL_MS as u128) as libc::c_int
                 }
-                None => -1,
+                None => STOP_POLL_MS,
             };
             if !self.readable(millis) {
                 continue;

@@ -1,8 +1,14 @@
 //! What the gate and a supervisor say to each other.
 //!
-//! The gate writes one JSON [`Request`] line to the supervisor's stdin, then single command
-//! bytes; end of file on that pipe means the gate is gone. The supervisor answers with one JSON
-//! [`Report`] per line on its stdout.
+//! The gate writes one JSON [`Request`] line to the supervisor's stdin, then commands: each the
+//! request's [`Request::nonce`] followed by one command byte; end of file on that pipe means the
+//! gate is gone. The supervisor answers with one JSON [`Report`] per line on its stdout.
+//!
+//! The nonce is fresh for every supervisor and known only to the gate and it, so a command that
+//! reaches its supervisor's stdin (through `/proc/PPID/fd/0`, which only root can open once the
+//! supervisor made itself non-dumpable) cannot forge a command: any byte that is not part of a
+//! well-formed command makes the supervisor kill everything and exit without [`Report::Done`],
+//! which the gate records as lost containment.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,6 +39,39 @@ pub struct Request {
     pub leak_timeout_ms: Option<u64>,
     /// Time between SIGTERM and SIGKILL when leftovers or a service are torn down.
     pub kill_grace_ms: u64,
+    /// The prefix of every command: [`NONCE_LEN`] random hex digits.
+    pub nonce: String,
+}
+
+/// Length of [`Request::nonce`].
+pub const NONCE_LEN: usize = 32;
+
+/// A fresh nonce from the kernel's random source.
+pub fn fresh_nonce() -> std::io::Result<String> {
+    let mut bytes = [0u8; NONCE_LEN / 2];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        // SAFETY: getrandom writes at most the given length into our local buffer.
+        let n = unsafe {
+            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
+        };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+            continue;
+        }
+        filled += n as usize;
+    }
+    Ok(hex::encode(bytes))
+}
+
+/// One command as the gate writes it.
+pub fn command(nonce: &str, byte: u8) -> Vec<u8> {
+    let mut message = nonce.as_bytes().to_vec();
+    message.push(byte);
+    message
 }
 
 /// One line the supervisor reports.

@@ -13,22 +13,6 @@ fn marker() -> String {
     format!("300.{}{n:03}", std::process::id())
 }
 
-/// Pids of live processes whose command line contains `needle`.
-fn running(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            if String::from_utf8_lossy(&cmdline)
-                .replace('\0', " ")
-                .contains(needle)
-            {
-                found.push(entry.file_name().to_string_lossy().to_string());
-            }
-        }
-    }
-    found
-}
-
 /// Runs `script` (with `SLEEP` replaced by `sleep <marker>`) and asserts that it leaked
 /// exactly that sleep, which is gone afterwards, and that it did so quickly.
 fn assert_leak_caught(script: &str) -> ExecResult {
@@ -166,10 +150,110 @@ fn a_forged_done_report_is_caught_and_the_tree_still_dies() {
         "setsid sleep {marker} & printf '%s\\n' '{{\"event\":\"exited\",\"status\":0}}' \
          '{{\"event\":\"done\"}}' > /proc/$PPID/fd/1; sleep {marker}"
     ));
-    assert_eq!(running(&marker), Vec::<String>::new());
-    let failure = containment_failure(&result, DEFAULT_KILL_GRACE).expect("uncontained");
+    assert_interfered(&result, &marker);
+}
+
+/// Pids of processes any of whose threads runs with `needle` in its command line: a process
+/// whose leader thread exited shows an empty `/proc/PID/cmdline`, but its threads do not.
+fn running(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(tasks) = std::fs::read_dir(entry.path().join("task")) else {
+            continue;
+        };
+        let hit = tasks.flatten().any(|task| {
+            std::fs::read(task.path().join("cmdline"))
+                .is_ok_and(|raw| String::from_utf8_lossy(&raw).contains(needle))
+        });
+        if hit {
+            found.push(entry.file_name().to_string_lossy().to_string());
+        }
+    }
+    found
+}
+
+/// A process whose main thread called `pthread_exit`: its leader is a zombie, its other thread
+/// sleeps for `argv[1]` seconds.
+pub(crate) const ZOMBIE_LEADER_PY: &str = "import ctypes, threading, time, sys\n\
+threading.Thread(target=lambda: time.sleep(float(sys.argv[1]))).start()\n\
+time.sleep(0.05)\n\
+ctypes.CDLL(None).pthread_exit(None)\n";
+
+#[test]
+fn a_process_behind_a_zombie_leader_thread_is_a_leak_and_is_killed() {
+    let fx = Fixture::new();
+    std::fs::write(fx.dir.path().join("zomb.py"), ZOMBIE_LEADER_PY).expect("script");
+    let marker = marker();
+    let clock = Instant::now();
+    let result = fx.sh(&format!(
+        "setsid python3 zomb.py {marker} </dev/null >/dev/null 2>&1 & sleep 0.2; exit 0"
+    ));
+    let elapsed = clock.elapsed();
+    assert_eq!(running(&marker), Vec::<String>::new(), "left running");
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(result.exit_code, Some(0));
+    assert_eq!(result.uncontained, None);
+    assert!(
+        result.leaked.len() == 1
+            && result.leaked[0].pid > 0
+            && result.leaked[0]
+                .command
+                .ends_with(&format!("python3 zomb.py {marker}")),
+        "{:?}",
+        result.leaked
+    );
+    let failure = containment_failure(&result, Duration::from_millis(300)).expect("leaky");
+    assert!(failure.starts_with("leaky: "), "{failure}");
+}
+
+/// Asserts that `result` failed as lost containment, with nothing left of the marked sleep.
+fn assert_interfered(result: &ExecResult, marker: &str) {
+    assert_eq!(running(marker), Vec::<String>::new(), "left running");
+    let failure = containment_failure(result, DEFAULT_KILL_GRACE)
+        .unwrap_or_else(|| panic!("uncontained: {result:?}"));
     assert!(
         failure.contains("supervisor of this command was killed or interfered with"),
         "{failure}"
     );
+}
+
+#[test]
+fn a_byte_forged_into_the_control_pipe_fails_the_check() {
+    for byte in ["S", "K", "x"] {
+        let fx = Fixture::new();
+        let marker = marker();
+        // A leftover writes a stop command into its supervisor's stdin during the leak timeout:
+        // without the gate's nonce it is interference, never a clean stop.
+        let result = fx.sh(&format!(
+            "setsid sh -c 'sleep 0.1; printf {byte} > /proc/'$PPID'/fd/0; exec sleep {marker}' \
+             </dev/null >/dev/null 2>&1 & exit 0"
+        ));
+        assert_interfered(&result, &marker);
+    }
+}
+
+#[test]
+fn a_forged_exit_report_is_not_recorded_as_the_status() {
+    let fx = Fixture::new();
+    let marker = marker();
+    let result = fx.sh(&format!(
+        "setsid sleep {marker} & printf '%s\\n' '{{\"event\":\"exited\",\"status\":0}}' \
+         > /proc/$PPID/fd/1; exit 3"
+    ));
+    assert_eq!(result.exit_code, None);
+    assert_interfered(&result, &marker);
+}
+
+#[test]
+fn a_stopped_supervisor_fails_the_check_at_once_and_its_tree_is_killed() {
+    let fx = Fixture::new();
+    let marker = marker();
+    let clock = Instant::now();
+    let result = fx.sh(&format!(
+        "setsid sleep {marker} </dev/null >/dev/null 2>&1 & kill -STOP $PPID; exit 0"
+    ));
+    let elapsed = clock.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(result.exit_code, None);
+    assert_interfered(&result, &marker);
 }

@@ -19,14 +19,50 @@ pub struct Proc {
     pub ppid: libc::pid_t,
     /// Start time in clock ticks after boot: with the pid, the process's identity.
     pub start: u64,
-    /// Whether it has exited and waits to be reaped.
+    /// Whether it has exited and waits to be reaped. A thread-group leader that ended its own
+    /// thread (`pthread_exit`) shows state `Z` while its other threads run on: that process
+    /// is alive, and not a zombie here.
     pub zombie: bool,
 }
 
 /// Reads `/proc/PID/stat`; `None` when the process is gone.
 pub fn stat(pid: libc::pid_t) -> Option<Proc> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    let mut proc = parse_stat(&text)?;
+    if proc.zombie && !live_threads(pid).is_empty() {
+        proc.zombie = false;
+    }
+    Some(proc)
+}
+
+/// The threads of `pid` other than its (exited) leader that have not exited: a zombie leader
+/// with any of them is a running process that `waitpid` cannot reap.
+fn live_threads(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .filter(|&tid: &libc::pid_t| tid != pid)
+        .filter(|tid| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
+                .ok()
+                .and_then(|text| parse_stat(&text))
+                .is_some_and(|thread| !thread.zombie)
+        })
+        .collect()
+}
+
+/// The state letter of `/proc/PID/stat` (`R`, `S`, `T` for stopped…); `None` when it is gone.
+pub fn state(pid: libc::pid_t) -> Option<char> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    text.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
 }
 
 /// Parses `pid (comm) state ppid … starttime …`. The command name may hold spaces and
@@ -69,10 +105,16 @@ pub fn descendants(root: libc::pid_t) -> Vec<Proc> {
 }
 
 /// The command line of a process, arguments joined by spaces (at most 300 characters), or its
-/// `[comm]` when it has none (a kernel-style name, or a process that cleared it).
+/// `[comm]` when it has none (a kernel-style name, or a process that cleared it). A process whose
+/// leader thread exited shows no command line of its own; a live thread's is read instead.
 pub fn command_line(pid: libc::pid_t) -> String {
     const MAX: usize = 300;
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if raw.is_empty() {
+        if let Some(tid) = live_threads(pid).first() {
+            raw = std::fs::read(format!("/proc/{pid}/task/{tid}/cmdline")).unwrap_or_default();
+        }
+    }
     let text = String::from_utf8_lossy(&raw).replace('\0', " ");
     let text = text.trim();
     if text.is_empty() {
