@@ -23,6 +23,7 @@
 
 mod gate;
 mod lines;
+mod views;
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -282,44 +283,28 @@ fn name_words(name: &str) -> Vec<String> {
 }
 
 /// The byte ranges of one line (or piece of a long line) to mask: the rules and known
-/// secrets, widened so that no `\` escape or `&…;` entity is cut in half.
+/// secrets, run over the line with its ANSI escapes blanked, with its backslash escapes blanked
+/// too, and with its ANSI escapes removed ([`views`]), widened so that no `\` escape or `&…;`
+/// entity is cut in half.
 fn line_spans(text: &[u8]) -> Vec<(usize, usize)> {
-    let mut spans = REDACTOR.spans(&without_ansi(text));
+    let blanked = views::without_ansi(text);
+    let mut spans = REDACTOR.spans(&blanked);
+    if let Some(view) = views::without_backslash_escapes(&blanked) {
+        spans.extend(REDACTOR.spans(&view));
+    }
+    if let Some((view, offsets)) = views::ansi_removed(text) {
+        spans.extend(
+            REDACTOR
+                .spans(&view)
+                .into_iter()
+                .filter(|(start, end)| start < end)
+                .map(|span| views::span_in_text(&offsets, span)),
+        );
+    }
     for (start, end) in &mut spans {
         widen_for_markup(text, start, end);
     }
     relgate_probes::redact::merge_spans(spans)
-}
-
-/// `text` with every ANSI escape sequence (colours, cursor moves: `ESC [ … letter`, and the
-/// two-byte `ESC x`) overwritten by `0x01` bytes of the same length, so that a token printed in
-/// colour (`ESC[1mghp_…ESC[0m`) has the word boundary its rule needs, and spans found in the
-/// view are spans of `text`.
-fn without_ansi(text: &[u8]) -> Cow<'_, [u8]> {
-    const ESC: u8 = 0x1b;
-    if !text.contains(&ESC) {
-        return Cow::Borrowed(text);
-    }
-    let mut view = text.to_vec();
-    let mut at = 0;
-    while let Some(offset) = memchr::memchr(ESC, &view[at..]) {
-        let start = at + offset;
-        let mut end = start + 1;
-        if view.get(end) == Some(&b'[') {
-            end += 1;
-            while view
-                .get(end)
-                .is_some_and(|byte| (0x20..0x40).contains(byte))
-            {
-                end += 1;
-            }
-        }
-        // The final byte (a letter for CSI, any byte after a lone ESC).
-        end = (end + 1).min(view.len());
-        view[start..end].fill(0x01);
-        at = end;
-    }
-    Cow::Owned(view)
 }
 
 /// Widens `start..end` so that masking it keeps JSON and XML/HTML well-formed: a character
