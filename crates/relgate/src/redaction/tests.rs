@@ -266,6 +266,54 @@ fn the_redaction_table_of_escapes_and_glued_tokens() {
     }
 }
 
+/// Private keys in the shapes logs give them: each line behind a prefix (docker compose, CRI,
+/// a quote), on one line with doubly escaped or XML-escaped line breaks.
+#[test]
+fn the_redaction_table_of_keys_in_log_shapes() {
+    let (begin, end) = (begin(), end());
+    let [b0, b1, b2] = BODY;
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "docker compose prefix",
+            format!("app-1  | {begin}\napp-1  | {b0}\napp-1  | {b1}\napp-1  | {end}\napp-1  | listening\n"),
+            format!("app-1  | {begin}\napp-1  | [REDACTED]\napp-1  | [REDACTED]\napp-1  | {end}\napp-1  | listening\n"),
+        ),
+        (
+            "CRI prefix with timestamps of different lengths",
+            format!("2026-12-04T12:00:00Z stderr F {begin}\n2026-12-04T12:00:00.5Z stderr F {b0}\n2026-12-04T12:00:00.25Z stderr P {b1}\n2026-12-04T12:00:01Z stderr F {end}\n"),
+            format!("2026-12-04T12:00:00Z stderr F {begin}\n2026-12-04T12:00:00.5Z stderr F [REDACTED]\n2026-12-04T12:00:00.25Z stderr P [REDACTED]\n2026-12-04T12:00:01Z stderr F {end}\n"),
+        ),
+        (
+            "quoted key",
+            format!("> {begin}\n> {b0}\n> {b1}\n>\n> {b2}\n> {end}\n"),
+            format!("> {begin}\n> [REDACTED]\n> [REDACTED]\n>\n> [REDACTED]\n> {end}\n"),
+        ),
+        (
+            "prefixed block stops at prose",
+            format!("app-1  | {begin}\napp-1  | {b0}\napp-1  | FAIL: read returned 200\napp-1  | {b1}\n"),
+            format!("app-1  | {begin}\napp-1  | [REDACTED]\napp-1  | FAIL: read returned 200\napp-1  | {b1}\n"),
+        ),
+        (
+            "prose after a BEGIN mentioned mid-sentence ends the block",
+            format!("note: the file starts {begin}\nsee the docs here\nthe file is {b0}\n"),
+            format!("note: the file starts {begin}\nsee the docs here\nthe file is {b0}\n"),
+        ),
+        (
+            "doubly escaped one-line key",
+            format!("{{\"log\":\"{{\\\"key\\\":\\\"{begin}\\\\n{b0}\\\\n{b1}\\\\n{end}\\\\n\\\"}}\"}}\n"),
+            format!("{{\"log\":\"{{\\\"key\\\":\\\"{begin}\\\\n[REDACTED]\\\\n{end}\\\\n\\\"}}\"}}\n"),
+        ),
+        (
+            "XML-escaped one-line key",
+            format!("<key>{begin}&#10;{b0}&#10;{b1}&#10;{end}</key> <k>{begin}&#xA;{b2}&#xA;{end}</k>\n"),
+            format!("<key>{begin}&#10;[REDACTED]&#10;{end}</key> <k>{begin}&#xA;[REDACTED]&#xA;{end}</k>\n"),
+        ),
+    ];
+    for (name, input, expected) in &cases {
+        assert_table(name, input, expected);
+    }
+}
+
 #[test]
 fn masking_keeps_json_valid() {
     let secret_line = format!(
