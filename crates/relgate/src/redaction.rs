@@ -217,8 +217,10 @@ pub const NOT_SECRET_LAST_WORDS: &[&str] = &[
 /// Whether an environment variable's name says its value is a secret. The name is split into
 /// words at `_`, `-`, `.` and lower-to-upper case changes; it is secret when a word,
 /// case-insensitively, ends with TOKEN(S), SECRET(S), PASSWORD(S), PASSWD, PASSPHRASE,
-/// CREDENTIAL(S) or AUTH, or is KEY(S) or a compound key word (APIKEY, PRIVATEKEY, ACCESSKEY,
-/// SECRETKEY, SIGNINGKEY, MASTERKEY), unless the last word says something about a secret
+/// CREDENTIAL(S) or AUTH, or is KEY(S), a compound key word (APIKEY, PRIVATEKEY, ACCESSKEY,
+/// SECRETKEY, SIGNINGKEY, MASTERKEY) or one of the short words PASS, PWD and PAT (whole words
+/// only: `DB_PASS`, `MYSQL_PWD`, `GH_PAT`, but not `BYPASS`, `COMPASS`, `PATH`, `PATCH`; the
+/// shell's own `PWD` and `OLDPWD`, which hold directories, are not secret), unless the last word says something about a secret
 /// rather than being one ([`NOT_SECRET_LAST_WORDS`]: `TOKEN_URL`, `PASSWORD_FILE`,
 /// `AUTH_MODE`). So `GITHUB_TOKEN`, `PGPASSWORD`, `apiKey`, `OAUTH` and
 /// `AWS_SECRET_ACCESS_KEY` are secret; `KEYBOARD`, `MONKEY`, `AUTHOR`, `TOKENIZER` and
@@ -246,7 +248,14 @@ pub fn is_secret_name(name: &str) -> bool {
         "secretkey",
         "signingkey",
         "masterkey",
+        "pass",
+        "pwd",
+        "pat",
     ];
+    // The shell's working directories.
+    if name.eq_ignore_ascii_case("PWD") || name.eq_ignore_ascii_case("OLDPWD") {
+        return false;
+    }
     let words = name_words(name);
     if words.last().is_some_and(|last| {
         NOT_SECRET_LAST_WORDS.contains(&last.as_str())

@@ -452,6 +452,12 @@ fn secret_looking_names() {
         "OAUTH",
         "gpg-passphrase",
         "signing.key",
+        "DB_PASS",
+        "MYSQL_PWD",
+        "GH_PAT",
+        "dbPass",
+        "SMTP_PASS",
+        "PAT",
     ] {
         assert!(is_secret_name(name), "{name} should be secret");
     }
@@ -472,6 +478,16 @@ fn secret_looking_names() {
         "AUTH_MODE",
         "TOKEN_TTL",
         "GITHUB_TOKEN_ENABLED",
+        "OLDPWD",
+        "BYPASS",
+        "SPAM_BYPASS",
+        "COMPASS",
+        "PATCH",
+        "GIT_PATCH",
+        "LD_LIBRARY_PATH",
+        "PATHEXT",
+        "DB_PASS_FILE",
+        "GH_PAT_TTL",
     ] {
         assert!(!is_secret_name(name), "{name} should not be secret");
     }
