@@ -55,7 +55,7 @@ pub(super) fn without_ansi(text: &[u8]) -> Cow<'_, [u8]> {
 pub(super) fn without_backslash_escapes(text: &[u8]) -> Option<Vec<u8>> {
     static ESCAPE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"\\+(?:(?:033|0?33|e|x1[bB]|u001[bB])(?:\[[0-9;?]*[A-Za-z])?|u[0-9A-Fa-f]{4}|[nrtbfv0a]|[\x22'/])",
+            r"\\+(?:(?:0?33|e|x1[bB]|u001[bB])(?:\[[0-9;?]*[A-Za-z])?|u[0-9A-Fa-f]{4}|[nrtbfv0a]|[\x22'/])",
         )
         .expect("static regex")
     });
