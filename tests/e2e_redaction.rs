@@ -318,6 +318,107 @@ fn no_secret_reaches_github_annotations_or_the_step_summary() {
     assert_no_secret(&places);
 }
 
+/// The attacks of the second review: tokens right after an escape (in the output and in the
+/// command line itself, as annotations and the ledger quote it), glued to a digit or cut by a
+/// colour reset; private keys behind log prefixes or with doubly escaped or XML line breaks;
+/// a password in an https URL; `env` values under `DB_PASS`, `MYSQL_PWD` and `GH_PAT`.
+#[test]
+fn escaped_glued_split_and_prefixed_secrets_reach_no_output() {
+    let token = ["gh", "o_", "Mv3nB8cX1zL6kJ4hG9fD2sA7pO5iU0yT3rE8"].concat();
+    let aws = ["AS", "IAQ7W2E9R4T6Y1U3I8"].concat();
+    let password = ["Hq8zVt3", "-Wn5k-e2e"].concat();
+    let (db_pass, mysql_pwd) = ("dbpass-Rt61-never-printed", "mypwd-Lc29-never-printed");
+    let pat = ["gh", "p_", "Wq2eR5tY8uI1oP4aS7dF0gH3jK6lZ9xC2vB5"].concat();
+    // Key body lines are assembled by the shell, so the command holds no body.
+    let (a, b) = ("MIIEvgIBADANBgkq", "hkiG9w0BAQEFAASC");
+    let body = format!("{a}{b}{a}{b}");
+    let script = format!(
+        "begin='{begin}'; end='{end}'; a={a}; b={b}; k=$a$b$a$b; \
+         printf '%s\\n' '{{\"a\":\"x\\n{slack}\"}}' '\"token follows:\\n{token}\\t{aws}\"'; \
+         printf '\\033[31m{token}\\033[0m\\n'; echo 'shown: \\e[1;31m{aws}\\e[0m \\x1b[31m{slack}\\x1b[0m'; \
+         echo \"glued 1{token} 2{aws}\"; \
+         printf 'split %.20s\\033[0m%s\\n' \"$GH_PAT\" \"${{GH_PAT#????????????????????}}\"; \
+         echo \"git clone https://user:{password}@git.example.com/app.git\"; \
+         echo \"pass=$DB_PASS pwd=$MYSQL_PWD\"; \
+         printf 'app-1  | %s\\n' \"$begin\" \"$k\" \"$k\" \"$end\" 'app ready'; \
+         printf '2026-12-04T12:00:0%sZ stderr F %s\\n' 0 \"$begin\" 0.5 \"$k\" 1.25 \"$k\" 2 \"$end\"; \
+         printf '> %s\\n' \"$begin\" \"$k\" \"$end\"; \
+         printf '%s\\n' '{{\"log\":\"'\"$begin\"'\\\\n'\"$k\"'\\\\n'\"$end\"'\"}}' \"<k>$begin&#10;$k&#xA;$end</k>\"; \
+         echo 'FAIL: leaky shapes'; exit 1",
+        begin = begin(),
+        end = end(),
+        slack = slack_token(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("packets.toml");
+    std::fs::write(
+        &gate,
+        format!(
+            "[[packet]]\nid = \"SEC-02\"\n[[packet.check]]\nid = \"shapes\"\nrun = {}\nseverity = \"P0\"\nenv = {{ DB_PASS = {}, MYSQL_PWD = {}, GH_PAT = {} }}\n",
+            toml_string(&script),
+            toml_string(db_pass),
+            toml_string(mysql_pwd),
+            toml_string(&pat),
+        ),
+    )
+    .unwrap();
+    let summary = dir.path().join("step-summary.md");
+    let run = run_gate(
+        &gate,
+        &[
+            ("GITHUB_ACTIONS", Some(Path::new("true"))),
+            ("GITHUB_STEP_SUMMARY", Some(&summary)),
+        ],
+    );
+    assert_eq!(run.code(), 1, "{}", run.context());
+    let log = std::fs::read_to_string(run.out.path().join("logs/SEC-02/shapes.log")).unwrap();
+    let mut places = out_files(&run);
+    places.push((
+        "$GITHUB_STEP_SUMMARY".into(),
+        std::fs::read(&summary).unwrap(),
+    ));
+    let secrets = [
+        token.as_str(),
+        aws.as_str(),
+        &slack_token(),
+        &password,
+        db_pass,
+        mysql_pwd,
+        &pat[..20],
+        &pat[20..],
+        &body,
+    ]
+    .map(str::to_string);
+    let mut leaks = Vec::new();
+    for (name, bytes) in &places {
+        let text = String::from_utf8_lossy(bytes);
+        for secret in &secrets {
+            if text.contains(secret.as_str()) {
+                leaks.push(format!("{name} holds {}…", &secret[..6]));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "secrets leaked:\n{}\n{log}",
+        leaks.join("\n")
+    );
+    // Masked in place, the rest kept.
+    for kept in [
+        "{\"a\":\"x\\n[REDACTED]\"}",
+        "glued 1[REDACTED] 2[REDACTED]",
+        "split [REDACTED]\n",
+        "https://user:[REDACTED]@git.example.com",
+        "app-1  | [REDACTED]\napp-1  | [REDACTED]\napp-1  | -----END",
+        "stderr F [REDACTED]\n",
+        "> [REDACTED]\n",
+        "FAIL: leaky shapes",
+        "app-1  | app ready",
+    ] {
+        assert!(log.contains(kept), "{kept:?} in\n{log}");
+    }
+}
+
 /// Runs the gate file `body`; its exit status and stderr.
 fn refused(body: &str) -> (std::process::Output, String) {
     let dir = tempfile::tempdir().unwrap();

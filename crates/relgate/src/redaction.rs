@@ -23,6 +23,7 @@
 
 mod gate;
 mod lines;
+mod views;
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -216,8 +217,10 @@ pub const NOT_SECRET_LAST_WORDS: &[&str] = &[
 /// Whether an environment variable's name says its value is a secret. The name is split into
 /// words at `_`, `-`, `.` and lower-to-upper case changes; it is secret when a word,
 /// case-insensitively, ends with TOKEN(S), SECRET(S), PASSWORD(S), PASSWD, PASSPHRASE,
-/// CREDENTIAL(S) or AUTH, or is KEY(S) or a compound key word (APIKEY, PRIVATEKEY, ACCESSKEY,
-/// SECRETKEY, SIGNINGKEY, MASTERKEY), unless the last word says something about a secret
+/// CREDENTIAL(S) or AUTH, or is KEY(S), a compound key word (APIKEY, PRIVATEKEY, ACCESSKEY,
+/// SECRETKEY, SIGNINGKEY, MASTERKEY) or one of the short words PASS, PWD and PAT (whole words
+/// only: `DB_PASS`, `MYSQL_PWD`, `GH_PAT`, but not `BYPASS`, `COMPASS`, `PATH`, `PATCH`; the
+/// shell's own `PWD` and `OLDPWD`, which hold directories, are not secret), unless the last word says something about a secret
 /// rather than being one ([`NOT_SECRET_LAST_WORDS`]: `TOKEN_URL`, `PASSWORD_FILE`,
 /// `AUTH_MODE`). So `GITHUB_TOKEN`, `PGPASSWORD`, `apiKey`, `OAUTH` and
 /// `AWS_SECRET_ACCESS_KEY` are secret; `KEYBOARD`, `MONKEY`, `AUTHOR`, `TOKENIZER` and
@@ -245,7 +248,14 @@ pub fn is_secret_name(name: &str) -> bool {
         "secretkey",
         "signingkey",
         "masterkey",
+        "pass",
+        "pwd",
+        "pat",
     ];
+    // The shell's working directories.
+    if name.eq_ignore_ascii_case("PWD") || name.eq_ignore_ascii_case("OLDPWD") {
+        return false;
+    }
     let words = name_words(name);
     if words.last().is_some_and(|last| {
         NOT_SECRET_LAST_WORDS.contains(&last.as_str())
@@ -282,44 +292,28 @@ fn name_words(name: &str) -> Vec<String> {
 }
 
 /// The byte ranges of one line (or piece of a long line) to mask: the rules and known
-/// secrets, widened so that no `\` escape or `&…;` entity is cut in half.
+/// secrets, run over the line with its ANSI escapes blanked, with its backslash escapes blanked
+/// too, and with its ANSI escapes removed ([`views`]), widened so that no `\` escape or `&…;`
+/// entity is cut in half.
 fn line_spans(text: &[u8]) -> Vec<(usize, usize)> {
-    let mut spans = REDACTOR.spans(&without_ansi(text));
+    let blanked = views::without_ansi(text);
+    let mut spans = REDACTOR.spans(&blanked);
+    if let Some(view) = views::without_backslash_escapes(&blanked) {
+        spans.extend(REDACTOR.spans(&view));
+    }
+    if let Some((view, offsets)) = views::ansi_removed(text) {
+        spans.extend(
+            REDACTOR
+                .spans(&view)
+                .into_iter()
+                .filter(|(start, end)| start < end)
+                .map(|span| views::span_in_text(&offsets, span)),
+        );
+    }
     for (start, end) in &mut spans {
         widen_for_markup(text, start, end);
     }
     relgate_probes::redact::merge_spans(spans)
-}
-
-/// `text` with every ANSI escape sequence (colours, cursor moves: `ESC [ … letter`, and the
-/// two-byte `ESC x`) overwritten by `0x01` bytes of the same length, so that a token printed in
-/// colour (`ESC[1mghp_…ESC[0m`) has the word boundary its rule needs, and spans found in the
-/// view are spans of `text`.
-fn without_ansi(text: &[u8]) -> Cow<'_, [u8]> {
-    const ESC: u8 = 0x1b;
-    if !text.contains(&ESC) {
-        return Cow::Borrowed(text);
-    }
-    let mut view = text.to_vec();
-    let mut at = 0;
-    while let Some(offset) = memchr::memchr(ESC, &view[at..]) {
-        let start = at + offset;
-        let mut end = start + 1;
-        if view.get(end) == Some(&b'[') {
-            end += 1;
-            while view
-                .get(end)
-                .is_some_and(|byte| (0x20..0x40).contains(byte))
-            {
-                end += 1;
-            }
-        }
-        // The final byte (a letter for CSI, any byte after a lone ESC).
-        end = (end + 1).min(view.len());
-        view[start..end].fill(0x01);
-        at = end;
-    }
-    Cow::Owned(view)
 }
 
 /// Widens `start..end` so that masking it keeps JSON and XML/HTML well-formed: a character

@@ -57,6 +57,15 @@ struct Spec {
     check: Check,
 }
 
+/// A line break inside a private key as logs and documents spell it: a real one (or other
+/// white space), a JSON escape (`\n`), a doubly escaped one (`\\n`, JSON inside JSON) or an
+/// XML/HTML character reference (`&#10;`, `&#xA;`, `&#13;`, `&#xD;`).
+macro_rules! line_break {
+    () => {
+        r"(?:\\{1,2}[rn]|\s|&#1[03];|&#[xX]0?[aAdD];)"
+    };
+}
+
 /// The key names of `key = "value"` assignments the generic rule looks at.
 macro_rules! secret_key {
     () => {
@@ -69,7 +78,7 @@ const SPECS: &[Spec] = &[
     Spec {
         id: "aws-access-key-id",
         description: "AWS access key id (AKIA… long-term, ASIA… temporary)",
-        patterns: &[r"(?:^|[^0-9A-Za-z])(?P<secret>(?:AKIA|ASIA)[0-9A-Z]{16})(?:[^0-9A-Za-z]|$)"],
+        patterns: &[r"(?:^|[^A-Za-z])(?P<secret>(?:AKIA|ASIA)[0-9A-Z]{16})(?:[^0-9A-Za-z]|$)"],
         keywords: &["akia", "asia"],
         min_len: 20,
         entropy: Some(3.0),
@@ -133,7 +142,7 @@ const SPECS: &[Spec] = &[
         id: "github-token",
         description: "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
         patterns: &[
-            r"(?:^|[^0-9A-Za-z_])(?P<secret>gh[pousr]_[0-9A-Za-z]{36,}|github_pat_[0-9A-Za-z_]{82,})(?:[^0-9A-Za-z_]|$)",
+            r"(?:^|[^A-Za-z_])(?P<secret>gh[pousr]_[0-9A-Za-z]{36,}|github_pat_[0-9A-Za-z_]{82,})(?:[^0-9A-Za-z_]|$)",
         ],
         keywords: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
         min_len: 40,
@@ -146,7 +155,7 @@ const SPECS: &[Spec] = &[
         id: "gitlab-token",
         description: "GitLab personal access token (glpat-…)",
         patterns: &[
-            r"(?:^|[^0-9A-Za-z_\-])(?P<secret>glpat-[0-9A-Za-z_\-]{20,}(?:\.[0-9A-Za-z_\-]+)*)",
+            r"(?:^|[^A-Za-z_\-])(?P<secret>glpat-[0-9A-Za-z_\-]{20,}(?:\.[0-9A-Za-z_\-]+)*)",
         ],
         keywords: &["glpat-"],
         min_len: 26,
@@ -159,7 +168,7 @@ const SPECS: &[Spec] = &[
         id: "slack-token",
         description: "Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-)",
         patterns: &[
-            r"(?:^|[^0-9A-Za-z_\-])(?P<secret>xox[abprs]-[0-9A-Za-z]{8,}(?:-[0-9A-Za-z]+)+)",
+            r"(?:^|[^A-Za-z_\-])(?P<secret>xox[abprs]-[0-9A-Za-z]{8,}(?:-[0-9A-Za-z]+)+)",
         ],
         keywords: &["xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-"],
         min_len: 24,
@@ -184,7 +193,7 @@ const SPECS: &[Spec] = &[
     Spec {
         id: "stripe-secret-key",
         description: "Stripe live secret or restricted key (sk_live_, rk_live_)",
-        patterns: &[r"(?:^|[^0-9A-Za-z_])(?P<secret>(?:sk|rk)_live_[0-9A-Za-z]{20,})"],
+        patterns: &[r"(?:^|[^A-Za-z_])(?P<secret>(?:sk|rk)_live_[0-9A-Za-z]{20,})"],
         keywords: &["sk_live_", "rk_live_"],
         min_len: 28,
         entropy: Some(3.0),
@@ -199,7 +208,15 @@ const SPECS: &[Spec] = &[
         // body (on the next lines, after JSON `\n` escapes, or right after the armour), up to
         // the END line or, in a truncated text, the last base64 run.
         patterns: &[
-            r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\\[rn]|\s)*(?:[A-Za-z][0-9A-Za-z\-]*:[^\n\\]*(?:\\[rn]|\s)+)*(?P<secret>[0-9A-Za-z+/=]{20,}(?:(?:\\[rn]|\s)+[0-9A-Za-z+/=]+)*)",
+            concat!(
+                r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----",
+                line_break!(),
+                r"*(?:[A-Za-z][0-9A-Za-z\-]*:[^\n\\&]*",
+                line_break!(),
+                r"+)*(?P<secret>[0-9A-Za-z+/=]{20,}(?:",
+                line_break!(),
+                r"+[0-9A-Za-z+/=]+)*)"
+            ),
         ],
         keywords: &["private key"],
         min_len: 40,
@@ -243,6 +260,21 @@ const SPECS: &[Spec] = &[
         scan: true,
         redact: Redact::Always,
         check: Check::DatabaseUrl,
+    },
+    Spec {
+        id: "url-password",
+        description: "password in the userinfo of any URL (scheme://user:password@host; redaction only)",
+        // A non-empty user, a password that is not all digits (`http://host:8080@…` is a port),
+        // and a host right after the `@`.
+        patterns: &[
+            r#"(?i)\b[a-z][a-z0-9+.\-]{1,30}://(?P<user>[^:/?#@\s"'<>`]+):(?P<secret>[^@/?#\s"'<>`]*[^0-9@/?#\s"'<>`][^@/?#\s"'<>`]*)@[0-9a-z\[]"#,
+        ],
+        keywords: &["://"],
+        min_len: 1,
+        entropy: None,
+        scan: false,
+        redact: Redact::Always,
+        check: Check::None,
     },
     Spec {
         id: "generic-secret",
@@ -799,6 +831,13 @@ pub(crate) fn canary(rule: &str) -> Option<(String, String)> {
                 secret,
             )
         }
+        "url-password" => {
+            let secret = format!("{}-{}", random.string(alnum, 8), random.string(alnum, 4));
+            (
+                format!("git clone https://ci:{secret}@git.internal/app.git\n"),
+                secret,
+            )
+        }
         "generic-secret" => {
             let secret = random.string(alnum, 40);
             (format!("client_{} = \"{secret}\"\n", "secret"), secret)
@@ -1027,6 +1066,74 @@ mod tests {
             redact(&stock).contains(MASK),
             "logs mask even stock passwords"
         );
+    }
+
+    #[test]
+    fn distinctive_prefixes_glued_to_a_digit_are_masked_letters_are_not() {
+        let tail = Random::seeded("glued").string("abcdefXYZ0123456789", 36);
+        for prefix in [
+            ["gh", "p_"].concat(),
+            ["xo", "xb-123456789012-"].concat(),
+            ["gl", "pat-"].concat(),
+            ["sk", "_live_"].concat(),
+        ] {
+            let token = format!("{prefix}{tail}");
+            assert_eq!(redact(&format!("1{token}")), format!("1{MASK}"), "{prefix}");
+            assert_eq!(
+                redact(&format!("x{token}")),
+                format!("x{token}"),
+                "{prefix}"
+            );
+        }
+        let aws = format!("{}{}", ["AK", "IA"].concat(), "Q3EFR4EDT2SYWB3W");
+        assert_eq!(redact(&format!("7{aws}")), format!("7{MASK}"));
+        assert_eq!(redact(&format!("Z{aws}")), format!("Z{aws}"));
+    }
+
+    #[test]
+    fn url_passwords_of_any_scheme_are_masked_ports_are_not() {
+        let password = ["Hq8zVt3", "-Wn5k"].concat();
+        assert_eq!(
+            redact(&format!("https://user:{password}@git.example.com/x")),
+            format!("https://user:{MASK}@git.example.com/x")
+        );
+        for clean in [
+            "http://host:8080@example.com/",
+            "ssh://git@github.com/org/repo",
+            "https://:nouser@host/",
+            "https://user:@host/",
+            "see https://example.com:443/a@b",
+        ] {
+            assert_eq!(redact(clean), clean);
+        }
+        assert_eq!(
+            scan(&format!("https://user:{password}@git.example.com")),
+            Vec::<&str>::new()
+        );
+    }
+
+    #[test]
+    fn one_line_keys_with_escaped_or_entity_line_breaks_are_masked() {
+        let (_, body) = canary("private-key").unwrap();
+        let armour = |word: &str| format!("-----{word} {} KEY-----", "PRIVATE");
+        for separator in ["\\n", "\\r\\n", "&#10;", "&#xA;", "&#x0a;", "&#13;&#10;"] {
+            let text = format!(
+                "\"{}{separator}{}{separator}{}\"",
+                armour("BEGIN"),
+                body.replace('\n', separator),
+                armour("END")
+            );
+            let redacted = redact(&text);
+            assert_eq!(
+                redacted,
+                format!(
+                    "\"{}{separator}{MASK}{separator}{}\"",
+                    armour("BEGIN"),
+                    armour("END")
+                ),
+                "{separator}"
+            );
+        }
     }
 
     #[test]

@@ -42,6 +42,13 @@ pub struct LineRedactor {
     /// How many leading bytes of `pending` were already written.
     written: usize,
     pem: Pem,
+    /// How many white-space-separated fields stood before the `-----BEGIN` of the open block
+    /// on its line (a log prefix: `app-1  |`, `<time> stderr F`, `>`): the body lines are
+    /// read after as many fields, and those stay.
+    prefix_fields: usize,
+    /// The last of those fields (`|`, `F`, `>`): a line that is that prefix alone is a blank
+    /// line of the block.
+    prefix_tail: Vec<u8>,
 }
 
 impl LineRedactor {
@@ -100,6 +107,8 @@ impl LineRedactor {
             // The rest of an overlong line: never a PEM body line.
             let spans = line_spans(&self.pending);
             self.pem = armour_state(&self.pending[self.written..], self.pem);
+            self.prefix_fields = 0;
+            self.prefix_tail.clear();
             out(&masked_range(
                 &self.pending,
                 &spans,
@@ -134,6 +143,8 @@ impl LineRedactor {
             self.pem = Pem::Outside;
         }
         self.pem = armour_state(&self.pending[self.written..cut], self.pem);
+        self.prefix_fields = 0;
+        self.prefix_tail.clear();
         out(&masked_range(&self.pending, &spans, self.written, cut))?;
         let keep_from = cut.saturating_sub(CONTEXT);
         self.pending.drain(..keep_from);
@@ -145,24 +156,40 @@ impl LineRedactor {
     fn redact_line<'l>(&mut self, line: &'l [u8]) -> Cow<'l, [u8]> {
         let (content, ending) = split_ending(line);
         if self.pem != Pem::Outside {
-            let trimmed = content.trim_ascii();
-            if trimmed.is_empty() {
+            if content.trim_ascii().is_empty() {
                 return Cow::Borrowed(line);
             }
-            if !is_end_armour(trimmed) {
-                if let Some(next) = pem_line(trimmed, self.pem) {
-                    self.pem = next;
-                    let indent = content.len() - content.trim_ascii_start().len();
-                    let mut masked = content[..indent].to_vec();
-                    masked.extend_from_slice(MASK.as_bytes());
-                    masked.extend_from_slice(ending);
-                    return Cow::Owned(masked);
+            // A line with fewer fields than the BEGIN line's prefix is no line of the block.
+            if let Some((prefix, candidate)) = after_fields(content, self.prefix_fields) {
+                let trimmed = candidate.trim_ascii();
+                if trimmed.is_empty() && content.trim_ascii().ends_with(&self.prefix_tail) {
+                    // The prefix alone (`app-1  |`, `>`): a blank line of the block.
+                    return Cow::Borrowed(line);
+                }
+                if !trimmed.is_empty() && !is_end_armour(trimmed) {
+                    if let Some(next) = pem_line(trimmed, self.pem) {
+                        self.pem = next;
+                        let indent = candidate.len() - candidate.trim_ascii_start().len();
+                        let mut masked = content[..prefix + indent].to_vec();
+                        masked.extend_from_slice(MASK.as_bytes());
+                        masked.extend_from_slice(ending);
+                        return Cow::Owned(masked);
+                    }
                 }
             }
             // The END line, or a line that is no key material: the block is over.
             self.pem = Pem::Outside;
         }
         self.pem = armour_state(content, Pem::Outside);
+        let prefix: Vec<&[u8]> = match rfind_armour(content, b"-----BEGIN") {
+            Some(begin) if self.pem == Pem::Opened => content[..begin]
+                .split(u8::is_ascii_whitespace)
+                .filter(|field| !field.is_empty())
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.prefix_fields = prefix.len();
+        self.prefix_tail = prefix.last().map(|tail| tail.to_vec()).unwrap_or_default();
         let spans = line_spans(line);
         if spans.is_empty() {
             return Cow::Borrowed(line);
@@ -183,6 +210,24 @@ fn masked_range(text: &[u8], spans: &[(usize, usize)], from: usize, to: usize) -
 
 fn is_continuation(text: &[u8], index: usize) -> bool {
     text.get(index).is_some_and(|byte| byte & 0xC0 == 0x80)
+}
+
+/// Where the text after the first `fields` white-space-separated fields of `line` starts, and
+/// that text (`line` itself when `fields` is 0); `None` when the line has fewer fields.
+fn after_fields(line: &[u8], fields: usize) -> Option<(usize, &[u8])> {
+    let mut at = 0;
+    for _ in 0..fields {
+        while line.get(at).is_some_and(u8::is_ascii_whitespace) {
+            at += 1;
+        }
+        if at == line.len() {
+            return None;
+        }
+        while line.get(at).is_some_and(|byte| !byte.is_ascii_whitespace()) {
+            at += 1;
+        }
+    }
+    Some((at, &line[at..]))
 }
 
 /// The line without its `\n` or `\r\n`, and that ending.

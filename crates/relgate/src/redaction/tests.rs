@@ -191,6 +191,129 @@ fn the_redaction_table() {
     }
 }
 
+fn aws_key_id() -> String {
+    ["AK", "IA3EFR4EDT2SYWB3WK"].concat()
+}
+
+/// Tokens right after an escape, glued to a digit, or cut by a colour change; passwords in any
+/// URL. Each case is also checked to stay JSON when it was JSON.
+#[test]
+fn the_redaction_table_of_escapes_and_glued_tokens() {
+    let (gh, slack, aws) = (github_token(), slack_token(), aws_key_id());
+    let svc = ["postgres://svc:", "Xk9wLq2-Rz7p", "@db/app"].concat();
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "token after a JSON \\n escape",
+            format!("{{\"a\":\"x\\n{slack}\"}}\n"),
+            "{\"a\":\"x\\n[REDACTED]\"}\n".into(),
+        ),
+        (
+            "tokens after \\n and \\t escapes",
+            format!("\"token follows:\\n{gh}\\t{aws}\"\n"),
+            "\"token follows:\\n[REDACTED]\\t[REDACTED]\"\n".into(),
+        ),
+        (
+            "database url after a \\n escape",
+            format!("\"y\\n{svc}\"\n"),
+            "\"y\\npostgres://svc:[REDACTED]@db/app\"\n".into(),
+        ),
+        (
+            "tokens after \\r, \\\", \\u and a doubly escaped \\\\n",
+            format!("\"a\\r{gh} b\\\"{aws}\\\" c\\u0020{slack} d\\\\n{gh}\"\n"),
+            "\"a\\r[REDACTED] b\\\"[REDACTED]\\\" c\\u0020[REDACTED] d\\\\n[REDACTED]\"\n".into(),
+        ),
+        (
+            "tokens after printed colour escapes",
+            format!(
+                "printf '\\033[31m{gh}\\033[0m' '\\e[1;31m{aws}\\e[0m' '\\x1b[31m{slack}\\x1b[0m'\n"
+            ),
+            "printf '\\033[31m[REDACTED]\\033[0m' '\\e[1;31m[REDACTED]\\e[0m' '\\x1b[31m[REDACTED]\\x1b[0m'\n".into(),
+        ),
+        (
+            "tokens glued to a digit",
+            format!("1{gh} 2{slack} 3{aws}\n"),
+            "1[REDACTED] 2[REDACTED] 3[REDACTED]\n".into(),
+        ),
+        (
+            "a backslash before a plain word stays",
+            "C:\\Users\\build\\ghp_short and \\d+ and a\\\\b\n".into(),
+            "C:\\Users\\build\\ghp_short and \\d+ and a\\\\b\n".into(),
+        ),
+        (
+            "a token cut by a colour reset",
+            format!("{}\x1b[0m{} done\n", &gh[..20], &gh[20..]),
+            "[REDACTED] done\n".into(),
+        ),
+        (
+            "a password in an https URL",
+            format!("git clone https://user:{}@git.example.com/app.git\n", "Hq8zVt3-Wn5k"),
+            "git clone https://user:[REDACTED]@git.example.com/app.git\n".into(),
+        ),
+        (
+            "a port before an @ is no password",
+            "GET http://host:8080@example.com/ and ssh://git@github.com/x\n".into(),
+            "GET http://host:8080@example.com/ and ssh://git@github.com/x\n".into(),
+        ),
+    ];
+    for (name, input, expected) in &cases {
+        assert_table(name, input, expected);
+        let line = input.trim_end();
+        if serde_json::from_str::<serde_json::Value>(line).is_ok() {
+            let redacted = redact(line);
+            serde_json::from_str::<serde_json::Value>(&redacted)
+                .unwrap_or_else(|err| panic!("{name}: {redacted}: {err}"));
+        }
+    }
+}
+
+/// Private keys in the shapes logs give them: each line behind a prefix (docker compose, CRI,
+/// a quote), on one line with doubly escaped or XML-escaped line breaks.
+#[test]
+fn the_redaction_table_of_keys_in_log_shapes() {
+    let (begin, end) = (begin(), end());
+    let [b0, b1, b2] = BODY;
+    let cases: Vec<(&str, String, String)> = vec![
+        (
+            "docker compose prefix",
+            format!("app-1  | {begin}\napp-1  | {b0}\napp-1  | {b1}\napp-1  | {end}\napp-1  | listening\n"),
+            format!("app-1  | {begin}\napp-1  | [REDACTED]\napp-1  | [REDACTED]\napp-1  | {end}\napp-1  | listening\n"),
+        ),
+        (
+            "CRI prefix with timestamps of different lengths",
+            format!("2026-12-04T12:00:00Z stderr F {begin}\n2026-12-04T12:00:00.5Z stderr F {b0}\n2026-12-04T12:00:00.25Z stderr P {b1}\n2026-12-04T12:00:01Z stderr F {end}\n"),
+            format!("2026-12-04T12:00:00Z stderr F {begin}\n2026-12-04T12:00:00.5Z stderr F [REDACTED]\n2026-12-04T12:00:00.25Z stderr P [REDACTED]\n2026-12-04T12:00:01Z stderr F {end}\n"),
+        ),
+        (
+            "quoted key",
+            format!("> {begin}\n> {b0}\n> {b1}\n>\n> {b2}\n> {end}\n"),
+            format!("> {begin}\n> [REDACTED]\n> [REDACTED]\n>\n> [REDACTED]\n> {end}\n"),
+        ),
+        (
+            "prefixed block stops at prose",
+            format!("app-1  | {begin}\napp-1  | {b0}\napp-1  | FAIL: read returned 200\napp-1  | {b1}\n"),
+            format!("app-1  | {begin}\napp-1  | [REDACTED]\napp-1  | FAIL: read returned 200\napp-1  | {b1}\n"),
+        ),
+        (
+            "prose after a BEGIN mentioned mid-sentence ends the block",
+            format!("note: the file starts {begin}\nsee the docs here\nthe file is {b0}\n"),
+            format!("note: the file starts {begin}\nsee the docs here\nthe file is {b0}\n"),
+        ),
+        (
+            "doubly escaped one-line key",
+            format!("{{\"log\":\"{{\\\"key\\\":\\\"{begin}\\\\n{b0}\\\\n{b1}\\\\n{end}\\\\n\\\"}}\"}}\n"),
+            format!("{{\"log\":\"{{\\\"key\\\":\\\"{begin}\\\\n[REDACTED]\\\\n{end}\\\\n\\\"}}\"}}\n"),
+        ),
+        (
+            "XML-escaped one-line key",
+            format!("<key>{begin}&#10;{b0}&#10;{b1}&#10;{end}</key> <k>{begin}&#xA;{b2}&#xA;{end}</k>\n"),
+            format!("<key>{begin}&#10;[REDACTED]&#10;{end}</key> <k>{begin}&#xA;[REDACTED]&#xA;{end}</k>\n"),
+        ),
+    ];
+    for (name, input, expected) in &cases {
+        assert_table(name, input, expected);
+    }
+}
+
 #[test]
 fn masking_keeps_json_valid() {
     let secret_line = format!(
@@ -329,6 +452,12 @@ fn secret_looking_names() {
         "OAUTH",
         "gpg-passphrase",
         "signing.key",
+        "DB_PASS",
+        "MYSQL_PWD",
+        "GH_PAT",
+        "dbPass",
+        "SMTP_PASS",
+        "PAT",
     ] {
         assert!(is_secret_name(name), "{name} should be secret");
     }
@@ -349,6 +478,16 @@ fn secret_looking_names() {
         "AUTH_MODE",
         "TOKEN_TTL",
         "GITHUB_TOKEN_ENABLED",
+        "OLDPWD",
+        "BYPASS",
+        "SPAM_BYPASS",
+        "COMPASS",
+        "PATCH",
+        "GIT_PATCH",
+        "LD_LIBRARY_PATH",
+        "PATHEXT",
+        "DB_PASS_FILE",
+        "GH_PAT_TTL",
     ] {
         assert!(!is_secret_name(name), "{name} should not be secret");
     }
