@@ -712,3 +712,36 @@ fn a_gate_file_hiding_a_secret_in_an_escape_is_not_copied() {
     let verify = verify_with(&out, &["--gate", gate_file.to_str().unwrap()]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
 }
+
+/// Found on this repository's own gate: a probe's output quoted in junit.xml was redacted by the
+/// final pass of the write path but not by verify's re-render, so a genuine run failed verify.
+/// verify compares each report as written (redacted once more), and such text is no URL.
+#[test]
+fn reports_are_compared_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate_file = dir.path().join("gate.toml");
+    std::fs::write(
+        &gate_file,
+        r#"[[packet]]
+id = "A"
+[[packet.check]]
+id = "claims"
+severity = "P2"
+run = '''echo '{"iss":"https://issuer.test","org_id":"u@org-a"}'; exit 1'''
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = xtask()
+        .args(["gate", "--no-progress", "--gate"])
+        .arg(&gate_file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("u@org-a"), "{junit}");
+    let verify = verify_with(&out, &[]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+}

@@ -265,9 +265,10 @@ const SPECS: &[Spec] = &[
         id: "url-password",
         description: "password in the userinfo of any URL (scheme://user:password@host; redaction only)",
         // A non-empty user, a password that is not all digits (`http://host:8080@…` is a port),
-        // and a host right after the `@`.
+        // and a host right after the `@`. The user holds no `&`, `,` or `;`: in JSON quoted
+        // as XML (`https://issuer.test&quot;,&quot;sub&quot;:&quot;u@org`) that is not a URL.
         patterns: &[
-            r#"(?i)\b[a-z][a-z0-9+.\-]{1,30}://(?P<user>[^:/?#@\s"'<>`]+):(?P<secret>[^@/?#\s"'<>`]*[^0-9@/?#\s"'<>`][^@/?#\s"'<>`]*)@[0-9a-z\[]"#,
+            r#"(?i)\b[a-z][a-z0-9+.\-]{1,30}://(?P<user>[^:/?#@\s"'<>`&,;]+):(?P<secret>[^@/?#\s"'<>`]*[^0-9@/?#\s"'<>`][^@/?#\s"'<>`]*)@[0-9a-z\[]"#,
         ],
         keywords: &["://"],
         min_len: 1,
@@ -1103,6 +1104,8 @@ mod tests {
             "https://:nouser@host/",
             "https://user:@host/",
             "see https://example.com:443/a@b",
+            // JSON claims quoted as XML (a probe's log tail in junit.xml): no URL userinfo.
+            "{&quot;iss&quot;:&quot;https://issuer.test&quot;,&quot;org_id&quot;:&quot;u@org-a&quot;}",
         ] {
             assert_eq!(redact(clean), clean);
         }
