@@ -12,6 +12,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total = Duration::ZERO;
     let mut rest = compact.as_str();
+    // Rank of the last unit: each unit at most once, largest first (`1h30m`, never `1h1h`).
+    let mut last_rank = usize::MAX;
     while !rest.is_empty() {
         let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
         if digits == 0 {
@@ -24,14 +26,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value.saturating_mul(60)),
-            "h" => Duration::from_secs(value.saturating_mul(3600)),
+        let (rank, part) = match unit {
+            "ms" => (0, Duration::from_millis(value)),
+            "s" => (1, Duration::from_secs(value)),
+            "m" => (2, Duration::from_secs(value.saturating_mul(60))),
+            "h" => (3, Duration::from_secs(value.saturating_mul(3600))),
             "" => return Err(format!("missing unit after `{value}` (use ms, s, m or h)")),
             other => return Err(format!("unknown unit `{other}` (use ms, s, m or h)")),
         };
+        if rank >= last_rank {
+            return Err(format!(
+                "unit `{unit}` repeated or out of order in `{text}` (each unit once, largest first: 1h30m, 2m30s)"
+            ));
+        }
+        last_rank = rank;
         total = total.saturating_add(part);
     }
     if total.is_zero() {
@@ -107,6 +115,11 @@ mod tests {
         check("5d", Err("unknown unit `d`"));
         check("", Err("empty"));
         check("0s", Err("zero"));
+        // Found by fuzzing (issue 13): repeated or reordered units are ambiguous, not summed.
+        check("1h1h", Err("unit `h` repeated or out of order"));
+        check("30m1h", Err("unit `h` repeated or out of order"));
+        check("1s500ms1s", Err("unit `s` repeated or out of order"));
+        check("1h30m10s500ms", Ok(5_410_500));
     }
 
     #[test]

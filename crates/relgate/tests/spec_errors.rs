@@ -40,6 +40,34 @@ fn unknown_top_level_table() {
     );
 }
 
+/// Found by fuzzing (issue 13): a table header is named by itself, not nested in the table
+/// before it (`gate.t`).
+#[test]
+fn unknown_table_after_another_table_is_named_by_its_header() {
+    check_error(
+        "[gate]\nname = \"x\"\n\n[t]\na = 1\n",
+        SpecErrorKind::UnknownKey,
+        "gate.toml:4:2: unknown key `t`\n  (hint: valid keys here: gate, defaults, packet, accept, service)",
+    );
+    check_error(
+        "[[packet]]\nid = \"A\"\n[packet.bogus]\nx = 1\n",
+        SpecErrorKind::UnknownKey,
+        "gate.toml:3:9: unknown key `bogus` (key `packet.bogus`)\n  (hint: valid keys here: id, title, depends_on, implementer, reviewer, checklist, check)",
+    );
+}
+
+/// Found by fuzzing (issue 13): `1h1h` was read as two hours.
+#[test]
+fn a_repeated_duration_unit_is_refused() {
+    let text = format!("{HEADER}[[packet]]\nid = \"A\"\n[[packet.check]]\nid = \"b\"\nrun = \"true\"\ntimeout = \"1h1h\"\n");
+    let err = relgate::spec::parse(std::path::Path::new("gate.toml"), &text).unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with("gate.toml:8:") && shown.contains("repeated or out of order"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn duplicate_packet_id() {
     check_error(

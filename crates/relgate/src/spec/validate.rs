@@ -118,14 +118,25 @@ impl Context<'_> {
             // The full dotted path: the table, the inline table's key (`grep = { patern… }`),
             // the key itself.
             let mut path: Vec<&str> = Vec::new();
-            if let Some(table) = self.locator.table_at(span.start) {
-                path.push(table);
+            // An unknown table (`[t]` after `[gate]`) is named by its own header, not nested
+            // in the table before it.
+            let header = line_text
+                .trim()
+                .strip_prefix('[')
+                .map(|name| name.trim_matches(|c| c == '[' || c == ']').trim())
+                .filter(|name| name.split('.').next_back().map(str::trim) == Some(key.as_str()));
+            if let Some(header) = header {
+                path.push(header);
+            } else {
+                if let Some(table) = self.locator.table_at(span.start) {
+                    path.push(table);
+                }
+                let line_key = line_text.split_once('=').map(|(left, _)| left.trim());
+                if let Some(line_key) = line_key.filter(|left| *left != key && !left.is_empty()) {
+                    path.push(line_key);
+                }
+                path.push(&key);
             }
-            let line_key = line_text.split_once('=').map(|(left, _)| left.trim());
-            if let Some(line_key) = line_key.filter(|left| *left != key && !left.is_empty()) {
-                path.push(line_key);
-            }
-            path.push(&key);
             return SpecError {
                 file: self.file.clone(),
                 line,
