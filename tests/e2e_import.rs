@@ -380,3 +380,40 @@ fn init_writes_a_starter_that_runs_go_and_is_not_overwritten() {
     assert_eq!(forced.status.code(), Some(0), "{}", context(&forced));
     assert_eq!(std::fs::read_to_string(&gate).unwrap(), starter);
 }
+
+/// Found by fuzzing (issue 13): two checklist items equal in their first 60 slug characters
+/// made `import` exit 2 with "a bug in the importer"; they now import into a gate that loads,
+/// with a test name each.
+#[test]
+fn items_alike_in_their_first_60_characters_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = dir.path().join("tracker.md");
+    let long = "Long item ".to_string() + &"a".repeat(70);
+    std::fs::write(
+        &tracker,
+        format!("# Tracker\n\n## SEC-01 Things\n\n- [ ] {long} one\n- [ ] {long} two\n"),
+    )
+    .unwrap();
+    let gate = dir.path().join("packets.toml");
+    let imported = run_xtask(&[
+        "gate".as_ref(),
+        "import".as_ref(),
+        tracker.as_os_str(),
+        "--output".as_ref(),
+        gate.as_os_str(),
+    ]);
+    assert_eq!(imported.status.code(), Some(0), "{}", context(&imported));
+    let listed = run_xtask(&[
+        "gate".as_ref(),
+        "--gate".as_ref(),
+        gate.as_os_str(),
+        "--out".as_ref(),
+        dir.path().join("out").as_os_str(),
+        "--".as_ref(),
+        "--list".as_ref(),
+    ]);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(listed.status.code(), Some(0), "{}", context(&listed));
+    assert_eq!(stdout.matches("SEC-01::checklist::").count(), 2, "{stdout}");
+    assert!(stdout.contains("-2: test"), "{stdout}");
+}

@@ -594,3 +594,32 @@ fn a_scan_with_a_misspelt_key() {
         "gate.toml:5:32: unknown key `fromat` (key `packet.check.scan.fromat`)\n  (hint: did you mean `format`?)",
     );
 }
+
+/// Found by fuzzing (issue 13): two items whose texts differ only after the slug's 60
+/// characters got one test name and were refused; each now has its own (`-2`), and only the
+/// very same text twice is refused.
+#[test]
+fn checklist_items_get_unique_test_names() {
+    let long = "Long item ".to_string() + &"a".repeat(70);
+    let gate = |second: &str| {
+        format!("{HEADER}[[packet]]\nid = \"A\"\nchecklist = [{{ item = \"{long} one\", attested = {{ by = \"x\", on = \"2026-01-01\" }} }}, {{ item = \"{second}\", attested = {{ by = \"x\", on = \"2026-01-01\" }} }}]\n")
+    };
+    let loaded = relgate::spec::parse(
+        std::path::Path::new("gate.toml"),
+        &gate(&format!("{long} two")),
+    )
+    .unwrap();
+    let slugs: Vec<&str> = loaded.packets[0]
+        .checklist
+        .iter()
+        .map(|item| item.slug.as_str())
+        .collect();
+    assert_eq!(slugs.len(), 2);
+    assert_eq!(slugs[1], format!("{}-2", slugs[0]));
+    let err = relgate::spec::parse(
+        std::path::Path::new("gate.toml"),
+        &gate(&format!("{long} one")),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, SpecErrorKind::DuplicateId, "{err}");
+}

@@ -1,6 +1,6 @@
 //! Parse, then validate into a [`Gate`]: the only way to obtain one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -349,19 +349,10 @@ impl Context<'_> {
             check_spans.insert(check_id.clone(), check.id.span());
             checks.push(self.check(raw_check, &id, check_id, root, defaults, services)?);
         }
-        let mut checklist = Vec::new();
-        let mut slugs = BTreeSet::new();
+        let mut checklist: Vec<ChecklistItem> = Vec::new();
         for raw_item in &raw.checklist {
-            let item = self.checklist_item(raw_item, &id, &checks)?;
-            // The item's text is the source of its test name: neither may hold a secret.
-            for name in [item.text.clone(), packet_checklist_name(&id, &item.slug)] {
-                self.refuse_secret_name(
-                    raw_item.get_ref().item.span(),
-                    "packet.checklist.item",
-                    &name,
-                )?;
-            }
-            if !slugs.insert(item.slug.clone()) {
+            let mut item = self.checklist_item(raw_item, &id, &checks)?;
+            if checklist.iter().any(|other| other.text == item.text) {
                 return Err(self.error(
                     raw_item.get_ref().item.span(),
                     "packet.checklist.item",
@@ -371,6 +362,22 @@ impl Context<'_> {
                         item.slug
                     ),
                 ));
+            }
+            // Different texts whose slugs agree (the slug keeps 60 characters): the later one
+            // gets `-2`, `-3`…, so every item has a test name of its own.
+            let base = item.slug.clone();
+            let mut n = 2;
+            while checklist.iter().any(|other| other.slug == item.slug) {
+                item.slug = format!("{base}-{n}");
+                n += 1;
+            }
+            // The item's text is the source of its test name: neither may hold a secret.
+            for name in [item.text.clone(), packet_checklist_name(&id, &item.slug)] {
+                self.refuse_secret_name(
+                    raw_item.get_ref().item.span(),
+                    "packet.checklist.item",
+                    &name,
+                )?;
             }
             checklist.push(item);
         }
