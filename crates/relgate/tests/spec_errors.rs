@@ -623,3 +623,22 @@ fn checklist_items_get_unique_test_names() {
     .unwrap_err();
     assert_eq!(err.kind, SpecErrorKind::DuplicateId, "{err}");
 }
+
+/// Found by fuzzing (issue 13): these two errors came without a line and column.
+#[test]
+fn invalid_utf8_and_deep_nesting_name_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gate.toml");
+    std::fs::write(&path, b"[gate]\nname = \"x\xff\"\n").unwrap();
+    let err = relgate::spec::load(&path).unwrap_err();
+    assert_eq!((err.line, err.column), (2, 10), "{err}");
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+
+    let deep = format!(
+        "[gate]\nname = \"x\"\n[{}]\nx = 1\n",
+        vec!["a"; 120].join(".")
+    );
+    let err = relgate::spec::parse(std::path::Path::new("gate.toml"), &deep).unwrap_err();
+    assert_eq!(err.line, 3, "{err}");
+    assert!(err.to_string().starts_with("gate.toml:3:1: "), "{err}");
+}

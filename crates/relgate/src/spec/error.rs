@@ -100,6 +100,29 @@ impl<'a> Locator<'a> {
         (line, column)
     }
 
+    /// 1-based line and column of the most deeply nested line (brackets and braces, or the
+    /// dots of a table header), for an error that comes without a place (the parser's
+    /// recursion limit). The first such line; (1, 1) for an empty text.
+    pub(crate) fn deepest_line(&self) -> (usize, usize) {
+        let depth = |line: &str| {
+            let trimmed = line.trim_start();
+            let nesting = trimmed.matches(['[', '{']).count();
+            if trimmed.starts_with('[') {
+                nesting.max(trimmed.split(']').next().unwrap_or("").matches('.').count() + 1)
+            } else {
+                nesting
+            }
+        };
+        let mut deepest = (0, 1);
+        for (index, line) in self.source.lines().enumerate() {
+            let here = depth(line);
+            if here > deepest.0 {
+                deepest = (here, index + 1);
+            }
+        }
+        (deepest.1, 1)
+    }
+
     /// The table a byte offset is in: the name of the nearest `[table]` or `[[array]]`
     /// header above it (`packet.check`), or `None` at the top level.
     pub(crate) fn table_at(&self, offset: usize) -> Option<&'a str> {

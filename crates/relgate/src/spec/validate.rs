@@ -22,7 +22,7 @@ const DEFAULT_LEAK_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Reads and validates a gate file.
 pub fn load(path: &Path) -> Result<Gate, SpecError> {
-    let source = std::fs::read_to_string(path).map_err(|err| SpecError {
+    let bytes = std::fs::read(path).map_err(|err| SpecError {
         file: path.to_path_buf(),
         line: 0,
         column: 0,
@@ -32,6 +32,27 @@ pub fn load(path: &Path) -> Result<Gate, SpecError> {
         hint: (err.kind() == std::io::ErrorKind::NotFound).then(|| {
             "pass --gate FILE, or run `cargo xtask gate` at the workspace root".to_string()
         }),
+    })?;
+    let source = String::from_utf8(bytes).map_err(|err| {
+        // Name the first invalid byte by line and column, like every other error.
+        let bytes = err.as_bytes();
+        let at = err.utf8_error().valid_up_to();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|byte| *byte == b'\n')
+            .map_or(0, |newline| newline + 1);
+        SpecError {
+            file: path.to_path_buf(),
+            line: bytes[..at].iter().filter(|byte| **byte == b'\n').count() + 1,
+            column: String::from_utf8_lossy(&bytes[line_start..at])
+                .chars()
+                .count()
+                + 1,
+            key: None,
+            kind: SpecErrorKind::Syntax,
+            message: format!("not UTF-8: byte 0x{:02x} is invalid here", bytes[at]),
+            hint: Some("save the gate file as UTF-8".to_string()),
+        }
     })?;
     let gate = parse(path, &source)?;
     // From here on the values of secret-looking `env` entries are masked everywhere; parse
@@ -89,7 +110,8 @@ impl Context<'_> {
         let (line, column) = if err.span().is_some() {
             self.locator.line_column(span.start)
         } else {
-            (0, 0)
+            // The parser's recursion limit comes without a place: the most deeply nested line.
+            self.locator.deepest_line()
         };
         let line_text = self.locator.line_text(span.start);
         let unknown = Regex::new(r"unknown field `([^`]*)`(?:, expected (?:one of )?(.*))?")
