@@ -642,3 +642,20 @@ fn invalid_utf8_and_deep_nesting_name_their_line() {
     assert_eq!(err.line, 3, "{err}");
     assert!(err.to_string().starts_with("gate.toml:3:1: "), "{err}");
 }
+
+/// Issue 13: a 4 MB unknown key took 24 s and 769 MB for its "did you mean" hint and was
+/// echoed back whole. The hint skips candidates too far off in length, and the key is shortened.
+#[test]
+fn an_absurd_unknown_key_is_cheap_and_shortened() {
+    let text = format!("[gate]\n{} = 1\n", "k".repeat(200_000));
+    let err = relgate::spec::parse(std::path::Path::new("gate.toml"), &text).unwrap_err();
+    assert_eq!(err.kind, SpecErrorKind::UnknownKey);
+    let shown = err.to_string();
+    assert!(
+        shown.len() < 400,
+        "{} bytes: {}",
+        shown.len(),
+        &shown[..200]
+    );
+    assert!(shown.contains("k…`"), "{shown}");
+}

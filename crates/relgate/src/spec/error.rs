@@ -199,10 +199,15 @@ impl<'a> Locator<'a> {
 
 /// The candidate closest to `wanted` by edit distance, if it is close enough to be a typo.
 pub(crate) fn nearest<'c>(wanted: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let allowed = |candidate: &str| (candidate.len().max(wanted.len()) / 3).max(1);
+    let wanted_chars = wanted.chars().count();
     candidates
         .iter()
+        // The distance is at least the difference in length: a candidate that far off is never
+        // a hint, and an absurd key (megabytes) costs no distance table at all.
+        .filter(|candidate| wanted_chars.abs_diff(candidate.chars().count()) <= allowed(candidate))
         .map(|candidate| (edit_distance(wanted, candidate), *candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len().max(wanted.len()) / 3).max(1))
+        .filter(|(distance, candidate)| *distance <= allowed(candidate))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }

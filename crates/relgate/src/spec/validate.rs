@@ -117,7 +117,8 @@ impl Context<'_> {
         let unknown = Regex::new(r"unknown field `([^`]*)`(?:, expected (?:one of )?(.*))?")
             .expect("static regex");
         if let Some(captures) = unknown.captures(&message) {
-            let key = captures[1].to_string();
+            let full_key = &captures[1];
+            let key = shorten(full_key);
             let candidates: Vec<String> = captures
                 .get(2)
                 .map(|list| {
@@ -154,7 +155,9 @@ impl Context<'_> {
                     path.push(table);
                 }
                 let line_key = line_text.split_once('=').map(|(left, _)| left.trim());
-                if let Some(line_key) = line_key.filter(|left| *left != key && !left.is_empty()) {
+                if let Some(line_key) =
+                    line_key.filter(|left| *left != full_key && !left.is_empty())
+                {
                     path.push(line_key);
                 }
                 path.push(&key);
@@ -930,4 +933,14 @@ pub(super) fn find_cycle(nodes: &[(&str, &[String])]) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+/// A key as shown in an error: whole up to 64 characters, else its start and `…` (a megabyte
+/// key is not echoed back whole).
+fn shorten(key: &str) -> String {
+    const SHOWN: usize = 64;
+    match key.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &key[..cut]),
+        None => key.to_string(),
+    }
 }
