@@ -378,6 +378,8 @@ fn pump(
         // SAFETY: `poll` is one valid pollfd for the duration of the call.
         let ready = unsafe { libc::poll(&mut poll, 1, READ_POLL_MS) };
         if ready == 0 {
+            // Idle: what is buffered goes to the file, so a quiet command's log is current.
+            sink.flush()?;
             continue;
         }
         if ready < 0 {
@@ -399,7 +401,8 @@ fn pump(
 
 /// The log being written: the `.part` file plus a running digest, size and tail.
 struct Sink {
-    file: File,
+    /// Buffered: a command printing short lines costs one write(2) per 64 KiB, not per line.
+    file: io::BufWriter<File>,
     hasher: Sha256,
     bytes: u64,
     tail: VecDeque<u8>,
@@ -409,12 +412,17 @@ struct Sink {
 impl Sink {
     fn create(path: &Path) -> io::Result<Sink> {
         Ok(Sink {
-            file: File::create(path)?,
+            file: io::BufWriter::with_capacity(64 * 1024, File::create(path)?),
             hasher: Sha256::new(),
             bytes: 0,
             tail: VecDeque::with_capacity(TAIL_BYTES),
             redactor: crate::redaction::LineRedactor::new(),
         })
+    }
+
+    /// Writes what is buffered to the file.
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 
     /// Takes output as it comes; writes it redacted, line by line.
@@ -440,8 +448,9 @@ impl Sink {
     fn finish(mut self, part: &Path, log_path: &Path) -> io::Result<(u64, String, Vec<u8>)> {
         let mut redactor = std::mem::take(&mut self.redactor);
         redactor.finish(&mut |bytes| self.write_redacted(bytes))?;
-        self.file.sync_all()?;
-        drop(self.file);
+        let file = self.file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
         std::fs::rename(part, log_path)?;
         Ok((
             self.bytes,
