@@ -448,7 +448,10 @@ impl Sink {
     fn finish(mut self, part: &Path, log_path: &Path) -> io::Result<(u64, String, Vec<u8>)> {
         let mut redactor = std::mem::take(&mut self.redactor);
         redactor.finish(&mut |bytes| self.write_redacted(bytes))?;
-        let file = self.file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let file = self
+            .file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(part, log_path)?;
