@@ -296,18 +296,23 @@ fn no_secret_reaches_any_file_or_the_terminal() {
     assert_no_secret(&out_files(&rebuilt));
 }
 
+/// The gate as GitHub Actions runs it: annotations on stdout, the summary appended to `summary`.
+fn run_in_github_actions(gate: &Path, summary: &Path) -> Run {
+    run_gate(
+        gate,
+        &[
+            ("GITHUB_ACTIONS", Some(Path::new("true"))),
+            ("GITHUB_STEP_SUMMARY", Some(summary)),
+        ],
+    )
+}
+
 #[test]
 fn no_secret_reaches_github_annotations_or_the_step_summary() {
     let dir = tempfile::tempdir().unwrap();
     let gate = write_gate(dir.path());
     let summary = dir.path().join("step-summary.md");
-    let run = run_gate(
-        &gate,
-        &[
-            ("GITHUB_ACTIONS", Some(Path::new("true"))),
-            ("GITHUB_STEP_SUMMARY", Some(&summary)),
-        ],
-    );
+    let run = run_in_github_actions(&gate, &summary);
     assert_eq!(run.code(), 1, "{}", run.context());
     let stdout = run.stdout();
     assert!(stdout.contains("::error file="), "{stdout}");
@@ -363,13 +368,7 @@ fn escaped_glued_split_and_prefixed_secrets_reach_no_output() {
     )
     .unwrap();
     let summary = dir.path().join("step-summary.md");
-    let run = run_gate(
-        &gate,
-        &[
-            ("GITHUB_ACTIONS", Some(Path::new("true"))),
-            ("GITHUB_STEP_SUMMARY", Some(&summary)),
-        ],
-    );
+    let run = run_in_github_actions(&gate, &summary);
     assert_eq!(run.code(), 1, "{}", run.context());
     let log = std::fs::read_to_string(run.out.path().join("logs/SEC-02/shapes.log")).unwrap();
     let mut places = out_files(&run);

@@ -42,6 +42,21 @@ fn verify_with(out: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `cargo xtask gate --gate GATE --out OUT`, with `RELGATE_SIGNING_KEY` set to `key` or unset.
+fn gate_into(gate: &Path, out: &Path, key: Option<&Path>) -> Output {
+    let mut command = xtask();
+    command
+        .args(["gate", "--no-progress", "--gate"])
+        .arg(gate)
+        .arg("--out")
+        .arg(out);
+    match key {
+        Some(key) => command.env("RELGATE_SIGNING_KEY", key),
+        None => command.env_remove("RELGATE_SIGNING_KEY"),
+    };
+    command.output().unwrap()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -607,25 +622,11 @@ fn checks_do_not_inherit_the_key_and_gate_sign_signs_a_finished_run() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let signed = xtask()
-        .args(["gate", "--no-progress", "--gate"])
-        .arg(&gate_file)
-        .arg("--out")
-        .arg(&out)
-        .env("RELGATE_SIGNING_KEY", &key)
-        .output()
-        .unwrap();
+    let signed = gate_into(&gate_file, &out, Some(&key));
     assert_eq!(signed.status.code(), Some(0), "{}", text(&signed.stdout));
 
     // The recommended flow: run without the key, then sign.
-    let unsigned = xtask()
-        .args(["gate", "--no-progress", "--gate"])
-        .arg(&gate_file)
-        .arg("--out")
-        .arg(&out)
-        .env_remove("RELGATE_SIGNING_KEY")
-        .output()
-        .unwrap();
+    let unsigned = gate_into(&gate_file, &out, None);
     assert_eq!(
         unsigned.status.code(),
         Some(0),
@@ -699,13 +700,7 @@ fn a_gate_file_hiding_a_secret_in_an_escape_is_not_copied() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let run = xtask()
-        .args(["gate", "--no-progress", "--gate"])
-        .arg(&gate_file)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = gate_into(&gate_file, &out, None);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
     assert!(!out.join("gate.toml").exists());
     assert_rejected(&verify_with(&out, &[]), "--gate");
@@ -732,13 +727,7 @@ run = '''echo '{"iss":"https://issuer.test","org_id":"u@org-a"}'; exit 1'''
     )
     .unwrap();
     let out = dir.path().join("out");
-    let run = xtask()
-        .args(["gate", "--no-progress", "--gate"])
-        .arg(&gate_file)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = gate_into(&gate_file, &out, None);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     assert!(junit.contains("u@org-a"), "{junit}");

@@ -336,22 +336,12 @@ fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf>) -> i32 {
             return exit_codes::INVALID;
         }
     };
-    if let Some(gate) = gate.as_ref().filter(|gate| !gate.is_file()) {
-        eprintln!("error: --gate {}: no such file", gate.display());
-        return exit_codes::INVALID;
+    if let Some(code) = missing_gate(gate.as_deref()) {
+        return code;
     }
-    let run_id = format!("sign-{}", outdir::new_run_id());
-    let _lock = match outdir::acquire(
-        &out,
-        &run_id,
-        outdir::Sharing::Exclusive,
-        outdir::Purpose::Sign,
-    ) {
+    let _lock = match take_out_dir(&out, "sign", outdir::Purpose::Sign) {
         Ok(lock) => lock,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return exit_codes::INVALID;
-        }
+        Err(code) => return code,
     };
     let options = |trusted: Vec<signing::TrustedKey>| relgate::verify::Options {
         out_dir: out.clone(),
@@ -414,9 +404,8 @@ fn verify(
             return exit_codes::INVALID;
         }
     };
-    if let Some(gate) = gate.as_ref().filter(|gate| !gate.is_file()) {
-        eprintln!("error: --gate {}: no such file", gate.display());
-        return exit_codes::INVALID;
+    if let Some(code) = missing_gate(gate.as_deref()) {
+        return code;
     }
     let options = relgate::verify::Options {
         out_dir: out,
@@ -491,18 +480,9 @@ fn resolve_commit(rev: &str) -> Result<String, String> {
 
 fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -> i32 {
     // First the out directory: its previous verdict goes even if the gate file is invalid.
-    let run_id = format!("report-{}", outdir::new_run_id());
-    let _lock = match outdir::acquire(
-        &out,
-        &run_id,
-        outdir::Sharing::Exclusive,
-        outdir::Purpose::Report,
-    ) {
+    let _lock = match take_out_dir(&out, "report", outdir::Purpose::Report) {
         Ok(lock) => lock,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return exit_codes::INVALID;
-        }
+        Err(code) => return code,
     };
     let gate = match spec::load(&gate_path) {
         Ok(gate) => gate,
@@ -521,4 +501,25 @@ fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -> i32 {
             err.exit_code()
         }
     }
+}
+
+/// Takes `out` for this invocation alone (see `outdir::acquire`); an out directory in use or
+/// not relgate's is exit 2, said on stderr.
+fn take_out_dir(
+    out: &std::path::Path,
+    label: &str,
+    purpose: outdir::Purpose,
+) -> Result<outdir::OutDirLock, i32> {
+    let run_id = format!("{label}-{}", outdir::new_run_id());
+    outdir::acquire(out, &run_id, outdir::Sharing::Exclusive, purpose).map_err(|err| {
+        eprintln!("error: {err}");
+        exit_codes::INVALID
+    })
+}
+
+/// Exit 2 for a `--gate FILE` that does not exist.
+fn missing_gate(gate: Option<&std::path::Path>) -> Option<i32> {
+    let gate = gate.filter(|gate| !gate.is_file())?;
+    eprintln!("error: --gate {}: no such file", gate.display());
+    Some(exit_codes::INVALID)
 }
