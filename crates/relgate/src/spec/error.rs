@@ -80,6 +80,31 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+impl SpecError {
+    /// A gate file that is not UTF-8, naming its first invalid byte by line and column, like
+    /// every other error.
+    pub(crate) fn not_utf8(path: &std::path::Path, err: &std::string::FromUtf8Error) -> SpecError {
+        let bytes = err.as_bytes();
+        let at = err.utf8_error().valid_up_to();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|byte| *byte == b'\n')
+            .map_or(0, |newline| newline + 1);
+        SpecError {
+            file: path.to_path_buf(),
+            line: bytes[..at].iter().filter(|byte| **byte == b'\n').count() + 1,
+            column: String::from_utf8_lossy(&bytes[line_start..at])
+                .chars()
+                .count()
+                + 1,
+            key: None,
+            kind: SpecErrorKind::Syntax,
+            message: format!("not UTF-8: byte 0x{:02x} is invalid here", bytes[at]),
+            hint: Some("save the gate file as UTF-8".to_string()),
+        }
+    }
+}
+
 /// Maps byte offsets of a source text to 1-based line and column.
 pub(crate) struct Locator<'a> {
     source: &'a str,
@@ -261,5 +286,15 @@ mod tests {
         assert_eq!(locator.line_column(6), (2, 1));
         assert_eq!(locator.line_column(9), (2, 4));
         assert_eq!(locator.line_text(8), "bb = 2");
+    }
+}
+
+/// A key as shown in an error: whole up to 64 characters, else its start and `…` (a megabyte
+/// key is not echoed back whole).
+pub(crate) fn shorten(key: &str) -> String {
+    const SHOWN: usize = 64;
+    match key.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &key[..cut]),
+        None => key.to_string(),
     }
 }

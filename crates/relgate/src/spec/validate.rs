@@ -33,27 +33,7 @@ pub fn load(path: &Path) -> Result<Gate, SpecError> {
             "pass --gate FILE, or run `cargo xtask gate` at the workspace root".to_string()
         }),
     })?;
-    let source = String::from_utf8(bytes).map_err(|err| {
-        // Name the first invalid byte by line and column, like every other error.
-        let bytes = err.as_bytes();
-        let at = err.utf8_error().valid_up_to();
-        let line_start = bytes[..at]
-            .iter()
-            .rposition(|byte| *byte == b'\n')
-            .map_or(0, |newline| newline + 1);
-        SpecError {
-            file: path.to_path_buf(),
-            line: bytes[..at].iter().filter(|byte| **byte == b'\n').count() + 1,
-            column: String::from_utf8_lossy(&bytes[line_start..at])
-                .chars()
-                .count()
-                + 1,
-            key: None,
-            kind: SpecErrorKind::Syntax,
-            message: format!("not UTF-8: byte 0x{:02x} is invalid here", bytes[at]),
-            hint: Some("save the gate file as UTF-8".to_string()),
-        }
-    })?;
+    let source = String::from_utf8(bytes).map_err(|err| SpecError::not_utf8(path, &err))?;
     let gate = parse(path, &source)?;
     // From here on the values of secret-looking `env` entries are masked everywhere; parse
     // again so that an id equal to one of them is refused too.
@@ -118,7 +98,7 @@ impl Context<'_> {
             .expect("static regex");
         if let Some(captures) = unknown.captures(&message) {
             let full_key = &captures[1];
-            let key = shorten(full_key);
+            let key = super::error::shorten(full_key);
             let candidates: Vec<String> = captures
                 .get(2)
                 .map(|list| {
@@ -933,14 +913,4 @@ pub(super) fn find_cycle(nodes: &[(&str, &[String])]) -> Option<Vec<String>> {
         }
     }
     None
-}
-
-/// A key as shown in an error: whole up to 64 characters, else its start and `…` (a megabyte
-/// key is not echoed back whole).
-fn shorten(key: &str) -> String {
-    const SHOWN: usize = 64;
-    match key.char_indices().nth(SHOWN) {
-        Some((cut, _)) => format!("{}…", &key[..cut]),
-        None => key.to_string(),
-    }
 }
