@@ -264,6 +264,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
     table[a.len()][b.len()]
 }
 
+/// A key as shown in an error: whole up to 64 characters, else its start and `…` (a megabyte
+/// key is not echoed back whole).
+pub(crate) fn shorten(key: &str) -> String {
+    const SHOWN: usize = 64;
+    match key.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &key[..cut]),
+        None => key.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,15 +296,5 @@ mod tests {
         assert_eq!(locator.line_column(6), (2, 1));
         assert_eq!(locator.line_column(9), (2, 4));
         assert_eq!(locator.line_text(8), "bb = 2");
-    }
-}
-
-/// A key as shown in an error: whole up to 64 characters, else its start and `…` (a megabyte
-/// key is not echoed back whole).
-pub(crate) fn shorten(key: &str) -> String {
-    const SHOWN: usize = 64;
-    match key.char_indices().nth(SHOWN) {
-        Some((cut, _)) => format!("{}…", &key[..cut]),
-        None => key.to_string(),
     }
 }
