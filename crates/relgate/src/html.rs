@@ -921,18 +921,9 @@ struct Tail {
 /// The last [`TAIL_LINES`] lines of the log (at most [`TAIL_BYTES`] bytes, a partial first
 /// line dropped), or why they cannot be shown.
 fn read_tail(out_dir: &Path, log: &str) -> Result<Tail, String> {
-    let relative = Path::new(log);
-    if log.is_empty()
-        || !relative
-            .components()
-            .all(|component| matches!(component, Component::Normal(_)))
-    {
-        return Err(format!(
-            "the log path {log:?} does not name a file inside the out directory"
-        ));
-    }
+    // The one confinement `verify` uses too: plain relative components, no symlink out.
+    let path = crate::containment::resolve(out_dir, log)?;
     let unreadable = |err: std::io::Error| format!("cannot read {log}: {err}");
-    let path = out_dir.join(relative);
     let size = std::fs::metadata(&path).map_err(unreadable)?.len();
     let start = size.saturating_sub(TAIL_BYTES);
     let bytes = crate::exec::read_tail(&path, TAIL_BYTES as usize).map_err(unreadable)?;
