@@ -195,6 +195,9 @@ fn an_invalid_leak_timeout_is_refused_with_file_line_and_key() {
 
 #[test]
 fn sigkill_of_the_gate_leaves_no_check_or_service_process_behind() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let mark = mark(2);
     let out = tempfile::tempdir().unwrap();
     // The cluster's data directory goes here; traversable by the `postgres` user (as root).

@@ -59,6 +59,9 @@ fn service_record(run: &Run, name: &str) -> serde_json::Value {
 
 #[test]
 fn services_start_for_their_checks_and_stop_at_the_end() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let tmp = shared_tmp();
     let pid_file = tmp.path().join("announce.pid");
     let run = gate_with_env(
@@ -163,6 +166,9 @@ fn a_service_that_does_not_start_fails_only_the_checks_that_need_it() {
 
 #[test]
 fn services_stop_after_a_failed_check() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let tmp = shared_tmp();
     let pid_file = tmp.path().join("announce.pid");
     let run = gate_with_env(
@@ -185,6 +191,9 @@ fn services_stop_after_a_failed_check() {
 
 #[test]
 fn sigint_stops_services_and_removes_the_cluster() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let tmp = shared_tmp();
     let pid_file = tmp.path().join("announce.pid");
     let out = tempfile::tempdir().unwrap();
@@ -224,6 +233,9 @@ fn sigint_stops_services_and_removes_the_cluster() {
 /// unless `keep = true`.
 #[test]
 fn an_existing_server_gets_a_database_per_run() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let tmp = shared_tmp();
     let server = relgate_pg::Ephemeral::start(&relgate_pg::EphemeralOptions {
         parent_dir: Some(tmp.path().to_path_buf()),

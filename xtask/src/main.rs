@@ -51,6 +51,10 @@ struct RunArgs {
     /// Print plain start/end lines instead of the live status line (the default off a terminal).
     #[arg(long)]
     no_progress: bool,
+    /// Do not install missing tools: only probe them (a check needing a missing tool is an
+    /// ERROR naming it and its install command).
+    #[arg(long)]
+    no_setup: bool,
     /// Sign the attestation with this ed25519 private key (OpenSSH or PKCS#8 PEM, unencrypted)
     /// into attestation.intoto.dsse.json [default: $RELGATE_SIGNING_KEY].
     #[arg(long, value_name = "FILE")]
@@ -124,6 +128,23 @@ enum GateAction {
         #[arg(long)]
         force: bool,
     },
+    /// The setup step alone: probe every `[[tool]]` of the gate file, install what is missing,
+    /// probe again; exit 0 when all are there, 1 when one is still missing (named, with the
+    /// command that installs it), 2 on a bad gate file.
+    Setup {
+        /// The gate file.
+        #[arg(long, default_value = "packets.toml")]
+        gate: PathBuf,
+        /// The out directory (logs go to its setup/ folder).
+        #[arg(long, default_value = "target/gate")]
+        out: PathBuf,
+        /// Only this tool (repeatable).
+        #[arg(long = "tool", value_name = "NAME")]
+        tools: Vec<String>,
+        /// Only probe: install nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Write a commented starter gate file that runs green anywhere.
     Init {
         /// The gate file to write.
@@ -179,6 +200,12 @@ fn main() -> ExitCode {
             force,
         }) => import_tracker(&tracker, output.as_deref(), force),
         Some(GateAction::Init { gate, force }) => init_gate(&gate, force),
+        Some(GateAction::Setup {
+            gate,
+            out,
+            tools,
+            check,
+        }) => setup(&gate, &out, tools, check),
     };
     ExitCode::from(code as u8)
 }
@@ -291,7 +318,59 @@ fn run(args: RunArgs) -> i32 {
         libtest_args: args.libtest,
         mode: harness::Mode::Xtask,
         progress: relgate::progress::Style::detect(args.no_progress),
+        setup: setup_policy(args.no_setup),
     })
+}
+
+fn setup_policy(probe_only: bool) -> relgate::setup::Policy {
+    if probe_only {
+        relgate::setup::Policy::ProbeOnly
+    } else {
+        relgate::setup::Policy::Install
+    }
+}
+
+/// `gate setup`: the run's setup step for every tool (or the `--tool`s), one line per tool.
+fn setup(
+    gate_path: &std::path::Path,
+    out: &std::path::Path,
+    only: Vec<String>,
+    check: bool,
+) -> i32 {
+    let gate = match spec::load(gate_path) {
+        Ok(gate) => gate,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    let names: Vec<String> = if only.is_empty() {
+        gate.tools.iter().map(|tool| tool.name.clone()).collect()
+    } else {
+        only
+    };
+    for name in &names {
+        if !gate.tools.iter().any(|tool| &tool.name == name) {
+            eprintln!(
+                "error: --tool {name}: no [[tool]] of that name in {}",
+                gate_path.display()
+            );
+            return exit_codes::INVALID;
+        }
+    }
+    let step =
+        relgate::setup::Setup::new(&gate, &relgate::setup::log_dir(out), setup_policy(check));
+    let statuses = step.ensure(&names, &|line| {
+        eprintln!("{}", relgate::redaction::redact(line));
+    });
+    for status in &statuses {
+        println!("{}", relgate::redaction::redact(&status.describe()));
+    }
+    if statuses.iter().all(relgate::setup::ToolStatus::usable) {
+        exit_codes::OK
+    } else {
+        exit_codes::NO_GO
+    }
 }
 
 /// Installs the signing key (`--sign-key`, else `RELGATE_SIGNING_KEY`) and runs `then`; a key

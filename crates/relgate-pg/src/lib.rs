@@ -27,6 +27,7 @@ mod error;
 mod process;
 mod run_as;
 mod run_database;
+pub mod testing;
 mod url;
 mod watchdog;
 

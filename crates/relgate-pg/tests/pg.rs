@@ -180,6 +180,9 @@ fn assert_empty(dir: &Path) {
 
 #[test]
 fn start_serves_tcp_and_socket_connections() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let cluster = start();
     assert_eq!(cluster.host(), "127.0.0.1");
     assert_eq!(cluster.superuser(), "postgres");
@@ -216,6 +219,9 @@ fn start_serves_tcp_and_socket_connections() {
 
 #[test]
 fn two_clusters_get_different_ports() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (first, second) = std::thread::scope(|scope| {
         let first = scope.spawn(start);
         let second = scope.spawn(start);
@@ -232,6 +238,9 @@ fn two_clusters_get_different_ports() {
 
 #[test]
 fn stop_leaves_no_process_and_no_directory() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let cluster = start();
     // An open connection must not hold up the fast shutdown.
     let _client = postgres::Client::connect(&cluster.admin_url(), NoTls).unwrap();
@@ -248,6 +257,9 @@ fn stop_leaves_no_process_and_no_directory() {
 
 #[test]
 fn drop_leaves_no_process_and_no_directory() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let cluster = start();
     let footprint = Footprint::of(&cluster);
     drop(cluster);
@@ -256,6 +268,9 @@ fn drop_leaves_no_process_and_no_directory() {
 
 #[test]
 fn drop_cleans_up_after_a_killed_postmaster() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let cluster = start();
     let _client = postgres::Client::connect(&cluster.admin_url(), NoTls).unwrap();
     let footprint = Footprint::of(&cluster);
@@ -270,6 +285,9 @@ fn drop_cleans_up_after_a_killed_postmaster() {
 
 #[test]
 fn log_path_keeps_the_server_log() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let parent = empty_parent();
     let log_path = parent.path().join("logs/postgres.log");
     let options = EphemeralOptions {
@@ -294,6 +312,9 @@ fn log_path_keeps_the_server_log() {
 
 #[test]
 fn deep_parent_dir_moves_the_socket_to_tmp() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let parent = empty_parent();
     let deep = parent.path().join("d".repeat(60)).join("e".repeat(60));
     let options = EphemeralOptions {
@@ -366,6 +387,9 @@ fn bin_dir_without_binaries_is_refused_before_anything_is_made() {
 
 #[test]
 fn parent_dir_the_postgres_user_cannot_enter_is_refused_when_root() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let parent = empty_parent();
@@ -400,6 +424,9 @@ fn clusters_can_be_shared_between_threads() {
 
 #[test]
 fn create_database_returns_a_working_url_and_refuses_duplicates() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let cluster = start();
     let url = cluster.create_database("app_1").expect("create");
     assert_eq!(url, cluster.url("app_1"));
@@ -431,6 +458,9 @@ fn create_database_returns_a_working_url_and_refuses_duplicates() {
 /// it and waits to be killed. Otherwise it does nothing.
 #[test]
 fn watchdog_child() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let Some(report) = std::env::var_os("RELGATE_PG_WATCHDOG_REPORT") else {
         return;
     };
@@ -443,6 +473,9 @@ fn watchdog_child() {
 
 #[test]
 fn owner_killed_without_cleanup_is_cleaned_up_by_the_watchdog() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let scratch = empty_parent();
     let report = scratch.path().join("report");
     let mut owner = std::process::Command::new(std::env::current_exe().unwrap())
@@ -490,6 +523,9 @@ fn owner_killed_without_cleanup_is_cleaned_up_by_the_watchdog() {
 
 #[test]
 fn find_bin_dir_honours_relgate_pg_bin() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let found = find_bin_dir().expect("PostgreSQL on this machine");
     assert!(found.join("initdb").is_file() && found.join("postgres").is_file());
     assert_eq!(find_bin_dir_with(Some(found.as_os_str())).unwrap(), found);
@@ -525,6 +561,9 @@ fn find_bin_dir_refuses_a_relgate_pg_bin_without_initdb() {
 
 #[test]
 fn run_database_creates_connects_and_drops() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let cluster = start();
     let run = RunDatabase::create(&cluster.admin_url(), "run_abc", false).expect("create");
     assert_eq!(run.name(), "run_abc");
@@ -543,6 +582,9 @@ fn run_database_creates_connects_and_drops() {
 
 #[test]
 fn run_database_is_dropped_on_drop_unless_kept() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let cluster = start();
     let dropped = RunDatabase::create(&cluster.admin_url(), "run_dropped", false).unwrap();
     let kept = RunDatabase::create(&cluster.admin_url(), "run_kept", true).unwrap();
@@ -561,6 +603,9 @@ fn run_database_is_dropped_on_drop_unless_kept() {
 
 #[test]
 fn run_database_keeps_the_url_parts_and_hides_passwords_in_errors() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let cluster = start();
     // Trust authentication ignores the password, so it can be checked for leaks.
     let server = format!(
@@ -618,6 +663,9 @@ fn run_database_keeps_the_url_parts_and_hides_passwords_in_errors() {
 
 #[test]
 fn drop_database_drops_by_name_and_ignores_missing_ones() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let cluster = start();
     let kept = RunDatabase::create(&cluster.admin_url(), "run_orphan", true).unwrap();
     drop(kept);

@@ -21,6 +21,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader};
 use crate::progress::{self, Progress};
 use crate::service::Services;
+use crate::setup::{self, Setup};
 use crate::spec::{
     Check, CheckKind, CommandSpec, Gate, GrepSpec, ProbeSpec, Satisfaction, ScanSpec,
 };
@@ -77,6 +78,8 @@ pub struct Options {
     pub mode: Mode,
     /// How progress is shown while checks run (stderr).
     pub progress: crate::progress::Style,
+    /// Whether the setup step may install missing tools (`--no-setup`: only probe).
+    pub setup: setup::Policy,
 }
 
 /// Entry point of the `gate-tests` harness: reads `RELGATE_GATE` / `RELGATE_OUT` (defaults:
@@ -101,6 +104,11 @@ pub fn test_main(workspace_root: &Path) -> ! {
         },
         // The test runner shows its own progress.
         progress: crate::progress::Style::Off,
+        setup: if std::env::var_os("RELGATE_NO_SETUP").is_some_and(|value| !value.is_empty()) {
+            setup::Policy::ProbeOnly
+        } else {
+            setup::Policy::Install
+        },
     };
     std::process::exit(run(&options))
 }
@@ -195,6 +203,7 @@ pub fn run(options: &Options) -> i32 {
     };
     let shared = Arc::new(RunState {
         services: Services::new(&gate, &options.out_dir, &service_tag),
+        setup: Setup::new(&gate, &setup::log_dir(&options.out_dir), options.setup),
         out_dir: options.out_dir.clone(),
         run_id: run_id.clone(),
         mode: options.mode,
@@ -257,6 +266,13 @@ pub fn run(options: &Options) -> i32 {
             );
             return exit_codes::INVALID;
         }
+    }
+
+    if !list_only {
+        // The setup step, first: the tools the checks of this run need.
+        shared
+            .setup
+            .ensure(&tools_in_run(&shared.gate, &in_run), &announce);
     }
 
     let style = if list_only {
@@ -377,6 +393,7 @@ pub fn run_header(gate: &Gate, run_id: &str, mode: &str) -> RunHeader {
 pub struct RunState {
     gate: Gate,
     services: Services,
+    setup: Setup,
     out_dir: PathBuf,
     run_id: String,
     mode: Mode,
@@ -652,7 +669,14 @@ impl RunState {
         self.changed.notify_all();
     }
 
-    fn execute(&self, check: &Check, notes: Vec<String>) -> CheckRecord {
+    fn execute(&self, check: &Check, mut notes: Vec<String>) -> CheckRecord {
+        let tools = self.setup.ensure(&check.tools, &announce);
+        if let Some(why) = setup::missing(&tools) {
+            let mut record = skeleton(check, &why, Outcome::Error);
+            record.notes = notes;
+            return record;
+        }
+        notes.extend(setup::notes(&tools));
         let log_relative = format!("logs/{}/{}.log", check.packet, check.id);
         let log_path = self.out_dir.join(&log_relative);
         let mut record = match &check.kind {
@@ -934,6 +958,26 @@ impl RunState {
             exec::containment_failure(&result, check.leak_timeout),
         )
     }
+}
+
+/// The tools the checks of a run may need: those of every packet with a trial in the run
+/// (a checklist item or a probe's case can make a process run its packet's checks).
+fn tools_in_run(gate: &Gate, in_run: &BTreeSet<String>) -> Vec<String> {
+    let mut tools = BTreeSet::new();
+    for packet in &gate.packets {
+        let prefix = format!("{}::", packet.id);
+        if in_run.iter().any(|name| name.starts_with(&prefix)) {
+            for check in &packet.checks {
+                tools.extend(check.tools.iter().cloned());
+            }
+        }
+    }
+    tools.into_iter().collect()
+}
+
+/// Prints a line of the setup step to stderr, redacted.
+fn announce(line: &str) {
+    eprintln!("{}", crate::redaction::redact(line));
 }
 
 fn indent(text: &str) -> String {

@@ -503,6 +503,7 @@ mod tests {
                     expect_exit: vec![0],
                 }),
                 services: Vec::new(),
+                tools: Vec::new(),
                 line: 1,
             })
             .collect();
@@ -513,6 +514,7 @@ mod tests {
             name: "unit".to_string(),
             plan_link: None,
             services: Vec::new(),
+            tools: Vec::new(),
             packets: vec![Packet {
                 id: PACKET.to_string(),
                 title: "Tenancy".to_string(),

@@ -36,6 +36,7 @@ pub mod sarif_report;
 pub mod scan;
 pub mod scanning;
 pub mod service;
+pub mod setup;
 pub mod signing;
 pub mod spec;
 pub mod supervisor;

@@ -84,6 +84,9 @@ fn catalog_bool(database: &Database, sql: &str) -> bool {
 
 #[test]
 fn health_and_me() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&[]);
     let health = service.request("GET", "/healthz", None, None);
     assert_eq!(
@@ -111,6 +114,9 @@ fn health_and_me() {
 
 #[test]
 fn cross_org_reads_and_writes_are_not_found() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&[]);
     let admin_a = token("admin@org-a", "org-a");
     let list = service.get("/v1/projects", &admin_a);
@@ -139,6 +145,9 @@ fn cross_org_reads_and_writes_are_not_found() {
 
 #[test]
 fn rls_isolates_tenants_for_the_app_role() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&[]);
     as_app(&database, Some("org-a"), |sql| {
         for table in TENANT_TABLES {
@@ -234,6 +243,9 @@ fn rls_isolates_tenants_for_the_app_role() {
 
 #[test]
 fn forged_tokens_are_refused() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&[]);
     let good = claims("admin@org-a", "org-a");
     let cases: Vec<(&str, String)> = vec![
@@ -327,6 +339,9 @@ fn forged_tokens_are_refused() {
 
 #[test]
 fn authorized_party_is_enforced_when_configured() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start_with_args(&[], &["--authorized-party", "web-app"]);
     let azp = |value: Value| {
         tokens::rs256(&claims_with(
@@ -346,6 +361,9 @@ fn authorized_party_is_enforced_when_configured() {
 
 #[test]
 fn rbac_matrix_is_deny_by_default() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&[]);
     let rename = json!({ "name": "renamed" });
     let create = json!({ "name": "new" });
@@ -400,6 +418,9 @@ fn rbac_matrix_is_deny_by_default() {
 
 #[test]
 fn revoked_consent_is_forbidden() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&[]);
     let member = token("member@org-a", "org-a");
     let active = service.get("/v1/children/child-1/records", &member);
@@ -444,6 +465,9 @@ impl<'a> Delivery<'a> {
 
 #[test]
 fn webhooks_need_a_fresh_valid_signature() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&[]);
     let secret = webhook_secret();
     let body = json!({
@@ -507,6 +531,9 @@ fn webhooks_need_a_fresh_valid_signature() {
 
 #[test]
 fn audit_log_is_append_only() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&[]);
     as_app(&database, Some("org-a"), |sql| {
         for statement in [
@@ -546,6 +573,9 @@ fn audit_log_is_append_only() {
 
 #[test]
 fn audit_chain_recomputes_after_concurrent_writes() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&[]);
     std::thread::scope(|scope| {
         for (user, org) in [
@@ -598,6 +628,9 @@ fn audit_chain_recomputes_after_concurrent_writes() {
 
 #[test]
 fn restart_with_other_flaws_converges() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let database = Database::create();
     let schema_flaws = [
         "rls-not-forced",
@@ -672,6 +705,9 @@ fn restart_with_other_flaws_converges() {
 
 #[test]
 fn cli_lists_flaws_and_rejects_unknown_ones() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let list = std::process::Command::new(env!("CARGO_BIN_EXE_tenant-api"))
         .arg("--list-flaws")
         .output()
@@ -712,6 +748,9 @@ fn cli_lists_flaws_and_rejects_unknown_ones() {
 
 #[test]
 fn flaw_jwt_accept_expired() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["jwt-accept-expired"]);
     let expired = claims_with("admin@org-a", "org-a", json!({ "exp": now() - 3600 }));
     assert_eq!(service.get("/v1/me", &tokens::rs256(&expired)).status, 200);
@@ -721,6 +760,9 @@ fn flaw_jwt_accept_expired() {
 
 #[test]
 fn flaw_jwt_skip_aud() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["jwt-skip-aud"]);
     let other_api = claims_with("admin@org-a", "org-a", json!({ "aud": "billing-api" }));
     assert_eq!(
@@ -738,6 +780,9 @@ fn flaw_jwt_skip_aud() {
 
 #[test]
 fn flaw_jwt_skip_iss() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["jwt-skip-iss"]);
     let other_issuer = claims_with(
         "admin@org-a",
@@ -752,6 +797,9 @@ fn flaw_jwt_skip_iss() {
 
 #[test]
 fn flaw_jwt_accept_none() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["jwt-accept-none"]);
     // An attacker becomes admin of the other tenant without any key.
     let forged = claims("admin@org-b", "org-b");
@@ -767,6 +815,9 @@ fn flaw_jwt_accept_none() {
 
 #[test]
 fn flaw_jwt_skip_nbf() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["jwt-skip-nbf"]);
     let later = claims_with(
         "admin@org-a",
@@ -778,6 +829,9 @@ fn flaw_jwt_skip_nbf() {
 
 #[test]
 fn flaw_jwt_hs_key_confusion() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["jwt-hs-key-confusion"]);
     let forged = tokens::hs256_with_public_key(&claims("admin@org-b", "org-b"));
     let reply = service.get("/v1/projects", &forged);
@@ -787,6 +841,9 @@ fn flaw_jwt_hs_key_confusion() {
 
 #[test]
 fn flaw_webhook_skip_signature() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["webhook-skip-signature"]);
     // Anyone can make themselves admin of a tenant with an unsigned delivery.
     let body = json!({
@@ -802,6 +859,9 @@ fn flaw_webhook_skip_signature() {
 
 #[test]
 fn flaw_webhook_no_tolerance() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["webhook-no-tolerance"]);
     let secret = webhook_secret();
     let body = br#"{"type":"session.created","data":{}}"#;
@@ -825,6 +885,9 @@ fn flaw_webhook_no_tolerance() {
 
 #[test]
 fn flaw_rls_not_forced() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&["rls-not-forced"]);
     let mut owner = database.owner();
     for table in TENANT_TABLES {
@@ -844,6 +907,9 @@ fn flaw_rls_not_forced() {
 
 #[test]
 fn flaw_rls_missing_policy() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&["rls-missing-policy"]);
     let admin_a = token("admin@org-a", "org-a");
     let list = service.get("/v1/projects", &admin_a);
@@ -884,6 +950,9 @@ fn flaw_rls_missing_policy() {
 
 #[test]
 fn flaw_rls_app_role_bypass() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&["rls-app-role-bypass"]);
     let reply = service.get("/v1/projects/prj-b-1", &token("viewer@org-a", "org-a"));
     assert_eq!(
@@ -905,6 +974,9 @@ fn flaw_rls_app_role_bypass() {
 
 #[test]
 fn flaw_rls_definer_view() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&["rls-definer-view"]);
     let reply = service.get(
         "/v1/children/child-1/records",
@@ -940,6 +1012,9 @@ fn flaw_rls_definer_view() {
 
 #[test]
 fn flaw_audit_update_allowed() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&["audit-update-allowed"]);
     let created = service.request(
         "POST",
@@ -973,6 +1048,9 @@ fn flaw_audit_update_allowed() {
 
 #[test]
 fn flaw_audit_truncate_allowed() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&["audit-truncate-allowed"]);
     let mut client = database.app();
     client
@@ -988,6 +1066,9 @@ fn flaw_audit_truncate_allowed() {
 
 #[test]
 fn flaw_rbac_allow_by_default() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["rbac-allow-by-default"]);
     let viewer = token("viewer@org-a", "org-a");
     let rename = json!({ "name": "viewer was here" });
@@ -1019,6 +1100,9 @@ fn flaw_rbac_allow_by_default() {
 
 #[test]
 fn flaw_consent_ignored() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&["consent-ignored"]);
     let reply = service.get(
         "/v1/children/child-2/records",

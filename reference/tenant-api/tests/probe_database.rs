@@ -29,6 +29,9 @@ fn rls_against(flaws: &[&str]) -> Outcome {
 
 #[test]
 fn rls_passes_against_the_hardened_service_and_never_prints_the_password() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&[]);
     // Trust authentication ignores the password, which lets the test check it stays hidden.
     let url = database.url.replacen(
@@ -53,6 +56,9 @@ fn rls_passes_against_the_hardened_service_and_never_prints_the_password() {
 
 #[test]
 fn rls_with_given_tenants_attacks_both_ways() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&[]);
     let config = format!(
         "{}tenants = [\"org-b\", \"org-a\"]\n",
@@ -65,6 +71,9 @@ fn rls_with_given_tenants_attacks_both_ways() {
 
 #[test]
 fn rls_not_forced_fails_rls_forced() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let outcome = rls_against(&["rls-not-forced"]);
     outcome.assert("rls-forced", Fail);
     outcome.assert("rls-enabled", Pass);
@@ -73,6 +82,9 @@ fn rls_not_forced_fails_rls_forced() {
 
 #[test]
 fn rls_missing_policy_fails_policies_enabled_and_every_cross_tenant_attack() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let outcome = rls_against(&["rls-missing-policy"]);
     for name in [
         "rls-enabled",
@@ -94,6 +106,9 @@ fn rls_missing_policy_fails_policies_enabled_and_every_cross_tenant_attack() {
 
 #[test]
 fn rls_app_role_bypass_fails_attributes_and_cross_tenant_read() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let outcome = rls_against(&["rls-app-role-bypass"]);
     outcome.assert("app-role-attributes", Fail);
     outcome.assert("cross-tenant-read", Fail);
@@ -104,6 +119,9 @@ fn rls_app_role_bypass_fails_attributes_and_cross_tenant_read() {
 
 #[test]
 fn rls_definer_view_fails_invoker_views() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let outcome = rls_against(&["rls-definer-view"]);
     outcome.assert("invoker-views", Fail);
     assert!(outcome
@@ -114,6 +132,9 @@ fn rls_definer_view_fails_invoker_views() {
 
 #[test]
 fn rls_with_a_tenant_that_has_no_rows_is_inconclusive_never_pass() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&[]);
     let config = format!(
         "{}tenants = [\"org-a\", \"org-nobody\"]\n",
@@ -135,6 +156,9 @@ fn rls_with_a_tenant_that_has_no_rows_is_inconclusive_never_pass() {
 
 #[test]
 fn rls_on_an_empty_database_is_inconclusive() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let database = Database::create();
     let outcome = probe("rls", &rls_config(&database), Path::new("."));
     assert!(
@@ -180,6 +204,9 @@ fn tamper(database: &Database, sql: &str) {
 
 #[test]
 fn audit_chain_passes_against_the_hardened_service_and_anchors_the_head() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&[]);
     let root = scratch("anchor-ok");
     let config = audit_config(&database, true);
@@ -217,6 +244,9 @@ fn audit_chain_passes_against_the_hardened_service_and_anchors_the_head() {
 
 #[test]
 fn audit_update_allowed_fails_update_delete_triggers_and_privileges() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&["audit-update-allowed"]);
     let outcome = probe_unchanged(
         "audit-chain",
@@ -238,6 +268,9 @@ fn audit_update_allowed_fails_update_delete_triggers_and_privileges() {
 
 #[test]
 fn audit_truncate_allowed_fails_truncate_triggers_and_privileges() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&["audit-truncate-allowed"]);
     let outcome = probe_unchanged(
         "audit-chain",
@@ -254,6 +287,9 @@ fn audit_truncate_allowed_fails_truncate_triggers_and_privileges() {
 
 #[test]
 fn audit_tampered_row_fails_chain() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&[]);
     tamper(
         &database,
@@ -271,6 +307,9 @@ fn audit_tampered_row_fails_chain() {
 
 #[test]
 fn audit_deleted_tail_after_an_anchor_fails_anchor() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&[]);
     let root = scratch("anchor-tail");
     let config = audit_config(&database, true);
@@ -324,6 +363,9 @@ fn items_fingerprint(database: &Database) -> BTreeMap<String, (i64, String)> {
 
 #[test]
 fn rls_overhead_needs_an_index_on_the_tenant_column_and_respects_the_budget() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (database, role) = overhead_database();
     let before = items_fingerprint(&database);
 
@@ -378,6 +420,9 @@ fn rls_overhead_needs_an_index_on_the_tenant_column_and_respects_the_budget() {
 
 #[test]
 fn rls_overhead_against_the_hardened_service() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (_service, database) = Service::start(&[]);
     let config = format!(
         "database = \"{}\"\napp_role = \"{}\"\nquery = \"select * from projects\"\nruns = 5\nbudget = 100.0\n",

@@ -75,6 +75,9 @@ fn jwt_against(flaws: &[&str]) -> Outcome {
 
 #[test]
 fn jwt_passes_against_the_hardened_service() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let outcome = jwt_against(&[]);
     outcome.assert_all_pass();
     assert_eq!(outcome.names(), JWT_CASES);
@@ -104,6 +107,9 @@ const JWT_FLAWS: [(&str, &[&str]); 5] = [
 
 #[test]
 fn jwt_catches_each_flaw() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     for (flaw, failing) in JWT_FLAWS {
         eprintln!("--- flaw {flaw}");
         jwt_against(&[flaw]).assert_only_failing(failing);
@@ -112,6 +118,9 @@ fn jwt_catches_each_flaw() {
 
 #[test]
 fn jwt_catches_accept_none() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let outcome = jwt_against(&["jwt-accept-none"]);
     outcome.assert_only_failing(&["alg-none"]);
     assert_eq!(
@@ -122,6 +131,9 @@ fn jwt_catches_accept_none() {
 
 #[test]
 fn jwt_against_an_es256_issuer_also_sends_a_zero_signature() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&[]);
     let config = jwt_config(&service.base)
         .replace("alg = \"RS256\"", "alg = \"ES256\"")
@@ -137,6 +149,9 @@ fn jwt_against_an_es256_issuer_also_sends_a_zero_signature() {
 
 #[test]
 fn jwt_checks_azp_when_configured() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let config = |base: &str| format!("{}azp = \"web-app\"\n", jwt_config(base));
     let (checking, _database) = Service::start_with_args(&[], &["--authorized-party", "web-app"]);
     probe("jwt", &config(&checking.base)).assert_all_pass();
@@ -147,6 +162,9 @@ fn jwt_checks_azp_when_configured() {
 
 #[test]
 fn jwt_is_inconclusive_when_the_positive_control_fails() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, _database) = Service::start(&[]);
     // A user the issuer key can sign for, but whose org does not exist: the endpoint says 403.
     let config = jwt_config(&service.base).replace("org_id = \"org-a\"", "org_id = \"org-x\"");
@@ -277,6 +295,9 @@ claims = {{ sub = "admin@org-a" }}
 
 #[test]
 fn jwt_against_a_strict_hs256_server_passes() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let server = Hs256Server::start(true);
     let outcome = probe("jwt", &hs256_config(&server.base));
     outcome.assert_all_pass();
@@ -288,6 +309,9 @@ fn jwt_against_a_strict_hs256_server_passes() {
 
 #[test]
 fn jwt_against_an_hs256_server_that_skips_the_signature_fails() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let server = Hs256Server::start(false);
     let outcome = probe("jwt", &hs256_config(&server.base));
     outcome.assert_only_failing(&[
@@ -343,6 +367,9 @@ const RBAC_CASES: [&str; 8] = [
 
 #[test]
 fn rbac_passes_against_the_hardened_service_without_changing_rows() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&[]);
     let outcome = probe_unchanged("rbac", &rbac_config(&service.base), &database);
     outcome.assert_all_pass();
@@ -356,6 +383,9 @@ fn rbac_passes_against_the_hardened_service_without_changing_rows() {
 
 #[test]
 fn rbac_catches_allow_by_default_without_changing_rows() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&["rbac-allow-by-default"]);
     let outcome = probe_unchanged("rbac", &rbac_config(&service.base), &database);
     outcome.assert_only_failing(&[
@@ -400,6 +430,9 @@ fn consent_against(flaws: &[&str]) -> Outcome {
 
 #[test]
 fn consent_passes_against_the_hardened_service_without_changing_rows() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let outcome = consent_against(&[]);
     outcome.assert_all_pass();
     assert_eq!(
@@ -414,6 +447,9 @@ fn consent_passes_against_the_hardened_service_without_changing_rows() {
 
 #[test]
 fn consent_catches_ignored_consent() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let outcome = consent_against(&["consent-ignored"]);
     outcome.assert_only_failing(&["revoked-consent"]);
     assert!(outcome
@@ -424,6 +460,9 @@ fn consent_catches_ignored_consent() {
 
 #[test]
 fn consent_catches_a_definer_view_leaking_other_tenants_records() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let outcome = consent_against(&["rls-definer-view"]);
     outcome.assert_only_failing(&["cross-tenant-records"]);
     assert!(outcome
@@ -434,6 +473,9 @@ fn consent_catches_a_definer_view_leaking_other_tenants_records() {
 
 #[test]
 fn consent_without_records_path_needs_a_refusal() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&["consent-ignored"]);
     let config = consent_config(&service.base)
         .replace("records_path = \"/records\"\n", "")

@@ -97,6 +97,9 @@ fn probe_against(flaws: &[&str], accepted: usize) -> Outcome {
 
 #[test]
 fn hardened_service_refuses_every_forged_delivery() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let run = probe_against(&[], 1);
     run.assert_only_failing(&[]);
 
@@ -121,6 +124,9 @@ fn hardened_service_refuses_every_forged_delivery() {
 
 #[test]
 fn flaw_webhook_skip_signature_is_caught() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     // The four unsigned or wrongly signed deliveries are accepted besides the control.
     let run = probe_against(&["webhook-skip-signature"], 5);
     run.assert_only_failing(&["unsigned", "bad-signature", "wrong-secret", "body-tampered"]);
@@ -137,6 +143,9 @@ fn flaw_webhook_skip_signature_is_caught() {
 
 #[test]
 fn flaw_webhook_no_tolerance_is_caught() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let run = probe_against(&["webhook-no-tolerance"], 3);
     run.assert_only_failing(&["stale-timestamp", "future-timestamp"]);
     assert_eq!(run.outcome("stale-timestamp"), CaseOutcome::Fail);
@@ -145,6 +154,9 @@ fn flaw_webhook_no_tolerance_is_caught() {
 
 #[test]
 fn a_wrong_secret_is_inconclusive_not_a_pass() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
     let (service, database) = Service::start(&[]);
     let file = std::env::temp_dir().join(format!(
         "relgate-probe-webhook-other-secret-{}.txt",

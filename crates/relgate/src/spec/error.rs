@@ -32,6 +32,8 @@ pub enum SpecErrorKind {
     InvalidAcceptance,
     /// A `${name.…}` or `services` entry names no `[[service]]`.
     UnknownService,
+    /// A `tools` entry names no `[[tool]]`.
+    UnknownTool,
     /// A check would run a destructive git command.
     DestructiveCommand,
     /// Any other invalid value (regex, date, glob…).

@@ -14,6 +14,7 @@ mod scan;
 mod secret_names;
 mod services;
 mod template;
+mod tools;
 mod validate;
 
 pub use destructive::destructive_git_command;
@@ -23,4 +24,5 @@ pub use probe::map_strings;
 pub use relgate_probes::duration::{format_duration, parse_duration};
 pub use scan::{ADVISORY_DB_PLACEHOLDER, REPORT_PLACEHOLDER};
 pub use template::{expand, references, Reference, SERVICE_FIELDS};
+pub use tools::DEFAULT_INSTALL_TIMEOUT;
 pub use validate::{load, parse, slugify};

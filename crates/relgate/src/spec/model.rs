@@ -26,6 +26,25 @@ pub struct Gate {
     pub accepts: Vec<Acceptance>,
     /// Services, in start order (a service comes after the services it references).
     pub services: Vec<Service>,
+    /// `[[tool]]` entries in file order: what the setup step makes sure is installed.
+    pub tools: Vec<Tool>,
+}
+
+/// A program checks or services need: the setup step runs `probe`, and when it fails runs
+/// `install` and probes again, before the first check that needs it.
+#[derive(Debug, Clone)]
+pub struct Tool {
+    /// `[a-z0-9][a-z0-9._+-]*`, named by `tools = [...]` of checks and services.
+    pub name: String,
+    /// A shell command that exits 0 when the tool is usable.
+    pub probe: String,
+    /// A shell command that installs the tool (idempotent); `None`: it cannot be installed
+    /// by the gate, only reported missing.
+    pub install: Option<String>,
+    /// How long `install` may run.
+    pub timeout: Duration,
+    /// Line of `[[tool]]` in the gate file.
+    pub line: usize,
 }
 
 /// A database or process the gate starts before the first check that needs it and stops when
@@ -38,6 +57,8 @@ pub struct Service {
     pub kind: ServiceKind,
     /// Services this one references, directly.
     pub needs: Vec<String>,
+    /// Tools it needs (`tools = [...]`).
+    pub tools: Vec<String>,
     /// How long starting may take, until ready.
     pub ready_timeout: Duration,
     /// Line of `[[service]]` in the gate file.
@@ -160,6 +181,9 @@ pub struct Check {
     /// Services this check needs (named in `services` or referenced as `${name.…}`), with the
     /// services those need, in start order.
     pub services: Vec<String>,
+    /// Tools the check needs: its own `tools = [...]` and those of its services, in the
+    /// order of the `[[tool]]` tables.
+    pub tools: Vec<String>,
     /// Line of the check's `[[packet.check]]` table in the gate file (reports point there).
     pub line: usize,
 }

@@ -21,6 +21,18 @@ pub(crate) struct RawGate {
     pub accepts: Vec<Spanned<RawAccept>>,
     #[serde(default, rename = "service")]
     pub services: Vec<Spanned<RawService>>,
+    #[serde(default, rename = "tool")]
+    pub tools: Vec<Spanned<RawTool>>,
+}
+
+/// `[[tool]]`: a program checks or services need, how to tell it is there and how to install it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTool {
+    pub name: Spanned<String>,
+    pub probe: Spanned<String>,
+    pub install: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +46,7 @@ pub(crate) struct RawService {
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     pub ready: Option<Spanned<RawReady>>,
+    pub tools: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +115,7 @@ pub(crate) struct RawCheck {
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     pub services: Option<Vec<Spanned<String>>>,
+    pub tools: Option<Vec<Spanned<String>>>,
     pub expect: Option<RawExpect>,
     pub timeout: Option<Spanned<String>>,
     pub leak_timeout: Option<Spanned<String>>,

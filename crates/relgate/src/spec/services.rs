@@ -233,6 +233,7 @@ impl Context<'_> {
             name,
             kind,
             needs,
+            tools: Vec::new(),
             ready_timeout,
             line,
         })

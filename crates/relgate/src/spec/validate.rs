@@ -199,7 +199,8 @@ impl Context<'_> {
             None => DEFAULT_LEAK_TIMEOUT,
         };
         let default_severity = defaults.severity.unwrap_or(Severity::P0);
-        let services = self.services(&raw.services, &root)?;
+        let tools = self.tools(&raw.tools)?;
+        let mut services = self.services(&raw.services, &root)?;
 
         let mut packets = Vec::new();
         let mut packet_spans: BTreeMap<String, Range<usize>> = BTreeMap::new();
@@ -257,6 +258,13 @@ impl Context<'_> {
             ));
         }
 
+        self.tool_needs(
+            (&raw.services, &raw.packets),
+            &tools,
+            &mut services,
+            &mut packets,
+        )?;
+
         let mut accepts = Vec::new();
         for raw_accept in &raw.accepts {
             accepts.push(self.acceptance(raw_accept, &packets)?);
@@ -272,6 +280,7 @@ impl Context<'_> {
             packets,
             accepts,
             services,
+            tools,
         })
     }
 
@@ -446,6 +455,7 @@ impl Context<'_> {
             leak_timeout,
             kind,
             services: needs,
+            tools: Vec::new(),
             line,
         })
     }

@@ -60,7 +60,8 @@ pub fn skip(why: &str) {
         std::env::var_os("RELGATE_REQUIRE_TOOLS").is_none(),
         "RELGATE_REQUIRE_TOOLS is set but {why}"
     );
-    println!("skipped: {why}");
+    // Straight to the terminal: libtest captures what a passing test prints.
+    let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("skipped: {why}\n"));
 }
 
 /// Asserts what GitHub code scanning needs (always) and validity against the SARIF 2.1.0 schema
