@@ -47,7 +47,7 @@ fn unknown_table_after_another_table_is_named_by_its_header() {
     check_error(
         "[gate]\nname = \"x\"\n\n[t]\na = 1\n",
         SpecErrorKind::UnknownKey,
-        "gate.toml:4:2: unknown key `t`\n  (hint: valid keys here: gate, defaults, packet, accept, service)",
+        "gate.toml:4:2: unknown key `t`\n  (hint: valid keys here: gate, defaults, packet, accept, service, tool)",
     );
     check_error(
         "[[packet]]\nid = \"A\"\n[packet.bogus]\nx = 1\n",
@@ -658,4 +658,37 @@ fn an_absurd_unknown_key_is_cheap_and_shortened() {
         &shown[..200]
     );
     assert!(shown.contains("k…`"), "{shown}");
+}
+
+#[test]
+fn tool_tables_are_validated() {
+    check_error(
+        "[[tool]]\nname = \"Bad Name\"\nprobe = \"true\"\n",
+        SpecErrorKind::InvalidId,
+        "gate.toml:2:8: invalid tool name `Bad Name` (key `tool.name`)\n  (hint: tool names are lowercase letters, digits, `.`, `_`, `+` and `-`, starting with a letter or digit)",
+    );
+    check_error(
+        "[[tool]]\nname = \"x\"\nprobe = \"true\"\n[[tool]]\nname = \"x\"\nprobe = \"true\"\n",
+        SpecErrorKind::DuplicateId,
+        "gate.toml:5:8: duplicate tool name `x` (first defined on line 2) (key `tool.name`)",
+    );
+    check_error(
+        "[[tool]]\nname = \"x\"\nprobe = \"  \"\n",
+        SpecErrorKind::EmptyCommand,
+        "gate.toml:3:9: `tool.probe` is empty",
+    );
+    check_error(
+        "[[tool]]\nname = \"x\"\nprobe = \"true\"\ntimeout = \"1h1h\"\n",
+        SpecErrorKind::InvalidTimeout,
+        "gate.toml:4:11: invalid timeout `1h1h`: unit `h` repeated or out of order in `1h1h` (each unit once, largest first: 1h30m, 2m30s) (key `tool.timeout`)\n  (hint: write a duration such as \"90s\", \"10m\" or \"1h30m\")",
+    );
+}
+
+#[test]
+fn a_service_names_only_declared_tools() {
+    check_error(
+        "[[tool]]\nname = \"postgresql\"\nprobe = \"true\"\n[[service]]\nname = \"db\"\npostgres = \"ephemeral\"\ntools = [\"postgres\"]\n",
+        SpecErrorKind::UnknownTool,
+        "gate.toml:7:10: unknown tool `postgres` (key `service.tools`)\n  (hint: did you mean `postgresql`?)",
+    );
 }
