@@ -268,8 +268,9 @@ pub fn run(options: &Options) -> i32 {
         }
     }
 
-    if !list_only {
-        // The setup step, first: the tools the checks of this run need.
+    // The setup step, first: the tools the checks of this run need. Under nextest, where each
+    // process runs one trial, a check sets up its own tools when it runs (`execute`).
+    if !list_only && options.mode != Mode::Nextest {
         shared
             .setup
             .ensure(&tools_in_run(&shared.gate, &in_run), &announce);
