@@ -1,5 +1,5 @@
-//! For test suites that need a real PostgreSQL: skip with a printed reason when its server
-//! binaries are missing, except in CI, where a skip would be a silent pass.
+//! For test suites that need a tool — a real PostgreSQL above all: skip with a printed reason
+//! when it is missing, except in CI, where a skip would be a silent pass.
 
 /// The variable that turns a missing tool into a test failure (`.ci/run` and the gate's own
 /// test checks set it).
@@ -14,14 +14,19 @@ pub fn skip_without_postgres() -> bool {
     let Err(error) = crate::find_bin_dir() else {
         return false;
     };
-    let why = format!(
+    skip(&format!(
         "PostgreSQL is missing ({error}); install it with `cargo xtask gate setup --tool postgresql`"
-    );
+    ));
+    true
+}
+
+/// Says why a test that needs a missing tool does not run, on stderr (straight to the
+/// terminal: libtest captures what a passing test prints). With `RELGATE_REQUIRE_TOOLS` set
+/// (`.ci/run`, this repository's gate) it panics instead, so CI cannot go green by skipping.
+pub fn skip(why: &str) {
     assert!(
         std::env::var_os(REQUIRE_TOOLS_ENV).is_none(),
         "{REQUIRE_TOOLS_ENV} is set but {why}"
     );
-    // Straight to the terminal: libtest captures what a passing test prints.
     let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("skipped: {why}\n"));
-    true
 }
