@@ -2,7 +2,7 @@
 //!
 //! The starter shows each kind of entry a gate file has — a command check, a grep check, a
 //! probe, checklist items satisfied by checks and by an attestation, a dependency, a severity —
-//! and, commented out, services, a probe against a service, a scan and a risk acceptance. It
+//! and, commented out, services, a probe against a service, a scan, a tool and a risk acceptance. It
 //! loads as it is and runs green in any directory, so a team starts from GO and replaces the
 //! placeholders with its own checks.
 
@@ -133,6 +133,16 @@ severity = "P0"
 # [[packet.check]]
 # id = "dependency-audit"
 # scan = { run = "cargo audit --json > {report}", format = "cargo-audit" }
+# tools = ["cargo-audit"]
+
+# Tools checks need: before the first check that names one, the gate runs its probe and, when
+# that fails, its install (once), then probes again; still missing = that check is an ERROR
+# naming it. `cargo xtask gate setup` installs them all (e.g. in CI).
+#
+# [[tool]]
+# name = "cargo-audit"
+# probe = "cargo audit --version"
+# install = "cargo install --locked cargo-audit"
 
 # A risk acceptance lets a failing P1 check or a scanner finding through, until a date.
 #
