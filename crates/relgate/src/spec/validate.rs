@@ -1,6 +1,6 @@
 //! Parse, then validate into a [`Gate`]: the only way to obtain one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -94,15 +94,16 @@ impl Context<'_> {
             self.locator.deepest_line()
         };
         let line_text = self.locator.line_text(span.start);
-        let unknown = Regex::new(r"unknown field `([^`]*)`(?:, expected (?:one of )?(.*))?")
-            .expect("static regex");
-        if let Some(captures) = unknown.captures(&message) {
-            let full_key = &captures[1];
+        // Plain string search, not a regex: the key may be megabytes long.
+        if let Some((full_key, expected)) = quoted_after(&message, "unknown field `") {
             let key = super::error::shorten(full_key);
-            let candidates: Vec<String> = captures
-                .get(2)
+            let candidates: Vec<String> = expected
+                .strip_prefix(", expected ")
                 .map(|list| {
-                    list.as_str()
+                    let list = list.strip_prefix("one of ").unwrap_or(list);
+                    list.split('\n')
+                        .next()
+                        .unwrap_or_default()
                         .split('`')
                         .skip(1)
                         .step_by(2)
@@ -152,15 +153,14 @@ impl Context<'_> {
                 hint,
             };
         }
-        let missing = Regex::new(r"missing field `([^`]*)`").expect("static regex");
-        if let Some(captures) = missing.captures(&message) {
+        if let Some((missing, _)) = quoted_after(&message, "missing field `") {
             return SpecError {
                 file: self.file.clone(),
                 line,
                 column,
-                key: Some(captures[1].to_string()),
+                key: Some(missing.to_string()),
                 kind: SpecErrorKind::MissingKey,
-                message: format!("missing required key `{}`", &captures[1]),
+                message: format!("missing required key `{missing}`"),
                 hint: None,
             };
         }
@@ -257,9 +257,13 @@ impl Context<'_> {
             ));
         }
 
+        let by_id: HashMap<&str, &Packet> = packets
+            .iter()
+            .map(|packet| (packet.id.as_str(), packet))
+            .collect();
         let mut accepts = Vec::new();
         for raw_accept in &raw.accepts {
-            accepts.push(self.acceptance(raw_accept, &packets)?);
+            accepts.push(self.acceptance(raw_accept, &packets, &by_id)?);
         }
         Ok(Gate {
             source: self.file.clone(),
@@ -276,8 +280,7 @@ impl Context<'_> {
     }
 
     fn id(&self, id: &Spanned<String>, key: &str) -> Result<String, SpecError> {
-        let valid = Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]*$").expect("static regex");
-        if !valid.is_match(id.get_ref()) {
+        if !is_valid_id(id.get_ref()) {
             let mut error = self.error(
                 id.span(),
                 key,
@@ -354,10 +357,14 @@ impl Context<'_> {
             check_spans.insert(check_id.clone(), check.id.span());
             checks.push(self.check(raw_check, &id, check_id, root, defaults, services)?);
         }
+        let check_ids: HashSet<&str> = checks.iter().map(|check| check.id.as_str()).collect();
         let mut checklist: Vec<ChecklistItem> = Vec::new();
+        // Texts and slugs taken so far: a set each, not a scan of the items per item.
+        let mut texts: HashSet<String> = HashSet::new();
+        let mut slugs: HashSet<String> = HashSet::new();
         for raw_item in &raw.checklist {
-            let mut item = self.checklist_item(raw_item, &id, &checks)?;
-            if checklist.iter().any(|other| other.text == item.text) {
+            let mut item = self.checklist_item(raw_item, &id, &checks, &check_ids)?;
+            if !texts.insert(item.text.clone()) {
                 return Err(self.error(
                     raw_item.get_ref().item.span(),
                     "packet.checklist.item",
@@ -372,10 +379,11 @@ impl Context<'_> {
             // gets `-2`, `-3`…, so every item has a test name of its own.
             let base = item.slug.clone();
             let mut n = 2;
-            while checklist.iter().any(|other| other.slug == item.slug) {
+            while slugs.contains(&item.slug) {
                 item.slug = format!("{base}-{n}");
                 n += 1;
             }
+            slugs.insert(item.slug.clone());
             // The item's text is the source of its test name: neither may hold a secret.
             for name in [item.text.clone(), packet_checklist_name(&id, &item.slug)] {
                 self.refuse_secret_name(
@@ -651,6 +659,7 @@ impl Context<'_> {
         raw_item: &Spanned<RawChecklistItem>,
         packet: &str,
         checks: &[Check],
+        check_ids: &HashSet<&str>,
     ) -> Result<ChecklistItem, SpecError> {
         let raw = raw_item.get_ref();
         let text = raw.item.get_ref().trim().to_string();
@@ -674,7 +683,7 @@ impl Context<'_> {
                     ));
                 }
                 for check_id in by {
-                    if !checks.iter().any(|check| &check.id == check_id.get_ref()) {
+                    if !check_ids.contains(check_id.get_ref().as_str()) {
                         let known: Vec<&str> =
                             checks.iter().map(|check| check.id.as_str()).collect();
                         let mut error = self.error(
@@ -744,6 +753,7 @@ impl Context<'_> {
         &self,
         raw_accept: &Spanned<RawAccept>,
         packets: &[Packet],
+        by_id: &HashMap<&str, &Packet>,
     ) -> Result<Acceptance, SpecError> {
         let raw = raw_accept.get_ref();
         let span = raw_accept.span();
@@ -752,9 +762,9 @@ impl Context<'_> {
             (Some(check), None) => {
                 let name = check.get_ref().trim();
                 let exists = name.split_once("::").is_some_and(|(packet, id)| {
-                    packets
-                        .iter()
-                        .any(|candidate| candidate.id == packet && candidate.check(id).is_some())
+                    by_id
+                        .get(packet)
+                        .is_some_and(|candidate| candidate.check(id).is_some())
                 });
                 if !exists {
                     let names: Vec<String> = packets
@@ -841,6 +851,23 @@ impl Context<'_> {
     }
 }
 
+/// `[A-Za-z0-9][A-Za-z0-9._-]*`, tested without compiling a regex for every id.
+fn is_valid_id(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// In a parser message, the name quoted after `lead` (up to the next backtick) and the text
+/// after its closing backtick: `unknown field `x`, expected …` → (`x`, `, expected …`).
+fn quoted_after<'m>(message: &'m str, lead: &str) -> Option<(&'m str, &'m str)> {
+    let start = message.find(lead)? + lead.len();
+    let rest = &message[start..];
+    let end = rest.find('`')?;
+    Some((&rest[..end], &rest[end + 1..]))
+}
+
 /// The slug of a checklist item's text, as in its test name `PACKET::checklist::<slug>`:
 /// `API security/scope/tenant suites rerun.` → `api-security-scope-tenant-suites-rerun`.
 pub fn slugify(text: &str) -> String {
@@ -863,6 +890,9 @@ pub fn slugify(text: &str) -> String {
 }
 
 /// A dependency cycle as `[A, B, A]`, if any, among nodes given as (id, dependencies).
+///
+/// Depth-first in file order, with an explicit stack (a chain of 20,000 packets is no deep
+/// recursion) and ids looked up in a map: O(nodes + dependencies).
 pub(super) fn find_cycle(nodes: &[(&str, &[String])]) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -870,45 +900,48 @@ pub(super) fn find_cycle(nodes: &[(&str, &[String])]) -> Option<Vec<String>> {
         OnStack,
         Done,
     }
-    fn visit(
-        index: usize,
-        nodes: &[(&str, &[String])],
-        marks: &mut Vec<Mark>,
-        stack: &mut Vec<usize>,
-    ) -> Option<Vec<String>> {
-        marks[index] = Mark::OnStack;
-        stack.push(index);
-        for dep in nodes[index].1 {
-            let Some(next) = nodes.iter().position(|(id, _)| id == dep) else {
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
+    for (at, (id, _)) in nodes.iter().enumerate() {
+        index.entry(id).or_insert(at);
+    }
+    let mut marks = vec![Mark::Unvisited; nodes.len()];
+    // (node, how many of its dependencies are explored).
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for root in 0..nodes.len() {
+        if marks[root] != Mark::Unvisited {
+            continue;
+        }
+        marks[root] = Mark::OnStack;
+        stack.push((root, 0));
+        while let Some((node, explored)) = stack.last_mut() {
+            let node = *node;
+            let Some(dep) = nodes[node].1.get(*explored) else {
+                marks[node] = Mark::Done;
+                stack.pop();
+                continue;
+            };
+            *explored += 1;
+            let Some(&next) = index.get(dep.as_str()) else {
                 continue;
             };
             match marks[next] {
                 Mark::OnStack => {
-                    let start = stack.iter().position(|&i| i == next).expect("on stack");
+                    let start = stack
+                        .iter()
+                        .position(|(at, _)| *at == next)
+                        .expect("on stack");
                     let mut cycle: Vec<String> = stack[start..]
                         .iter()
-                        .map(|&i| nodes[i].0.to_string())
+                        .map(|(at, _)| nodes[*at].0.to_string())
                         .collect();
                     cycle.push(nodes[next].0.to_string());
                     return Some(cycle);
                 }
                 Mark::Unvisited => {
-                    if let Some(cycle) = visit(next, nodes, marks, stack) {
-                        return Some(cycle);
-                    }
+                    marks[next] = Mark::OnStack;
+                    stack.push((next, 0));
                 }
                 Mark::Done => {}
-            }
-        }
-        stack.pop();
-        marks[index] = Mark::Done;
-        None
-    }
-    let mut marks = vec![Mark::Unvisited; nodes.len()];
-    for index in 0..nodes.len() {
-        if marks[index] == Mark::Unvisited {
-            if let Some(cycle) = visit(index, nodes, &mut marks, &mut Vec::new()) {
-                return Some(cycle);
             }
         }
     }

@@ -24,7 +24,10 @@
 //! out. Destructive git commands are written commented out. The result is checked with
 //! [`crate::spec::parse`] before it is returned.
 
-use std::collections::BTreeSet;
+mod mentions;
+mod order;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -427,7 +430,9 @@ fn parse_blocks(lines: &[String]) -> Vec<Block> {
                 });
                 continue;
             }
-            if let Some(captures) = heading.captures(line) {
+            // Cheap tests first: a regex search per line is most of a debug build's time.
+            let maybe_heading = line.trim_start_matches(' ').starts_with('#');
+            if let Some(captures) = maybe_heading.then(|| heading.captures(line)).flatten() {
                 blocks.push(Block::Heading {
                     line: number,
                     last: number,
@@ -490,10 +495,14 @@ fn parse_blocks(lines: &[String]) -> Vec<Block> {
             });
             continue;
         }
-        if let Some(captures) = item.captures(line) {
+        let maybe_item = line
+            .trim_start_matches([' ', '\t'])
+            .starts_with(|c: char| matches!(c, '-' | '*' | '+') || c.is_numeric());
+        if let Some(captures) = maybe_item.then(|| item.captures(line)).flatten() {
             let indent = indent_of(&captures[1]);
             let content = captures.get(2).map_or("", |text| text.as_str());
-            let (checked, text) = match checkbox.captures(content) {
+            let boxed = content.starts_with('[').then(|| checkbox.captures(content));
+            let (checked, text) = match boxed.flatten() {
                 Some(boxed) => (
                     Some(&boxed[1] != " "),
                     boxed.get(2).map_or("", |text| text.as_str()),
@@ -521,7 +530,11 @@ fn parse_blocks(lines: &[String]) -> Vec<Block> {
 /// keep their backticks.
 fn plain_inline(text: &str) -> String {
     let link = static_regex!(r"!?\[([^\]]*)\]\([^)]*\)");
-    let text = link.replace_all(text, "$1");
+    let text = if text.contains('[') {
+        link.replace_all(text, "$1")
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     text.replace("**", "").replace("__", "").trim().to_string()
 }
 
@@ -794,6 +807,8 @@ struct PacketDraft {
     headings: Vec<usize>,
     items: Vec<ItemDraft>,
     checks: Vec<CheckDraft>,
+    /// The ids of `checks`.
+    check_ids: HashSet<String>,
     /// Source lines kept as comments inside the packet.
     comments: Vec<usize>,
     /// (packet index, lines that say so).
@@ -858,6 +873,16 @@ struct Importer<'a> {
     region: Vec<Option<usize>>,
     /// Board rows that could not become packets.
     board_kept: Vec<usize>,
+    /// Packet index by id.
+    by_id: HashMap<String, usize>,
+    /// The first packet that has each form.
+    by_form: HashMap<String, usize>,
+    /// Where packets are mentioned.
+    finder: mentions::MentionFinder,
+    /// The dependencies recorded so far, in a topological order.
+    order: order::DependencyOrder,
+    /// Index in the dependent's `depends_on` of each recorded (dependent, dependency).
+    edges: HashMap<(usize, usize), usize>,
 }
 
 impl<'a> Importer<'a> {
@@ -875,6 +900,11 @@ impl<'a> Importer<'a> {
             command_lines: BTreeSet::new(),
             region: vec![None; lines.len()],
             board_kept: Vec::new(),
+            by_id: HashMap::new(),
+            by_form: HashMap::new(),
+            finder: mentions::MentionFinder::default(),
+            order: order::DependencyOrder::default(),
+            edges: HashMap::new(),
         }
     }
 
@@ -1060,7 +1090,7 @@ impl<'a> Importer<'a> {
                 self.board_kept.push(*line);
                 continue;
             }
-            if self.packets.iter().any(|packet| packet.id == id) {
+            if self.by_id.contains_key(&id) {
                 self.note(
                     NoteLevel::Warning,
                     Some(*line),
@@ -1092,8 +1122,9 @@ impl<'a> Importer<'a> {
             }
             self.mapped.insert(*line);
         }
+        let kept: HashSet<usize> = self.board_kept.iter().copied().collect();
         for line in blocks[index].lines() {
-            if !self.board_kept.contains(&line) {
+            if !kept.contains(&line) {
                 self.mapped.insert(line);
             }
         }
@@ -1107,7 +1138,7 @@ impl<'a> Importer<'a> {
     fn add_packet(&mut self, written: &str, id: String, line: usize) -> usize {
         let mut unique = id.clone();
         let mut suffix = 2;
-        while self.packets.iter().any(|packet| packet.id == unique) {
+        while self.by_id.contains_key(&unique) {
             unique = format!("{id}-{suffix}");
             suffix += 1;
         }
@@ -1126,13 +1157,18 @@ impl<'a> Importer<'a> {
                 ),
             );
         }
+        let index = self.packets.len();
+        self.by_id.insert(unique.clone(), index);
+        for form in &forms {
+            self.by_form.entry(form.clone()).or_insert(index);
+        }
         self.packets.push(PacketDraft {
             written_id: (written.trim() != unique).then(|| (written.trim().to_string(), line)),
             id: unique,
             forms,
             ..PacketDraft::default()
         });
-        self.packets.len() - 1
+        index
     }
 
     fn choose_mode(&mut self, title_block: Option<usize>) -> Mode {
@@ -1254,11 +1290,9 @@ impl<'a> Importer<'a> {
             Mode::IdHeadings => {
                 let (written, rest) = id_from_heading(text)?;
                 let id = sanitize_id(&written);
-                if let Some(packet) = self
-                    .packets
-                    .iter()
-                    .position(|packet| packet.id == id || packet.forms.contains(&written))
-                {
+                // The first packet with that id (its first form) or with that form.
+                let known = [self.by_id.get(&id), self.by_form.get(&written)];
+                if let Some(packet) = known.into_iter().flatten().min().copied() {
                     return Some(packet);
                 }
                 let packet = self.add_packet(&written, id, line);
@@ -1651,17 +1685,13 @@ impl<'a> Importer<'a> {
         let base = command_id(command);
         let mut id = base.clone();
         let mut suffix = 2;
-        while id == PLACEHOLDER_CHECK
-            || self.packets[packet]
-                .checks
-                .iter()
-                .any(|check| check.id == id)
-        {
+        while id == PLACEHOLDER_CHECK || self.packets[packet].check_ids.contains(&id) {
             id = format!("{base}-{suffix}");
             suffix += 1;
         }
         self.mapped.insert(line);
         self.command_lines.insert(line);
+        self.packets[packet].check_ids.insert(id.clone());
         self.packets[packet].checks.push(CheckDraft {
             line,
             id,
@@ -1719,35 +1749,23 @@ impl<'a> Importer<'a> {
 
     /// Packets mentioned in `text`, in order: (packet, start, end). `SEC-01..SEC-03` and
     /// `SEC-01 through SEC-03` include the packets between, in packet order.
-    fn mentions(&self, text: &str) -> Vec<(usize, usize, usize)> {
+    fn mentions(&mut self, text: &str) -> Vec<(usize, usize, usize)> {
         // ASCII lowercase keeps byte offsets valid in `text`.
         let lower = text.to_ascii_lowercase();
-        let mut found: Vec<(usize, usize, usize)> = Vec::new();
-        for (packet, draft) in self.packets.iter().enumerate() {
-            for form in &draft.forms {
-                let form = form.to_ascii_lowercase();
-                if form.is_empty() {
-                    continue;
-                }
-                let mut from = 0;
-                while let Some(offset) = lower[from..].find(&form) {
-                    let start = from + offset;
-                    let end = start + form.len();
-                    from = end;
-                    let before = lower[..start].chars().next_back();
-                    let after: Vec<char> = lower[end..].chars().take(2).collect();
-                    let word =
-                        |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || *c == '_');
-                    if word(before.as_ref())
-                        || word(after.first())
-                        || (after.first() == Some(&'-') && word(after.get(1)))
-                    {
-                        continue;
-                    }
-                    found.push((packet, start, end));
-                }
-            }
-        }
+        let packets = &self.packets;
+        let mut found: Vec<(usize, usize, usize)> = self
+            .finder
+            .occurrences(packets.len(), &|packet| &packets[packet].forms, &lower)
+            .into_iter()
+            .filter(|(_, start, end)| {
+                let before = lower[..*start].chars().next_back();
+                let after: Vec<char> = lower[*end..].chars().take(2).collect();
+                let word = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || *c == '_');
+                !(word(before.as_ref())
+                    || word(after.first())
+                    || (after.first() == Some(&'-') && word(after.get(1))))
+            })
+            .collect();
         found.sort_by_key(|(packet, start, end)| (*start, std::cmp::Reverse(*end), *packet));
         let mut kept: Vec<(usize, usize, usize)> = Vec::new();
         for mention in found {
@@ -1783,19 +1801,33 @@ impl<'a> Importer<'a> {
         if self.packets.len() < 2 {
             return;
         }
+        let board_rows: HashSet<usize> = self
+            .packets
+            .iter()
+            .filter_map(|packet| packet.board_row.as_ref().map(|(row, _)| *row))
+            .collect();
+        // No packet is added from here on: one automaton for every line.
+        let packets = &self.packets;
+        self.finder
+            .compact(packets.len(), &|packet| &packets[packet].forms);
         for number in 1..=self.lines.len() {
             if self.command_lines.contains(&number)
                 || self.title.as_ref().is_some_and(|(line, _)| *line == number)
-                || self.packets.iter().any(|packet| {
-                    packet
-                        .board_row
-                        .as_ref()
-                        .is_some_and(|(row, _)| *row == number)
-                })
+                || board_rows.contains(&number)
             {
                 continue;
             }
             let text = &self.lines[number - 1];
+            // Every edge joins packets mentioned on the line (or the line's packet and one
+            // mentioned on it): a line that mentions none needs no regex at all.
+            let lower = text.to_ascii_lowercase();
+            let packets = &self.packets;
+            let mentioned =
+                self.finder
+                    .occurrences(packets.len(), &|packet| &packets[packet].forms, &lower);
+            if mentioned.is_empty() {
+                continue;
+            }
             let mut edges: Vec<(usize, usize)> = Vec::new();
             let segments: Vec<&str> = arrow.split(text).collect();
             if segments.len() > 1 {
@@ -1849,17 +1881,16 @@ impl<'a> Importer<'a> {
         if dependent == dependency {
             return;
         }
-        if let Some((_, lines)) = self.packets[dependent]
-            .depends_on
-            .iter_mut()
-            .find(|(dep, _)| *dep == dependency)
-        {
-            if !lines.contains(&line) {
+        if let Some(&at) = self.edges.get(&(dependent, dependency)) {
+            // Lines are sorted and deduplicated when written: only a repeat in a row is skipped
+            // here (one line can state the same dependency twice).
+            let lines = &mut self.packets[dependent].depends_on[at].1;
+            if lines.last() != Some(&line) {
                 lines.push(line);
             }
             return;
         }
-        if self.reaches(dependency, dependent) {
+        if !self.order.add(dependent, dependency) {
             let message = format!(
                 "`{} depends on {}` would close a dependency cycle: not imported",
                 self.packets[dependent].id, self.packets[dependency].id
@@ -1872,24 +1903,9 @@ impl<'a> Importer<'a> {
             self.packets[dependent].id, self.packets[dependency].id
         );
         self.note(NoteLevel::Note, Some(line), message);
-        self.packets[dependent]
-            .depends_on
-            .push((dependency, vec![line]));
-    }
-
-    /// Whether `from` depends, directly or not, on `to`.
-    fn reaches(&self, from: usize, to: usize) -> bool {
-        let mut stack = vec![from];
-        let mut seen = BTreeSet::new();
-        while let Some(packet) = stack.pop() {
-            if packet == to {
-                return true;
-            }
-            if seen.insert(packet) {
-                stack.extend(self.packets[packet].depends_on.iter().map(|(dep, _)| *dep));
-            }
-        }
-        false
+        let depends_on = &mut self.packets[dependent].depends_on;
+        self.edges.insert((dependent, dependency), depends_on.len());
+        depends_on.push((dependency, vec![line]));
     }
 
     fn commented_lines(&self) -> BTreeSet<usize> {
