@@ -6,6 +6,7 @@
 //! measures the loader and the importer, not an error path.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// A valid gate file of `packets` packets, `SYN-00001` onwards. Each packet has one or two
 /// `run` checks (argv or shell, some with a timeout), a checklist item bound to its first
@@ -101,6 +102,53 @@ pub fn synthetic_board(rows: usize) -> String {
         let _ = writeln!(out, "\n**Commands:**\n\n- `test -n {id}` → exit 0");
     }
     out
+}
+
+/// The CPU time the calling thread spends in `work`, with its result: unlike wall time, it
+/// does not grow while a busy machine runs other processes, so scale tests can compare costs.
+pub fn thread_cpu_time<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    fn now() -> Duration {
+        let mut time = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `time` is a valid timespec for the call to fill in.
+        let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
+        assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+    }
+    let start = now();
+    let result = work();
+    (result, now() - start)
+}
+
+/// How many times more CPU time `work(large)` takes than `work(small)`, each measured at least
+/// twice and the cheapest kept (a preempted run costs more, never less). Work that is linear
+/// in its size gives about `large / small`; quadratic work, its square.
+pub fn cost_ratio(small: usize, large: usize, work: impl Fn(usize)) -> f64 {
+    let cheapest = |size: usize, runs: usize| {
+        (0..runs)
+            .map(|_| thread_cpu_time(|| work(size)).1)
+            .min()
+            .expect("at least one run")
+    };
+    // The small size is cheap: more runs smooth out its noise.
+    let small_cost = cheapest(small, 3);
+    let large_cost = cheapest(large, 1);
+    large_cost.as_secs_f64() / small_cost.as_secs_f64().max(1e-6)
+}
+
+/// Asserts that `work` (of sizes `small` and `large`) costs about in proportion to its size:
+/// at most 1.75 times `large / small` as much CPU time at `large`. Work quadratic in its size
+/// costs `large / small` times more again, and fails.
+pub fn assert_near_linear(what: &str, small: usize, large: usize, work: impl Fn(usize)) {
+    let ratio = cost_ratio(small, large, work);
+    let linear = large as f64 / small as f64;
+    eprintln!("{what}: {large} cost {ratio:.1} times {small} (linear: {linear:.0})");
+    assert!(
+        ratio < linear * 1.75,
+        "{what}: {large} cost {ratio:.1} times as much as {small}; linear would be {linear:.0}"
+    );
 }
 
 fn packet_id(n: usize) -> String {

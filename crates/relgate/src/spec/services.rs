@@ -8,7 +8,7 @@ use std::time::Duration;
 use regex::Regex;
 use toml::Spanned;
 
-use super::error::{nearest, SpecError, SpecErrorKind};
+use super::error::{nearest, shorten, SpecError, SpecErrorKind};
 use super::model::{CheckKind, ProcessSpec, ReadyProbe, Service, ServiceKind};
 use super::raw::{RawCheck, RawService};
 use super::template::{references, Reference};
@@ -446,7 +446,10 @@ impl Context<'_> {
                     name.span(),
                     "packet.check.services",
                     SpecErrorKind::UnknownService,
-                    format!("check {check} needs unknown service `{}`", name.get_ref()),
+                    format!(
+                        "check {check} needs unknown service `{}`",
+                        shorten(name.get_ref())
+                    ),
                 );
                 error.hint =
                     nearest(name.get_ref(), &names).map(|known| format!("did you mean `{known}`?"));

@@ -9,7 +9,7 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::destructive::destructive_git_command;
-use super::error::{nearest, Locator, SpecError, SpecErrorKind};
+use super::error::{nearest, shorten, Locator, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::*;
 use super::secret_names::{kind_cases, packet_checklist_name};
@@ -96,7 +96,7 @@ impl Context<'_> {
         let line_text = self.locator.line_text(span.start);
         // Plain string search, not a regex: the key may be megabytes long.
         if let Some((full_key, expected)) = quoted_after(&message, "unknown field `") {
-            let key = super::error::shorten(full_key);
+            let key = shorten(full_key);
             let candidates: Vec<String> = expected
                 .strip_prefix(", expected ")
                 .map(|list| {
@@ -229,7 +229,7 @@ impl Context<'_> {
                         format!(
                             "packet {} depends on unknown packet `{}`",
                             packet.id,
-                            dep.get_ref()
+                            shorten(dep.get_ref())
                         ),
                     );
                     error.hint =
@@ -285,7 +285,7 @@ impl Context<'_> {
                 id.span(),
                 key,
                 SpecErrorKind::InvalidId,
-                format!("invalid id `{}`", id.get_ref()),
+                format!("invalid id `{}`", shorten(id.get_ref())),
             );
             error.hint = Some(
                 "ids are letters, digits, `.`, `_` and `-`; they name test cases and log files"
@@ -311,7 +311,7 @@ impl Context<'_> {
             SpecErrorKind::DuplicateId,
             format!(
                 "duplicate {what} id `{}` (first defined on line {line})",
-                id.get_ref()
+                shorten(id.get_ref())
             ),
         )
     }
@@ -692,7 +692,7 @@ impl Context<'_> {
                             SpecErrorKind::UnknownCheck,
                             format!(
                                 "checklist item of {packet} names unknown check `{}`",
-                                check_id.get_ref()
+                                shorten(check_id.get_ref())
                             ),
                         );
                         error.hint = nearest(check_id.get_ref(), &known)
@@ -776,7 +776,10 @@ impl Context<'_> {
                         check.span(),
                         "accept.check",
                         SpecErrorKind::InvalidAcceptance,
-                        format!("acceptance names unknown check `{name}` (write PACKET::check)"),
+                        format!(
+                            "acceptance names unknown check `{}` (write PACKET::check)",
+                            shorten(name)
+                        ),
                     );
                     error.hint = nearest(name, &refs).map(|meant| format!("did you mean `{meant}`?"));
                     return Err(error);
