@@ -217,9 +217,9 @@ struct Importer<'a> {
     packets: Vec<PacketDraft>,
     segments: Vec<Segment>,
     /// Lines turned into gate data.
-    mapped: BTreeSet<usize>,
+    mapped: LineSet,
     /// Lines that hold commands (not scanned for dependency statements).
-    command_lines: BTreeSet<usize>,
+    command_lines: LineSet,
     /// The packet whose section holds each line (index = line - 1).
     region: Vec<Option<usize>>,
     /// Board rows that could not become packets.
@@ -247,8 +247,8 @@ impl<'a> Importer<'a> {
             plan: None,
             packets: Vec::new(),
             segments: Vec::new(),
-            mapped: BTreeSet::new(),
-            command_lines: BTreeSet::new(),
+            mapped: LineSet::new(lines.len()),
+            command_lines: LineSet::new(lines.len()),
             region: vec![None; lines.len()],
             board_kept: Vec::new(),
             by_id: HashMap::new(),
@@ -448,6 +448,33 @@ impl<'a> Importer<'a> {
                     && !rules.contains(line)
             })
             .collect()
+    }
+}
+
+/// A set of the tracker's 1-based line numbers: a flag per line, not a tree (it is asked
+/// about every line, several times).
+#[derive(Debug)]
+struct LineSet(Vec<bool>);
+
+impl LineSet {
+    fn new(lines: usize) -> LineSet {
+        LineSet(vec![false; lines + 1])
+    }
+
+    fn insert(&mut self, line: usize) {
+        if let Some(flag) = self.0.get_mut(line) {
+            *flag = true;
+        }
+    }
+
+    fn contains(&self, line: &usize) -> bool {
+        self.0.get(*line).copied().unwrap_or(false)
+    }
+
+    fn extend(&mut self, lines: impl IntoIterator<Item = usize>) {
+        for line in lines {
+            self.insert(line);
+        }
     }
 }
 
