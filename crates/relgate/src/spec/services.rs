@@ -81,17 +81,15 @@ impl Context<'_> {
         }
         // Start order: each service after the services it references; file order otherwise.
         let mut ordered: Vec<Service> = Vec::with_capacity(services.len());
+        let mut started: BTreeSet<String> = BTreeSet::new();
         while !services.is_empty() {
             let ready = services
                 .iter()
-                .position(|service| {
-                    service
-                        .needs
-                        .iter()
-                        .all(|need| ordered.iter().any(|done| &done.name == need))
-                })
+                .position(|service| service.needs.iter().all(|need| started.contains(need)))
                 .expect("no cycle, so some service is ready");
-            ordered.push(services.remove(ready));
+            let service = services.remove(ready);
+            started.insert(service.name.clone());
+            ordered.push(service);
         }
         Ok(ordered)
     }
