@@ -40,6 +40,7 @@ pub mod setup;
 pub mod signing;
 pub mod spec;
 pub mod supervisor;
+pub mod synthetic;
 pub mod tracker;
 pub mod verdict;
 pub mod verify;

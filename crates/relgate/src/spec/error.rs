@@ -108,23 +108,45 @@ impl SpecError {
 }
 
 /// Maps byte offsets of a source text to 1-based line and column.
+///
+/// The start of every line is found once, on first use, so that each lookup costs a binary
+/// search and the length of one line, not a scan from the start of the text (a gate of 20,000
+/// packets asks for a line per check).
 pub(crate) struct Locator<'a> {
     source: &'a str,
+    line_starts: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl<'a> Locator<'a> {
     pub(crate) fn new(source: &'a str) -> Self {
-        Locator { source }
+        Locator {
+            source,
+            line_starts: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Byte offsets where lines start: 0, then one past every `\n`.
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', self.source.as_bytes()).map(|at| at + 1))
+                .collect()
+        })
+    }
+
+    /// 0-based index and start offset of the line holding `offset` (clamped to the text).
+    fn line_of(&self, offset: usize) -> (usize, usize) {
+        let starts = self.line_starts();
+        let index = starts.partition_point(|start| *start <= offset) - 1;
+        (index, starts[index])
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub(crate) fn line_column(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.source.len());
-        let before = &self.source[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+        let (index, line_start) = self.line_of(offset);
+        let column = self.source[line_start..offset].chars().count() + 1;
+        (index + 1, column)
     }
 
     /// 1-based line and column of the most deeply nested line (brackets and braces, or the
@@ -174,14 +196,15 @@ impl<'a> Locator<'a> {
     /// header to the next `[[` header.
     pub(crate) fn key_offset(&self, offset: usize, key: &str) -> Option<usize> {
         let offset = offset.min(self.source.len());
-        let line_start = self.source[..offset]
-            .rfind('\n')
-            .map_or(0, |index| index + 1);
-        let header = self.source[..line_start]
-            .match_indices("[[")
-            .map(|(index, _)| index)
-            .filter(|index| *index == 0 || self.source.as_bytes()[index - 1] == b'\n')
-            .last()
+        let (index, line_start) = self.line_of(offset);
+        // The entry's header: the nearest line above this one that starts with `[[`, found walking
+        // back line by line (never from the start of the text).
+        let starts = self.line_starts();
+        let header = starts[..index]
+            .iter()
+            .rev()
+            .copied()
+            .find(|start| self.source[*start..].starts_with("[["))
             .unwrap_or(0);
         let mut position = header;
         for line in self.source[header..].split_inclusive('\n') {
@@ -224,46 +247,78 @@ impl<'a> Locator<'a> {
     }
 }
 
+/// Longest name (in bytes) that gets a "did you mean": no key, id or check name of a gate is
+/// near that long, and the distance table stays small.
+const HINT_MAX_BYTES: usize = 256;
+
 /// The candidate closest to `wanted` by edit distance, if it is close enough to be a typo.
+/// A name longer than [`HINT_MAX_BYTES`] gets none, at no cost.
 pub(crate) fn nearest<'c>(wanted: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    if wanted.len() > HINT_MAX_BYTES {
+        return None;
+    }
     let allowed = |candidate: &str| (candidate.len().max(wanted.len()) / 3).max(1);
-    let wanted_chars = wanted.chars().count();
+    let wanted_chars: Vec<char> = wanted.chars().collect();
+    let mut rows = DistanceRows::default();
     candidates
         .iter()
         // The distance is at least the difference in length: a candidate that far off is never
-        // a hint, and an absurd key (megabytes) costs no distance table at all.
-        .filter(|candidate| wanted_chars.abs_diff(candidate.chars().count()) <= allowed(candidate))
-        .map(|candidate| (edit_distance(wanted, candidate), *candidate))
+        // a hint and costs no distance table.
+        .filter(|candidate| {
+            candidate.len() <= HINT_MAX_BYTES
+                && wanted_chars.len().abs_diff(candidate.chars().count()) <= allowed(candidate)
+        })
+        .map(|candidate| (rows.distance(&wanted_chars, candidate), *candidate))
         .filter(|(distance, candidate)| *distance <= allowed(candidate))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
 
-/// Optimal string alignment distance: like Levenshtein, with a swap of two neighbours
-/// counting as one edit (`gaet` → `gate`), the commonest typo in keys.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut table = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in table.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in table[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (table[i - 1][j] + 1)
-                .min(table[i][j - 1] + 1)
-                .min(table[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(table[i - 2][j - 2] + 1);
-            }
-            table[i][j] = best;
+/// The three rows of an edit-distance table that [`DistanceRows::distance`] needs, reused from
+/// one candidate to the next: no allocation per character or per row.
+#[derive(Default)]
+struct DistanceRows {
+    b: Vec<char>,
+    before_previous: Vec<usize>,
+    previous: Vec<usize>,
+    current: Vec<usize>,
+}
+
+impl DistanceRows {
+    /// Optimal string alignment distance: like Levenshtein, with a swap of two neighbours
+    /// counting as one edit (`gaet` → `gate`), the commonest typo in keys.
+    fn distance(&mut self, a: &[char], b: &str) -> usize {
+        self.b.clear();
+        self.b.extend(b.chars());
+        let b = &self.b;
+        for row in [
+            &mut self.before_previous,
+            &mut self.previous,
+            &mut self.current,
+        ] {
+            row.clear();
+            row.resize(b.len() + 1, 0);
         }
+        for (j, cell) in self.previous.iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            self.current[0] = i;
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (self.previous[j] + 1)
+                    .min(self.current[j - 1] + 1)
+                    .min(self.previous[j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(self.before_previous[j - 2] + 1);
+                }
+                self.current[j] = best;
+            }
+            std::mem::swap(&mut self.before_previous, &mut self.previous);
+            std::mem::swap(&mut self.previous, &mut self.current);
+        }
+        self.previous[b.len()]
     }
-    table[a.len()][b.len()]
 }
 
 /// A key as shown in an error: whole up to 64 characters, else its start and `…` (a megabyte
@@ -288,6 +343,10 @@ mod tests {
         assert_eq!(nearest("severty", &keys), Some("severity"));
         assert_eq!(nearest("banana", &keys), None);
         assert_eq!(nearest("gaet", &["gate", "defaults"]), Some("gate"));
+        assert_eq!(nearest("ab", &["ba", "abc"]), Some("ba"));
+        assert_eq!(nearest("", &["a"]), Some("a"));
+        let long = "k".repeat(HINT_MAX_BYTES + 1);
+        assert_eq!(nearest(&long, &[&long[1..]]), None);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! items name real checks and acceptances are complete. Every error names the file, line, column
 //! and key (see [`SpecError`]).
 
+mod accept;
+mod checks;
 mod destructive;
 mod error;
 mod model;

@@ -28,13 +28,16 @@ impl Context<'_> {
         let Some(key) = raw.rest.keys().next() else {
             return Ok(());
         };
+        // A key may be megabytes long: it is found in full, and shown shortened.
+        let span = self.key_span(&raw.id.span(), key);
+        let key = super::error::shorten(key);
         let mut error = self.error(
-            self.key_span(&raw.id.span(), key),
+            span,
             &format!("packet.check.{key}"),
             SpecErrorKind::UnknownKey,
             format!("unknown key `{key}`"),
         );
-        error.hint = Some(match nearest(key, CHECK_KEYS) {
+        error.hint = Some(match nearest(&key, CHECK_KEYS) {
             Some(meant) => format!("did you mean `{meant}`?"),
             None => format!(
                 "valid keys here: {}; a probe check (`probe = \"…\"`) takes the probe's own keys",

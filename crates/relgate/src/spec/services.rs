@@ -8,7 +8,7 @@ use std::time::Duration;
 use regex::Regex;
 use toml::Spanned;
 
-use super::error::{nearest, SpecError, SpecErrorKind};
+use super::error::{nearest, shorten, SpecError, SpecErrorKind};
 use super::model::{CheckKind, ProcessSpec, ReadyProbe, Service, ServiceKind};
 use super::raw::{RawCheck, RawService};
 use super::template::{references, Reference};
@@ -81,17 +81,15 @@ impl Context<'_> {
         }
         // Start order: each service after the services it references; file order otherwise.
         let mut ordered: Vec<Service> = Vec::with_capacity(services.len());
+        let mut started: BTreeSet<String> = BTreeSet::new();
         while !services.is_empty() {
             let ready = services
                 .iter()
-                .position(|service| {
-                    service
-                        .needs
-                        .iter()
-                        .all(|need| ordered.iter().any(|done| &done.name == need))
-                })
+                .position(|service| service.needs.iter().all(|need| started.contains(need)))
                 .expect("no cycle, so some service is ready");
-            ordered.push(services.remove(ready));
+            let service = services.remove(ready);
+            started.insert(service.name.clone());
+            ordered.push(service);
         }
         Ok(ordered)
     }
@@ -447,7 +445,10 @@ impl Context<'_> {
                     name.span(),
                     "packet.check.services",
                     SpecErrorKind::UnknownService,
-                    format!("check {check} needs unknown service `{}`", name.get_ref()),
+                    format!(
+                        "check {check} needs unknown service `{}`",
+                        shorten(name.get_ref())
+                    ),
                 );
                 error.hint =
                     nearest(name.get_ref(), &names).map(|known| format!("did you mean `{known}`?"));

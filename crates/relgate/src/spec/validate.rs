@@ -1,18 +1,16 @@
 //! Parse, then validate into a [`Gate`]: the only way to obtain one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use regex::Regex;
 use toml::Spanned;
 
-use super::destructive::destructive_git_command;
-use super::error::{nearest, Locator, SpecError, SpecErrorKind};
+use super::error::{nearest, shorten, Locator, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::*;
-use super::secret_names::{kind_cases, packet_checklist_name};
+use super::secret_names::packet_checklist_name;
 use crate::clock::parse_date;
 use relgate_probes::duration::parse_duration;
 
@@ -94,15 +92,16 @@ impl Context<'_> {
             self.locator.deepest_line()
         };
         let line_text = self.locator.line_text(span.start);
-        let unknown = Regex::new(r"unknown field `([^`]*)`(?:, expected (?:one of )?(.*))?")
-            .expect("static regex");
-        if let Some(captures) = unknown.captures(&message) {
-            let full_key = &captures[1];
-            let key = super::error::shorten(full_key);
-            let candidates: Vec<String> = captures
-                .get(2)
+        // Plain string search, not a regex: the key may be megabytes long.
+        if let Some((full_key, expected)) = quoted_after(&message, "unknown field `") {
+            let key = shorten(full_key);
+            let candidates: Vec<String> = expected
+                .strip_prefix(", expected ")
                 .map(|list| {
-                    list.as_str()
+                    let list = list.strip_prefix("one of ").unwrap_or(list);
+                    list.split('\n')
+                        .next()
+                        .unwrap_or_default()
                         .split('`')
                         .skip(1)
                         .step_by(2)
@@ -152,15 +151,14 @@ impl Context<'_> {
                 hint,
             };
         }
-        let missing = Regex::new(r"missing field `([^`]*)`").expect("static regex");
-        if let Some(captures) = missing.captures(&message) {
+        if let Some((missing, _)) = quoted_after(&message, "missing field `") {
             return SpecError {
                 file: self.file.clone(),
                 line,
                 column,
-                key: Some(captures[1].to_string()),
+                key: Some(missing.to_string()),
                 kind: SpecErrorKind::MissingKey,
-                message: format!("missing required key `{}`", &captures[1]),
+                message: format!("missing required key `{missing}`"),
                 hint: None,
             };
         }
@@ -230,7 +228,7 @@ impl Context<'_> {
                         format!(
                             "packet {} depends on unknown packet `{}`",
                             packet.id,
-                            dep.get_ref()
+                            shorten(dep.get_ref())
                         ),
                     );
                     error.hint =
@@ -265,9 +263,13 @@ impl Context<'_> {
             &mut packets,
         )?;
 
+        let by_id: HashMap<&str, &Packet> = packets
+            .iter()
+            .map(|packet| (packet.id.as_str(), packet))
+            .collect();
         let mut accepts = Vec::new();
         for raw_accept in &raw.accepts {
-            accepts.push(self.acceptance(raw_accept, &packets)?);
+            accepts.push(self.acceptance(raw_accept, &packets, &by_id)?);
         }
         Ok(Gate {
             source: self.file.clone(),
@@ -285,13 +287,12 @@ impl Context<'_> {
     }
 
     fn id(&self, id: &Spanned<String>, key: &str) -> Result<String, SpecError> {
-        let valid = Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]*$").expect("static regex");
-        if !valid.is_match(id.get_ref()) {
+        if !is_valid_id(id.get_ref()) {
             let mut error = self.error(
                 id.span(),
                 key,
                 SpecErrorKind::InvalidId,
-                format!("invalid id `{}`", id.get_ref()),
+                format!("invalid id `{}`", shorten(id.get_ref())),
             );
             error.hint = Some(
                 "ids are letters, digits, `.`, `_` and `-`; they name test cases and log files"
@@ -317,7 +318,7 @@ impl Context<'_> {
             SpecErrorKind::DuplicateId,
             format!(
                 "duplicate {what} id `{}` (first defined on line {line})",
-                id.get_ref()
+                shorten(id.get_ref())
             ),
         )
     }
@@ -363,10 +364,14 @@ impl Context<'_> {
             check_spans.insert(check_id.clone(), check.id.span());
             checks.push(self.check(raw_check, &id, check_id, root, defaults, services)?);
         }
+        let check_ids: HashSet<&str> = checks.iter().map(|check| check.id.as_str()).collect();
         let mut checklist: Vec<ChecklistItem> = Vec::new();
+        // Texts and slugs taken so far: a set each, not a scan of the items per item.
+        let mut texts: HashSet<String> = HashSet::new();
+        let mut slugs: HashSet<String> = HashSet::new();
         for raw_item in &raw.checklist {
-            let mut item = self.checklist_item(raw_item, &id, &checks)?;
-            if checklist.iter().any(|other| other.text == item.text) {
+            let mut item = self.checklist_item(raw_item, &id, &checks, &check_ids)?;
+            if !texts.insert(item.text.clone()) {
                 return Err(self.error(
                     raw_item.get_ref().item.span(),
                     "packet.checklist.item",
@@ -381,10 +386,11 @@ impl Context<'_> {
             // gets `-2`, `-3`…, so every item has a test name of its own.
             let base = item.slug.clone();
             let mut n = 2;
-            while checklist.iter().any(|other| other.slug == item.slug) {
+            while slugs.contains(&item.slug) {
                 item.slug = format!("{base}-{n}");
                 n += 1;
             }
+            slugs.insert(item.slug.clone());
             // The item's text is the source of its test name: neither may hold a secret.
             for name in [item.text.clone(), packet_checklist_name(&id, &item.slug)] {
                 self.refuse_secret_name(
@@ -410,257 +416,12 @@ impl Context<'_> {
         })
     }
 
-    fn check(
-        &self,
-        raw_check: &Spanned<RawCheck>,
-        packet: &str,
-        id: String,
-        root: &Path,
-        (default_timeout, default_leak_timeout, default_severity): (Duration, Duration, Severity),
-        services: &[Service],
-    ) -> Result<Check, SpecError> {
-        let raw = raw_check.get_ref();
-        let timeout = match &raw.timeout {
-            Some(timeout) => self.timeout(timeout, "packet.check.timeout")?,
-            None => default_timeout,
-        };
-        let leak_timeout = match &raw.leak_timeout {
-            Some(timeout) => self.timeout(timeout, "packet.check.leak_timeout")?,
-            None => default_leak_timeout,
-        };
-        let cwd = match &raw.cwd {
-            Some(cwd) => root.join(cwd),
-            None => root.to_path_buf(),
-        };
-        let kind = if let Some(probe) = &raw.probe {
-            CheckKind::Probe(self.probe(raw, probe, &format!("{packet}::{id}"), &cwd)?)
-        } else {
-            self.refuse_probe_keys(raw)?;
-            self.run_or_grep(raw, packet, &id, cwd)?
-        };
-        let needs = self.check_services(raw, &kind, &format!("{packet}::{id}"), services)?;
-        for name in std::iter::once(format!("{packet}::{id}")).chain(
-            kind_cases(&kind)
-                .iter()
-                .map(|case| format!("{packet}::{id}::{case}")),
-        ) {
-            self.refuse_secret_name(raw.id.span(), "packet.check.id", &name)?;
-        }
-        let (line, _) = self.locator.line_column(raw_check.span().start);
-        Ok(Check {
-            packet: packet.to_string(),
-            id,
-            severity: raw.severity.unwrap_or(default_severity),
-            timeout,
-            leak_timeout,
-            kind,
-            services: needs,
-            tools: Vec::new(),
-            line,
-        })
-    }
-
-    fn run_or_grep(
-        &self,
-        raw: &RawCheck,
-        packet: &str,
-        id: &str,
-        cwd: PathBuf,
-    ) -> Result<CheckKind, SpecError> {
-        if let Some(scan) = &raw.scan {
-            for (key, span) in [
-                ("run", raw.run.as_ref().map(|run| run.span())),
-                ("grep", raw.grep.as_ref().map(|grep| grep.span())),
-            ] {
-                if let Some(span) = span {
-                    return Err(self.error(
-                        span,
-                        &format!("packet.check.{key}"),
-                        SpecErrorKind::InvalidValue,
-                        format!("check {packet}::{id} has both `scan` and `{key}`; give each its own check"),
-                    ));
-                }
-            }
-            return Ok(CheckKind::Scan(self.scan(raw, scan, cwd)?));
-        }
-        Ok(match (&raw.run, &raw.grep) {
-            (Some(run), None) => CheckKind::Command(self.command(raw, run, cwd)?),
-            (None, Some(grep)) => {
-                if let Some(expect) = &raw.expect {
-                    return Err(self.error(
-                        expect.exit.span(),
-                        "packet.check.expect",
-                        SpecErrorKind::InvalidValue,
-                        "`expect.exit` applies to `run` checks; a grep check says `grep.expect`",
-                    ));
-                }
-                CheckKind::Grep(self.grep(grep, cwd)?)
-            }
-            (Some(run), Some(_)) => {
-                return Err(self.error(
-                    run.span(),
-                    "packet.check.run",
-                    SpecErrorKind::InvalidValue,
-                    format!(
-                        "check {packet}::{id} has both `run` and `grep`; give each its own check"
-                    ),
-                ))
-            }
-            (None, None) => {
-                let mut error = self.error(
-                    raw.id.span(),
-                    "packet.check",
-                    SpecErrorKind::MissingKey,
-                    format!("check {packet}::{id} says nothing to do"),
-                );
-                error.hint = Some(
-                    r#"add `run = "…"`, `grep = { pattern = "…", files = "…" }` or `probe = "…"`"#
-                        .to_string(),
-                );
-                return Err(error);
-            }
-        })
-    }
-
-    pub(super) fn command(
-        &self,
-        raw: &RawCheck,
-        run: &Spanned<RawCommand>,
-        cwd: PathBuf,
-    ) -> Result<CommandSpec, SpecError> {
-        let (argv, display) =
-            self.command_line(run, raw.allow_destructive.as_ref(), "packet.check.run")?;
-        let expect_exit = match &raw.expect {
-            Some(expect) => {
-                let codes = &expect.exit.get_ref().0;
-                if codes.is_empty() || codes.iter().any(|code| !(0..=255).contains(code)) {
-                    return Err(self.error(
-                        expect.exit.span(),
-                        "packet.check.expect.exit",
-                        SpecErrorKind::InvalidValue,
-                        "expected exit codes must be a non-empty list of numbers from 0 to 255",
-                    ));
-                }
-                codes.iter().map(|code| *code as i32).collect()
-            }
-            None => vec![0],
-        };
-        Ok(CommandSpec {
-            argv,
-            display,
-            cwd,
-            env: raw.env_strings(),
-            expect_exit,
-        })
-    }
-
-    /// argv and display text of a `run` value; refuses empty and destructive commands.
-    pub(super) fn command_line(
-        &self,
-        run: &Spanned<RawCommand>,
-        allow_destructive: Option<&Spanned<String>>,
-        key: &str,
-    ) -> Result<(Vec<String>, String), SpecError> {
-        let (argv, display) = match run.get_ref() {
-            RawCommand::Shell(line) => (
-                vec!["sh".to_string(), "-c".to_string(), line.clone()],
-                line.clone(),
-            ),
-            RawCommand::Argv(argv) => (argv.clone(), argv.join(" ")),
-        };
-        let empty = match run.get_ref() {
-            RawCommand::Shell(line) => line.trim().is_empty(),
-            RawCommand::Argv(argv) => argv.first().is_none_or(|program| program.trim().is_empty()),
-        };
-        if empty {
-            return Err(self.error(
-                run.span(),
-                key,
-                SpecErrorKind::EmptyCommand,
-                "empty command",
-            ));
-        }
-        if let Some(name) = destructive_git_command(&display) {
-            let reason = allow_destructive
-                .map(|reason| reason.get_ref().trim())
-                .unwrap_or_default();
-            if reason.is_empty() {
-                let mut error = self.error(
-                    run.span(),
-                    key,
-                    SpecErrorKind::DestructiveCommand,
-                    format!("command runs the destructive git command `{name}`: `{display}`"),
-                );
-                error.hint = Some(
-                    r#"destructive git commands are refused on shared worktrees; if this check really needs it, add allow_destructive = "<reason>""#
-                        .to_string(),
-                );
-                return Err(error);
-            }
-        }
-        Ok((argv, display))
-    }
-
-    fn grep(&self, grep: &Spanned<RawGrep>, root: PathBuf) -> Result<GrepSpec, SpecError> {
-        let raw = grep.get_ref();
-        let pattern = Regex::new(raw.pattern.get_ref()).map_err(|err| {
-            self.error(
-                raw.pattern.span(),
-                "packet.check.grep.pattern",
-                SpecErrorKind::InvalidValue,
-                format!("invalid regular expression: {err}"),
-            )
-        })?;
-        let files = raw.files.get_ref().0.clone();
-        if files.is_empty() || files.iter().any(|glob| glob.trim().is_empty()) {
-            return Err(self.error(
-                raw.files.span(),
-                "packet.check.grep.files",
-                SpecErrorKind::InvalidValue,
-                "grep needs at least one non-empty file glob",
-            ));
-        }
-        for glob in &files {
-            globset::Glob::new(glob).map_err(|err| {
-                self.error(
-                    raw.files.span(),
-                    "packet.check.grep.files",
-                    SpecErrorKind::InvalidValue,
-                    format!("invalid glob `{glob}`: {err}"),
-                )
-            })?;
-        }
-        let expect = match raw
-            .expect
-            .as_ref()
-            .map(|expect| (expect, expect.get_ref().as_str()))
-        {
-            None | Some((_, "match")) => GrepExpect::Match,
-            Some((_, "no-match")) => GrepExpect::NoMatch,
-            Some((expect, other)) => {
-                let mut error = self.error(
-                    expect.span(),
-                    "packet.check.grep.expect",
-                    SpecErrorKind::InvalidValue,
-                    format!("unknown grep expectation `{other}`"),
-                );
-                error.hint = Some(r#"use "match" or "no-match""#.to_string());
-                return Err(error);
-            }
-        };
-        Ok(GrepSpec {
-            pattern,
-            files,
-            expect,
-            root,
-        })
-    }
-
     fn checklist_item(
         &self,
         raw_item: &Spanned<RawChecklistItem>,
         packet: &str,
         checks: &[Check],
+        check_ids: &HashSet<&str>,
     ) -> Result<ChecklistItem, SpecError> {
         let raw = raw_item.get_ref();
         let text = raw.item.get_ref().trim().to_string();
@@ -684,7 +445,7 @@ impl Context<'_> {
                     ));
                 }
                 for check_id in by {
-                    if !checks.iter().any(|check| &check.id == check_id.get_ref()) {
+                    if !check_ids.contains(check_id.get_ref().as_str()) {
                         let known: Vec<&str> =
                             checks.iter().map(|check| check.id.as_str()).collect();
                         let mut error = self.error(
@@ -693,7 +454,7 @@ impl Context<'_> {
                             SpecErrorKind::UnknownCheck,
                             format!(
                                 "checklist item of {packet} names unknown check `{}`",
-                                check_id.get_ref()
+                                shorten(check_id.get_ref())
                             ),
                         );
                         error.hint = nearest(check_id.get_ref(), &known)
@@ -749,106 +510,23 @@ impl Context<'_> {
             satisfied_by,
         })
     }
+}
 
-    fn acceptance(
-        &self,
-        raw_accept: &Spanned<RawAccept>,
-        packets: &[Packet],
-    ) -> Result<Acceptance, SpecError> {
-        let raw = raw_accept.get_ref();
-        let span = raw_accept.span();
-        let (line, _) = self.locator.line_column(span.start);
-        let target = match (&raw.check, &raw.finding) {
-            (Some(check), None) => {
-                let name = check.get_ref().trim();
-                let exists = name.split_once("::").is_some_and(|(packet, id)| {
-                    packets
-                        .iter()
-                        .any(|candidate| candidate.id == packet && candidate.check(id).is_some())
-                });
-                if !exists {
-                    let names: Vec<String> = packets
-                        .iter()
-                        .flat_map(|packet| packet.checks.iter().map(Check::name))
-                        .collect();
-                    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                    let mut error = self.error(
-                        check.span(),
-                        "accept.check",
-                        SpecErrorKind::InvalidAcceptance,
-                        format!("acceptance names unknown check `{name}` (write PACKET::check)"),
-                    );
-                    error.hint = nearest(name, &refs).map(|meant| format!("did you mean `{meant}`?"));
-                    return Err(error);
-                }
-                AcceptTarget::Check(name.to_string())
-            }
-            (None, Some(finding)) if !finding.get_ref().trim().is_empty() => {
-                AcceptTarget::Finding(finding.get_ref().trim().to_string())
-            }
-            _ => {
-                return Err(self.error(
-                    span,
-                    "accept",
-                    SpecErrorKind::InvalidAcceptance,
-                    "an acceptance needs exactly one of `check = \"PACKET::check\"` or `finding = \"…\"`",
-                ))
-            }
-        };
-        let required = |value: &Option<Spanned<String>>, key: &str| -> Result<String, SpecError> {
-            match value {
-                Some(value) if !value.get_ref().trim().is_empty() => {
-                    Ok(value.get_ref().trim().to_string())
-                }
-                Some(value) => Err(self.error(
-                    value.span(),
-                    &format!("accept.{key}"),
-                    SpecErrorKind::InvalidAcceptance,
-                    format!("acceptance of {} has an empty `{key}`", target.describe()),
-                )),
-                None => {
-                    let mut error = self.error(
-                        span.clone(),
-                        &format!("accept.{key}"),
-                        SpecErrorKind::InvalidAcceptance,
-                        format!("acceptance of {} has no `{key}`", target.describe()),
-                    );
-                    error.hint =
-                        Some("a risk acceptance needs owner, until and reason".to_string());
-                    Err(error)
-                }
-            }
-        };
-        let owner = required(&raw.owner, "owner")?;
-        let reason = required(&raw.reason, "reason")?;
-        let until = match &raw.until {
-            Some(until) => parse_date(&until.get_ref().0).ok_or_else(|| {
-                self.error(
-                    until.span(),
-                    "accept.until",
-                    SpecErrorKind::InvalidAcceptance,
-                    format!("invalid date `{}` (use YYYY-MM-DD)", until.get_ref().0),
-                )
-            })?,
-            None => {
-                let mut error = self.error(
-                    span.clone(),
-                    "accept.until",
-                    SpecErrorKind::InvalidAcceptance,
-                    format!("acceptance of {} has no `until`", target.describe()),
-                );
-                error.hint = Some("a risk acceptance needs owner, until and reason".to_string());
-                return Err(error);
-            }
-        };
-        Ok(Acceptance {
-            target,
-            owner,
-            until,
-            reason,
-            line,
-        })
-    }
+/// `[A-Za-z0-9][A-Za-z0-9._-]*`, tested without compiling a regex for every id.
+fn is_valid_id(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// In a parser message, the name quoted after `lead` (up to the next backtick) and the text
+/// after its closing backtick: `unknown field `x`, expected …` → (`x`, `, expected …`).
+fn quoted_after<'m>(message: &'m str, lead: &str) -> Option<(&'m str, &'m str)> {
+    let start = message.find(lead)? + lead.len();
+    let rest = &message[start..];
+    let end = rest.find('`')?;
+    Some((&rest[..end], &rest[end + 1..]))
 }
 
 /// The slug of a checklist item's text, as in its test name `PACKET::checklist::<slug>`:
@@ -873,6 +551,9 @@ pub fn slugify(text: &str) -> String {
 }
 
 /// A dependency cycle as `[A, B, A]`, if any, among nodes given as (id, dependencies).
+///
+/// Depth-first in file order, with an explicit stack (a chain of 20,000 packets is no deep
+/// recursion) and ids looked up in a map: O(nodes + dependencies).
 pub(super) fn find_cycle(nodes: &[(&str, &[String])]) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -880,45 +561,48 @@ pub(super) fn find_cycle(nodes: &[(&str, &[String])]) -> Option<Vec<String>> {
         OnStack,
         Done,
     }
-    fn visit(
-        index: usize,
-        nodes: &[(&str, &[String])],
-        marks: &mut Vec<Mark>,
-        stack: &mut Vec<usize>,
-    ) -> Option<Vec<String>> {
-        marks[index] = Mark::OnStack;
-        stack.push(index);
-        for dep in nodes[index].1 {
-            let Some(next) = nodes.iter().position(|(id, _)| id == dep) else {
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
+    for (at, (id, _)) in nodes.iter().enumerate() {
+        index.entry(id).or_insert(at);
+    }
+    let mut marks = vec![Mark::Unvisited; nodes.len()];
+    // (node, how many of its dependencies are explored).
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for root in 0..nodes.len() {
+        if marks[root] != Mark::Unvisited {
+            continue;
+        }
+        marks[root] = Mark::OnStack;
+        stack.push((root, 0));
+        while let Some((node, explored)) = stack.last_mut() {
+            let node = *node;
+            let Some(dep) = nodes[node].1.get(*explored) else {
+                marks[node] = Mark::Done;
+                stack.pop();
+                continue;
+            };
+            *explored += 1;
+            let Some(&next) = index.get(dep.as_str()) else {
                 continue;
             };
             match marks[next] {
                 Mark::OnStack => {
-                    let start = stack.iter().position(|&i| i == next).expect("on stack");
+                    let start = stack
+                        .iter()
+                        .position(|(at, _)| *at == next)
+                        .expect("on stack");
                     let mut cycle: Vec<String> = stack[start..]
                         .iter()
-                        .map(|&i| nodes[i].0.to_string())
+                        .map(|(at, _)| nodes[*at].0.to_string())
                         .collect();
                     cycle.push(nodes[next].0.to_string());
                     return Some(cycle);
                 }
                 Mark::Unvisited => {
-                    if let Some(cycle) = visit(next, nodes, marks, stack) {
-                        return Some(cycle);
-                    }
+                    marks[next] = Mark::OnStack;
+                    stack.push((next, 0));
                 }
                 Mark::Done => {}
-            }
-        }
-        stack.pop();
-        marks[index] = Mark::Done;
-        None
-    }
-    let mut marks = vec![Mark::Unvisited; nodes.len()];
-    for index in 0..nodes.len() {
-        if marks[index] == Mark::Unvisited {
-            if let Some(cycle) = visit(index, nodes, &mut marks, &mut Vec::new()) {
-                return Some(cycle);
             }
         }
     }
