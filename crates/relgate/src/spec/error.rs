@@ -68,7 +68,8 @@ impl fmt::Display for SpecError {
         if let Some(key) = &self.key {
             // Say the key unless the message already names it whole.
             if !self.message.contains(&format!("`{key}`")) {
-                write!(f, " (key `{key}`)")?;
+                // A syntax error's key is whatever stands before `=`: maybe a megabyte.
+                write!(f, " (key `{}`)", shorten(key))?;
             }
         }
         if let Some(hint) = &self.hint {
