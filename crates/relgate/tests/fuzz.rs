@@ -469,17 +469,20 @@ fn load_corpus_gate(name: &str) -> Result<spec::Gate, SpecError> {
 }
 
 #[test]
-fn regression_a_long_key_in_a_syntax_error_is_shortened() {
-    // Found by this harness: the key of a syntax error (what stands before `=`) was printed
-    // whole, 5,000 characters of it.
-    let err = load_corpus_gate("gates/regression-long-key-in-syntax-error.toml").unwrap_err();
-    let shown = err.to_string();
-    assert_eq!((err.line, err.kind), (3, SpecErrorKind::Syntax), "{shown}");
-    assert!(
-        shown.contains("(key `-----") && shown.contains("…`)"),
-        "{shown}"
-    );
-    assert!(shown.len() < 300, "{shown}");
+fn regression_long_keys_and_values_in_messages_are_shortened() {
+    // Found by this harness: the key of a syntax error (what stands before `=`), an invalid
+    // timeout and an invalid id were printed whole, 5,000 characters and more.
+    for (name, line, start) in [
+        ("long-key-in-syntax-error", 3, "(key `-----"),
+        ("long-invalid-timeout", 2, "invalid timeout `1h30myyy"),
+        ("long-invalid-id", 5, "invalid id `-----"),
+    ] {
+        let err = load_corpus_gate(&format!("gates/regression-{name}.toml")).unwrap_err();
+        let shown = err.to_string();
+        assert_eq!(err.line, line, "{shown}");
+        assert!(shown.contains(start) && shown.contains("…`"), "{shown}");
+        assert!(shown.len() < 500, "{shown}");
+    }
 }
 
 #[test]
@@ -563,4 +566,26 @@ fn regression_a_token_in_a_tracker_is_masked_not_a_bug_in_the_importer() {
         "{}",
         warning.message
     );
+}
+
+#[test]
+fn regression_a_packet_named_secrets_keeps_its_checklist() {
+    // Found by this harness: the test name `rotate-secrets::checklist::…-90-days` looked like
+    // `secrets: <value>` to the redactor's generic assignment rule, so the loader refused a
+    // plain gate ("this name looks like a secret"), and `gate import` failed as a bug.
+    let gate = load_corpus_gate("gates/regression-packet-named-secrets.toml").unwrap();
+    let names: Vec<String> = gate.packets[0]
+        .checklist
+        .iter()
+        .map(|item| gate.packets[0].checklist_name(item))
+        .collect();
+    assert_eq!(
+        names,
+        ["rotate-secrets::checklist::keys-rotated-every-90-days"]
+    );
+
+    let (_, tracker) = corpus_file("trackers/regression-packet-named-secrets.md");
+    let imported = import::import("tracker.md", &tracker).unwrap();
+    let gate = spec::parse(Path::new("packets.toml"), &imported.toml).unwrap();
+    assert_eq!(gate.packets[0].checklist.len(), 2, "{}", imported.toml);
 }

@@ -63,8 +63,10 @@ impl fmt::Display for SpecError {
         if self.line > 0 {
             write!(f, ":{}:{}", self.line, self.column)?;
         }
-        // Messages may quote the gate file (a command, a value): redacted like every output.
-        write!(f, ": {}", crate::redaction::redact(&self.message))?;
+        // Messages may quote the gate file (a command, a value): redacted like every output,
+        // and shortened (a megabyte value is not echoed back whole).
+        let message = shorten_quoted(&self.message);
+        write!(f, ": {}", crate::redaction::redact(&message))?;
         if let Some(key) = &self.key {
             // Say the key unless the message already names it whole.
             if !self.message.contains(&format!("`{key}`")) {
@@ -73,7 +75,11 @@ impl fmt::Display for SpecError {
             }
         }
         if let Some(hint) = &self.hint {
-            write!(f, "\n  (hint: {})", crate::redaction::redact(hint))?;
+            write!(
+                f,
+                "\n  (hint: {})",
+                crate::redaction::redact(&shorten_quoted(hint))
+            )?;
         }
         Ok(())
     }
@@ -275,6 +281,28 @@ pub(crate) fn shorten(key: &str) -> String {
     }
 }
 
+/// `text` with every `quoted` part [`shorten`]ed, and at most [`MESSAGE_CHARS`] characters.
+pub(crate) fn shorten_quoted(text: &str) -> String {
+    let mut out = String::new();
+    for (index, part) in text.split('`').enumerate() {
+        if index > 0 {
+            out.push('`');
+        }
+        out.push_str(&if index % 2 == 1 {
+            shorten(part)
+        } else {
+            part.to_string()
+        });
+    }
+    match out.char_indices().nth(MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &out[..cut]),
+        None => out,
+    }
+}
+
+/// The longest message or hint an error shows.
+const MESSAGE_CHARS: usize = 1_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +315,18 @@ mod tests {
         assert_eq!(nearest("severty", &keys), Some("severity"));
         assert_eq!(nearest("banana", &keys), None);
         assert_eq!(nearest("gaet", &["gate", "defaults"]), Some("gate"));
+    }
+
+    #[test]
+    fn quoted_values_are_shortened() {
+        let long = "y".repeat(5_000);
+        let shown = shorten_quoted(&format!("invalid timeout `1h{long}` (key `t`)"));
+        assert_eq!(
+            shown,
+            format!("invalid timeout `1h{}…` (key `t`)", &long[..62])
+        );
+        assert_eq!(shorten_quoted(&long).chars().count(), MESSAGE_CHARS + 1);
+        assert_eq!(shorten_quoted("a `b` c"), "a `b` c");
     }
 
     #[test]
