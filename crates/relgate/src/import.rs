@@ -761,7 +761,7 @@ fn command_id(command: &str) -> String {
     while id.ends_with('-') {
         id.pop();
     }
-    if id.is_empty() {
+    if id.is_empty() || looks_secret(&id) {
         "command".to_string()
     } else {
         id
@@ -793,7 +793,14 @@ fn line_list(lines: &[usize]) -> String {
 
 /// A TOML basic string.
 fn quote(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
+    // The lines were masked as read, but Markdown clean-up (`__`, `**`, links) can join a
+    // secret back together: every string written is masked again.
+    toml::Value::String(crate::redaction::redact(text).into_owned()).to_string()
+}
+
+/// Whether the redactor would change `id`: such an id cannot be a test name.
+fn looks_secret(id: &str) -> bool {
+    crate::redaction::redact(id) != id
 }
 
 /// Text made safe for a TOML comment: control characters other than tab are not allowed.
@@ -921,10 +928,12 @@ impl<'a> Importer<'a> {
     }
 
     fn note(&mut self, level: NoteLevel, line: Option<usize>, message: impl Into<String>) {
+        // Notes quote the tracker, whose text may hold a secret once Markdown is cleaned up.
+        let message = crate::redaction::redact(&message.into()).into_owned();
         self.notes.push(Note {
             level,
             line,
-            message: message.into(),
+            message,
         });
     }
 
@@ -1141,6 +1150,11 @@ impl<'a> Importer<'a> {
     }
 
     fn add_packet(&mut self, written: &str, id: String, line: usize) -> usize {
+        let id = if looks_secret(&id) {
+            format!("packet-{line}")
+        } else {
+            id
+        };
         let mut unique = id.clone();
         let mut suffix = 2;
         while self.packets.iter().any(|packet| packet.id == unique) {
@@ -2055,7 +2069,7 @@ impl<'a> Importer<'a> {
             let _ = writeln!(
                 out,
                 "# {line}: the tracker writes this id `{}`",
-                comment_text(written)
+                comment_text(&crate::redaction::redact(written))
             );
         }
         if let Some(title) = &packet.title {
@@ -2094,7 +2108,7 @@ impl<'a> Importer<'a> {
                 let _ = writeln!(
                     out,
                     "# {line}: on the board (a hand claim, not evidence): {}",
-                    comment_text(&columns.join("; "))
+                    comment_text(&crate::redaction::redact(&columns.join("; ")))
                 );
             }
         }

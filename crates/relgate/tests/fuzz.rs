@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use relgate::evidence::{self, sha256_hex, LEDGER_FILE};
 use relgate::import::{self, ImportError};
+use relgate::redaction;
 use relgate::scan::{self, Format, Overrides, ScanError};
 use relgate::spec::{self, SpecError, SpecErrorKind};
 use support::fuzz::mutate::{mutate, Language};
@@ -153,6 +154,11 @@ fn check_tracker(bytes: &[u8]) {
         Ok(imported) => {
             if let Err(err) = spec::parse(Path::new("packets.toml"), &imported.toml) {
                 panic!("the imported gate does not load: {err}\n{}", imported.toml);
+            }
+            // No secret reaches the gate file or the notes printed on stderr.
+            assert_eq!(redaction::redact(&imported.toml), imported.toml);
+            for note in &imported.notes {
+                assert_eq!(redaction::redact(&note.message), note.message);
             }
         }
         Err(ImportError::Invalid(message)) => panic!("a bug in the importer: {message}"),
@@ -588,4 +594,17 @@ fn regression_a_packet_named_secrets_keeps_its_checklist() {
     let imported = import::import("tracker.md", &tracker).unwrap();
     let gate = spec::parse(Path::new("packets.toml"), &imported.toml).unwrap();
     assert_eq!(gate.packets[0].checklist.len(), 2, "{}", imported.toml);
+}
+
+#[test]
+fn regression_a_token_joined_by_markdown_cleanup_is_masked() {
+    // Found by this harness: `ghp_FAK__E…` is no token as written, but the importer removes
+    // `__` (Markdown emphasis) and the item became one, refused by the loader ("a bug in the
+    // importer"). Every string and id the importer writes is checked by the redactor too.
+    let (_, tracker) = corpus_file("trackers/regression-token-joined-by-markdown-cleanup.md");
+    let imported = import::import("tracker.md", &tracker).unwrap();
+    assert_eq!(redaction::redact(&imported.toml), imported.toml);
+    let gate = spec::parse(Path::new("packets.toml"), &imported.toml).unwrap();
+    assert_eq!(gate.packets[0].id, "packet-3", "{}", imported.toml);
+    assert_eq!(gate.packets[0].checklist[0].text, "[REDACTED] rotated");
 }
