@@ -2127,7 +2127,8 @@ impl<'a> Importer<'a> {
                 for detail in &item.details {
                     self.source_line(out, "  ", *detail);
                 }
-                let mut text = item.text.clone();
+                // Masked before comparing: two items may differ only in a secret.
+                let mut text = crate::redaction::redact(&item.text).into_owned();
                 let slug = loader_slug(&text);
                 if slug.is_empty() || slugs.contains(&slug) {
                     text = format!("{text} (line {})", item.line);

@@ -394,6 +394,12 @@ fn check_report(format: Format, bytes: &[u8]) {
     if let Err(ScanError::Malformed(message) | ScanError::Unavailable(message)) = &parsed {
         assert!(!message.trim().is_empty(), "an error without a message");
     }
+    // No amplification: a finding holds no more text than the report (plus a bounded title).
+    for finding in parsed.iter().flatten() {
+        let size = finding.title.len() + finding.id.len() + finding.rule.len();
+        let size = size + finding.location.as_ref().map_or(0, String::len);
+        assert!(size <= bytes.len() + 4_096, "a finding of {size} bytes");
+    }
     let redacted = scan::redact_report(format, bytes);
     if serde_json::from_slice::<serde_json::Value>(bytes).is_err() {
         assert_eq!(
@@ -474,6 +480,20 @@ fn load_corpus_gate(name: &str) -> Result<spec::Gate, SpecError> {
     result
 }
 
+/// Imports the corpus tracker `name`; the result and the checklist of its first packet, which
+/// must load.
+fn imported_items(name: &str) -> (import::Imported, Vec<String>) {
+    let (_, tracker) = corpus_file(&format!("trackers/{name}"));
+    let imported = import::import("tracker.md", &tracker).unwrap();
+    let gate = spec::parse(Path::new("packets.toml"), &imported.toml).unwrap();
+    let items = gate.packets[0]
+        .checklist
+        .iter()
+        .map(|item| item.text.clone())
+        .collect();
+    (imported, items)
+}
+
 #[test]
 fn regression_long_keys_and_values_in_messages_are_shortened() {
     // Found by this harness: the key of a syntax error (what stands before `=`), an invalid
@@ -551,15 +571,8 @@ fn regression_a_token_in_a_tracker_is_masked_not_a_bug_in_the_importer() {
     // Found by this harness: a checklist item holding a token became an item the loader
     // refuses (test names are printed unredacted), and the import failed as "a bug in the
     // importer"; the token was also copied into the gate file's comments.
-    let (_, tracker) = corpus_file("trackers/regression-token-in-checklist-item.md");
-    let imported = import::import("tracker.md", &tracker).unwrap();
+    let (imported, items) = imported_items("regression-token-in-checklist-item.md");
     assert!(!imported.toml.contains("ghp_"), "{}", imported.toml);
-    let gate = spec::parse(Path::new("packets.toml"), &imported.toml).unwrap();
-    let items: Vec<&str> = gate.packets[0]
-        .checklist
-        .iter()
-        .map(|item| item.text.as_str())
-        .collect();
     assert_eq!(items, ["[REDACTED] rotated", "No credential committed."]);
     let warning = imported
         .notes
@@ -607,4 +620,30 @@ fn regression_a_token_joined_by_markdown_cleanup_is_masked() {
     let gate = spec::parse(Path::new("packets.toml"), &imported.toml).unwrap();
     assert_eq!(gate.packets[0].id, "packet-3", "{}", imported.toml);
     assert_eq!(gate.packets[0].checklist[0].text, "[REDACTED] rotated");
+}
+
+#[test]
+fn regression_sarif_message_arguments_do_not_amplify() {
+    // Found while writing this harness: `{0}` replaced by an argument holding `{1}`, replaced
+    // again by one holding `{2}`…: this 1.4 KB report asked for 4.9 GB (40^6 copies).
+    let (_, bytes) = corpus_file("reports/sarif/regression-message-arguments-amplify.sarif");
+    let findings = timed("scan::parse", Duration::from_secs(2), || {
+        scan::parse(Format::Sarif, &bytes, &Overrides::none())
+    })
+    .unwrap();
+    assert_eq!(findings.len(), 1);
+    assert!(
+        findings[0].title.starts_with("{1}{1}{1}"),
+        "{}",
+        findings[0].title
+    );
+    assert_eq!(findings[0].title.chars().count(), 1_001);
+}
+
+#[test]
+fn regression_items_differing_in_a_token_stay_two_items() {
+    // Found by this harness: two items that differ only in a token were both masked to
+    // `[REDACTED] rotated`, which the loader refuses as one item written twice.
+    let (_, items) = imported_items("regression-items-differing-in-a-token.md");
+    assert_eq!(items, ["[REDACTED] rotated", "[REDACTED] rotated (line 6)"]);
 }

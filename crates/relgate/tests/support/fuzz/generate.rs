@@ -152,6 +152,8 @@ pub const JSON: Language = Language {
         "\"Match\":[1]",
         "\"snippet\":{\"text\":\"s\"}",
         "\"error\":{}",
+        "\"arguments\":[\"{1}{1}{1}{1}\",\"{0}{0}{0}{0}\"]",
+        "\"text\":\"{0}{0}{0}{0}{1}\"",
         "\"via\":[\"x\"]",
         "\"via\":[{}]",
         "\"lockfile\":null",
@@ -413,9 +415,9 @@ pub fn json(gen: &mut Gen, depth: usize) -> serde_json::Value {
         0 => Value::Null,
         1 => Value::Bool(gen.chance(1, 2)),
         2 => serde_json::json!(*gen.pick(&[0.0, -1.0, 7.5, 1e300, 9.9, 10.0])),
-        3 => {
-            Value::String((*gen.pick(&["", "x", "critical", "high", "CVSS:3.1/AV:N", "ü"])).into())
-        }
+        3 => Value::String(
+            (*gen.pick(&["", "x", "critical", "CVSS:3.1/AV:N", "ü", "{0}{1}{0}"])).into(),
+        ),
         4 => Value::Array((0..gen.below(4)).map(|_| json(gen, depth - 1)).collect()),
         _ => Value::Object(
             (0..gen.below(4))
