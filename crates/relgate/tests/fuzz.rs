@@ -169,7 +169,7 @@ fn check_tracker(bytes: &[u8]) {
 #[test]
 fn importer_mutated_trackers() {
     let entries = tracker_corpus();
-    cases("importer-mutated", 100, |gen| {
+    cases("importer-mutated", 80, |gen| {
         let bytes = mutated(gen, &entries, &generate::MARKDOWN);
         let _keep = gen.keep_on_panic(&bytes);
         check_tracker(&bytes);
@@ -179,7 +179,7 @@ fn importer_mutated_trackers() {
 #[test]
 fn importer_generated_trackers() {
     let entries = tracker_corpus();
-    cases("importer-generated", 150, |gen| {
+    cases("importer-generated", 120, |gen| {
         let mut bytes = generate::tracker(gen).into_bytes();
         if gen.chance(1, 3) {
             bytes = mutate(gen, &bytes, &pool(&entries), &generate::MARKDOWN);

@@ -47,11 +47,20 @@ pub fn cases(target: &str, default_cases: u64, mut property: impl FnMut(&mut Gen
     });
     let start = Instant::now();
     let mut case = 0;
+    let mut slowest = (Duration::ZERO, 0);
     while case < cases || seconds.is_some_and(|budget| start.elapsed() < budget) {
-        run_one(seed(target, case));
+        let seed = seed(target, case);
+        let started = Instant::now();
+        run_one(seed);
+        slowest = slowest.max((started.elapsed(), seed));
         case += 1;
     }
-    eprintln!("fuzz {target}: {case} cases in {:.2?}", start.elapsed());
+    eprintln!(
+        "fuzz {target}: {case} cases in {:.2?}, slowest {:.2?} (seed 0x{:016x})",
+        start.elapsed(),
+        slowest.0,
+        slowest.1
+    );
 }
 
 /// The seed of case `case` of `target`: arbtest's encoding (entropy length in the low half,
