@@ -70,8 +70,40 @@ fn check_gate_file(dir: &Path, bytes: &[u8]) {
             Err(err)
         }
     };
-    if let Err(err) = result {
-        assert_located(&err, &path, bytes);
+    match result {
+        Err(err) => assert_located(&err, &path, bytes),
+        Ok(gate) => check_planned(&gate),
+    }
+}
+
+/// A gate that loads is one the planner and the verdict take: every packet once, after its
+/// dependencies; a verdict without records is no GO.
+fn check_planned(gate: &spec::Gate) {
+    let order = relgate::plan::topological(gate);
+    assert_eq!(order.len(), gate.packets.len());
+    for (index, packet) in order.iter().enumerate() {
+        for dep in &packet.depends_on {
+            let placed = order[..index].iter().any(|before| &before.id == dep);
+            assert!(
+                placed,
+                "{} is planned before its dependency {dep}",
+                packet.id
+            );
+        }
+    }
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 2, 9).unwrap();
+    let verdict = relgate::verdict::decide(gate, &[], today, relgate::verdict::Stage::Final);
+    let checks = gate
+        .packets
+        .iter()
+        .map(|packet| packet.checks.len())
+        .sum::<usize>();
+    if checks > 0 {
+        assert_ne!(
+            verdict.record.decision,
+            evidence::Decision::Go,
+            "GO without evidence"
+        );
     }
 }
 
