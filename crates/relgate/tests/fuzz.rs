@@ -30,6 +30,33 @@ use relgate::spec::{self, SpecError, SpecErrorKind};
 use support::fuzz::mutate::{mutate, Language};
 use support::fuzz::{cases, corpus, generate, timed, Entry, Gen};
 
+/// A part of the fake GitHub token the generators and the corpus plant (`ghp_FAKE0123…`; the
+/// repository's secret scan takes `FAKE` for a placeholder, the redactor masks it all the same).
+const PLANTED_TOKEN_PART: &str = "FAKE0123456789abcdef";
+
+/// Whether `input` holds the planted token, every trace of it whole and standing alone, so
+/// that the redactor masks each (a mutated, cut token is no secret, and may be echoed).
+fn planted_tokens_whole(input: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(input);
+    let whole = regex::Regex::new(
+        r"(?:^|[^A-Za-z_])ghp_FAKE0123456789abcdefghijklmnopqrstuv(?:[^0-9A-Za-z_]|$)",
+    )
+    .unwrap();
+    let traces = text.matches(PLANTED_TOKEN_PART).count();
+    traces > 0 && whole.find_iter(&text).count() == traces
+}
+
+/// `output` (what the CLI prints for a gate file) holds no part of a planted token that `input`
+/// held whole: shortening a quoted value must not leave a cut secret.
+fn assert_no_planted_token(input: &[u8], output: &str) {
+    if planted_tokens_whole(input) {
+        assert!(
+            !output.contains(PLANTED_TOKEN_PART),
+            "part of a planted token: {output}"
+        );
+    }
+}
+
 /// How long one input may take before the case fails: hangs and blow-ups, not benchmarks.
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -131,6 +158,10 @@ fn assert_located(err: &SpecError, path: &Path, bytes: &[u8]) {
     let place = format!("{}:{}:{}: ", path.display(), err.line, err.column);
     assert!(shown.starts_with(&place), "{shown}");
     assert!(!err.message.trim().is_empty(), "{shown}");
+    // What the CLI prints holds no secret, nor the part of one that shortening leaves (which
+    // the redactor would no longer recognise: so look for the planted token's own digits).
+    assert_eq!(redaction::redact(&shown), shown);
+    assert_no_planted_token(bytes, &shown);
     assert!(
         shown.chars().count() <= 2_000,
         "a message of {} characters",

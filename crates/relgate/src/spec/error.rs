@@ -64,22 +64,19 @@ impl fmt::Display for SpecError {
             write!(f, ":{}:{}", self.line, self.column)?;
         }
         // Messages may quote the gate file (a command, a value): redacted like every output,
-        // and shortened (a megabyte value is not echoed back whole).
-        let message = shorten_quoted(&self.message);
-        write!(f, ": {}", crate::redaction::redact(&message))?;
+        // then shortened (a megabyte value is not echoed back whole; shortening first would
+        // leave a cut secret the redactor no longer recognises).
+        let shown = |text: &str| shorten_quoted(&crate::redaction::redact(text));
+        write!(f, ": {}", shown(&self.message))?;
         if let Some(key) = &self.key {
             // Say the key unless the message already names it whole.
             if !self.message.contains(&format!("`{key}`")) {
                 // A syntax error's key is whatever stands before `=`: maybe a megabyte.
-                write!(f, " (key `{}`)", shorten(key))?;
+                write!(f, " (key `{}`)", shorten(&crate::redaction::redact(key)))?;
             }
         }
         if let Some(hint) = &self.hint {
-            write!(
-                f,
-                "\n  (hint: {})",
-                crate::redaction::redact(&shorten_quoted(hint))
-            )?;
+            write!(f, "\n  (hint: {})", shown(hint))?;
         }
         Ok(())
     }

@@ -214,6 +214,7 @@ const COMMANDS: &[&str] = &[
     "echo ${db.url}",
     "echo $${HOME}",
     "git push --force",
+    "git push --force https://ghp_FAKE0123456789abcdefghijklmnopqrstuv@github.com/o/r",
     "sh -c 'exit 3'",
     "",
     "printf '%s' \"\\\"\"",
