@@ -973,3 +973,43 @@ fn a_probe_case_filtered_alone_names_the_probe_to_select() {
         .stdout_squeezed()
         .contains("test SEC-00::secrets::no-secrets ... ok"));
 }
+
+/// The gate files of the fuzz corpus that once failed (`tests/fuzz-corpus/gates/regression-*`,
+/// see `crates/relgate/tests/fuzz.rs`): each either loads (its tests are listed) or exits 2 with
+/// one short `error: FILE:LINE:COLUMN: …` line, and runs nothing.
+#[test]
+fn fuzz_corpus_gate_regressions_load_or_exit_2_with_file_line_and_column() {
+    let dir = fixtures().join("../fuzz-corpus/gates");
+    let mut refused = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let out = tempfile::tempdir().unwrap();
+        let output = xtask()
+            .args(["gate", "--gate"])
+            .arg(&path)
+            .arg("--out")
+            .arg(out.path())
+            .args(["--", "--list"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let context = format!("{}: {stderr}", path.display());
+        if output.status.code() == Some(0) {
+            assert!(String::from_utf8_lossy(&output.stdout).contains(": test"));
+            continue;
+        }
+        refused += 1;
+        assert_eq!(output.status.code(), Some(2), "{context}");
+        let first = stderr.lines().next().unwrap_or_default();
+        let place = format!("error: {}:", path.display());
+        let rest = first.strip_prefix(&place).expect(&context);
+        let mut numbers = rest.splitn(3, ':');
+        for _ in 0..2 {
+            let number: usize = numbers.next().unwrap().parse().expect(&context);
+            assert!(number >= 1, "{context}");
+        }
+        assert!(first.len() < 500, "{context}");
+        assert!(!out.path().join("evidence.jsonl").exists(), "{context}");
+    }
+    assert!(refused >= 6, "{refused} regressions refused");
+}

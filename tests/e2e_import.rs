@@ -381,6 +381,30 @@ fn init_writes_a_starter_that_runs_go_and_is_not_overwritten() {
     assert_eq!(std::fs::read_to_string(&gate).unwrap(), starter);
 }
 
+/// `gate import TRACKER --output GATE`.
+fn import_into(tracker: &Path, gate: &Path) -> Output {
+    run_xtask(&[
+        "gate".as_ref(),
+        "import".as_ref(),
+        tracker.as_os_str(),
+        "--output".as_ref(),
+        gate.as_os_str(),
+    ])
+}
+
+/// `gate --gate GATE --out OUT -- --list`: the gate's tests, without running them.
+fn list_tests(gate: &Path, out: &Path) -> Output {
+    run_xtask(&[
+        "gate".as_ref(),
+        "--gate".as_ref(),
+        gate.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--".as_ref(),
+        "--list".as_ref(),
+    ])
+}
+
 /// Found by fuzzing (issue 13): two checklist items equal in their first 60 slug characters
 /// made `import` exit 2 with "a bug in the importer"; they now import into a gate that loads,
 /// with a test name each.
@@ -395,25 +419,57 @@ fn items_alike_in_their_first_60_characters_import() {
     )
     .unwrap();
     let gate = dir.path().join("packets.toml");
-    let imported = run_xtask(&[
-        "gate".as_ref(),
-        "import".as_ref(),
-        tracker.as_os_str(),
-        "--output".as_ref(),
-        gate.as_os_str(),
-    ]);
+    let imported = import_into(&tracker, &gate);
     assert_eq!(imported.status.code(), Some(0), "{}", context(&imported));
-    let listed = run_xtask(&[
-        "gate".as_ref(),
-        "--gate".as_ref(),
-        gate.as_os_str(),
-        "--out".as_ref(),
-        dir.path().join("out").as_os_str(),
-        "--".as_ref(),
-        "--list".as_ref(),
-    ]);
+    let listed = list_tests(&gate, &dir.path().join("out"));
     let stdout = String::from_utf8_lossy(&listed.stdout);
     assert_eq!(listed.status.code(), Some(0), "{}", context(&listed));
     assert_eq!(stdout.matches("SEC-01::checklist::").count(), 2, "{stdout}");
     assert!(stdout.contains("-2: test"), "{stdout}");
+}
+
+/// Found by the fuzz harness (`tests/fuzz-corpus/trackers/regression-*`): a token in a
+/// checklist item (also one that Markdown clean-up joins), and a packet named "… Secrets" whose
+/// test names looked like `secrets: …` to the redactor, made `import` exit 2 with "a bug in the
+/// importer". Each regression tracker now
+/// imports into a gate whose tests list, with no token in it and a warning for the masked one.
+#[test]
+fn fuzz_corpus_tracker_regressions_import_into_gates_that_load() {
+    let corpus = fixtures().join("../fuzz-corpus/trackers");
+    for entry in std::fs::read_dir(&corpus).unwrap() {
+        let tracker = entry.unwrap().path();
+        let name = tracker.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("regression-") {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let gate = dir.path().join("packets.toml");
+        let imported = import_into(&tracker, &gate);
+        assert_eq!(
+            imported.status.code(),
+            Some(0),
+            "{name}: {}",
+            context(&imported)
+        );
+        let toml = std::fs::read_to_string(&gate).unwrap();
+        // The token, as written or as Markdown clean-up joins it (`ghp_FAK__E…`).
+        assert!(!toml.contains("ghp_FAKE"), "{name}: {toml}");
+        if name == "regression-token-in-checklist-item.md" {
+            let stderr = String::from_utf8_lossy(&imported.stderr);
+            assert!(
+                stderr.contains(":5: warning: masked text that looks like a secret on lines 5, 11"),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("ghp_FAKE"), "{stderr}");
+        }
+        let listed = list_tests(&gate, &dir.path().join("out"));
+        assert_eq!(
+            listed.status.code(),
+            Some(0),
+            "{name}: {}",
+            context(&listed)
+        );
+        let stdout = String::from_utf8_lossy(&listed.stdout);
+        assert!(stdout.contains("::checklist::"), "{name}: {stdout}");
+    }
 }

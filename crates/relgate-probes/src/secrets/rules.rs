@@ -291,7 +291,8 @@ const SPECS: &[Spec] = &[
             concat!(
                 r"(?im)^[ \t]*(?:export[ \t]+)?",
                 secret_key!(),
-                r#"[ \t]*[:=][ \t]*(?P<secret>[^\s"'#,;()\[\]{}<>`$\\]+)[ \t\r]*(?:#[^\n]*)?$"#
+                // Not `::` (a path, or a test name `PACKET-secrets::checklist::item-2`).
+                r#"[ \t]*[:=][ \t]*(?P<secret>[^\s"'#,;()\[\]{}<>`$\\:][^\s"'#,;()\[\]{}<>`$\\]*)[ \t\r]*(?:#[^\n]*)?$"#
             ),
         ],
         keywords: &["pass", "pwd", "secret", "token", "key", "credential"],
@@ -866,6 +867,7 @@ pub(crate) fn clean_sample() -> String {
         "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",
         "export API_TOKEN=$API_TOKEN",
         "let token = mint_token(&claims);",
+        "rotate-secrets::checklist::keys-rotated-every-90-days",
         &format!("aws_access_key_id = {}IOSFODNN7EXAMPLE", "AKIA"),
         &format!("{}_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "ghp"),
         &format!(

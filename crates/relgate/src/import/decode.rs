@@ -56,7 +56,43 @@ pub(super) fn decode(bytes: &[u8], notes: &mut Vec<Note>) -> Result<Vec<String>,
             ),
         });
     }
+    mask_secrets(&mut lines, notes);
     Ok(lines)
+}
+
+/// Masks what the redactor masks (tokens, keys, passwords in URLs, known secrets) in every
+/// line, with a warning naming the lines: a secret in a tracker must not be copied into the
+/// gate file, and an id or checklist item holding one would not load (test names are printed
+/// unredacted).
+fn mask_secrets(lines: &mut [String], notes: &mut Vec<Note>) {
+    let joined = lines.join("\n");
+    let masked = crate::redaction::redact(&joined);
+    if masked == joined {
+        return;
+    }
+    // Whole, so that a private-key block spanning lines is seen; the redactor keeps lines.
+    let masked: Vec<&str> = masked.split('\n').collect();
+    let whole = masked.len() == lines.len();
+    let mut changed = Vec::new();
+    for (index, line) in lines.iter_mut().enumerate() {
+        let new = match whole {
+            true => masked[index].to_string(),
+            false => crate::redaction::redact(line).into_owned(),
+        };
+        if new != *line {
+            *line = new;
+            changed.push(index + 1);
+        }
+    }
+    notes.push(Note {
+        level: NoteLevel::Warning,
+        line: changed.first().copied(),
+        message: format!(
+            "masked text that looks like a secret on line{} {}: rotate that credential, and keep it out of the tracker",
+            if changed.len() == 1 { "" } else { "s" },
+            line_list(&changed)
+        ),
+    });
 }
 
 pub(super) fn utf16(bytes: &[u8], word: fn([u8; 2]) -> u16) -> String {

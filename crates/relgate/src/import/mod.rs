@@ -266,10 +266,12 @@ impl<'a> Importer<'a> {
     }
 
     fn note(&mut self, level: NoteLevel, line: Option<usize>, message: impl Into<String>) {
+        // Notes quote the tracker, whose text may hold a secret once Markdown is cleaned up.
+        let message = crate::redaction::redact(&message.into()).into_owned();
         self.notes.push(Note {
             level,
             line,
-            message: message.into(),
+            message,
         });
     }
 

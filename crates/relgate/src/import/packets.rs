@@ -125,6 +125,11 @@ impl Importer<'_> {
     }
 
     pub(super) fn add_packet(&mut self, written: &str, id: String, line: usize) -> usize {
+        let id = if looks_secret(&id) {
+            format!("packet-{line}")
+        } else {
+            id
+        };
         let mut unique = id.clone();
         let mut suffix = 2;
         while self.by_id.contains_key(&unique) {

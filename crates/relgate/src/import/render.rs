@@ -86,7 +86,7 @@ impl Importer<'_> {
             let _ = writeln!(
                 out,
                 "# {line}: the tracker writes this id `{}`",
-                comment_text(written)
+                comment_text(&crate::redaction::redact(written))
             );
         }
         if let Some(title) = &packet.title {
@@ -125,7 +125,7 @@ impl Importer<'_> {
                 let _ = writeln!(
                     out,
                     "# {line}: on the board (a hand claim, not evidence): {}",
-                    comment_text(&columns.join("; "))
+                    comment_text(&crate::redaction::redact(&columns.join("; ")))
                 );
             }
         }
@@ -144,7 +144,8 @@ impl Importer<'_> {
                 for detail in &item.details {
                     self.source_line(out, "  ", *detail);
                 }
-                let mut text = item.text.clone();
+                // Masked before comparing: two items may differ only in a secret.
+                let mut text = crate::redaction::redact(&item.text).into_owned();
                 let slug = loader_slug(&text);
                 if slug.is_empty() || slugs.contains(&slug) {
                     text = format!("{text} (line {})", item.line);

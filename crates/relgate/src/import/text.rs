@@ -215,7 +215,7 @@ pub(super) fn command_id(command: &str) -> String {
     while id.ends_with('-') {
         id.pop();
     }
-    if id.is_empty() {
+    if id.is_empty() || looks_secret(&id) {
         "command".to_string()
     } else {
         id
@@ -247,7 +247,14 @@ pub(super) fn line_list(lines: &[usize]) -> String {
 
 /// A TOML basic string.
 pub(super) fn quote(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
+    // The lines were masked as read, but Markdown clean-up (`__`, `**`, links) can join a
+    // secret back together: every string written is masked again.
+    toml::Value::String(crate::redaction::redact(text).into_owned()).to_string()
+}
+
+/// Whether the redactor would change `id`: such an id cannot be a test name.
+pub(super) fn looks_secret(id: &str) -> bool {
+    crate::redaction::redact(id) != id
 }
 
 /// Text made safe for a TOML comment: control characters other than tab are not allowed.

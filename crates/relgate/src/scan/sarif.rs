@@ -162,17 +162,48 @@ fn non_empty(text: Option<&str>) -> Option<&str> {
     text.filter(|text| !text.trim().is_empty())
 }
 
-/// `{0}`, `{1}` … replaced by the arguments (SARIF §3.11.5); anything else is left as it is.
+/// `{0}`, `{1}` … replaced by the arguments (SARIF §3.11.5) in one pass over the text (an
+/// argument's own `{1}` stays as it is: repeated replacing let a 1 KB report grow to gigabytes);
+/// anything else is left as it is. The title is the first line, at most [`TITLE_CHARS`].
 fn fill(text: &str, arguments: &[String]) -> String {
-    let mut out = text.to_owned();
-    if !arguments.is_empty() {
-        for (index, argument) in arguments.iter().enumerate() {
-            out = out.replace(&format!("{{{index}}}"), argument);
+    let mut out = String::new();
+    let mut rest = text.lines().next().unwrap_or("");
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let argument = after.find('}').and_then(|close| {
+            let digits = &after[..close];
+            let canonical = !digits.is_empty()
+                && digits.bytes().all(|byte| byte.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'));
+            let index: usize = digits.parse().ok().filter(|_| canonical)?;
+            Some((arguments.get(index)?, close))
+        });
+        match argument {
+            Some((argument, close)) => {
+                out.push_str(argument);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+        if out.len() > TITLE_CHARS * 4 {
+            break;
         }
     }
-    // A title is one line.
-    out.lines().next().unwrap_or("").trim().to_owned()
+    out.push_str(rest);
+    // An argument may hold a line break: the title is still one line.
+    let title = out.lines().next().unwrap_or("").trim();
+    match title.char_indices().nth(TITLE_CHARS) {
+        Some((cut, _)) => format!("{}…", &title[..cut]),
+        None => title.to_owned(),
+    }
 }
+
+/// The longest title a finding keeps.
+const TITLE_CHARS: usize = 1_000;
 
 fn fingerprint(
     result: &SarifResult,
@@ -485,6 +516,19 @@ mod tests {
         assert_eq!(one(result, rules).unwrap()[0].title, "bad x in y");
         let result = r#"{"ruleId":"r","message":{"id":"missing"}}"#;
         assert_eq!(one(result, rules).unwrap()[0].title, "short");
+    }
+
+    #[test]
+    fn arguments_are_filled_once_and_titles_bounded() {
+        let arguments = ["{1}".repeat(3), "y".into(), "a\nb".into()];
+        assert_eq!(fill("{0}-{1}", &arguments), "{1}{1}{1}-y");
+        assert_eq!(fill("{2} {01} {+1} {9} {x", &arguments), "a");
+        assert_eq!(
+            fill("{1} {01} {+1} {9} {x", &arguments),
+            "y {01} {+1} {9} {x"
+        );
+        let long = fill(&"{0}".repeat(10_000), &["x".repeat(10_000)]);
+        assert_eq!(long.chars().count(), TITLE_CHARS + 1);
     }
 
     #[test]

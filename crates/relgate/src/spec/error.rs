@@ -65,16 +65,20 @@ impl fmt::Display for SpecError {
         if self.line > 0 {
             write!(f, ":{}:{}", self.line, self.column)?;
         }
-        // Messages may quote the gate file (a command, a value): redacted like every output.
-        write!(f, ": {}", crate::redaction::redact(&self.message))?;
+        // Messages may quote the gate file (a command, a value): redacted like every output,
+        // then shortened (a megabyte value is not echoed back whole; shortening first would
+        // leave a cut secret the redactor no longer recognises).
+        let shown = |text: &str| shorten_quoted(&crate::redaction::redact(text));
+        write!(f, ": {}", shown(&self.message))?;
         if let Some(key) = &self.key {
             // Say the key unless the message already names it whole.
             if !self.message.contains(&format!("`{key}`")) {
-                write!(f, " (key `{key}`)")?;
+                // A syntax error's key is whatever stands before `=`: maybe a megabyte.
+                write!(f, " (key `{}`)", shorten(&crate::redaction::redact(key)))?;
             }
         }
         if let Some(hint) = &self.hint {
-            write!(f, "\n  (hint: {})", crate::redaction::redact(hint))?;
+            write!(f, "\n  (hint: {})", shown(hint))?;
         }
         Ok(())
     }
@@ -331,6 +335,28 @@ pub(crate) fn shorten(key: &str) -> String {
     }
 }
 
+/// `text` with every `quoted` part [`shorten`]ed, and at most [`MESSAGE_CHARS`] characters.
+pub(crate) fn shorten_quoted(text: &str) -> String {
+    let mut out = String::new();
+    for (index, part) in text.split('`').enumerate() {
+        if index > 0 {
+            out.push('`');
+        }
+        out.push_str(&if index % 2 == 1 {
+            shorten(part)
+        } else {
+            part.to_string()
+        });
+    }
+    match out.char_indices().nth(MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &out[..cut]),
+        None => out,
+    }
+}
+
+/// The longest message or hint an error shows.
+const MESSAGE_CHARS: usize = 1_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +373,18 @@ mod tests {
         assert_eq!(nearest("", &["a"]), Some("a"));
         let long = "k".repeat(HINT_MAX_BYTES + 1);
         assert_eq!(nearest(&long, &[&long[1..]]), None);
+    }
+
+    #[test]
+    fn quoted_values_are_shortened() {
+        let long = "y".repeat(5_000);
+        let shown = shorten_quoted(&format!("invalid timeout `1h{long}` (key `t`)"));
+        assert_eq!(
+            shown,
+            format!("invalid timeout `1h{}…` (key `t`)", &long[..62])
+        );
+        assert_eq!(shorten_quoted(&long).chars().count(), MESSAGE_CHARS + 1);
+        assert_eq!(shorten_quoted("a `b` c"), "a `b` c");
     }
 
     #[test]

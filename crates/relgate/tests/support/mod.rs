@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fixture;
+pub mod fuzz;
 pub mod sarif_consumer;
 
 use std::path::{Path, PathBuf};
