@@ -10,9 +10,9 @@
 //! libtest-mimic's `Conclusion` holds counts only, so every trial publishes its own evidence
 //! record into the shared [`RunState`] (and a fragment file) before it returns.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
@@ -25,10 +25,13 @@ use crate::spec::{
     Check, CheckKind, CommandSpec, Gate, GrepSpec, ProbeSpec, Satisfaction, ScanSpec,
 };
 use crate::verdict::{self, Stage, Triage};
+mod board;
+
 use crate::{
     cargo_lock, clock, exec, exit_codes, fragment, grep, nextest, outdir, plan, probes, report,
     scanning, service, spec,
 };
+use board::Board;
 
 /// Environment variable listing the gate files being run by ancestors of this process, one
 /// per line. A gate that finds its own file there refuses to run: a check ran the gate again.
@@ -200,9 +203,7 @@ pub fn run(options: &Options) -> i32 {
         mode: options.mode,
         today: clock::today(),
         active_gates,
-        records: Mutex::new(BTreeMap::new()),
-        changed: Condvar::new(),
-        in_run: Mutex::new(BTreeSet::new()),
+        board: Board::new(&gate),
         progress: std::sync::OnceLock::new(),
         gate,
     });
@@ -242,13 +243,19 @@ pub fn run(options: &Options) -> i32 {
         }
     }
     let total = trials.len();
-    let in_run: BTreeSet<String> = trials
+    let in_run: HashSet<String> = trials
         .iter()
         .filter(|trial| !args.is_filtered_out(trial) && !args.is_ignored(trial))
         .map(|trial| trial.name().to_string())
         .collect();
-    let partial = in_run.len() < total;
-    *shared.in_run.lock().expect("run state lock") = in_run.clone();
+    let selected_count = in_run.len();
+    let partial = selected_count < total;
+    let checks_in_run = shared
+        .gate
+        .checks()
+        .filter(|check| in_run.contains(&check.name()))
+        .count();
+    shared.board.select(in_run, partial);
     if !list_only {
         if let Err(err) = fragment::write_header(&options.out_dir, &header) {
             eprintln!(
@@ -268,11 +275,6 @@ pub fn run(options: &Options) -> i32 {
     if style == progress::Style::Live && args.color.is_none() {
         args.color = Some(libtest_mimic::ColorSetting::Always);
     }
-    let checks_in_run = shared
-        .gate
-        .checks()
-        .filter(|check| in_run.contains(&check.name()))
-        .count();
     let _ = shared.progress.set(Progress::new(style, checks_in_run));
     let conclusion = libtest_mimic::run(&args, trials);
     if let Some(progress) = shared.progress.get() {
@@ -295,13 +297,7 @@ pub fn run(options: &Options) -> i32 {
         return if trials_failed { 101 } else { exit_codes::OK };
     }
 
-    let records: Vec<CheckRecord> = shared
-        .records
-        .lock()
-        .expect("run state lock")
-        .values()
-        .cloned()
-        .collect();
+    let records: Vec<CheckRecord> = shared.board.all();
     let finished = match report::finish(
         &shared.gate,
         header,
@@ -327,7 +323,7 @@ pub fn run(options: &Options) -> i32 {
     if partial {
         println!(
             "partial run: {} of {total} cases selected; the verdict covers a partial run and is not a release verdict",
-            in_run.len()
+            selected_count
         );
         return if trials_failed {
             exit_codes::NO_GO
@@ -382,16 +378,14 @@ pub struct RunState {
     mode: Mode,
     today: chrono::NaiveDate,
     active_gates: String,
-    records: Mutex<BTreeMap<String, CheckRecord>>,
-    changed: Condvar,
-    in_run: Mutex<BTreeSet<String>>,
+    board: Board,
     /// The progress display, set when the trials start.
     progress: std::sync::OnceLock<Progress>,
 }
 
 impl RunState {
     fn check_trial(&self, packet_id: &str, check_id: &str) -> Result<Completion, Failed> {
-        let packet = self.gate.packet(packet_id).expect("trial packet exists");
+        let packet = self.packet(packet_id);
         let check = packet.check(check_id).expect("trial check exists");
         let record = if self.mode == Mode::Nextest {
             self.nextest_record(check)?
@@ -503,23 +497,19 @@ impl RunState {
         check_id: &str,
         case: &str,
     ) -> Result<Completion, Failed> {
-        let packet = self.gate.packet(packet_id).expect("trial packet exists");
+        let packet = self.packet(packet_id);
         let check = packet.check(check_id).expect("trial check exists");
         let parent = check.name();
         let record = if self.mode == Mode::Nextest {
             Some(self.nextest_record(check)?)
         } else {
-            if !self
-                .in_run
-                .lock()
-                .expect("run state lock")
-                .contains(&parent)
-            {
+            if !self.board.in_run(&parent) {
                 return Err(Failed::from(format!(
                     "the probe {parent} is not part of this run: select it too (filter `{parent}`)"
                 )));
             }
-            self.wait_for(std::slice::from_ref(&parent))
+            self.board
+                .wait_for(std::slice::from_ref(&parent))
                 .into_iter()
                 .find(|record| record.name == parent)
         };
@@ -551,13 +541,12 @@ impl RunState {
     }
 
     fn checklist_trial(&self, packet_id: &str, slug: &str) -> Result<Completion, Failed> {
-        let packet = self.gate.packet(packet_id).expect("trial packet exists");
+        let packet = self.packet(packet_id);
         let item = packet
             .checklist
             .iter()
             .find(|item| item.slug == slug)
             .expect("trial item exists");
-        let name = packet.checklist_name(item);
         // An item of a BLOCKED packet is skipped like its checks, attested or not.
         let blocked_by = if self.mode == Mode::Nextest {
             let dependencies = self.nextest_dependencies(packet_id)?;
@@ -580,57 +569,40 @@ impl RunState {
             (Satisfaction::Checks(ids), _) => {
                 let names: Vec<String> =
                     ids.iter().map(|id| format!("{packet_id}::{id}")).collect();
-                self.wait_for(&names)
+                self.board.wait_for(&names)
             }
             (Satisfaction::Attested { .. }, _) => Vec::new(),
         };
-        let verdict = verdict::decide(&self.gate, &records, self.today, Stage::Running);
-        match verdict.checklist.get(&name) {
-            Some((true, _)) => Ok(Completion::Completed),
-            Some((false, why)) => Err(Failed::from(format!(
+        let triage: BTreeMap<String, Triage> = packet
+            .checks
+            .iter()
+            .map(|check| {
+                let name = check.name();
+                let record = records.iter().find(|record| record.name == name);
+                let state = verdict::triage_check(check, record, &self.gate.accepts, self.today);
+                (name, state)
+            })
+            .collect();
+        match verdict::checklist_holds(packet, item, &triage, self.today) {
+            (true, _) => Ok(Completion::Completed),
+            (false, why) => Err(Failed::from(format!(
                 "checklist item not satisfied: {}\n  {why}",
                 item.text
             ))),
-            None => Err(Failed::from("checklist item missing from the verdict")),
         }
+    }
+
+    fn packet(&self, id: &str) -> &crate::spec::Packet {
+        self.board
+            .packet(&self.gate, id)
+            .expect("trial packet exists")
     }
 
     /// Waits until every trial of every ancestor packet that is part of this run has published,
     /// then returns the dependencies that block this packet and the ancestors not in the run.
     fn wait_for_dependencies(&self, packet_id: &str) -> (Vec<String>, Vec<String>) {
-        let ancestors = plan::ancestors(&self.gate, packet_id);
-        let in_run = self.in_run.lock().expect("run state lock").clone();
-        let mut waits = Vec::new();
-        let mut not_in_run = Vec::new();
-        for packet in &ancestors {
-            let names: Vec<String> = packet
-                .checks
-                .iter()
-                .map(Check::name)
-                .filter(|name| in_run.contains(name))
-                .collect();
-            if names.is_empty() {
-                not_in_run.push(packet.id.clone());
-            }
-            waits.extend(names);
-        }
-        let records = self.wait_for(&waits);
-        (self.blocked_by(packet_id, &records), not_in_run)
-    }
-
-    /// Blocks until every named trial that is part of this run has published its record;
-    /// returns a snapshot of all records.
-    fn wait_for(&self, names: &[String]) -> Vec<CheckRecord> {
-        let in_run = self.in_run.lock().expect("run state lock").clone();
-        let mut records = self.records.lock().expect("run state lock");
-        while !names
-            .iter()
-            .filter(|name| in_run.contains(*name))
-            .all(|name| records.contains_key(name))
-        {
-            records = self.changed.wait(records).expect("run state lock");
-        }
-        records.values().cloned().collect()
+        let resolution = self.board.dependencies(&self.gate, packet_id, self.today);
+        (resolution.blocked_by.clone(), resolution.not_in_run.clone())
     }
 
     fn progress(&self, show: impl FnOnce(&Progress)) {
@@ -647,9 +619,7 @@ impl RunState {
                 record.name
             );
         }
-        let mut records = self.records.lock().expect("run state lock");
-        records.insert(record.name.clone(), record);
-        self.changed.notify_all();
+        self.board.publish(record);
     }
 
     fn execute(&self, check: &Check, notes: Vec<String>) -> CheckRecord {

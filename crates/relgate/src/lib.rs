@@ -39,6 +39,7 @@ pub mod service;
 pub mod signing;
 pub mod spec;
 pub mod supervisor;
+pub mod synthetic;
 pub mod tracker;
 pub mod verdict;
 pub mod verify;
