@@ -452,7 +452,7 @@ impl Sink {
             .file
             .into_inner()
             .map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
+        crate::atomic::sync_file(&file)?;
         drop(file);
         std::fs::rename(part, log_path)?;
         Ok((

@@ -276,6 +276,8 @@ pub fn run(options: &Options) -> i32 {
         args.color = Some(libtest_mimic::ColorSetting::Always);
     }
     let _ = shared.progress.set(Progress::new(style, checks_in_run));
+    // One process runs every check: flush to disk once, before the ledger, not per check.
+    let deferred = (options.mode != Mode::Nextest).then(|| crate::atomic::defer(&options.out_dir));
     let conclusion = libtest_mimic::run(&args, trials);
     if let Some(progress) = shared.progress.get() {
         progress.finish();
@@ -297,6 +299,13 @@ pub fn run(options: &Options) -> i32 {
         return if trials_failed { 101 } else { exit_codes::OK };
     }
 
+    if let Some(Err(err)) = deferred.map(crate::atomic::Deferred::sync) {
+        eprintln!(
+            "error: cannot make the evidence in {} durable: {err}",
+            options.out_dir.display()
+        );
+        return exit_codes::NO_GO;
+    }
     let records: Vec<CheckRecord> = shared.board.all();
     let finished = match report::finish(
         &shared.gate,

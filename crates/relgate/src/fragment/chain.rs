@@ -129,7 +129,7 @@ impl Chain {
         }
         // One write: a process killed here leaves the line whole or absent.
         handle.write_all(line.as_bytes())?;
-        handle.sync_data()?;
+        crate::atomic::sync_data(handle)?;
         self.state.head = sha256_hex(line.trim_end_matches('\n').as_bytes());
         self.state.files.insert(link.file);
         self.state.len += line.len() as u64;
