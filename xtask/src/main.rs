@@ -36,6 +36,10 @@ struct BenchArgs {
     /// Also time a cold `cargo build -p xtask` into an empty target directory (minutes).
     #[arg(long)]
     cold_build: bool,
+    /// Drive this xtask binary instead of this one (e.g. an older build, for a before/after
+    /// comparison); the loader and importer are always timed in this process.
+    #[arg(long, value_name = "BINARY")]
+    xtask: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -178,7 +182,7 @@ fn main() -> ExitCode {
             } else {
                 bench::Mode::Full
             };
-            return ExitCode::from(bench::main(mode, args.cold_build) as u8);
+            return ExitCode::from(bench::main(mode, args.cold_build, args.xtask) as u8);
         }
     };
     let code = match gate.action {

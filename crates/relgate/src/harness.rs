@@ -26,12 +26,14 @@ use crate::spec::{
 };
 use crate::verdict::{self, Stage, Triage};
 mod board;
+mod scheduler;
 
 use crate::{
     cargo_lock, clock, exec, exit_codes, fragment, grep, nextest, outdir, plan, probes, report,
     scanning, service, spec,
 };
 use board::Board;
+use scheduler::Scheduler;
 
 /// Environment variable listing the gate files being run by ancestors of this process, one
 /// per line. A gate that finds its own file there refuses to run: a check ran the gate again.
@@ -278,7 +280,16 @@ pub fn run(options: &Options) -> i32 {
     let _ = shared.progress.set(Progress::new(style, checks_in_run));
     // One process runs every check: flush to disk once, before the ledger, not per check.
     let deferred = (options.mode != Mode::Nextest).then(|| crate::atomic::defer(&options.out_dir));
+    let scheduler = (options.mode != Mode::Nextest && !list_only).then(|| {
+        let jobs = args
+            .test_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Scheduler::start(&shared, jobs)
+    });
     let conclusion = libtest_mimic::run(&args, trials);
+    if let Some(scheduler) = scheduler {
+        scheduler.join();
+    }
     if let Some(progress) = shared.progress.get() {
         progress.finish();
     }
@@ -399,14 +410,9 @@ impl RunState {
         let record = if self.mode == Mode::Nextest {
             self.nextest_record(check)?
         } else {
-            let (blocked_by, not_in_run) = self.wait_for_dependencies(packet_id);
-            let notes = not_in_run
-                .iter()
-                .map(|dep| format!("dependency {dep} is not part of this run"))
-                .collect();
-            let record = self.run_unless_blocked(check, &blocked_by, notes);
-            self.publish(record.clone());
-            record
+            // The scheduler runs it; the trial reports its record.
+            let mut records = self.board.wait_for(&[check.name()]);
+            records.pop().expect("a trial of this run has a record")
         };
         if record.outcome == Outcome::Skipped {
             return Ok(Completion::ignored_with(record.message));
@@ -416,6 +422,18 @@ impl RunState {
             Triage::Blocking => Err(Failed::from(failure_text(&self.out_dir, &record))),
             _ => Ok(Completion::Completed),
         }
+    }
+
+    /// Runs `check` once its dependencies are settled (in-process runs; see [`scheduler`]) and
+    /// publishes its record.
+    fn run_in_process(&self, check: &Check) {
+        let (blocked_by, not_in_run) = self.wait_for_dependencies(&check.packet);
+        let notes = not_in_run
+            .iter()
+            .map(|dep| format!("dependency {dep} is not part of this run"))
+            .collect();
+        let record = self.run_unless_blocked(check, &blocked_by, notes);
+        self.publish(record);
     }
 
     /// Runs `check`, or records it as skipped when `blocked_by` names a dependency that is
