@@ -8,15 +8,19 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use crate::spec::{Gate, Packet};
 
-/// Packets in topological order; among packets whose dependencies are met, file order wins,
-/// so the order is stable and readable. O((packets + edges) · log packets).
-pub fn topological(gate: &Gate) -> Vec<&Packet> {
-    let index: HashMap<&str, usize> = gate
-        .packets
+/// Each packet's position in `gate.packets`, by id.
+pub fn index(gate: &Gate) -> HashMap<&str, usize> {
+    gate.packets
         .iter()
         .enumerate()
         .map(|(at, packet)| (packet.id.as_str(), at))
-        .collect();
+        .collect()
+}
+
+/// Packets in topological order; among packets whose dependencies are met, file order wins,
+/// so the order is stable and readable. O((packets + edges) · log packets).
+pub fn topological(gate: &Gate) -> Vec<&Packet> {
+    let index = index(gate);
     let mut waiting_on: Vec<usize> = vec![0; gate.packets.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); gate.packets.len()];
     for (at, packet) in gate.packets.iter().enumerate() {
@@ -60,12 +64,7 @@ pub fn topological(gate: &Gate) -> Vec<&Packet> {
 
 /// Every packet `id` depends on, directly or not, in topological order.
 pub fn ancestors<'g>(gate: &'g Gate, id: &str) -> Vec<&'g Packet> {
-    let index: HashMap<&str, usize> = gate
-        .packets
-        .iter()
-        .enumerate()
-        .map(|(at, packet)| (packet.id.as_str(), at))
-        .collect();
+    let index = index(gate);
     let mut found: HashSet<usize> = HashSet::new();
     let mut wanted: Vec<usize> = index.get(id).copied().into_iter().collect();
     while let Some(current) = wanted.pop() {

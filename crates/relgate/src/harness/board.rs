@@ -51,11 +51,9 @@ impl Board {
             in_run: OnceLock::new(),
             statuses: Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
-            packet_at: gate
-                .packets
-                .iter()
-                .enumerate()
-                .map(|(at, packet)| (packet.id.clone(), at))
+            packet_at: plan::index(gate)
+                .into_iter()
+                .map(|(id, at)| (id.to_string(), at))
                 .collect(),
         }
     }

@@ -10,7 +10,7 @@
 //! submission order — or sleeps until one is ready.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::RunState;
@@ -49,12 +49,7 @@ impl Scheduler {
     /// Starts `jobs` workers running every check of the run (`state`'s board knows which).
     pub(super) fn start(state: &Arc<RunState>, jobs: usize) -> Scheduler {
         let gate = &state.gate;
-        let at: HashMap<&str, usize> = gate
-            .packets
-            .iter()
-            .enumerate()
-            .map(|(index, packet)| (packet.id.as_str(), index))
-            .collect();
+        let at = plan::index(gate);
         let count = gate.packets.len();
         let mut plan = Plan {
             checks: vec![Vec::new(); count],
