@@ -54,6 +54,43 @@ pub fn run(command: &mut Command, ok: &[i32]) -> Result<Sample, String> {
     })
 }
 
+/// Like [`run`], but kills the command (and reports `Ok(None)`) when it runs over `limit`.
+pub fn run_within(
+    command: &mut Command,
+    ok: &[i32],
+    limit: Duration,
+) -> Result<Option<Sample>, String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let shown = format!("{command:?}");
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .map_err(|err| format!("cannot start {shown}: {err}"))?;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.code().is_some_and(|code| ok.contains(&code)) => {
+                return Ok(Some(Sample {
+                    wall: started.elapsed(),
+                    max_rss_kib: 0,
+                }))
+            }
+            Ok(Some(status)) => return Err(format!("{shown} ended with {status}")),
+            Ok(None) if started.elapsed() < limit => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(None);
+            }
+            Err(err) => return Err(format!("waiting for {shown}: {err}")),
+        }
+    }
+}
+
 /// The median of `values` (the lower middle one for an even count); zero when empty.
 pub fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
