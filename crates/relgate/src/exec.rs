@@ -9,7 +9,7 @@
 //! command exited are killed and reported as leaked: a check must never leave processes behind
 //! or hang the gate on a pipe nobody closes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -399,13 +399,14 @@ fn pump(
     Ok((sink, None))
 }
 
-/// The log being written: the `.part` file plus a running digest, size and tail.
+/// The log being written: the `.part` file plus a running digest and size (the tail is read
+/// back from the file at the end: copying it out of every chunk cost more than the rest of
+/// the capture in a debug build).
 struct Sink {
     /// Buffered: a command printing short lines costs one write(2) per 64 KiB, not per line.
     file: io::BufWriter<File>,
     hasher: Sha256,
     bytes: u64,
-    tail: VecDeque<u8>,
     redactor: crate::redaction::LineRedactor,
 }
 
@@ -415,7 +416,6 @@ impl Sink {
             file: io::BufWriter::with_capacity(64 * 1024, File::create(path)?),
             hasher: Sha256::new(),
             bytes: 0,
-            tail: VecDeque::with_capacity(TAIL_BYTES),
             redactor: crate::redaction::LineRedactor::new(),
         })
     }
@@ -437,10 +437,6 @@ impl Sink {
         self.file.write_all(chunk)?;
         self.hasher.update(chunk);
         self.bytes += chunk.len() as u64;
-        let keep = &chunk[chunk.len().saturating_sub(TAIL_BYTES)..];
-        let overflow = (self.tail.len() + keep.len()).saturating_sub(TAIL_BYTES);
-        self.tail.drain(..overflow);
-        self.tail.extend(keep);
         Ok(())
     }
 
@@ -454,12 +450,9 @@ impl Sink {
             .map_err(io::IntoInnerError::into_error)?;
         crate::atomic::sync_file(&file)?;
         drop(file);
+        let tail = read_tail(part, TAIL_BYTES)?;
         std::fs::rename(part, log_path)?;
-        Ok((
-            self.bytes,
-            hex::encode(self.hasher.finalize()),
-            self.tail.into(),
-        ))
+        Ok((self.bytes, hex::encode(self.hasher.finalize()), tail))
     }
 }
 

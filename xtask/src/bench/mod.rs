@@ -171,10 +171,6 @@ fn run(mode: Mode, cold_build: bool, xtask: Option<PathBuf>) -> Result<(), Strin
     scheduling(&xtask, &scratch, &sizes, cores, &mut rows)?;
     eprintln!("bench: loader and importer…");
     loader_and_importer(&xtask, &scratch, &sizes, &mut rows)?;
-    eprintln!(
-        "bench: dependencies{}…",
-        if cold_build { " and cold build" } else { "" }
-    );
     build(&scratch, mode, cold_build, &mut rows);
     print_summary(&rows);
     println!("took {}", show(started.elapsed()));
@@ -473,6 +469,10 @@ fn build(scratch: &Scratch, mode: Mode, cold_build: bool, rows: &mut Vec<Row>) {
     if mode == Mode::Smoke {
         return;
     }
+    eprintln!(
+        "bench: dependencies{}…",
+        if cold_build { " and cold build" } else { "" }
+    );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let tree = Command::new(&cargo)

@@ -143,7 +143,7 @@ impl LineRedactor {
             result
         } else {
             // The rest of an overlong line: never a PEM body line.
-            let spans = line_spans(&self.pending);
+            let spans = piece_spans(&self.pending);
             self.pem = armour_state(&self.pending[self.written..], self.pem);
             self.prefix_fields = 0;
             self.prefix_tail.clear();
@@ -164,7 +164,7 @@ impl LineRedactor {
         &mut self,
         out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let spans = line_spans(&self.pending);
+        let spans = piece_spans(&self.pending);
         let mut cut = self.pending.len() - OVERLAP;
         if let Some(&(start, _)) = spans.iter().find(|(start, end)| *start < cut && *end > cut) {
             // A secret straddles the cut: keep it whole for the next piece, unless it is so
@@ -243,7 +243,22 @@ const SMALL_BLOCK: usize = 512;
 /// armour marker, no ANSI escape (whose removal could join a secret, see `views`), no keyword
 /// of any rule and no known secret.
 fn is_clean(lines: &[u8]) -> bool {
-    !lines.contains(&0x1b) && !contains(lines, b"-----") && !super::may_match(lines)
+    nothing_to_mask(lines) && !contains(lines, b"-----")
+}
+
+/// Whether [`line_spans`] finds nothing in `text`: no ANSI escape (the view without them
+/// could join a keyword), no rule keyword, no known secret. One fast search, where the rules
+/// proper take several passes.
+fn nothing_to_mask(text: &[u8]) -> bool {
+    !text.contains(&0x1b) && !super::may_match(text)
+}
+
+/// The spans to mask in a piece of an overlong line.
+fn piece_spans(text: &[u8]) -> Vec<(usize, usize)> {
+    if nothing_to_mask(text) {
+        return Vec::new();
+    }
+    line_spans(text)
 }
 
 /// `text[from..to]` with the parts of `spans` inside it masked.
