@@ -38,7 +38,7 @@ pub(super) struct Chain {
 }
 
 /// What this process knows of a chain file: read up to `len` bytes of the file `inode`.
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Known {
     inode: u64,
     len: u64,
@@ -67,8 +67,8 @@ impl Chain {
         let cached = known_chains()
             .lock()
             .map_err(|_| std::io::Error::other("chain cache poisoned"))?
-            .get(&key)
-            .cloned();
+            // Taken out (not cloned: the names grow with the run) and put back by `drop`.
+            .remove(&key);
         // A file replaced or shortened since is read again from its start.
         let mut state = match cached {
             Some(known) if known.inode == metadata.ino() && known.len <= metadata.len() => known,
