@@ -2,9 +2,11 @@
 //!
 //! The child runs under a [`crate::supervisor`] in its own process group, with `/dev/null` as
 //! stdin and a single pipe for stdout and stderr, so the log shows both streams interleaved the
-//! way a terminal would. A reader thread streams that pipe into `<log>.part` while hashing it
-//! and keeping a bounded tail, so memory stays flat however much the command prints; the
-//! finished log is fsynced and renamed into place. On timeout every process below the
+//! way a terminal would. A reader thread streams that pipe, redacted, through a 64 KiB buffer
+//! (flushed when the output goes idle) into `<log>.part` while hashing it, so memory stays
+//! flat however much the command prints; the finished log is fsynced (or, in a run that
+//! defers, synced with the rest before the ledger: `atomic::defer`) and renamed into place,
+//! and its tail read back for failure messages. On timeout every process below the
 //! supervisor gets SIGTERM, then SIGKILL; processes still running the leak timeout after the
 //! command exited are killed and reported as leaked: a check must never leave processes behind
 //! or hang the gate on a pipe nobody closes.
