@@ -1,5 +1,7 @@
 //! `cargo xtask gate`: the relgate command line. The CLI plus glue; the engine is `relgate`.
 
+mod bench;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,7 +18,28 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the release security gate (see `cargo xtask gate --help`).
-    Gate(GateCommand),
+    Gate(Box<GateCommand>),
+    /// Measure this build against shell baselines in the same run (per-check overhead, output
+    /// capture, verify, scheduling, loader, importer) and print the ratios with their targets;
+    /// exits non-zero only when something could not run (see docs/PERFORMANCE.md).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Smaller sizes, one repetition (a minute or two instead of the full sizes).
+    #[arg(long, conflicts_with = "smoke")]
+    quick: bool,
+    /// Tiny sizes (seconds): checks that the benchmark runs, as CI does.
+    #[arg(long)]
+    smoke: bool,
+    /// Also time a cold `cargo build -p xtask` into an empty target directory (minutes).
+    #[arg(long)]
+    cold_build: bool,
+    /// Drive this xtask binary instead of this one (e.g. an older build, for a before/after
+    /// comparison); the loader and importer are always timed in this process.
+    #[arg(long, value_name = "BINARY")]
+    xtask: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -170,7 +193,19 @@ fn main() -> ExitCode {
             });
         }
     };
-    let Command::Gate(gate) = cli.command;
+    let gate = match cli.command {
+        Command::Gate(gate) => gate,
+        Command::Bench(args) => {
+            let mode = if args.smoke {
+                bench::Mode::Smoke
+            } else if args.quick {
+                bench::Mode::Quick
+            } else {
+                bench::Mode::Full
+            };
+            return ExitCode::from(bench::main(mode, args.cold_build, args.xtask) as u8);
+        }
+    };
     let code = match gate.action {
         None => with_signing_key(gate.run.sign_key.clone(), &gate.run.out.clone(), || {
             run(gate.run)

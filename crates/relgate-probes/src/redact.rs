@@ -111,6 +111,19 @@ impl Redactor {
         mask_str(text, &self.spans(text.as_bytes()))
     }
 
+    /// Whether [`Redactor::spans`] could find anything in `text`: a keyword of a built-in
+    /// rule or a known secret occurs in it. `false` means nothing in `text`, nor in any part
+    /// of it (such as one of its lines), is masked: a fast test for large clean output.
+    pub fn may_match(&self, text: &[u8]) -> bool {
+        crate::secrets::may_match(text)
+            || self
+                .secrets
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .any(|secret| memchr::memmem::find(text, secret.as_bytes()).is_some())
+    }
+
     /// Byte ranges of `text` to mask: every occurrence of a known secret (in any of its
     /// forms) and every match of the built-in rules; sorted, merged, and widened to whole
     /// UTF-8 characters. Works on bytes, so text that is not UTF-8 is redacted too.

@@ -90,6 +90,12 @@ pub(crate) fn match_spans(text: &[u8]) -> Vec<(usize, usize)> {
     }
 }
 
+/// Whether some built-in rule could match in `text` (see [`rules::RuleSet::any_keyword`]);
+/// `true` when the rules cannot be loaded, so nothing is waved through.
+pub(crate) fn may_match(text: &[u8]) -> bool {
+    rules::ruleset().map_or(true, |rules| rules.any_keyword(text))
+}
+
 const CASES: &[&str] = &["controls", "no-secrets", "allowlist-current"];
 
 /// How many findings a one-line message names before "and N more".

@@ -2,14 +2,16 @@
 //!
 //! The child runs under a [`crate::supervisor`] in its own process group, with `/dev/null` as
 //! stdin and a single pipe for stdout and stderr, so the log shows both streams interleaved the
-//! way a terminal would. A reader thread streams that pipe into `<log>.part` while hashing it
-//! and keeping a bounded tail, so memory stays flat however much the command prints; the
-//! finished log is fsynced and renamed into place. On timeout every process below the
+//! way a terminal would. A reader thread streams that pipe, redacted, through a 64 KiB buffer
+//! (flushed when the output goes idle) into `<log>.part` while hashing it, so memory stays
+//! flat however much the command prints; the finished log is fsynced (or, in a run that
+//! defers, synced with the rest before the ledger: `atomic::defer`) and renamed into place,
+//! and its tail read back for failure messages. On timeout every process below the
 //! supervisor gets SIGTERM, then SIGKILL; processes still running the leak timeout after the
 //! command exited are killed and reported as leaked: a check must never leave processes behind
 //! or hang the gate on a pipe nobody closes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -399,13 +401,14 @@ fn pump(
     Ok((sink, None))
 }
 
-/// The log being written: the `.part` file plus a running digest, size and tail.
+/// The log being written: the `.part` file plus a running digest and size (the tail is read
+/// back from the file at the end: copying it out of every chunk cost more than the rest of
+/// the capture in a debug build).
 struct Sink {
     /// Buffered: a command printing short lines costs one write(2) per 64 KiB, not per line.
     file: io::BufWriter<File>,
     hasher: Sha256,
     bytes: u64,
-    tail: VecDeque<u8>,
     redactor: crate::redaction::LineRedactor,
 }
 
@@ -415,7 +418,6 @@ impl Sink {
             file: io::BufWriter::with_capacity(64 * 1024, File::create(path)?),
             hasher: Sha256::new(),
             bytes: 0,
-            tail: VecDeque::with_capacity(TAIL_BYTES),
             redactor: crate::redaction::LineRedactor::new(),
         })
     }
@@ -437,10 +439,6 @@ impl Sink {
         self.file.write_all(chunk)?;
         self.hasher.update(chunk);
         self.bytes += chunk.len() as u64;
-        let keep = &chunk[chunk.len().saturating_sub(TAIL_BYTES)..];
-        let overflow = (self.tail.len() + keep.len()).saturating_sub(TAIL_BYTES);
-        self.tail.drain(..overflow);
-        self.tail.extend(keep);
         Ok(())
     }
 
@@ -452,14 +450,11 @@ impl Sink {
             .file
             .into_inner()
             .map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
+        crate::atomic::sync_file(&file)?;
         drop(file);
+        let tail = read_tail(part, TAIL_BYTES)?;
         std::fs::rename(part, log_path)?;
-        Ok((
-            self.bytes,
-            hex::encode(self.hasher.finalize()),
-            self.tail.into(),
-        ))
+        Ok((self.bytes, hex::encode(self.hasher.finalize()), tail))
     }
 }
 

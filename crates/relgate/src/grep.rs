@@ -66,7 +66,7 @@ pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
         writeln!(log, "no file matches {globs}")?;
     }
     log.flush()?;
-    log.get_ref().sync_all()?;
+    crate::atomic::sync_file(log.get_ref())?;
     drop(log);
     std::fs::rename(&part, log_path)?;
 

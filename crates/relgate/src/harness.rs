@@ -10,9 +10,9 @@
 //! libtest-mimic's `Conclusion` holds counts only, so every trial publishes its own evidence
 //! record into the shared [`RunState`] (and a fragment file) before it returns.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
@@ -26,10 +26,15 @@ use crate::spec::{
     Check, CheckKind, CommandSpec, Gate, GrepSpec, ProbeSpec, Satisfaction, ScanSpec,
 };
 use crate::verdict::{self, Stage, Triage};
+mod board;
+mod scheduler;
+
 use crate::{
     cargo_lock, clock, exec, exit_codes, fragment, grep, nextest, outdir, plan, probes, report,
     scanning, service, spec,
 };
+use board::Board;
+use scheduler::Scheduler;
 
 /// Environment variable listing the gate files being run by ancestors of this process, one
 /// per line. A gate that finds its own file there refuses to run: a check ran the gate again.
@@ -209,9 +214,7 @@ pub fn run(options: &Options) -> i32 {
         mode: options.mode,
         today: clock::today(),
         active_gates,
-        records: Mutex::new(BTreeMap::new()),
-        changed: Condvar::new(),
-        in_run: Mutex::new(BTreeSet::new()),
+        board: Board::new(&gate),
         progress: std::sync::OnceLock::new(),
         gate,
     });
@@ -251,13 +254,20 @@ pub fn run(options: &Options) -> i32 {
         }
     }
     let total = trials.len();
-    let in_run: BTreeSet<String> = trials
+    let in_run: HashSet<String> = trials
         .iter()
         .filter(|trial| !args.is_filtered_out(trial) && !args.is_ignored(trial))
         .map(|trial| trial.name().to_string())
         .collect();
-    let partial = in_run.len() < total;
-    *shared.in_run.lock().expect("run state lock") = in_run.clone();
+    let selected_count = in_run.len();
+    let partial = selected_count < total;
+    let checks_in_run = shared
+        .gate
+        .checks()
+        .filter(|check| in_run.contains(&check.name()))
+        .count();
+    let run_tools = tools_in_run(&shared.gate, &in_run);
+    shared.board.select(in_run, partial);
     if !list_only {
         if let Err(err) = fragment::write_header(&options.out_dir, &header) {
             eprintln!(
@@ -271,9 +281,7 @@ pub fn run(options: &Options) -> i32 {
     // The setup step, first: the tools the checks of this run need. Under nextest, where each
     // process runs one trial, a check sets up its own tools when it runs (`execute`).
     if !list_only && options.mode != Mode::Nextest {
-        shared
-            .setup
-            .ensure(&tools_in_run(&shared.gate, &in_run), &announce);
+        shared.setup.ensure(&run_tools, &announce);
     }
 
     let style = if list_only {
@@ -285,13 +293,19 @@ pub fn run(options: &Options) -> i32 {
     if style == progress::Style::Live && args.color.is_none() {
         args.color = Some(libtest_mimic::ColorSetting::Always);
     }
-    let checks_in_run = shared
-        .gate
-        .checks()
-        .filter(|check| in_run.contains(&check.name()))
-        .count();
     let _ = shared.progress.set(Progress::new(style, checks_in_run));
+    // One process runs every check: flush to disk once, before the ledger, not per check.
+    let deferred = (options.mode != Mode::Nextest).then(|| crate::atomic::defer(&options.out_dir));
+    let scheduler = (options.mode != Mode::Nextest && !list_only).then(|| {
+        let jobs = args
+            .test_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Scheduler::start(&shared, jobs)
+    });
     let conclusion = libtest_mimic::run(&args, trials);
+    if let Some(scheduler) = scheduler {
+        scheduler.join();
+    }
     if let Some(progress) = shared.progress.get() {
         progress.finish();
     }
@@ -312,13 +326,14 @@ pub fn run(options: &Options) -> i32 {
         return if trials_failed { 101 } else { exit_codes::OK };
     }
 
-    let records: Vec<CheckRecord> = shared
-        .records
-        .lock()
-        .expect("run state lock")
-        .values()
-        .cloned()
-        .collect();
+    if let Some(Err(err)) = deferred.map(crate::atomic::Deferred::sync) {
+        eprintln!(
+            "error: cannot make the evidence in {} durable: {err}",
+            options.out_dir.display()
+        );
+        return exit_codes::NO_GO;
+    }
+    let records: Vec<CheckRecord> = shared.board.all();
     let finished = match report::finish(
         &shared.gate,
         header,
@@ -344,7 +359,7 @@ pub fn run(options: &Options) -> i32 {
     if partial {
         println!(
             "partial run: {} of {total} cases selected; the verdict covers a partial run and is not a release verdict",
-            in_run.len()
+            selected_count
         );
         return if trials_failed {
             exit_codes::NO_GO
@@ -400,28 +415,21 @@ pub struct RunState {
     mode: Mode,
     today: chrono::NaiveDate,
     active_gates: String,
-    records: Mutex<BTreeMap<String, CheckRecord>>,
-    changed: Condvar,
-    in_run: Mutex<BTreeSet<String>>,
+    board: Board,
     /// The progress display, set when the trials start.
     progress: std::sync::OnceLock<Progress>,
 }
 
 impl RunState {
     fn check_trial(&self, packet_id: &str, check_id: &str) -> Result<Completion, Failed> {
-        let packet = self.gate.packet(packet_id).expect("trial packet exists");
+        let packet = self.packet(packet_id);
         let check = packet.check(check_id).expect("trial check exists");
         let record = if self.mode == Mode::Nextest {
             self.nextest_record(check)?
         } else {
-            let (blocked_by, not_in_run) = self.wait_for_dependencies(packet_id);
-            let notes = not_in_run
-                .iter()
-                .map(|dep| format!("dependency {dep} is not part of this run"))
-                .collect();
-            let record = self.run_unless_blocked(check, &blocked_by, notes);
-            self.publish(record.clone());
-            record
+            // The scheduler runs it; the trial reports its record.
+            let mut records = self.board.wait_for(&[check.name()]);
+            records.pop().expect("a trial of this run has a record")
         };
         if record.outcome == Outcome::Skipped {
             return Ok(Completion::ignored_with(record.message));
@@ -431,6 +439,18 @@ impl RunState {
             Triage::Blocking => Err(Failed::from(failure_text(&self.out_dir, &record))),
             _ => Ok(Completion::Completed),
         }
+    }
+
+    /// Runs `check` once its dependencies are settled (in-process runs; see [`scheduler`]) and
+    /// publishes its record.
+    fn run_in_process(&self, check: &Check) {
+        let (blocked_by, not_in_run) = self.wait_for_dependencies(&check.packet);
+        let notes = not_in_run
+            .iter()
+            .map(|dep| format!("dependency {dep} is not part of this run"))
+            .collect();
+        let record = self.run_unless_blocked(check, &blocked_by, notes);
+        self.publish(record);
     }
 
     /// Runs `check`, or records it as skipped when `blocked_by` names a dependency that is
@@ -521,23 +541,19 @@ impl RunState {
         check_id: &str,
         case: &str,
     ) -> Result<Completion, Failed> {
-        let packet = self.gate.packet(packet_id).expect("trial packet exists");
+        let packet = self.packet(packet_id);
         let check = packet.check(check_id).expect("trial check exists");
         let parent = check.name();
         let record = if self.mode == Mode::Nextest {
             Some(self.nextest_record(check)?)
         } else {
-            if !self
-                .in_run
-                .lock()
-                .expect("run state lock")
-                .contains(&parent)
-            {
+            if !self.board.in_run(&parent) {
                 return Err(Failed::from(format!(
                     "the probe {parent} is not part of this run: select it too (filter `{parent}`)"
                 )));
             }
-            self.wait_for(std::slice::from_ref(&parent))
+            self.board
+                .wait_for(std::slice::from_ref(&parent))
                 .into_iter()
                 .find(|record| record.name == parent)
         };
@@ -569,13 +585,12 @@ impl RunState {
     }
 
     fn checklist_trial(&self, packet_id: &str, slug: &str) -> Result<Completion, Failed> {
-        let packet = self.gate.packet(packet_id).expect("trial packet exists");
+        let packet = self.packet(packet_id);
         let item = packet
             .checklist
             .iter()
             .find(|item| item.slug == slug)
             .expect("trial item exists");
-        let name = packet.checklist_name(item);
         // An item of a BLOCKED packet is skipped like its checks, attested or not.
         let blocked_by = if self.mode == Mode::Nextest {
             let dependencies = self.nextest_dependencies(packet_id)?;
@@ -598,57 +613,40 @@ impl RunState {
             (Satisfaction::Checks(ids), _) => {
                 let names: Vec<String> =
                     ids.iter().map(|id| format!("{packet_id}::{id}")).collect();
-                self.wait_for(&names)
+                self.board.wait_for(&names)
             }
             (Satisfaction::Attested { .. }, _) => Vec::new(),
         };
-        let verdict = verdict::decide(&self.gate, &records, self.today, Stage::Running);
-        match verdict.checklist.get(&name) {
-            Some((true, _)) => Ok(Completion::Completed),
-            Some((false, why)) => Err(Failed::from(format!(
+        let triage: BTreeMap<String, Triage> = packet
+            .checks
+            .iter()
+            .map(|check| {
+                let name = check.name();
+                let record = records.iter().find(|record| record.name == name);
+                let state = verdict::triage_check(check, record, &self.gate.accepts, self.today);
+                (name, state)
+            })
+            .collect();
+        match verdict::checklist_holds(packet, item, &triage, self.today) {
+            (true, _) => Ok(Completion::Completed),
+            (false, why) => Err(Failed::from(format!(
                 "checklist item not satisfied: {}\n  {why}",
                 item.text
             ))),
-            None => Err(Failed::from("checklist item missing from the verdict")),
         }
+    }
+
+    fn packet(&self, id: &str) -> &crate::spec::Packet {
+        self.board
+            .packet(&self.gate, id)
+            .expect("trial packet exists")
     }
 
     /// Waits until every trial of every ancestor packet that is part of this run has published,
     /// then returns the dependencies that block this packet and the ancestors not in the run.
     fn wait_for_dependencies(&self, packet_id: &str) -> (Vec<String>, Vec<String>) {
-        let ancestors = plan::ancestors(&self.gate, packet_id);
-        let in_run = self.in_run.lock().expect("run state lock").clone();
-        let mut waits = Vec::new();
-        let mut not_in_run = Vec::new();
-        for packet in &ancestors {
-            let names: Vec<String> = packet
-                .checks
-                .iter()
-                .map(Check::name)
-                .filter(|name| in_run.contains(name))
-                .collect();
-            if names.is_empty() {
-                not_in_run.push(packet.id.clone());
-            }
-            waits.extend(names);
-        }
-        let records = self.wait_for(&waits);
-        (self.blocked_by(packet_id, &records), not_in_run)
-    }
-
-    /// Blocks until every named trial that is part of this run has published its record;
-    /// returns a snapshot of all records.
-    fn wait_for(&self, names: &[String]) -> Vec<CheckRecord> {
-        let in_run = self.in_run.lock().expect("run state lock").clone();
-        let mut records = self.records.lock().expect("run state lock");
-        while !names
-            .iter()
-            .filter(|name| in_run.contains(*name))
-            .all(|name| records.contains_key(name))
-        {
-            records = self.changed.wait(records).expect("run state lock");
-        }
-        records.values().cloned().collect()
+        let resolution = self.board.dependencies(&self.gate, packet_id, self.today);
+        (resolution.blocked_by.clone(), resolution.not_in_run.clone())
     }
 
     fn progress(&self, show: impl FnOnce(&Progress)) {
@@ -665,9 +663,7 @@ impl RunState {
                 record.name
             );
         }
-        let mut records = self.records.lock().expect("run state lock");
-        records.insert(record.name.clone(), record);
-        self.changed.notify_all();
+        self.board.publish(record);
     }
 
     fn execute(&self, check: &Check, mut notes: Vec<String>) -> CheckRecord {
@@ -963,8 +959,8 @@ impl RunState {
 
 /// The tools the checks of a run may need: those of every packet with a trial in the run
 /// (a checklist item or a probe's case can make a process run its packet's checks).
-fn tools_in_run(gate: &Gate, in_run: &BTreeSet<String>) -> Vec<String> {
-    let mut tools = BTreeSet::new();
+fn tools_in_run(gate: &Gate, in_run: &HashSet<String>) -> Vec<String> {
+    let mut tools = std::collections::BTreeSet::new();
     for packet in &gate.packets {
         let prefix = format!("{}::", packet.id);
         if in_run.iter().any(|name| name.starts_with(&prefix)) {

@@ -291,6 +291,12 @@ fn name_words(name: &str) -> Vec<String> {
     words
 }
 
+/// Whether the redactor could mask anything in `text` (a rule's keyword or a known secret
+/// occurs in it; see [`relgate_probes::redact::Redactor::may_match`]).
+fn may_match(text: &[u8]) -> bool {
+    REDACTOR.may_match(text)
+}
+
 /// The byte ranges of one line (or piece of a long line) to mask: the rules and known
 /// secrets, run over the line with its ANSI escapes blanked, with its backslash escapes blanked
 /// too, and with its ANSI escapes removed ([`views`]), widened so that no `\` escape or `&…;`

@@ -241,42 +241,11 @@ pub fn decide(gate: &Gate, records: &[CheckRecord], today: NaiveDate, stage: Sta
         }
     }
 
-    // Each scan finding's severity and whether it blocks, by check name.
-    let finding_triage: BTreeMap<&str, Vec<(Severity, bool)>> = by_name
-        .iter()
-        .map(|(name, record)| {
-            let triaged = record
-                .findings
-                .iter()
-                .map(|finding| {
-                    let state = triage_finding(finding, &gate.accepts, today);
-                    (finding.severity, state == FindingState::Blocking)
-                })
-                .collect();
-            (*name, triaged)
-        })
-        .collect();
+    let finding_triage = findings_by_check(&by_name, &gate.accepts, today);
     let mut statuses: BTreeMap<&str, PacketStatus> = BTreeMap::new();
     let mut packet_records: BTreeMap<&str, PacketRecord> = BTreeMap::new();
     for packet in plan::topological(gate) {
-        let blocked_by: Vec<String> = packet
-            .depends_on
-            .iter()
-            .filter(|dep| {
-                let status = statuses
-                    .get(dep.as_str())
-                    .copied()
-                    .unwrap_or(PacketStatus::Pending);
-                match stage {
-                    Stage::Final => status != PacketStatus::Done,
-                    Stage::Running => matches!(
-                        status,
-                        PacketStatus::ChangesRequested | PacketStatus::Blocked
-                    ),
-                }
-            })
-            .cloned()
-            .collect();
+        let blocked_by = blocked_by(packet, &statuses, stage);
         let record = packet_record(
             packet,
             &triage,
@@ -301,6 +270,103 @@ pub fn decide(gate: &Gate, records: &[CheckRecord], today: NaiveDate, stage: Sta
         triage,
         checklist,
     }
+}
+
+/// The dependencies of `packet` that block it, given the statuses of the packets it depends on
+/// (a dependency missing from `statuses` is PENDING).
+fn blocked_by(
+    packet: &Packet,
+    statuses: &BTreeMap<&str, PacketStatus>,
+    stage: Stage,
+) -> Vec<String> {
+    packet
+        .depends_on
+        .iter()
+        .filter(|dep| {
+            let status = statuses
+                .get(dep.as_str())
+                .copied()
+                .unwrap_or(PacketStatus::Pending);
+            match stage {
+                Stage::Final => status != PacketStatus::Done,
+                Stage::Running => matches!(
+                    status,
+                    PacketStatus::ChangesRequested | PacketStatus::Blocked
+                ),
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// The record of one packet from the evidence of its own checks (`records` may hold others;
+/// only the packet's are read) and the statuses of the packets it depends on: what
+/// [`decide`] computes for it, without looking at the rest of the gate. The runner uses it
+/// while checks run, so deciding whether a packet is blocked costs the size of the packet,
+/// not of the gate.
+pub fn packet_alone(
+    packet: &Packet,
+    records: &[&CheckRecord],
+    accepts: &[Acceptance],
+    today: NaiveDate,
+    stage: Stage,
+    statuses: &BTreeMap<&str, PacketStatus>,
+) -> PacketRecord {
+    let by_name: BTreeMap<&str, &CheckRecord> = records
+        .iter()
+        .filter(|record| record.packet == packet.id)
+        .map(|record| (record.name.as_str(), *record))
+        .collect();
+    let triage: BTreeMap<String, Triage> = packet
+        .checks
+        .iter()
+        .map(|check| {
+            let name = check.name();
+            let state = triage_check(check, by_name.get(name.as_str()).copied(), accepts, today);
+            (name, state)
+        })
+        .collect();
+    let checklist: BTreeMap<String, (bool, String)> = packet
+        .checklist
+        .iter()
+        .map(|item| {
+            (
+                packet.checklist_name(item),
+                checklist_holds(packet, item, &triage, today),
+            )
+        })
+        .collect();
+    let finding_triage = findings_by_check(&by_name, accepts, today);
+    packet_record(
+        packet,
+        &triage,
+        &checklist,
+        blocked_by(packet, statuses, stage),
+        statuses,
+        &finding_triage,
+    )
+}
+
+/// Each scan finding's severity and whether it blocks, by check name.
+fn findings_by_check<'r>(
+    by_name: &BTreeMap<&'r str, &CheckRecord>,
+    accepts: &[Acceptance],
+    today: NaiveDate,
+) -> BTreeMap<&'r str, Vec<(Severity, bool)>> {
+    by_name
+        .iter()
+        .map(|(name, record)| {
+            let triaged = record
+                .findings
+                .iter()
+                .map(|finding| {
+                    let state = triage_finding(finding, accepts, today);
+                    (finding.severity, state == FindingState::Blocking)
+                })
+                .collect();
+            (*name, triaged)
+        })
+        .collect()
 }
 
 fn packet_record(

@@ -501,6 +501,14 @@ impl RuleSet {
         crate::redact::mask_str(text, &self.redact_spans(text.as_bytes()))
     }
 
+    /// Whether `text` holds a keyword of some rule. Every rule match holds one of its rule's
+    /// keywords (`hits` skips a rule whose filter does not match; a rule without keywords has
+    /// an empty filter, which matches everywhere), so `false` means no rule matches in `text`
+    /// nor in any part of it.
+    pub(crate) fn any_keyword(&self, text: &[u8]) -> bool {
+        self.prefilter.is_match(text)
+    }
+
     /// Raw matches of the rules `wanted` selects; `wanted` returns `None` to skip a rule,
     /// `Some(true)` to apply the scanner's checks, `Some(false)` to accept any match.
     fn hits(

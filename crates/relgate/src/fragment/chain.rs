@@ -6,9 +6,11 @@
 //! It makes an edited, added or removed fragment visible to `gate report`. It does not stop
 //! someone who rewrites the chain too: that takes a signature (see README).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,64 +32,117 @@ struct Link {
 /// The chain, locked for appending.
 pub(super) struct Chain {
     lock: FileLock,
+    /// Where the chain file was last read up to, by this process.
+    key: PathBuf,
+    state: Known,
+}
+
+/// What this process knows of a chain file: read up to `len` bytes of the file `inode`.
+#[derive(Default)]
+struct Known {
+    inode: u64,
+    len: u64,
     /// Files recorded so far.
-    files: Vec<String>,
+    files: HashSet<String>,
     /// Hash of the last line (or the genesis hash).
     head: String,
+}
+
+/// Chains this process has read, by path: appending reads only the lines other processes
+/// added since (nextest), so recording a fragment costs the same at the 5,000th check as at
+/// the first.
+fn known_chains() -> &'static Mutex<HashMap<PathBuf, Known>> {
+    static KNOWN: OnceLock<Mutex<HashMap<PathBuf, Known>>> = OnceLock::new();
+    KNOWN.get_or_init(Mutex::default)
 }
 
 impl Chain {
     /// Waits for the chain's lock and reads where it ends.
     pub(super) fn lock(run_dir: &Path) -> std::io::Result<Chain> {
         std::fs::create_dir_all(run_dir)?;
-        let lock = FileLock::exclusive(&run_dir.join(CHAIN_FILE))?;
-        let mut text = String::new();
+        let key = run_dir.join(CHAIN_FILE);
+        let lock = FileLock::exclusive(&key)?;
         let mut file = lock.file();
-        file.rewind()?;
+        let metadata = file.metadata()?;
+        let cached = known_chains()
+            .lock()
+            .map_err(|_| std::io::Error::other("chain cache poisoned"))?
+            // Taken out (not cloned: the names grow with the run) and put back by `drop`.
+            .remove(&key);
+        // A file replaced or shortened since is read again from its start.
+        let mut state = match cached {
+            Some(known) if known.inode == metadata.ino() && known.len <= metadata.len() => known,
+            _ => Known {
+                inode: metadata.ino(),
+                head: GENESIS.to_string(),
+                ..Known::default()
+            },
+        };
+        file.seek(SeekFrom::Start(state.len))?;
+        let mut text = String::new();
         file.read_to_string(&mut text)?;
-        let mut files = Vec::new();
-        let mut head = GENESIS.to_string();
-        for line in text.lines() {
+        // Only whole lines count (one write per line: a killed writer leaves none half).
+        let whole = text.rfind('\n').map_or(0, |end| end + 1);
+        for line in text[..whole].lines() {
             let link: Link = serde_json::from_str(line).map_err(|err| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!("{CHAIN_FILE} is damaged: {err}"),
                 )
             })?;
-            files.push(link.file);
-            head = sha256_hex(line.as_bytes());
+            state.files.insert(link.file);
+            state.head = sha256_hex(line.as_bytes());
         }
-        Ok(Chain { lock, files, head })
+        state.len += whole as u64;
+        Ok(Chain { lock, key, state })
     }
 
     /// True before the first fragment (the header) is recorded.
     pub(super) fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.state.files.is_empty()
     }
 
     /// Records `file` with the digest of its bytes; a file is recorded once.
     pub(super) fn append(&mut self, file: &str, bytes: &[u8]) -> std::io::Result<()> {
-        if self.files.iter().any(|known| known == file) {
+        if self.state.files.contains(file) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
                 format!("the fragment {file} was already recorded in this run"),
             ));
         }
         let link = Link {
-            seq: self.files.len() as u64 + 1,
-            prev: self.head.clone(),
+            seq: self.state.files.len() as u64 + 1,
+            prev: self.state.head.clone(),
             file: file.to_string(),
             sha256: sha256_hex(bytes),
         };
-        let line = serde_json::to_string(&link).map_err(std::io::Error::other)?;
+        let line = format!(
+            "{}\n",
+            serde_json::to_string(&link).map_err(std::io::Error::other)?
+        );
         let mut handle = self.lock.file();
-        handle.seek(SeekFrom::End(0))?;
+        let end = handle.seek(SeekFrom::End(0))?;
+        if end != self.state.len {
+            return Err(std::io::Error::other(format!(
+                "{CHAIN_FILE} ends in a partial line: it was not written by relgate"
+            )));
+        }
         // One write: a process killed here leaves the line whole or absent.
-        handle.write_all(format!("{line}\n").as_bytes())?;
-        handle.sync_data()?;
-        self.head = sha256_hex(line.as_bytes());
-        self.files.push(link.file);
+        handle.write_all(line.as_bytes())?;
+        crate::atomic::sync_data(handle)?;
+        self.state.head = sha256_hex(line.trim_end_matches('\n').as_bytes());
+        self.state.files.insert(link.file);
+        self.state.len += line.len() as u64;
         Ok(())
+    }
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        // Remember where the chain ends, while its lock is still held.
+        if let Ok(mut known) = known_chains().lock() {
+            known.insert(self.key.clone(), std::mem::take(&mut self.state));
+        }
     }
 }
 

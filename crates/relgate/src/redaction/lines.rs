@@ -66,6 +66,13 @@ impl LineRedactor {
     ) -> std::io::Result<()> {
         let mut rest = chunk;
         while let Some(newline) = memchr::memchr(b'\n', rest) {
+            if self.pending.is_empty() && self.pem == Pem::Outside {
+                // Whole lines from here to the chunk's last newline: redacted as a block.
+                let last = memchr::memrchr(b'\n', rest).unwrap_or(newline);
+                self.push_lines(&rest[..=last], out)?;
+                rest = &rest[last + 1..];
+                continue;
+            }
             self.pending.extend_from_slice(&rest[..=newline]);
             rest = &rest[newline + 1..];
             self.flush_line(out)?;
@@ -75,6 +82,37 @@ impl LineRedactor {
             self.flush_part(out)?;
         }
         Ok(())
+    }
+
+    /// Writes `lines` (whole lines, nothing pending before them). A block in which nothing can
+    /// be masked ([`is_clean`]) is written as it is, in one piece; otherwise it is halved at a
+    /// line boundary until the pieces are clean or small, and small ones go line by line. So
+    /// output of many short lines (`yes`) costs a few searches per 64 KiB, not one per line,
+    /// and is redacted exactly as line by line would.
+    fn push_lines(
+        &mut self,
+        lines: &[u8],
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        if self.pem == Pem::Outside && lines.len() >= SMALL_BLOCK && is_clean(lines) {
+            self.prefix_fields = 0;
+            self.prefix_tail.clear();
+            return out(lines);
+        }
+        let middle = lines.len() / 2;
+        match memchr::memrchr(b'\n', &lines[..middle]) {
+            Some(cut) if lines.len() >= SMALL_BLOCK => {
+                self.push_lines(&lines[..=cut], out)?;
+                self.push_lines(&lines[cut + 1..], out)
+            }
+            _ => {
+                for line in lines.split_inclusive(|byte| *byte == b'\n') {
+                    self.pending.extend_from_slice(line);
+                    self.flush_line(out)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Writes what is left (a last line without newline).
@@ -105,7 +143,7 @@ impl LineRedactor {
             result
         } else {
             // The rest of an overlong line: never a PEM body line.
-            let spans = line_spans(&self.pending);
+            let spans = piece_spans(&self.pending);
             self.pem = armour_state(&self.pending[self.written..], self.pem);
             self.prefix_fields = 0;
             self.prefix_tail.clear();
@@ -126,7 +164,7 @@ impl LineRedactor {
         &mut self,
         out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let spans = line_spans(&self.pending);
+        let spans = piece_spans(&self.pending);
         let mut cut = self.pending.len() - OVERLAP;
         if let Some(&(start, _)) = spans.iter().find(|(start, end)| *start < cut && *end > cut) {
             // A secret straddles the cut: keep it whole for the next piece, unless it is so
@@ -196,6 +234,31 @@ impl LineRedactor {
         }
         Cow::Owned(masked_range(line, &spans, 0, line.len()))
     }
+}
+
+/// Blocks smaller than this go line by line.
+const SMALL_BLOCK: usize = 512;
+
+/// Whether no line of `lines` has anything to mask, nor changes the private-key state: no
+/// armour marker, no ANSI escape (whose removal could join a secret, see `views`), no keyword
+/// of any rule and no known secret.
+fn is_clean(lines: &[u8]) -> bool {
+    nothing_to_mask(lines) && !contains(lines, b"-----")
+}
+
+/// Whether [`line_spans`] finds nothing in `text`: no ANSI escape (the view without them
+/// could join a keyword), no rule keyword, no known secret. One fast search, where the rules
+/// proper take several passes.
+fn nothing_to_mask(text: &[u8]) -> bool {
+    !text.contains(&0x1b) && !super::may_match(text)
+}
+
+/// The spans to mask in a piece of an overlong line.
+fn piece_spans(text: &[u8]) -> Vec<(usize, usize)> {
+    if nothing_to_mask(text) {
+        return Vec::new();
+    }
+    line_spans(text)
 }
 
 /// `text[from..to]` with the parts of `spans` inside it masked.

@@ -677,3 +677,40 @@ fn records_round_trip_with_only_their_secrets_masked() {
     };
     assert_eq!(redacted(&header).gate, "Gate [REDACTED]");
 }
+
+/// Output of many short lines is redacted in blocks (issue 13: `yes` cost one rules search per
+/// line): mixed with secrets, private keys and colour escapes, whatever the block sizes, the
+/// result is byte for byte what line-by-line redaction (one byte per push) gives.
+#[test]
+fn blocks_of_lines_redact_exactly_like_line_by_line() {
+    let (begin, end) = (begin(), end());
+    let mut input = String::new();
+    for round in 0..40 {
+        for line in 0..(round * 7 % 50) {
+            input.push_str(&format!("y {round} {line} nothing to see here\n"));
+        }
+        match round % 5 {
+            0 => input.push_str(&format!("token={}\n", github_token())),
+            1 => input.push_str(&format!("db at {}\n", pg_url())),
+            2 => input.push_str(&format!(
+                "{begin}\n{}\n{}\n{}\n{end}\n",
+                BODY[0], BODY[1], BODY[2]
+            )),
+            3 => input.push_str(&format!("\x1b[1m{}\x1b[0m\n", slack_token())),
+            _ => input.push_str(&format!("{{\"key\":\"{}\"}}\n", github_token())),
+        }
+    }
+    let input = input.as_bytes();
+    let line_by_line = chunked(input, 1);
+    for size in [input.len(), 64 * 1024, 4096, 1000, 513] {
+        assert_eq!(
+            String::from_utf8_lossy(&chunked(input, size)),
+            String::from_utf8_lossy(&line_by_line),
+            "chunks of {size}"
+        );
+    }
+    let text = String::from_utf8_lossy(&line_by_line);
+    assert!(!text.contains(&github_token()) && !text.contains(&slack_token()));
+    assert!(!text.contains(BODY[1]) && !text.contains(pg_password()));
+    assert!(text.contains("y 7 48 nothing to see here\n"));
+}

@@ -292,11 +292,15 @@ impl Supervised {
             child::KILL_LIMIT + EXIT_SLACK
         };
         let deadline = Instant::now() + limit;
+        let exited = ExitWatch::open(self.child.id() as libc::pid_t);
         while !self.stopped() {
             match self.child.try_wait() {
                 Ok(Some(status)) => return Some(status),
                 Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
+                    // Woken the moment it exits (no fixed sleep per command), and at least every
+                    // STOP_POLL_MS to see whether it was stopped instead.
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    exited.wait(left.min(Duration::from_millis(STOP_POLL_MS as u64)));
                 }
                 Ok(None) => break,
                 Err(_) => return None,
@@ -440,6 +444,45 @@ impl Drop for Supervised {
     fn drop(&mut self) {
         if self.slot.is_some() || self.control.is_some() {
             self.release();
+        }
+    }
+}
+
+/// Waits for a child process to exit without reaping it: a pidfd polled for readability, or
+/// short sleeps on kernels without pidfds (before 5.3).
+struct ExitWatch {
+    pidfd: libc::c_int,
+}
+
+impl ExitWatch {
+    fn open(pid: libc::pid_t) -> ExitWatch {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1. The pid
+        // is our unreaped child, so it cannot have been recycled.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;
+        ExitWatch { pidfd }
+    }
+
+    /// Returns when the process has exited or `limit` passed.
+    fn wait(&self, limit: Duration) {
+        if self.pidfd < 0 {
+            std::thread::sleep(limit.min(Duration::from_millis(5)));
+            return;
+        }
+        let mut poll = libc::pollfd {
+            fd: self.pidfd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut poll, 1, limit.as_millis() as libc::c_int) };
+    }
+}
+
+impl Drop for ExitWatch {
+    fn drop(&mut self) {
+        if self.pidfd >= 0 {
+            // SAFETY: a descriptor we own, closed once.
+            unsafe { libc::close(self.pidfd) };
         }
     }
 }
