@@ -54,12 +54,12 @@ fn installs(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn setup(gate: &Path, out: &Path, extra: &[&str]) -> Output {
+fn setup(gate: &Path, logs: &Path, extra: &[&str]) -> Output {
     xtask()
         .args(["gate", "setup", "--gate"])
         .arg(gate)
-        .arg("--out")
-        .arg(out)
+        .arg("--logs")
+        .arg(logs)
         .args(extra)
         .output()
         .unwrap()
@@ -119,13 +119,13 @@ fn a_missing_tool_is_installed_once_and_an_uninstallable_one_is_a_named_error() 
 fn setup_alone_installs_once_even_from_processes_at_the_same_time() {
     let dir = tempfile::tempdir().unwrap();
     let gate = write_gate(dir.path());
-    let out = dir.path().join("out");
+    let out = dir.path().join("setup-logs");
     let children: Vec<_> = (0..3)
         .map(|_| {
             xtask()
                 .args(["gate", "setup", "--tool", "widget", "--gate"])
                 .arg(&gate)
-                .arg("--out")
+                .arg("--logs")
                 .arg(&out)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -186,7 +186,7 @@ fn no_setup_only_probes_and_names_the_install_command() {
     assert_eq!(run.check("P::uses-widget")["outcome"], "error");
 
     // `gate setup --check` only probes too.
-    let probe_only = setup(&gate, &dir.path().join("out"), &["--check"]);
+    let probe_only = setup(&gate, &dir.path().join("setup-logs"), &["--check"]);
     assert_eq!(probe_only.status.code(), Some(1), "{probe_only:?}");
     assert_eq!(installs(dir.path()), 0, "--check installed something");
 }
@@ -249,5 +249,35 @@ services = ["svc"]
     assert!(
         !dir.path().join("service-started").exists(),
         "the service started although its tool is missing"
+    );
+}
+
+/// The setup step of a machine is no run: `gate setup` leaves the default out directory alone,
+/// so the run after it can take it (a run refuses a directory relgate did not make).
+#[test]
+fn setup_then_a_run_in_the_same_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = write_gate(dir.path());
+    let setup = xtask()
+        .current_dir(dir.path())
+        .args(["gate", "setup", "--tool", "widget"])
+        .output()
+        .unwrap();
+    assert!(setup.status.success(), "{setup:?}");
+    assert!(dir
+        .path()
+        .join("target/gate-setup/widget.install.log")
+        .exists());
+    assert!(!dir.path().join("target/gate").exists());
+    let run = xtask()
+        .current_dir(dir.path())
+        .args(["gate", "--gate"])
+        .arg(&gate)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert!(
+        dir.path().join("target/gate/evidence.jsonl").exists(),
+        "{run:?}"
     );
 }

@@ -158,9 +158,10 @@ enum GateAction {
         /// The gate file.
         #[arg(long, default_value = "packets.toml")]
         gate: PathBuf,
-        /// The out directory (logs go to its setup/ folder).
-        #[arg(long, default_value = "target/gate")]
-        out: PathBuf,
+        /// Where the probe and install logs go (not an out directory: the setup step of a
+        /// machine is no run's evidence; a run logs its own setup into its out directory).
+        #[arg(long, default_value = "target/gate-setup")]
+        logs: PathBuf,
         /// Only this tool (repeatable).
         #[arg(long = "tool", value_name = "NAME")]
         tools: Vec<String>,
@@ -237,10 +238,10 @@ fn main() -> ExitCode {
         Some(GateAction::Init { gate, force }) => init_gate(&gate, force),
         Some(GateAction::Setup {
             gate,
-            out,
+            logs,
             tools,
             check,
-        }) => setup(&gate, &out, tools, check),
+        }) => setup(&gate, &logs, tools, check),
     };
     ExitCode::from(code as u8)
 }
@@ -365,10 +366,11 @@ fn setup_policy(probe_only: bool) -> relgate::setup::Policy {
     }
 }
 
-/// `gate setup`: the run's setup step for every tool (or the `--tool`s), one line per tool.
+/// `gate setup`: the setup step of a run for every tool (or the `--tool`s), one line per tool,
+/// logging into `logs`.
 fn setup(
     gate_path: &std::path::Path,
-    out: &std::path::Path,
+    logs: &std::path::Path,
     only: Vec<String>,
     check: bool,
 ) -> i32 {
@@ -393,8 +395,7 @@ fn setup(
             return exit_codes::INVALID;
         }
     }
-    let step =
-        relgate::setup::Setup::new(&gate, &relgate::setup::log_dir(out), setup_policy(check));
+    let step = relgate::setup::Setup::new(&gate, logs, setup_policy(check));
     let statuses = step.ensure(&names, &|line| {
         eprintln!("{}", relgate::redaction::redact(line));
     });
