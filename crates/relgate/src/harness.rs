@@ -221,10 +221,7 @@ pub fn run(options: &Options) -> i32 {
 
     let mut trials = Vec::new();
     for packet_id in &selected_ids {
-        let packet = shared
-            .gate
-            .packet(packet_id)
-            .expect("selected packets exist");
+        let packet = shared.packet(packet_id);
         for check in &packet.checks {
             let state = Arc::clone(&shared);
             let name = check.name();
@@ -266,7 +263,11 @@ pub fn run(options: &Options) -> i32 {
         .checks()
         .filter(|check| in_run.contains(&check.name()))
         .count();
-    let run_tools = tools_in_run(&shared.gate, &in_run);
+    let run_tools = if list_only {
+        Vec::new()
+    } else {
+        tools_in_run(&shared.gate, &in_run)
+    };
     shared.board.select(in_run, partial);
     if !list_only {
         if let Err(err) = fragment::write_header(&options.out_dir, &header) {
@@ -960,13 +961,19 @@ impl RunState {
 /// The tools the checks of a run may need: those of every packet with a trial in the run
 /// (a checklist item or a probe's case can make a process run its packet's checks).
 fn tools_in_run(gate: &Gate, in_run: &HashSet<String>) -> Vec<String> {
+    // Packet ids hold no `::` (they are test-name safe), so a trial's packet is its first part.
+    let packets: HashSet<&str> = in_run
+        .iter()
+        .filter_map(|name| name.split("::").next())
+        .collect();
     let mut tools = std::collections::BTreeSet::new();
-    for packet in &gate.packets {
-        let prefix = format!("{}::", packet.id);
-        if in_run.iter().any(|name| name.starts_with(&prefix)) {
-            for check in &packet.checks {
-                tools.extend(check.tools.iter().cloned());
-            }
+    for packet in gate
+        .packets
+        .iter()
+        .filter(|packet| packets.contains(packet.id.as_str()))
+    {
+        for check in &packet.checks {
+            tools.extend(check.tools.iter().cloned());
         }
     }
     tools.into_iter().collect()

@@ -343,6 +343,11 @@ pub(crate) struct RuleSet {
     rules: Vec<Rule>,
     /// One pattern per rule: the alternation of its keywords.
     prefilter: RegexSet,
+    /// Every keyword of every rule in one ASCII-case-insensitive DFA, for the yes/no question
+    /// "could any rule match here": one pass over the bytes, faster than the set (measured:
+    /// a 128 MiB capture 0.8 s -> 0.55 s). `None` when a rule has no keyword (then any text
+    /// may match).
+    any_keyword: Option<aho_corasick::AhoCorasick>,
 }
 
 /// One secret found in a text: which rule and where its `secret` group lies.
@@ -373,6 +378,8 @@ impl RuleSet {
     fn compile() -> Result<RuleSet, String> {
         let mut rules = Vec::new();
         let mut keyword_patterns = Vec::new();
+        let mut all_keywords: Vec<&str> = Vec::new();
+        let mut specs_have_keywords = true;
         for spec in SPECS {
             let patterns = spec
                 .patterns
@@ -393,6 +400,8 @@ impl RuleSet {
                     spec.id
                 ));
             }
+            specs_have_keywords &= !spec.keywords.is_empty();
+            all_keywords.extend(spec.keywords.iter().copied());
             let keywords: Vec<String> = spec.keywords.iter().map(|kw| regex::escape(kw)).collect();
             keyword_patterns.push(keywords.join("|"));
             rules.push(Rule {
@@ -406,12 +415,27 @@ impl RuleSet {
                 check: spec.check,
             });
         }
+        let any_keyword = if specs_have_keywords {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .build(&all_keywords)
+                    .map_err(|err| format!("the rules' keywords do not compile: {err}"))?,
+            )
+        } else {
+            None
+        };
         let prefilter = RegexSetBuilder::new(&keyword_patterns)
             .case_insensitive(true)
             .unicode(false)
             .build()
             .map_err(|err| format!("the rules' keyword filter does not compile: {err}"))?;
-        Ok(RuleSet { rules, prefilter })
+        Ok(RuleSet {
+            rules,
+            prefilter,
+            any_keyword,
+        })
     }
 
     /// All rules, scanning and redaction-only.
@@ -506,7 +530,10 @@ impl RuleSet {
     /// an empty filter, which matches everywhere), so `false` means no rule matches in `text`
     /// nor in any part of it.
     pub(crate) fn any_keyword(&self, text: &[u8]) -> bool {
-        self.prefilter.is_match(text)
+        let Some(keywords) = &self.any_keyword else {
+            return true;
+        };
+        keywords.is_match(text)
     }
 
     /// Raw matches of the rules `wanted` selects; `wanted` returns `None` to skip a rule,

@@ -242,7 +242,7 @@ const SMALL_BLOCK: usize = 512;
 /// Whether no line of `lines` has anything to mask, nor changes the private-key state: no
 /// armour marker, no ANSI escape (whose removal could join a secret, see `views`), no keyword
 /// of any rule and no known secret.
-fn is_clean(lines: &[u8]) -> bool {
+pub(super) fn is_clean(lines: &[u8]) -> bool {
     nothing_to_mask(lines) && !contains(lines, b"-----")
 }
 
@@ -359,14 +359,47 @@ fn armour_state(text: &[u8], current: Pem) -> Pem {
 }
 
 /// Position of the last `marker` (`-----BEGIN`, `-----END`) that starts a private-key armour.
-fn rfind_armour(text: &[u8], marker: &[u8]) -> Option<usize> {
+fn rfind_armour(text: &[u8], marker: &'static [u8]) -> Option<usize> {
     static ARMOUR_TAIL: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^ [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----").expect("static regex")
     });
-    memchr::memmem::rfind_iter(text, marker)
+    finder_rev(marker)
+        .rfind_iter(text)
         .find(|&at| ARMOUR_TAIL.is_match(&text[at + marker.len()..]))
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(haystack, needle).is_some()
+fn contains(haystack: &[u8], needle: &'static [u8]) -> bool {
+    finder(needle).find(haystack).is_some()
+}
+
+/// A searcher for one of this module's markers, built once (building one per line costs more
+/// than the search).
+fn finder(needle: &'static [u8]) -> &'static memchr::memmem::Finder<'static> {
+    static FINDERS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
+        MARKERS
+            .iter()
+            .map(memchr::memmem::Finder::new)
+            .collect()
+    });
+    &FINDERS[marker_index(needle)]
+}
+
+/// The reverse searcher of a marker, built once.
+fn finder_rev(needle: &'static [u8]) -> &'static memchr::memmem::FinderRev<'static> {
+    static FINDERS: LazyLock<Vec<memchr::memmem::FinderRev<'static>>> = LazyLock::new(|| {
+        MARKERS
+            .iter()
+            .map(memchr::memmem::FinderRev::new)
+            .collect()
+    });
+    &FINDERS[marker_index(needle)]
+}
+
+const MARKERS: [&[u8]; 4] = [b"-----", b"-----BEGIN", b"-----END", b"PRIVATE KEY"];
+
+fn marker_index(needle: &[u8]) -> usize {
+    MARKERS
+        .iter()
+        .position(|marker| *marker == needle)
+        .expect("a marker of this module")
 }
