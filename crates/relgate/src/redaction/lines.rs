@@ -375,23 +375,15 @@ fn contains(haystack: &[u8], needle: &'static [u8]) -> bool {
 /// A searcher for one of this module's markers, built once (building one per line costs more
 /// than the search).
 fn finder(needle: &'static [u8]) -> &'static memchr::memmem::Finder<'static> {
-    static FINDERS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
-        MARKERS
-            .iter()
-            .map(memchr::memmem::Finder::new)
-            .collect()
-    });
+    static FINDERS: LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+        LazyLock::new(|| MARKERS.iter().map(memchr::memmem::Finder::new).collect());
     &FINDERS[marker_index(needle)]
 }
 
 /// The reverse searcher of a marker, built once.
 fn finder_rev(needle: &'static [u8]) -> &'static memchr::memmem::FinderRev<'static> {
-    static FINDERS: LazyLock<Vec<memchr::memmem::FinderRev<'static>>> = LazyLock::new(|| {
-        MARKERS
-            .iter()
-            .map(memchr::memmem::FinderRev::new)
-            .collect()
-    });
+    static FINDERS: LazyLock<Vec<memchr::memmem::FinderRev<'static>>> =
+        LazyLock::new(|| MARKERS.iter().map(memchr::memmem::FinderRev::new).collect());
     &FINDERS[marker_index(needle)]
 }
 
