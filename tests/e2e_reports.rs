@@ -3,7 +3,7 @@
 //! Chromium through chromedriver, driven over the W3C WebDriver HTTP protocol.
 //!
 //! The browser test needs `/usr/bin/chromium` and `/usr/bin/chromedriver`
-//! (`apt-get install chromium chromium-driver`; `.ci/run` installs them). Without them it is
+//! (`apt-get install chromium chromium-driver`; `cargo xtask gate setup --tool chromium` installs them). Without them it is
 //! skipped with the install command, like every tool-dependent test, and fails instead under
 //! `RELGATE_REQUIRE_TOOLS=1` (as `.ci/run` sets it); `RELGATE_SKIP_BROWSER=1` skips it on
 //! purpose.
@@ -75,7 +75,7 @@ fn report_html_renders_in_headless_chromium_without_network() {
     }
     let (Some(chromium), Some(chromedriver)) = (tool("chromium"), tool("chromedriver")) else {
         return skip(&format!(
-            "chromium or chromedriver is not installed: run `apt-get install chromium chromium-driver` (or set {SKIP_BROWSER}=1)"
+            "chromium or chromedriver is not installed: run `cargo xtask gate setup --tool chromium` (or set {SKIP_BROWSER}=1)"
         ));
     };
     let started = Instant::now();

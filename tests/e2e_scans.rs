@@ -2,7 +2,7 @@
 //! over planted secrets, `cargo audit --json` against the offline RustSec database, a live
 //! `npm audit --json` — and what the gate makes of a report versus an exit code.
 //!
-//! The scanners are installed by `.ci/run` (`cargo install --locked cargo-audit`,
+//! The scanners are installed by `cargo xtask gate setup` (`.ci/run` runs it: cargo-audit,
 //! `npm ci --prefix tests/scanners`); where one is missing a test prints `skipped: <why>` to
 //! stderr and returns, and with `RELGATE_REQUIRE_TOOLS` set (as `.ci/run` does) a missing
 //! scanner fails the test instead.
@@ -37,7 +37,7 @@ fn secretlint() -> Option<PathBuf> {
     if bin.is_file() && runs(&bin, &["--version"]) {
         Some(bin)
     } else {
-        skip("secretlint is not installed (run `npm ci --prefix tests/scanners`)");
+        skip("secretlint is not installed (`cargo xtask gate setup --tool secretlint`)");
         None
     }
 }
@@ -47,7 +47,7 @@ fn cargo_audit() -> bool {
     if runs("cargo", &["audit", "--version"]) {
         true
     } else {
-        skip("cargo-audit is not installed (run `cargo install --locked cargo-audit`)");
+        skip("cargo-audit is not installed (`cargo xtask gate setup --tool cargo-audit`)");
         false
     }
 }
@@ -73,7 +73,7 @@ fn npm() -> bool {
     if runs("npm", &["--version"]) {
         true
     } else {
-        skip("npm is not installed");
+        skip("npm is not installed (`cargo xtask gate setup --tool npm`)");
         false
     }
 }

@@ -27,7 +27,7 @@ fn ssh_key(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
     match made {
         Ok(output) if output.status.success() => Some((key.clone(), key.with_extension("pub"))),
         _ => {
-            skip("ssh-keygen is not installed");
+            skip("ssh-keygen is not installed (`cargo xtask gate setup --tool openssh-openssl`)");
             None
         }
     }
@@ -387,7 +387,9 @@ fn pkcs8_keys_sign_and_gate_report_signs_too() {
             .status()
             .is_ok_and(|status| status.success());
     if !made {
-        return skip("openssl cannot make an ed25519 key");
+        return skip(
+            "openssl cannot make an ed25519 key (`cargo xtask gate setup --tool openssh-openssl`)",
+        );
     }
     // The environment variable names the key of `cargo xtask gate report` (the nextest flow).
     let run = gate("go.toml", &[]);
@@ -416,7 +418,9 @@ fn unusable_keys_exit_2_before_anything_runs() {
         .arg(&encrypted)
         .status();
     if !made.is_ok_and(|status| status.success()) {
-        return skip("ssh-keygen is not installed");
+        return skip(
+            "ssh-keygen is not installed (`cargo xtask gate setup --tool openssh-openssl`)",
+        );
     }
     let garbage = dir.path().join("garbage");
     std::fs::write(&garbage, "not a key\n").unwrap();
@@ -517,7 +521,7 @@ fn an_independent_dsse_verifier_accepts_the_envelope() {
         "python3",
         &["-c", "import securesystemslib.dsse, cryptography"],
     ) {
-        return skip("python3 with securesystemslib[crypto] is not installed");
+        return skip("python3 with securesystemslib[crypto] is not installed (`cargo xtask gate setup --tool python-consumers`)");
     }
     let dir = tempfile::tempdir().unwrap();
     let Some((key, public)) = ssh_key(dir.path(), "release") else {

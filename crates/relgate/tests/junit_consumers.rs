@@ -261,7 +261,7 @@ fn the_report_validates_against_the_ant_schema() {
         return;
     }
     if !runs("xmllint", &["--version"]) {
-        skip("xmllint is not installed (Debian package libxml2-utils)");
+        skip("xmllint is not installed (`cargo xtask gate setup --tool xmllint`)");
         return;
     }
     let xmllint = |path: &Path| {
@@ -313,7 +313,7 @@ print(json.dumps(suites))
 #[test]
 fn junitparser_reads_suites_cases_and_results() {
     if !runs("python3", &["-c", "import junitparser"]) {
-        skip("python3 with junitparser is not available (`pip install junitparser`)");
+        skip("python3 with junitparser is not available (`cargo xtask gate setup --tool python-consumers`)");
         return;
     }
     let (_out, path) = rendered();

@@ -95,7 +95,7 @@ pub fn schema_errors(document: &Value) -> Option<String> {
         .output()
         .is_ok_and(|output| output.status.success());
     if !available {
-        skip("SARIF schema validation: python3 with jsonschema is not available (`python3 -m pip install jsonschema`)");
+        skip("SARIF schema validation: python3 with jsonschema is not available (`cargo xtask gate setup --tool python-consumers`)");
         return None;
     }
     let mut child = Command::new("python3")
