@@ -281,3 +281,38 @@ fn setup_then_a_run_in_the_same_directory() {
         "{run:?}"
     );
 }
+
+/// An install that leaves a process behind fails, however it exits: the process is killed and
+/// the tool is missing, the leak named.
+#[test]
+fn an_install_that_leaves_a_process_behind_is_a_failed_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("packets.toml");
+    std::fs::write(
+        &gate,
+        r#"
+[[tool]]
+name = "daemonising"
+probe = "test -f installed"
+install = "touch installed; (sleep 307.25 &); echo done"
+
+[[packet]]
+id = "P"
+
+[[packet.check]]
+id = "c"
+run = "true"
+tools = ["daemonising"]
+"#,
+    )
+    .unwrap();
+    let run = run_gate(&gate, &[]);
+    assert_eq!(run.code(), 1, "{}", run.context());
+    let text = message(&run, "P::c");
+    assert!(text.contains("tool daemonising: MISSING"), "{text}");
+    assert!(text.contains("still running"), "{text}");
+    assert!(
+        support::sleepers("sleep 307.25").is_empty(),
+        "the install's process survived"
+    );
+}

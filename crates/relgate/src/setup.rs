@@ -266,11 +266,12 @@ fn passed(result: &ExecResult) -> bool {
 }
 
 fn describe(command: &str, result: &ExecResult, timeout: Duration, log: &Path) -> String {
-    format!(
-        "`{command}`: {} (log {})",
-        exec::describe_status(result, timeout),
-        log.display()
-    )
+    let mut status = exec::describe_status(result, timeout);
+    // An install that leaves processes behind failed, whatever its exit code says.
+    if let Some(why) = exec::containment_failure(result, LEAK_TIMEOUT) {
+        status = format!("{status}; {why}");
+    }
+    format!("`{command}`: {status} (log {})", log.display())
 }
 
 /// Where the setup step writes its logs and locks: `setup/` of the out directory.
