@@ -396,9 +396,7 @@ fn setup(
         }
     }
     let step = relgate::setup::Setup::new(&gate, logs, setup_policy(check));
-    let statuses = step.ensure(&names, &|line| {
-        eprintln!("{}", relgate::redaction::redact(line));
-    });
+    let statuses = step.ensure(&names, &relgate::setup::announce);
     for status in &statuses {
         println!("{}", relgate::redaction::redact(&status.describe()));
     }

@@ -10,7 +10,7 @@
 //! A tool still missing afterwards makes every check that needs it an ERROR naming the tool and
 //! the command that installs it — never a silent pass.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -272,6 +272,32 @@ fn describe(command: &str, result: &ExecResult, timeout: Duration, log: &Path) -
         status = format!("{status}; {why}");
     }
     format!("`{command}`: {status} (log {})", log.display())
+}
+
+/// The tools the checks of a run may need: those of every packet with a trial in the run
+/// (a checklist item or a probe's case can make a process run its packet's checks).
+pub fn tools_of_trials(gate: &Gate, in_run: &HashSet<String>) -> Vec<String> {
+    // Packet ids hold no `::` (they are test-name safe), so a trial's packet is its first part.
+    let packets: HashSet<&str> = in_run
+        .iter()
+        .filter_map(|name| name.split("::").next())
+        .collect();
+    let mut tools = BTreeSet::new();
+    for packet in gate
+        .packets
+        .iter()
+        .filter(|packet| packets.contains(packet.id.as_str()))
+    {
+        for check in &packet.checks {
+            tools.extend(check.tools.iter().cloned());
+        }
+    }
+    tools.into_iter().collect()
+}
+
+/// Prints a line of the setup step to stderr, redacted.
+pub fn announce(line: &str) {
+    eprintln!("{}", crate::redaction::redact(line));
 }
 
 /// Where the setup step writes its logs and locks: `setup/` of the out directory.
