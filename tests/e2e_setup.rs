@@ -4,17 +4,16 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use support::{run_gate, xtask, Run};
 
 /// A gate in `dir`: `widget` installs by creating `bin/widget` and counting its installs in
 /// `installs`; `unobtainable` cannot be installed (no registry).
-fn write_gate(dir: &Path) -> std::path::PathBuf {
-    let gate = dir.join("packets.toml");
-    std::fs::write(
-        &gate,
+fn write_gate(dir: &Path) -> PathBuf {
+    gate_file(
+        dir,
         r#"
 [[tool]]
 name = "widget"
@@ -44,7 +43,12 @@ id = "plain"
 run = "true"
 "#,
     )
-    .unwrap();
+}
+
+/// Writes `text` as `dir/packets.toml` and returns its path.
+fn gate_file(dir: &Path, text: &str) -> PathBuf {
+    let gate = dir.join("packets.toml");
+    std::fs::write(&gate, text).unwrap();
     gate
 }
 
@@ -194,12 +198,7 @@ fn no_setup_only_probes_and_names_the_install_command() {
 #[test]
 fn an_unknown_tool_in_a_check_is_refused_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = dir.path().join("packets.toml");
-    std::fs::write(
-        &gate,
-        "[[tool]]\nname = \"widget\"\nprobe = \"true\"\n\n[[packet]]\nid = \"P\"\n\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\ntools = [\"widgte\"]\n",
-    )
-    .unwrap();
+    let gate = gate_file(dir.path(), "[[tool]]\nname = \"widget\"\nprobe = \"true\"\n\n[[packet]]\nid = \"P\"\n\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\ntools = [\"widgte\"]\n");
     let run = run_gate(&gate, &[]);
     assert_eq!(run.code(), 2, "{}", run.context());
     let stderr = run.stderr();
@@ -212,9 +211,8 @@ fn an_unknown_tool_in_a_check_is_refused_with_its_line() {
 #[test]
 fn a_service_passes_its_tools_to_the_checks_that_need_it() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = dir.path().join("packets.toml");
-    std::fs::write(
-        &gate,
+    let gate = gate_file(
+        dir.path(),
         r#"
 [[tool]]
 name = "unobtainable"
@@ -234,8 +232,7 @@ id = "uses-service"
 run = "true"
 services = ["svc"]
 "#,
-    )
-    .unwrap();
+    );
     let run = run_gate(&gate, &[]);
     assert_eq!(run.code(), 1, "{}", run.context());
     let record = run.check("P::uses-service");
@@ -287,9 +284,8 @@ fn setup_then_a_run_in_the_same_directory() {
 #[test]
 fn an_install_that_leaves_a_process_behind_is_a_failed_install() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = dir.path().join("packets.toml");
-    std::fs::write(
-        &gate,
+    let gate = gate_file(
+        dir.path(),
         r#"
 [[tool]]
 name = "daemonising"
@@ -304,8 +300,7 @@ id = "c"
 run = "true"
 tools = ["daemonising"]
 "#,
-    )
-    .unwrap();
+    );
     let run = run_gate(&gate, &[]);
     assert_eq!(run.code(), 1, "{}", run.context());
     let text = message(&run, "P::c");

@@ -17,15 +17,7 @@ pub struct Sample {
 /// Runs `command` (stdin from /dev/null; stdout and stderr discarded) to its end.
 /// `Err` when it cannot start or exits with a status not in `ok`.
 pub fn run(command: &mut Command, ok: &[i32]) -> Result<Sample, String> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let shown = format!("{command:?}");
-    let started = Instant::now();
-    let child = command
-        .spawn()
-        .map_err(|err| format!("cannot start {shown}: {err}"))?;
+    let (child, shown, started) = start_quiet(command)?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
@@ -60,15 +52,7 @@ pub fn run_within(
     ok: &[i32],
     limit: Duration,
 ) -> Result<Option<Sample>, String> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let shown = format!("{command:?}");
-    let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .map_err(|err| format!("cannot start {shown}: {err}"))?;
+    let (mut child, shown, started) = start_quiet(command)?;
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.code().is_some_and(|code| ok.contains(&code)) => {
@@ -89,6 +73,21 @@ pub fn run_within(
             Err(err) => return Err(format!("waiting for {shown}: {err}")),
         }
     }
+}
+
+/// Starts `command` with stdin from /dev/null and its output discarded; returns the child, the
+/// command as shown in errors, and when it started.
+fn start_quiet(command: &mut Command) -> Result<(std::process::Child, String, Instant), String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let shown = format!("{command:?}");
+    let started = Instant::now();
+    let child = command
+        .spawn()
+        .map_err(|err| format!("cannot start {shown}: {err}"))?;
+    Ok((child, shown, started))
 }
 
 /// The median of `values` (the lower middle one for an even count); zero when empty.
