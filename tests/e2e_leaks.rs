@@ -285,3 +285,60 @@ fn zero_parallel_trials_is_refused_not_a_hang() {
         assert!(stderr.contains("must be at least 1"), "{stderr}");
     }
 }
+
+#[test]
+fn a_supervisor_serves_the_next_check_only_after_a_clean_one() {
+    let mark = mark(5);
+    let run = gate_with_env("supervisor-reuse.toml", &["-j", "1"], &[("MARK", &mark)]);
+    let context = run.context();
+    assert_eq!(
+        wait_until_gone(&mark, Duration::from_secs(1)),
+        Vec::<String>::new()
+    );
+    let supervisor = |check: &str| -> i32 {
+        let log = std::fs::read_to_string(run.out.path().join(format!("logs/{check}.log")))
+            .unwrap_or_else(|err| panic!("{check}: {err}\n{context}"));
+        log.lines()
+            .next()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_else(|| panic!("{log}"))
+    };
+    // One exec per worker, not per check: the clean check's supervisor runs the next one.
+    assert_eq!(supervisor("A/clean"), supervisor("A/leaks"), "{context}");
+    // A check that leaked, or was signalled on its timeout, hands nothing on.
+    assert_ne!(
+        supervisor("A/leaks"),
+        supervisor("B/after-leak"),
+        "{context}"
+    );
+    assert_eq!(
+        supervisor("B/after-leak"),
+        supervisor("B/times-out"),
+        "{context}"
+    );
+    assert_ne!(
+        supervisor("B/times-out"),
+        supervisor("C/after-timeout"),
+        "{context}"
+    );
+    assert_eq!(
+        supervisor("C/after-timeout"),
+        supervisor("C/last"),
+        "{context}"
+    );
+    assert_eq!(run.check("A::leaks")["outcome"], "fail", "{context}");
+    assert_eq!(run.check("B::times-out")["outcome"], "fail", "{context}");
+    for check in ["A::clean", "B::after-leak", "C::after-timeout", "C::last"] {
+        assert_eq!(run.check(check)["outcome"], "pass", "{check}: {context}");
+    }
+    // The gate retires its idle supervisors before it exits.
+    for check in ["A/clean", "B/after-leak", "C/last"] {
+        let pid = supervisor(check);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).starts_with("relgate-supervisor"),
+            "supervisor {pid} of {check} outlived the gate"
+        );
+    }
+    assert!(run.verify().status.success(), "{context}");
+}

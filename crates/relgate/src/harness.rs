@@ -311,6 +311,8 @@ pub fn run(options: &Options) -> i32 {
     }
     let trials_failed = conclusion.has_failed();
     let service_records = shared.services.stop_all();
+    // Every check ran: the supervisors kept for the next one can go.
+    crate::supervisor::retire_idle();
     for record in &service_records {
         if let Err(err) = fragment::write_service(&options.out_dir, &run_id, &service_tag, record) {
             eprintln!(

@@ -1,17 +1,19 @@
 //! The supervisor process: the gate's own executable, re-executed with [`ENV_MARKER`] set, that
-//! runs one command and makes sure nothing the command started outlives it.
+//! runs commands one at a time and makes sure nothing a command started outlives it.
 //!
 //! It is a child subreaper, so every descendant of the command whose parent dies — a
 //! `setsid` or `set -m` background job, a double fork — is reparented to it instead of to init:
-//! "no children left" then means "nothing the command started is left". Its stdin is a pipe only
-//! the gate can write to; end of file there means the gate is gone (even by SIGKILL, which the
+//! "no children left" then means "nothing the command started is left", and only then does it
+//! report [`Report::Done`] and take the next request. Its stdin is a socket only the gate can
+//! write to, carrying requests (each with the command's output pipe, see `frame`) and commands;
+//! end of file there while a command runs means the gate is gone (even by SIGKILL, which the
 //! kernel enforces by closing the gate's descriptors), and the supervisor kills everything below
-//! it and exits. Its stdout carries [`Report`] lines; its stderr is the command's output pipe,
-//! handed to the command and then dropped.
+//! it and exits; while idle, it just exits. Its stdout carries [`Report`] lines; its stderr is
+//! `/dev/null`.
 
 use std::io::{self, Write};
 use std::mem::ManuallyDrop;
-use std::os::fd::{AsFd, FromRawFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -30,13 +32,118 @@ const LEAKS_REPORTED: usize = 1000;
 /// Write end of the self-pipe the signal handler wakes the main loop through.
 static WAKE: AtomicI32 = AtomicI32::new(-1);
 
-/// Runs the supervisor and exits the process.
+/// Runs the supervisor and exits the process: sets it up, then serves one request after
+/// another until the gate closes the control socket (exit 0) or something goes wrong (exit 1,
+/// after killing everything below it).
 pub(super) fn run() -> ! {
-    let code = match Supervisor::start() {
-        Some(mut supervisor) => supervisor.serve(),
-        None => 1,
+    std::process::exit(serve_requests())
+}
+
+fn serve_requests() -> i32 {
+    // SAFETY: process-wide settings of this single-threaded process, made before anything
+    // else runs: ignore SIGPIPE (a dead gate is noticed on the control socket instead), become
+    // the reaper of every orphan below us, and become non-dumpable, so that processes of the
+    // same (non-root) user — the commands — cannot open our /proc/PID/fd descriptors or
+    // ptrace us. A command's exec makes it dumpable again.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+    let Some(wake_read) = self_pipe() else {
+        return 1;
     };
-    std::process::exit(code)
+    loop {
+        let (request, output) = match next_request(wake_read) {
+            Next::Request(request, output) => (request, output),
+            Next::Closed => return 0,
+            Next::Broken => return 1,
+        };
+        match Supervisor::start(wake_read, request, output) {
+            Start::Running(mut supervisor) => {
+                let code = supervisor.serve();
+                if code != 0 {
+                    return code;
+                }
+            }
+            // Said so, and said done: nothing runs below us, the next request may come.
+            Start::Refused => {}
+            Start::Failed => return 1,
+        }
+    }
+}
+
+/// What came on the control socket while no command ran.
+enum Next {
+    /// The next command to run, with its output pipe.
+    Request(Request, OwnedFd),
+    /// End of file: the gate is done with us.
+    Closed,
+    /// A SIGTERM, or bytes that are not a request.
+    Broken,
+}
+
+/// Waits, idle, for the next request, or for a termination signal.
+fn next_request(wake_read: libc::c_int) -> Next {
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: wake_read,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfds for the duration of the call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if ready < 0 && interrupted() {
+            continue;
+        }
+        if fds[0].revents != 0 && drain_wake(wake_read).contains(&b'T') {
+            return Next::Broken;
+        }
+        if fds[1].revents == 0 {
+            continue;
+        }
+        return match super::frame::receive(0) {
+            Ok(Some((payload, output))) => match serde_json::from_slice::<Request>(&payload) {
+                Ok(request) if request.nonce.len() == NONCE_LEN && !request.argv.is_empty() => {
+                    Next::Request(request, output)
+                }
+                _ => Next::Broken,
+            },
+            Ok(None) => Next::Closed,
+            Err(_) => Next::Broken,
+        };
+    }
+}
+
+/// Reads every wake-up byte the self-pipe holds.
+fn drain_wake(wake_read: libc::c_int) -> Vec<u8> {
+    let mut woken = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        // SAFETY: reading into a local buffer from our non-blocking self-pipe.
+        let n = unsafe { libc::read(wake_read, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            return woken;
+        }
+        woken.extend_from_slice(&buf[..n as usize]);
+    }
+}
+
+/// How starting a request's command went.
+enum Start {
+    /// It runs.
+    Running(Supervisor),
+    /// It could not start; that and `done` were reported.
+    Refused,
+    /// The gate stopped listening.
+    Failed,
 }
 
 extern "C" fn on_signal(signal: libc::c_int) {
@@ -64,27 +171,12 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    /// Sets the process up, reads the request and starts the command. `None` when there is
-    /// nothing to supervise (the gate vanished, or the command could not start).
-    fn start() -> Option<Supervisor> {
-        // SAFETY: process-wide settings of this single-threaded process, made before anything
-        // else runs: ignore SIGPIPE (a dead gate is noticed on the control pipe instead), become
-        // the reaper of every orphan below us, and become non-dumpable, so that processes of
-        // the same (non-root) user — the command — cannot open our /proc/PID/fd pipes or
-        // ptrace us. The command's exec makes it dumpable again.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        }
-        let wake_read = self_pipe()?;
-        let request = read_request()?;
-        if request.nonce.len() != NONCE_LEN {
-            return None;
-        }
-        let mut command = Command::new(request.argv.first()?);
-        let output = io::stderr().as_fd().try_clone_to_owned().ok()?;
-        let output_err = output.try_clone().ok()?;
+    /// Starts the request's command with `output` as its stdout and stderr.
+    fn start(wake_read: libc::c_int, request: Request, output: OwnedFd) -> Start {
+        let Ok(output_err) = output.try_clone() else {
+            return Start::Failed;
+        };
+        let mut command = Command::new(&request.argv[0]);
         command
             .args(&request.argv[1..])
             .current_dir(&request.cwd)
@@ -96,25 +188,30 @@ impl Supervisor {
             // Its own group: the command (and its pipeline) does not share the supervisor's.
             .process_group(0);
         let spawned = command.spawn();
-        drop(command);
         // The command has the output pipe; the supervisor must not keep it open.
-        release_stderr();
+        drop(command);
         let child = match spawned {
             Ok(child) => child,
             Err(err) => {
-                let _ = report(&Report::SpawnError {
+                let reported = report(&Report::SpawnError {
                     code: err.raw_os_error(),
                     message: err.to_string(),
-                });
-                let _ = report(&Report::Done);
-                return None;
+                })
+                .and_then(|()| report(&Report::Done));
+                return if reported.is_ok() {
+                    Start::Refused
+                } else {
+                    Start::Failed
+                };
             }
         };
         let command_pid = child.id() as libc::pid_t;
         // Reaped below with waitpid(-1); the handle is only a pid.
         drop(child);
-        report(&Report::Started { pid: command_pid }).ok()?;
-        Some(Supervisor {
+        if report(&Report::Started { pid: command_pid }).is_err() {
+            return Start::Failed;
+        }
+        Start::Running(Supervisor {
             me: std::process::id() as libc::pid_t,
             command: command_pid,
             exited: false,
@@ -246,18 +343,11 @@ impl Supervisor {
         if ready <= 0 {
             return (false, Vec::new());
         }
-        let mut woken = Vec::new();
-        if fds[0].revents != 0 {
-            let mut buf = [0u8; 64];
-            loop {
-                // SAFETY: reading into a local buffer from our non-blocking self-pipe.
-                let n = unsafe { libc::read(self.wake_read, buf.as_mut_ptr().cast(), buf.len()) };
-                if n <= 0 {
-                    break;
-                }
-                woken.extend_from_slice(&buf[..n as usize]);
-            }
-        }
+        let woken = if fds[0].revents != 0 {
+            drain_wake(self.wake_read)
+        } else {
+            Vec::new()
+        };
         (fds[1].revents != 0, woken)
     }
 
@@ -412,37 +502,6 @@ fn self_pipe() -> Option<libc::c_int> {
         }
     }
     Some(fds[0])
-}
-
-/// Reads the request line byte by byte, so that no command byte after it is buffered away.
-fn read_request() -> Option<Request> {
-    let mut line = Vec::new();
-    loop {
-        let mut byte = 0u8;
-        // SAFETY: reading one byte into a local from our stdin.
-        let n = unsafe { libc::read(0, (&mut byte as *mut u8).cast(), 1) };
-        match n {
-            1 if byte == b'\n' => break,
-            1 => line.push(byte),
-            _ if n < 0 && interrupted() => {}
-            _ => return None,
-        }
-    }
-    serde_json::from_slice(&line).ok()
-}
-
-/// Points fd 2 at /dev/null.
-fn release_stderr() {
-    // SAFETY: opening /dev/null and moving it onto fd 2; both descriptors are ours.
-    unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        if null >= 0 {
-            libc::dup2(null, 2);
-            libc::close(null);
-        } else {
-            libc::close(2);
-        }
-    }
 }
 
 /// Writes one report line to the gate.

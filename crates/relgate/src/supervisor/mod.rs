@@ -7,11 +7,15 @@
 //! checks (xtask's and gate-tests'). It is a child subreaper (see `child.rs`), so it finds and
 //! kills every descendant of the command — also those that left its process group or session
 //! — and, for a check, reports as [`Leftover`]s the ones still running [`Launch::leak_timeout`]
-//! after the command exited. [`Supervised`] is the gate's side: one pipe to send the request and
-//! commands (its end of file tells the supervisor that the gate is gone), one to read
-//! [`Report`]s, and the command's output pipe as the supervisor's stderr.
+//! after the command exited. [`Supervised`] is the gate's side: a Unix socket to send the
+//! request (with the command's output pipe, `frame.rs`) and commands (its end of file tells the
+//! supervisor that the gate is gone), and a pipe to read [`Report`]s from. A supervisor that
+//! finished a command cleanly serves the next one (`pool.rs`): an exec of the gate's binary
+//! costs more than a trivial check.
 
 mod child;
+mod frame;
+mod pool;
 pub mod protocol;
 #[cfg(test)]
 mod tests;
@@ -19,12 +23,13 @@ pub mod tree;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
+pub use pool::retire_idle;
 pub use protocol::{Report, ENV_MARKER, KILL, STOP, TERMINATE};
 
 /// How long a supervisor may take, beyond the grace periods it was given, to say it is done,
@@ -112,21 +117,22 @@ const EXIT_SLACK: Duration = Duration::from_secs(2);
 
 /// The gate's handle on one supervisor.
 pub struct Supervised {
-    child: Child,
+    /// The supervisor; `None` once it was given back for the next command or reaped.
+    process: Option<pool::Process>,
     /// The per-spawn secret that prefixes every command (see `protocol`).
     nonce: String,
     /// A check (with a leak timeout) rather than a service.
     check: bool,
     /// A STOP was sent.
     stopping: bool,
+    /// A command byte was sent: the supervisor may still read it after it said it is done, so
+    /// it is not reused.
+    commanded: bool,
     /// A report came that the supervisor would not send, or the supervisor was stopped: its
     /// reports are no longer believed, and containment is lost.
     interfered: bool,
-    control: Option<ChildStdin>,
-    reports: ChildStdout,
     buffer: Vec<u8>,
     closed: bool,
-    slot: Option<usize>,
     kill_grace: Duration,
     leak_timeout: Duration,
     /// The command's pid, once it runs.
@@ -155,39 +161,36 @@ impl Supervised {
             kill_grace_ms: launch.kill_grace.as_millis() as u64,
             nonce: nonce.clone(),
         };
-        let mut line = serde_json::to_vec(&request).map_err(io::Error::other)?;
-        line.push(b'\n');
-        let mut child = Command::new("/proc/self/exe")
-            .arg0(ARG0)
-            .env(ENV_MARKER, "1")
-            .current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(output))
-            // Its own group: a Ctrl-C in the terminal reaches the gate, which decides.
-            .process_group(0)
-            .spawn()?;
-        let control = child.stdin.take();
-        let reports = child.stdout.take().expect("piped stdout");
-        let slot = crate::interrupt::register_supervisor(child.id() as i32);
+        let payload = serde_json::to_vec(&request).map_err(io::Error::other)?;
+        let (mut process, pooled) = pool::Process::take()?;
+        let sent = send_request(&process, &payload, &output);
+        if let Err(err) = sent {
+            process.discard();
+            if !pooled {
+                return Err(err);
+            }
+            // An idle supervisor that died: a new one.
+            process = pool::Process::start()?;
+            send_request(&process, &payload, &output)?;
+        }
+        // The supervisor has the pipe now: once it and everything below it are done with it,
+        // the reader sees end of file.
+        drop(output);
         let mut supervised = Supervised {
-            child,
+            process: Some(process),
             nonce,
             check: launch.leak_timeout.is_some(),
             stopping: false,
+            commanded: false,
             interfered: false,
-            control,
-            reports,
             buffer: Vec::new(),
             closed: false,
-            slot,
             kill_grace: launch.kill_grace,
             leak_timeout: launch.leak_timeout.unwrap_or_default(),
             pid: None,
             finished: Finished::default(),
             done: false,
         };
-        supervised.send_bytes(&line);
         let deadline = Instant::now() + DONE_SLACK;
         while supervised.pid.is_none() {
             match supervised.next(Some(deadline)) {
@@ -240,6 +243,7 @@ impl Supervised {
     /// Sends a command byte ([`TERMINATE`], [`KILL`], [`STOP`]).
     pub fn send(&mut self, command: u8) {
         self.stopping |= command == STOP;
+        self.commanded = true;
         let message = protocol::command(&self.nonce, command);
         self.send_bytes(&message);
     }
@@ -267,6 +271,12 @@ impl Supervised {
                 None => break,
             }
         }
+        if self.reusable() {
+            if let Some(process) = self.process.take() {
+                process.give_back();
+            }
+            return std::mem::take(&mut self.finished);
+        }
         // A supervisor that said it was done exits 0. Anything else — killed, or a `done` line
         // forged by the command through /proc/PPID/fd/1, after which the supervisor still sees
         // the control pipe close too early and kills everything — is lost containment.
@@ -280,21 +290,42 @@ impl Supervised {
         std::mem::take(&mut self.finished)
     }
 
-    /// Closes the control pipe (a supervisor that is not done kills everything on that) and
-    /// reaps the supervisor; returns its exit status. A supervisor that does not exit in time
-    /// — stopped by the command, or stuck — has its tree killed from here, then is killed.
+    /// Whether the supervisor can serve the next command: it said it is done, in order, had
+    /// no leftover to kill, and said nothing else (its report pipe is empty, no command byte is on its way to it), it is not
+    /// stopped, and the kernel shows nothing running below it — a `done` line forged by a
+    /// command that could write into the report pipe cannot pass that.
+    fn reusable(&self) -> bool {
+        let Some(process) = &self.process else {
+            return false;
+        };
+        self.done
+            && !self.interfered
+            && !self.closed
+            && !self.commanded
+            && self.finished.leaked.is_empty()
+            && self.buffer.is_empty()
+            && !self.readable(0)
+            && !self.stopped()
+            && process.has_no_children()
+    }
+
+    /// Closes the control socket (a supervisor that is not done kills everything on that, one
+    /// that is exits) and reaps the supervisor; returns its exit status. A supervisor that does
+    /// not exit in time — stopped by the command, or stuck — has its tree killed from here,
+    /// then is killed.
     fn release(&mut self) -> Option<ExitStatus> {
-        crate::interrupt::unregister_supervisor(self.slot.take());
-        self.control = None;
+        let process = self.process.as_mut()?;
+        process.close();
         let limit = if self.done {
             EXIT_SLACK
         } else {
             child::KILL_LIMIT + EXIT_SLACK
         };
         let deadline = Instant::now() + limit;
-        let exited = ExitWatch::open(self.child.id() as libc::pid_t);
+        let exited = ExitWatch::open(process.pid());
         while !self.stopped() {
-            match self.child.try_wait() {
+            let process = self.process.as_mut()?;
+            match process.child.try_wait() {
                 Ok(Some(status)) => return Some(status),
                 Ok(None) if Instant::now() < deadline => {
                     // Woken the moment it exits (no fixed sleep per command), and at least every
@@ -308,19 +339,26 @@ impl Supervised {
         }
         self.interfered = true;
         self.seize();
-        self.child.wait().ok()
+        let status = self.process.as_mut()?.child.wait().ok();
+        self.process = None;
+        status
     }
 
     /// Whether the supervisor is stopped (SIGSTOP from the command, or a tracer): it can then
     /// neither report nor contain anything.
     fn stopped(&self) -> bool {
-        tree::state(self.child.id() as libc::pid_t).is_some_and(|state| matches!(state, 'T' | 't'))
+        self.process
+            .as_ref()
+            .and_then(|process| tree::state(process.pid()))
+            .is_some_and(|state| matches!(state, 'T' | 't'))
     }
 
     /// Kills everything below the supervisor from the gate — round after round, while the
     /// supervisor lives to adopt the orphans — and then the supervisor itself.
     fn seize(&mut self) {
-        let me = self.child.id() as libc::pid_t;
+        let Some(me) = self.process.as_ref().map(pool::Process::pid) else {
+            return;
+        };
         let supervisor = tree::stat(me);
         if let Some(supervisor) = &supervisor {
             // Stopped, it cannot reap the processes below it (nor any new ones).
@@ -347,7 +385,7 @@ impl Supervised {
     }
 
     fn send_bytes(&mut self, bytes: &[u8]) {
-        if let Some(control) = &mut self.control {
+        if let Some(control) = self.process.as_mut().and_then(|p| p.control.as_mut()) {
             // A supervisor that is gone cannot be told anything; `lost` says so.
             let _ = control.write_all(bytes);
         }
@@ -420,7 +458,11 @@ impl Supervised {
                 continue;
             }
             let mut chunk = [0u8; 4096];
-            match self.reports.read(&mut chunk) {
+            let Some(process) = self.process.as_mut() else {
+                self.closed = true;
+                return None;
+            };
+            match process.reports.read(&mut chunk) {
                 Ok(0) => self.closed = true,
                 Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -430,8 +472,11 @@ impl Supervised {
     }
 
     fn readable(&self, millis: libc::c_int) -> bool {
+        let Some(process) = &self.process else {
+            return false;
+        };
         let mut poll = libc::pollfd {
-            fd: self.reports.as_raw_fd(),
+            fd: process.reports.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
@@ -442,10 +487,23 @@ impl Supervised {
 
 impl Drop for Supervised {
     fn drop(&mut self) {
-        if self.slot.is_some() || self.control.is_some() {
+        if self.process.is_some() {
             self.release();
         }
     }
+}
+
+/// Sends a request, with the command's output pipe, to a supervisor.
+fn send_request(
+    process: &pool::Process,
+    payload: &[u8],
+    output: &io::PipeWriter,
+) -> io::Result<()> {
+    let control = process
+        .control
+        .as_ref()
+        .ok_or_else(|| io::Error::other("the supervisor's control socket is closed"))?;
+    frame::send(control, payload, output.as_fd())
 }
 
 /// Waits for a child process to exit without reaping it: a pidfd polled for readability, or

@@ -1,14 +1,17 @@
 //! What the gate and a supervisor say to each other.
 //!
-//! The gate writes one JSON [`Request`] line to the supervisor's stdin, then commands: each the
-//! request's [`Request::nonce`] followed by one command byte; end of file on that pipe means the
-//! gate is gone. The supervisor answers with one JSON [`Report`] per line on its stdout.
+//! The gate sends a [`Request`] as one frame on the supervisor's stdin, a Unix socket (4-byte
+//! length, JSON, and the command's output pipe passed along, see `frame.rs`), then commands:
+//! each the request's [`Request::nonce`] followed by one command byte. The supervisor answers
+//! with one JSON [`Report`] per line on its stdout; after [`Report::Done`] it waits for the
+//! next request. End of file on the socket means the gate is done with it, or gone.
 //!
-//! The nonce is fresh for every supervisor and known only to the gate and it, so a command that
-//! reaches its supervisor's stdin (through `/proc/PPID/fd/0`, which only root can open once the
-//! supervisor made itself non-dumpable) cannot forge a command: any byte that is not part of a
+//! The nonce is fresh for every request and known only to the gate and the supervisor, so a
+//! process that gets hold of the socket cannot forge a command: any byte that is not part of a
 //! well-formed command makes the supervisor kill everything and exit without [`Report::Done`],
-//! which the gate records as lost containment.
+//! which the gate records as lost containment. A socket cannot be opened through
+//! `/proc/PID/fd` (not even by root), and a supervisor is non-dumpable, so that takes ptrace
+//! rights over it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,7 +28,7 @@ pub const KILL: u8 = b'K';
 /// Command byte: tear a service down (SIGTERM to all, grace, SIGKILL to the rest) and exit.
 pub const STOP: u8 = b'S';
 
-/// What to run, sent once as the first line.
+/// What to run: one per command, each in a frame of its own.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request {
     /// Program and arguments; the program is looked up on `PATH`.
