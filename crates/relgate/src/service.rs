@@ -60,8 +60,13 @@ pub fn interpolate(
 
 /// Hides the password of every `scheme://user:password@` in `text`.
 pub fn redact_urls(text: &str) -> String {
-    let pattern = Regex::new(r"(://[^/\s:@]*:)[^@\s/]+@").expect("static regex");
-    pattern.replace_all(text, "${1}***@").into_owned()
+    static PATTERN: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"(://[^/\s:@]*:)[^@\s/]+@").expect("static regex")
+    });
+    if !text.contains("://") {
+        return text.to_string();
+    }
+    PATTERN.replace_all(text, "${1}***@").into_owned()
 }
 
 /// The services of one run.
