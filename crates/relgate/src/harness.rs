@@ -442,14 +442,14 @@ impl RunState {
 
     /// Runs `check` once its dependencies are settled (in-process runs; see [`scheduler`]) and
     /// publishes its record.
-    fn run_in_process(&self, check: &Check) {
+    /// Runs `check` in this process and returns its record, not yet published.
+    fn run_in_process(&self, check: &Check) -> CheckRecord {
         let (blocked_by, not_in_run) = self.wait_for_dependencies(&check.packet);
         let notes = not_in_run
             .iter()
             .map(|dep| format!("dependency {dep} is not part of this run"))
             .collect();
-        let record = self.run_unless_blocked(check, &blocked_by, notes);
-        self.publish(record);
+        self.run_unless_blocked(check, &blocked_by, notes)
     }
 
     /// Runs `check`, or records it as skipped when `blocked_by` names a dependency that is

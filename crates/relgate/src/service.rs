@@ -60,9 +60,8 @@ pub fn interpolate(
 
 /// Hides the password of every `scheme://user:password@` in `text`.
 pub fn redact_urls(text: &str) -> String {
-    static PATTERN: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-        Regex::new(r"(://[^/\s:@]*:)[^@\s/]+@").expect("static regex")
-    });
+    static PATTERN: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"(://[^/\s:@]*:)[^@\s/]+@").expect("static regex"));
     if !text.contains("://") {
         return text.to_string();
     }

@@ -8,6 +8,12 @@
 //! an independent packet could have used. Here no worker ever waits for a dependency: it runs
 //! the highest ready check — the packet with the longest chain of dependents first, then
 //! submission order — or sleeps until one is ready.
+//!
+//! `-j` bounds the checks *running*, not the bookkeeping after them: a worker gives its job
+//! slot back as soon as its check has a record, and publishes it (evidence fragment, digest
+//! chain, progress) while another worker already runs the next check — except the last check
+//! of a packet whose publishing releases the packet's dependents, which are then ranked with
+//! the rest. There are twice as many workers as slots.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -27,6 +33,8 @@ struct Queue {
     remaining: Vec<usize>,
     /// Checks not finished yet, in all.
     outstanding: usize,
+    /// Job slots free: checks that may start running now.
+    free_slots: usize,
 }
 
 struct Plan {
@@ -46,7 +54,7 @@ pub(super) struct Scheduler {
 }
 
 impl Scheduler {
-    /// Starts `jobs` workers running every check of the run (`state`'s board knows which).
+    /// Starts workers running every check, `jobs` at a time, of the run (`state`'s board knows which).
     pub(super) fn start(state: &Arc<RunState>, jobs: usize) -> Scheduler {
         let gate = &state.gate;
         let at = plan::index(gate);
@@ -89,6 +97,7 @@ impl Scheduler {
             remaining: plan.checks.iter().map(Vec::len).collect(),
             outstanding: plan.checks.iter().map(Vec::len).sum(),
             unsettled_deps,
+            free_slots: jobs.max(1),
         };
         for packet in 0..count {
             if queue.unsettled_deps[packet] == 0 {
@@ -96,7 +105,7 @@ impl Scheduler {
             }
         }
         let shared = Arc::new((Mutex::new(queue), Condvar::new(), plan));
-        let workers = (0..jobs.max(1))
+        let workers = (0..2 * jobs.max(1))
             .map(|_| {
                 let state = Arc::clone(state);
                 let shared = Arc::clone(&shared);
@@ -145,8 +154,11 @@ fn work(state: &RunState, shared: &(Mutex<Queue>, Condvar, Plan)) {
         let task = {
             let mut queue = queue.lock().expect("scheduler lock");
             loop {
-                if let Some(task) = queue.ready.pop() {
-                    break Some(task);
+                if queue.free_slots > 0 {
+                    if let Some(task) = queue.ready.pop() {
+                        queue.free_slots -= 1;
+                        break Some(task);
+                    }
                 }
                 if queue.outstanding == 0 {
                     break None;
@@ -158,13 +170,29 @@ fn work(state: &RunState, shared: &(Mutex<Queue>, Condvar, Plan)) {
             changed.notify_all();
             return;
         };
-        // Publishes the record (even when the runner panics).
-        state.run_in_process(&state.gate.packets[packet].checks[check]);
+        // Always a record, even when the runner panics.
+        let record = state.run_in_process(&state.gate.packets[packet].checks[check]);
+        // The last check of a settled packet keeps its slot until it has published: its
+        // dependents become ready then, and the slot must go to the best of them, not to
+        // whatever else is ready a moment earlier.
+        let settles = {
+            let mut queue = queue.lock().expect("scheduler lock");
+            let settles = queue.remaining[packet] == 1 && queue.unsettled_deps[packet] == 0;
+            if !settles {
+                queue.free_slots += 1;
+            }
+            settles
+        };
+        changed.notify_all();
+        state.publish(record);
         let mut queue = queue.lock().expect("scheduler lock");
         queue.outstanding -= 1;
         queue.remaining[packet] -= 1;
         if queue.remaining[packet] == 0 && queue.unsettled_deps[packet] == 0 {
             queue.settle(plan, packet);
+        }
+        if settles {
+            queue.free_slots += 1;
         }
         changed.notify_all();
     }
