@@ -440,10 +440,6 @@ impl Supervised {
             if self.closed {
                 return None;
             }
-            if self.stopped() {
-                self.interfered = true;
-                return None;
-            }
             let millis = match deadline {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
@@ -455,6 +451,11 @@ impl Supervised {
                 None => STOP_POLL_MS,
             };
             if !self.readable(millis) {
+                // Quiet for a while: a stopped supervisor cannot report (nor contain).
+                if self.stopped() {
+                    self.interfered = true;
+                    return None;
+                }
                 continue;
             }
             let mut chunk = [0u8; 4096];
