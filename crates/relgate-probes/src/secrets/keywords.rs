@@ -33,11 +33,8 @@ pub(crate) struct Keywords {
 }
 
 impl Keywords {
-    /// The searcher for `keywords` (none of them empty).
+    /// The searcher for `keywords`.
     pub(crate) fn new(keywords: &[&str]) -> Result<Keywords, String> {
-        if keywords.iter().any(|keyword| keyword.is_empty()) {
-            return Err("a rule has an empty keyword".to_string());
-        }
         let dfa = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .kind(Some(AhoCorasickKind::DFA))
@@ -45,8 +42,9 @@ impl Keywords {
             .map_err(|err| format!("the rules' keywords do not compile: {err}"))?;
         let minimal = minimal(keywords);
         let longest = minimal.iter().map(Vec::len).max().unwrap_or(1);
-        // More than a block's worth of keyword would leave no progress between blocks.
-        let packed = if longest < BLOCK / 2 {
+        // An empty keyword occurs in every text (the DFA says so); more than a block's worth
+        // of keyword would leave no progress between blocks.
+        let packed = if minimal.iter().all(|keyword| !keyword.is_empty()) && longest < BLOCK / 2 {
             packed::Config::new().builder().extend(&minimal).build()
         } else {
             None
@@ -109,7 +107,8 @@ fn minimal(keywords: &[&str]) -> Vec<Vec<u8>> {
     lower.sort();
     lower.dedup();
     let holds = |outer: &[u8], inner: &[u8]| {
-        outer.len() > inner.len() && outer.windows(inner.len()).any(|window| window == inner)
+        outer.len() > inner.len()
+            && (inner.is_empty() || outer.windows(inner.len()).any(|window| window == inner))
     };
     lower
         .iter()
@@ -174,6 +173,12 @@ mod tests {
         if cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("ssse3") {
             assert!(searcher.is_packed(), "Teddy is available on this CPU");
         }
+    }
+
+    #[test]
+    fn an_empty_keyword_matches_everything() {
+        let searcher = Keywords::new(&["token", ""]).expect("compiles");
+        assert!(searcher.is_match(b"") && searcher.is_match(b"clean text"));
     }
 
     #[test]
