@@ -2,8 +2,9 @@
 //!
 //! The child runs under a [`crate::supervisor`] in its own process group, with `/dev/null` as
 //! stdin and a single pipe for stdout and stderr, so the log shows both streams interleaved the
-//! way a terminal would. A reader thread streams that pipe, redacted, through a 64 KiB buffer
-//! (flushed when the output goes idle) into `<log>.part` while hashing it, so memory stays
+//! way a terminal would. A reader thread (`pump`) streams that pipe, redacted, through 256 KiB
+//! buffers (flushed when the output goes idle; those of a large output written and hashed by a
+//! thread of their own, `exec/appender.rs`) into `<log>.part` while hashing it, so memory stays
 //! flat however much the command prints; the finished log is fsynced (or, in a run that
 //! defers, synced with the rest before the ledger: `atomic::defer`) and renamed into place,
 //! and its tail read back for failure messages. On timeout every process below the
@@ -43,7 +44,7 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// The most given to the redactor at once: what one read of the pipe returned before it was
-/// enlarged ([`pump`]), so long lines are cut where they always were.
+/// enlarged ([`pump()`]), so long lines are cut where they always were.
 const REDACT_BYTES: usize = 64 * 1024;
 
 /// One command to run.
