@@ -5,6 +5,7 @@
 //! nothing), `no-secrets` (no finding outside the allowlist) and `allowlist-current` (every
 //! allowlisted fingerprint still matches a finding, so the allowlist cannot rot).
 
+mod keywords;
 mod rules;
 mod walk;
 

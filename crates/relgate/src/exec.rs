@@ -2,8 +2,9 @@
 //!
 //! The child runs under a [`crate::supervisor`] in its own process group, with `/dev/null` as
 //! stdin and a single pipe for stdout and stderr, so the log shows both streams interleaved the
-//! way a terminal would. A reader thread streams that pipe, redacted, through a 64 KiB buffer
-//! (flushed when the output goes idle) into `<log>.part` while hashing it, so memory stays
+//! way a terminal would. A reader thread (`pump`) streams that pipe, redacted, through 256 KiB
+//! buffers (flushed when the output goes idle; those of a large output written and hashed by a
+//! thread of their own, `exec/appender.rs`) into `<log>.part` while hashing it, so memory stays
 //! flat however much the command prints; the finished log is fsynced (or, in a run that
 //! defers, synced with the rest before the ledger: `atomic::defer`) and renamed into place,
 //! and its tail read back for failure messages. On timeout every process below the
@@ -11,10 +12,12 @@
 //! command exited are killed and reported as leaked: a check must never leave processes behind
 //! or hang the gate on a pipe nobody closes.
 
+mod appender;
+mod pump;
+
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -23,7 +26,9 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
+
+use appender::Appender;
+use pump::pump;
 
 use crate::spec::format_duration;
 use crate::supervisor::{self, Launch, Leftover, Supervised};
@@ -38,8 +43,9 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 /// escaped the supervisor (one that killed it) can hold it that long, and waiting would hang.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
-/// How often the reader thread looks up from an idle pipe to see whether it should give up.
-const READ_POLL_MS: libc::c_int = 100;
+/// The most given to the redactor at once: what one read of the pipe returned before it was
+/// enlarged ([`pump()`]), so long lines are cut where they always were.
+const REDACT_BYTES: usize = 64 * 1024;
 
 /// One command to run.
 #[derive(Debug, Clone)]
@@ -361,100 +367,46 @@ fn plural(count: usize, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
 }
 
-/// Copies the pipe into the sink until EOF, or until `abandon` is set. Returns the sink and
-/// the read error that ended the copy early, if any; `Err` is a failure to write the log.
-fn pump(
-    mut reader: io::PipeReader,
-    mut sink: Sink,
-    abandon: &AtomicBool,
-) -> io::Result<(Sink, Option<io::Error>)> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut poll = libc::pollfd {
-        fd: reader.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    while !abandon.load(Ordering::Relaxed) {
-        // Poll with a timeout rather than block in read(), so the main thread can make us give
-        // up on a pipe held open by a process that escaped the group.
-        // SAFETY: `poll` is one valid pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(&mut poll, 1, READ_POLL_MS) };
-        if ready == 0 {
-            // Idle: what is buffered goes to the file, so a quiet command's log is current.
-            sink.flush()?;
-            continue;
-        }
-        if ready < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Ok((sink, Some(err)));
-        }
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => sink.write(&buf[..n])?,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Ok((sink, Some(err))),
-        }
-    }
-    Ok((sink, None))
-}
-
 /// The log being written: the `.part` file plus a running digest and size (the tail is read
 /// back from the file at the end: copying it out of every chunk cost more than the rest of
 /// the capture in a debug build).
 struct Sink {
-    /// Buffered: a command printing short lines costs one write(2) per 64 KiB, not per line.
-    file: io::BufWriter<File>,
-    hasher: Sha256,
-    bytes: u64,
     redactor: crate::redaction::LineRedactor,
+    /// Only redacted bytes reach it.
+    log: Appender,
 }
 
 impl Sink {
     fn create(path: &Path) -> io::Result<Sink> {
         Ok(Sink {
-            file: io::BufWriter::with_capacity(64 * 1024, File::create(path)?),
-            hasher: Sha256::new(),
-            bytes: 0,
             redactor: crate::redaction::LineRedactor::new(),
+            log: Appender::new(File::create(path)?),
         })
     }
 
     /// Writes what is buffered to the file.
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        self.log.flush()
     }
 
     /// Takes output as it comes; writes it redacted, line by line.
     fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
-        let mut redactor = std::mem::take(&mut self.redactor);
-        let result = redactor.push(chunk, &mut |bytes| self.write_redacted(bytes));
-        self.redactor = redactor;
-        result
-    }
-
-    fn write_redacted(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.file.write_all(chunk)?;
-        self.hasher.update(chunk);
-        self.bytes += chunk.len() as u64;
-        Ok(())
+        let (redactor, log) = (&mut self.redactor, &mut self.log);
+        chunk
+            .chunks(REDACT_BYTES)
+            .try_for_each(|piece| redactor.push(piece, &mut |bytes| log.write(bytes)))
     }
 
     /// Makes the log durable under its final name; returns its size, digest and tail.
     fn finish(mut self, part: &Path, log_path: &Path) -> io::Result<(u64, String, Vec<u8>)> {
-        let mut redactor = std::mem::take(&mut self.redactor);
-        redactor.finish(&mut |bytes| self.write_redacted(bytes))?;
-        let file = self
-            .file
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
+        let log = &mut self.log;
+        self.redactor.finish(&mut |bytes| log.write(bytes))?;
+        let (file, bytes, sha256) = self.log.finish()?;
         crate::atomic::sync_file(&file)?;
         drop(file);
         let tail = read_tail(part, TAIL_BYTES)?;
         std::fs::rename(part, log_path)?;
-        Ok((self.bytes, hex::encode(self.hasher.finalize()), tail))
+        Ok((bytes, sha256, tail))
     }
 }
 
@@ -514,6 +466,7 @@ fn signal_name(signal: i32) -> Option<&'static str> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
     use std::os::unix::fs::PermissionsExt;
 
     /// A temp directory to run commands in, with their log at [`Fixture::log`]; the leak
@@ -854,6 +807,28 @@ pub(crate) mod tests {
         }
         assert_eq!(result.sha256, hex::encode(zeros.finalize()));
         assert_eq!(result.tail, vec![0u8; TAIL_BYTES]);
+    }
+
+    /// Secrets in a large output (the path where the output is redacted in blocks, read in
+    /// large pieces and written by a thread of its own) are masked wherever they fall: between
+    /// `yes` lines, in a long line, at the end without a newline.
+    #[test]
+    fn secrets_in_a_large_output_are_masked() {
+        let token = ["gh", "p_", "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5b7"].concat();
+        let mut fx = Fixture::new();
+        fx.env.insert("PAYLOAD".to_string(), token.clone());
+        let script = "yes | head -c 3000001; echo \"t=$PAYLOAD\"; \
+                      head -c 2500000 /dev/zero | tr '\\0' x; echo \" $PAYLOAD \"; \
+                      yes | head -c 1000000; printf '%s' \"$PAYLOAD\"";
+        let result = fx.sh(script);
+        assert_eq!(result.exit_code, Some(0));
+        let log = fx.log_bytes();
+        let text = String::from_utf8_lossy(&log);
+        assert!(!text.contains(&token), "a token in clear");
+        assert_eq!(text.matches(crate::redaction::MASK).count(), 3);
+        assert_eq!(result.bytes, log.len() as u64);
+        assert_eq!(result.sha256, sha256_of_file(&fx.log()));
+        assert!(text.ends_with(crate::redaction::MASK));
     }
 
     #[test]

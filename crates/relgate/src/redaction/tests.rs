@@ -714,3 +714,28 @@ fn blocks_of_lines_redact_exactly_like_line_by_line() {
     assert!(!text.contains(BODY[1]) && !text.contains(pg_password()));
     assert!(text.contains("y 7 48 nothing to see here\n"));
 }
+
+/// The keyword filter in front of the rules lowercases and searches 8 KiB blocks that overlap
+/// by the longest keyword (relgate-probes `secrets::keywords`): a secret whose keyword, in any
+/// case, starts anywhere around the first block boundaries — in a block of `yes` lines or in
+/// a long line — is masked, fed in the 64 KiB pieces the capture uses and whole.
+#[test]
+fn a_secret_at_any_offset_around_the_filter_blocks_is_masked() {
+    let url = pg_url().replacen("postgres", "PoStGrEs", 1);
+    let token = github_token();
+    for filler in [&b"y\n"[..], b"x"] {
+        let filler: Vec<u8> = filler.iter().copied().cycle().take(40_000).collect();
+        let offsets = (8192 - 24..8192 + 4).chain(16384 - 48..16384 - 24);
+        for (at, secret) in offsets.flat_map(|at| [(at, &url), (at, &token)]) {
+            let mut input = filler[..at].to_vec();
+            input.extend_from_slice(format!(" {secret} ").as_bytes());
+            input.extend_from_slice(&filler[at..]);
+            for out in [chunked(&input, 64 * 1024), whole(&input)] {
+                let text = String::from_utf8_lossy(&out);
+                assert!(!text.contains(pg_password()), "at {at}");
+                assert!(!text.contains(&token[4..]), "at {at}");
+                assert_eq!(text.matches(MASK).count(), 1, "at {at}");
+            }
+        }
+    }
+}
