@@ -210,6 +210,8 @@ fn output(path: &Option<String>, sha256: Option<&str>, bytes: Option<u64>) -> Va
             }
             value
         }
+        // Ran and printed nothing: the digest of no bytes, and no file to point at.
+        (None, Some(sha256)) => json!({ "digest": { "sha256": sha256 }, "bytes": bytes }),
         _ => Value::Null,
     }
 }

@@ -94,16 +94,12 @@ pub struct ExecResult {
 /// Runs the command, writing its combined output to `request.log_path`.
 ///
 /// A command that cannot be started is not an error: the result carries `spawn_error` and the
-/// log holds that message, so every run leaves a log with a digest. `Err` means the log itself
-/// could not be created, written or renamed into place.
+/// log holds that message. A command that prints nothing leaves no log file (`bytes` 0, the
+/// digest of no bytes): the file, and its directory, are created on the first byte. `Err`
+/// means the log itself could not be created, written or renamed into place.
 pub fn run(request: &ExecRequest<'_>) -> io::Result<ExecResult> {
     let started = Utc::now();
     let clock = Instant::now();
-    if let Some(dir) = request.log_path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
-        }
-    }
     let part = part_path(request.log_path);
     let sink = Sink::create(&part)?;
     let finished = supervise(request, sink).and_then(|(mut sink, outcome)| {
@@ -406,7 +402,9 @@ fn pump(
 /// the capture in a debug build).
 struct Sink {
     /// Buffered: a command printing short lines costs one write(2) per 64 KiB, not per line.
-    file: io::BufWriter<File>,
+    /// Created on the first byte (with its directory): no output, no file.
+    file: Option<io::BufWriter<File>>,
+    part: PathBuf,
     hasher: Sha256,
     bytes: u64,
     redactor: crate::redaction::LineRedactor,
@@ -415,7 +413,8 @@ struct Sink {
 impl Sink {
     fn create(path: &Path) -> io::Result<Sink> {
         Ok(Sink {
-            file: io::BufWriter::with_capacity(64 * 1024, File::create(path)?),
+            file: None,
+            part: path.to_path_buf(),
             hasher: Sha256::new(),
             bytes: 0,
             redactor: crate::redaction::LineRedactor::new(),
@@ -424,7 +423,7 @@ impl Sink {
 
     /// Writes what is buffered to the file.
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        self.file.as_mut().map_or(Ok(()), Write::flush)
     }
 
     /// Takes output as it comes; writes it redacted, line by line.
@@ -436,7 +435,17 @@ impl Sink {
     }
 
     fn write_redacted(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.file.write_all(chunk)?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(io::BufWriter::with_capacity(
+                64 * 1024,
+                create_in_dir(&self.part)?,
+            )),
+        };
+        file.write_all(chunk)?;
         self.hasher.update(chunk);
         self.bytes += chunk.len() as u64;
         Ok(())
@@ -446,15 +455,30 @@ impl Sink {
     fn finish(mut self, part: &Path, log_path: &Path) -> io::Result<(u64, String, Vec<u8>)> {
         let mut redactor = std::mem::take(&mut self.redactor);
         redactor.finish(&mut |bytes| self.write_redacted(bytes))?;
-        let file = self
-            .file
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
+        let digest = hex::encode(self.hasher.finalize());
+        let Some(file) = self.file else {
+            return Ok((0, digest, Vec::new()));
+        };
+        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
         crate::atomic::sync_file(&file)?;
         drop(file);
         let tail = read_tail(part, TAIL_BYTES)?;
         std::fs::rename(part, log_path)?;
-        Ok((self.bytes, hex::encode(self.hasher.finalize()), tail))
+        Ok((self.bytes, digest, tail))
+    }
+}
+
+/// Creates `path`, and its directory when that is missing (tried first: the directory of a
+/// packet's logs exists from its first check with output on).
+pub(crate) fn create_in_dir(path: &Path) -> io::Result<File> {
+    match File::create(path) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            File::create(path)
+        }
+        result => result,
     }
 }
 
@@ -553,8 +577,15 @@ pub(crate) mod tests {
                 log_path: &log,
             };
             let result = run(&request).expect("log written");
+            assert_eq!(
+                log.exists(),
+                result.bytes > 0,
+                "a log file exactly when there was output"
+            );
+            // No output, no file and no directory either.
             let parts: Vec<_> = std::fs::read_dir(log.parent().unwrap())
-                .unwrap()
+                .into_iter()
+                .flatten()
                 .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
                 .filter(|name| name.ends_with(".part"))
                 .collect();
@@ -678,6 +709,20 @@ pub(crate) mod tests {
         assert_eq!(fx.log_bytes(), b"\xff\x00\xfe\r\x1bx");
         assert_eq!(result.bytes, 6);
         assert_eq!(result.sha256, sha256_of_file(&fx.log()));
+    }
+
+    #[test]
+    fn a_command_printing_nothing_leaves_no_log_file() {
+        let fx = Fixture::new();
+        let result = fx.sh("true");
+        assert_eq!((result.exit_code, result.bytes), (Some(0), 0));
+        assert_eq!(result.sha256, crate::evidence::EMPTY_SHA256);
+        assert!(result.tail.is_empty());
+        assert!(!fx.log().parent().unwrap().exists(), "nothing created");
+        // One byte is enough for the file, and its directory.
+        let result = fx.sh("printf x");
+        assert_eq!(result.bytes, 1);
+        assert_eq!(fx.log_bytes(), b"x");
     }
 
     #[test]

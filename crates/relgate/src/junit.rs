@@ -429,6 +429,9 @@ fn details(record: &CheckRecord, out_dir: &Path) -> String {
         .map(|note| format!("note: {note}"))
         .collect();
     let Some(log) = &record.log else {
+        if record.no_output() {
+            lines.push("log: no output".to_string());
+        }
         return lines.join("\n");
     };
     let digest = record.sha256.as_deref().unwrap_or("unknown");
