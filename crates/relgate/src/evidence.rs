@@ -458,6 +458,15 @@ pub struct Line {
     pub record: Record,
 }
 
+/// [`Line`] as it is serialized, borrowing its record (the same JSON, without a copy).
+#[derive(Serialize)]
+struct LineRef<'a> {
+    seq: u64,
+    prev: &'a str,
+    #[serde(flatten)]
+    record: &'a Record,
+}
+
 /// The records of a run, in ledger order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ledger {
@@ -508,37 +517,47 @@ impl Ledger {
 
     /// Serializes the ledger with its hash chain.
     pub fn to_jsonl(&self) -> String {
+        self.to_jsonl_and_head().0
+    }
+
+    /// [`Ledger::to_jsonl`] and the sha256 of its last line (the chain's head), or
+    /// [`GENESIS`].
+    fn to_jsonl_and_head(&self) -> (String, String) {
         let mut out = String::new();
         let mut prev = GENESIS.to_string();
         for (index, record) in self.records.iter().enumerate() {
-            let line = Line {
+            let line = LineRef {
                 seq: index as u64 + 1,
-                prev: prev.clone(),
-                record: record.clone(),
+                prev: &prev,
+                record,
             };
             // Redacted before it is hashed, so the chain is the chain of what is written.
             let text = serde_json::to_string(&line).expect("ledger records serialize");
-            let text = crate::redaction::redact(&text).into_owned();
-            prev = sha256_hex(text.as_bytes());
+            let text = crate::redaction::redact(&text);
+            let hash = sha256_hex(text.as_bytes());
             out.push_str(&text);
             out.push('\n');
+            prev = hash;
         }
-        out
+        (out, prev)
     }
 
     /// sha256 of the last line of [`Ledger::to_jsonl`] (the chain's head), or [`GENESIS`].
     pub fn head(&self) -> String {
-        self.to_jsonl()
-            .lines()
-            .last()
-            .map_or_else(|| GENESIS.to_string(), |line| sha256_hex(line.as_bytes()))
+        self.to_jsonl_and_head().1
     }
 
     /// Writes the ledger atomically to `<out>/evidence.jsonl`.
     pub fn write(&self, out_dir: &Path) -> std::io::Result<PathBuf> {
+        Ok(self.write_with_head(out_dir)?.0)
+    }
+
+    /// [`Ledger::write`], also returning the [`Ledger::head`] (serializing once).
+    pub fn write_with_head(&self, out_dir: &Path) -> std::io::Result<(PathBuf, String)> {
         let path = out_dir.join(LEDGER_FILE);
-        crate::redaction::write_report(&path, self.to_jsonl().as_bytes())?;
-        Ok(path)
+        let (text, head) = self.to_jsonl_and_head();
+        crate::redaction::write_report(&path, text.as_bytes())?;
+        Ok((path, head))
     }
 }
 

@@ -120,6 +120,13 @@ pub fn write_report(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::atomic::write(path, &redact_for(path, bytes)?)
 }
 
+/// [`write_report`], returning the bytes written (to sign exactly them).
+pub fn write_report_returning(path: &Path, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let redacted = redact_for(path, bytes)?.into_owned();
+    crate::atomic::write(path, &redacted)?;
+    Ok(redacted)
+}
+
 /// `bytes` of the file `path` redacted, as [`write_report`] writes them (also for bytes
 /// appended to a file, such as a journal line).
 pub fn redact_for<'a>(path: &Path, bytes: &'a [u8]) -> std::io::Result<Cow<'a, [u8]>> {

@@ -95,9 +95,10 @@ pub fn finish(
     files.push(crate::html::write(gate, &ledger, out_dir)?);
     // The ledger goes after the reports: its presence means the run completed and every report
     // is there. The attestation then digests all of them, the ledger and every log.
-    files.push(ledger.write(out_dir)?);
+    let (ledger_path, head) = ledger.write_with_head(out_dir)?;
+    files.push(ledger_path);
     // …and, with a signing key, its DSSE envelope.
-    let attestation = crate::attestation::write(gate, &ledger, &files, out_dir)?;
+    let attestation = crate::attestation::write_with_head(gate, &ledger, &head, &files, out_dir)?;
     files.extend(attestation);
     Ok(Finished {
         ledger,
