@@ -3,7 +3,8 @@
 //! The child runs under a [`crate::supervisor`] in its own process group, with `/dev/null` as
 //! stdin and a single pipe for stdout and stderr, so the log shows both streams interleaved the
 //! way a terminal would. A reader thread streams that pipe, redacted, through a 64 KiB buffer
-//! (flushed when the output goes idle) into `<log>.part` while hashing it, so memory stays
+//! (flushed when the output goes idle) into `<log>.part` (created, with its directory, on the
+//! first byte: a command that prints nothing leaves no file) while hashing it, so memory stays
 //! flat however much the command prints; the finished log is fsynced (or, in a run that
 //! defers, synced with the rest before the ledger: `atomic::defer`) and renamed into place,
 //! and its tail read back for failure messages. On timeout every process below the

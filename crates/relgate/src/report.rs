@@ -175,7 +175,7 @@ pub enum RebuildError {
     /// No fragments, unreadable ones, or fragments of another gate file (exit 2).
     #[error("{0}")]
     Unusable(String),
-    /// A fragment, the chain or a log it names was altered (exit 1: no verdict).
+    /// A record of the evidence journal, its links or a log it names was altered (exit 1: no verdict).
     #[error(transparent)]
     Tampered(fragment::FragmentError),
 }
@@ -191,7 +191,7 @@ impl RebuildError {
 }
 
 /// Rebuilds the verdict and reports from the last run's fragments (`gate report`), after
-/// checking them against their digest chain and re-hashing every log they name. The caller
+/// checking the journal's links and digests and re-hashing every log they name. The caller
 /// holds the out directory ([`crate::outdir::acquire`]), which removed the previous verdict.
 pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished, RebuildError> {
     let fragments_dir = out_dir.join(fragment::FRAGMENTS_DIR);
