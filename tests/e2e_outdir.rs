@@ -739,3 +739,38 @@ fn a_run_killed_between_checks_keeps_every_record_it_wrote() {
     assert_ne!(decision(&records), "GO");
     assert!(verify(&out).status.success());
 }
+
+/// A failing check that printed nothing: every report says "no output" where it would name the
+/// log, and the run verifies.
+#[test]
+fn a_failing_check_without_output_is_reported_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = gate_file(
+        dir.path(),
+        "gate.toml",
+        "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"quiet\"\nrun = \"exit 3\"\n",
+    );
+    let out = dir.path().join("out");
+    let run = run_gate(&gate, &out);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(!out.join("logs/P/quiet.log").exists());
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("--- no output ---"),
+        "{}",
+        text(&run)
+    );
+    for (report, says) in [
+        ("junit.xml", "log: no output"),
+        ("report.sarif", "No output"),
+        ("tracker.md", "log: no output"),
+        ("report.html", "no output"),
+    ] {
+        let body = std::fs::read_to_string(out.join(report)).unwrap();
+        assert!(body.contains(says), "{report}: {body}");
+        assert!(
+            !body.contains("quiet.log"),
+            "{report} names a log that does not exist"
+        );
+    }
+    assert!(verify(&out).status.success(), "{}", text(&verify(&out)));
+}
