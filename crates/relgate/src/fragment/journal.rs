@@ -170,6 +170,18 @@ pub(super) fn locked<T>(
 impl Journal<'_> {
     /// Reads the lines appended since this process last read the journal.
     fn catch_up(&mut self) -> io::Result<()> {
+        let result = self.read_new_lines();
+        if result.is_err() {
+            // Next time from the start, not from a state that took some of the lines.
+            *self.state = State {
+                head: GENESIS.to_string(),
+                ..State::default()
+            };
+        }
+        result
+    }
+
+    fn read_new_lines(&mut self) -> io::Result<()> {
         let mut text = Vec::new();
         let mut buffer = [0u8; 8192];
         loop {
