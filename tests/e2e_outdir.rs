@@ -1,5 +1,6 @@
-//! One run per out directory, stale verdicts, fragment names and their digest chain, and
-//! dependency order under nextest — each an attack of issue 12 that must now fail.
+//! One run per out directory, stale verdicts, fragment names and their journal, checks
+//! without output, a run killed between checks, and dependency order under nextest — each an
+//! attack of issue 12 (or a guarantee of issue 13's journal) that must now hold.
 
 mod support;
 
@@ -92,6 +93,16 @@ fn run_fragments(out: &Path) -> PathBuf {
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
     runs.pop().unwrap()
+}
+
+/// The names of the records in the journal of the only run in `out`, in order.
+fn journal_names(out: &Path) -> Vec<String> {
+    let journal = std::fs::read_to_string(run_fragments(out).join("journal.jsonl")).unwrap();
+    journal
+        .lines()
+        .filter_map(|line| line.split("\"name\":\"").nth(1)?.split('"').next())
+        .map(String::from)
+        .collect()
 }
 
 const SLOW_A: &str = "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\n\
@@ -415,12 +426,12 @@ fn fragment_names_of_ids_with_underscores_do_not_collide() {
     let run = run_gate(&gate, &out);
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     assert_eq!(decision(&ledger(&out)), "GO");
-    let fragments: Vec<String> = std::fs::read_dir(run_fragments(&out))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+    let names: Vec<String> = journal_names(&out)
+        .into_iter()
         .filter(|name| name.starts_with("check_"))
         .collect();
-    assert_eq!(fragments.len(), 2, "{fragments:?}");
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_ne!(names[0], names[1]);
     let rebuilt = report(&gate, &out);
     assert_eq!(rebuilt.status.code(), Some(0), "{}", text(&rebuilt));
     let records = ledger(&out);
@@ -437,35 +448,55 @@ const FAILING: &str = "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\n\
 /// A failed run whose evidence is then altered one way or another: `gate report` refuses
 /// (exit 1) and leaves no verdict behind.
 #[test]
-fn gate_report_refuses_altered_fragments_chains_and_logs() {
+fn gate_report_refuses_altered_journals_and_logs() {
     type Tamper = fn(&Path, &Path);
-    let attacks: [(&str, Tamper); 6] = [
-        ("a failed check's fragment edited into a pass", |_, run| {
-            let path = run.join("check_P_a.json");
-            let text = std::fs::read_to_string(&path).unwrap();
-            let forged = text
-                .replace("\"outcome\": \"fail\"", "\"outcome\": \"pass\"")
-                .replace("\"exit_code\": 3", "\"exit_code\": 0");
-            assert_ne!(text, forged);
-            std::fs::write(path, forged).unwrap();
+    /// The journal's lines, and writing them back.
+    fn lines(run: &Path) -> Vec<String> {
+        let text = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+        text.lines().map(String::from).collect()
+    }
+    fn rewrite(run: &Path, lines: &[String]) {
+        std::fs::write(run.join("journal.jsonl"), lines.join("\n") + "\n").unwrap();
+    }
+    fn line_of(lines: &[String], name: &str) -> usize {
+        let key = format!("\"name\":\"{name}\"");
+        lines.iter().position(|line| line.contains(&key)).unwrap()
+    }
+    let attacks: [(&str, Tamper); 7] = [
+        ("a failed check's record edited into a pass", |_, run| {
+            let mut all = lines(run);
+            let at = line_of(&all, "check_P_a");
+            let forged = all[at]
+                .replace("\"outcome\":\"fail\"", "\"outcome\":\"pass\"")
+                .replace("\"exit_code\":3", "\"exit_code\":0");
+            assert_ne!(all[at], forged);
+            all[at] = forged;
+            rewrite(run, &all);
         }),
-        ("a fragment removed", |_, run| {
-            std::fs::remove_file(run.join("check_P_a.json")).unwrap();
+        ("a record removed", |_, run| {
+            let mut all = lines(run);
+            // The first record after the header: a later line's link names it.
+            all.remove(1);
+            rewrite(run, &all);
         }),
-        ("a fragment the chain does not name", |_, run| {
-            let text = std::fs::read_to_string(run.join("check_P_b.json")).unwrap();
-            let extra = text.replace("\"check\": \"b\"", "\"check\": \"c\"");
-            std::fs::write(run.join("check_P_c.json"), extra).unwrap();
+        ("two records swapped", |_, run| {
+            let mut all = lines(run);
+            all.swap(1, 2);
+            rewrite(run, &all);
         }),
-        ("a chain line edited", |_, run| {
-            let path = run.join("chain.jsonl");
-            let text = std::fs::read_to_string(&path).unwrap();
-            let mut lines: Vec<String> = text.lines().map(String::from).collect();
-            lines[1] = lines[1].replace("\"seq\":2", "\"seq\":7");
-            std::fs::write(path, lines.join("\n") + "\n").unwrap();
+        ("a record duplicated", |_, run| {
+            let mut all = lines(run);
+            let copy = all[1].clone();
+            all.insert(2, copy);
+            rewrite(run, &all);
         }),
-        ("the chain removed", |_, run| {
-            std::fs::remove_file(run.join("chain.jsonl")).unwrap();
+        ("a link edited", |_, run| {
+            let mut all = lines(run);
+            all[1] = all[1].replace("\"seq\":2", "\"seq\":7");
+            rewrite(run, &all);
+        }),
+        ("the journal removed", |_, run| {
+            std::fs::remove_file(run.join("journal.jsonl")).unwrap();
         }),
         ("a log edited", |out, _| {
             std::fs::write(out.join("logs/P/a.log"), "all good\n").unwrap();
@@ -596,4 +627,150 @@ fn a_symlinked_lock_file_is_not_written_through() {
         std::fs::read_to_string(&precious).unwrap(),
         "[core] precious=1\n"
     );
+}
+
+/// A check that prints nothing leaves no log file; its record says so (no log, 0 bytes, the
+/// digest of no bytes), every report says "no output", and `verify` and `gate report` hold
+/// the claim against the disk both ways.
+#[test]
+fn a_check_without_output_has_no_log_file_and_the_claim_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = gate_file(
+        dir.path(),
+        "gate.toml",
+        "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"quiet\"\nrun = \"true\"\n\
+         [[packet.check]]\nid = \"loud\"\nrun = \"echo hello\"\n",
+    );
+    let out = dir.path().join("out");
+    let run = run_gate(&gate, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(!out.join("logs/P/quiet.log").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("logs/P/loud.log")).unwrap(),
+        "hello\n"
+    );
+    let records = ledger(&out);
+    let quiet = record(&records, "P::quiet");
+    assert!(quiet["log"].is_null(), "{quiet}");
+    assert_eq!(quiet["bytes"], 0);
+    assert_eq!(
+        quiet["sha256"],
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    for report in ["tracker.md", "report.html"] {
+        let text = std::fs::read_to_string(out.join(report)).unwrap();
+        assert!(text.contains("no output"), "{report}");
+        assert!(
+            !text.contains("logs/P/quiet.log"),
+            "{report} links a missing log"
+        );
+    }
+    assert!(verify(&out).status.success());
+
+    // A log planted where the record says there was no output.
+    std::fs::write(out.join("logs/P/quiet.log"), "FAIL: leaked\n").unwrap();
+    let refused = verify(&out);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("says the check printed nothing"),
+        "{}",
+        text(&refused)
+    );
+    let rebuilt = report(&gate, &out);
+    assert_eq!(rebuilt.status.code(), Some(1), "{}", text(&rebuilt));
+    assert!(!out.join("evidence.jsonl").exists(), "{}", text(&rebuilt));
+    std::fs::remove_file(out.join("logs/P/quiet.log")).unwrap();
+    assert_eq!(report(&gate, &out).status.code(), Some(0));
+    assert!(verify(&out).status.success());
+
+    // And the reverse: a log the record names, removed.
+    std::fs::remove_file(out.join("logs/P/loud.log")).unwrap();
+    assert_eq!(verify(&out).status.code(), Some(1));
+    assert_eq!(report(&gate, &out).status.code(), Some(1));
+}
+
+/// A run SIGKILLed while a check runs loses none of the records it wrote: the journal holds
+/// the header and every finished check, whole, and `gate report` rebuilds from them (the
+/// unfinished check has no evidence, so the verdict is not GO).
+#[test]
+fn a_run_killed_between_checks_keeps_every_record_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = gate_file(
+        dir.path(),
+        "gate.toml",
+        "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\nrun = \"echo one\"\n\
+         [[packet.check]]\nid = \"b\"\nrun = \"true\"\n\
+         [[packet]]\nid = \"Q\"\ndepends_on = [\"P\"]\n[[packet.check]]\nid = \"slow\"\nrun = \"sleep 37.25\"\n",
+    );
+    let out = dir.path().join("out");
+    let mut child = xtask()
+        .args(["gate", "--no-progress", "-j", "1", "--gate"])
+        .arg(&gate)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sleepers("sleep 37.25").is_empty() {
+        assert!(Instant::now() < deadline, "Q::slow never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    let journal = std::fs::read_to_string(run_fragments(&out).join("journal.jsonl")).unwrap();
+    assert!(journal.ends_with('\n'), "{journal}");
+    let names = journal_names(&out);
+    assert_eq!(names, ["header", "check_P_a", "check_P_b"], "{journal}");
+
+    let rebuilt = report(&gate, &out);
+    assert_eq!(rebuilt.status.code(), Some(1), "{}", text(&rebuilt));
+    let records = ledger(&out);
+    assert_eq!(record(&records, "P::a")["outcome"], "pass");
+    assert_eq!(record(&records, "P::b")["outcome"], "pass");
+    assert!(
+        !records
+            .iter()
+            .any(|line| line["name"] == "Q::slow" && line["outcome"] == "pass"),
+        "{records:?}"
+    );
+    assert_ne!(decision(&records), "GO");
+    assert!(verify(&out).status.success());
+}
+
+/// A failing check that printed nothing: every report says "no output" where it would name the
+/// log, and the run verifies.
+#[test]
+fn a_failing_check_without_output_is_reported_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = gate_file(
+        dir.path(),
+        "gate.toml",
+        "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"quiet\"\nrun = \"exit 3\"\n",
+    );
+    let out = dir.path().join("out");
+    let run = run_gate(&gate, &out);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(!out.join("logs/P/quiet.log").exists());
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("--- no output ---"),
+        "{}",
+        text(&run)
+    );
+    for (report, says) in [
+        ("junit.xml", "log: no output"),
+        ("report.sarif", "No output"),
+        ("tracker.md", "log: no output"),
+        ("report.html", "no output"),
+    ] {
+        let body = std::fs::read_to_string(out.join(report)).unwrap();
+        assert!(body.contains(says), "{report}: {body}");
+        assert!(
+            !body.contains("quiet.log"),
+            "{report} names a log that does not exist"
+        );
+    }
+    assert!(verify(&out).status.success(), "{}", text(&verify(&out)));
 }

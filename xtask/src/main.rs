@@ -110,7 +110,7 @@ enum GateAction {
         gate: Option<PathBuf>,
     },
     /// Rebuild the verdict and reports from the last run's evidence fragments (after nextest);
-    /// exit 1, without a verdict, when a fragment, their digest chain or a log was altered.
+    /// exit 1, without a verdict, when the evidence journal or a log was altered.
     Report {
         /// The gate file.
         #[arg(long, default_value = "packets.toml")]

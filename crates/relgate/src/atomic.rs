@@ -3,7 +3,7 @@
 //! Readers never see a half-written report or ledger: either the old file or the new one.
 //!
 //! Durability (fsync) can be batched: while a [`Deferred`] is alive, the writes of this
-//! process (atomic files, logs, the fragment chain) skip their fsyncs, and [`Deferred::sync`]
+//! process (atomic files, logs, the evidence journal) skip their fsyncs, and [`Deferred::sync`]
 //! makes them all durable with one `syncfs(2)`. A run defers while its checks run and syncs
 //! before it writes the ledger, so per-check cost is not a handful of disk flushes, and the
 //! ledger never names evidence that a power loss could take away. A killed process loses

@@ -210,6 +210,8 @@ fn output(path: &Option<String>, sha256: Option<&str>, bytes: Option<u64>) -> Va
             }
             value
         }
+        // Ran and printed nothing: the digest of no bytes, and no file to point at.
+        (None, Some(sha256)) => json!({ "digest": { "sha256": sha256 }, "bytes": bytes }),
         _ => Value::Null,
     }
 }
@@ -224,6 +226,17 @@ fn output(path: &Option<String>, sha256: Option<&str>, bytes: Option<u64>) -> Va
 pub fn write(
     gate: &Gate,
     ledger: &Ledger,
+    reports: &[PathBuf],
+    out_dir: &Path,
+) -> std::io::Result<Vec<PathBuf>> {
+    write_with_head(gate, ledger, &ledger.head(), reports, out_dir)
+}
+
+/// [`write`] given the ledger's head (`Ledger::write_with_head` returns it).
+pub fn write_with_head(
+    gate: &Gate,
+    ledger: &Ledger,
+    head: &str,
     reports: &[PathBuf],
     out_dir: &Path,
 ) -> std::io::Result<Vec<PathBuf>> {
@@ -248,7 +261,7 @@ pub fn write(
         subjects.insert(name, sha256);
     }
     let seal = Seal {
-        head: ledger.head(),
+        head: head.to_string(),
         records: ledger.records.len(),
         gate_copy,
     };
@@ -256,10 +269,8 @@ pub fn write(
     let mut text = serde_json::to_string_pretty(&statement(ledger, &seal, &subjects))
         .expect("a JSON value serializes");
     text.push('\n');
-    // The bytes written are the bytes signed: redacted once here (write_report's own pass then
-    // changes nothing).
-    let text = crate::redaction::redact_bytes(text.as_bytes()).into_owned();
-    crate::redaction::write_report(&path, &text)?;
+    // The bytes written are the bytes signed.
+    let text = crate::redaction::write_report_returning(&path, text.as_bytes())?;
     let mut written = vec![path];
     let envelope = out_dir.join(dsse::ENVELOPE_FILE);
     match crate::signing::installed() {

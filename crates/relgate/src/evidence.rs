@@ -20,6 +20,10 @@ pub const LEDGER_FILE: &str = "evidence.jsonl";
 /// The `prev` of the first line: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// sha256 of no bytes: the digest a check that printed nothing records. Such a check has no
+/// log file ([`CheckRecord::no_output`]).
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /// The run header: what was run, from which tree, by which relgate, where and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunHeader {
@@ -180,6 +184,17 @@ pub struct CheckRecord {
 }
 
 impl CheckRecord {
+    /// Where the log of `check` of `packet` is, relative to the out directory (written only
+    /// when the check printed something).
+    pub fn log_path(packet: &str, check: &str) -> String {
+        format!("logs/{packet}/{check}.log")
+    }
+
+    /// The check ran and printed nothing: no log file, 0 bytes, the digest of no bytes.
+    pub fn no_output(&self) -> bool {
+        self.log.is_none() && self.bytes == 0 && self.sha256.as_deref() == Some(EMPTY_SHA256)
+    }
+
     /// Fails a command's record whose containment failed — processes outlived the command, or
     /// its supervisor was killed — whatever else judged it: `why` is appended to the message.
     pub fn fail_containment(&mut self, why: Option<String>) {
@@ -443,6 +458,15 @@ pub struct Line {
     pub record: Record,
 }
 
+/// [`Line`] as it is serialized, borrowing its record (the same JSON, without a copy).
+#[derive(Serialize)]
+struct LineRef<'a> {
+    seq: u64,
+    prev: &'a str,
+    #[serde(flatten)]
+    record: &'a Record,
+}
+
 /// The records of a run, in ledger order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ledger {
@@ -493,37 +517,47 @@ impl Ledger {
 
     /// Serializes the ledger with its hash chain.
     pub fn to_jsonl(&self) -> String {
+        self.to_jsonl_and_head().0
+    }
+
+    /// [`Ledger::to_jsonl`] and the sha256 of its last line (the chain's head), or
+    /// [`GENESIS`].
+    fn to_jsonl_and_head(&self) -> (String, String) {
         let mut out = String::new();
         let mut prev = GENESIS.to_string();
         for (index, record) in self.records.iter().enumerate() {
-            let line = Line {
+            let line = LineRef {
                 seq: index as u64 + 1,
-                prev: prev.clone(),
-                record: record.clone(),
+                prev: &prev,
+                record,
             };
             // Redacted before it is hashed, so the chain is the chain of what is written.
             let text = serde_json::to_string(&line).expect("ledger records serialize");
-            let text = crate::redaction::redact(&text).into_owned();
-            prev = sha256_hex(text.as_bytes());
+            let text = crate::redaction::redact(&text);
+            let hash = sha256_hex(text.as_bytes());
             out.push_str(&text);
             out.push('\n');
+            prev = hash;
         }
-        out
+        (out, prev)
     }
 
     /// sha256 of the last line of [`Ledger::to_jsonl`] (the chain's head), or [`GENESIS`].
     pub fn head(&self) -> String {
-        self.to_jsonl()
-            .lines()
-            .last()
-            .map_or_else(|| GENESIS.to_string(), |line| sha256_hex(line.as_bytes()))
+        self.to_jsonl_and_head().1
     }
 
     /// Writes the ledger atomically to `<out>/evidence.jsonl`.
     pub fn write(&self, out_dir: &Path) -> std::io::Result<PathBuf> {
+        Ok(self.write_with_head(out_dir)?.0)
+    }
+
+    /// [`Ledger::write`], also returning the [`Ledger::head`] (serializing once).
+    pub fn write_with_head(&self, out_dir: &Path) -> std::io::Result<(PathBuf, String)> {
         let path = out_dir.join(LEDGER_FILE);
-        crate::redaction::write_report(&path, self.to_jsonl().as_bytes())?;
-        Ok(path)
+        let (text, head) = self.to_jsonl_and_head();
+        crate::redaction::write_report(&path, text.as_bytes())?;
+        Ok((path, head))
     }
 }
 
@@ -660,6 +694,11 @@ pub fn verify_chain(out_dir: &Path) -> Result<(Ledger, String), VerifyError> {
                 return Err(error(at, kind, message));
             }
         }
+        if let Record::Check(check) = &parsed.record {
+            if let Err(message) = verify_no_log(out_dir, check) {
+                return Err(error(at, VerifyErrorKind::LogChanged, message));
+            }
+        }
         // A scan's stored report is evidence too.
         if let Record::Check(CheckRecord {
             name,
@@ -686,6 +725,39 @@ pub fn verify_chain(out_dir: &Path) -> Result<(Ledger, String), VerifyError> {
         ));
     }
     Ok((ledger, prev))
+}
+
+/// A check record without a log must say so consistently: no bytes, no digest or the digest of
+/// no bytes, and — when it claims the check ran and printed nothing — no log file on disk.
+pub fn verify_no_log(out_dir: &Path, check: &CheckRecord) -> Result<(), String> {
+    if check.log.is_some() {
+        return Ok(());
+    }
+    let name = &check.name;
+    if check.bytes != 0 {
+        return Err(format!(
+            "{name} records {} bytes of output but no log",
+            check.bytes
+        ));
+    }
+    let Some(sha256) = &check.sha256 else {
+        return Ok(());
+    };
+    if sha256 != EMPTY_SHA256 {
+        return Err(format!(
+            "{name} records output with sha256 {sha256} but no log (no output is sha256 {EMPTY_SHA256})"
+        ));
+    }
+    let relative = CheckRecord::log_path(&check.packet, &check.check);
+    let plain = Path::new(&relative)
+        .components()
+        .all(|part| matches!(part, std::path::Component::Normal(_)));
+    if plain && std::fs::symlink_metadata(out_dir.join(&relative)).is_ok() {
+        return Err(format!(
+            "{relative} exists, but the record of {name} says the check printed nothing"
+        ));
+    }
+    Ok(())
 }
 
 fn verify_log(

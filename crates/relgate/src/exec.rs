@@ -4,7 +4,8 @@
 //! stdin and a single pipe for stdout and stderr, so the log shows both streams interleaved the
 //! way a terminal would. A reader thread (`pump`) streams that pipe, redacted, through 256 KiB
 //! buffers (flushed when the output goes idle; those of a large output written and hashed by a
-//! thread of their own, `exec/appender.rs`) into `<log>.part` while hashing it, so memory stays
+//! thread of their own, `exec/appender.rs`) into `<log>.part` (created, with its directory, on
+//! the first byte: a command that prints nothing leaves no file) while hashing it, so memory stays
 //! flat however much the command prints; the finished log is fsynced (or, in a run that
 //! defers, synced with the rest before the ledger: `atomic::defer`) and renamed into place,
 //! and its tail read back for failure messages. On timeout every process below the
@@ -100,16 +101,12 @@ pub struct ExecResult {
 /// Runs the command, writing its combined output to `request.log_path`.
 ///
 /// A command that cannot be started is not an error: the result carries `spawn_error` and the
-/// log holds that message, so every run leaves a log with a digest. `Err` means the log itself
-/// could not be created, written or renamed into place.
+/// log holds that message. A command that prints nothing leaves no log file (`bytes` 0, the
+/// digest of no bytes): the file, and its directory, are created on the first byte. `Err`
+/// means the log itself could not be created, written or renamed into place.
 pub fn run(request: &ExecRequest<'_>) -> io::Result<ExecResult> {
     let started = Utc::now();
     let clock = Instant::now();
-    if let Some(dir) = request.log_path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)?;
-        }
-    }
     let part = part_path(request.log_path);
     let sink = Sink::create(&part)?;
     let finished = supervise(request, sink).and_then(|(mut sink, outcome)| {
@@ -372,41 +369,75 @@ fn plural(count: usize, one: &str, many: &str) -> String {
 /// the capture in a debug build).
 struct Sink {
     redactor: crate::redaction::LineRedactor,
-    /// Only redacted bytes reach it.
-    log: Appender,
+    /// Only redacted bytes reach it. Created on the first byte (with its directory): no
+    /// output, no file.
+    log: Option<Appender>,
+    part: PathBuf,
 }
 
 impl Sink {
     fn create(path: &Path) -> io::Result<Sink> {
         Ok(Sink {
             redactor: crate::redaction::LineRedactor::new(),
-            log: Appender::new(File::create(path)?),
+            log: None,
+            part: path.to_path_buf(),
         })
     }
 
     /// Writes what is buffered to the file.
     fn flush(&mut self) -> io::Result<()> {
-        self.log.flush()
+        self.log.as_mut().map_or(Ok(()), Appender::flush)
     }
 
     /// Takes output as it comes; writes it redacted, line by line.
     fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
-        let (redactor, log) = (&mut self.redactor, &mut self.log);
+        let (redactor, log, part) = (&mut self.redactor, &mut self.log, &self.part);
         chunk
             .chunks(REDACT_BYTES)
-            .try_for_each(|piece| redactor.push(piece, &mut |bytes| log.write(bytes)))
+            .try_for_each(|piece| redactor.push(piece, &mut |bytes| append(log, part, bytes)))
     }
 
-    /// Makes the log durable under its final name; returns its size, digest and tail.
+    /// Makes the log durable under its final name; returns its size, digest and tail. A log
+    /// that got no byte has no file: size 0 and the digest of no bytes.
     fn finish(mut self, part: &Path, log_path: &Path) -> io::Result<(u64, String, Vec<u8>)> {
-        let log = &mut self.log;
-        self.redactor.finish(&mut |bytes| log.write(bytes))?;
-        let (file, bytes, sha256) = self.log.finish()?;
+        let (log, own_part) = (&mut self.log, &self.part);
+        self.redactor
+            .finish(&mut |bytes| append(log, own_part, bytes))?;
+        let Some(log) = self.log else {
+            return Ok((0, crate::evidence::EMPTY_SHA256.to_string(), Vec::new()));
+        };
+        let (file, bytes, sha256) = log.finish()?;
         crate::atomic::sync_file(&file)?;
         drop(file);
         let tail = read_tail(part, TAIL_BYTES)?;
         std::fs::rename(part, log_path)?;
         Ok((bytes, sha256, tail))
+    }
+}
+
+/// Appends redacted bytes to the log, creating it on the first byte.
+fn append(log: &mut Option<Appender>, part: &Path, bytes: &[u8]) -> io::Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let log = match log {
+        Some(log) => log,
+        None => log.insert(Appender::new(create_in_dir(part)?)),
+    };
+    log.write(bytes)
+}
+
+/// Creates `path`, and its directory when that is missing (tried first: the directory of a
+/// packet's logs exists from its first check with output on).
+pub(crate) fn create_in_dir(path: &Path) -> io::Result<File> {
+    match File::create(path) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            File::create(path)
+        }
+        result => result,
     }
 }
 
@@ -506,8 +537,15 @@ pub(crate) mod tests {
                 log_path: &log,
             };
             let result = run(&request).expect("log written");
+            assert_eq!(
+                log.exists(),
+                result.bytes > 0,
+                "a log file exactly when there was output"
+            );
+            // No output, no file and no directory either.
             let parts: Vec<_> = std::fs::read_dir(log.parent().unwrap())
-                .unwrap()
+                .into_iter()
+                .flatten()
                 .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
                 .filter(|name| name.ends_with(".part"))
                 .collect();
@@ -631,6 +669,20 @@ pub(crate) mod tests {
         assert_eq!(fx.log_bytes(), b"\xff\x00\xfe\r\x1bx");
         assert_eq!(result.bytes, 6);
         assert_eq!(result.sha256, sha256_of_file(&fx.log()));
+    }
+
+    #[test]
+    fn a_command_printing_nothing_leaves_no_log_file() {
+        let fx = Fixture::new();
+        let result = fx.sh("true");
+        assert_eq!((result.exit_code, result.bytes), (Some(0), 0));
+        assert_eq!(result.sha256, crate::evidence::EMPTY_SHA256);
+        assert!(result.tail.is_empty());
+        assert!(!fx.log().parent().unwrap().exists(), "nothing created");
+        // One byte is enough for the file, and its directory.
+        let result = fx.sh("printf x");
+        assert_eq!(result.bytes, 1);
+        assert_eq!(fx.log_bytes(), b"x");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Advisory whole-file locks (`flock(2)`), released when the [`FileLock`] is dropped or the
 //! process dies — a killed holder never leaves a lock behind.
 //!
-//! Used for the out directory's run lock ([`crate::outdir`]), the fragment chain
-//! ([`crate::fragment`]) and the claims of checks under nextest ([`crate::nextest`]). The
+//! Used for the out directory's run lock ([`crate::outdir`]), the evidence journal
+//! ([`crate::fragment`], which keeps its file open and locks it per record through
+//! [`open_lock_file`] and [`Locked`]) and the claims of checks under nextest ([`crate::nextest`]). The
 //! descriptors are close-on-exec, so a check's command never inherits a lock.
 
 use std::fs::{File, OpenOptions};
@@ -46,6 +47,29 @@ impl FileLock {
     /// The locked file.
     pub fn file(&self) -> &File {
         &self.file
+    }
+}
+
+/// Opens (creating) a lock file the way [`FileLock`] does, for a caller that keeps it open and
+/// locks it repeatedly through [`Locked`].
+pub fn open_lock_file(path: &Path) -> io::Result<File> {
+    open(path)
+}
+
+/// An exclusive lock on an open file, released when dropped (the file stays open).
+pub struct Locked<'a>(&'a File);
+
+impl<'a> Locked<'a> {
+    /// Waits for an exclusive lock on `file`.
+    pub fn exclusive(file: &'a File) -> io::Result<Locked<'a>> {
+        flock(file, libc::LOCK_EX)?;
+        Ok(Locked(file))
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let _ = flock(self.0, libc::LOCK_UN);
     }
 }
 

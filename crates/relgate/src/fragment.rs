@@ -1,26 +1,29 @@
-//! Evidence fragments: one JSON file per finished check or stopped service, under
-//! `fragments/<run-id>/`, each recorded in the run's digest chain (`chain.jsonl`).
+//! Evidence fragments: the run header and one record per finished check or stopped service,
+//! appended as lines of the run's journal `fragments/<run-id>/journal.jsonl`, which chains
+//! them by digest (`fragment/journal.rs`).
 //!
 //! Under `cargo nextest run` every test case is its own process, so no process sees the whole
-//! run; each writes its fragments and `cargo xtask gate report` joins them into the ledger.
-//! In-process runs write fragments too, so `report` can rebuild any run's reports.
+//! run; each appends its fragments and `cargo xtask gate report` joins them into the ledger.
+//! In-process runs write fragments too, so `report` can rebuild any run's reports, and a run
+//! killed between checks loses nothing it recorded. One line per check, in one file that
+//! stays open: recording a check creates no file.
 //!
-//! File names encode the ids injectively: `check_<packet>_<check>.json` and
-//! `service_<name>_<tag>.json`, where every byte of an id other than ASCII letters, digits, `-`
-//! and `.` is percent-encoded (`_` → `%5F`), so `_` only ever separates.
+//! Names encode the ids injectively: `check_<packet>_<check>` and `service_<name>_<tag>`,
+//! where every byte of an id other than ASCII letters, digits, `-` and `.` is percent-encoded
+//! (`_` → `%5F`), so `_` only ever separates.
 
-mod chain;
+mod journal;
 
 use std::path::{Component, Path, PathBuf};
 
 use crate::evidence::{sha256_file, CheckRecord, RunHeader, ServiceRecord};
 
-pub use chain::CHAIN_FILE;
+pub use journal::JOURNAL_FILE;
 
 /// Directory of all fragments inside the out directory.
 pub const FRAGMENTS_DIR: &str = "fragments";
-/// The run header's fragment; the first link of the chain.
-pub const HEADER_FILE: &str = "header.json";
+/// The run header's name; the journal's first record.
+pub const HEADER_NAME: &str = "header";
 /// Directory of a run's claim lock files (nextest coordination).
 pub const CLAIMS_DIR: &str = "claims";
 const CHECK_PREFIX: &str = "check_";
@@ -32,12 +35,12 @@ pub enum FragmentError {
     /// The fragments could not be read.
     #[error("{0}")]
     Io(String),
-    /// The evidence disagrees with its digest chain or with the logs on disk.
+    /// The evidence disagrees with its journal's digests or with the logs on disk.
     #[error("the evidence fragments were altered: {0}")]
     Tampered(String),
 }
 
-/// The directory holding one run's fragments.
+/// The directory holding one run's journal (and, under nextest, its claims).
 pub fn run_dir(out_dir: &Path, run_id: &str) -> PathBuf {
     out_dir.join(FRAGMENTS_DIR).join(run_id)
 }
@@ -55,98 +58,103 @@ pub fn encode(id: &str) -> String {
     encoded
 }
 
-/// File name of a check's fragment: (`SEC-01`, `api_suites`) → `check_SEC-01_api%5Fsuites.json`.
-pub fn file_name(packet: &str, check: &str) -> String {
-    format!("{CHECK_PREFIX}{}_{}.json", encode(packet), encode(check))
+/// Name of a check's fragment: (`SEC-01`, `api_suites`) → `check_SEC-01_api%5Fsuites`.
+pub fn fragment_name(packet: &str, check: &str) -> String {
+    format!("{CHECK_PREFIX}{}_{}", encode(packet), encode(check))
 }
 
-fn service_file_name(name: &str, tag: &str) -> String {
-    format!("{SERVICE_PREFIX}{}_{}.json", encode(name), encode(tag))
+fn service_name(name: &str, tag: &str) -> String {
+    format!("{SERVICE_PREFIX}{}_{}", encode(name), encode(tag))
 }
 
-/// Writes one check's fragment atomically and records it in the chain.
+/// Appends one check's record to the run's journal.
 pub fn write_record(out_dir: &Path, run_id: &str, record: &CheckRecord) -> std::io::Result<()> {
-    write_chained(
+    append(
         &run_dir(out_dir, run_id),
-        &file_name(&record.packet, &record.check),
+        &fragment_name(&record.packet, &record.check),
         record,
     )
 }
 
-/// Writes one service's fragment; `tag` tells apart the processes of a nextest run.
+/// Appends one service's record; `tag` tells apart the processes of a nextest run.
 pub fn write_service(
     out_dir: &Path,
     run_id: &str,
     tag: &str,
     record: &ServiceRecord,
 ) -> std::io::Result<()> {
-    write_chained(
+    append(
         &run_dir(out_dir, run_id),
-        &service_file_name(&record.name, tag),
+        &service_name(&record.name, tag),
         record,
     )
 }
 
-/// Writes the run header as the chain's first link, once per run (later writers of the same
-/// run leave it alone).
+/// Writes the run header as the journal's first record, once per run (later writers of the
+/// same run leave it alone).
 pub fn write_header(out_dir: &Path, header: &RunHeader) -> std::io::Result<()> {
-    let dir = run_dir(out_dir, &header.run_id);
-    let mut chain = chain::Chain::lock(&dir)?;
-    if !chain.is_empty() {
-        return Ok(());
-    }
-    let json = redacted_json(header)?;
-    crate::redaction::write_report(&dir.join(HEADER_FILE), &json)?;
-    chain.append(HEADER_FILE, &json)
+    let fragment = redacted_json(header)?;
+    journal::locked(&run_dir(out_dir, &header.run_id), |journal| {
+        if journal.is_empty() {
+            journal.append(HEADER_NAME, &fragment)
+        } else {
+            Ok(())
+        }
+    })
 }
 
-/// A fragment's bytes as they are written and chained: JSON, redacted (so the chain hashes
-/// exactly what `write_report` puts on disk; redacting again changes nothing).
+/// A fragment's bytes as they are written and hashed: one line of JSON, redacted as
+/// `write_report` redacts (JSON that redaction would break is refused).
 fn redacted_json(value: &impl serde::Serialize) -> std::io::Result<Vec<u8>> {
-    let json = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    Ok(crate::redaction::redact_bytes(&json).into_owned())
+    let json = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    let redacted = match crate::redaction::redact_for(Path::new(JOURNAL_FILE), &json)? {
+        std::borrow::Cow::Owned(redacted) => Some(redacted),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    Ok(redacted.unwrap_or(json))
 }
 
-fn write_chained(dir: &Path, name: &str, value: &impl serde::Serialize) -> std::io::Result<()> {
-    let json = redacted_json(value)?;
-    let mut chain = chain::Chain::lock(dir)?;
-    if chain.is_empty() {
-        return Err(std::io::Error::other(format!(
-            "{}: no run header in the chain",
-            dir.display()
-        )));
-    }
-    crate::redaction::write_report(&dir.join(name), &json)?;
-    chain.append(name, &json)
+fn append(dir: &Path, name: &str, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let fragment = redacted_json(value)?;
+    journal::locked(dir, |journal| {
+        if journal.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "{}: no run header in the journal",
+                dir.display()
+            )));
+        }
+        journal.append(name, &fragment)
+    })
 }
 
-/// Reads one check's fragment if some process wrote it.
+/// Reads one check's record if some process recorded it.
 pub fn read_record(
     out_dir: &Path,
     run_id: &str,
     packet: &str,
     check: &str,
 ) -> std::io::Result<Option<CheckRecord>> {
-    let path = run_dir(out_dir, run_id).join(file_name(packet, check));
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(err),
+    let dir = run_dir(out_dir, run_id);
+    let name = fragment_name(packet, check);
+    let Some(bytes) = journal::locked(&dir, |journal| journal.read(&name))? else {
+        return Ok(None);
     };
     serde_json::from_slice(&bytes).map(Some).map_err(|err| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("{}: not an evidence fragment: {err}", path.display()),
+            format!(
+                "{}: {name} is not an evidence fragment: {err}",
+                dir.join(JOURNAL_FILE).display()
+            ),
         )
     })
 }
 
 /// The lock file claiming a check's execution in a run.
 pub fn claim_path(out_dir: &Path, run_id: &str, packet: &str, check: &str) -> PathBuf {
-    let name = file_name(packet, check);
     run_dir(out_dir, run_id)
         .join(CLAIMS_DIR)
-        .join(format!("{}.lock", name.trim_end_matches(".json")))
+        .join(format!("{}.lock", fragment_name(packet, check)))
 }
 
 /// A run's fragments as read back.
@@ -194,37 +202,35 @@ fn newest_mtime(dir: &Path) -> std::io::Result<std::time::SystemTime> {
     Ok(newest)
 }
 
-/// Reads every fragment of a run after checking them against the chain, and re-hashes every
-/// log and stored report they name. Any disagreement is [`FragmentError::Tampered`]: an
-/// edited, added or dropped fragment or log must not become a verdict.
+/// Reads every record of a run after checking its journal, and re-hashes every log and
+/// stored report they name. Any disagreement is [`FragmentError::Tampered`]: an edited, added,
+/// reordered or dropped record, or an edited or missing log, must not become a verdict.
 pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentError> {
     let dir = run_dir(out_dir, run_id);
-    let recorded = chain::verify(&dir, HEADER_FILE).map_err(FragmentError::Tampered)?;
+    let journal = dir.join(JOURNAL_FILE);
+    let fragments = journal::verify(&dir, HEADER_NAME).map_err(FragmentError::Tampered)?;
     let mut header = None;
     let mut records = Vec::new();
     let mut services = Vec::new();
-    for file in recorded.keys() {
-        let path = dir.join(file);
-        let bytes = std::fs::read(&path)
-            .map_err(|err| FragmentError::Io(format!("{}: {err}", path.display())))?;
+    for (name, bytes) in &fragments {
         let invalid = |err: serde_json::Error| {
             FragmentError::Tampered(format!(
-                "{}: not an evidence fragment: {err}",
-                path.display()
+                "{}: {name} is not an evidence fragment: {err}",
+                journal.display()
             ))
         };
-        if file == HEADER_FILE {
-            header = Some(serde_json::from_slice(&bytes).map_err(invalid)?);
-        } else if file.starts_with(SERVICE_PREFIX) {
-            let record: ServiceRecord = serde_json::from_slice(&bytes).map_err(invalid)?;
+        if name == HEADER_NAME {
+            header = Some(serde_json::from_slice(bytes).map_err(invalid)?);
+        } else if name.starts_with(SERVICE_PREFIX) {
+            let record: ServiceRecord = serde_json::from_slice(bytes).map_err(invalid)?;
             check_file(out_dir, record.log.as_deref(), record.sha256.as_deref())?;
             services.push(record);
-        } else if file.starts_with(CHECK_PREFIX) {
-            let record: CheckRecord = serde_json::from_slice(&bytes).map_err(invalid)?;
-            if file_name(&record.packet, &record.check) != *file {
+        } else if name.starts_with(CHECK_PREFIX) {
+            let record: CheckRecord = serde_json::from_slice(bytes).map_err(invalid)?;
+            if fragment_name(&record.packet, &record.check) != *name {
                 return Err(FragmentError::Tampered(format!(
-                    "{}: holds the record of {}",
-                    path.display(),
+                    "{}: {name} holds the record of {}",
+                    journal.display(),
                     record.name
                 )));
             }
@@ -234,19 +240,23 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
                 record.report.as_deref(),
                 record.report_sha256.as_deref(),
             )?;
+            crate::evidence::verify_no_log(out_dir, &record).map_err(|message| {
+                FragmentError::Tampered(format!("{}: {message}", journal.display()))
+            })?;
             records.push(record);
         } else {
             return Err(FragmentError::Tampered(format!(
-                "{}: not a fragment name",
-                path.display()
+                "{}: {name} is not a fragment name",
+                journal.display()
             )));
         }
     }
-    let header: RunHeader = header.expect("the chain starts with the header");
+    let header: RunHeader = header
+        .ok_or_else(|| FragmentError::Tampered(format!("{}: no run header", journal.display())))?;
     if header.run_id != run_id {
         return Err(FragmentError::Tampered(format!(
-            "{}: run id {} in the fragments of run {run_id}",
-            dir.join(HEADER_FILE).display(),
+            "{}: run id {} in the journal of run {run_id}",
+            journal.display(),
             header.run_id
         )));
     }
@@ -299,17 +309,14 @@ mod tests {
 
     #[test]
     fn names_are_injective_where_the_old_separator_collided() {
-        assert_ne!(file_name("A", "x__y"), file_name("A__x", "y"));
-        assert_ne!(file_name("A", "x_y"), file_name("A_x", "y"));
-        assert_ne!(file_name("A", "x%5Fy"), file_name("A", "x_y"));
+        assert_ne!(fragment_name("A", "x__y"), fragment_name("A__x", "y"));
+        assert_ne!(fragment_name("A", "x_y"), fragment_name("A_x", "y"));
+        assert_ne!(fragment_name("A", "x%5Fy"), fragment_name("A", "x_y"));
         assert_eq!(
-            file_name("SEC-01", "api.suite"),
-            "check_SEC-01_api.suite.json"
+            fragment_name("SEC-01", "api.suite"),
+            "check_SEC-01_api.suite"
         );
-        assert_eq!(file_name("A", "x__y"), "check_A_x%5F%5Fy.json");
-        assert_ne!(
-            service_file_name("db", "1_2"),
-            service_file_name("db_1", "2")
-        );
+        assert_eq!(fragment_name("A", "x__y"), "check_A_x%5F%5Fy");
+        assert_ne!(service_name("db", "1_2"), service_name("db_1", "2"));
     }
 }

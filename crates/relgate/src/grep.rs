@@ -21,14 +21,11 @@ pub struct GrepResult {
     pub message: String,
 }
 
-/// Runs a grep check, writing the matching lines to `log_path` (atomically).
+/// Runs a grep check, writing the matching lines to `log_path` (atomically; no lines, no file).
 pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
     let files = select_files(&spec.root, &spec.files)?;
     let part = crate::exec::part_path(log_path);
-    if let Some(parent) = log_path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut log = BufWriter::new(std::fs::File::create(&part)?);
+    let mut log = BufWriter::new(crate::exec::create_in_dir(&part)?);
     let mut matches = 0usize;
     let mut files_with_matches = 0usize;
     for file in &files {
@@ -66,9 +63,14 @@ pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
         writeln!(log, "no file matches {globs}")?;
     }
     log.flush()?;
-    crate::atomic::sync_file(log.get_ref())?;
-    drop(log);
-    std::fs::rename(&part, log_path)?;
+    if log.get_ref().metadata()?.len() == 0 {
+        drop(log);
+        std::fs::remove_file(&part)?;
+    } else {
+        crate::atomic::sync_file(log.get_ref())?;
+        drop(log);
+        std::fs::rename(&part, log_path)?;
+    }
 
     let pattern = spec.pattern.as_str();
     let (passed, message) = if files.is_empty() {

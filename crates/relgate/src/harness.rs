@@ -695,6 +695,8 @@ fn failure_text(out_dir: &Path, record: &CheckRecord) -> String {
             record.bytes,
             tail.trim_end()
         ));
+    } else if record.no_output() {
+        text.push_str("\n--- no output ---");
     }
     text
 }

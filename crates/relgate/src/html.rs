@@ -681,6 +681,8 @@ fn check_block(
             "Log",
             &log_ref(log, record.bytes, record.sha256.as_deref()),
         );
+    } else if record.no_output() {
+        meta(out, "Log", "no output");
     }
     if let Some(report) = &record.report {
         meta(

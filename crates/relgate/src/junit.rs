@@ -429,6 +429,9 @@ fn details(record: &CheckRecord, out_dir: &Path) -> String {
         .map(|note| format!("note: {note}"))
         .collect();
     let Some(log) = &record.log else {
+        if record.no_output() {
+            lines.push("log: no output".to_string());
+        }
         return lines.join("\n");
     };
     let digest = record.sha256.as_deref().unwrap_or("unknown");
@@ -471,6 +474,10 @@ fn schema_safe(xml: &str) -> String {
     }
     // quick-junit drops control characters, but U+FFFE and U+FFFF are not XML characters either
     // and can arrive in a message or a property taken from a command line.
+    // Both start with the byte 0xEF in UTF-8: a memchr finds the usual case, none, at once.
+    if !xml.as_bytes().contains(&0xEF) {
+        return xml;
+    }
     xml.replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}")
 }
 

@@ -117,11 +117,24 @@ where
 /// atomically. A JSON file (`.json`, `.sarif`, `.jsonl`) whose redaction would no longer parse
 /// is refused rather than written broken.
 pub fn write_report(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    crate::atomic::write(path, &redact_for(path, bytes)?)
+}
+
+/// [`write_report`], returning the bytes written (to sign exactly them).
+pub fn write_report_returning(path: &Path, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let redacted = redact_for(path, bytes)?.into_owned();
+    crate::atomic::write(path, &redacted)?;
+    Ok(redacted)
+}
+
+/// `bytes` of the file `path` redacted, as [`write_report`] writes them (also for bytes
+/// appended to a file, such as a journal line).
+pub fn redact_for<'a>(path: &Path, bytes: &'a [u8]) -> std::io::Result<Cow<'a, [u8]>> {
     let redacted = redact_bytes(bytes);
     if let Cow::Owned(changed) = &redacted {
         check_still_json(path, changed)?;
     }
-    crate::atomic::write(path, &redacted)
+    Ok(redacted)
 }
 
 fn check_still_json(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

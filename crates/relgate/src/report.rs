@@ -95,9 +95,10 @@ pub fn finish(
     files.push(crate::html::write(gate, &ledger, out_dir)?);
     // The ledger goes after the reports: its presence means the run completed and every report
     // is there. The attestation then digests all of them, the ledger and every log.
-    files.push(ledger.write(out_dir)?);
+    let (ledger_path, head) = ledger.write_with_head(out_dir)?;
+    files.push(ledger_path);
     // …and, with a signing key, its DSSE envelope.
-    let attestation = crate::attestation::write(gate, &ledger, &files, out_dir)?;
+    let attestation = crate::attestation::write_with_head(gate, &ledger, &head, &files, out_dir)?;
     files.extend(attestation);
     Ok(Finished {
         ledger,
@@ -174,7 +175,7 @@ pub enum RebuildError {
     /// No fragments, unreadable ones, or fragments of another gate file (exit 2).
     #[error("{0}")]
     Unusable(String),
-    /// A fragment, the chain or a log it names was altered (exit 1: no verdict).
+    /// A record of the evidence journal, its links or a log it names was altered (exit 1: no verdict).
     #[error(transparent)]
     Tampered(fragment::FragmentError),
 }
@@ -190,7 +191,7 @@ impl RebuildError {
 }
 
 /// Rebuilds the verdict and reports from the last run's fragments (`gate report`), after
-/// checking them against their digest chain and re-hashing every log they name. The caller
+/// checking the journal's links and digests and re-hashing every log they name. The caller
 /// holds the out directory ([`crate::outdir::acquire`]), which removed the previous verdict.
 pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished, RebuildError> {
     let fragments_dir = out_dir.join(fragment::FRAGMENTS_DIR);

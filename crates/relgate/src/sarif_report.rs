@@ -773,13 +773,14 @@ impl<'a> Builder<'a> {
     }
 
     fn log_sentence(&self, record: &CheckRecord) -> Option<String> {
-        record.log.as_ref().map(|log| {
-            format!(
-                "Log {log} ({} bytes, sha256 {})",
-                record.bytes,
-                record.sha256.as_deref().unwrap_or("unknown")
-            )
-        })
+        let Some(log) = &record.log else {
+            return record.no_output().then(|| "No output".to_string());
+        };
+        Some(format!(
+            "Log {log} ({} bytes, sha256 {})",
+            record.bytes,
+            record.sha256.as_deref().unwrap_or("unknown")
+        ))
     }
 
     fn acceptance_notes(&mut self, verdict: &VerdictRecord) {

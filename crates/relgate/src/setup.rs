@@ -6,7 +6,8 @@
 //! costs one probe) and safe to run from many processes at once (nextest's process per check,
 //! `cargo xtask gate setup` beside a run): each tool is probed and installed under an
 //! exclusive lock of its own. Probe and install run like checks, under a supervisor with a
-//! timeout, their output redacted into `setup/TOOL.{probe,install}.log` of the out directory.
+//! timeout, their output redacted into `setup/TOOL.{probe,install}.log` of the out directory
+//! (none for a command that printed nothing).
 //! A tool still missing afterwards makes every check that needs it an ERROR naming the tool and
 //! the command that installs it — never a silent pass.
 
@@ -270,6 +271,10 @@ fn describe(command: &str, result: &ExecResult, timeout: Duration, log: &Path) -
     // An install that leaves processes behind failed, whatever its exit code says.
     if let Some(why) = exec::containment_failure(result, LEAK_TIMEOUT) {
         status = format!("{status}; {why}");
+    }
+    if result.bytes == 0 {
+        // Nothing printed, so no log file was written.
+        return format!("`{command}`: {status} (no output)");
     }
     format!("`{command}`: {status} (log {})", log.display())
 }

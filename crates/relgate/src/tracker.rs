@@ -491,6 +491,8 @@ fn check_lines(out: &mut String, check: &Check, record: Option<&CheckRecord>) {
             "  - log: {}\n",
             log_ref(log, record.bytes, record.sha256.as_deref())
         ));
+    } else if record.no_output() {
+        out.push_str("  - log: no output\n");
     }
     if let Some(report) = &record.report {
         out.push_str(&format!(
@@ -586,6 +588,8 @@ fn unlisted(out: &mut String, unclaimed: &[&CheckRecord]) {
                 "  - log: {}\n",
                 log_ref(log, record.bytes, record.sha256.as_deref())
             ));
+        } else if record.no_output() {
+            out.push_str("  - log: no output\n");
         }
     }
 }

@@ -606,6 +606,48 @@ mod tests {
             .starts_with("p.a: found 1"));
     }
 
+    /// A check that printed nothing has no log; its record must say so consistently, and no
+    /// log may sit where it would be.
+    #[test]
+    fn a_record_without_a_log_must_mean_no_output_on_disk_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = |changes: Value| -> CheckRecord {
+            let mut value = json!({
+                "packet": "P0", "check": "c0", "name": "P0::c0", "case_kind": "command",
+                "argv": ["true"], "cwd": "/tmp", "started": "2026-12-04T17:41:17.706Z",
+                "ended": "2026-12-04T17:41:17.717Z", "duration_ms": 10, "exit_code": 0,
+                "signal": null, "timed_out": false, "log": null, "bytes": 0,
+                "sha256": evidence::EMPTY_SHA256, "outcome": "pass", "severity": "P0",
+                "message": "exit 0", "notes": [],
+            });
+            for (key, changed) in changes.as_object().unwrap() {
+                value[key] = changed.clone();
+            }
+            serde_json::from_value(value).unwrap()
+        };
+        let quiet = record(json!({}));
+        assert!(quiet.no_output());
+        assert_eq!(evidence::verify_no_log(dir.path(), &quiet), Ok(()));
+        // Did not run: no digest, no log.
+        assert_eq!(
+            evidence::verify_no_log(dir.path(), &record(json!({ "sha256": null }))),
+            Ok(())
+        );
+        let claims_bytes = record(json!({ "bytes": 12 }));
+        assert!(evidence::verify_no_log(dir.path(), &claims_bytes)
+            .unwrap_err()
+            .contains("12 bytes of output but no log"));
+        let claims_output = record(json!({ "sha256": "ab".repeat(32) }));
+        assert!(evidence::verify_no_log(dir.path(), &claims_output)
+            .unwrap_err()
+            .contains("but no log"));
+        std::fs::create_dir_all(dir.path().join("logs/P0")).unwrap();
+        std::fs::write(dir.path().join("logs/P0/c0.log"), "FAIL\n").unwrap();
+        assert!(evidence::verify_no_log(dir.path(), &quiet)
+            .unwrap_err()
+            .contains("logs/P0/c0.log exists"));
+    }
+
     #[test]
     fn sarif_comparison_ignores_only_the_source_tree() {
         let a = json!({ "runs": [{ "results": [{ "level": "error", "locations": [1] }] }] });

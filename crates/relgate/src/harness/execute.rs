@@ -21,7 +21,7 @@ impl RunState {
             return record;
         }
         notes.extend(setup::notes(&tools));
-        let log_relative = format!("logs/{}/{}.log", check.packet, check.id);
+        let log_relative = CheckRecord::log_path(&check.packet, &check.id);
         let log_path = self.out_dir.join(&log_relative);
         let mut record = match &check.kind {
             CheckKind::Command(command) => {
@@ -33,7 +33,8 @@ impl RunState {
             CheckKind::Probe(probe) => self.run_probe(check, probe, &log_path),
             CheckKind::Scan(scan) => self.run_scan(check, scan, &log_path),
         };
-        if record.sha256.is_some() {
+        // A check that printed nothing has no log file: the record says so (`no_output`).
+        if record.sha256.is_some() && record.bytes > 0 {
             record.log = Some(log_relative);
         }
         record.notes.splice(0..0, notes);
@@ -71,7 +72,12 @@ impl RunState {
         record.duration_ms = run.duration.as_millis() as u64;
         record.timed_out = run.timed_out;
         let text = crate::redaction::redact(&probes::log_text(probe, &run)).into_owned();
-        match crate::redaction::write_report(log_path, text.as_bytes()) {
+        let written = if text.is_empty() {
+            Ok(())
+        } else {
+            crate::redaction::write_report(log_path, text.as_bytes())
+        };
+        match written {
             Ok(()) => {
                 record.bytes = text.len() as u64;
                 record.sha256 = Some(crate::evidence::sha256_hex(text.as_bytes()));
@@ -322,9 +328,16 @@ fn run_grep(check: &Check, spec: &GrepSpec, log_path: &Path) -> CheckRecord {
                 Outcome::Fail
             };
             record.message = result.message;
-            if let Ok((sha256, bytes)) = crate::evidence::sha256_file(log_path) {
-                record.sha256 = Some(sha256);
-                record.bytes = bytes;
+            match crate::evidence::sha256_file(log_path) {
+                Ok((sha256, bytes)) => {
+                    record.sha256 = Some(sha256);
+                    record.bytes = bytes;
+                }
+                // No matching line and nothing else to say: no log file.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    record.sha256 = Some(crate::evidence::EMPTY_SHA256.to_string());
+                }
+                Err(_) => {}
             }
         }
         Err(err) => record.message = format!("grep could not run: {err}"),

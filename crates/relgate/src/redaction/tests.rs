@@ -583,7 +583,8 @@ fn only_the_redactor_writes_files() {
         // Logs streamed through a LineRedactor (exec, service) or `redact` (grep).
         ("File::create(", &["exec.rs", "grep.rs", "service.rs"]),
         // The step summary (redacted), a service's pid bookkeeping, cargo's lock (read), lock
-        // files (run id, pid) and the fragment chain (file names and digests) through flock.rs.
+        // files (run id, pid) and the evidence journal (opened there; its lines are redacted
+        // with `redact_for`).
         (
             "OpenOptions::new()",
             &["ci.rs", "service.rs", "cargo_lock.rs", "flock.rs"],

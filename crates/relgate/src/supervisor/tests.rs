@@ -228,17 +228,14 @@ fn the_control_socket_cannot_be_opened_through_proc() {
         "setsid sh -c 'printf S > /proc/'$PPID'/fd/0 || echo refused; exec sleep {marker}' \
          </dev/null >>LOG 2>&1 & exit 0"
     )
-    .replace(
-        "LOG",
-        &fx.log().with_extension("side").display().to_string(),
-    ));
+    .replace("LOG", &fx.dir.path().join("side.log").display().to_string()));
     assert_eq!(running(&marker), Vec::<String>::new(), "left running");
     assert_eq!(result.uncontained, None, "{result:?}");
     assert!(
         result.leaked.iter().any(|l| l.command.contains(&marker)),
         "{result:?}"
     );
-    let side = std::fs::read_to_string(fx.log().with_extension("side")).expect("side log");
+    let side = std::fs::read_to_string(fx.dir.path().join("side.log")).expect("side log");
     assert!(side.contains("refused"), "{side}");
 }
 
