@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::evidence::{sha256_file, sha256_hex, CheckRecord, Decision, Ledger, Outcome};
+use crate::evidence::{CheckRecord, Decision, Ledger, Outcome};
+use crate::model::digest::{sha256_file, sha256_hex};
 use crate::signing::dsse;
 use crate::spec::Gate;
 

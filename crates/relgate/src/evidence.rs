@@ -6,23 +6,20 @@
 //! probes and checks never write the ledger themselves.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::spec::Severity;
+pub use crate::model::digest::{sha256_file, sha256_hex, EMPTY_SHA256};
+
+use crate::model::Severity;
 
 /// The file name of the ledger inside the out directory.
 pub const LEDGER_FILE: &str = "evidence.jsonl";
 
 /// The `prev` of the first line: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// sha256 of no bytes: the digest a check that printed nothing records. Such a check has no
-/// log file ([`CheckRecord::no_output`]).
-pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// The run header: what was run, from which tree, by which relgate, where and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -559,28 +556,6 @@ impl Ledger {
         crate::redaction::write_report(&path, text.as_bytes())?;
         Ok((path, head))
     }
-}
-
-/// sha256 of bytes, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// sha256 and length of a file, read in chunks.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-        total += read as u64;
-    }
-    Ok((hex::encode(hasher.finalize()), total))
 }
 
 /// What kind of problem `verify` found.

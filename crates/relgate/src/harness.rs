@@ -27,7 +27,8 @@ mod board;
 mod execute;
 mod scheduler;
 
-use crate::{clock, exec, exit_codes, fragment, nextest, outdir, plan, report, scanning, spec};
+use crate::model::{clock, exit_codes};
+use crate::{exec, fragment, nextest, outdir, plan, report, scanning, spec};
 use board::Board;
 use execute::skeleton;
 use scheduler::Scheduler;

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 
 use crate::evidence::ServiceRecord;
+use crate::model::clock;
 use crate::spec::{self, Gate, ProcessSpec, ReadyProbe, Reference, Service, ServiceKind};
 use crate::supervisor::{Launch, Supervised};
-use crate::{clock, exec, interrupt};
+use crate::{exec, interrupt};
 
 /// Where service logs go, relative to the out directory.
 pub const LOG_DIR: &str = "logs/services";
@@ -433,7 +434,7 @@ impl Drop for Services {
 }
 
 fn digest_into(record: &mut ServiceRecord, log_path: &Path) {
-    if let Ok((sha256, bytes)) = crate::evidence::sha256_file(log_path) {
+    if let Ok((sha256, bytes)) = crate::model::digest::sha256_file(log_path) {
         record.sha256 = Some(sha256);
         record.bytes = bytes;
     } else {

@@ -6,9 +6,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::evidence::{CaseKind, CheckRecord, Outcome};
+use crate::model::clock;
 use crate::setup;
 use crate::spec::{Check, CheckKind, CommandSpec, GrepSpec, ProbeSpec, ScanSpec};
-use crate::{cargo_lock, clock, exec, grep, probes, scanning, service, spec};
+use crate::{cargo_lock, exec, grep, probes, scanning, service, spec};
 
 use super::{RunState, ENV_ACTIVE_GATES, ENV_RECURSION_MARKER};
 
@@ -80,7 +81,7 @@ impl RunState {
         match written {
             Ok(()) => {
                 record.bytes = text.len() as u64;
-                record.sha256 = Some(crate::evidence::sha256_hex(text.as_bytes()));
+                record.sha256 = Some(crate::model::digest::sha256_hex(text.as_bytes()));
             }
             Err(err) => {
                 record.message = format!("cannot write the log {}: {err}", log_path.display());
@@ -328,14 +329,14 @@ fn run_grep(check: &Check, spec: &GrepSpec, log_path: &Path) -> CheckRecord {
                 Outcome::Fail
             };
             record.message = result.message;
-            match crate::evidence::sha256_file(log_path) {
+            match crate::model::digest::sha256_file(log_path) {
                 Ok((sha256, bytes)) => {
                     record.sha256 = Some(sha256);
                     record.bytes = bytes;
                 }
                 // No matching line and nothing else to say: no log file.
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    record.sha256 = Some(crate::evidence::EMPTY_SHA256.to_string());
+                    record.sha256 = Some(crate::model::digest::EMPTY_SHA256.to_string());
                 }
                 Err(_) => {}
             }

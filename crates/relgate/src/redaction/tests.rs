@@ -649,7 +649,7 @@ fn records_round_trip_with_only_their_secrets_masked() {
         bytes: 12,
         sha256: Some("ab".repeat(32)),
         outcome: Outcome::Fail,
-        severity: crate::spec::Severity::P0,
+        severity: crate::model::Severity::P0,
         message: format!("exit 3: {}", pg_url()),
         notes: vec![format!("{}{}{}", begin(), BODY[0], end())],
         cases: Vec::new(),

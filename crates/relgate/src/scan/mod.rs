@@ -1,7 +1,7 @@
 //! Scanner reports → [`Finding`]s with a release severity. Pure: bytes in, findings out, no I/O.
 //!
 //! [`parse`] reads one report in one [`Format`], maps every finding to a default
-//! [`Severity`](crate::spec::Severity) by the table below, then applies the user's
+//! [`Severity`](crate::model::Severity) by the table below, then applies the user's
 //! [`Overrides`]. [`redact_report`] prepares a report for storage without the raw secrets some
 //! scanners put in it.
 //!
@@ -61,7 +61,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::spec::Severity;
+use crate::model::Severity;
 
 /// A scanner report format relgate reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

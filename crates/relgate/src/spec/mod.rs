@@ -22,6 +22,8 @@ mod validate;
 pub use destructive::destructive_git_command;
 pub use error::{SpecError, SpecErrorKind};
 pub use model::*;
+// The severity a check declares; defined with the shared vocabulary below every stage.
+pub use crate::model::Severity;
 pub use probe::map_strings;
 pub use relgate_probes::duration::{format_duration, parse_duration};
 pub use scan::{ADVISORY_DB_PLACEHOLDER, REPORT_PLACEHOLDER};

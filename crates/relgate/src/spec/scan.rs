@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 use super::error::{nearest, SpecError, SpecErrorKind};
-use super::model::{CommandSpec, ScanSpec, Severity};
+use super::model::{CommandSpec, ScanSpec};
 use super::raw::{RawCheck, RawScan};
 use super::validate::Context;
+use crate::model::Severity;
 use crate::scan::{Format, Overrides};
 
 /// Where the gate puts the report path in a scanner's command.
