@@ -26,7 +26,7 @@ pub use model::*;
 pub use crate::model::Severity;
 pub use probe::map_strings;
 pub use relgate_probes::duration::{format_duration, parse_duration};
-pub use scan::{ADVISORY_DB_PLACEHOLDER, REPORT_PLACEHOLDER};
+pub use scan::{Format, Overrides, ADVISORY_DB_PLACEHOLDER, REPORT_PLACEHOLDER};
 pub use template::{expand, references, Reference, SERVICE_FIELDS};
 pub use tools::DEFAULT_INSTALL_TIMEOUT;
 pub use validate::{load, parse, slugify};

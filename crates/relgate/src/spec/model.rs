@@ -204,9 +204,9 @@ pub struct ScanSpec {
     /// The scanner command; its argv holds `{report}` (and maybe `{advisory_db}`).
     pub command: CommandSpec,
     /// The report's format.
-    pub format: crate::scan::Format,
+    pub format: super::scan::Format,
     /// Severity overrides by finding id, rule or scanner severity.
-    pub overrides: crate::scan::Overrides,
+    pub overrides: super::scan::Overrides,
 }
 
 /// A probe check: `probe = "jwt"` and the probe's own keys.
