@@ -296,7 +296,7 @@ fn store_gate(gate: &Gate, out_dir: &Path) -> std::io::Result<Option<String>> {
         // unchanged by the redactor too.
         .filter(|text| {
             crate::spec::parse(&gate.source, text).is_ok_and(|parsed| {
-                format!("{parsed:?}") == format!("{:?}", crate::redaction::redacted_gate(&parsed))
+                format!("{parsed:?}") == format!("{:?}", crate::spec::redacted_gate(&parsed))
             })
         });
     match text {

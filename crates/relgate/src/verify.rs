@@ -371,8 +371,8 @@ fn load_gate(
     })?;
     // As the run did: its secret `env` values are known secrets, and reports render its text
     // redacted.
-    crate::redaction::register_gate_secrets(&gate);
-    Ok(crate::redaction::redacted_gate(&gate))
+    crate::spec::register_gate_secrets(&gate);
+    Ok(crate::spec::redacted_gate(&gate))
 }
 
 /// Recomputes the verdict, packets and checklist records from the check records with the

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::spec::{redacted_gate, register_gate_secrets};
 
 fn github_token() -> String {
     ["gh", "p_", "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5b7"].concat()

@@ -12,6 +12,7 @@ mod error;
 mod model;
 mod probe;
 mod raw;
+mod redacted;
 mod scan;
 mod secret_names;
 mod services;
@@ -25,6 +26,7 @@ pub use model::*;
 // The severity a check declares; defined with the shared vocabulary below every stage.
 pub use crate::model::Severity;
 pub use probe::map_strings;
+pub use redacted::{redacted_gate, register_gate_secrets};
 pub use relgate_probes::duration::{format_duration, parse_duration};
 pub use scan::{Format, Overrides, ADVISORY_DB_PLACEHOLDER, REPORT_PLACEHOLDER};
 pub use template::{expand, references, Reference, SERVICE_FIELDS};

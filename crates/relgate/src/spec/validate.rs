@@ -36,7 +36,7 @@ pub fn load(path: &Path) -> Result<Gate, SpecError> {
     let gate = parse(path, &source)?;
     // From here on the values of secret-looking `env` entries are masked everywhere; parse
     // again so that an id equal to one of them is refused too.
-    if crate::redaction::register_gate_secrets(&gate) {
+    if crate::spec::register_gate_secrets(&gate) {
         parse(path, &source)
     } else {
         Ok(gate)
