@@ -181,6 +181,47 @@ pub struct CheckRecord {
 }
 
 impl CheckRecord {
+    /// A record of `check` of `packet` with everything not given at its default: no command,
+    /// no process status, no output, no notes, cases, findings or report, started and ended now.
+    /// Callers set what their kind of check knows (`CheckRecord { exit_code, .., ..new }`), so
+    /// a new field is added here once.
+    pub fn new(
+        packet: &str,
+        check: &str,
+        case_kind: CaseKind,
+        severity: Severity,
+        outcome: Outcome,
+        message: String,
+    ) -> CheckRecord {
+        let now = crate::model::clock::format_timestamp(crate::model::clock::now());
+        CheckRecord {
+            packet: packet.to_string(),
+            check: check.to_string(),
+            name: format!("{packet}::{check}"),
+            case_kind,
+            argv: Vec::new(),
+            cwd: String::new(),
+            started: now.clone(),
+            ended: now,
+            duration_ms: 0,
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+            log: None,
+            bytes: 0,
+            sha256: None,
+            outcome,
+            severity,
+            message,
+            notes: Vec::new(),
+            cases: Vec::new(),
+            findings: Vec::new(),
+            report: None,
+            report_sha256: None,
+            leaked: Vec::new(),
+        }
+    }
+
     /// Where the log of `check` of `packet` is, relative to the out directory (written only
     /// when the check printed something).
     pub fn log_path(packet: &str, check: &str) -> String {

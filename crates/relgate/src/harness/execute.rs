@@ -348,7 +348,6 @@ fn run_grep(check: &Check, spec: &GrepSpec, log_path: &Path) -> CheckRecord {
 
 /// A record for a check that did not run (or whose runner failed before it could say more).
 pub(super) fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckRecord {
-    let now = clock::format_timestamp(clock::now());
     let (case_kind, argv, cwd) = match &check.kind {
         CheckKind::Command(command) => (
             CaseKind::Command,
@@ -368,29 +367,16 @@ pub(super) fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckR
         ),
     };
     CheckRecord {
-        packet: check.packet.clone(),
-        check: check.id.clone(),
         name: check.name(),
-        case_kind,
         argv,
         cwd,
-        started: now.clone(),
-        ended: now,
-        duration_ms: 0,
-        exit_code: None,
-        signal: None,
-        timed_out: false,
-        log: None,
-        bytes: 0,
-        sha256: None,
-        outcome,
-        severity: check.severity,
-        message: message.to_string(),
-        notes: Vec::new(),
-        cases: Vec::new(),
-        findings: Vec::new(),
-        report: None,
-        report_sha256: None,
-        leaked: Vec::new(),
+        ..CheckRecord::new(
+            &check.packet,
+            &check.id,
+            case_kind,
+            check.severity,
+            outcome,
+            message.to_string(),
+        )
     }
 }

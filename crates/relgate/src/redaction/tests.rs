@@ -630,10 +630,6 @@ fn only_the_redactor_writes_files() {
 fn records_round_trip_with_only_their_secrets_masked() {
     use crate::evidence::{CaseKind, CheckRecord, Outcome, RunHeader};
     let record = CheckRecord {
-        packet: "SEC-01".into(),
-        check: "a".into(),
-        name: "SEC-01::a".into(),
-        case_kind: CaseKind::Checklist,
         argv: vec![
             "sh".into(),
             "-c".into(),
@@ -644,20 +640,18 @@ fn records_round_trip_with_only_their_secrets_masked() {
         ended: "2026-01-01T00:00:01Z".into(),
         duration_ms: u64::MAX,
         exit_code: Some(3),
-        signal: None,
-        timed_out: false,
         log: Some("logs/SEC-01/a.log".into()),
         bytes: 12,
         sha256: Some("ab".repeat(32)),
-        outcome: Outcome::Fail,
-        severity: crate::model::Severity::P0,
-        message: format!("exit 3: {}", pg_url()),
         notes: vec![format!("{}{}{}", begin(), BODY[0], end())],
-        cases: Vec::new(),
-        findings: Vec::new(),
-        report: None,
-        report_sha256: None,
-        leaked: Vec::new(),
+        ..CheckRecord::new(
+            "SEC-01",
+            "a",
+            CaseKind::Checklist,
+            crate::model::Severity::P0,
+            Outcome::Fail,
+            format!("exit 3: {}", pg_url()),
+        )
     };
     let masked = redacted(&record);
     let mut expected = record.clone();
