@@ -1,6 +1,8 @@
 //! `cargo xtask gate`: the relgate command line. The CLI plus glue; the engine is `relgate`.
 
 mod bench;
+#[cfg(test)]
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
