@@ -323,7 +323,11 @@ pub fn run(options: &Options) -> i32 {
         }
     }
     if options.mode == Mode::Nextest {
-        return if trials_failed { 101 } else { exit_codes::OK };
+        return if trials_failed {
+            exit_codes::TEST_FAILED
+        } else {
+            exit_codes::OK
+        };
     }
 
     if let Some(Err(err)) = deferred.map(crate::atomic::Deferred::sync) {

@@ -46,8 +46,8 @@ impl RunState {
         let mut record = skeleton(check, "", Outcome::Error);
         let endpoints = match self.services.ensure(&check.services) {
             Ok(endpoints) => endpoints,
-            Err(message) => {
-                record.message = message;
+            Err(why) => {
+                record.message = why.to_string();
                 return record;
             }
         };
@@ -188,8 +188,8 @@ impl RunState {
         let mut notes = Vec::new();
         let endpoints = match self.services.ensure(&check.services) {
             Ok(endpoints) => endpoints,
-            Err(message) => {
-                let mut record = skeleton(check, &message, Outcome::Error);
+            Err(why) => {
+                let mut record = skeleton(check, &why.to_string(), Outcome::Error);
                 record.case_kind = CaseKind::Command;
                 record.argv = command.argv.clone();
                 record.cwd = command.cwd.display().to_string();
