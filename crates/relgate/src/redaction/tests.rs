@@ -582,7 +582,10 @@ fn only_the_redactor_writes_files() {
             &["redaction.rs", "harness.rs", "outdir.rs"],
         ),
         // Logs streamed through a LineRedactor (exec, service) or `redact` (grep).
-        ("File::create(", &["exec.rs", "grep.rs", "service/process.rs"]),
+        (
+            "File::create(",
+            &["exec.rs", "grep.rs", "service/process.rs"],
+        ),
         // The step summary (redacted), a service's pid bookkeeping, cargo's lock (read), lock
         // files (run id, pid) and the evidence journal (opened there; its lines are redacted
         // with `redact_for`).
