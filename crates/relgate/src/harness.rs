@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Parser;
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed};
 
 use crate::evidence::{CaseOutcome, CheckRecord, Outcome, RunHeader};
 use crate::progress::{self, Progress};
@@ -26,6 +26,7 @@ use crate::verdict::{self, Stage, Triage};
 mod board;
 mod execute;
 mod scheduler;
+mod trials;
 
 use crate::model::{clock, exit_codes};
 use crate::{exec, fragment, nextest, outdir, plan, report, scanning, spec};
@@ -126,67 +127,16 @@ pub fn run(options: &Options) -> i32 {
         return code;
     }
     crate::interrupt::install();
-    let parsed = Arguments::try_parse_from(
-        std::iter::once("gate".to_string()).chain(options.libtest_args.iter().cloned()),
-    );
-    let list_only = parsed.as_ref().is_ok_and(|args| args.list);
-    let run_id = match (options.mode, std::env::var("NEXTEST_RUN_ID")) {
-        (Mode::Nextest, Ok(id)) if !id.is_empty() => id,
-        (Mode::Nextest, _) if !list_only => {
-            eprintln!("error: NEXTEST_RUN_ID is not set: the processes of this nextest run cannot be told from another run's (use cargo-nextest 0.9.50 or later)");
-            return exit_codes::INVALID;
-        }
-        _ => outdir::new_run_id(),
+    let Prepared {
+        gate,
+        mut args,
+        run_id,
+        list_only,
+        out_lock: _out_lock,
+    } = match prepare(options) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
     };
-    // Before anything can fail: take the out directory and remove the previous verdict, so a
-    // refused or killed run never leaves an earlier run's reports looking current.
-    let _out_lock = if list_only {
-        None
-    } else {
-        let sharing = match options.mode {
-            Mode::Nextest => outdir::Sharing::PerRun,
-            _ => outdir::Sharing::Exclusive,
-        };
-        match outdir::acquire(&options.out_dir, &run_id, sharing, outdir::Purpose::Run) {
-            Ok(lock) => Some(lock),
-            Err(err) => {
-                eprintln!("error: {err}");
-                return exit_codes::INVALID;
-            }
-        }
-    };
-    let gate = match spec::load(&options.gate) {
-        Ok(gate) => gate,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return exit_codes::INVALID;
-        }
-    };
-    for packet in &options.packets {
-        if gate.packet(packet).is_none() {
-            let known: Vec<&str> = gate.packets.iter().map(|p| p.id.as_str()).collect();
-            eprintln!(
-                "error: --packet {packet}: no such packet in {} (packets: {})",
-                options.gate.display(),
-                known.join(", ")
-            );
-            return exit_codes::INVALID;
-        }
-    }
-    let mut args = match parsed {
-        Ok(args) => args,
-        Err(err) => {
-            let _ = err.print();
-            return exit_codes::INVALID;
-        }
-    };
-    if args.test_threads.is_none() {
-        args.test_threads = options.jobs;
-    }
-    if args.test_threads == Some(0) {
-        eprintln!("error: -j / --test-threads must be at least 1 (0 would run no trial, ever)");
-        return exit_codes::INVALID;
-    }
 
     let header = run_header(&gate, &run_id, options.mode.label());
     let active_gates = match std::env::var(ENV_ACTIVE_GATES) {
@@ -216,37 +166,7 @@ pub fn run(options: &Options) -> i32 {
         gate,
     });
 
-    let mut trials = Vec::new();
-    for packet_id in &selected_ids {
-        let packet = shared.packet(packet_id);
-        for check in &packet.checks {
-            let state = Arc::clone(&shared);
-            let name = check.name();
-            let (packet_id, check_id) = (packet.id.clone(), check.id.clone());
-            trials.push(Trial::ignorable_test(name, move || {
-                crate::redaction::trial_result(state.check_trial(&packet_id, &check_id))
-            }));
-        }
-        for check in &packet.checks {
-            for case in check.cases() {
-                let state = Arc::clone(&shared);
-                let name = check.case_name(case);
-                let (packet_id, check_id, case) =
-                    (packet.id.clone(), check.id.clone(), case.clone());
-                trials.push(Trial::ignorable_test(name, move || {
-                    crate::redaction::trial_result(state.case_trial(&packet_id, &check_id, &case))
-                }));
-            }
-        }
-        for item in &packet.checklist {
-            let state = Arc::clone(&shared);
-            let name = packet.checklist_name(item);
-            let (packet_id, slug) = (packet.id.clone(), item.slug.clone());
-            trials.push(Trial::ignorable_test(name, move || {
-                crate::redaction::trial_result(state.checklist_trial(&packet_id, &slug))
-            }));
-        }
-    }
+    let trials = trials::build(&shared, &selected_ids);
     let total = trials.len();
     let in_run: HashSet<String> = trials
         .iter()
@@ -310,12 +230,136 @@ pub fn run(options: &Options) -> i32 {
     if list_only {
         return exit_codes::OK;
     }
-    let trials_failed = conclusion.has_failed();
+    let selection = Selection {
+        total,
+        selected: selected_count,
+    };
+    finish_run(
+        options,
+        &shared,
+        header,
+        &service_tag,
+        conclusion.has_failed(),
+        deferred,
+        selection,
+    )
+}
+
+/// What a run starts from once its arguments, out directory and gate file are accepted.
+struct Prepared {
+    gate: Gate,
+    args: Arguments,
+    run_id: String,
+    list_only: bool,
+    /// Held for the whole run (`None` when only listing).
+    out_lock: Option<outdir::OutDirLock>,
+}
+
+/// Parses the libtest arguments, takes the out directory (removing the previous verdict, so a
+/// refused or killed run never leaves an earlier run's reports looking current), loads the
+/// gate and checks `--packet` and `-j`. `Err` is the exit code, after the error was printed.
+fn prepare(options: &Options) -> Result<Prepared, i32> {
+    let parsed = Arguments::try_parse_from(
+        std::iter::once("gate".to_string()).chain(options.libtest_args.iter().cloned()),
+    );
+    let list_only = parsed.as_ref().is_ok_and(|args| args.list);
+    let run_id = match (options.mode, std::env::var("NEXTEST_RUN_ID")) {
+        (Mode::Nextest, Ok(id)) if !id.is_empty() => id,
+        (Mode::Nextest, _) if !list_only => {
+            eprintln!("error: NEXTEST_RUN_ID is not set: the processes of this nextest run cannot be told from another run's (use cargo-nextest 0.9.50 or later)");
+            return Err(exit_codes::INVALID);
+        }
+        _ => outdir::new_run_id(),
+    };
+    // Before anything can fail: take the out directory and remove the previous verdict, so a
+    // refused or killed run never leaves an earlier run's reports looking current.
+    let out_lock = if list_only {
+        None
+    } else {
+        let sharing = match options.mode {
+            Mode::Nextest => outdir::Sharing::PerRun,
+            _ => outdir::Sharing::Exclusive,
+        };
+        match outdir::acquire(&options.out_dir, &run_id, sharing, outdir::Purpose::Run) {
+            Ok(lock) => Some(lock),
+            Err(err) => {
+                eprintln!("error: {err}");
+                return Err(exit_codes::INVALID);
+            }
+        }
+    };
+    let gate = match spec::load(&options.gate) {
+        Ok(gate) => gate,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return Err(exit_codes::INVALID);
+        }
+    };
+    for packet in &options.packets {
+        if gate.packet(packet).is_none() {
+            let known: Vec<&str> = gate.packets.iter().map(|p| p.id.as_str()).collect();
+            eprintln!(
+                "error: --packet {packet}: no such packet in {} (packets: {})",
+                options.gate.display(),
+                known.join(", ")
+            );
+            return Err(exit_codes::INVALID);
+        }
+    }
+    let mut args = match parsed {
+        Ok(args) => args,
+        Err(err) => {
+            let _ = err.print();
+            return Err(exit_codes::INVALID);
+        }
+    };
+    if args.test_threads.is_none() {
+        args.test_threads = options.jobs;
+    }
+    if args.test_threads == Some(0) {
+        eprintln!("error: -j / --test-threads must be at least 1 (0 would run no trial, ever)");
+        return Err(exit_codes::INVALID);
+    }
+
+    Ok(Prepared {
+        gate,
+        args,
+        run_id,
+        list_only,
+        out_lock,
+    })
+}
+
+/// How many trials the run had, and how many were selected (a partial run is no release
+/// verdict).
+struct Selection {
+    total: usize,
+    selected: usize,
+}
+
+/// After the trials: stops the services, writes their records, and — in one process — makes
+/// the evidence durable, writes the ledger and every report, prints the summary and returns
+/// the exit code (under nextest, `gate report` does that later).
+fn finish_run(
+    options: &Options,
+    shared: &RunState,
+    header: RunHeader,
+    service_tag: &str,
+    trials_failed: bool,
+    deferred: Option<crate::atomic::Deferred>,
+    selection: Selection,
+) -> i32 {
+    let Selection {
+        total,
+        selected: selected_count,
+    } = selection;
+    let partial = selected_count < total;
+    let run_id = &shared.run_id;
     let service_records = shared.services.stop_all();
     // Every check ran: the supervisors kept for the next one can go.
     crate::supervisor::retire_idle();
     for record in &service_records {
-        if let Err(err) = fragment::write_service(&options.out_dir, &run_id, &service_tag, record) {
+        if let Err(err) = fragment::write_service(&options.out_dir, run_id, service_tag, record) {
             eprintln!(
                 "warning: cannot write evidence fragment for service {}: {err}",
                 record.name
