@@ -13,7 +13,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-#[path = "../crates/relgate/tests/support/sarif_consumer.rs"]
+#[path = "../../crates/relgate/tests/it/support/sarif_consumer.rs"]
 mod sarif_consumer;
 
 use std::path::{Path, PathBuf};
