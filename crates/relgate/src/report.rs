@@ -42,7 +42,7 @@ pub fn finish(
     today: NaiveDate,
 ) -> std::io::Result<Finished> {
     // Reports show the gate's own text redacted (ids are never changed by redaction).
-    let gate = &crate::redaction::redacted_gate(gate);
+    let gate = &crate::spec::redacted_gate(gate);
     let mut by_name: BTreeMap<String, CheckRecord> = records
         .into_iter()
         .filter(|record| record.case_kind != CaseKind::Checklist)
@@ -245,7 +245,7 @@ pub fn print_summary(
     out_dir: &Path,
 ) -> std::io::Result<()> {
     let mut out = crate::redaction::Writer::new(out);
-    let gate = &crate::redaction::redacted_gate(gate);
+    let gate = &crate::spec::redacted_gate(gate);
     write_summary(&mut out, gate, finished, out_dir)?;
     out.finish()
 }

@@ -25,8 +25,9 @@ use std::time::Duration;
 
 use crate::support::fuzz::mutate::{mutate, Language};
 use crate::support::fuzz::{cases, corpus, generate, timed, Entry, Gen};
-use relgate::evidence::{self, sha256_hex, LEDGER_FILE};
+use relgate::evidence::{self, LEDGER_FILE};
 use relgate::import::{self, ImportError};
+use relgate::model::digest::sha256_hex;
 use relgate::redaction;
 use relgate::scan::{self, Format, Overrides, ScanError};
 use relgate::spec::{self, SpecError, SpecErrorKind};
