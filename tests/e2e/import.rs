@@ -4,14 +4,11 @@
 //!
 //! The seeds are read from `../shared/seeds/` beside the workspace, or from `RELGATE_SEEDS`.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use support::*;
+use crate::support::*;
 
 const PROGRESS_SEED: &str = "release-security-gate-progress.md";
 const IAM_SEED: &str = "iam-hardening-remediation-tracker.md";

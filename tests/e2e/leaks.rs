@@ -1,14 +1,12 @@
 //! Processes cannot escape a check or outlive the gate: leak detection end to end through the
 //! real xtask, and a SIGKILL of the gate with checks and a service running.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{fixtures, gate_with_env, xtask, Run};
+use crate::support::{fixtures, gate_with_env, xtask, Run};
 
 /// A number no other process has in its command line: `300.<test pid><n>`.
 fn mark(n: u32) -> String {

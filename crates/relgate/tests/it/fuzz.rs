@@ -19,19 +19,18 @@
 //! fixed seed list (a few seconds in all). `RELGATE_FUZZ_CASES` / `RELGATE_FUZZ_SECONDS` run
 //! longer, `RELGATE_FUZZ_SEED` replays one case (see `support/fuzz/mod.rs`).
 
-mod support;
-
+use crate::support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::fuzz::mutate::{mutate, Language};
+use crate::support::fuzz::{cases, corpus, generate, timed, Entry, Gen};
 use relgate::evidence::{self, LEDGER_FILE};
 use relgate::import::{self, ImportError};
 use relgate::model::digest::sha256_hex;
 use relgate::redaction;
 use relgate::scan::{self, Format, Overrides, ScanError};
 use relgate::spec::{self, SpecError, SpecErrorKind};
-use support::fuzz::mutate::{mutate, Language};
-use support::fuzz::{cases, corpus, generate, timed, Entry, Gen};
 
 /// A part of the fake GitHub token the generators and the corpus plant (`ghp_FAKE0123…`; the
 /// repository's secret scan takes `FAKE` for a placeholder, the redactor masks it all the same).

@@ -3,15 +3,12 @@
 //! need them and always stopped: after a failed check, after a service that does not start,
 //! and after Ctrl-C, with no process and no data directory left behind.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 /// A temp dir the gate uses as TMPDIR, traversable by the `postgres` user (clusters made by
 /// root run as that user).

@@ -4,17 +4,15 @@
 //! an ES256 issuer, an `azp`-checking service, and a small HS256 server of this file (strict:
 //! passes; signature check off: fails).
 
-#[allow(dead_code)]
-mod support;
-
+use crate::support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::support::probes::{self, root, Outcome};
+use crate::support::{Database, Service};
 use relgate_probes::CaseOutcome;
-use support::probes::{self, root, Outcome};
-use support::{Database, Service};
 
 /// Runs `kind` with the packets.toml text `config` (references already substituted) from the
 /// workspace root; no token, key or HMAC secret may show anywhere in the log or the cases.

@@ -2,15 +2,13 @@
 //! against the hardened tenant-api, fails against every flaw it hunts with the case that
 //! should catch it named, and leaves every tenant table's rows unchanged.
 
-#[allow(dead_code)]
-mod support;
-
+use crate::support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::support::probes::{fingerprints, probe, probe_unchanged, Outcome};
+use crate::support::{Database, Service};
 use relgate_probes::CaseOutcome;
-use support::probes::{fingerprints, probe, probe_unchanged, Outcome};
-use support::{Database, Service};
 
 use CaseOutcome::{Fail, Inconclusive, Pass};
 

@@ -10,17 +10,12 @@
 //! This repository scans itself for secrets, so the planted secrets are assembled at run time
 //! and no literal secret appears in this file.
 
-#[path = "support/mod.rs"]
-mod support;
-
-#[path = "../crates/relgate/tests/support/sarif_consumer.rs"]
-mod sarif_consumer;
-
+use crate::sarif_consumer;
 use std::path::{Path, PathBuf};
 
+use crate::support::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::*;
 
 const ADVISORY_DB: &str = "RELGATE_ADVISORY_DB";
 
@@ -85,7 +80,7 @@ fn write_gate(dir: &Path, body: &str) -> PathBuf {
     path
 }
 
-use support::run_gate;
+use crate::support::run_gate;
 
 fn verdict_of(run: &Run) -> Value {
     let verdict = run.ledger().pop().expect("ledger not empty");

@@ -1,13 +1,10 @@
 //! End to end: `cargo xtask gate --gate tests/fixtures/<name>.toml --out <tempdir>` as a real
 //! child process, asserting its exit code, the JUnit file and the ledger.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn all_pass_is_go() {
@@ -984,7 +981,7 @@ fn a_probe_case_filtered_alone_names_the_probe_to_select() {
 }
 
 /// The gate files of the fuzz corpus that once failed (`tests/fuzz-corpus/gates/regression-*`,
-/// see `crates/relgate/tests/fuzz.rs`): each either loads (its tests are listed) or exits 2 with
+/// see `crates/relgate/tests/it/fuzz.rs`): each either loads (its tests are listed) or exits 2 with
 /// one short `error: FILE:LINE:COLUMN: …` line, and runs nothing.
 #[test]
 fn fuzz_corpus_gate_regressions_load_or_exit_2_with_file_line_and_column() {

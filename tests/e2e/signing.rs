@@ -5,14 +5,12 @@
 //! ssh-keygen, openssl, python3 and securesystemslib are optional locally (the test says it is
 //! skipped); with `RELGATE_REQUIRE_TOOLS` set (as `.ci/run` does) a missing tool fails instead.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::{fixtures, gate, gate_with_env, runs, skip, xtask, Run};
 use relgate::evidence::{CaseKind, Ledger, Line, Outcome, Record};
 use serde_json::Value;
-use support::{fixtures, gate, gate_with_env, runs, skip, xtask, Run};
 
 const ENVELOPE: &str = "attestation.intoto.dsse.json";
 const STATEMENT: &str = "attestation.intoto.json";

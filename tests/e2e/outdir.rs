@@ -2,14 +2,12 @@
 //! without output, a run killed between checks, and dependency order under nextest — each an
 //! attack of issue 12 (or a guarantee of issue 13's journal) that must now hold.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 /// A gate file written into `dir`.
 fn gate_file(dir: &Path, name: &str, text: &str) -> PathBuf {

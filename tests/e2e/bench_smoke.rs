@@ -1,8 +1,7 @@
 //! The benchmark in its smoke mode (tiny sizes): it runs every workload through the real
 //! binary and prints every row with a target and PASS or MISS. Timings never fail it; only a
 //! crash does.
-
-mod support;
+use crate::support;
 
 #[test]
 fn the_benchmark_runs_in_smoke_mode() {

@@ -2,12 +2,11 @@
 //! number of runs or processes asking), and a check that needs a tool still missing is an ERROR
 //! naming the tool and the command that installs it — never a silent pass.
 
-mod support;
-
+use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use support::{run_gate, xtask, Run};
+use crate::support::{run_gate, xtask, Run};
 
 /// A gate in `dir`: `widget` installs by creating `bin/widget` and counting its installs in
 /// `installs`; `unobtainable` cannot be installed (no registry).

@@ -3,14 +3,11 @@
 //! wrong secret makes the probe inconclusive instead of passing, and a run changes no table but
 //! `webhook_deliveries` (the positive control's one delivery, the documented side effect).
 
-#[allow(dead_code)]
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::probes::{self, fingerprints, root, Outcome};
+use crate::support::{webhook_secret, Database, Service};
 use relgate_probes::CaseOutcome;
-use support::probes::{self, fingerprints, root, Outcome};
-use support::{webhook_secret, Database, Service};
 
 /// Every table of the service but `webhook_deliveries`, which the control delivery grows.
 const UNCHANGED_TABLES: [&str; 11] = [

@@ -1,7 +1,7 @@
 //! `report.sarif` as its consumers read it: the OASIS SARIF 2.1.0 schema (Python's `jsonschema`,
 //! run as a child process) and what GitHub code scanning demands beyond the schema.
 //!
-//! Shared by `crates/relgate/tests/sarif_golden.rs` and `tests/e2e_scans.rs` (through
+//! Shared by `crates/relgate/tests/it/sarif_golden.rs` and `tests/e2e/scans.rs` (through
 //! `#[path]`). The schema comes from `$RELGATE_SCHEMAS` (default `../shared/schemas` beside the
 //! workspace); where it or `jsonschema` is missing the schema check prints `skipped: <why>`, and
 //! with `RELGATE_REQUIRE_TOOLS` set (as `.ci/run` does) that is a failure instead.

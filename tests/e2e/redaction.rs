@@ -5,11 +5,9 @@
 //! and the GitHub step summary are searched for the secret bytes. Secrets are assembled at run
 //! time, so this file holds none (the repository's own secret scan stays clean).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::{run_gate, xtask, Run};
+use crate::support::{run_gate, xtask, Run};
 
 fn github_token() -> String {
     ["gh", "p_", "Zr8sT1uV4wX7yA0bC3dE6fG9hJ2kL5mN8pQ1"].concat()

@@ -2,12 +2,11 @@
 //! findings that are accepted and tracked, expired and unused acceptances (the fixture in
 //! `support/fixture.rs`, shared with the SARIF golden test).
 //!
-//! `UPDATE_GOLDEN=1 cargo test -p relgate --test tracker_golden` rewrites
+//! `UPDATE_GOLDEN=1 cargo test -p relgate --test it tracker_golden::` rewrites
 //! `tests/golden/tracker.md`; review the diff by eye: it must read like the seed tracker.
 
-mod support;
-
-use support::fixture::{gate, ledger};
+use crate::support;
+use crate::support::fixture::{gate, ledger};
 
 #[test]
 fn tracker_matches_the_golden_file() {

@@ -151,7 +151,7 @@ impl Drop for KeepOnPanic<'_> {
         let kept = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, self.input));
         let seed = self.name.rsplit('-').next().unwrap_or_default();
         eprintln!(
-            "fuzz case failed; input {} ({:?}); replay: RELGATE_FUZZ_SEED=0x{seed} cargo test -p relgate --test fuzz",
+            "fuzz case failed; input {} ({:?}); replay: RELGATE_FUZZ_SEED=0x{seed} cargo test -p relgate --test it fuzz::",
             path.display(),
             kept.map(|()| self.input.len()),
         );

@@ -8,17 +8,14 @@
 //! `RELGATE_REQUIRE_TOOLS=1` (as `.ci/run` sets it); `RELGATE_SKIP_BROWSER=1` skips it on
 //! purpose.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use support::*;
 
 const FIXTURE: &str = "reports/packets.toml";
 const FAILING: &str = "SEC-01::tenant-suite";

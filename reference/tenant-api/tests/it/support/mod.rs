@@ -1,7 +1,8 @@
-//! Test support: one throwaway Postgres cluster per test binary, a fresh database and a real
-//! `tenant-api` child process per test, HTTP over 127.0.0.1 and token minting with the test keys.
+//! Test support: one throwaway Postgres cluster for the test binary (every suite shares it), a
+//! fresh database and a real `tenant-api` child process per test, HTTP over 127.0.0.1 and
+//! token minting with the test keys.
 
-// Only the probe proof tests use it; tests/api.rs does not.
+// Only the probe proof tests use it; api.rs does not.
 #[allow(dead_code)]
 pub mod probes;
 pub mod tokens;

@@ -4,12 +4,13 @@
 //! service with each `--flaw` and shows the same attack now succeeds (or the catalog shows the
 //! weakness), so the hardened assertions are known to be able to fail.
 
-mod support;
-
+use crate::support;
+use crate::support::tokens::{self, claims, claims_with, token};
+use crate::support::{
+    audit_chain_problems, now, svix_signature, webhook_secret, Database, Service,
+};
 use postgres::Transaction;
 use serde_json::{json, Value};
-use support::tokens::{self, claims, claims_with, token};
-use support::{audit_chain_problems, now, svix_signature, webhook_secret, Database, Service};
 
 const TENANT_TABLES: [&str; 6] = tenant_api::schema::TENANT_TABLES;
 

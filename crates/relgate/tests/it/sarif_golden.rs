@@ -2,20 +2,19 @@
 //! GitHub code scanning's rules), from the shared fixture of `support/fixture.rs` plus a packet
 //! with a failing grep, a SARIF scan with file findings and a check that could not start.
 //!
-//! `UPDATE_GOLDEN=1 cargo test -p relgate --test sarif_golden` rewrites
+//! `UPDATE_GOLDEN=1 cargo test -p relgate --test it sarif_golden::` rewrites
 //! `tests/golden/report.sarif`; review the diff.
 
-mod support;
-
+use crate::support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::support::fixture::{self, command, finding, record};
+use crate::support::sarif_consumer::{assert_valid, code_scanning_problems, schema_errors};
 use relgate::evidence::{CaseKind, CheckRecord, Ledger, Outcome};
 use relgate::sarif_report::{self, SourceTree};
 use relgate::spec::{Gate, Severity};
 use serde_json::Value;
-use support::fixture::{self, command, finding, record};
-use support::sarif_consumer::{assert_valid, code_scanning_problems, schema_errors};
 
 /// A packet the shared fixture does not have: a grep that fails, a SARIF scan whose findings are
 /// files below its `cwd` (and one outside the gate root), a command that could not start.

@@ -1,0 +1,11 @@
+//! The reference service's integration tests: one test binary, so its suites also share one
+//! throwaway Postgres cluster (`support::cluster`, a static of this process) instead of starting
+//! one per file. Each file below is a module, so a suite is a filter:
+//! `cargo test -p tenant-api --test it probe_webhook::`.
+
+mod support;
+
+mod api;
+mod probe_database;
+mod probe_identity;
+mod probe_webhook;
