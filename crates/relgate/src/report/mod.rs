@@ -3,6 +3,12 @@
 //! [`finish`] is used both at the end of an in-process run and by `cargo xtask gate report`,
 //! which rebuilds everything from the fragments of the last run (after `cargo nextest run`).
 
+pub mod ci;
+pub mod html;
+pub mod junit;
+pub mod sarif;
+pub mod tracker;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +22,7 @@ use crate::evidence::{
 use crate::redaction::redacted;
 use crate::spec::{Gate, Severity};
 use crate::verdict::{self, Stage, Verdict};
-use crate::{clock, exit_codes, fragment, junit};
+use crate::{clock, exit_codes, fragment};
 
 /// What a finished run produced.
 #[derive(Debug)]
