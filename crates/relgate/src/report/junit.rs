@@ -14,12 +14,16 @@
 //!   `<system-out>`; the triage of the latter is the suite property `triage.PACKET::check`.
 //! - every `<testsuite>` has `<properties>`, `<system-out>` and `<system-err>`, even if empty.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader};
+use super::text::{read_log_tail, TailError};
+use super::view::ReportView;
+use crate::evidence::{
+    CaseKind, CaseOutcome, CheckRecord, Ledger, Outcome, Record, RunHeader, VerdictRecord,
+};
 use crate::spec::Gate;
 use crate::verdict::{Triage, Verdict};
 use crate::{clock, exec};
@@ -33,12 +37,10 @@ const TAIL_LINES: usize = 40;
 /// The skip message of a case the gate lists but this run has no record of (filtered out).
 const NOT_RUN: &str = "not run in this run";
 
-/// Renders the JUnit XML for a run.
-///
-/// `checks` holds the records of checks and checklist items. Every check and checklist item of
-/// the gate gets a test case, a skipped one when it has no record; a record the gate does not
-/// list is still shown, in its packet's suite (or a suite of its own), never dropped. Logs are
-/// read from `out_dir` for their tails.
+/// Renders the JUnit XML for a run from its verdict and records (`checks` holds the records of
+/// checks and checklist items, `verdict` the verdict on them, as the ledger records it): the
+/// entry point for a caller that has not built a ledger (`verify` recomputes the verdict).
+/// Renders [`render_view`] of the ledger they make.
 pub fn render(
     gate: &Gate,
     header: &RunHeader,
@@ -46,8 +48,32 @@ pub fn render(
     verdict: &Verdict,
     out_dir: &Path,
 ) -> String {
-    let derived: Vec<CheckRecord> = checks.iter().flat_map(probe_cases).collect();
-    let mut unclaimed: Vec<&CheckRecord> = checks.iter().chain(&derived).collect();
+    let mut ledger = Ledger::default();
+    ledger.records.push(Record::Header(header.clone()));
+    ledger
+        .records
+        .extend(checks.iter().cloned().map(Record::Check));
+    ledger
+        .records
+        .extend(verdict.packets.iter().cloned().map(Record::Packet));
+    ledger.records.push(Record::Verdict(verdict.record.clone()));
+    render_view(&ReportView::new(gate, &ledger, out_dir).with_triage(&verdict.triage))
+}
+
+/// Renders the JUnit XML for a run.
+///
+/// Every check and checklist item of the gate gets a test case, a skipped one when it has no
+/// record; a record the gate does not list is still shown, in its packet's suite (or a suite of
+/// its own), never dropped. Logs are read from the view's out directory for their tails; why a
+/// failure does not block comes from the view's triage.
+pub fn render_view(view: &ReportView<'_>) -> String {
+    let gate = view.gate;
+    let checks: Vec<&CheckRecord> = view.ledger.checks().collect();
+    let derived: Vec<CheckRecord> = checks
+        .iter()
+        .flat_map(|record| probe_cases(record))
+        .collect();
+    let mut unclaimed: Vec<&CheckRecord> = checks.iter().copied().chain(&derived).collect();
     let mut suites: Vec<SuitePlan> = gate
         .packets
         .iter()
@@ -90,10 +116,9 @@ pub fn render(
     }
 
     let context = Context {
-        gate,
-        header,
-        verdict,
-        out_dir,
+        view,
+        header: view.header(),
+        verdict: view.verdict(),
     };
     let mut report = Report::unnamed();
     for (index, suite) in suites.iter().enumerate() {
@@ -153,7 +178,7 @@ fn probe_cases(record: &CheckRecord) -> Vec<CheckRecord> {
         .collect()
 }
 
-/// Renders and writes `<out_dir>/junit.xml` atomically; returns its path.
+/// Renders and writes `<out_dir>/junit.xml` atomically; returns its path. As [`render`].
 pub fn write(
     gate: &Gate,
     header: &RunHeader,
@@ -161,11 +186,18 @@ pub fn write(
     verdict: &Verdict,
     out_dir: &Path,
 ) -> std::io::Result<PathBuf> {
+    write_rendered(out_dir, &render(gate, header, checks, verdict, out_dir))
+}
+
+/// Renders ([`render_view`]) and writes `<out_dir>/junit.xml` redacted and atomically; returns
+/// its path.
+pub fn write_view(view: &ReportView<'_>) -> std::io::Result<PathBuf> {
+    write_rendered(view.out_dir, &render_view(view))
+}
+
+fn write_rendered(out_dir: &Path, xml: &str) -> std::io::Result<PathBuf> {
     let path = out_dir.join(JUNIT_FILE);
-    crate::redaction::write_report(
-        &path,
-        render(gate, header, checks, verdict, out_dir).as_bytes(),
-    )?;
+    crate::redaction::write_report(&path, xml.as_bytes())?;
     Ok(path)
 }
 
@@ -179,10 +211,11 @@ struct SuitePlan<'a> {
 
 /// What every suite and case is rendered from.
 struct Context<'a> {
-    gate: &'a Gate,
-    header: &'a RunHeader,
-    verdict: &'a Verdict,
-    out_dir: &'a Path,
+    view: &'a ReportView<'a>,
+    /// `None` only for a ledger without header record (never one `finish` writes).
+    header: Option<&'a RunHeader>,
+    /// `None` only for a ledger without verdict record (never one `finish` writes).
+    verdict: Option<&'a VerdictRecord>,
 }
 
 /// One rendered case and what it adds to its suite.
@@ -199,7 +232,7 @@ fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> Test
     // would be torn apart; GitLab and Ant read `relgate` as the package the same way.
     let classname = format!("relgate.{}", plan.packet.replace('.', "_"));
     let mut suite = TestSuite::new(plan.packet.as_str());
-    let packet_record = context.verdict.packet(&plan.packet);
+    let packet_record = context.view.packet_record(&plan.packet);
     let status = match (packet_record, &plan.title) {
         (Some(record), _) => record.status.label(),
         (None, Some(_)) => "UNKNOWN",
@@ -213,17 +246,25 @@ fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> Test
     ));
     suite.add_property(Property::new(
         "gate.verdict",
-        context.verdict.record.decision.label(),
+        context
+            .verdict
+            .map_or("INCOMPLETE", |verdict| verdict.decision.label()),
     ));
-    suite.add_property(Property::new("gate.name", context.gate.name.as_str()));
-    suite.add_property(Property::new("gate.sha256", context.gate.sha256.as_str()));
-    if let Some(head) = &header.git_head {
-        suite.add_property(Property::new("git.head", head.as_str()));
+    suite.add_property(Property::new("gate.name", context.view.gate.name.as_str()));
+    suite.add_property(Property::new(
+        "gate.sha256",
+        context.view.gate.sha256.as_str(),
+    ));
+    if let Some(head) = header.and_then(|header| header.git_head.as_deref()) {
+        suite.add_property(Property::new("git.head", head));
     }
-    if let Some(dirty) = header.git_dirty {
+    if let Some(dirty) = header.and_then(|header| header.git_dirty) {
         suite.add_property(Property::new("git.dirty", dirty.to_string()));
     }
-    suite.add_property(Property::new("run.id", header.run_id.as_str()));
+    suite.add_property(Property::new(
+        "run.id",
+        header.map_or("", |header| header.run_id.as_str()),
+    ));
     if let Some(record) = packet_record {
         for (severity, result) in &record.gates {
             suite.add_property(Property::new(
@@ -264,11 +305,11 @@ fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> Test
         .iter()
         .filter_map(|(_, record)| clock::parse_timestamp(&(*record)?.started))
         .min()
-        .or_else(|| clock::parse_timestamp(&header.started))
+        .or_else(|| clock::parse_timestamp(&header?.started))
         // A header without a readable start is broken evidence; the time of writing is the
         // closest honest value, and `verify` reports the ledger itself.
         .unwrap_or_else(clock::now);
-    let host = header.host.trim();
+    let host = header.map_or("", |header| header.host.trim());
     let host = if host.is_empty() { "localhost" } else { host };
     suite.extra.insert("package".into(), "relgate".into());
     suite.extra.insert("id".into(), index.to_string().into());
@@ -305,7 +346,7 @@ fn test_case(
     } else {
         record.message.clone()
     };
-    let mut details = details(record, context.out_dir);
+    let mut details = details(record, context.view.out_dir);
     let findings = findings_text(context, record);
     if !findings.is_empty() {
         details = if details.is_empty() {
@@ -327,7 +368,7 @@ fn test_case(
         }
         _ => record.name.clone(),
     };
-    let triage = match context.verdict.triage.get(&triaged) {
+    let triage = match context.view.triage.get(&triaged) {
         Some(Triage::Accepted(acceptance)) => Some(format!(
             "accepted by {} until {}: {}",
             acceptance.owner, acceptance.until, acceptance.reason
@@ -394,10 +435,8 @@ fn test_case(
 /// A scan's findings, one line each with its triage: `P1 RUSTSEC-… rsa@0.9.8: title [accepted:
 /// owner until …]`, and where the report is stored.
 fn findings_text(context: &Context<'_>, record: &CheckRecord) -> String {
-    let mut lines: Vec<String> = context
-        .verdict
-        .record
-        .findings
+    let findings = context.verdict.map_or(&[][..], |verdict| &verdict.findings);
+    let mut lines: Vec<String> = findings
         .iter()
         .filter(|note| note.check == record.name)
         .map(|note| {
@@ -440,17 +479,14 @@ fn details(record: &CheckRecord, out_dir: &Path) -> String {
         record.bytes
     ));
     // Records can come from fragment files that a check's command could have written; a log
-    // path leaving the out directory must not pull another file into a published report.
-    let inside = Path::new(log)
-        .components()
-        .all(|component| matches!(component, Component::Normal(_)));
-    let tail = if !inside {
-        "log unavailable: the path leaves the out directory".to_string()
-    } else {
-        match exec::read_tail(&out_dir.join(log), exec::TAIL_BYTES) {
-            Ok(bytes) => exec::tail_text(&bytes, TAIL_LINES),
-            Err(err) => format!("log unavailable: {err}"),
+    // path leaving the out directory (or a symlink out of it) must not pull another file into a
+    // published report.
+    let tail = match read_log_tail(out_dir, log, exec::TAIL_BYTES) {
+        Ok(tail) => exec::tail_text(&tail.bytes, TAIL_LINES),
+        Err(TailError::Outside(_)) => {
+            "log unavailable: the path leaves the out directory".to_string()
         }
+        Err(TailError::Unreadable(err)) => format!("log unavailable: {err}"),
     };
     lines.push(if tail.is_empty() {
         "(no output)".to_string()

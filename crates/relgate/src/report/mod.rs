@@ -8,11 +8,15 @@
 pub mod ci;
 pub mod html;
 pub mod junit;
+pub mod markdown;
 pub mod sarif;
 mod summary;
+pub mod text;
 pub mod tracker;
+pub mod view;
 
 pub use summary::print_summary;
+pub use view::ReportView;
 
 use std::path::{Path, PathBuf};
 
@@ -74,19 +78,15 @@ pub fn finish(
     ledger.records.push(Record::Verdict(verdict.record.clone()));
 
     std::fs::create_dir_all(out_dir)?;
-    // Every report is a pure function of the gate and the ledger (plus, for the HTML page, the
-    // redacted logs already in the out directory), written atomically.
-    let mut files = vec![junit::write(
-        gate,
-        &header,
-        &all_records,
-        &verdict,
-        out_dir,
-    )?];
-    files.push(crate::tracker::write(gate, &ledger, out_dir)?);
-    let (sarif_path, sarif) = crate::sarif_report::write(gate, &ledger, out_dir)?;
+    // Every report renders from one view of the gate and the ledger (plus the redacted logs
+    // already in the out directory, for their tails, and the verdict's triage for JUnit),
+    // written atomically.
+    let view = ReportView::new(gate, &ledger, out_dir).with_triage(&verdict.triage);
+    let mut files = vec![junit::write_view(&view)?];
+    files.push(tracker::write_view(&view)?);
+    let (sarif_path, sarif) = sarif::write_view(&view)?;
     files.push(sarif_path);
-    files.push(crate::html::write(gate, &ledger, out_dir)?);
+    files.push(html::write_view(&view)?);
     // The ledger goes after the reports: its presence means the run completed and every report
     // is there. The attestation then digests all of them, the ledger and every log.
     let (ledger_path, head) = ledger.write_with_head(out_dir)?;

@@ -4,6 +4,9 @@
 use std::io::Write;
 use std::path::Path;
 
+use serde_json::Value;
+
+use super::view::{residual_risk_line, ReportView, RiskWording};
 use super::Finished;
 use crate::evidence::{CheckRecord, Outcome};
 use crate::spec::{Gate, Severity};
@@ -17,18 +20,15 @@ pub fn print_summary(
 ) -> std::io::Result<()> {
     let mut out = crate::redaction::Writer::new(out);
     let gate = &crate::redaction::redacted_gate(gate);
-    write_summary(&mut out, gate, finished, out_dir)?;
+    let view =
+        ReportView::new(gate, &finished.ledger, out_dir).with_triage(&finished.verdict.triage);
+    write_summary(&mut out, &view, &finished.sarif)?;
     out.finish()
 }
 
-fn write_summary(
-    out: &mut dyn Write,
-    gate: &Gate,
-    finished: &Finished,
-    out_dir: &Path,
-) -> std::io::Result<()> {
-    let verdict = &finished.verdict;
-    let records: Vec<&CheckRecord> = finished.ledger.checks().collect();
+fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> std::io::Result<()> {
+    let gate = view.gate;
+    let records: Vec<&CheckRecord> = view.ledger.checks().collect();
     writeln!(out)?;
     writeln!(out, "{}", gate.name)?;
     let mut rows: Vec<[String; 9]> = vec![[
@@ -36,7 +36,7 @@ fn write_summary(
     ]
     .map(String::from)];
     for packet in &gate.packets {
-        let Some(record) = verdict.packet(&packet.id) else {
+        let Some(record) = view.packet_record(&packet.id) else {
             continue;
         };
         let mine = || records.iter().filter(|r| r.packet == packet.id);
@@ -79,22 +79,16 @@ fn write_summary(
         }
         writeln!(out, "{}", line.trim_end())?;
     }
-    let record = &verdict.record;
     writeln!(out)?;
+    let Some(record) = view.verdict() else {
+        writeln!(out, "verdict: none (the ledger has no verdict record)")?;
+        return writeln!(out, "evidence: {}", view.out_dir.display());
+    };
     for reason in &record.reasons {
         writeln!(out, "  - {reason}")?;
     }
     for risk in &record.residual_risks {
-        writeln!(
-            out,
-            "  residual risk: {} ({}, {}) owner {} until {}: {}",
-            risk.check,
-            risk.severity.as_str(),
-            risk.state,
-            risk.owner.as_deref().unwrap_or("unassigned"),
-            risk.until.as_deref().unwrap_or("-"),
-            risk.reason
-        )?;
+        writeln!(out, "  {}", residual_risk_line(risk, RiskWording::Summary))?;
     }
     for note in &record.expired_acceptances {
         writeln!(
@@ -112,12 +106,6 @@ fn write_summary(
     }
     writeln!(out)?;
     writeln!(out, "verdict: {}", record.decision.label())?;
-    writeln!(out, "evidence: {}", out_dir.display())?;
-    crate::ci::announce(
-        gate,
-        &finished.ledger,
-        &finished.sarif,
-        &|key| std::env::var(key).ok(),
-        out,
-    )
+    writeln!(out, "evidence: {}", view.out_dir.display())?;
+    super::ci::announce(view, sarif, &|key| std::env::var(key).ok(), out)
 }

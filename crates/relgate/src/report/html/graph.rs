@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::{class_name, escape, packet_anchor};
 use crate::evidence::PacketStatus;
+use crate::report::view::PacketView;
 use crate::spec::Gate;
-use crate::tracker::PacketView;
 
 /// Box and spacing of the packet graph, in SVG units.
 const NODE_WIDTH: usize = 190;

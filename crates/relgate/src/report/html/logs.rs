@@ -1,14 +1,16 @@
 //! Log excerpts: the tail of each log of the out directory, made printable and redacted, and
 //! links to the files of the out directory.
 
-use std::path::{Component, Path};
+use std::path::Path;
+
+use crate::report::text::{read_log_tail, TailError};
 
 use super::{code, escape};
 
 /// At most this many lines of a log are shown.
 const TAIL_LINES: usize = 40;
 /// At most this many bytes of a log are read.
-const TAIL_BYTES: u64 = 8 * 1024;
+const TAIL_BYTES: usize = 8 * 1024;
 
 /// The last lines of a log in a `<details>`, open for failures; a log that cannot be read is
 /// said to be unreadable, in the open.
@@ -60,12 +62,12 @@ pub(super) struct Tail {
 /// The last [`TAIL_LINES`] lines of the log (at most [`TAIL_BYTES`] bytes, a partial first
 /// line dropped), or why they cannot be shown.
 fn read_tail(out_dir: &Path, log: &str) -> Result<Tail, String> {
-    // The one confinement `verify` uses too: plain relative components, no symlink out.
-    let path = crate::containment::resolve(out_dir, log)?;
-    let unreadable = |err: std::io::Error| format!("cannot read {log}: {err}");
-    let size = std::fs::metadata(&path).map_err(unreadable)?.len();
-    let start = size.saturating_sub(TAIL_BYTES);
-    let bytes = crate::exec::read_tail(&path, TAIL_BYTES as usize).map_err(unreadable)?;
+    // The one reader and confinement of the reports ([`crate::report::text`]).
+    let tail = read_log_tail(out_dir, log, TAIL_BYTES).map_err(|err| match err {
+        TailError::Outside(why) => why,
+        TailError::Unreadable(err) => format!("cannot read {log}: {err}"),
+    })?;
+    let (bytes, start, size) = (tail.bytes, tail.start, tail.size);
     let mut kept: &[u8] = &bytes;
     if start > 0 {
         if let Some(newline) = kept.iter().position(|byte| *byte == b'\n') {
@@ -120,18 +122,14 @@ pub(super) fn log_ref(log: &str, bytes: u64, sha256: Option<&str>) -> String {
 
 /// A link to a file of the out directory, relative to the page (which lives there too).
 pub(super) fn file_link(path: &str) -> String {
-    let relative = Path::new(path);
-    let inside = !path.is_empty()
-        && relative
-            .components()
-            .all(|component| matches!(component, Component::Normal(_)));
+    let inside = crate::containment::is_plain_relative(path);
     if !inside {
         return code(path);
     }
     // `./` keeps a first segment with a colon from reading as a URL scheme.
     format!(
         "<a href=\"./{}\">{}</a>",
-        escape(&crate::sarif_report::uri_path(path)),
+        escape(&crate::report::sarif::uri_path(path)),
         code(path)
     )
 }

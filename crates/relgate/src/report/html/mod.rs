@@ -22,8 +22,8 @@ use page::{contents, head, header};
 use run::{conditions, evidence, services, unlisted};
 
 use crate::evidence::{FindingNote, Ledger, Outcome, LEDGER_FILE};
+use crate::report::view::ReportView;
 use crate::spec::Gate;
-use crate::tracker::claim_all;
 
 /// File name inside the out directory.
 pub const HTML_FILE: &str = "report.html";
@@ -32,7 +32,14 @@ pub const HTML_FILE: &str = "report.html";
 /// last 8 KiB of each are read; a missing or unreadable log is shown as such). No
 /// clock: the same inputs give the same page.
 pub fn render(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> String {
-    let (sections, unclaimed) = claim_all(gate, ledger);
+    render_view(&ReportView::new(gate, ledger, out_dir))
+}
+
+/// Renders report.html from the view: the gate, the run's ledger and the logs under its out
+/// directory. No clock: the same inputs give the same page.
+pub fn render_view(view: &ReportView<'_>) -> String {
+    let (gate, ledger, out_dir) = (view.gate, view.ledger, view.out_dir);
+    let (sections, unclaimed) = (&view.packets, &view.unclaimed);
     let page = Page {
         ledger,
         out_dir,
@@ -45,14 +52,14 @@ pub fn render(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> String {
     head(&mut out, gate, ledger);
     out.push_str("<body>\n");
     header(&mut out, gate, ledger);
-    contents(&mut out, &sections, !unclaimed.is_empty());
+    contents(&mut out, sections, !unclaimed.is_empty());
     out.push_str("<main>\n");
-    graph(&mut out, gate, &sections);
-    packet_table(&mut out, &sections);
-    for section in &sections {
+    graph(&mut out, gate, sections);
+    packet_table(&mut out, sections);
+    for section in sections {
         packet_section(&mut out, &page, section);
     }
-    unlisted(&mut out, &page, &unclaimed);
+    unlisted(&mut out, &page, unclaimed);
     conditions(&mut out, ledger);
     services(&mut out, &page);
     evidence(&mut out, gate, ledger);
@@ -68,11 +75,11 @@ pub fn render(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> String {
     out
 }
 
-/// Renders and writes `out_dir/report.html` redacted and atomically ([`crate::redaction::write_report`]); returns its
+/// Renders ([`render_view`]) and writes `out_dir/report.html` redacted and atomically ([`crate::redaction::write_report`]); returns its
 /// path.
-pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<PathBuf> {
-    let path = out_dir.join(HTML_FILE);
-    crate::redaction::write_report(&path, render(gate, ledger, out_dir).as_bytes())?;
+pub fn write_view(view: &ReportView<'_>) -> std::io::Result<PathBuf> {
+    let path = view.out_dir.join(HTML_FILE);
+    crate::redaction::write_report(&path, render_view(view).as_bytes())?;
     Ok(path)
 }
 

@@ -6,8 +6,8 @@ use super::{class_name, code, escape, meta, outcome_badge, outcome_class, packet
 use crate::evidence::{
     CaseKind, CaseOutcome, CheckRecord, FindingNote, GateResult, Outcome, PacketStatus,
 };
+use crate::report::view::{command_line, duration, PacketView};
 use crate::spec::{Check, CheckKind, GrepExpect, Satisfaction, Severity};
-use crate::tracker::{command_line, duration, PacketView};
 
 pub(super) fn packet_table(out: &mut String, sections: &[PacketView<'_>]) {
     out.push_str("<section id=\"packets\">\n<h2>Packets</h2>\n<table>\n");

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::{class_name, code, escape, meta, packet_anchor};
 use crate::evidence::{Ledger, Outcome};
+use crate::report::view::PacketView;
 use crate::spec::Gate;
-use crate::tracker::PacketView;
 
 const STYLE: &str = "
 :root { --pass: #1a7f37; --fail: #cf222e; --error: #bc4c00; --skipped: #6e7781;
@@ -134,7 +134,7 @@ pub(super) fn header(out: &mut String, gate: &Gate, ledger: &Ledger) {
             meta(
                 out,
                 "Git commit",
-                &crate::tracker::commit_with(header, code),
+                &crate::report::view::commit_with(header, code),
             );
             meta(out, "Run id", &code(&header.run_id));
             meta(out, "Started", &escape(&header.started));

@@ -5,8 +5,8 @@ use super::logs::{file_link, log_ref, tail};
 use super::packets::{check_block, person};
 use super::{code, escape, meta, Page};
 use crate::evidence::{AcceptanceNote, CheckRecord, Ledger, ServiceRecord, LEDGER_FILE};
+use crate::report::view::duration;
 use crate::spec::Gate;
-use crate::tracker::duration;
 
 pub(super) fn unlisted(out: &mut String, page: &Page<'_>, unclaimed: &[&CheckRecord]) {
     if unclaimed.is_empty() {
@@ -176,7 +176,7 @@ pub(super) fn evidence(out: &mut String, gate: &Gate, ledger: &Ledger) {
             meta(
                 out,
                 "Git commit",
-                &crate::tracker::commit_with(header, code),
+                &crate::report::view::commit_with(header, code),
             );
             meta(out, "Run id", &code(&header.run_id));
             meta(out, "Mode", &code(&header.mode));

@@ -53,11 +53,12 @@ mod results;
 mod rules;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::evidence::{AcceptanceNote, Ledger, VerdictRecord};
+use crate::report::view::ReportView;
 use crate::spec::{Gate, Severity};
 
 pub(crate) use locations::uri_path;
@@ -141,11 +142,13 @@ pub fn render_with(gate: &Gate, ledger: &Ledger, tree: &SourceTree) -> Value {
     builder.finish(ledger)
 }
 
-/// Renders (with [`SourceTree::read`]), redacts and writes `out_dir/report.sarif` atomically
+/// Renders the view's gate and ledger (with [`SourceTree::read`]), redacts and writes
+/// `out_dir/report.sarif` atomically
 /// ([`crate::redaction::write_report`]); returns its path and the redacted document.
-pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<(PathBuf, Value)> {
-    let path = out_dir.join(SARIF_FILE);
-    let mut document = render_with(gate, ledger, &SourceTree::read(gate));
+pub fn write_view(view: &ReportView<'_>) -> std::io::Result<(PathBuf, Value)> {
+    let path = view.out_dir.join(SARIF_FILE);
+    let tree = SourceTree::read(view.gate);
+    let mut document = render_with(view.gate, view.ledger, &tree);
     // Every string redacted (the gate's own commands and titles included), so the document
     // returned for the CI annotations is the one on disk.
     crate::redaction::redact_json(&mut document);
@@ -254,7 +257,7 @@ fn nonempty(text: &str, fallback: &str) -> String {
 
 /// An inline code span (Markdown) holding any text.
 fn code(text: &str) -> String {
-    crate::tracker::code(&nonempty(text, "-"))
+    crate::report::markdown::code(&nonempty(text, "-"))
 }
 
 #[cfg(test)]
