@@ -64,18 +64,7 @@ pub fn finish(
     let all_records: Vec<CheckRecord> = all_records.iter().map(redacted).collect();
     let verdict = redacted_verdict(verdict);
 
-    let mut ledger = Ledger::default();
-    ledger.records.push(Record::Header(header.clone()));
-    ledger
-        .records
-        .extend(services.into_iter().map(Record::Service));
-    ledger
-        .records
-        .extend(all_records.iter().cloned().map(Record::Check));
-    ledger
-        .records
-        .extend(verdict.packets.iter().cloned().map(Record::Packet));
-    ledger.records.push(Record::Verdict(verdict.record.clone()));
+    let ledger = run_ledger(header, services, all_records, &verdict);
 
     std::fs::create_dir_all(out_dir)?;
     // Every report renders from one view of the gate and the ledger (plus the redacted logs
@@ -100,6 +89,23 @@ pub fn finish(
         sarif,
         files,
     })
+}
+
+/// The ledger of a run, in its order: the header, the services, the check and checklist records,
+/// the packet records and the verdict record of `verdict`.
+pub(crate) fn run_ledger(
+    header: RunHeader,
+    services: Vec<ServiceRecord>,
+    records: Vec<CheckRecord>,
+    verdict: &Verdict,
+) -> Ledger {
+    let records = std::iter::once(Record::Header(header))
+        .chain(services.into_iter().map(Record::Service))
+        .chain(records.into_iter().map(Record::Check))
+        .chain(verdict.packets.iter().cloned().map(Record::Packet))
+        .chain(std::iter::once(Record::Verdict(verdict.record.clone())))
+        .collect();
+    Ledger { records }
 }
 
 // Moved to `verdict::checklist_records` (verdict logic); `verify` still calls it here.

@@ -4,8 +4,7 @@
 //! [`crate::containment::resolve`], so a forged record cannot pull `../../etc/passwd` or a
 //! symlink out of the out directory into a published report.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::Path;
 
 /// The end of a log, as read.
@@ -34,14 +33,9 @@ pub enum TailError {
 /// names it).
 pub fn read_log_tail(out_dir: &Path, log: &str, max_bytes: usize) -> Result<LogTail, TailError> {
     let path = crate::containment::resolve(out_dir, log).map_err(TailError::Outside)?;
-    let mut file = File::open(path)?;
-    let size = file.metadata()?.len();
-    let max = u64::try_from(max_bytes).unwrap_or(u64::MAX);
-    let start = size.saturating_sub(max);
-    file.seek(SeekFrom::Start(start))?;
-    let mut bytes = Vec::with_capacity(max_bytes.min(64 * 1024));
-    // `take` because the file may still be growing while it is read.
-    file.take(max).read_to_end(&mut bytes)?;
+    let size = std::fs::metadata(&path)?.len();
+    let bytes = crate::exec::read_tail(&path, max_bytes)?;
+    let start = size.saturating_sub(u64::try_from(max_bytes).unwrap_or(u64::MAX));
     Ok(LogTail { bytes, size, start })
 }
 
