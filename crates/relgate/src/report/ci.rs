@@ -81,7 +81,7 @@ fn escape_property(text: &str) -> String {
 }
 
 /// The annotations of a finished run (the view of its ledger), one per result of its SARIF document (`sarif`, as
-/// [`crate::sarif_report`] renders it, whose locations are already relative to the repository
+/// [`super::sarif`] renders it, whose locations are already relative to the repository
 /// root), plus the verdict. A blocking result is an `::error`, an accepted one a `::warning`, a
 /// tracked one a `::notice`; acceptance notes keep their SARIF level. Pure.
 pub fn annotations(view: &ReportView<'_>, sarif: &Value) -> Vec<Annotation> {

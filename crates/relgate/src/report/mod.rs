@@ -1,5 +1,5 @@
 //! Finishing a run: evidence records → verdict → ledger and reports. The writers are the
-//! submodules, siblings that each render one file of the out directory; [`summary`] prints the
+//! submodules, siblings that each render one file of the out directory; `summary.rs` prints the
 //! terminal summary.
 //!
 //! [`finish`] is used both at the end of an in-process run and by `cargo xtask gate report`,

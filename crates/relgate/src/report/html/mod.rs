@@ -1,6 +1,6 @@
 //! The HTML page `report.html`: the run for people, one self-contained file.
 //!
-//! Like [`crate::tracker`], titles, checklist texts, dependencies, people and commands as
+//! Like [`super::tracker`], titles, checklist texts, dependencies, people and commands as
 //! written come from the gate and every fact comes from the ledger; in addition the page shows
 //! the tail of each log, read from the out directory (already redacted by the runner, and
 //! passed through [`crate::redaction::redact`] once more). The page loads nothing: styles are
