@@ -141,7 +141,7 @@ fn forge_everything(run: &Run, fixture: &str) {
             record
         })
         .collect();
-    let today = relgate::clock::parse_date(&as_of).unwrap();
+    let today = relgate::model::clock::parse_date(&as_of).unwrap();
     let finished = relgate::report::finish(&gate, header, services, checks, out, today).unwrap();
     assert_eq!(finished.verdict.record.decision.label(), "GO");
 }

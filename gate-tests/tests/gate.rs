@@ -12,7 +12,7 @@ fn main() {
     // RELGATE_SIGNING_KEY signs the run's attestation (a bad key: exit 2 before anything runs).
     if let Err(err) = relgate::signing::install_from(None) {
         eprintln!("error: {err}");
-        std::process::exit(relgate::exit_codes::INVALID);
+        std::process::exit(relgate::model::exit_codes::INVALID);
     }
     relgate::harness::test_main(workspace_root)
 }

@@ -1,12 +1,15 @@
 //! `cargo xtask gate`: the relgate command line. The CLI plus glue; the engine is `relgate`.
 
 mod bench;
+#[cfg(test)]
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use relgate::{clock, exit_codes, harness, outdir, report, signing, spec};
+use relgate::model::{clock, exit_codes};
+use relgate::{harness, outdir, report, signing, spec};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Project automation for relgate")]

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::evidence::{sha256_file, sha256_hex, CheckRecord, Decision, Ledger, Outcome};
+use crate::evidence::{CheckRecord, Decision, Ledger, Outcome};
+use crate::model::digest::{sha256_file, sha256_hex};
 use crate::signing::dsse;
 use crate::spec::Gate;
 
@@ -295,7 +296,7 @@ fn store_gate(gate: &Gate, out_dir: &Path) -> std::io::Result<Option<String>> {
         // unchanged by the redactor too.
         .filter(|text| {
             crate::spec::parse(&gate.source, text).is_ok_and(|parsed| {
-                format!("{parsed:?}") == format!("{:?}", crate::redaction::redacted_gate(&parsed))
+                format!("{parsed:?}") == format!("{:?}", crate::spec::redacted_gate(&parsed))
             })
         });
     match text {

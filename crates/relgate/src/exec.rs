@@ -404,7 +404,11 @@ impl Sink {
         self.redactor
             .finish(&mut |bytes| append(log, own_part, bytes))?;
         let Some(log) = self.log else {
-            return Ok((0, crate::evidence::EMPTY_SHA256.to_string(), Vec::new()));
+            return Ok((
+                0,
+                crate::model::digest::EMPTY_SHA256.to_string(),
+                Vec::new(),
+            ));
         };
         let (file, bytes, sha256) = log.finish()?;
         crate::atomic::sync_file(&file)?;
@@ -676,7 +680,7 @@ pub(crate) mod tests {
         let fx = Fixture::new();
         let result = fx.sh("true");
         assert_eq!((result.exit_code, result.bytes), (Some(0), 0));
-        assert_eq!(result.sha256, crate::evidence::EMPTY_SHA256);
+        assert_eq!(result.sha256, crate::model::digest::EMPTY_SHA256);
         assert!(result.tail.is_empty());
         assert!(!fx.log().parent().unwrap().exists(), "nothing created");
         // One byte is enough for the file, and its directory.

@@ -16,7 +16,8 @@ mod journal;
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::evidence::{sha256_file, CheckRecord, RunHeader, ServiceRecord};
+use crate::evidence::{CheckRecord, RunHeader, ServiceRecord};
+use crate::model::digest::sha256_file;
 
 pub use journal::JOURNAL_FILE;
 

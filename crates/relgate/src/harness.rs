@@ -27,7 +27,8 @@ mod board;
 mod execute;
 mod scheduler;
 
-use crate::{clock, exec, exit_codes, fragment, nextest, outdir, plan, report, scanning, spec};
+use crate::model::{clock, exit_codes};
+use crate::{exec, fragment, nextest, outdir, plan, report, scanning, spec};
 use board::Board;
 use execute::skeleton;
 use scheduler::Scheduler;
@@ -322,7 +323,11 @@ pub fn run(options: &Options) -> i32 {
         }
     }
     if options.mode == Mode::Nextest {
-        return if trials_failed { 101 } else { exit_codes::OK };
+        return if trials_failed {
+            exit_codes::TEST_FAILED
+        } else {
+            exit_codes::OK
+        };
     }
 
     if let Some(Err(err)) = deferred.map(crate::atomic::Deferred::sync) {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use relgate_probes::redact::Redactor;
 use relgate_probes::{Context, Log};
 
-use crate::clock;
 use crate::evidence::{CaseOutcome, Outcome, ProbeCase};
+use crate::model::clock;
 use crate::spec::{format_duration, ProbeSpec};
 
 /// How long past its deadline a probe thread is waited for before the check is failed.

@@ -21,7 +21,6 @@
 //! are masked while they are shaped like key material (PEM headers, base64 lines), and masking
 //! stops at the END armour or at the first other line: prose after a BEGIN is never masked.
 
-mod gate;
 mod lines;
 mod views;
 
@@ -30,7 +29,6 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::LazyLock;
 
-pub use gate::{redacted_gate, register_gate_secrets};
 pub use lines::LineRedactor;
 use relgate_probes::redact::Redactor;
 pub use relgate_probes::redact::MASK;

@@ -132,7 +132,7 @@ pub fn judge(
     let (report, report_sha256) = match crate::redaction::write_report(report_path, &stored) {
         Ok(()) => (
             Some(relative.to_string()),
-            Some(crate::evidence::sha256_hex(&stored)),
+            Some(crate::model::digest::sha256_hex(&stored)),
         ),
         Err(err) => return Some(fail(format!("cannot store the report {relative}: {err}"))),
     };

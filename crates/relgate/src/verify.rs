@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::attestation::{self, Seal, ATTESTATION_FILE, GATE_COPY, PREDICATE_TYPE, STATEMENT_TYPE};
-use crate::evidence::{self, sha256_file, sha256_hex, CaseKind, CheckRecord, Ledger, Record};
+use crate::evidence::{self, CaseKind, CheckRecord, Ledger, Record};
+use crate::model::digest::{sha256_file, sha256_hex};
 use crate::signing::dsse::{self, ENVELOPE_FILE};
 use crate::signing::TrustedKey;
 use crate::spec::Gate;
@@ -370,8 +371,8 @@ fn load_gate(
     })?;
     // As the run did: its secret `env` values are known secrets, and reports render its text
     // redacted.
-    crate::redaction::register_gate_secrets(&gate);
-    Ok(crate::redaction::redacted_gate(&gate))
+    crate::spec::register_gate_secrets(&gate);
+    Ok(crate::spec::redacted_gate(&gate))
 }
 
 /// Recomputes the verdict, packets and checklist records from the check records with the
@@ -386,7 +387,7 @@ fn recompute(
     let recorded = ledger
         .verdict()
         .ok_or_else(|| fail("no verdict record".into()))?;
-    let today = crate::clock::parse_date(&recorded.as_of).ok_or_else(|| {
+    let today = crate::model::clock::parse_date(&recorded.as_of).ok_or_else(|| {
         fail(format!(
             "the verdict's as_of {:?} is not a date",
             recorded.as_of

@@ -24,8 +24,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use relgate::evidence::{self, sha256_hex, LEDGER_FILE};
+use relgate::evidence::{self, LEDGER_FILE};
 use relgate::import::{self, ImportError};
+use relgate::model::digest::sha256_hex;
 use relgate::redaction;
 use relgate::scan::{self, Format, Overrides, ScanError};
 use relgate::spec::{self, SpecError, SpecErrorKind};

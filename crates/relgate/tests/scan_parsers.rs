@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use relgate::model::Severity::{self, P0, P1, P2};
 use relgate::scan::{self, Finding, Format, Overrides, ScanError};
-use relgate::spec::Severity::{self, P0, P1, P2};
 
 fn fixture(relative: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{sha256_hex, GENESIS};
+use crate::evidence::GENESIS;
 use crate::flock::{open_lock_file, Locked};
+use crate::model::digest::sha256_hex;
 
 /// The journal file inside a run's fragment directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";

@@ -6,9 +6,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::evidence::{CaseKind, CheckRecord, Outcome};
+use crate::model::clock;
 use crate::setup;
 use crate::spec::{Check, CheckKind, CommandSpec, GrepSpec, ProbeSpec, ScanSpec};
-use crate::{cargo_lock, clock, exec, grep, probes, scanning, service, spec};
+use crate::{cargo_lock, exec, grep, probes, scanning, service, spec};
 
 use super::{RunState, ENV_ACTIVE_GATES, ENV_RECURSION_MARKER};
 
@@ -45,8 +46,8 @@ impl RunState {
         let mut record = skeleton(check, "", Outcome::Error);
         let endpoints = match self.services.ensure(&check.services) {
             Ok(endpoints) => endpoints,
-            Err(message) => {
-                record.message = message;
+            Err(why) => {
+                record.message = why.to_string();
                 return record;
             }
         };
@@ -80,7 +81,7 @@ impl RunState {
         match written {
             Ok(()) => {
                 record.bytes = text.len() as u64;
-                record.sha256 = Some(crate::evidence::sha256_hex(text.as_bytes()));
+                record.sha256 = Some(crate::model::digest::sha256_hex(text.as_bytes()));
             }
             Err(err) => {
                 record.message = format!("cannot write the log {}: {err}", log_path.display());
@@ -187,8 +188,8 @@ impl RunState {
         let mut notes = Vec::new();
         let endpoints = match self.services.ensure(&check.services) {
             Ok(endpoints) => endpoints,
-            Err(message) => {
-                let mut record = skeleton(check, &message, Outcome::Error);
+            Err(why) => {
+                let mut record = skeleton(check, &why.to_string(), Outcome::Error);
                 record.case_kind = CaseKind::Command;
                 record.argv = command.argv.clone();
                 record.cwd = command.cwd.display().to_string();
@@ -328,14 +329,14 @@ fn run_grep(check: &Check, spec: &GrepSpec, log_path: &Path) -> CheckRecord {
                 Outcome::Fail
             };
             record.message = result.message;
-            match crate::evidence::sha256_file(log_path) {
+            match crate::model::digest::sha256_file(log_path) {
                 Ok((sha256, bytes)) => {
                     record.sha256 = Some(sha256);
                     record.bytes = bytes;
                 }
                 // No matching line and nothing else to say: no log file.
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    record.sha256 = Some(crate::evidence::EMPTY_SHA256.to_string());
+                    record.sha256 = Some(crate::model::digest::EMPTY_SHA256.to_string());
                 }
                 Err(_) => {}
             }
@@ -347,7 +348,6 @@ fn run_grep(check: &Check, spec: &GrepSpec, log_path: &Path) -> CheckRecord {
 
 /// A record for a check that did not run (or whose runner failed before it could say more).
 pub(super) fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckRecord {
-    let now = clock::format_timestamp(clock::now());
     let (case_kind, argv, cwd) = match &check.kind {
         CheckKind::Command(command) => (
             CaseKind::Command,
@@ -367,29 +367,16 @@ pub(super) fn skeleton(check: &Check, message: &str, outcome: Outcome) -> CheckR
         ),
     };
     CheckRecord {
-        packet: check.packet.clone(),
-        check: check.id.clone(),
         name: check.name(),
-        case_kind,
         argv,
         cwd,
-        started: now.clone(),
-        ended: now,
-        duration_ms: 0,
-        exit_code: None,
-        signal: None,
-        timed_out: false,
-        log: None,
-        bytes: 0,
-        sha256: None,
-        outcome,
-        severity: check.severity,
-        message: message.to_string(),
-        notes: Vec::new(),
-        cases: Vec::new(),
-        findings: Vec::new(),
-        report: None,
-        report_sha256: None,
-        leaked: Vec::new(),
+        ..CheckRecord::new(
+            &check.packet,
+            &check.id,
+            case_kind,
+            check.severity,
+            outcome,
+            message.to_string(),
+        )
     }
 }

@@ -182,7 +182,7 @@ fn a_ticked_box_is_a_comment_and_never_satisfies_an_item() {
             .check(PLACEHOLDER_CHECK)
             .unwrap()
             .severity,
-        crate::spec::Severity::P0
+        crate::model::Severity::P0
     );
     let toml = &imported.toml;
     assert!(

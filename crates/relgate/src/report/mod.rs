@@ -53,7 +53,7 @@ pub fn finish(
     today: NaiveDate,
 ) -> std::io::Result<Finished> {
     // Reports show the gate's own text redacted (ids are never changed by redaction).
-    let gate = &crate::redaction::redacted_gate(gate);
+    let gate = &crate::spec::redacted_gate(gate);
     let now = clock::format_timestamp(clock::now());
     let (all_records, verdict) = verdict::conclude(gate, records, today, &now);
 

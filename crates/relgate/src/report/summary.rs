@@ -19,7 +19,7 @@ pub fn print_summary(
     out_dir: &Path,
 ) -> std::io::Result<()> {
     let mut out = crate::redaction::Writer::new(out);
-    let gate = &crate::redaction::redacted_gate(gate);
+    let gate = &crate::spec::redacted_gate(gate);
     let view =
         ReportView::new(gate, &finished.ledger, out_dir).with_triage(&finished.verdict.triage);
     write_summary(&mut out, &view, &finished.sarif)?;

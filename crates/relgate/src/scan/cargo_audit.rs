@@ -22,7 +22,7 @@ use super::cvss::{self, Score};
 use super::{
     check_top_level, fallback_fingerprint, malformed, severity_of_score, Finding, Format, ScanError,
 };
-use crate::spec::Severity;
+use crate::model::Severity;
 
 const EXPECTED: &str = "a cargo-audit report: an object with `vulnerabilities.list` and `warnings`";
 

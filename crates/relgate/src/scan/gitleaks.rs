@@ -8,7 +8,7 @@
 use serde::Deserialize;
 
 use super::{check_top_level, fallback_fingerprint, malformed, Finding, Format, ScanError};
-use crate::spec::Severity;
+use crate::model::Severity;
 
 const EXPECTED: &str =
     "a gitleaks v8 JSON report: an array of leaks with `RuleID`, `File`, `StartLine`";

@@ -1,7 +1,7 @@
 //! Scanner reports → [`Finding`]s with a release severity. Pure: bytes in, findings out, no I/O.
 //!
 //! [`parse`] reads one report in one [`Format`], maps every finding to a default
-//! [`Severity`](crate::spec::Severity) by the table below, then applies the user's
+//! [`Severity`](crate::model::Severity) by the table below, then applies the user's
 //! [`Overrides`]. [`redact_report`] prepares a report for storage without the raw secrets some
 //! scanners put in it.
 //!
@@ -58,58 +58,9 @@ pub mod lockfile;
 mod npm_audit;
 mod sarif;
 
-use std::collections::BTreeMap;
-
 use sha2::{Digest, Sha256};
 
-use crate::spec::Severity;
-
-/// A scanner report format relgate reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Format {
-    /// SARIF 2.1.0 from any tool (semgrep, CodeQL, ESLint, gosec, gitleaks …).
-    Sarif,
-    /// `npm audit --json` (npm 7–11, auditReportVersion 2; npm 6's `advisories` shape too).
-    NpmAudit,
-    /// `cargo audit --json`.
-    CargoAudit,
-    /// gitleaks v8 JSON report (`--report-format json`).
-    Gitleaks,
-}
-
-impl Format {
-    /// Every format, in the order of the enum.
-    pub const ALL: [Format; 4] = [
-        Format::Sarif,
-        Format::NpmAudit,
-        Format::CargoAudit,
-        Format::Gitleaks,
-    ];
-
-    /// The format named `name` as written in `packets.toml` (`"sarif"`, `"npm-audit"`,
-    /// `"cargo-audit"`, `"gitleaks"`).
-    pub fn from_name(name: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|format| format.name() == name)
-    }
-
-    /// The name used in `packets.toml`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Sarif => "sarif",
-            Format::NpmAudit => "npm-audit",
-            Format::CargoAudit => "cargo-audit",
-            Format::Gitleaks => "gitleaks",
-        }
-    }
-
-    /// The file extension of a stored report: `"sarif"` or `"json"`.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Sarif => "sarif",
-            Format::NpmAudit | Format::CargoAudit | Format::Gitleaks => "json",
-        }
-    }
-}
+use crate::model::Severity;
 
 /// One finding of a scanner, with its release severity.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -133,28 +84,15 @@ pub struct Finding {
     pub fingerprint: String,
 }
 
-/// Severity overrides: key (finding id, rule or scanner severity, case-insensitive) → severity.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Overrides(pub BTreeMap<String, Severity>);
+// The gate file's scanner settings; spec owns them, judging here reads them.
+pub use crate::spec::{Format, Overrides};
 
 impl Overrides {
-    /// No overrides: the defaults stand.
-    pub fn none() -> Overrides {
-        Overrides::default()
-    }
-
     /// The override for `finding`: by id, else by rule, else by scanner severity.
     pub fn lookup(&self, finding: &Finding) -> Option<Severity> {
         [&finding.id, &finding.rule, &finding.scanner_severity]
             .into_iter()
             .find_map(|candidate| self.get(candidate))
-    }
-
-    fn get(&self, key: &str) -> Option<Severity> {
-        self.0
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(key))
-            .map(|(_, severity)| *severity)
     }
 }
 
@@ -309,6 +247,7 @@ pub(crate) fn check_top_level(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn format_names_round_trip() {

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{check_top_level, fallback_fingerprint, malformed, Finding, Format, ScanError};
-use crate::spec::Severity;
+use crate::model::Severity;
 
 const EXPECTED: &str = "an npm audit report: an object with `auditReportVersion` and \
                         `vulnerabilities` (npm 7+) or `advisories` (npm 6)";

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use super::{
     check_top_level, fallback_fingerprint, malformed, severity_of_score, Finding, Format, ScanError,
 };
-use crate::spec::Severity;
+use crate::model::Severity;
 
 const EXPECTED: &str = "a SARIF 2.1.0 log: an object with `version` and `runs`";
 

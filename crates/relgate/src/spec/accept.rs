@@ -8,7 +8,7 @@ use super::error::{nearest, shorten, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::*;
 use super::validate::Context;
-use crate::clock::parse_date;
+use crate::model::clock::parse_date;
 
 impl Context<'_> {
     pub(super) fn acceptance(

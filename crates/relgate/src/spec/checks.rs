@@ -1,6 +1,7 @@
 //! A check of a packet: `run`, `grep`, `scan` or `probe`, with its timeouts, services and
 //! the names it gives test cases (none of which may look like a secret).
 
+use crate::model::Severity;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! The validated gate: what the planner, the runner and the verdict work from.
 
+use crate::model::Severity;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -138,30 +139,6 @@ pub struct Packet {
     pub checklist: Vec<ChecklistItem>,
 }
 
-/// Release impact of a failing check, as in the seeds' severity rubric.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub enum Severity {
-    /// Blocks release unless accepted.
-    P0,
-    /// Must be triaged: needs a risk acceptance.
-    P1,
-    /// Does not block; tracked for follow-up.
-    P2,
-}
-
-impl Severity {
-    /// `P0`, `P1` or `P2`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::P0 => "P0",
-            Severity::P1 => "P1",
-            Severity::P2 => "P2",
-        }
-    }
-}
-
 /// One check of a packet.
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -227,9 +204,9 @@ pub struct ScanSpec {
     /// The scanner command; its argv holds `{report}` (and maybe `{advisory_db}`).
     pub command: CommandSpec,
     /// The report's format.
-    pub format: crate::scan::Format,
+    pub format: super::scan::Format,
     /// Severity overrides by finding id, rule or scanner severity.
-    pub overrides: crate::scan::Overrides,
+    pub overrides: super::scan::Overrides,
 }
 
 /// A probe check: `probe = "jwt"` and the probe's own keys.

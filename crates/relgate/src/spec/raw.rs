@@ -8,7 +8,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::Severity;
+use crate::model::Severity;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

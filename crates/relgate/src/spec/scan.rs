@@ -6,10 +6,76 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 use super::error::{nearest, SpecError, SpecErrorKind};
-use super::model::{CommandSpec, ScanSpec, Severity};
+use super::model::{CommandSpec, ScanSpec};
 use super::raw::{RawCheck, RawScan};
 use super::validate::Context;
-use crate::scan::{Format, Overrides};
+use crate::model::Severity;
+
+/// A scanner report format relgate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// SARIF 2.1.0 from any tool (semgrep, CodeQL, ESLint, gosec, gitleaks …).
+    Sarif,
+    /// `npm audit --json` (npm 7–11, auditReportVersion 2; npm 6's `advisories` shape too).
+    NpmAudit,
+    /// `cargo audit --json`.
+    CargoAudit,
+    /// gitleaks v8 JSON report (`--report-format json`).
+    Gitleaks,
+}
+
+impl Format {
+    /// Every format, in the order of the enum.
+    pub const ALL: [Format; 4] = [
+        Format::Sarif,
+        Format::NpmAudit,
+        Format::CargoAudit,
+        Format::Gitleaks,
+    ];
+
+    /// The format named `name` as written in `packets.toml` (`"sarif"`, `"npm-audit"`,
+    /// `"cargo-audit"`, `"gitleaks"`).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|format| format.name() == name)
+    }
+
+    /// The name used in `packets.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Sarif => "sarif",
+            Format::NpmAudit => "npm-audit",
+            Format::CargoAudit => "cargo-audit",
+            Format::Gitleaks => "gitleaks",
+        }
+    }
+
+    /// The file extension of a stored report: `"sarif"` or `"json"`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Sarif => "sarif",
+            Format::NpmAudit | Format::CargoAudit | Format::Gitleaks => "json",
+        }
+    }
+}
+
+/// Severity overrides: key (finding id, rule or scanner severity, case-insensitive) → severity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides(pub BTreeMap<String, Severity>);
+
+impl Overrides {
+    /// No overrides: the defaults stand.
+    pub fn none() -> Overrides {
+        Overrides::default()
+    }
+
+    /// The override for `key` (a finding's id, rule or scanner severity), ignoring case.
+    pub fn get(&self, key: &str) -> Option<Severity> {
+        self.0
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(key))
+            .map(|(_, severity)| *severity)
+    }
+}
 
 /// Where the gate puts the report path in a scanner's command.
 pub const REPORT_PLACEHOLDER: &str = "{report}";

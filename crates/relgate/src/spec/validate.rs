@@ -1,5 +1,6 @@
 //! Parse, then validate into a [`Gate`]: the only way to obtain one.
 
+use crate::model::Severity;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use super::error::{nearest, shorten, Locator, SpecError, SpecErrorKind};
 use super::model::*;
 use super::raw::*;
 use super::secret_names::packet_checklist_name;
-use crate::clock::parse_date;
+use crate::model::clock::parse_date;
 use relgate_probes::duration::parse_duration;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -35,7 +36,7 @@ pub fn load(path: &Path) -> Result<Gate, SpecError> {
     let gate = parse(path, &source)?;
     // From here on the values of secret-looking `env` entries are masked everywhere; parse
     // again so that an id equal to one of them is refused too.
-    if crate::redaction::register_gate_secrets(&gate) {
+    if crate::spec::register_gate_secrets(&gate) {
         parse(path, &source)
     } else {
         Ok(gate)
@@ -54,7 +55,11 @@ pub fn parse(path: &Path, source: &str) -> Result<Gate, SpecError> {
         .filter(|parent| !parent.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let root = std::path::absolute(&root).unwrap_or(root);
-    context.validate(raw, root, crate::evidence::sha256_hex(source.as_bytes()))
+    context.validate(
+        raw,
+        root,
+        crate::model::digest::sha256_hex(source.as_bytes()),
+    )
 }
 
 pub(super) struct Context<'a> {

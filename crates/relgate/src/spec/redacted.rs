@@ -3,14 +3,14 @@
 //! a report derives from that text (a heading's anchor, a mermaid label, a truncated title) is
 //! derived from redacted text.
 
-use super::{is_secret_name, redact, register_secret};
-use crate::spec::{CheckKind, CommandSpec, Gate, Satisfaction, ServiceKind};
+use super::{CheckKind, CommandSpec, Gate, Satisfaction, ServiceKind};
+use crate::redaction::{is_secret_name, redact, register_secret};
 
 /// Registers the value of every `env` entry of the gate's checks and services whose name
 /// looks secret ([`is_secret_name`]), so it is masked wherever it shows up. Values that are
 /// only a `${…}` reference are left out (the referenced URL's password is redacted anyway).
 /// Returns whether any value was registered.
-pub fn register_gate_secrets(gate: &crate::spec::Gate) -> bool {
+pub fn register_gate_secrets(gate: &Gate) -> bool {
     let mut envs = Vec::new();
     for check in gate.checks() {
         match &check.kind {

@@ -1,20 +1,26 @@
 //! Services: started before the first check that needs them, stopped when the run ends (also
 //! after failures, timeouts and Ctrl-C), each with its log under `logs/services/`.
 
+mod error;
+mod process;
+mod ready;
+
+pub use error::ServiceError;
+use error::StartError;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, Read, Write};
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use regex::Regex;
 
 use crate::evidence::ServiceRecord;
-use crate::spec::{self, Gate, ProcessSpec, ReadyProbe, Reference, Service, ServiceKind};
-use crate::supervisor::{Launch, Supervised};
-use crate::{clock, exec, interrupt};
+use crate::interrupt;
+use crate::model::clock;
+use crate::spec::{self, Gate, Reference, Service, ServiceKind};
 
 /// Where service logs go, relative to the out directory.
 pub const LOG_DIR: &str = "logs/services";
@@ -99,14 +105,7 @@ struct Running {
 enum Handle {
     Ephemeral(Option<relgate_pg::Ephemeral>),
     Server(Option<relgate_pg::RunDatabase>),
-    Process(ProcessHandle),
-}
-
-struct ProcessHandle {
-    /// `None` once it has been stopped.
-    supervised: Option<Supervised>,
-    pump: Option<std::thread::JoinHandle<()>>,
-    pump_done: mpsc::Receiver<()>,
+    Process(process::ProcessHandle),
 }
 
 impl Services {
@@ -129,11 +128,11 @@ impl Services {
 
     /// Starts what is not running yet of `names` (given in start order) and returns every
     /// endpoint, or why a service could not start.
-    pub fn ensure(&self, names: &[String]) -> Result<BTreeMap<String, Endpoint>, String> {
+    pub fn ensure(&self, names: &[String]) -> Result<BTreeMap<String, Endpoint>, ServiceError> {
         let mut endpoints = BTreeMap::new();
         for name in names {
             let Some(service) = self.gate_services.iter().find(|s| &s.name == name) else {
-                return Err(format!("no service `{name}`"));
+                return Err(ServiceError::Unknown(name.clone()));
             };
             let mut slot = self.slots[name].lock().unwrap_or_else(|p| p.into_inner());
             if matches!(*slot, Slot::NotStarted) {
@@ -163,9 +162,12 @@ impl Services {
                     endpoints.insert(name.clone(), running.endpoint.clone());
                 }
                 Slot::Failed(message) => {
-                    return Err(format!("service `{name}` did not start: {message}"))
+                    return Err(ServiceError::NotStarted {
+                        name: name.clone(),
+                        message: message.clone(),
+                    })
                 }
-                Slot::Stopped => return Err(format!("service `{name}` was already stopped")),
+                Slot::Stopped => return Err(ServiceError::AlreadyStopped(name.clone())),
                 Slot::NotStarted => unreachable!("just started"),
             }
         }
@@ -233,7 +235,10 @@ impl Services {
                 return Err(self.fail(
                     record,
                     &log_path,
-                    format!("cannot create {}: {err}", dir.display()),
+                    StartError::Create {
+                        path: dir.to_path_buf(),
+                        source: err,
+                    },
                 ));
             }
         }
@@ -251,11 +256,7 @@ impl Services {
                     match free_port() {
                         Ok(port) => Some(port),
                         Err(err) => {
-                            return Err(self.fail(
-                                record,
-                                &log_path,
-                                format!("cannot pick a free port: {err}"),
-                            ))
+                            return Err(self.fail(record, &log_path, StartError::Port(err)))
                         }
                     }
                 } else {
@@ -267,7 +268,7 @@ impl Services {
                     .map(|arg| interpolate(arg, endpoints, own_port))
                     .collect();
                 record.command = redact_urls(&argv.join(" "));
-                start_process(service, process, argv, endpoints, own_port, &log_path)
+                process::start_process(service, process, argv, endpoints, own_port, &log_path)
             }
         };
         match started {
@@ -283,7 +284,7 @@ impl Services {
                     cleanup_token,
                 })
             }
-            Err(message) => Err(self.fail(record, &log_path, message)),
+            Err(why) => Err(self.fail(record, &log_path, why)),
         }
     }
 
@@ -291,9 +292,9 @@ impl Services {
         &self,
         mut record: ServiceRecord,
         log_path: &Path,
-        message: String,
+        why: StartError,
     ) -> (String, Box<ServiceRecord>) {
-        let message = redact_urls(&message);
+        let message = redact_urls(&why.to_string());
         append_log(
             log_path,
             &format!("relgate: service did not start: {message}\n"),
@@ -308,13 +309,13 @@ impl Services {
         &self,
         service: &Service,
         log_path: &Path,
-    ) -> Result<(Endpoint, Handle, Option<u64>), String> {
+    ) -> Result<(Endpoint, Handle, Option<u64>), StartError> {
         let options = relgate_pg::EphemeralOptions {
             log_path: Some(log_path.to_path_buf()),
             start_timeout: service.ready_timeout,
             ..relgate_pg::EphemeralOptions::default()
         };
-        let cluster = relgate_pg::Ephemeral::start(&options).map_err(|err| err.to_string())?;
+        let cluster = relgate_pg::Ephemeral::start(&options).map_err(StartError::Postgres)?;
         let group = interrupt::register(cluster.pid() as i32);
         let temp_dir = cluster.data_dir().parent().map(Path::to_path_buf);
         let token = interrupt::on_interrupt(move || {
@@ -327,7 +328,7 @@ impl Services {
             Err(err) => {
                 interrupt::forget(token);
                 interrupt::unregister(group);
-                return Err(err.to_string());
+                return Err(StartError::Postgres(err));
             }
         };
         // The postmaster's group stays registered until the cluster is stopped.
@@ -345,7 +346,7 @@ impl Services {
         url: &str,
         keep: bool,
         log_path: &Path,
-    ) -> Result<(Endpoint, Handle, Option<u64>), String> {
+    ) -> Result<(Endpoint, Handle, Option<u64>), StartError> {
         let suffix: String = if self.tag.is_empty() {
             clock::format_timestamp(clock::now())
         } else {
@@ -357,7 +358,7 @@ impl Services {
         .to_ascii_lowercase();
         let name = format!("relgate_{}_{}", suffix, std::process::id());
         let database =
-            relgate_pg::RunDatabase::create(url, &name, keep).map_err(|err| err.to_string())?;
+            relgate_pg::RunDatabase::create(url, &name, keep).map_err(StartError::Postgres)?;
         append_log(
             log_path,
             &format!(
@@ -408,7 +409,7 @@ impl Services {
                 append_log(&log_path, &format!("relgate: {message}\n"));
                 message
             }
-            Handle::Process(process) => stop_process(process),
+            Handle::Process(process) => process::stop_process(process),
         };
         if let Some(token) = running.cleanup_token {
             interrupt::forget(token);
@@ -433,7 +434,7 @@ impl Drop for Services {
 }
 
 fn digest_into(record: &mut ServiceRecord, log_path: &Path) {
-    if let Ok((sha256, bytes)) = crate::evidence::sha256_file(log_path) {
+    if let Ok((sha256, bytes)) = crate::model::digest::sha256_file(log_path) {
         record.sha256 = Some(sha256);
         record.bytes = bytes;
     } else {
@@ -468,251 +469,4 @@ fn host_port(url: &str) -> Option<(String, u16)> {
         )),
         _ => Some((host_port.trim_matches(['[', ']']).to_string(), 5432)),
     }
-}
-
-fn start_process(
-    service: &Service,
-    process: &ProcessSpec,
-    argv: Vec<String>,
-    endpoints: &BTreeMap<String, Endpoint>,
-    own_port: Option<u16>,
-    log_path: &Path,
-) -> Result<(Endpoint, Handle, Option<u64>), String> {
-    let deadline = Instant::now() + service.ready_timeout;
-    let log = std::fs::File::create(log_path)
-        .map_err(|err| format!("cannot create {}: {err}", log_path.display()))?;
-    let (reader, writer) = std::io::pipe().map_err(|err| format!("cannot create a pipe: {err}"))?;
-    let program = argv.first().ok_or("empty command")?;
-    let env: BTreeMap<String, String> = process
-        .env
-        .iter()
-        .map(|(key, value)| (key.clone(), interpolate(value, endpoints, own_port)))
-        .collect();
-    let launch = Launch {
-        argv: &argv,
-        cwd: &process.cwd,
-        env: &env,
-        leak_timeout: None,
-        kill_grace: STOP_GRACE,
-    };
-    let supervised = Supervised::spawn(&launch, writer)
-        .map_err(|err| format!("cannot start `{program}`: {err}"))?;
-    let (address_tx, address_rx) = mpsc::channel();
-    let (done_tx, pump_done) = mpsc::channel();
-    let pump = std::thread::Builder::new()
-        .name(format!("relgate-service-{}", service.name))
-        .spawn(move || {
-            pump_log(reader, log, address_tx);
-            let _ = done_tx.send(());
-        })
-        .map_err(|err| format!("cannot start the log reader: {err}"))?;
-    let mut handle = ProcessHandle {
-        supervised: Some(supervised),
-        pump: Some(pump),
-        pump_done,
-    };
-    let result = wait_ready(
-        service,
-        process,
-        own_port,
-        &mut handle,
-        &address_rx,
-        deadline,
-    );
-    match result {
-        Ok(endpoint) => Ok((endpoint, Handle::Process(handle), None)),
-        Err(message) => {
-            let stopped = stop_process(&mut handle);
-            let tail = exec::read_tail(log_path, 4096)
-                .map(|bytes| exec::tail_text(&bytes, 15))
-                .unwrap_or_default();
-            let _ = stopped;
-            Err(if tail.trim().is_empty() {
-                message
-            } else {
-                format!("{message}; last lines of its log:\n{}", tail.trim_end())
-            })
-        }
-    }
-}
-
-fn wait_ready(
-    service: &Service,
-    process: &ProcessSpec,
-    own_port: Option<u16>,
-    handle: &mut ProcessHandle,
-    address_rx: &mpsc::Receiver<(String, u16)>,
-    deadline: Instant,
-) -> Result<Endpoint, String> {
-    let timeout = spec::format_duration(service.ready_timeout);
-    let exited = |handle: &mut ProcessHandle| -> Option<String> {
-        let supervised = handle.supervised.as_mut()?;
-        match supervised.wait_exit(Duration::ZERO) {
-            Some(status) => Some(format!("exited ({status}) before it was ready")),
-            None if supervised.lost() => Some("its supervisor was killed".to_string()),
-            None => None,
-        }
-    };
-    let (host, port) = match own_port {
-        Some(port) => ("127.0.0.1".to_string(), port),
-        None => loop {
-            match address_rx.recv_timeout(POLL) {
-                Ok(address) => break address,
-                Err(_) => {
-                    if let Some(why) = exited(handle) {
-                        return Err(why);
-                    }
-                    if Instant::now() >= deadline {
-                        return Err(format!(
-                            "printed no `listening on HOST:PORT` line within {timeout} (or say `${{port}}` in its command to give it a port)"
-                        ));
-                    }
-                }
-            }
-        },
-    };
-    loop {
-        if let Some(why) = exited(handle) {
-            return Err(why);
-        }
-        let ready = match &process.ready {
-            ReadyProbe::Tcp => tcp_ready(&host, port),
-            ReadyProbe::Http(path) => http_ready(&host, port, path),
-        };
-        match ready {
-            Ok(()) => break,
-            Err(why) if Instant::now() >= deadline => {
-                return Err(format!("not ready within {timeout}: {why}"))
-            }
-            Err(_) => std::thread::sleep(POLL * 2),
-        }
-    }
-    let url_host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.clone()
-    };
-    Ok(Endpoint {
-        url: format!("http://{url_host}:{port}"),
-        host,
-        port,
-    })
-}
-
-fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
-    let address = (host, port)
-        .to_socket_addrs()
-        .map_err(|err| format!("cannot resolve {host}: {err}"))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve {host}"))?;
-    TcpStream::connect_timeout(&address, Duration::from_secs(1))
-        .map_err(|err| format!("connect to {host}:{port}: {err}"))
-}
-
-fn tcp_ready(host: &str, port: u16) -> Result<(), String> {
-    connect(host, port).map(drop)
-}
-
-/// `GET path` answered with a 2xx status.
-fn http_ready(host: &str, port: u16, path: &str) -> Result<(), String> {
-    let mut stream = connect(host, port)?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|err| format!("GET {path}: {err}"))?;
-    let mut status_line = String::new();
-    std::io::BufReader::new(stream.take(1024))
-        .read_line(&mut status_line)
-        .map_err(|err| format!("GET {path}: {err}"))?;
-    let code = status_line.split_whitespace().nth(1).unwrap_or("");
-    if code.starts_with('2') && code.len() == 3 {
-        Ok(())
-    } else {
-        Err(format!("GET {path} answered `{}`", status_line.trim()))
-    }
-}
-
-/// Copies the service's output into its log, and sends the first `listening on HOST:PORT`.
-fn pump_log(
-    reader: std::io::PipeReader,
-    mut log: std::fs::File,
-    address_tx: mpsc::Sender<(String, u16)>,
-) {
-    let pattern =
-        Regex::new(r"listening on (?:[a-z]+://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})")
-            .expect("static regex");
-    let mut reader = std::io::BufReader::new(reader);
-    let mut line = Vec::new();
-    let mut found = false;
-    // The same line redactor as checks' logs: key blocks across lines, long lines carried over.
-    let mut redactor = crate::redaction::LineRedactor::new();
-    loop {
-        line.clear();
-        // Lines are bounded so that a service printing without newlines cannot grow memory.
-        match (&mut reader).take(64 * 1024).read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => {
-                let _ = redactor.finish(&mut |bytes| log.write_all(bytes));
-                return;
-            }
-            Ok(_) => {}
-        }
-        if redactor
-            .push(&line, &mut |bytes| log.write_all(bytes))
-            .is_err()
-        {
-            return;
-        }
-        if !found {
-            let text = String::from_utf8_lossy(&line);
-            if let Some(captures) = pattern.captures(&text) {
-                if let Ok(port) = captures[2].parse::<u16>() {
-                    let host = captures[1].trim_matches(['[', ']']).to_string();
-                    let host = if host == "0.0.0.0" {
-                        "127.0.0.1".to_string()
-                    } else if host == "::" {
-                        "::1".to_string()
-                    } else {
-                        host
-                    };
-                    found = address_tx.send((host, port)).is_ok();
-                }
-            }
-        }
-    }
-}
-
-/// SIGTERM to every process of the service (its whole tree, not only its process group), a
-/// grace period, SIGKILL to what is left; reaps and joins the log reader.
-fn stop_process(handle: &mut ProcessHandle) -> String {
-    let Some(mut supervised) = handle.supervised.take() else {
-        return "already stopped".to_string();
-    };
-    let already = supervised.wait_exit(Duration::ZERO);
-    let finished = supervised.stop();
-    let message = match (already, finished.forced, finished.lost) {
-        (_, _, true) => "its supervisor was killed or interfered with: processes it started may have survived"
-            .to_string(),
-        (Some(status), false, _) => format!("had already exited ({status}) when the run ended"),
-        (Some(status), true, _) => format!(
-            "had already exited ({status}) when the run ended; processes it left were killed after not stopping within {}",
-            spec::format_duration(STOP_GRACE)
-        ),
-        (None, false, _) => "stopped".to_string(),
-        (None, true, _) => format!(
-            "killed after not stopping within {}",
-            spec::format_duration(STOP_GRACE)
-        ),
-    };
-    if handle
-        .pump_done
-        .recv_timeout(Duration::from_secs(2))
-        .is_ok()
-    {
-        if let Some(pump) = handle.pump.take() {
-            let _ = pump.join();
-        }
-    }
-    message
 }

@@ -6,3 +6,6 @@ pub const OK: i32 = 0;
 pub const NO_GO: i32 = 1;
 /// The gate file or the arguments are invalid: nothing was run.
 pub const INVALID: i32 = 2;
+/// A nextest process whose trial failed: what a libtest binary exits with when a test fails
+/// (the ledger and verdict come later, from `gate report`).
+pub const TEST_FAILED: i32 = 101;

@@ -1,0 +1,22 @@
+//! The evidence ledger `evidence.jsonl`: one JSON object per line, each carrying the sha256 of
+//! the line before it, so that any edit, insertion or deletion breaks the chain.
+//!
+//! Line 1 is the run [`RunHeader`]; then one [`CheckRecord`] per check and checklist item, one
+//! [`PacketRecord`] per packet and one [`VerdictRecord`]. Evidence is written by the runner only:
+//! probes and checks never write the ledger themselves.
+
+pub use crate::model::digest::{sha256_file, sha256_hex, EMPTY_SHA256};
+
+/// The file name of the ledger inside the out directory.
+pub const LEDGER_FILE: &str = "evidence.jsonl";
+
+/// The `prev` of the first line: 64 zeros.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+mod ledger;
+mod record;
+mod verdict_record;
+
+pub use ledger::*;
+pub use record::*;
+pub use verdict_record::*;
