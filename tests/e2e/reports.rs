@@ -64,6 +64,71 @@ fn report_html_is_written_from_the_run() {
     assert!(run.verify().status.success(), "{}", run.context());
 }
 
+/// A later check swaps an earlier check's log for a symlink to a file outside the out directory
+/// (it finds the log directory through the recursion marker every check is given): no report
+/// quotes that file. JUnit's failure text and the HTML page say the tail is unavailable.
+#[test]
+fn a_log_swapped_for_a_symlink_out_of_the_out_directory_is_not_quoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = "CANARY-outside-the-out-directory-7f3a";
+    std::fs::write(dir.path().join("outside.txt"), format!("{canary}\n")).unwrap();
+    let gate = dir.path().join("packets.toml");
+    std::fs::write(
+        &gate,
+        r#"[gate]
+name = "symlink swap"
+
+[[packet]]
+id = "SEC-00"
+title = "Swap"
+
+[[packet.check]]
+id = "fails"
+run = "echo the real output; exit 1"
+
+[[packet.check]]
+id = "swaps"
+severity = "P2"
+run = "logs=$(dirname \"$RELGATE_RECURSION_MARKER\") && ln -s \"$PWD/outside.txt\" \"$logs/fails.log.new\" && mv -f \"$logs/fails.log.new\" \"$logs/fails.log\" && test -L \"$logs/fails.log\""
+"#,
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = xtask()
+        .args(["gate", "--no-progress", "--jobs", "1", "--gate"])
+        .arg(&gate)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let run = Run { out, output };
+    assert_eq!(run.code(), 1, "{}", run.context());
+    let evidence = std::fs::read_to_string(run.out.path().join("evidence.jsonl")).unwrap();
+    let swapped = evidence.lines().any(|line| {
+        line.contains(r#""name":"SEC-00::swaps""#) && line.contains(r#""outcome":"pass""#)
+    });
+    assert!(swapped, "the swap did not happen: {evidence}");
+    for report in ["junit.xml", "report.html", "tracker.md", "report.sarif"] {
+        let text = std::fs::read_to_string(run.out.path().join(report)).unwrap();
+        assert!(
+            !text.contains(canary),
+            "{report} quotes the file outside:\n{text}"
+        );
+    }
+    let junit = std::fs::read_to_string(run.out.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("log unavailable: the path leaves the out directory"),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(run.out.path().join("report.html")).unwrap();
+    assert!(
+        html.contains(
+            "Output tail unavailable: path logs/SEC-00/fails.log leads outside the out directory"
+        ),
+        "{html}"
+    );
+}
+
 #[test]
 fn report_html_renders_in_headless_chromium_without_network() {
     if std::env::var(SKIP_BROWSER).as_deref() == Ok("1") {

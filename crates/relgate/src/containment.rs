@@ -4,20 +4,25 @@
 
 use std::path::{Component, Path, PathBuf};
 
+/// Whether `name` is a non-empty relative path of plain components (no `..`, no `.`, not
+/// absolute): the check on the text alone, for a link; [`resolve`] adds the symlink check for a
+/// read.
+pub fn is_plain_relative(name: &str) -> bool {
+    !name.is_empty()
+        && Path::new(name)
+            .components()
+            .all(|part| matches!(part, Component::Normal(_)))
+}
+
 /// `out_dir/name`, when `name` is a relative path of plain components (no `..`, no `.`, not
 /// absolute) and, if it exists, does not lead outside `out_dir` through a symlink.
 pub fn resolve(out_dir: &Path, name: &str) -> Result<PathBuf, String> {
-    let relative = Path::new(name);
-    if name.is_empty()
-        || !relative
-            .components()
-            .all(|part| matches!(part, Component::Normal(_)))
-    {
+    if !is_plain_relative(name) {
         return Err(format!(
             "path {name:?} is not a plain relative path inside the out directory"
         ));
     }
-    let path = out_dir.join(relative);
+    let path = out_dir.join(name);
     if std::fs::symlink_metadata(&path).is_err() {
         // Missing: the caller's read reports it; nothing outside is read.
         return Ok(path);

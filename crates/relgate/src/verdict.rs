@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use crate::evidence::{
-    AcceptanceNote, CheckRecord, Decision, FindingNote, GateResult, Outcome, PacketRecord,
-    PacketStatus, ResidualRisk, VerdictRecord,
+    AcceptanceNote, CaseKind, CheckRecord, Decision, FindingNote, GateResult, Outcome,
+    PacketRecord, PacketStatus, ResidualRisk, VerdictRecord,
 };
 use crate::plan;
 use crate::scan::Finding;
@@ -703,4 +703,83 @@ fn verdict_record(
         reasons,
         findings,
     }
+}
+
+/// The end of a run: its records in the gate file's order (checklist records it brought are
+/// dropped, they are recomputed; a record the gate does not list is dropped), the final verdict
+/// on them, and one record per checklist item after them (`now` is their timestamp).
+pub fn conclude(
+    gate: &Gate,
+    records: Vec<CheckRecord>,
+    today: NaiveDate,
+    now: &str,
+) -> (Vec<CheckRecord>, Verdict) {
+    let mut by_name: BTreeMap<String, CheckRecord> = records
+        .into_iter()
+        .filter(|record| record.case_kind != CaseKind::Checklist)
+        .map(|record| (record.name.clone(), record))
+        .collect();
+    let mut checks: Vec<CheckRecord> = Vec::new();
+    for check in gate.checks() {
+        if let Some(record) = by_name.remove(&check.name()) {
+            checks.push(record);
+        }
+    }
+    let verdict = decide(gate, &checks, today, Stage::Final);
+    let checklist = checklist_records(gate, &verdict, now);
+    checks.extend(checklist);
+    (checks, verdict)
+}
+
+/// One record per checklist item, as the verdict judged it (`now` is their timestamp): pure, so
+/// that `verify` recomputes them.
+pub fn checklist_records(gate: &Gate, verdict: &Verdict, now: &str) -> Vec<CheckRecord> {
+    let mut records = Vec::new();
+    for packet in &gate.packets {
+        let blocked = verdict
+            .packet(&packet.id)
+            .is_some_and(|record| record.status == PacketStatus::Blocked);
+        for item in &packet.checklist {
+            let name = packet.checklist_name(item);
+            let (holds, why) = verdict.checklist.get(&name).cloned().unwrap_or_default();
+            let (outcome, message) = if blocked {
+                let deps = verdict
+                    .packet(&packet.id)
+                    .map(|record| record.blocked_by.join(", "))
+                    .unwrap_or_default();
+                (Outcome::Skipped, format!("blocked by {deps}"))
+            } else if holds {
+                (Outcome::Pass, why)
+            } else {
+                (Outcome::Fail, why)
+            };
+            records.push(CheckRecord {
+                packet: packet.id.clone(),
+                check: format!("checklist::{}", item.slug),
+                name,
+                case_kind: CaseKind::Checklist,
+                argv: Vec::new(),
+                cwd: String::new(),
+                started: now.to_string(),
+                ended: now.to_string(),
+                duration_ms: 0,
+                exit_code: None,
+                signal: None,
+                timed_out: false,
+                log: None,
+                bytes: 0,
+                sha256: None,
+                outcome,
+                severity: Severity::P0,
+                message,
+                notes: vec![item.text.clone()],
+                cases: Vec::new(),
+                findings: Vec::new(),
+                report: None,
+                report_sha256: None,
+                leaked: Vec::new(),
+            });
+        }
+    }
+    records
 }

@@ -54,6 +54,7 @@
 mod cargo_audit;
 mod cvss;
 mod gitleaks;
+pub mod lockfile;
 mod npm_audit;
 mod sarif;
 

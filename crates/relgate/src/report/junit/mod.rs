@@ -14,12 +14,14 @@
 //!   `<system-out>`; the triage of the latter is the suite property `triage.PACKET::check`.
 //! - every `<testsuite>` has `<properties>`, `<system-out>` and `<system-err>`, even if empty.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader};
+use super::text::{read_log_tail, TailError};
+use super::view::ReportView;
+use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader, VerdictRecord};
 use crate::spec::Gate;
 use crate::verdict::{Triage, Verdict};
 use crate::{clock, exec};
@@ -33,12 +35,10 @@ const TAIL_LINES: usize = 40;
 /// The skip message of a case the gate lists but this run has no record of (filtered out).
 const NOT_RUN: &str = "not run in this run";
 
-/// Renders the JUnit XML for a run.
-///
-/// `checks` holds the records of checks and checklist items. Every check and checklist item of
-/// the gate gets a test case, a skipped one when it has no record; a record the gate does not
-/// list is still shown, in its packet's suite (or a suite of its own), never dropped. Logs are
-/// read from `out_dir` for their tails.
+/// Renders the JUnit XML for a run from its verdict and records (`checks` holds the records of
+/// checks and checklist items, `verdict` the verdict on them, as the ledger records it): the
+/// entry point for a caller that has not built a ledger (`verify` recomputes the verdict).
+/// Renders [`render_view`] of the ledger they make.
 pub fn render(
     gate: &Gate,
     header: &RunHeader,
@@ -46,8 +46,24 @@ pub fn render(
     verdict: &Verdict,
     out_dir: &Path,
 ) -> String {
-    let derived: Vec<CheckRecord> = checks.iter().flat_map(probe_cases).collect();
-    let mut unclaimed: Vec<&CheckRecord> = checks.iter().chain(&derived).collect();
+    let ledger = super::run_ledger(header.clone(), Vec::new(), checks.to_vec(), verdict);
+    render_view(&ReportView::new(gate, &ledger, out_dir).with_triage(&verdict.triage))
+}
+
+/// Renders the JUnit XML for a run.
+///
+/// Every check and checklist item of the gate gets a test case, a skipped one when it has no
+/// record; a record the gate does not list is still shown, in its packet's suite (or a suite of
+/// its own), never dropped. Logs are read from the view's out directory for their tails; why a
+/// failure does not block comes from the view's triage.
+pub fn render_view(view: &ReportView<'_>) -> String {
+    let gate = view.gate;
+    let checks: Vec<&CheckRecord> = view.ledger.checks().collect();
+    let derived: Vec<CheckRecord> = checks
+        .iter()
+        .flat_map(|record| probe_cases(record))
+        .collect();
+    let mut unclaimed: Vec<&CheckRecord> = checks.iter().copied().chain(&derived).collect();
     let mut suites: Vec<SuitePlan> = gate
         .packets
         .iter()
@@ -90,10 +106,9 @@ pub fn render(
     }
 
     let context = Context {
-        gate,
-        header,
-        verdict,
-        out_dir,
+        view,
+        header: view.header(),
+        verdict: view.verdict(),
     };
     let mut report = Report::unnamed();
     for (index, suite) in suites.iter().enumerate() {
@@ -153,7 +168,7 @@ fn probe_cases(record: &CheckRecord) -> Vec<CheckRecord> {
         .collect()
 }
 
-/// Renders and writes `<out_dir>/junit.xml` atomically; returns its path.
+/// Renders and writes `<out_dir>/junit.xml` atomically; returns its path. As [`render`].
 pub fn write(
     gate: &Gate,
     header: &RunHeader,
@@ -161,11 +176,18 @@ pub fn write(
     verdict: &Verdict,
     out_dir: &Path,
 ) -> std::io::Result<PathBuf> {
+    write_rendered(out_dir, &render(gate, header, checks, verdict, out_dir))
+}
+
+/// Renders ([`render_view`]) and writes `<out_dir>/junit.xml` redacted and atomically; returns
+/// its path.
+pub fn write_view(view: &ReportView<'_>) -> std::io::Result<PathBuf> {
+    write_rendered(view.out_dir, &render_view(view))
+}
+
+fn write_rendered(out_dir: &Path, xml: &str) -> std::io::Result<PathBuf> {
     let path = out_dir.join(JUNIT_FILE);
-    crate::redaction::write_report(
-        &path,
-        render(gate, header, checks, verdict, out_dir).as_bytes(),
-    )?;
+    crate::redaction::write_report(&path, xml.as_bytes())?;
     Ok(path)
 }
 
@@ -179,10 +201,11 @@ struct SuitePlan<'a> {
 
 /// What every suite and case is rendered from.
 struct Context<'a> {
-    gate: &'a Gate,
-    header: &'a RunHeader,
-    verdict: &'a Verdict,
-    out_dir: &'a Path,
+    view: &'a ReportView<'a>,
+    /// `None` only for a ledger without header record (never one `finish` writes).
+    header: Option<&'a RunHeader>,
+    /// `None` only for a ledger without verdict record (never one `finish` writes).
+    verdict: Option<&'a VerdictRecord>,
 }
 
 /// One rendered case and what it adds to its suite.
@@ -199,7 +222,7 @@ fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> Test
     // would be torn apart; GitLab and Ant read `relgate` as the package the same way.
     let classname = format!("relgate.{}", plan.packet.replace('.', "_"));
     let mut suite = TestSuite::new(plan.packet.as_str());
-    let packet_record = context.verdict.packet(&plan.packet);
+    let packet_record = context.view.packet_record(&plan.packet);
     let status = match (packet_record, &plan.title) {
         (Some(record), _) => record.status.label(),
         (None, Some(_)) => "UNKNOWN",
@@ -213,17 +236,25 @@ fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> Test
     ));
     suite.add_property(Property::new(
         "gate.verdict",
-        context.verdict.record.decision.label(),
+        context
+            .verdict
+            .map_or("INCOMPLETE", |verdict| verdict.decision.label()),
     ));
-    suite.add_property(Property::new("gate.name", context.gate.name.as_str()));
-    suite.add_property(Property::new("gate.sha256", context.gate.sha256.as_str()));
-    if let Some(head) = &header.git_head {
-        suite.add_property(Property::new("git.head", head.as_str()));
+    suite.add_property(Property::new("gate.name", context.view.gate.name.as_str()));
+    suite.add_property(Property::new(
+        "gate.sha256",
+        context.view.gate.sha256.as_str(),
+    ));
+    if let Some(head) = header.and_then(|header| header.git_head.as_deref()) {
+        suite.add_property(Property::new("git.head", head));
     }
-    if let Some(dirty) = header.git_dirty {
+    if let Some(dirty) = header.and_then(|header| header.git_dirty) {
         suite.add_property(Property::new("git.dirty", dirty.to_string()));
     }
-    suite.add_property(Property::new("run.id", header.run_id.as_str()));
+    suite.add_property(Property::new(
+        "run.id",
+        header.map_or("", |header| header.run_id.as_str()),
+    ));
     if let Some(record) = packet_record {
         for (severity, result) in &record.gates {
             suite.add_property(Property::new(
@@ -264,11 +295,11 @@ fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> Test
         .iter()
         .filter_map(|(_, record)| clock::parse_timestamp(&(*record)?.started))
         .min()
-        .or_else(|| clock::parse_timestamp(&header.started))
+        .or_else(|| clock::parse_timestamp(&header?.started))
         // A header without a readable start is broken evidence; the time of writing is the
         // closest honest value, and `verify` reports the ledger itself.
         .unwrap_or_else(clock::now);
-    let host = header.host.trim();
+    let host = header.map_or("", |header| header.host.trim());
     let host = if host.is_empty() { "localhost" } else { host };
     suite.extra.insert("package".into(), "relgate".into());
     suite.extra.insert("id".into(), index.to_string().into());
@@ -305,7 +336,7 @@ fn test_case(
     } else {
         record.message.clone()
     };
-    let mut details = details(record, context.out_dir);
+    let mut details = details(record, context.view.out_dir);
     let findings = findings_text(context, record);
     if !findings.is_empty() {
         details = if details.is_empty() {
@@ -327,7 +358,7 @@ fn test_case(
         }
         _ => record.name.clone(),
     };
-    let triage = match context.verdict.triage.get(&triaged) {
+    let triage = match context.view.triage.get(&triaged) {
         Some(Triage::Accepted(acceptance)) => Some(format!(
             "accepted by {} until {}: {}",
             acceptance.owner, acceptance.until, acceptance.reason
@@ -394,10 +425,8 @@ fn test_case(
 /// A scan's findings, one line each with its triage: `P1 RUSTSEC-… rsa@0.9.8: title [accepted:
 /// owner until …]`, and where the report is stored.
 fn findings_text(context: &Context<'_>, record: &CheckRecord) -> String {
-    let mut lines: Vec<String> = context
-        .verdict
-        .record
-        .findings
+    let findings = context.verdict.map_or(&[][..], |verdict| &verdict.findings);
+    let mut lines: Vec<String> = findings
         .iter()
         .filter(|note| note.check == record.name)
         .map(|note| {
@@ -440,17 +469,14 @@ fn details(record: &CheckRecord, out_dir: &Path) -> String {
         record.bytes
     ));
     // Records can come from fragment files that a check's command could have written; a log
-    // path leaving the out directory must not pull another file into a published report.
-    let inside = Path::new(log)
-        .components()
-        .all(|component| matches!(component, Component::Normal(_)));
-    let tail = if !inside {
-        "log unavailable: the path leaves the out directory".to_string()
-    } else {
-        match exec::read_tail(&out_dir.join(log), exec::TAIL_BYTES) {
-            Ok(bytes) => exec::tail_text(&bytes, TAIL_LINES),
-            Err(err) => format!("log unavailable: {err}"),
+    // path leaving the out directory (or a symlink out of it) must not pull another file into a
+    // published report.
+    let tail = match read_log_tail(out_dir, log, exec::TAIL_BYTES) {
+        Ok(tail) => exec::tail_text(&tail.bytes, TAIL_LINES),
+        Err(TailError::Outside(_)) => {
+            "log unavailable: the path leaves the out directory".to_string()
         }
+        Err(TailError::Unreadable(err)) => format!("log unavailable: {err}"),
     };
     lines.push(if tail.is_empty() {
         "(no output)".to_string()
@@ -482,282 +508,4 @@ fn schema_safe(xml: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use chrono::NaiveDate;
-
-    use super::*;
-    use crate::spec::{AcceptTarget, Acceptance, Check, CheckKind, CommandSpec, Packet, Severity};
-    use crate::verdict::{decide, Stage};
-
-    const PACKET: &str = "SEC.01";
-
-    fn gate(checks: &[(&str, Severity)], accepts: Vec<Acceptance>) -> Gate {
-        let checks = checks
-            .iter()
-            .map(|&(id, severity)| Check {
-                packet: PACKET.to_string(),
-                id: id.to_string(),
-                severity,
-                timeout: Duration::from_secs(2),
-                leak_timeout: Duration::from_millis(500),
-                kind: CheckKind::Command(CommandSpec {
-                    argv: vec!["true".to_string()],
-                    display: "true".to_string(),
-                    cwd: PathBuf::from("/"),
-                    env: BTreeMap::new(),
-                    expect_exit: vec![0],
-                }),
-                services: Vec::new(),
-                tools: Vec::new(),
-                line: 1,
-            })
-            .collect();
-        Gate {
-            source: PathBuf::from("packets.toml"),
-            root: PathBuf::from("/"),
-            sha256: "ab".repeat(32),
-            name: "unit".to_string(),
-            plan_link: None,
-            services: Vec::new(),
-            tools: Vec::new(),
-            packets: vec![Packet {
-                id: PACKET.to_string(),
-                title: "Tenancy".to_string(),
-                depends_on: Vec::new(),
-                implementer: None,
-                reviewer: None,
-                checks,
-                checklist: Vec::new(),
-            }],
-            accepts,
-        }
-    }
-
-    fn record(check: &str, outcome: Outcome, message: &str) -> CheckRecord {
-        CheckRecord {
-            packet: PACKET.to_string(),
-            check: check.to_string(),
-            name: format!("{PACKET}::{check}"),
-            case_kind: CaseKind::Command,
-            argv: Vec::new(),
-            cwd: "/".to_string(),
-            started: "2026-01-01T10:00:00.250Z".to_string(),
-            ended: "2026-01-01T10:00:01.500Z".to_string(),
-            duration_ms: 1250,
-            exit_code: None,
-            signal: None,
-            timed_out: false,
-            log: None,
-            bytes: 0,
-            sha256: None,
-            outcome,
-            severity: Severity::P0,
-            message: message.to_string(),
-            notes: Vec::new(),
-            cases: Vec::new(),
-            findings: Vec::new(),
-            report: None,
-            report_sha256: None,
-            leaked: Vec::new(),
-        }
-    }
-
-    fn header() -> RunHeader {
-        RunHeader {
-            gate: "unit".to_string(),
-            gate_file: "packets.toml".to_string(),
-            gate_sha256: "ab".repeat(32),
-            git_head: Some("c0ffee".to_string()),
-            git_dirty: Some(false),
-            relgate_version: "0.1.0".to_string(),
-            started: "2026-01-01T09:59:59.999Z".to_string(),
-            host: "builder".to_string(),
-            run_id: "run-1".to_string(),
-            mode: "xtask".to_string(),
-        }
-    }
-
-    fn xml(gate: &Gate, records: &[CheckRecord]) -> String {
-        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        let verdict = decide(gate, records, today, Stage::Final);
-        render(
-            gate,
-            &header(),
-            records,
-            &verdict,
-            Path::new("/nonexistent-out"),
-        )
-    }
-
-    /// Renders one check of the given severity with one record.
-    fn one(severity: Severity, mut record: CheckRecord) -> String {
-        record.severity = severity;
-        xml(
-            &gate(&[(&record.check.clone(), severity)], Vec::new()),
-            &[record],
-        )
-    }
-
-    #[test]
-    fn a_timeout_is_a_failure_of_type_timeout() {
-        let mut timed_out = record("hangs", Outcome::Fail, "timed out after 2s");
-        timed_out.timed_out = true;
-        let xml = one(Severity::P0, timed_out);
-        assert!(
-            xml.contains(r#"<failure message="timed out after 2s" type="timeout">"#),
-            "{xml}"
-        );
-    }
-
-    #[test]
-    fn a_failure_is_typed_by_its_kind() {
-        for (kind, expected) in [
-            (CaseKind::Command, "exit-code"),
-            (CaseKind::Grep, "grep"),
-            (CaseKind::Checklist, "checklist"),
-        ] {
-            let mut failed = record("c", Outcome::Fail, "exit 3 (expected 0)");
-            failed.case_kind = kind;
-            let xml = one(Severity::P0, failed);
-            let tag = format!(r#"<failure message="exit 3 (expected 0)" type="{expected}">"#);
-            assert!(xml.contains(&tag), "{xml}");
-        }
-    }
-
-    #[test]
-    fn a_failure_without_message_still_has_one() {
-        let xml = one(Severity::P0, record("c", Outcome::Fail, " "));
-        assert!(
-            xml.contains(r#"message="FAIL (no message recorded)""#),
-            "{xml}"
-        );
-    }
-
-    #[test]
-    fn a_spawn_failure_is_an_error() {
-        let xml = one(
-            Severity::P0,
-            record("c", Outcome::Error, "cannot run `nope`: No such file"),
-        );
-        assert!(
-            xml.contains(r#"<error message="cannot run `nope`: No such file" type="spawn">"#),
-            "{xml}"
-        );
-        assert!(xml.contains(r#"errors="1""#), "{xml}");
-    }
-
-    #[test]
-    fn a_skipped_check_keeps_its_message_and_has_no_type() {
-        let xml = one(
-            Severity::P0,
-            record("c", Outcome::Skipped, "blocked by SEC-00"),
-        );
-        assert!(
-            xml.contains(r#"<skipped message="blocked by SEC-00"/>"#),
-            "{xml}"
-        );
-    }
-
-    #[test]
-    fn a_check_without_record_is_skipped_as_not_run() {
-        let xml = xml(&gate(&[("c", Severity::P0)], Vec::new()), &[]);
-        assert!(
-            xml.contains(r#"<skipped message="not run in this run"/>"#),
-            "{xml}"
-        );
-        assert!(xml.contains(r#"tests="1" skipped="1""#), "{xml}");
-    }
-
-    #[test]
-    fn an_accepted_failure_is_a_success_with_its_triage() {
-        let acceptance = Acceptance {
-            target: AcceptTarget::Check(format!("{PACKET}::audit")),
-            owner: "dana".to_string(),
-            until: NaiveDate::from_ymd_opt(2099, 12, 31).unwrap(),
-            reason: "no fix upstream".to_string(),
-            line: 9,
-        };
-        let gate = gate(&[("audit", Severity::P1)], vec![acceptance]);
-        let xml = xml(
-            &gate,
-            &[record("audit", Outcome::Fail, "exit 1 (expected 0)")],
-        );
-        let why = "accepted by dana until 2099-12-31: no fix upstream";
-        assert!(
-            xml.contains(
-                r#"<testcase name="SEC.01::audit" classname="relgate.SEC_01" time="1.250"/>"#
-            ),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(&format!(
-                r#"<property name="triage.SEC.01::audit" value="{why}"/>"#
-            )),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(&format!("---- SEC.01::audit ----\nFAILED ({why}): exit 1")),
-            "{xml}"
-        );
-        assert!(xml.contains(r#"failures="0""#), "{xml}");
-    }
-
-    #[test]
-    fn a_tracked_p2_failure_is_a_success_with_its_triage() {
-        let xml = one(
-            Severity::P2,
-            record("lint", Outcome::Fail, "exit 1 (expected 0)"),
-        );
-        assert!(
-            xml.contains(r#"<property name="triage.SEC.01::lint" value="tracked (P2)"/>"#),
-            "{xml}"
-        );
-        assert!(
-            xml.contains("FAILED (tracked (P2)): exit 1 (expected 0)"),
-            "{xml}"
-        );
-    }
-
-    #[test]
-    fn a_missing_log_is_reported_not_fatal() {
-        let mut failed = record("c", Outcome::Fail, "exit 1 (expected 0)");
-        failed.log = Some("logs/SEC.01/c.log".to_string());
-        let xml = one(Severity::P0, failed);
-        assert!(
-            xml.contains("log: logs/SEC.01/c.log (0 bytes, sha256 unknown)\nlog unavailable: "),
-            "{xml}"
-        );
-    }
-
-    #[test]
-    fn a_log_path_outside_the_out_directory_is_not_read() {
-        let mut failed = record("c", Outcome::Fail, "exit 1 (expected 0)");
-        failed.log = Some("../../etc/passwd".to_string());
-        let xml = one(Severity::P0, failed);
-        assert!(
-            xml.contains("log unavailable: the path leaves the out directory"),
-            "{xml}"
-        );
-        assert!(!xml.contains("root:"), "{xml}");
-    }
-
-    #[test]
-    fn the_suite_carries_what_the_ant_schema_requires() {
-        let xml = one(Severity::P0, record("c", Outcome::Pass, "exit 0"));
-        assert!(xml.contains("<testsuites>\n"), "{xml}");
-        assert!(
-            xml.contains(
-                r#"package="relgate" id="0" hostname="builder" timestamp="2026-01-01T10:00:00">"#
-            ),
-            "{xml}"
-        );
-        assert!(xml.contains("<system-err></system-err>"), "{xml}");
-        assert!(
-            xml.contains(r#"<property name="gate.verdict" value="GO"/>"#),
-            "{xml}"
-        );
-        assert!(xml.contains("---- SEC.01::c ----\nPASS: exit 0"), "{xml}");
-    }
-}
+mod tests;

@@ -12,8 +12,8 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::evidence::{Decision, Ledger};
-use crate::spec::Gate;
+use super::view::ReportView;
+use crate::evidence::Decision;
 
 /// The level of a workflow command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,13 +80,13 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// The annotations of a finished run, one per result of its SARIF document (`sarif`, as
-/// [`crate::sarif_report`] renders it, whose locations are already relative to the repository
+/// The annotations of a finished run (the view of its ledger), one per result of its SARIF document (`sarif`, as
+/// [`super::sarif`] renders it, whose locations are already relative to the repository
 /// root), plus the verdict. A blocking result is an `::error`, an accepted one a `::warning`, a
 /// tracked one a `::notice`; acceptance notes keep their SARIF level. Pure.
-pub fn annotations(gate: &Gate, ledger: &Ledger, sarif: &Value) -> Vec<Annotation> {
+pub fn annotations(view: &ReportView<'_>, sarif: &Value) -> Vec<Annotation> {
     let mut found = Vec::new();
-    let Some(verdict) = ledger.verdict() else {
+    let Some(verdict) = view.verdict() else {
         return found;
     };
     let results = sarif["runs"][0]["results"]
@@ -131,7 +131,7 @@ pub fn annotations(gate: &Gate, ledger: &Ledger, sarif: &Value) -> Vec<Annotatio
         Decision::GoWithConditions => Level::Warning,
         Decision::NoGo => Level::Error,
     };
-    let mut message = format!("{}: {}", gate.name, verdict.decision.label());
+    let mut message = format!("{}: {}", view.gate.name, verdict.decision.label());
     for reason in &verdict.reasons {
         message.push_str(&format!("\n- {reason}"));
     }
@@ -148,8 +148,7 @@ pub fn annotations(gate: &Gate, ledger: &Ledger, sarif: &Value) -> Vec<Annotatio
 /// report.sarif document) to `out` and appends the tracker's summary to `$GITHUB_STEP_SUMMARY`
 /// when set. Does nothing elsewhere. `env` reads an environment variable (tests pass their own).
 pub fn announce(
-    gate: &Gate,
-    ledger: &Ledger,
+    view: &ReportView<'_>,
     sarif: &Value,
     env: &dyn Fn(&str) -> Option<String>,
     out: &mut dyn Write,
@@ -157,7 +156,7 @@ pub fn announce(
     if env("GITHUB_ACTIONS").as_deref() != Some("true") {
         return Ok(());
     }
-    for mut annotation in annotations(gate, ledger, sarif) {
+    for mut annotation in annotations(view, sarif) {
         // Redacted before encoding: `%0A` would hide a line structure (a key block) from the
         // redactor of the terminal.
         annotation.title = crate::redaction::redact(&annotation.title).into_owned();
@@ -169,8 +168,7 @@ pub fn announce(
             .create(true)
             .append(true)
             .open(&summary)?;
-        let mut text =
-            crate::redaction::redact(&crate::tracker::summary(gate, ledger)).into_owned();
+        let mut text = crate::redaction::redact(&super::tracker::summary_view(view)).into_owned();
         text.push('\n');
         file.write_all(text.as_bytes())?;
     }

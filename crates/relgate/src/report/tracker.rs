@@ -9,113 +9,68 @@
 
 use std::path::{Path, PathBuf};
 
+use super::markdown::{cell, code, fence_for, inline};
+use super::view::{
+    command_line, commit_with, duration, residual_risk_line, PacketView, ReportView, RiskWording,
+};
 use crate::evidence::{
     AcceptanceNote, CaseOutcome, CheckRecord, FindingNote, GateResult, Ledger, Outcome,
-    PacketRecord, PacketStatus, ResidualRisk, RunHeader, LEDGER_FILE,
+    PacketStatus, ResidualRisk, RunHeader, LEDGER_FILE,
 };
-use crate::spec::{Check, CheckKind, Gate, GrepExpect, Packet, Satisfaction, Severity};
+use crate::spec::{Check, CheckKind, Gate, GrepExpect, Satisfaction, Severity};
 
 /// File name inside the out directory.
 pub const TRACKER_FILE: &str = "tracker.md";
 
-/// Renders tracker.md from the gate (titles, checklist texts, dependencies,
-/// implementer/reviewer, commands as written) and the run's ledger (every fact: outcomes, exit
-/// codes, durations, digests, packet status, review gates, verdict, residual risks, findings,
-/// acceptances, git commit). Pure: no clock, no files.
+/// Renders tracker.md from the gate and the ledger alone ([`render_view`] of their view).
 pub fn render(gate: &Gate, ledger: &Ledger) -> String {
-    let (sections, unclaimed) = claim_all(gate, ledger);
+    render_view(&ReportView::new(gate, ledger, Path::new("")))
+}
 
+/// Renders tracker.md from the view: the gate's titles, checklist texts, dependencies,
+/// implementer/reviewer and commands as written, and the ledger's facts (outcomes, exit codes,
+/// durations, digests, packet status, review gates, verdict, residual risks, findings,
+/// acceptances, git commit). Pure: no clock, no files.
+pub fn render_view(view: &ReportView<'_>) -> String {
+    let (gate, ledger, sections) = (view.gate, view.ledger, &view.packets);
     let mut out = String::new();
     title(&mut out, gate, ledger);
     rules(&mut out);
-    board(&mut out, &sections);
-    graph(&mut out, &sections);
+    board(&mut out, sections);
+    graph(&mut out, sections);
     out.push_str("---\n");
-    for section in &sections {
+    for section in sections {
         packet_section(&mut out, section, ledger);
     }
-    unlisted(&mut out, &unclaimed);
+    unlisted(&mut out, &view.unclaimed);
     final_verdict(&mut out, ledger);
     out
+}
+
+/// [`summary_view`] of the gate and the ledger alone.
+pub fn summary(gate: &Gate, ledger: &Ledger) -> String {
+    summary_view(&ReportView::new(gate, ledger, Path::new("")))
 }
 
 /// The tracker's summary: title and status, the packet board and the final verdict (for a CI
-/// job summary such as `$GITHUB_STEP_SUMMARY`). Pure, like [`render`].
-pub fn summary(gate: &Gate, ledger: &Ledger) -> String {
-    let (sections, _) = claim_all(gate, ledger);
+/// job summary such as `$GITHUB_STEP_SUMMARY`). Pure, like [`render_view`].
+pub fn summary_view(view: &ReportView<'_>) -> String {
     let mut out = String::new();
-    title(&mut out, gate, ledger);
-    board(&mut out, &sections);
-    final_verdict(&mut out, ledger);
+    title(&mut out, view.gate, view.ledger);
+    board(&mut out, &view.packets);
+    final_verdict(&mut out, view.ledger);
     out
 }
 
-/// Renders and writes `out_dir/tracker.md` redacted and atomically ([`crate::redaction::write_report`]); returns its
-/// path.
-pub fn write(gate: &Gate, ledger: &Ledger, out_dir: &Path) -> std::io::Result<PathBuf> {
-    let path = out_dir.join(TRACKER_FILE);
-    crate::redaction::write_report(&path, render(gate, ledger).as_bytes())?;
+/// Renders and writes `out_dir/tracker.md` redacted and atomically
+/// ([`crate::redaction::write_report`]); returns its path.
+pub fn write_view(view: &ReportView<'_>) -> std::io::Result<PathBuf> {
+    let path = view.out_dir.join(TRACKER_FILE);
+    crate::redaction::write_report(&path, render_view(view).as_bytes())?;
     Ok(path)
 }
 
-/// Each packet of the gate with its evidence, and the records no packet claims.
-pub(crate) fn claim_all<'a>(
-    gate: &'a Gate,
-    ledger: &'a Ledger,
-) -> (Vec<PacketView<'a>>, Vec<&'a CheckRecord>) {
-    let mut unclaimed: Vec<&CheckRecord> = ledger.checks().collect();
-    let sections = gate
-        .packets
-        .iter()
-        .map(|packet| PacketView::claim(packet, ledger, &mut unclaimed))
-        .collect();
-    (sections, unclaimed)
-}
-
-/// One packet of the gate with its evidence (shared with [`crate::html`]).
-pub(crate) struct PacketView<'a> {
-    pub(crate) packet: &'a Packet,
-    pub(crate) record: Option<&'a PacketRecord>,
-    /// Each check of the packet with its record, in gate order.
-    pub(crate) checks: Vec<(&'a Check, Option<&'a CheckRecord>)>,
-    /// Each checklist item's record, in gate order.
-    pub(crate) items: Vec<Option<&'a CheckRecord>>,
-}
-
-impl<'a> PacketView<'a> {
-    /// The packet with its records, taken out of `unclaimed` (records no packet claims are
-    /// left there, to be shown apart).
-    pub(crate) fn claim(
-        packet: &'a Packet,
-        ledger: &'a Ledger,
-        unclaimed: &mut Vec<&'a CheckRecord>,
-    ) -> PacketView<'a> {
-        let mut take = |name: String| {
-            let position = unclaimed.iter().position(|record| record.name == name)?;
-            Some(unclaimed.remove(position))
-        };
-        let checks = packet
-            .checks
-            .iter()
-            .map(|check| (check, take(check.name())))
-            .collect();
-        let items = packet
-            .checklist
-            .iter()
-            .map(|item| take(packet.checklist_name(item)))
-            .collect();
-        PacketView {
-            packet,
-            record: ledger.packets().find(|record| record.packet == packet.id),
-            checks,
-            items,
-        }
-    }
-
-    pub(crate) fn status(&self) -> Option<PacketStatus> {
-        self.record.map(|record| record.status)
-    }
-
+impl PacketView<'_> {
     /// The packet's verdict as the seeds' review state.
     fn review_state(&self) -> &'static str {
         match self.status() {
@@ -423,13 +378,8 @@ fn review_record(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
     }
     for risk in risks {
         lines.push(format!(
-            "- {} {} {}: owner {}, until {}: {}",
-            risk.check,
-            risk.severity.as_str(),
-            risk.state,
-            risk.owner.as_deref().unwrap_or("no owner"),
-            risk.until.as_deref().unwrap_or("no date"),
-            risk.reason
+            "- {}",
+            residual_risk_line(risk, RiskWording::ReviewRecord)
         ));
     }
     let body = lines.join("\n");
@@ -706,47 +656,6 @@ fn commit(header: Option<&RunHeader>) -> String {
     }
 }
 
-/// The run's commit shown with `code` (Markdown or HTML), `(dirty tree)` when the tree had
-/// changes (shared with [`crate::html`]).
-pub(crate) fn commit_with(header: &RunHeader, code: fn(&str) -> String) -> String {
-    let mut text = match &header.git_head {
-        Some(head) => code(head),
-        None => "none (not a git checkout)".to_string(),
-    };
-    if header.git_dirty == Some(true) {
-        text.push_str(" (dirty tree)");
-    }
-    text
-}
-
-/// The command as it ran: for `sh -c X`, X; otherwise the words, quoted where needed.
-pub(crate) fn command_line(argv: &[String]) -> String {
-    if let [shell, flag, script] = argv {
-        if shell == "sh" && flag == "-c" {
-            return script.clone();
-        }
-    }
-    argv.iter()
-        .map(|word| {
-            let plain = !word.is_empty()
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-            if plain {
-                word.clone()
-            } else {
-                format!("'{}'", word.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `850ms`, `12.3s`.
-pub(crate) fn duration(ms: u64) -> String {
-    crate::progress::human(std::time::Duration::from_millis(ms))
-}
-
 /// The date part of an RFC 3339 timestamp.
 fn date_of(timestamp: &str) -> &str {
     timestamp.get(..10).unwrap_or(timestamp)
@@ -758,37 +667,6 @@ fn tick(checked: bool) -> char {
     } else {
         ' '
     }
-}
-
-/// Text on one line: newlines would end a list item or a table row.
-fn inline(text: &str) -> String {
-    text.replace("\r\n", " ").replace(['\n', '\r'], " ")
-}
-
-/// A table cell: one line, `|` escaped.
-fn cell(text: &str) -> String {
-    inline(text).replace('|', "\\|")
-}
-
-/// An inline code span that holds any text: the fence is longer than any backtick run inside.
-pub(crate) fn code(text: &str) -> String {
-    let text = inline(text);
-    let longest = longest_backtick_run(&text);
-    let ticks = "`".repeat(longest + 1);
-    if longest == 0 {
-        format!("{ticks}{text}{ticks}")
-    } else {
-        format!("{ticks} {text} {ticks}")
-    }
-}
-
-/// A code fence longer than any backtick run in `body` (at least three).
-fn fence_for(body: &str) -> String {
-    "`".repeat((longest_backtick_run(body) + 1).max(3))
-}
-
-fn longest_backtick_run(text: &str) -> usize {
-    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
 /// Text inside a quoted mermaid label: quotes and angle brackets as entity codes.
@@ -844,24 +722,5 @@ mod tests {
             anchor("SEC-01 Checklist: AuthZ + Tenant Isolation Replay"),
             "sec-01-checklist-authz--tenant-isolation-replay"
         );
-    }
-
-    #[test]
-    fn code_spans_survive_backticks_and_cells_escape_pipes() {
-        assert_eq!(code("a`b"), "`` a`b ``");
-        assert_eq!(cell("a|b\nc"), "a\\|b c");
-        assert_eq!(fence_for("x ```` y"), "`````");
-    }
-
-    #[test]
-    fn commands_show_the_script_of_sh_c() {
-        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
-        assert_eq!(command_line(&argv(&["sh", "-c", "a && b"])), "a && b");
-        assert_eq!(
-            command_line(&argv(&["cargo", "test", "-p", "x y"])),
-            "cargo test -p 'x y'"
-        );
-        assert_eq!(duration(12_345), "12.3s");
-        assert_eq!(duration(850), "850ms");
     }
 }

@@ -1,0 +1,347 @@
+//! Tests of the HTML page.
+
+use super::*;
+use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Decision, Record, RunHeader};
+use crate::spec::Severity;
+use crate::verdict::{self, Stage};
+
+const GATE: &str = r#"
+[gate]
+name = "Fixture <gate>"
+
+[[packet]]
+id = "SEC-00"
+title = "Build"
+checklist = [ { item = "Builds & <links>.", by = ["build"] } ]
+[[packet.check]]
+id = "build"
+run = "echo built"
+
+[[packet]]
+id = "SEC-01"
+title = "Tenant isolation"
+depends_on = ["SEC-00"]
+implementer = "alice"
+[[packet.check]]
+id = "boom"
+run = "echo boom; exit 3"
+
+[[packet]]
+id = "SEC-02"
+title = "Final"
+depends_on = ["SEC-01"]
+[[packet.check]]
+id = "final"
+run = "true"
+"#;
+
+fn record(packet: &str, check: &str, outcome: Outcome, message: &str) -> CheckRecord {
+    CheckRecord {
+        packet: packet.into(),
+        check: check.into(),
+        name: format!("{packet}::{check}"),
+        case_kind: CaseKind::Command,
+        argv: vec!["sh".into(), "-c".into(), "echo".into()],
+        cwd: "/repo".into(),
+        started: "2026-02-09T10:00:01.000Z".into(),
+        ended: "2026-02-09T10:00:02.000Z".into(),
+        duration_ms: 1000,
+        exit_code: Some(if outcome == Outcome::Pass { 0 } else { 3 }),
+        signal: None,
+        timed_out: false,
+        log: Some(format!("logs/{packet}/{check}.log")),
+        bytes: 5,
+        sha256: Some("ab".repeat(32)),
+        outcome,
+        severity: Severity::P0,
+        message: message.into(),
+        notes: Vec::new(),
+        cases: Vec::new(),
+        findings: Vec::new(),
+        report: None,
+        report_sha256: None,
+        leaked: Vec::new(),
+    }
+}
+
+fn fixture() -> (Gate, Ledger) {
+    let gate = crate::spec::parse(Path::new("packets.toml"), GATE).expect("gate parses");
+    let mut skipped = record("SEC-02", "final", Outcome::Skipped, "blocked by SEC-01");
+    skipped.log = None;
+    let checks = vec![
+        record("SEC-00", "build", Outcome::Pass, "exit 0"),
+        record(
+            "SEC-01",
+            "boom",
+            Outcome::Fail,
+            "exit 3 <script>alert(1)</script>",
+        ),
+        skipped,
+    ];
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 2, 9).unwrap();
+    let verdict = verdict::decide(&gate, &checks, today, Stage::Final);
+    let mut records = vec![Record::Header(RunHeader {
+        gate: gate.name.clone(),
+        gate_file: "packets.toml".into(),
+        gate_sha256: gate.sha256.clone(),
+        git_head: Some("6ba41c7".into()),
+        git_dirty: Some(true),
+        relgate_version: "0.1.0".into(),
+        started: "2026-02-09T10:00:00.000Z".into(),
+        host: "ci".into(),
+        run_id: "run-0001".into(),
+        mode: "xtask".into(),
+    })];
+    records.extend(checks.into_iter().map(Record::Check));
+    records.extend(verdict.packets.iter().cloned().map(Record::Packet));
+    records.push(Record::Verdict(verdict.record.clone()));
+    (gate, Ledger { records })
+}
+
+fn page(out_dir: &Path) -> String {
+    let (gate, ledger) = fixture();
+    render(&gate, &ledger, out_dir)
+}
+
+#[test]
+fn escape_covers_markup_and_quotes() {
+    assert_eq!(
+        escape(r#"<a href="x">'&'</a>"#),
+        "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    );
+}
+
+#[test]
+fn user_text_is_escaped() {
+    let html = page(Path::new("/nonexistent"));
+    assert!(!html.contains("<script"), "{html}");
+    assert!(
+        html.contains("exit 3 &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("<h1>Fixture &lt;gate&gt;</h1>"), "{html}");
+    assert!(html.contains("Builds &amp; &lt;links&gt;."), "{html}");
+}
+
+#[test]
+fn the_verdict_is_shown_with_its_colour_class() {
+    let html = page(Path::new("/nonexistent"));
+    assert!(
+        html.contains(
+            "<p id=\"verdict\" class=\"verdict decision-no_go\"><span class=\"label\">\
+             Verdict</span>NO_GO</p>"
+        ),
+        "{html}"
+    );
+    assert_eq!(
+        class_name(Decision::GoWithConditions.label()),
+        "go_with_conditions"
+    );
+    assert!(html.contains("6ba41c7</code> (dirty tree)"), "{html}");
+    assert!(html.contains("run-0001"), "{html}");
+}
+
+#[test]
+fn a_failing_check_carries_the_fail_class_and_its_tail_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs/SEC-01")).unwrap();
+    std::fs::write(dir.path().join("logs/SEC-01/boom.log"), "boom\n").unwrap();
+    let html = page(dir.path());
+    assert!(
+        html.contains(
+            "<article class=\"check outcome-fail\" id=\"check-SEC-01::boom\" \
+             data-check=\"SEC-01::boom\">"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<details class=\"output\" open><summary>Output (all 5 bytes)"),
+        "{html}"
+    );
+    assert!(html.contains("<pre class=\"tail\">boom\n</pre>"), "{html}");
+    assert!(html.contains("data-check=\"SEC-00::build\""), "{html}");
+    assert!(
+        html.contains("<article class=\"check outcome-skipped\""),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_missing_log_is_said_to_be_missing() {
+    let html = page(Path::new("/nonexistent"));
+    assert!(
+        html.contains("Output tail unavailable: cannot read logs/SEC-01/boom.log"),
+        "{html}"
+    );
+}
+
+#[test]
+fn the_page_is_self_contained() {
+    let html = page(Path::new("/nonexistent"));
+    for needle in ["src=", "http://", "https://", "@import", "url(http"] {
+        assert!(!html.contains(needle), "{needle} in {html}");
+    }
+    assert!(html.contains("Content-Security-Policy"));
+    assert!(!html.contains("<script"));
+}
+
+#[test]
+fn the_graph_has_a_box_per_packet_and_an_arrow_per_dependency() {
+    let html = page(Path::new("/nonexistent"));
+    assert_eq!(html.matches("<g class=\"node ").count(), 3, "{html}");
+    assert_eq!(html.matches("<path class=\"edge\"").count(), 2, "{html}");
+    assert!(html.contains("data-from=\"SEC-00\" data-to=\"SEC-01\""));
+    assert!(html.contains("<g class=\"node status-changes_requested\" data-packet=\"SEC-01\""));
+    assert!(html.contains("<g class=\"node status-blocked\" data-packet=\"SEC-02\""));
+}
+
+const RICH_GATE: &str = r#"
+[gate]
+name = "Rich"
+
+[[packet]]
+id = "SEC-01"
+title = "Secrets and dependencies"
+[[packet.check]]
+id = "no-committed-secrets"
+probe = "secrets"
+severity = "P2"
+[[packet.check]]
+id = "cargo-audit"
+scan = { run = "cargo audit --json > {report}", format = "cargo-audit" }
+severity = "P1"
+
+[[accept]]
+finding = "RUSTSEC-2023-0071"
+owner = "erin"
+until = "2099-12-31"
+reason = "test keys only"
+
+[[accept]]
+check = "SEC-01::no-committed-secrets"
+owner = "dana"
+until = "2020-01-31"
+reason = "expired long ago"
+"#;
+
+/// A probe with cases, a scan with an accepted and a tracked finding, a service, an
+/// expired acceptance and a record the gate does not list.
+fn rich_page(out_dir: &Path) -> String {
+    let gate = crate::spec::parse(Path::new("packets.toml"), RICH_GATE).expect("gate parses");
+    let mut probe = record(
+        "SEC-01",
+        "no-committed-secrets",
+        Outcome::Fail,
+        "1 of 2 cases failed: no-secrets",
+    );
+    probe.case_kind = CaseKind::Probe;
+    probe.argv = Vec::new();
+    probe.exit_code = None;
+    probe.severity = Severity::P2;
+    probe.cases = vec![
+        crate::evidence::ProbeCase {
+            name: "controls".into(),
+            outcome: CaseOutcome::Pass,
+            message: "every canary found".into(),
+            sent: "scan of 3 files".into(),
+            got: "3 of 3 canaries".into(),
+        },
+        crate::evidence::ProbeCase {
+            name: "no-secrets".into(),
+            outcome: CaseOutcome::Fail,
+            message: "config/dev.env:3 <generic-secret>".into(),
+            sent: "scan of the tree".into(),
+            got: "1 finding".into(),
+        },
+    ];
+    let mut audit = record(
+        "SEC-01",
+        "cargo-audit",
+        Outcome::Fail,
+        "2 findings in the cargo-audit report",
+    );
+    audit.case_kind = CaseKind::Scan;
+    audit.severity = Severity::P1;
+    audit.exit_code = Some(1);
+    audit.report = Some("reports/SEC-01/cargo-audit.json".into());
+    audit.report_sha256 = Some("cd".repeat(32));
+    let finding = |id: &str, severity: Severity| crate::scan::Finding {
+        id: id.into(),
+        rule: "vulnerability".into(),
+        severity,
+        scanner_severity: "high".into(),
+        title: format!("{id} title"),
+        location: Some("rsa@0.9.8".into()),
+        fingerprint: format!("fp-{id}"),
+    };
+    audit.findings = vec![
+        finding("RUSTSEC-2023-0071", Severity::P1),
+        finding("RUSTSEC-2024-0436", Severity::P2),
+    ];
+    let stray = record("SEC-09", "stray", Outcome::Error, "spawn failed");
+    let checks = vec![probe, audit, stray];
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 2, 9).unwrap();
+    let verdict = verdict::decide(&gate, &checks, today, Stage::Final);
+    let mut records = vec![Record::Service(crate::evidence::ServiceRecord {
+        name: "db".into(),
+        service_kind: "postgres-ephemeral".into(),
+        command: "initdb && postgres".into(),
+        url: "postgres://postgres@127.0.0.1:5999/relgate".into(),
+        started: "2026-02-09T10:00:00.000Z".into(),
+        ready_ms: 1500,
+        stopped: "2026-02-09T10:01:00.000Z".into(),
+        outcome: "ready".into(),
+        message: "stopped".into(),
+        log: Some("logs/services/db.log".into()),
+        bytes: 10,
+        sha256: Some("ef".repeat(32)),
+    })];
+    records.extend(checks.into_iter().map(Record::Check));
+    records.extend(verdict.packets.iter().cloned().map(Record::Packet));
+    records.push(Record::Verdict(verdict.record.clone()));
+    render(&gate, &Ledger { records }, out_dir)
+}
+
+#[test]
+fn cases_findings_risks_acceptances_and_services_are_shown() {
+    let html = rich_page(Path::new("/nonexistent"));
+    assert!(html.contains("decision-go_with_conditions"), "{html}");
+    assert!(
+        html.contains("<tr class=\"case case-fail\" data-case=\"no-secrets\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("config/dev.env:3 &lt;generic-secret&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("1 of 2 cases refused or held."), "{html}");
+    assert!(
+        html.contains("<tr class=\"finding state-accepted\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<tr class=\"finding state-tracked\">"),
+        "{html}"
+    );
+    assert!(html.contains("<td>erin</td><td>2099-12-31</td>"), "{html}");
+    assert!(html
+        .contains("<td>check SEC-01::no-committed-secrets</td><td>dana</td><td>2020-01-31</td>"));
+    assert!(html.contains("data-service=\"db\""), "{html}");
+    assert!(html.contains("<section id=\"unlisted\">"), "{html}");
+    assert!(
+        html.contains("<article class=\"check outcome-error\" id=\"check-SEC-09::stray\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"./reports/SEC-01/cargo-audit.json\">"),
+        "{html}"
+    );
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs/SEC-00")).unwrap();
+    std::fs::write(dir.path().join("logs/SEC-00/build.log"), "built\n").unwrap();
+    assert_eq!(page(dir.path()), page(dir.path()));
+}

@@ -1,0 +1,298 @@
+//! Tests of the JUnit report: failure types, triage shown as passes, log tails and their
+//! confinement, what the Ant schema requires.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::spec::{AcceptTarget, Acceptance, Check, CheckKind, CommandSpec, Packet, Severity};
+use crate::verdict::{decide, Stage};
+
+const PACKET: &str = "SEC.01";
+
+fn gate(checks: &[(&str, Severity)], accepts: Vec<Acceptance>) -> Gate {
+    let checks = checks
+        .iter()
+        .map(|&(id, severity)| Check {
+            packet: PACKET.to_string(),
+            id: id.to_string(),
+            severity,
+            timeout: Duration::from_secs(2),
+            leak_timeout: Duration::from_millis(500),
+            kind: CheckKind::Command(CommandSpec {
+                argv: vec!["true".to_string()],
+                display: "true".to_string(),
+                cwd: PathBuf::from("/"),
+                env: BTreeMap::new(),
+                expect_exit: vec![0],
+            }),
+            services: Vec::new(),
+            tools: Vec::new(),
+            line: 1,
+        })
+        .collect();
+    Gate {
+        source: PathBuf::from("packets.toml"),
+        root: PathBuf::from("/"),
+        sha256: "ab".repeat(32),
+        name: "unit".to_string(),
+        plan_link: None,
+        services: Vec::new(),
+        tools: Vec::new(),
+        packets: vec![Packet {
+            id: PACKET.to_string(),
+            title: "Tenancy".to_string(),
+            depends_on: Vec::new(),
+            implementer: None,
+            reviewer: None,
+            checks,
+            checklist: Vec::new(),
+        }],
+        accepts,
+    }
+}
+
+fn record(check: &str, outcome: Outcome, message: &str) -> CheckRecord {
+    CheckRecord {
+        packet: PACKET.to_string(),
+        check: check.to_string(),
+        name: format!("{PACKET}::{check}"),
+        case_kind: CaseKind::Command,
+        argv: Vec::new(),
+        cwd: "/".to_string(),
+        started: "2026-01-01T10:00:00.250Z".to_string(),
+        ended: "2026-01-01T10:00:01.500Z".to_string(),
+        duration_ms: 1250,
+        exit_code: None,
+        signal: None,
+        timed_out: false,
+        log: None,
+        bytes: 0,
+        sha256: None,
+        outcome,
+        severity: Severity::P0,
+        message: message.to_string(),
+        notes: Vec::new(),
+        cases: Vec::new(),
+        findings: Vec::new(),
+        report: None,
+        report_sha256: None,
+        leaked: Vec::new(),
+    }
+}
+
+fn header() -> RunHeader {
+    RunHeader {
+        gate: "unit".to_string(),
+        gate_file: "packets.toml".to_string(),
+        gate_sha256: "ab".repeat(32),
+        git_head: Some("c0ffee".to_string()),
+        git_dirty: Some(false),
+        relgate_version: "0.1.0".to_string(),
+        started: "2026-01-01T09:59:59.999Z".to_string(),
+        host: "builder".to_string(),
+        run_id: "run-1".to_string(),
+        mode: "xtask".to_string(),
+    }
+}
+
+fn xml(gate: &Gate, records: &[CheckRecord]) -> String {
+    let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let verdict = decide(gate, records, today, Stage::Final);
+    render(
+        gate,
+        &header(),
+        records,
+        &verdict,
+        Path::new("/nonexistent-out"),
+    )
+}
+
+/// Renders one check of the given severity with one record.
+fn one(severity: Severity, mut record: CheckRecord) -> String {
+    record.severity = severity;
+    xml(
+        &gate(&[(&record.check.clone(), severity)], Vec::new()),
+        &[record],
+    )
+}
+
+#[test]
+fn a_timeout_is_a_failure_of_type_timeout() {
+    let mut timed_out = record("hangs", Outcome::Fail, "timed out after 2s");
+    timed_out.timed_out = true;
+    let xml = one(Severity::P0, timed_out);
+    assert!(
+        xml.contains(r#"<failure message="timed out after 2s" type="timeout">"#),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_failure_is_typed_by_its_kind() {
+    for (kind, expected) in [
+        (CaseKind::Command, "exit-code"),
+        (CaseKind::Grep, "grep"),
+        (CaseKind::Checklist, "checklist"),
+    ] {
+        let mut failed = record("c", Outcome::Fail, "exit 3 (expected 0)");
+        failed.case_kind = kind;
+        let xml = one(Severity::P0, failed);
+        let tag = format!(r#"<failure message="exit 3 (expected 0)" type="{expected}">"#);
+        assert!(xml.contains(&tag), "{xml}");
+    }
+}
+
+#[test]
+fn a_failure_without_message_still_has_one() {
+    let xml = one(Severity::P0, record("c", Outcome::Fail, " "));
+    assert!(
+        xml.contains(r#"message="FAIL (no message recorded)""#),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_spawn_failure_is_an_error() {
+    let xml = one(
+        Severity::P0,
+        record("c", Outcome::Error, "cannot run `nope`: No such file"),
+    );
+    assert!(
+        xml.contains(r#"<error message="cannot run `nope`: No such file" type="spawn">"#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"errors="1""#), "{xml}");
+}
+
+#[test]
+fn a_skipped_check_keeps_its_message_and_has_no_type() {
+    let xml = one(
+        Severity::P0,
+        record("c", Outcome::Skipped, "blocked by SEC-00"),
+    );
+    assert!(
+        xml.contains(r#"<skipped message="blocked by SEC-00"/>"#),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_check_without_record_is_skipped_as_not_run() {
+    let xml = xml(&gate(&[("c", Severity::P0)], Vec::new()), &[]);
+    assert!(
+        xml.contains(r#"<skipped message="not run in this run"/>"#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"tests="1" skipped="1""#), "{xml}");
+}
+
+#[test]
+fn an_accepted_failure_is_a_success_with_its_triage() {
+    let acceptance = Acceptance {
+        target: AcceptTarget::Check(format!("{PACKET}::audit")),
+        owner: "dana".to_string(),
+        until: NaiveDate::from_ymd_opt(2099, 12, 31).unwrap(),
+        reason: "no fix upstream".to_string(),
+        line: 9,
+    };
+    let gate = gate(&[("audit", Severity::P1)], vec![acceptance]);
+    let xml = xml(
+        &gate,
+        &[record("audit", Outcome::Fail, "exit 1 (expected 0)")],
+    );
+    let why = "accepted by dana until 2099-12-31: no fix upstream";
+    assert!(
+        xml.contains(r#"<testcase name="SEC.01::audit" classname="relgate.SEC_01" time="1.250"/>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!(
+            r#"<property name="triage.SEC.01::audit" value="{why}"/>"#
+        )),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("---- SEC.01::audit ----\nFAILED ({why}): exit 1")),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"failures="0""#), "{xml}");
+}
+
+#[test]
+fn a_tracked_p2_failure_is_a_success_with_its_triage() {
+    let xml = one(
+        Severity::P2,
+        record("lint", Outcome::Fail, "exit 1 (expected 0)"),
+    );
+    assert!(
+        xml.contains(r#"<property name="triage.SEC.01::lint" value="tracked (P2)"/>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("FAILED (tracked (P2)): exit 1 (expected 0)"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_missing_log_is_reported_not_fatal() {
+    let mut failed = record("c", Outcome::Fail, "exit 1 (expected 0)");
+    failed.log = Some("logs/SEC.01/c.log".to_string());
+    let xml = one(Severity::P0, failed);
+    assert!(
+        xml.contains("log: logs/SEC.01/c.log (0 bytes, sha256 unknown)\nlog unavailable: "),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_log_path_outside_the_out_directory_is_not_read() {
+    let mut failed = record("c", Outcome::Fail, "exit 1 (expected 0)");
+    failed.log = Some("../../etc/passwd".to_string());
+    let xml = one(Severity::P0, failed);
+    assert!(
+        xml.contains("log unavailable: the path leaves the out directory"),
+        "{xml}"
+    );
+    assert!(!xml.contains("root:"), "{xml}");
+}
+
+#[test]
+fn a_log_symlink_out_of_the_out_directory_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("logs")).unwrap();
+    std::fs::write(dir.path().join("secret"), "root:x:0:0\n").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret"), out.join("logs/c.log")).unwrap();
+    let mut failed = record("c", Outcome::Fail, "exit 1 (expected 0)");
+    failed.log = Some("logs/c.log".to_string());
+    let gate = gate(&[("c", Severity::P0)], Vec::new());
+    let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let verdict = decide(&gate, std::slice::from_ref(&failed), today, Stage::Final);
+    let xml = render(&gate, &header(), &[failed], &verdict, &out);
+    assert!(
+        xml.contains("log unavailable: the path leaves the out directory"),
+        "{xml}"
+    );
+    assert!(!xml.contains("root:"), "{xml}");
+}
+
+#[test]
+fn the_suite_carries_what_the_ant_schema_requires() {
+    let xml = one(Severity::P0, record("c", Outcome::Pass, "exit 0"));
+    assert!(xml.contains("<testsuites>\n"), "{xml}");
+    assert!(
+        xml.contains(
+            r#"package="relgate" id="0" hostname="builder" timestamp="2026-01-01T10:00:00">"#
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains("<system-err></system-err>"), "{xml}");
+    assert!(
+        xml.contains(r#"<property name="gate.verdict" value="GO"/>"#),
+        "{xml}"
+    );
+    assert!(xml.contains("---- SEC.01::c ----\nPASS: exit 0"), "{xml}");
+}

@@ -1,0 +1,111 @@
+//! The terminal summary of a finished run: the per-packet table, reasons, residual risks and
+//! acceptance warnings, the verdict, then the CI annotations ([`super::ci::announce`]).
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::view::{residual_risk_line, ReportView, RiskWording};
+use super::Finished;
+use crate::evidence::{CheckRecord, Outcome};
+use crate::spec::{Gate, Severity};
+
+/// Prints the per-packet summary table and the verdict (then the CI annotations), redacted.
+pub fn print_summary(
+    out: &mut dyn Write,
+    gate: &Gate,
+    finished: &Finished,
+    out_dir: &Path,
+) -> std::io::Result<()> {
+    let mut out = crate::redaction::Writer::new(out);
+    let gate = &crate::spec::redacted_gate(gate);
+    let view =
+        ReportView::new(gate, &finished.ledger, out_dir).with_triage(&finished.verdict.triage);
+    write_summary(&mut out, &view, &finished.sarif)?;
+    out.finish()
+}
+
+fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> std::io::Result<()> {
+    let gate = view.gate;
+    let records: Vec<&CheckRecord> = view.ledger.checks().collect();
+    writeln!(out)?;
+    writeln!(out, "{}", gate.name)?;
+    let mut rows: Vec<[String; 9]> = vec![[
+        "packet", "status", "pass", "fail", "skip", "todo", "P0", "P1", "P2",
+    ]
+    .map(String::from)];
+    for packet in &gate.packets {
+        let Some(record) = view.packet_record(&packet.id) else {
+            continue;
+        };
+        let mine = || records.iter().filter(|r| r.packet == packet.id);
+        let count = |outcome: Outcome| mine().filter(|r| r.outcome == outcome).count();
+        let expected = packet.checks.len() + packet.checklist.len();
+        let todo = expected.saturating_sub(mine().count());
+        let gate_label = |severity: Severity| {
+            record
+                .gates
+                .get(&severity)
+                .map_or("-", |result| result.label())
+                .to_string()
+        };
+        rows.push([
+            packet.id.clone(),
+            record.status.label().to_string(),
+            count(Outcome::Pass).to_string(),
+            (count(Outcome::Fail) + count(Outcome::Error)).to_string(),
+            count(Outcome::Skipped).to_string(),
+            todo.to_string(),
+            gate_label(Severity::P0),
+            gate_label(Severity::P1),
+            gate_label(Severity::P2),
+        ]);
+    }
+    let mut widths = [0usize; 9];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    for row in &rows {
+        let mut line = String::new();
+        for (column, (cell, width)) in row.iter().zip(widths).enumerate() {
+            match column {
+                // Counts are right-aligned; everything else left-aligned.
+                2..=5 => line.push_str(&format!("{cell:>width$}  ")),
+                _ => line.push_str(&format!("{cell:<width$}  ")),
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    writeln!(out)?;
+    let Some(record) = view.verdict() else {
+        writeln!(out, "verdict: none (the ledger has no verdict record)")?;
+        return writeln!(out, "evidence: {}", view.out_dir.display());
+    };
+    for reason in &record.reasons {
+        writeln!(out, "  - {reason}")?;
+    }
+    for risk in &record.residual_risks {
+        writeln!(out, "  {}", residual_risk_line(risk, RiskWording::Summary))?;
+    }
+    for note in &record.expired_acceptances {
+        writeln!(
+            out,
+            "  warning: acceptance of {} (line {}) expired on {} and was ignored",
+            note.target, note.line, note.until
+        )?;
+    }
+    for note in &record.unused_acceptances {
+        writeln!(
+            out,
+            "  warning: acceptance of {} (line {}) matched no failure: remove it or fix its target",
+            note.target, note.line
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "verdict: {}", record.decision.label())?;
+    writeln!(out, "evidence: {}", view.out_dir.display())?;
+    super::ci::announce(view, sarif, &|key| std::env::var(key).ok(), out)
+}
