@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ConfigErrorKind};
 use crate::http::{self, Reply, Request};
-use crate::{Case, CaseOutcome, Context};
+use crate::probe::{Case, CaseOutcome, Context};
 
 /// Default per-request timeout.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

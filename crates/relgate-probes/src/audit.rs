@@ -10,8 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::{Config, ConfigError};
 use crate::db::{self, case, quote_ident, As, Session, SqlError, TableName, Target};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
+use crate::probe::{Case, CaseOutcome, Context, Probe};
 
 /// tenant-api's `AUDIT_HASH_EXPRESSION`: the expected `self_hash` of row `e`.
 pub(crate) const DEFAULT_EXPECTED_HASH: &str = "encode(sha256(convert_to(\

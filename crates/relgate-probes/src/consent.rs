@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use crate::attempt::{self, Attempt};
 use crate::config::ConfigErrorKind;
+use crate::config::{Config, ConfigError};
 use crate::http::Request;
+use crate::probe::{Case, CaseOutcome, Context, Probe};
 use crate::token::{self, MintConfig, Object};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
 
 /// The placeholder `url` must contain.
 const CHILD: &str = "{child}";

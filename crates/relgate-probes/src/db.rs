@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Transaction};
 
-use crate::{CaseOutcome, Config, ConfigError, Context};
+use crate::config::{Config, ConfigError};
+use crate::probe::{CaseOutcome, Context};
 
 /// Default `connect_timeout` and `statement_timeout`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -484,8 +485,8 @@ pub(crate) fn case(
     message: impl Into<String>,
     sent: impl Into<String>,
     got: impl Into<String>,
-) -> crate::Case {
-    crate::Case {
+) -> crate::probe::Case {
+    crate::probe::Case {
         name: name.to_string(),
         outcome,
         message: message.into(),

@@ -20,10 +20,11 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 
 use crate::attempt::{self, Attempt};
+use crate::config::{Config, ConfigError};
 use crate::config::{ConfigErrorKind, SecretSource};
 use crate::http::Request;
+use crate::probe::{Case, CaseOutcome, Context, Probe};
 use crate::token::{self, MintConfig, Minter, Object};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
 
 /// The `alg` spellings of the `alg-none` case.
 const NONE_SPELLINGS: [&str; 4] = ["none", "None", "NONE", "nOnE"];

@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::config::{Config, ConfigError, ConfigErrorKind};
 use crate::db::{self, case, quote_ident, As, Session, TableName, Target};
-use crate::{Case, CaseOutcome, Config, ConfigError, ConfigErrorKind, Context, Probe};
+use crate::probe::{Case, CaseOutcome, Context, Probe};
 
 const CASES: [&str; 3] = ["controls", "overhead", "tenant-index"];
 

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use crate::attempt::{self, Attempt};
 use crate::config::ConfigErrorKind;
+use crate::config::{Config, ConfigError};
 use crate::http::Request;
+use crate::probe::{Case, CaseOutcome, Context, Probe};
 use crate::token::{self, MintConfig, Object};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
 
 /// The `rbac` probe, configured.
 pub(crate) struct RbacProbe {

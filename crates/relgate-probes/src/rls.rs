@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use postgres::types::ToSql;
 
+use crate::config::{Config, ConfigError, ConfigErrorKind};
 use crate::db::{
     self, case, compare_fingerprints, quote_ident, worst, As, Session, TableName, Target,
 };
-use crate::{Case, CaseOutcome, Config, ConfigError, ConfigErrorKind, Context, Probe};
+use crate::probe::{Case, CaseOutcome, Context, Probe};
 
 const CASES: [&str; 13] = [
     "controls",

@@ -16,7 +16,7 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Map, Value};
 
 use crate::config::{Config, ConfigError, ConfigErrorKind, SecretSource};
-use crate::Context;
+use crate::probe::Context;
 
 /// Lifetime of a minted token, in seconds.
 pub(crate) const LIFETIME_SECONDS: i64 = 300;

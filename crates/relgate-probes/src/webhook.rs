@@ -16,9 +16,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use crate::config::ConfigErrorKind;
+use crate::config::{Config, ConfigError, SecretSource};
 use crate::duration::format_duration;
 use crate::http::{self, Reply, Request};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe, SecretSource};
+use crate::probe::{Case, CaseOutcome, Context, Probe};
 
 use scheme::{Scheme, DEFAULT_PLAIN_HEADER, SCHEME_NAMES};
 

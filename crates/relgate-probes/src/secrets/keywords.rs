@@ -121,7 +121,7 @@ fn minimal(keywords: &[&str]) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
-    use super::super::rules::Random;
+    use super::super::canary::Random;
 
     /// A number below `n` (the same cases on every run).
     fn below(rng: &mut Random, n: usize) -> usize {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::rules::{RuleSet, Selection};
 use super::{Finding, ScanOptions};
-use crate::redact::MASK;
+use crate::mask::MASK;
 
 /// How many leading bytes decide that a file is binary (it has a NUL byte in them).
 const BINARY_SNIFF: usize = 8 * 1024;

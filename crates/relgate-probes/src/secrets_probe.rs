@@ -1,101 +1,17 @@
-//! The `secrets` probe: built-in rules over the gate's tree (honouring `.gitignore`), findings
-//! fingerprinted for allowlisting, and the same rules applied to every text relgate redacts.
+//! The `secrets` probe: the built-in rules (`secrets/`) over the gate's tree, findings
+//! compared with an allowlist of fingerprints.
 //!
 //! Cases: `controls` (every enabled rule finds its in-memory canary and a clean sample raises
 //! nothing), `no-secrets` (no finding outside the allowlist) and `allowlist-current` (every
 //! allowlisted fingerprint still matches a finding, so the allowlist cannot rot).
 
-mod keywords;
-mod rules;
-mod walk;
-
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crate::{Case, CaseOutcome, Config, ConfigError, ConfigErrorKind, Context, Probe};
-
-/// Default `max_file_size`: 1 MiB.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
-
-/// One secret found in a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// Rule id (`github-token`, `private-key`, `generic-secret`…).
-    pub rule: String,
-    /// Path relative to the scanned root, `/`-separated.
-    pub path: String,
-    /// 1-based line of the secret's first character.
-    pub line: usize,
-    /// 1-based column (in characters) of the secret's first character.
-    pub column: usize,
-    /// `sha256("<rule>:<path>:<secret>")` in lower-case hex: stable when the secret moves to
-    /// another line of the same file, different when it changes or moves to another file.
-    pub fingerprint: String,
-    /// The secret's line with the secret cut to its first (at most four) characters followed
-    /// by `[REDACTED]`; never the secret in clear.
-    pub snippet: String,
-}
-
-/// What [`scan_tree`] scans and with which rules.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScanOptions {
-    /// Directories, files or globs (`.gitignore` syntax) relative to the root; `["."]` by default.
-    pub paths: Vec<String>,
-    /// Globs (`.gitignore` syntax, relative to the root) of files and directories to skip.
-    pub exclude: Vec<String>,
-    /// Larger files are skipped.
-    pub max_file_size: u64,
-    /// Rule ids to apply; `None` for every scanning rule.
-    pub rules: Option<Vec<String>>,
-    /// Shannon entropy (bits per byte) the `generic-secret` rule requires; `None` for 3.5.
-    pub entropy: Option<f64>,
-}
-
-impl Default for ScanOptions {
-    fn default() -> ScanOptions {
-        ScanOptions {
-            paths: vec![".".to_string()],
-            exclude: Vec::new(),
-            max_file_size: DEFAULT_MAX_FILE_SIZE,
-            rules: None,
-            entropy: None,
-        }
-    }
-}
-
-/// Scans the files under `root` that `options` selects — never `.git`, nor what `.gitignore`
-/// files (nested ones and `.git/info/exclude` included) ignore, nor binary files (a NUL byte
-/// in the first 8 KiB) — and returns the findings by path and position. `Err` when the rules
-/// or globs are invalid, a path does not exist or a file cannot be read.
-pub fn scan_tree(root: &Path, options: &ScanOptions) -> Result<Vec<Finding>, String> {
-    let rules = rules::ruleset()?;
-    Ok(walk::scan(root, options, rules, None)?.findings)
-}
-
-/// Text with every match of the built-in secret rules replaced by [`crate::redact::MASK`].
-pub(crate) fn redact_matches(text: &str) -> Cow<'_, str> {
-    match rules::ruleset() {
-        Ok(rules) => rules.redact(text),
-        // The rules are constants checked by unit tests; should they ever fail to compile,
-        // the `controls` case says so and known secrets are still masked by the redactor.
-        Err(_) => Cow::Borrowed(text),
-    }
-}
-
-/// Byte ranges of every match of the built-in secret rules in `text` (see
-/// [`crate::redact::Redactor::spans`]).
-pub(crate) fn match_spans(text: &[u8]) -> Vec<(usize, usize)> {
-    match rules::ruleset() {
-        Ok(rules) => rules.redact_spans(text),
-        Err(_) => Vec::new(),
-    }
-}
-
-/// Whether some built-in rule could match in `text` (see [`rules::RuleSet::any_keyword`]);
-/// `true` when the rules cannot be loaded, so nothing is waved through.
-pub(crate) fn may_match(text: &[u8]) -> bool {
-    rules::ruleset().map_or(true, |rules| rules.any_keyword(text))
-}
+use crate::config::{Config, ConfigError, ConfigErrorKind};
+use crate::probe::{Case, CaseOutcome, Context, Probe};
+use crate::secrets::{
+    canary, redact_matches, rules, table, walk, Finding, ScanOptions, DEFAULT_MAX_FILE_SIZE,
+};
 
 const CASES: &[&str] = &["controls", "no-secrets", "allowlist-current"];
 
@@ -145,7 +61,7 @@ impl SecretsProbe {
             .map_or(DEFAULT_MAX_FILE_SIZE, |size| size.unsigned_abs());
         let rule_ids = config.strings("rules")?;
         if let Some(ids) = &rule_ids {
-            let known = rules::scan_rule_ids();
+            let known = table::scan_rule_ids();
             if ids.is_empty() {
                 return Err(invalid(
                     config,
@@ -175,7 +91,7 @@ impl SecretsProbe {
                     "entropy",
                     format!(
                         "{entropy} is out of range: Shannon entropy per byte lies in (0, 8]; the default is {}",
-                        rules::DEFAULT_GENERIC_ENTROPY
+                        table::DEFAULT_GENERIC_ENTROPY
                     ),
                 ));
             }
@@ -317,10 +233,10 @@ impl SecretsProbe {
         let mut checked = Vec::new();
         let mut described = Vec::new();
         for (index, rule) in rules.rules().iter().enumerate() {
-            let Some((text, secret)) = rules::canary(rule.id) else {
+            let Some((text, secret)) = canary::canary(rule.id) else {
                 return inconclusive(format!("rule {} has no canary", rule.id));
             };
-            if !redact_matches(&text).contains(crate::redact::MASK)
+            if !redact_matches(&text).contains(crate::mask::MASK)
                 || redact_matches(&text).contains(&secret)
             {
                 return inconclusive(format!(
@@ -333,7 +249,7 @@ impl SecretsProbe {
                 .rules
                 .as_ref()
                 .is_none_or(|ids| ids.iter().any(|id| id == rule.id));
-            if !enabled || !rules::scan_rule_ids().contains(&rule.id) {
+            if !enabled || !table::scan_rule_ids().contains(&rule.id) {
                 continue;
             }
             let hits = rules.scan(text.as_bytes(), &selection);
@@ -354,7 +270,7 @@ impl SecretsProbe {
             checked.push(rule.id);
             described.push(format!("{}: {}", rule.id, rule.description));
         }
-        let clean = rules::clean_sample();
+        let clean = canary::clean_sample();
         if let Some(hit) = rules.scan(clean.as_bytes(), &selection).first() {
             return inconclusive(format!(
                 "negative control: rule {} reported a placeholder in the clean sample",
@@ -390,7 +306,7 @@ impl SecretsProbe {
             self.options
                 .rules
                 .as_ref()
-                .map_or_else(|| rules::scan_rule_ids().join(", "), |ids| ids.join(", "))
+                .map_or_else(|| table::scan_rule_ids().join(", "), |ids| ids.join(", "))
         ));
         if let Some(entropy) = self.options.entropy {
             sent.push_str(&format!("\ngeneric-secret entropy threshold: {entropy}"));
