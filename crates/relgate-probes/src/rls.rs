@@ -271,17 +271,12 @@ impl Run<'_, '_> {
             .filter(|t| !t.rls_enabled)
             .map(|t| t.name.to_string())
             .collect();
-        let (outcome, message) = if not_enabled.is_empty() {
-            (
-                CaseOutcome::Pass,
-                format!("RLS is enabled on all {} tenant tables", tables.len()),
-            )
-        } else {
-            (
-                CaseOutcome::Fail,
-                format!("RLS is not enabled on {}", not_enabled.join(", ")),
-            )
-        };
+        let (outcome, message) = pass_unless(
+            &not_enabled,
+            ", ",
+            || format!("RLS is enabled on all {} tenant tables", tables.len()),
+            |found| format!("RLS is not enabled on {found}"),
+        );
         let got = listing(&|t| format!("relrowsecurity = {}", t.rls_enabled));
         self.push(case("rls-enabled", outcome, message, sent_flags, got));
 
@@ -290,20 +285,12 @@ impl Run<'_, '_> {
             .filter(|t| !t.rls_forced)
             .map(|t| format!("{} (owner {})", t.name, t.owner))
             .collect();
-        let (outcome, message) = if not_forced.is_empty() {
-            (
-                CaseOutcome::Pass,
-                format!("RLS is forced on all {} tenant tables", tables.len()),
-            )
-        } else {
-            (
-                CaseOutcome::Fail,
-                format!(
-                    "RLS is not forced on {}: their owner bypasses the policies",
-                    not_forced.join(", ")
-                ),
-            )
-        };
+        let (outcome, message) = pass_unless(
+            &not_forced,
+            ", ",
+            || format!("RLS is forced on all {} tenant tables", tables.len()),
+            |found| format!("RLS is not forced on {found}: their owner bypasses the policies"),
+        );
         let got = listing(&|t| format!("relforcerowsecurity = {}", t.rls_forced));
         self.push(case("rls-forced", outcome, message, sent_flags, got));
 
@@ -312,24 +299,13 @@ impl Run<'_, '_> {
             .filter(|t| t.policies.is_empty())
             .map(|t| t.name.to_string())
             .collect();
-        let (outcome, message) = if without.is_empty() {
-            (
-                CaseOutcome::Pass,
-                format!(
-                    "every tenant table has a policy that applies to {}",
-                    self.probe.target.app_role
-                ),
-            )
-        } else {
-            (
-                CaseOutcome::Fail,
-                format!(
-                    "no policy applies to {} on {}",
-                    self.probe.target.app_role,
-                    without.join(", ")
-                ),
-            )
-        };
+        let app_role = &self.probe.target.app_role;
+        let (outcome, message) = pass_unless(
+            &without,
+            ", ",
+            || format!("every tenant table has a policy that applies to {app_role}"),
+            |found| format!("no policy applies to {app_role} on {found}"),
+        );
         let got = listing(&|t| {
             if t.policies.is_empty() {
                 "no policy".to_string()
@@ -364,14 +340,12 @@ impl Run<'_, '_> {
                 owned.join(", ")
             ));
         }
-        let (outcome, message) = if problems.is_empty() {
-            (
-                CaseOutcome::Pass,
-                format!("{role} is not superuser, not BYPASSRLS and owns no tenant table"),
-            )
-        } else {
-            (CaseOutcome::Fail, format!("{role} {}", problems.join(", ")))
-        };
+        let (outcome, message) = pass_unless(
+            &problems,
+            ", ",
+            || format!("{role} is not superuser, not BYPASSRLS and owns no tenant table"),
+            |found| format!("{role} {found}"),
+        );
         self.push(case(
             "app-role-attributes",
             outcome,
@@ -458,28 +432,18 @@ impl Run<'_, '_> {
                 ));
             }
         }
-        let (outcome, message) = if !bad.is_empty() {
-            (
-                CaseOutcome::Fail,
-                format!(
-                    "views over tenant tables read with their owner's rights: {}",
-                    bad.join("; ")
-                ),
-            )
-        } else if good.is_empty() {
-            (
-                CaseOutcome::Pass,
-                "no view reads a tenant table".to_string(),
-            )
-        } else {
-            (
-                CaseOutcome::Pass,
-                format!(
+        let (outcome, message) = pass_unless(
+            &bad,
+            "; ",
+            || match good.is_empty() {
+                true => "no view reads a tenant table".to_string(),
+                false => format!(
                     "every view over tenant tables is security_invoker: {}",
                     good.join(", ")
                 ),
-            )
-        };
+            },
+            |found| format!("views over tenant tables read with their owner's rights: {found}"),
+        );
         let got = over_tenant
             .iter()
             .map(|oid| {
@@ -781,17 +745,12 @@ impl Run<'_, '_> {
                 tx.query_one(&sql, &[&tenants.b])
                     .map(|row| row.get::<_, i64>(0))
             })?;
-            let (outcome, got) = match seen {
-                Ok(0) => (CaseOutcome::Pass, format!("0 of {admin_count} visible")),
-                Ok(count) => (
-                    CaseOutcome::Fail,
-                    format!("{count} of {admin_count} visible"),
-                ),
-                Err(err) if err.is_insufficient_privilege() => {
-                    (CaseOutcome::Pass, format!("refused ({err})"))
-                }
-                Err(err) => (CaseOutcome::Inconclusive, err.to_string()),
-            };
+            let (outcome, got) = judge_count(
+                seen,
+                |count| format!("{count} of {admin_count} visible"),
+                "refused",
+                ToString::to_string,
+            );
             per_table.push((table.clone(), sql, outcome, got));
         }
         Ok(self.summarize("cross-tenant-read", "rows of", "read", tenants, per_table))
@@ -946,20 +905,20 @@ impl Run<'_, '_> {
             };
             let result =
                 self.as_tenant_a(session, tenants, |tx| tx.execute(&sql, &params[..used]))?;
-            let (outcome, got) = match result {
-                Ok(count) if count > 0 => (
-                    CaseOutcome::Fail,
-                    format!("{count} row(s) for {} inserted while {} was set", tenants.b, tenants.a),
-                ),
-                Ok(_) => (CaseOutcome::Pass, "0 rows inserted".to_string()),
-                Err(err) if err.is_insufficient_privilege() => {
-                    (CaseOutcome::Pass, format!("rejected ({err})"))
-                }
-                Err(err) => (
-                    CaseOutcome::Inconclusive,
-                    format!("neither inserted nor rejected by RLS: {err} (an RLS rejection would have come first)"),
-                ),
-            };
+            let (outcome, got) = judge_count(
+                result.map(rows),
+                |count| match count {
+                    0 => "0 rows inserted".to_string(),
+                    _ => format!(
+                        "{count} row(s) for {} inserted while {} was set",
+                        tenants.b, tenants.a
+                    ),
+                },
+                "rejected",
+                |err| {
+                    format!("neither inserted nor rejected by RLS: {err} (an RLS rejection would have come first)")
+                },
+            );
             per_table.push((table.clone(), description, outcome, got));
         }
         Ok(self.summarize(
@@ -1025,30 +984,23 @@ impl Run<'_, '_> {
             let seen = session.attempt(As::App { tenant: None }, |tx| {
                 tx.query_one(&sql, &[]).map(|row| row.get::<_, i64>(0))
             })?;
-            let (outcome, got) = match seen {
-                Ok(0) => (CaseOutcome::Pass, "0 rows visible".to_string()),
-                Ok(count) => (
-                    CaseOutcome::Fail,
-                    format!("{count} rows visible (admin sees at least {admin_count} of the victim alone)"),
-                ),
-                Err(err) if err.is_insufficient_privilege() => {
-                    (CaseOutcome::Pass, format!("refused ({err})"))
+            let (outcome, got) = judge_count(
+                seen,
+                |count| {
+                    match count {
+                    0 => "0 rows visible".to_string(),
+                    _ => format!("{count} rows visible (admin sees at least {admin_count} of the victim alone)"),
                 }
-                Err(err) => (CaseOutcome::Inconclusive, err.to_string()),
-            };
+                },
+                "refused",
+                ToString::to_string,
+            );
             per_table.push((table.clone(), sql, outcome, got));
         }
         let role = &self.probe.target.app_role;
         let setting = &self.probe.tenant_setting;
-        let mut outcome = CaseOutcome::Pass;
-        for (_, _, o, _) in &per_table {
-            outcome = worst(outcome, *o);
-        }
-        let bad: Vec<String> = per_table
-            .iter()
-            .filter(|(_, _, o, _)| *o != CaseOutcome::Pass)
-            .map(|(t, _, _, got)| format!("{t}: {got}"))
-            .collect();
+        let outcome = overall(&per_table);
+        let bad = table_lines(&per_table, |o| o != CaseOutcome::Pass);
         let message = match outcome {
             CaseOutcome::Pass => format!(
                 "as {role} with no {setting} set, no row is visible in {} tenant tables",
@@ -1061,11 +1013,7 @@ impl Run<'_, '_> {
             .map(|(t, sql, _, _)| format!("{t}: as {role}, no {setting}: {sql}"))
             .collect::<Vec<_>>()
             .join("\n");
-        let got = per_table
-            .iter()
-            .map(|(t, _, _, got)| format!("{t}: {got}"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let got = table_lines(&per_table, |_| true).join("\n");
         Ok(case("no-tenant-set", outcome, message, sent, got))
     }
 
@@ -1089,25 +1037,14 @@ impl Run<'_, '_> {
         preposition: &str,
         verb: &str,
         tenants: &Tenants,
-        per_table: Vec<(TableName, String, CaseOutcome, String)>,
+        per_table: Vec<PerTable>,
     ) -> Case {
         let role = &self.probe.target.app_role;
         let setting = &self.probe.tenant_setting;
         let (a, b) = (&tenants.a, &tenants.b);
-        let mut outcome = CaseOutcome::Pass;
-        for (_, _, o, _) in &per_table {
-            outcome = worst(outcome, *o);
-        }
-        let failing: Vec<String> = per_table
-            .iter()
-            .filter(|(_, _, o, _)| *o == CaseOutcome::Fail)
-            .map(|(t, _, _, got)| format!("{t}: {got}"))
-            .collect();
-        let unsure: Vec<String> = per_table
-            .iter()
-            .filter(|(_, _, o, _)| *o == CaseOutcome::Inconclusive)
-            .map(|(t, _, _, got)| format!("{t}: {got}"))
-            .collect();
+        let outcome = overall(&per_table);
+        let failing = table_lines(&per_table, |o| o == CaseOutcome::Fail);
+        let unsure = table_lines(&per_table, |o| o == CaseOutcome::Inconclusive);
         let message = match outcome {
             CaseOutcome::Pass => format!(
                 "as {role} with {setting} = {a}, no {preposition} {b} {verb} in {} tenant tables",
@@ -1127,11 +1064,7 @@ impl Run<'_, '_> {
             .map(|(t, sql, _, _)| format!("{t}: as {role}, {setting} = {a}: {sql} ($1 = {b})"))
             .collect::<Vec<_>>()
             .join("\n");
-        let got = per_table
-            .iter()
-            .map(|(t, _, _, got)| format!("{t}: {got}"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let got = table_lines(&per_table, |_| true).join("\n");
         case(name, outcome, message, sent, got)
     }
 }
@@ -1154,14 +1087,70 @@ struct InsertColumn {
 
 /// UPDATE/DELETE of B's rows: 0 rows or a privilege error is a refusal.
 fn write_outcome(result: Result<u64, db::SqlError>) -> (CaseOutcome, String) {
+    judge_count(
+        result.map(rows),
+        |count| format!("{count} rows affected"),
+        "refused",
+        ToString::to_string,
+    )
+}
+
+/// What one live attack did to one table: the table, what was sent, its outcome, what came back.
+type PerTable = (TableName, String, CaseOutcome, String);
+
+/// Judges the row count an attack on B's rows produced: no row is a refusal, any row a
+/// failure (`seen` words both), an insufficient-privilege error a refusal (`refused (…)`),
+/// any other error inconclusive (worded by `other`).
+fn judge_count(
+    result: Result<i64, db::SqlError>,
+    seen: impl FnOnce(i64) -> String,
+    refused: &str,
+    other: impl FnOnce(&db::SqlError) -> String,
+) -> (CaseOutcome, String) {
     match result {
-        Ok(0) => (CaseOutcome::Pass, "0 rows affected".to_string()),
-        Ok(count) => (CaseOutcome::Fail, format!("{count} rows affected")),
+        Ok(0) => (CaseOutcome::Pass, seen(0)),
+        Ok(count) => (CaseOutcome::Fail, seen(count)),
         Err(err) if err.is_insufficient_privilege() => {
-            (CaseOutcome::Pass, format!("refused ({err})"))
+            (CaseOutcome::Pass, format!("{refused} ({err})"))
         }
-        Err(err) => (CaseOutcome::Inconclusive, err.to_string()),
+        Err(err) => (CaseOutcome::Inconclusive, other(&err)),
     }
+}
+
+/// Rows affected, as a count.
+fn rows(affected: u64) -> i64 {
+    i64::try_from(affected).unwrap_or(i64::MAX)
+}
+
+/// Passes when nothing was `found`; fails naming what was (joined with `separator`).
+fn pass_unless(
+    found: &[String],
+    separator: &str,
+    pass: impl FnOnce() -> String,
+    fail: impl FnOnce(String) -> String,
+) -> (CaseOutcome, String) {
+    match found.is_empty() {
+        true => (CaseOutcome::Pass, pass()),
+        false => (CaseOutcome::Fail, fail(found.join(separator))),
+    }
+}
+
+/// The worst outcome over the tables (a pass when there are none).
+fn overall(per_table: &[PerTable]) -> CaseOutcome {
+    per_table
+        .iter()
+        .fold(CaseOutcome::Pass, |outcome, (_, _, o, _)| {
+            worst(outcome, *o)
+        })
+}
+
+/// `table: got` for each table whose outcome `keep` selects.
+fn table_lines(per_table: &[PerTable], keep: impl Fn(CaseOutcome) -> bool) -> Vec<String> {
+    per_table
+        .iter()
+        .filter(|(_, _, o, _)| keep(*o))
+        .map(|(t, _, _, got)| format!("{t}: {got}"))
+        .collect()
 }
 
 /// Whether `reloptions` turn `security_invoker` on (`true`, `on`, `yes`, `1`, any case).
