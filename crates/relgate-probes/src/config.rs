@@ -59,17 +59,36 @@ pub enum SecretSource {
     Env(String),
 }
 
+/// Why a secret (`key = { file = … }` or `{ env = … }`) cannot be read. Names the source,
+/// never the content.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretReadError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The environment variable is not set.
+    #[error("environment variable {name} is not set")]
+    EnvUnset { name: String },
+}
+
 impl SecretSource {
     /// Reads the secret. The error names the source, never the content.
-    pub fn read(&self, root: &Path) -> Result<Vec<u8>, String> {
+    pub fn read(&self, root: &Path) -> Result<Vec<u8>, SecretReadError> {
         match self {
             SecretSource::File(path) => {
                 let path = root.join(path);
-                std::fs::read(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))
+                std::fs::read(&path).map_err(|source| SecretReadError::File {
+                    path: path.display().to_string(),
+                    source,
+                })
             }
             SecretSource::Env(name) => std::env::var_os(name)
                 .map(|value| value.into_encoded_bytes())
-                .ok_or_else(|| format!("environment variable {name} is not set")),
+                .ok_or_else(|| SecretReadError::EnvUnset { name: name.clone() }),
         }
     }
 

@@ -27,10 +27,17 @@ mod secrets_probe;
 mod token;
 mod webhook;
 
+pub use audit::{AnchorError, AnchorFormatError, AuditError};
+pub use config::SecretReadError;
 pub use config::{Config, ConfigError, ConfigErrorKind, SecretSource};
+pub use db::{DbError, SqlError};
+pub use jwt::JwtError;
 use probe::Probe;
-pub use probe::{Case, CaseOutcome, Context, Log};
-pub use secrets::{scan_tree, Finding, ScanOptions, DEFAULT_MAX_FILE_SIZE};
+pub use probe::{Case, CaseOutcome, Context, Log, ProbeError};
+pub use secrets::{scan_tree, Finding, ScanError, ScanOptions, DEFAULT_MAX_FILE_SIZE};
+pub use secrets_probe::AllowlistError;
+pub use token::TokenError;
+pub use webhook::{BodyError, SchemeKeyError, WebhookError};
 
 /// The probe kinds `probe = "…"` accepts.
 pub const KINDS: &[&str] = &[
@@ -78,8 +85,12 @@ pub fn configure(kind: &str, table: &toml::Table) -> Result<Vec<String>, ConfigE
 /// Runs a probe with a configuration whose references have been interpolated. Returns one case
 /// per name [`configure`] gave, in that order: a case the probe did not report comes back as
 /// inconclusive, so a probe can never pass by omission.
-pub fn run(kind: &str, table: &toml::Table, context: &Context<'_>) -> Result<Vec<Case>, String> {
-    let probe = build(kind, table).map_err(|err| err.to_string())?;
+pub fn run(
+    kind: &str,
+    table: &toml::Table,
+    context: &Context<'_>,
+) -> Result<Vec<Case>, ProbeError> {
+    let probe = build(kind, table).map_err(ProbeError::new)?;
     let mut reported = probe.run(context)?;
     let mut cases = Vec::new();
     for name in probe.cases() {

@@ -9,6 +9,38 @@ use std::time::Instant;
 
 use crate::redact;
 
+/// Why a probe could not run at all (the check is an ERROR, never a pass or a failure). Each
+/// probe family has its own error type with `#[source]` chains (`DbError`, `AuditError`,
+/// `TokenError`, `JwtError`, `WebhookError`, `ScanError`, `ConfigError`); this carries one of
+/// them unchanged, its message and its chain, so the contract knows no probe.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ProbeError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl ProbeError {
+    /// Wraps a family's error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> ProbeError {
+        ProbeError(Box::new(error))
+    }
+
+    /// The family's error, to match on with `downcast_ref`.
+    pub fn get_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+/// `impl From<$type> for ProbeError`, so a probe's `run` can use `?` on its family's errors.
+macro_rules! into_probe_error {
+    ($($type:ty),+ $(,)?) => {
+        $(impl From<$type> for $crate::probe::ProbeError {
+            fn from(error: $type) -> $crate::probe::ProbeError {
+                $crate::probe::ProbeError::new(error)
+            }
+        })+
+    };
+}
+pub(crate) use into_probe_error;
+
 /// How one case of a probe came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseOutcome {
@@ -94,5 +126,5 @@ pub(crate) trait Probe: Send + Sync {
     fn cases(&self) -> Vec<String>;
     /// Attacks the target. `Err` means the probe could not run at all (unreadable key file,
     /// unreachable database): the check is an ERROR.
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String>;
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError>;
 }

@@ -14,7 +14,7 @@ use crate::attempt::{self, Attempt};
 use crate::config::ConfigErrorKind;
 use crate::config::{Config, ConfigError};
 use crate::http::Request;
-use crate::probe::{Case, CaseOutcome, Context, Probe};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 use crate::token::{self, MintConfig, Object};
 
 /// The `rbac` probe, configured.
@@ -202,7 +202,7 @@ impl Probe for RbacProbe {
         names
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let names = self.cases();
         let minter = self.mint.load(context)?;
         let mut tokens = Vec::new();

@@ -8,9 +8,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError, ConfigErrorKind};
-use crate::probe::{Case, CaseOutcome, Context, Probe};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 use crate::secrets::{
-    canary, redact_matches, rules, table, walk, Finding, ScanOptions, DEFAULT_MAX_FILE_SIZE,
+    canary, redact_matches, rules, table, walk, Finding, ScanError, ScanOptions,
+    DEFAULT_MAX_FILE_SIZE,
 };
 
 const CASES: &[&str] = &["controls", "no-secrets", "allowlist-current"];
@@ -39,22 +40,23 @@ impl SecretsProbe {
             let checked = if walk::is_glob(path) {
                 walk::check_glob(path)
             } else if path.is_empty() {
-                Err("an empty path; use \".\" for the whole gate root".to_string())
+                Err(ScanError::EmptyPath)
             } else {
                 walk::check_relative(path)
             };
-            checked.map_err(|why| invalid(config, "paths", why))?;
+            checked.map_err(|why| invalid(config, "paths", why.to_string()))?;
         }
         let exclude = config.strings("exclude")?.unwrap_or_default();
         for glob in &exclude {
-            walk::check_glob(glob).map_err(|why| invalid(config, "exclude", why))?;
+            walk::check_glob(glob).map_err(|why| invalid(config, "exclude", why.to_string()))?;
         }
         let allowlist = config.string("allowlist")?;
         if let Some(allowlist) = &allowlist {
             if allowlist.is_empty() {
                 return Err(invalid(config, "allowlist", "an empty path"));
             }
-            walk::check_relative(allowlist).map_err(|why| invalid(config, "allowlist", why))?;
+            walk::check_relative(allowlist)
+                .map_err(|why| invalid(config, "allowlist", why.to_string()))?;
         }
         let max_file_size = config
             .integer("max_file_size", 1..=i64::MAX)?
@@ -118,7 +120,7 @@ impl Probe for SecretsProbe {
         CASES.iter().map(|case| case.to_string()).collect()
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let log = context.log;
         let (controls, rules) = self.controls();
         log.line(&format!("controls: {}", controls.message));
@@ -228,7 +230,7 @@ impl SecretsProbe {
         };
         let selection = match rules.select(self.options.rules.as_deref(), self.options.entropy) {
             Ok(selection) => selection,
-            Err(why) => return inconclusive(why),
+            Err(why) => return inconclusive(why.to_string()),
         };
         let mut checked = Vec::new();
         let mut described = Vec::new();
@@ -496,6 +498,23 @@ fn case(name: &str, outcome: CaseOutcome, message: String, sent: String, got: St
     }
 }
 
+/// Why the allowlist cannot be used: the `secrets` check is an ERROR.
+#[derive(Debug, thiserror::Error)]
+pub enum AllowlistError {
+    /// The file cannot be read.
+    #[error("cannot read the allowlist {name}: {source}")]
+    Read {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line is not a fingerprint (the line itself is never echoed: it may be a secret).
+    #[error("{name}:{line}: expected a fingerprint (64 hex digits) and an optional `# reason`")]
+    NotAFingerprint { name: String, line: usize },
+}
+
+crate::probe::into_probe_error!(AllowlistError);
+
 /// An allowlist file: one fingerprint per line, `#` comments, an optional `# reason` after it.
 #[derive(Debug)]
 struct Allowlist {
@@ -512,14 +531,17 @@ struct AllowlistEntry {
 }
 
 impl Allowlist {
-    fn read(root: &Path, path: &Path) -> Result<Allowlist, String> {
+    fn read(root: &Path, path: &Path) -> Result<Allowlist, AllowlistError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(root.join(path))
-            .map_err(|err| format!("cannot read the allowlist {name}: {err}"))?;
+        let text =
+            std::fs::read_to_string(root.join(path)).map_err(|source| AllowlistError::Read {
+                name: name.clone(),
+                source,
+            })?;
         Allowlist::parse(name, &text)
     }
 
-    fn parse(name: String, text: &str) -> Result<Allowlist, String> {
+    fn parse(name: String, text: &str) -> Result<Allowlist, AllowlistError> {
         let mut entries = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let (content, reason) = match line.split_once('#') {
@@ -531,10 +553,10 @@ impl Allowlist {
             }
             if content.len() != 64 || !content.bytes().all(|byte| byte.is_ascii_hexdigit()) {
                 // Never echo the line: someone may have pasted the secret itself.
-                return Err(format!(
-                    "{name}:{}: expected a fingerprint (64 hex digits) and an optional `# reason`",
-                    index + 1
-                ));
+                return Err(AllowlistError::NotAFingerprint {
+                    name,
+                    line: index + 1,
+                });
             }
             entries.push(AllowlistEntry {
                 line: index + 1,
@@ -679,7 +701,7 @@ mod tests {
         let err = Allowlist::parse("allow".to_string(), "# ok\nhunter2-is-not-a-fingerprint\n")
             .unwrap_err();
         assert_eq!(
-            err,
+            err.to_string(),
             "allow:2: expected a fingerprint (64 hex digits) and an optional `# reason`"
         );
     }

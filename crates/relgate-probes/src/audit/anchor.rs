@@ -10,14 +10,58 @@ pub(super) struct Anchor {
     pub(super) hash: String,
 }
 
-pub(super) fn parse_anchor(text: &str) -> Result<Anchor, String> {
-    let table: toml::Table = text.parse().map_err(|err| format!("not TOML: {err}"))?;
+/// Why the `audit-chain` probe cannot use its anchor file: the run is an ERROR.
+#[derive(Debug, thiserror::Error)]
+pub enum AnchorError {
+    /// The file exists and cannot be read.
+    #[error("cannot read anchor file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not an anchor.
+    #[error("anchor file {path}: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: AnchorFormatError,
+    },
+    /// The anchor's directory cannot be created.
+    #[error("cannot create {dir}: {source}")]
+    CreateDir {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The anchor cannot be written (or renamed into place).
+    #[error("cannot write anchor file {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What is wrong with an anchor file's text.
+#[derive(Debug, thiserror::Error)]
+pub enum AnchorFormatError {
+    /// Not TOML at all.
+    #[error("not TOML: {0}")]
+    NotToml(#[source] toml::de::Error),
+    /// A key is missing or not a string.
+    #[error("missing string `{0}`")]
+    MissingString(String),
+}
+
+pub(super) fn parse_anchor(text: &str) -> Result<Anchor, AnchorFormatError> {
+    let table: toml::Table = text.parse().map_err(AnchorFormatError::NotToml)?;
     let get = |key: &str| {
         table
             .get(key)
             .and_then(|value| value.as_str())
             .map(str::to_string)
-            .ok_or_else(|| format!("missing string `{key}`"))
+            .ok_or_else(|| AnchorFormatError::MissingString(key.to_string()))
     };
     Ok(Anchor {
         table: get("table")?,
@@ -37,11 +81,18 @@ fn anchor_text(table: &str, id: &str, hash: &str) -> String {
 }
 
 /// Writes the anchor atomically: a temporary file in the same directory, synced, renamed.
-pub(super) fn write_anchor(path: &Path, table: &str, id: &str, hash: &str) -> Result<(), String> {
+pub(super) fn write_anchor(
+    path: &Path,
+    table: &str,
+    id: &str,
+    hash: &str,
+) -> Result<(), AnchorError> {
     let shown = path.display();
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|source| AnchorError::CreateDir {
+            dir: parent.display().to_string(),
+            source,
+        })?;
     }
     let file_name = path
         .file_name()
@@ -55,9 +106,12 @@ pub(super) fn write_anchor(path: &Path, table: &str, id: &str, hash: &str) -> Re
         file.sync_all()?;
         std::fs::rename(&temporary, path)
     };
-    write().map_err(|err| {
+    write().map_err(|source| {
         let _ = std::fs::remove_file(&temporary);
-        format!("cannot write anchor file {shown}: {err}")
+        AnchorError::Write {
+            path: shown.to_string(),
+            source,
+        }
     })
 }
 

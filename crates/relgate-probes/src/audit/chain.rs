@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use crate::db::{case, quote_ident, As, Session};
+use crate::db::{case, quote_ident, As, DbError, Session};
 use crate::probe::{Case, CaseOutcome, Context};
 
-use super::anchor::{parse_anchor, write_anchor};
+use super::anchor::{parse_anchor, write_anchor, AnchorError};
+use super::AuditError;
 use super::{AuditProbe, Table};
 
 impl AuditProbe {
@@ -16,7 +17,7 @@ impl AuditProbe {
         &self,
         session: &mut Session,
         table: &Table,
-    ) -> Result<(Case, Option<(String, String)>), String> {
+    ) -> Result<(Case, Option<(String, String)>), DbError> {
         let id = quote_ident(&self.id_column);
         let prev = quote_ident(&self.prev_column);
         let hash = quote_ident(&self.hash_column);
@@ -119,7 +120,7 @@ impl AuditProbe {
         head: Option<(String, String)>,
         chain_ok: bool,
         context: &Context<'_>,
-    ) -> Result<Case, String> {
+    ) -> Result<Case, AuditError> {
         let shown = path.display().to_string();
         let Some((head_id, head_hash)) = head else {
             return Ok(case(
@@ -131,11 +132,18 @@ impl AuditProbe {
             ));
         };
         let existing = match std::fs::read_to_string(path) {
-            Ok(text) => {
-                Some(parse_anchor(&text).map_err(|why| format!("anchor file {shown}: {why}"))?)
-            }
+            Ok(text) => Some(parse_anchor(&text).map_err(|source| AnchorError::Parse {
+                path: shown.clone(),
+                source,
+            })?),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-            Err(err) => return Err(format!("cannot read anchor file {shown}: {err}")),
+            Err(source) => {
+                return Err(AnchorError::Read {
+                    path: shown,
+                    source,
+                }
+                .into())
+            }
         };
         let Some(anchor) = existing else {
             if !chain_ok {

@@ -11,11 +11,13 @@
 mod anchor;
 mod chain;
 
+pub use anchor::{AnchorError, AnchorFormatError};
+
 use std::path::PathBuf;
 
 use crate::config::{Config, ConfigError};
-use crate::db::{self, case, quote_ident, As, Session, SqlError, TableName, Target};
-use crate::probe::{Case, CaseOutcome, Context, Probe};
+use crate::db::{self, case, quote_ident, As, DbError, Session, SqlError, TableName, Target};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 
 /// tenant-api's `AUDIT_HASH_EXPRESSION`: the expected `self_hash` of row `e`.
 pub(crate) const DEFAULT_EXPECTED_HASH: &str = "encode(sha256(convert_to(\
@@ -24,6 +26,17 @@ e.id::text || '|' || e.org_id || '|' || e.actor || '|' || e.action || '|' || e.p
 || '|' || e.prev_hash, 'UTF8')), 'hex')";
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Why the `audit-chain` probe could not run: the database or the anchor file.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error(transparent)]
+    Anchor(#[from] AnchorError),
+}
+
+crate::probe::into_probe_error!(AuditError);
 
 pub(crate) struct AuditProbe {
     target: Target,
@@ -79,7 +92,7 @@ impl Probe for AuditProbe {
         cases
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let mut session = db::connect(&self.target, context)?;
         let mut cases = Vec::new();
         self.all(&mut session, context, &mut cases)?;
@@ -108,7 +121,7 @@ impl AuditProbe {
         session: &mut Session,
         context: &Context<'_>,
         cases: &mut Vec<Case>,
-    ) -> Result<(), String> {
+    ) -> Result<(), AuditError> {
         let table = match self.table_info(session)? {
             Ok(table) => table,
             Err(why) => {
@@ -222,7 +235,7 @@ impl AuditProbe {
         Ok(())
     }
 
-    fn table_info(&self, session: &mut Session) -> Result<Result<Table, String>, String> {
+    fn table_info(&self, session: &mut Session) -> Result<Result<Table, String>, DbError> {
         let name = TableName::parse(&self.table, "public");
         let quoted = name.quoted();
         let columns: Vec<(String, String)> = session.admin(|tx| {
@@ -272,7 +285,7 @@ impl AuditProbe {
         rows: i64,
         chain_ready: &Result<(), String>,
         role_exists: bool,
-    ) -> Result<Result<(Case, Option<String>), Case>, String> {
+    ) -> Result<Result<(Case, Option<String>), Case>, DbError> {
         let inconclusive = |message: String, sent: &str, got: &str| {
             case("controls", CaseOutcome::Inconclusive, message, sent, got)
         };
@@ -375,7 +388,7 @@ impl AuditProbe {
         table: &Table,
         name: &str,
         tenant: Option<&str>,
-    ) -> Result<Case, String> {
+    ) -> Result<Case, DbError> {
         let quoted = table.name.quoted();
         let id = quote_ident(&self.id_column);
         let hash = quote_ident(&self.hash_column);
@@ -448,7 +461,7 @@ impl AuditProbe {
         ))
     }
 
-    fn guard_triggers(&self, session: &mut Session, table: &Table) -> Result<Case, String> {
+    fn guard_triggers(&self, session: &mut Session, table: &Table) -> Result<Case, DbError> {
         // tgtype bits: 8 DELETE, 16 UPDATE, 32 TRUNCATE. 'O' (origin) and 'A' (always) fire in
         // normal sessions; 'D' is disabled and 'R' fires only in replica sessions.
         let sql =
@@ -509,7 +522,7 @@ impl AuditProbe {
         Ok(case("guard-triggers", outcome, message, sql, got))
     }
 
-    fn privileges(&self, session: &mut Session, table: &Table) -> Result<Case, String> {
+    fn privileges(&self, session: &mut Session, table: &Table) -> Result<Case, DbError> {
         let sql = "select has_any_column_privilege($1, $2::text::regclass, 'UPDATE'), \
                    has_table_privilege($1, $2::text::regclass, 'DELETE'), \
                    has_table_privilege($1, $2::text::regclass, 'TRUNCATE')";

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::db::{case, Session, TableName};
+use crate::db::{case, DbError, Session, TableName};
 use crate::probe::CaseOutcome;
 
 use super::judge::pass_unless;
@@ -27,7 +27,7 @@ impl Run<'_, '_> {
     pub(super) fn tenant_tables(
         &mut self,
         session: &mut Session,
-    ) -> Result<Vec<TenantTable>, String> {
+    ) -> Result<Vec<TenantTable>, DbError> {
         let schemas = self.probe.schemas.clone();
         let column = self.probe.tenant_column.clone();
         let role = self.probe.target.app_role.clone();
@@ -84,7 +84,7 @@ impl Run<'_, '_> {
         tables: &[TenantTable],
         superuser: bool,
         bypass: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), DbError> {
         let listing = |flag: &dyn Fn(&TenantTable) -> String| {
             tables
                 .iter()
@@ -196,7 +196,7 @@ impl Run<'_, '_> {
         &mut self,
         session: &mut Session,
         tables: &[TenantTable],
-    ) -> Result<(), String> {
+    ) -> Result<(), DbError> {
         let sql = "select distinct v.oid, n.nspname::text, v.relname::text, v.relkind::text, \
              coalesce(v.reloptions::text[], '{}'), d.refobjid \
              from pg_rewrite r \
@@ -295,7 +295,7 @@ impl Run<'_, '_> {
     }
 
     /// SECURITY DEFINER functions run with their owner's rights; listed for review.
-    fn definer_functions(&mut self, session: &mut Session) -> Result<(), String> {
+    fn definer_functions(&mut self, session: &mut Session) -> Result<(), DbError> {
         let schemas = self.probe.schemas.clone();
         let role = self.probe.target.app_role.clone();
         let sql = "select p.oid::regprocedure::text, pg_get_userbyid(p.proowner)::text, \

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::db::{case, quote_ident, As, Session, TableName};
+use crate::db::{case, quote_ident, As, DbError, Session, TableName};
 use crate::probe::CaseOutcome;
 
 use super::{Run, Tenants};
@@ -29,7 +29,7 @@ impl Run<'_, '_> {
         &mut self,
         session: &mut Session,
         tables: &[TableName],
-    ) -> Result<Result<Tenants, String>, String> {
+    ) -> Result<Result<Tenants, String>, DbError> {
         let column = quote_ident(&self.probe.tenant_column);
         let setting = self.probe.tenant_setting.clone();
         let mut sent = Vec::new();

@@ -4,7 +4,7 @@
 
 use postgres::types::ToSql;
 
-use crate::db::{self, case, quote_ident, As, Session, TableName};
+use crate::db::{self, case, quote_ident, As, DbError, Session, TableName};
 use crate::probe::{Case, CaseOutcome};
 
 use super::judge::{judge_count, overall, rows, table_lines, PerTable};
@@ -16,7 +16,7 @@ impl Run<'_, '_> {
         session: &mut Session,
         tables: &[TableName],
         tenants: &Tenants,
-    ) -> Result<(), String> {
+    ) -> Result<(), DbError> {
         let targets: Vec<(TableName, i64)> = tables
             .iter()
             .filter_map(|t| {
@@ -73,7 +73,7 @@ impl Run<'_, '_> {
         session: &mut Session,
         targets: &[(TableName, i64)],
         tenants: &Tenants,
-    ) -> Result<Case, String> {
+    ) -> Result<Case, DbError> {
         let column = quote_ident(&self.probe.tenant_column);
         let mut per_table = Vec::new();
         for (table, admin_count) in targets {
@@ -101,7 +101,7 @@ impl Run<'_, '_> {
         session: &mut Session,
         targets: &[(TableName, i64)],
         tenants: &Tenants,
-    ) -> Result<Case, String> {
+    ) -> Result<Case, DbError> {
         let column = quote_ident(&self.probe.tenant_column);
         let statement = |table: &str| {
             format!("update {table} set {column} = {column} where {column}::text = $1")
@@ -121,7 +121,7 @@ impl Run<'_, '_> {
         session: &mut Session,
         targets: &[(TableName, i64)],
         tenants: &Tenants,
-    ) -> Result<Case, String> {
+    ) -> Result<Case, DbError> {
         let column = quote_ident(&self.probe.tenant_column);
         let statement = |table: &str| format!("delete from {table} where {column}::text = $1");
         self.cross_tenant_write(
@@ -145,7 +145,7 @@ impl Run<'_, '_> {
         (case_name, done): (&str, &str),
         statement: &dyn Fn(&str) -> String,
         foreign_key_reached: bool,
-    ) -> Result<Case, String> {
+    ) -> Result<Case, DbError> {
         let mut per_table = Vec::new();
         for (table, _) in targets {
             let sql = statement(&table.quoted());
@@ -176,7 +176,7 @@ impl Run<'_, '_> {
         session: &mut Session,
         targets: &[(TableName, i64)],
         tenants: &Tenants,
-    ) -> Result<Case, String> {
+    ) -> Result<Case, DbError> {
         let column = quote_ident(&self.probe.tenant_column);
         let marker = format!(
             "relgate-probe-{}",
@@ -274,7 +274,7 @@ impl Run<'_, '_> {
         &mut self,
         session: &mut Session,
         table: &TableName,
-    ) -> Result<Vec<InsertColumn>, String> {
+    ) -> Result<Vec<InsertColumn>, DbError> {
         let sql = "select a.attname::text, a.atthasdef or a.attidentity <> '', \
              a.attidentity = 'a', a.attgenerated <> '', \
              t.typcategory = 'S', \
@@ -317,7 +317,7 @@ impl Run<'_, '_> {
         session: &mut Session,
         targets: &[(TableName, i64)],
         _tenants: &Tenants,
-    ) -> Result<Case, String> {
+    ) -> Result<Case, DbError> {
         let mut per_table = Vec::new();
         for (table, admin_count) in targets {
             let sql = format!("select count(*) from {}", table.quoted());
@@ -362,7 +362,7 @@ impl Run<'_, '_> {
         session: &mut Session,
         tenants: &Tenants,
         attack: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
-    ) -> Result<Result<T, db::SqlError>, String> {
+    ) -> Result<Result<T, db::SqlError>, DbError> {
         session.attempt(
             As::App {
                 tenant: Some((&self.probe.tenant_setting, &tenants.a)),
@@ -411,7 +411,7 @@ impl Run<'_, '_> {
 
 /// One live attack over the tables that hold the victim's rows.
 type LiveStep<'p, 'c> =
-    fn(&mut Run<'p, 'c>, &mut Session, &[(TableName, i64)], &Tenants) -> Result<Case, String>;
+    fn(&mut Run<'p, 'c>, &mut Session, &[(TableName, i64)], &Tenants) -> Result<Case, DbError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ColumnPlan {

@@ -20,8 +20,8 @@ mod live;
 use std::collections::BTreeMap;
 
 use crate::config::{Config, ConfigError, ConfigErrorKind};
-use crate::db::{self, case, compare_fingerprints, Session, TableName, Target};
-use crate::probe::{Case, CaseOutcome, Context, Probe};
+use crate::db::{self, case, compare_fingerprints, DbError, Session, TableName, Target};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 
 const CASES: [&str; 13] = [
     "controls",
@@ -101,7 +101,7 @@ impl Probe for RlsProbe {
         CASES.iter().map(|name| name.to_string()).collect()
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let mut session = db::connect(&self.target, context)?;
         let mut run = Run {
             probe: self,
@@ -144,7 +144,7 @@ impl Run<'_, '_> {
         }
     }
 
-    fn all(&mut self, session: &mut Session) -> Result<(), String> {
+    fn all(&mut self, session: &mut Session) -> Result<(), DbError> {
         let tables = self.tenant_tables(session)?;
         let role = session.app_role_attributes()?;
         let column = &self.probe.tenant_column;

@@ -8,6 +8,7 @@
 
 mod accept;
 pub(crate) mod canary;
+mod error;
 mod keywords;
 pub(crate) mod rules;
 pub(crate) mod table;
@@ -15,6 +16,8 @@ pub(crate) mod walk;
 
 use std::borrow::Cow;
 use std::path::Path;
+
+pub use error::ScanError;
 
 /// Default `max_file_size`: 1 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
@@ -69,8 +72,8 @@ impl Default for ScanOptions {
 /// files (nested ones and `.git/info/exclude` included) ignore, nor binary files (a NUL byte
 /// in the first 8 KiB) — and returns the findings by path and position. `Err` when the rules
 /// or globs are invalid, a path does not exist or a file cannot be read.
-pub fn scan_tree(root: &Path, options: &ScanOptions) -> Result<Vec<Finding>, String> {
-    let rules = rules::ruleset()?;
+pub fn scan_tree(root: &Path, options: &ScanOptions) -> Result<Vec<Finding>, ScanError> {
+    let rules = rules::ruleset().map_err(ScanError::RulesDoNotCompile)?;
     Ok(walk::scan(root, options, rules, None)?.findings)
 }
 

@@ -14,6 +14,7 @@ use super::accept::{
     assignment_is_secret, contains, database_password_is_secret, looks_like_placeholder,
     shannon_entropy,
 };
+use super::error::ScanError;
 use super::keywords::Keywords;
 use super::table::{scan_rule_ids, Check, Redact, DEFAULT_GENERIC_ENTROPY, SPECS};
 use crate::mask::MASK;
@@ -143,7 +144,7 @@ impl RuleSet {
         &self,
         ids: Option<&[String]>,
         entropy: Option<f64>,
-    ) -> Result<Selection, String> {
+    ) -> Result<Selection, ScanError> {
         let mut enabled: Vec<bool> = self
             .rules
             .iter()
@@ -157,10 +158,10 @@ impl RuleSet {
             {
                 Some(index) => enabled[index] = true,
                 None => {
-                    return Err(format!(
-                        "unknown rule `{id}` (expected one of {})",
-                        scan_rule_ids().join(", ")
-                    ));
+                    return Err(ScanError::UnknownRule {
+                        id: id.clone(),
+                        known: scan_rule_ids().join(", "),
+                    });
                 }
             }
         }
@@ -620,6 +621,7 @@ mod tests {
             .select(Some(&["jwt".to_string(), "aws".to_string()]), None)
             .err()
             .unwrap();
+        let err = err.to_string();
         assert!(
             err.starts_with("unknown rule `aws` (expected one of aws-access-key-id, "),
             "{err}"

@@ -11,7 +11,7 @@ use ignore::WalkBuilder;
 use sha2::{Digest, Sha256};
 
 use super::rules::{RuleSet, Selection};
-use super::{Finding, ScanOptions};
+use super::{Finding, ScanError, ScanOptions};
 use crate::mask::MASK;
 
 /// How many leading bytes decide that a file is binary (it has a NUL byte in them).
@@ -40,26 +40,24 @@ pub(crate) fn is_glob(path: &str) -> bool {
 }
 
 /// Checks one glob of `paths` or `exclude` (`.gitignore` syntax).
-pub(crate) fn check_glob(glob: &str) -> Result<(), String> {
+pub(crate) fn check_glob(glob: &str) -> Result<(), ScanError> {
+    let invalid = |source| ScanError::InvalidGlob {
+        what: format!("`{glob}`"),
+        source,
+    };
     let mut builder = GitignoreBuilder::new("");
     builder.allow_unclosed_class(false);
-    builder
-        .add_line(None, glob)
-        .map_err(|err| format!("invalid glob `{glob}`: {err}"))?;
-    builder
-        .build()
-        .map(|_| ())
-        .map_err(|err| format!("invalid glob `{glob}`: {err}"))
+    builder.add_line(None, glob).map_err(invalid)?;
+    builder.build().map(|_| ()).map_err(invalid)
 }
 
 /// Checks a path that must stay inside the gate root.
-pub(crate) fn check_relative(path: &str) -> Result<(), String> {
+pub(crate) fn check_relative(path: &str) -> Result<(), ScanError> {
     let path = Path::new(path);
     if path.is_absolute() || path.components().any(|part| part == Component::ParentDir) {
-        return Err(format!(
-            "`{}` leaves the gate root: give a path relative to it, without `..`",
-            path.display()
-        ));
+        return Err(ScanError::LeavesRoot {
+            path: path.display().to_string(),
+        });
     }
     Ok(())
 }
@@ -70,7 +68,7 @@ pub(crate) fn scan(
     options: &ScanOptions,
     rules: &RuleSet,
     deadline: Option<Instant>,
-) -> Result<Scan, String> {
+) -> Result<Scan, ScanError> {
     let selection = rules.select(options.rules.as_deref(), options.entropy)?;
     let targets = Targets::new(root, options)?;
     let mut scan = Scan::default();
@@ -105,7 +103,10 @@ pub(crate) fn scan(
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) if err.io_error().is_some() => {
-                    return Err(format!("cannot walk {}: {err}", start.display()));
+                    return Err(ScanError::Walk {
+                        start: start.display().to_string(),
+                        source: err,
+                    });
                 }
                 Err(err) => {
                     scan.notes.push(err.to_string());
@@ -120,10 +121,7 @@ pub(crate) fn scan(
                 continue;
             }
             if deadline.is_some_and(|deadline| Instant::now() > deadline) {
-                return Err(format!(
-                    "the deadline passed after scanning {} files",
-                    scan.files
-                ));
+                return Err(ScanError::Deadline { files: scan.files });
             }
             scan_file(
                 entry.path(),
@@ -147,15 +145,17 @@ fn scan_file(
     rules: &RuleSet,
     selection: &Selection,
     scan: &mut Scan,
-) -> Result<(), String> {
-    let size = std::fs::metadata(path)
-        .map_err(|err| format!("cannot read {relative}: {err}"))?
-        .len();
+) -> Result<(), ScanError> {
+    let unreadable = |source| ScanError::Read {
+        path: relative.clone(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > options.max_file_size {
         scan.too_large.push((relative, size));
         return Ok(());
     }
-    let text = std::fs::read(path).map_err(|err| format!("cannot read {relative}: {err}"))?;
+    let text = std::fs::read(path).map_err(unreadable)?;
     if text[..text.len().min(BINARY_SNIFF)].contains(&0) {
         scan.binary.push(relative);
         return Ok(());
@@ -269,13 +269,13 @@ struct Targets {
 }
 
 impl Targets {
-    fn new(root: &Path, options: &ScanOptions) -> Result<Targets, String> {
+    fn new(root: &Path, options: &ScanOptions) -> Result<Targets, ScanError> {
         if !root.is_dir() {
-            return Err(format!(
-                "the gate root {} is not a directory",
-                root.display()
-            ));
+            return Err(ScanError::RootNotDir {
+                root: root.display().to_string(),
+            });
         }
+        let invalid = |what: String| move |source| ScanError::InvalidGlob { what, source };
         let mut starts = Vec::new();
         let mut plain = Vec::new();
         let mut globs = GitignoreBuilder::new(root);
@@ -285,7 +285,7 @@ impl Targets {
             if is_glob(path) {
                 globs
                     .add_line(None, path)
-                    .map_err(|err| format!("invalid glob `{path}` in `paths`: {err}"))?;
+                    .map_err(invalid(format!("`{path}` in `paths`")))?;
                 has_globs = true;
                 continue;
             }
@@ -296,10 +296,10 @@ impl Targets {
                 .collect();
             let start = root.join(&normal);
             if !start.exists() {
-                return Err(format!(
-                    "`paths`: {path} does not exist under {}",
-                    root.display()
-                ));
+                return Err(ScanError::MissingPath {
+                    path: path.clone(),
+                    root: root.display().to_string(),
+                });
             }
             plain.push(relative_name(Path::new(""), &normal));
             starts.push(start);
@@ -312,17 +312,17 @@ impl Targets {
         let globs = has_globs
             .then(|| globs.build())
             .transpose()
-            .map_err(|err| format!("invalid glob in `paths`: {err}"))?;
+            .map_err(invalid("in `paths`".to_string()))?;
         let mut exclude = GitignoreBuilder::new(root);
         exclude.allow_unclosed_class(false);
         for glob in &options.exclude {
             exclude
                 .add_line(None, glob)
-                .map_err(|err| format!("invalid glob `{glob}` in `exclude`: {err}"))?;
+                .map_err(invalid(format!("`{glob}` in `exclude`")))?;
         }
         let exclude = exclude
             .build()
-            .map_err(|err| format!("invalid glob in `exclude`: {err}"))?;
+            .map_err(invalid("in `exclude`".to_string()))?;
         Ok(Targets {
             starts,
             plain,

@@ -118,8 +118,9 @@ pub(super) fn read_body(config: &mut Config<'_>) -> Result<Option<String>, Confi
         Some(toml::Value::String(text)) => {
             // `${…}` references are interpolated at run time; the JSON is checked then.
             if !text.contains("${") {
-                json_object(text)
-                    .map_err(|why| config.error("body", ConfigErrorKind::InvalidValue, why))?;
+                json_object(text).map_err(|why| {
+                    config.error("body", ConfigErrorKind::InvalidValue, why.to_string())
+                })?;
             }
             Ok(Some(text.clone()))
         }
@@ -186,14 +187,25 @@ pub(super) fn read_headers(
     Ok(headers)
 }
 
+/// Why a webhook body is not a JSON object.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// JSON, but not an object.
+    #[error("must be a JSON object (`{{…}}`)")]
+    NotAnObject,
+    /// Not JSON.
+    #[error("is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+}
+
 /// The body as a JSON object, or why it is not one.
 pub(super) fn json_object(
     text: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+) -> Result<serde_json::Map<String, serde_json::Value>, BodyError> {
     match serde_json::from_str(text) {
         Ok(serde_json::Value::Object(object)) => Ok(object),
-        Ok(_) => Err("must be a JSON object (`{…}`)".to_string()),
-        Err(err) => Err(format!("is not JSON: {err}")),
+        Ok(_) => Err(BodyError::NotAnObject),
+        Err(err) => Err(BodyError::NotJson(err)),
     }
 }
 

@@ -14,14 +14,16 @@ mod scheme;
 use std::time::Duration;
 
 use crate::config::ConfigErrorKind;
-use crate::config::{Config, ConfigError, SecretSource};
+use crate::config::{Config, ConfigError, SecretReadError, SecretSource};
 use crate::http::{Reply, Request};
-use crate::probe::{Case, CaseOutcome, Context, Probe};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 
 use deliver::now;
+pub use keys::BodyError;
 use keys::{
     has_line_break, is_header_name, json_object, read_body, read_headers, read_statuses, Statuses,
 };
+pub use scheme::SchemeKeyError;
 use scheme::{Scheme, DEFAULT_PLAIN_HEADER, SCHEME_NAMES};
 
 const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
@@ -32,6 +34,30 @@ const TIMESTAMP_MARGIN: Duration = Duration::from_secs(60);
 /// The negative control's body: whatever a receiver does about signatures, it cannot accept
 /// this as an event.
 const NOT_JSON: &str = "relgate probe: this is not a webhook delivery";
+
+/// Why the `webhook` probe could not run: its secret or body is unusable, or its URL is not
+/// HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The secret cannot be read.
+    #[error(transparent)]
+    Secret(#[from] SecretReadError),
+    /// The secret is no key for the scheme (`from` names its source).
+    #[error("webhook secret from {from}: {source}")]
+    Key {
+        from: String,
+        #[source]
+        source: SchemeKeyError,
+    },
+    /// The control body (after interpolation) is not a JSON object.
+    #[error("`body` {0}")]
+    Body(#[source] BodyError),
+    /// `url` (after interpolation) is not an http:// or https:// URL.
+    #[error("`url` must be an http:// or https:// URL, not `{url}`")]
+    NotHttp { url: String },
+}
+
+crate::probe::into_probe_error!(WebhookError);
 
 /// A configured `webhook` probe.
 pub(crate) struct WebhookProbe {
@@ -189,7 +215,7 @@ impl WebhookProbe {
     }
 
     /// The HMAC key, after registering the secret with the log.
-    fn key(&self, context: &Context<'_>) -> Result<Vec<u8>, String> {
+    fn key(&self, context: &Context<'_>) -> Result<Vec<u8>, WebhookError> {
         let raw = self.secret.read(context.root)?;
         let secret = raw.trim_ascii();
         let text = String::from_utf8_lossy(secret);
@@ -197,17 +223,18 @@ impl WebhookProbe {
         if let Some(encoded) = text.strip_prefix("whsec_") {
             context.log.add_secret(encoded);
         }
-        self.scheme
-            .key(secret)
-            .map_err(|why| format!("webhook secret from {}: {why}", self.secret.describe()))
+        self.scheme.key(secret).map_err(|source| WebhookError::Key {
+            from: self.secret.describe(),
+            source,
+        })
     }
 
-    fn body(&self) -> Result<Vec<u8>, String> {
+    fn body(&self) -> Result<Vec<u8>, WebhookError> {
         let body = self
             .body
             .as_deref()
             .unwrap_or_else(|| self.scheme.default_body());
-        json_object(body).map_err(|why| format!("`body` {why}"))?;
+        json_object(body).map_err(WebhookError::Body)?;
         Ok(body.as_bytes().to_vec())
     }
 
@@ -318,12 +345,12 @@ impl Probe for WebhookProbe {
         names.into_iter().map(String::from).collect()
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(format!(
-                "`url` must be an http:// or https:// URL, not `{}`",
-                self.url
-            ));
+            return Err(WebhookError::NotHttp {
+                url: self.url.clone(),
+            }
+            .into());
         }
         let sender = Sender {
             probe: self,
