@@ -280,7 +280,7 @@ impl<'a> Config<'a> {
             None => Ok(None),
             Some(text) => crate::duration::parse_duration(&text)
                 .map(Some)
-                .map_err(|why| self.error(key, ConfigErrorKind::InvalidValue, why)),
+                .map_err(|why| self.error(key, ConfigErrorKind::InvalidValue, why.to_string())),
         }
     }
 

@@ -513,7 +513,7 @@ pub enum AllowlistError {
     NotAFingerprint { name: String, line: usize },
 }
 
-crate::probe::into_probe_error!(AllowlistError);
+crate::probe::into_probe_error!(AllowlistError, ScanError);
 
 /// An allowlist file: one fingerprint per line, `#` comments, an optional `# reason` after it.
 #[derive(Debug)]

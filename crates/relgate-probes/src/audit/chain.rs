@@ -8,8 +8,7 @@ use crate::db::{case, quote_ident, As, DbError, Session};
 use crate::probe::{Case, CaseOutcome, Context};
 
 use super::anchor::{parse_anchor, write_anchor, AnchorError};
-use super::AuditError;
-use super::{AuditProbe, Table};
+use super::state::{AuditError, AuditProbe, Table};
 
 impl AuditProbe {
     /// Recomputes the chain as the admin; returns the case and the head (id, hash).

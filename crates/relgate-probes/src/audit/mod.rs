@@ -10,8 +10,12 @@
 
 mod anchor;
 mod chain;
+mod state;
 
 pub use anchor::{AnchorError, AnchorFormatError};
+pub use state::AuditError;
+pub(crate) use state::AuditProbe;
+use state::Table;
 
 use std::path::PathBuf;
 
@@ -26,31 +30,6 @@ e.id::text || '|' || e.org_id || '|' || e.actor || '|' || e.action || '|' || e.p
 || '|' || e.prev_hash, 'UTF8')), 'hex')";
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// Why the `audit-chain` probe could not run: the database or the anchor file.
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    #[error(transparent)]
-    Database(#[from] DbError),
-    #[error(transparent)]
-    Anchor(#[from] AnchorError),
-}
-
-crate::probe::into_probe_error!(AuditError);
-
-pub(crate) struct AuditProbe {
-    target: Target,
-    table: String,
-    id_column: String,
-    prev_column: String,
-    hash_column: String,
-    expected_hash: String,
-    genesis: String,
-    anchor: Option<PathBuf>,
-    tenant: Option<String>,
-    tenant_column: String,
-    tenant_setting: String,
-}
 
 impl AuditProbe {
     pub(crate) fn configure(config: &mut Config<'_>) -> Result<Self, ConfigError> {
@@ -107,13 +86,6 @@ impl Probe for AuditProbe {
 }
 
 const ATTACKS: [&str; 3] = ["update-refused", "delete-refused", "truncate-refused"];
-
-/// What the table looks like, from the catalog.
-struct Table {
-    name: TableName,
-    id_type: String,
-    has_tenant_column: bool,
-}
 
 impl AuditProbe {
     fn all(

@@ -8,7 +8,7 @@ use crate::db::{case, DbError, Session, TableName};
 use crate::probe::CaseOutcome;
 
 use super::judge::pass_unless;
-use super::Run;
+use super::state::Run;
 
 /// One tenant table and what the catalog says about it.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::db::{case, quote_ident, As, DbError, Session, TableName};
 use crate::probe::CaseOutcome;
 
-use super::{Run, Tenants};
+use super::state::{Run, Tenants};
 
 impl Run<'_, '_> {
     /// Positive control: as the app role with A set, A's rows are visible in at least one

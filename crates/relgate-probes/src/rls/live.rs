@@ -8,7 +8,7 @@ use crate::db::{self, case, quote_ident, As, DbError, Session, TableName};
 use crate::probe::{Case, CaseOutcome};
 
 use super::judge::{judge_count, overall, rows, table_lines, PerTable};
-use super::{Run, Tenants};
+use super::state::{Run, Tenants};
 
 impl Run<'_, '_> {
     pub(super) fn live_cases(

@@ -16,12 +16,14 @@ mod catalog;
 mod controls;
 mod judge;
 mod live;
+mod state;
 
-use std::collections::BTreeMap;
+pub(crate) use state::RlsProbe;
+use state::Run;
 
 use crate::config::{Config, ConfigError, ConfigErrorKind};
 use crate::db::{self, case, compare_fingerprints, DbError, Session, TableName, Target};
-use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
+use crate::probe::{Case, Context, Probe, ProbeError};
 
 const CASES: [&str; 13] = [
     "controls",
@@ -48,14 +50,6 @@ const LIVE_CASES: [&str; 6] = [
     "no-tenant-set",
     "data-unchanged",
 ];
-
-pub(crate) struct RlsProbe {
-    target: Target,
-    tenant_column: String,
-    tenant_setting: String,
-    schemas: Vec<String>,
-    tenants: Option<(String, String)>,
-}
 
 impl RlsProbe {
     pub(crate) fn configure(config: &mut Config<'_>) -> Result<Self, ConfigError> {
@@ -113,37 +107,7 @@ impl Probe for RlsProbe {
     }
 }
 
-struct Run<'p, 'c> {
-    probe: &'p RlsProbe,
-    context: &'c Context<'c>,
-    cases: Vec<Case>,
-}
-
-/// What the controls established, for the live cases.
-struct Tenants {
-    a: String,
-    b: String,
-    /// Admin counts of B's rows per tenant table.
-    b_rows: BTreeMap<TableName, i64>,
-}
-
 impl Run<'_, '_> {
-    fn push(&mut self, case: Case) {
-        self.context.log.line(&format!(
-            "case {}: {:?}: {}",
-            case.name, case.outcome, case.message
-        ));
-        self.cases.push(case);
-    }
-
-    fn all_inconclusive(&mut self, names: &[&str], why: &str) {
-        for name in names {
-            if !self.cases.iter().any(|c| c.name == *name) {
-                self.push(case(name, CaseOutcome::Inconclusive, why, "", ""));
-            }
-        }
-    }
-
     fn all(&mut self, session: &mut Session) -> Result<(), DbError> {
         let tables = self.tenant_tables(session)?;
         let role = session.app_role_attributes()?;

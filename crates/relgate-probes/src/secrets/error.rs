@@ -1,6 +1,6 @@
 //! [`ScanError`]: why a secret scan cannot run or its configuration is invalid. A leaf of
-//! `secrets/`: the walk and the compiled rules return it, the probe and [`crate::scan_tree`]'s
-//! callers read it.
+//! `secrets/`: the walk and the compiled rules return it, the `secrets` probe and the callers
+//! of `scan_tree` read it.
 
 /// Why a scan cannot run (the `secrets` check is an ERROR) or a path or glob of its
 /// configuration is invalid.
@@ -50,5 +50,3 @@ pub enum ScanError {
     #[error("the deadline passed after scanning {files} files")]
     Deadline { files: usize },
 }
-
-crate::probe::into_probe_error!(ScanError);

@@ -6,6 +6,7 @@
 //! Patterns run over bytes with Unicode off (ASCII `\s`, `\w`, case folding), which keeps the
 //! automata small and lets non-UTF-8 files be scanned too.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::bytes::{Captures, Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -73,6 +74,31 @@ static RULES: LazyLock<Result<RuleSet, String>> = LazyLock::new(RuleSet::compile
 /// The compiled rules, or why they do not compile.
 pub(crate) fn ruleset() -> Result<&'static RuleSet, String> {
     RULES.as_ref().map_err(Clone::clone)
+}
+
+/// Text with every match of the built-in secret rules replaced by [`crate::mask::MASK`].
+pub(crate) fn redact_matches(text: &str) -> Cow<'_, str> {
+    match ruleset() {
+        Ok(rules) => rules.redact(text),
+        // The rules are constants checked by unit tests; should they ever fail to compile,
+        // the `controls` case says so and known secrets are still masked by the redactor.
+        Err(_) => Cow::Borrowed(text),
+    }
+}
+
+/// Byte ranges of every match of the built-in secret rules in `text` (see
+/// the redactor's `Redactor::spans`).
+pub(crate) fn match_spans(text: &[u8]) -> Vec<(usize, usize)> {
+    match ruleset() {
+        Ok(rules) => rules.redact_spans(text),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Whether some built-in rule could match in `text` (see [`RuleSet::any_keyword`]);
+/// `true` when the rules cannot be loaded, so nothing is waved through.
+pub(crate) fn may_match(text: &[u8]) -> bool {
+    ruleset().map_or(true, |rules| rules.any_keyword(text))
 }
 
 impl RuleSet {

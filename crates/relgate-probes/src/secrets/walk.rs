@@ -10,9 +10,68 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::WalkBuilder;
 use sha2::{Digest, Sha256};
 
+use super::error::ScanError;
+use super::rules::{redact_matches, ruleset};
 use super::rules::{RuleSet, Selection};
-use super::{Finding, ScanError, ScanOptions};
 use crate::mask::MASK;
+
+/// Default `max_file_size`: 1 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+/// One secret found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Rule id (`github-token`, `private-key`, `generic-secret`…).
+    pub rule: String,
+    /// Path relative to the scanned root, `/`-separated.
+    pub path: String,
+    /// 1-based line of the secret's first character.
+    pub line: usize,
+    /// 1-based column (in characters) of the secret's first character.
+    pub column: usize,
+    /// `sha256("<rule>:<path>:<secret>")` in lower-case hex: stable when the secret moves to
+    /// another line of the same file, different when it changes or moves to another file.
+    pub fingerprint: String,
+    /// The secret's line with the secret cut to its first (at most four) characters followed
+    /// by `[REDACTED]`; never the secret in clear.
+    pub snippet: String,
+}
+
+/// What [`scan_tree`] scans and with which rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOptions {
+    /// Directories, files or globs (`.gitignore` syntax) relative to the root; `["."]` by default.
+    pub paths: Vec<String>,
+    /// Globs (`.gitignore` syntax, relative to the root) of files and directories to skip.
+    pub exclude: Vec<String>,
+    /// Larger files are skipped.
+    pub max_file_size: u64,
+    /// Rule ids to apply; `None` for every scanning rule.
+    pub rules: Option<Vec<String>>,
+    /// Shannon entropy (bits per byte) the `generic-secret` rule requires; `None` for 3.5.
+    pub entropy: Option<f64>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions {
+            paths: vec![".".to_string()],
+            exclude: Vec::new(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            rules: None,
+            entropy: None,
+        }
+    }
+}
+
+/// Scans the files under `root` that `options` selects — never `.git`, nor what `.gitignore`
+/// files (nested ones and `.git/info/exclude` included) ignore, nor binary files (a NUL byte
+/// in the first 8 KiB) — and returns the findings by path and position. `Err` when the rules
+/// or globs are invalid, a path does not exist or a file cannot be read.
+pub fn scan_tree(root: &Path, options: &ScanOptions) -> Result<Vec<Finding>, ScanError> {
+    let rules = ruleset().map_err(ScanError::RulesDoNotCompile)?;
+    Ok(scan(root, options, rules, None)?.findings)
+}
 
 /// How many leading bytes decide that a file is binary (it has a NUL byte in them).
 const BINARY_SNIFF: usize = 8 * 1024;
@@ -235,7 +294,7 @@ fn snippet(text: &[u8], line_start: usize, start: usize, end: usize) -> String {
     };
     let snippet = format!("{before}{shown}{MASK}{after}");
     // Another secret on the same line must not show either.
-    super::redact_matches(&snippet).into_owned()
+    redact_matches(&snippet).into_owned()
 }
 
 fn last_chars(text: &str, count: usize) -> String {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::duration::format_duration;
 use crate::http::{self, Request};
 
-use super::{Attempt, Sender, TIMESTAMP_MARGIN};
+use super::state::{Attempt, Sender, TIMESTAMP_MARGIN};
 
 impl Sender<'_> {
     /// Every attack but the replay: case name, what is sent (after "with"), the request.
@@ -124,7 +124,8 @@ impl Sender<'_> {
     pub(super) fn send(&self, case: &str, request: Request) -> Attempt {
         let log = self.context.log;
         log.line(&format!("{case}: {}", request.describe()));
-        let reply = http::send(&request, self.probe.request_timeout, self.context.deadline);
+        let reply = http::send(&request, self.probe.request_timeout, self.context.deadline)
+            .map_err(|err| err.to_string());
         let attempt = Attempt { request, reply };
         log.line(&format!("{case}: -> {}", attempt.got()));
         attempt

@@ -10,12 +10,12 @@
 mod deliver;
 mod keys;
 mod scheme;
+mod state;
 
 use std::time::Duration;
 
 use crate::config::ConfigErrorKind;
-use crate::config::{Config, ConfigError, SecretReadError, SecretSource};
-use crate::http::{Reply, Request};
+use crate::config::{Config, ConfigError, SecretReadError};
 use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 
 use deliver::now;
@@ -25,12 +25,11 @@ use keys::{
 };
 pub use scheme::SchemeKeyError;
 use scheme::{Scheme, DEFAULT_PLAIN_HEADER, SCHEME_NAMES};
+pub(crate) use state::WebhookProbe;
+use state::{Attempt, Sender};
 
 const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How far beyond the tolerance the stale and future timestamps lie, so that a little clock
-/// skew between the probe and the target cannot make a correct receiver look lax.
-const TIMESTAMP_MARGIN: Duration = Duration::from_secs(60);
 /// The negative control's body: whatever a receiver does about signatures, it cannot accept
 /// this as an event.
 const NOT_JSON: &str = "relgate probe: this is not a webhook delivery";
@@ -59,43 +58,12 @@ pub enum WebhookError {
 
 crate::probe::into_probe_error!(WebhookError);
 
-/// A configured `webhook` probe.
-pub(crate) struct WebhookProbe {
-    url: String,
-    scheme: Scheme,
-    secret: SecretSource,
-    /// The control delivery's JSON body; `None`: the scheme's harmless default.
-    body: Option<String>,
-    headers: Vec<(String, String)>,
-    /// `Some` exactly when the scheme signs a timestamp.
-    tolerance: Option<Duration>,
-    future_timestamp: bool,
-    replayed_id: bool,
-    accepted: Statuses,
-    refused: Statuses,
-    request_timeout: Duration,
-}
-
 /// How the target answered one delivery.
 enum Answer {
     Accepted(u16),
     Refused(u16),
     Neither(u16),
     NotSent(String),
-}
-
-/// One delivery sent and what came back.
-struct Attempt {
-    request: Request,
-    reply: Result<Reply, String>,
-}
-
-/// What one run needs besides the probe's configuration.
-struct Sender<'r> {
-    probe: &'r WebhookProbe,
-    context: &'r Context<'r>,
-    key: Vec<u8>,
-    body: Vec<u8>,
 }
 
 impl WebhookProbe {
