@@ -378,6 +378,40 @@ impl<'a> Config<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn probe_errors_keep_their_text_and_their_source_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = SecretSource::File("missing.pem".into())
+            .read(dir.path())
+            .unwrap_err();
+        let path = dir.path().join("missing.pem").display().to_string();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot read {path}: ")),
+            "{err}"
+        );
+        let wrapped = crate::ProbeError::new(crate::TokenError::ReadKey { source: err });
+        assert!(
+            wrapped.to_string().starts_with(&format!(
+                "cannot read the signing key: cannot read {path}: "
+            )),
+            "{wrapped}"
+        );
+        // ProbeError is transparent: its source is the token error's, the unreadable secret,
+        // whose source is the I/O error.
+        let secret = std::error::Error::source(&wrapped).unwrap();
+        assert!(secret.downcast_ref::<SecretReadError>().is_some());
+        let io = secret.source().unwrap();
+        assert_eq!(
+            io.downcast_ref::<std::io::Error>().unwrap().kind(),
+            std::io::ErrorKind::NotFound
+        );
+        assert!(wrapped
+            .get_ref()
+            .downcast_ref::<crate::TokenError>()
+            .is_some());
+    }
+
     fn table(text: &str) -> toml::Table {
         text.parse().unwrap()
     }

@@ -28,8 +28,7 @@ mod token;
 mod webhook;
 
 pub use audit::{AnchorError, AnchorFormatError, AuditError};
-pub use config::SecretReadError;
-pub use config::{Config, ConfigError, ConfigErrorKind, SecretSource};
+pub use config::{Config, ConfigError, ConfigErrorKind, SecretReadError, SecretSource};
 pub use db::{DbError, SqlError};
 pub use jwt::JwtError;
 use probe::Probe;
