@@ -33,7 +33,7 @@ pub use db::{DbError, SqlError};
 pub use jwt::JwtError;
 use probe::Probe;
 pub use probe::{Case, CaseOutcome, Context, Log, ProbeError};
-pub use secrets::{scan_tree, Finding, ScanError, ScanOptions, DEFAULT_MAX_FILE_SIZE};
+pub use secrets::{scan_tree, Finding, RuleError, ScanError, ScanOptions, DEFAULT_MAX_FILE_SIZE};
 pub use secrets_probe::AllowlistError;
 pub use token::TokenError;
 pub use webhook::{BodyError, SchemeKeyError, WebhookError};

@@ -2,13 +2,36 @@
 //! `secrets/`: the walk and the compiled rules return it, the `secrets` probe and the callers
 //! of `scan_tree` read it.
 
+/// Why the built-in rules do not compile (a bug in the rule table, caught by the unit tests
+/// and by the `secrets` probe's `controls`). `Clone`: the compiled rules are built once and
+/// every caller gets the same answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuleError {
+    /// A rule's pattern is not a valid regex.
+    #[error("rule {rule} does not compile: {source}")]
+    Pattern {
+        rule: &'static str,
+        #[source]
+        source: regex::Error,
+    },
+    /// A rule's pattern lacks the `secret` group.
+    #[error("rule {rule} pattern `{pattern}` has no `secret` group")]
+    NoSecretGroup { rule: &'static str, pattern: String },
+    /// The keyword searcher does not build.
+    #[error("the rules' keywords do not compile: {0}")]
+    Keywords(#[source] aho_corasick::BuildError),
+    /// The keyword pre-filter does not build.
+    #[error("the rules' keyword filter does not compile: {0}")]
+    Prefilter(#[source] regex::Error),
+}
+
 /// Why a scan cannot run (the `secrets` check is an ERROR) or a path or glob of its
 /// configuration is invalid.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     /// The built-in rules do not compile (a bug in the rule table).
-    #[error("{0}")]
-    RulesDoNotCompile(String),
+    #[error(transparent)]
+    Rules(RuleError),
     /// `rules` names a rule that does not exist or does not scan.
     #[error("unknown rule `{id}` (expected one of {known})")]
     UnknownRule { id: String, known: String },

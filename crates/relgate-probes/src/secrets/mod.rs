@@ -16,6 +16,6 @@ pub(crate) mod rules;
 pub(crate) mod table;
 pub(crate) mod walk;
 
-pub use error::ScanError;
+pub use error::{RuleError, ScanError};
 pub(crate) use rules::{match_spans, may_match, redact_matches};
 pub use walk::{scan_tree, Finding, ScanOptions, DEFAULT_MAX_FILE_SIZE};

@@ -15,7 +15,7 @@ use super::accept::{
     assignment_is_secret, contains, database_password_is_secret, looks_like_placeholder,
     shannon_entropy,
 };
-use super::error::ScanError;
+use super::error::{RuleError, ScanError};
 use super::keywords::Keywords;
 use super::table::{scan_rule_ids, Check, Redact, DEFAULT_GENERIC_ENTROPY, SPECS};
 use crate::mask::MASK;
@@ -69,10 +69,10 @@ pub(crate) fn all_keywords() -> Vec<&'static str> {
         .collect()
 }
 
-static RULES: LazyLock<Result<RuleSet, String>> = LazyLock::new(RuleSet::compile);
+static RULES: LazyLock<Result<RuleSet, RuleError>> = LazyLock::new(RuleSet::compile);
 
 /// The compiled rules, or why they do not compile.
-pub(crate) fn ruleset() -> Result<&'static RuleSet, String> {
+pub(crate) fn ruleset() -> Result<&'static RuleSet, RuleError> {
     RULES.as_ref().map_err(Clone::clone)
 }
 
@@ -102,7 +102,7 @@ pub(crate) fn may_match(text: &[u8]) -> bool {
 }
 
 impl RuleSet {
-    fn compile() -> Result<RuleSet, String> {
+    fn compile() -> Result<RuleSet, RuleError> {
         let mut rules = Vec::new();
         let mut keyword_patterns = Vec::new();
         let mut all_keywords: Vec<&str> = Vec::new();
@@ -115,17 +115,20 @@ impl RuleSet {
                     RegexBuilder::new(pattern)
                         .unicode(false)
                         .build()
-                        .map_err(|err| format!("rule {} does not compile: {err}", spec.id))
+                        .map_err(|source| RuleError::Pattern {
+                            rule: spec.id,
+                            source,
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             if let Some(pattern) = patterns
                 .iter()
                 .find(|pattern| !pattern.capture_names().any(|name| name == Some("secret")))
             {
-                return Err(format!(
-                    "rule {} pattern `{pattern}` has no `secret` group",
-                    spec.id
-                ));
+                return Err(RuleError::NoSecretGroup {
+                    rule: spec.id,
+                    pattern: pattern.to_string(),
+                });
             }
             specs_have_keywords &= !spec.keywords.is_empty();
             all_keywords.extend(spec.keywords.iter().copied());
@@ -151,7 +154,7 @@ impl RuleSet {
             .case_insensitive(true)
             .unicode(false)
             .build()
-            .map_err(|err| format!("the rules' keyword filter does not compile: {err}"))?;
+            .map_err(RuleError::Prefilter)?;
         Ok(RuleSet {
             rules,
             prefilter,

@@ -69,7 +69,7 @@ impl Default for ScanOptions {
 /// in the first 8 KiB) — and returns the findings by path and position. `Err` when the rules
 /// or globs are invalid, a path does not exist or a file cannot be read.
 pub fn scan_tree(root: &Path, options: &ScanOptions) -> Result<Vec<Finding>, ScanError> {
-    let rules = ruleset().map_err(ScanError::RulesDoNotCompile)?;
+    let rules = ruleset().map_err(ScanError::Rules)?;
     Ok(scan(root, options, rules, None)?.findings)
 }
 
