@@ -111,6 +111,14 @@ pub enum SendError {
     /// The check's deadline passed before sending.
     #[error("the check's deadline has passed")]
     DeadlinePassed,
+    /// The request cannot be built (a header or URL `http` refuses).
+    #[error("{method} {url}: {source}")]
+    Build {
+        method: String,
+        url: String,
+        #[source]
+        source: ureq::http::Error,
+    },
     /// Refused connection, timeout, bad URL…
     #[error("{method} {url}: {source}")]
     Transport {
@@ -147,7 +155,11 @@ pub fn send(request: &Request, timeout: Duration, deadline: Instant) -> Result<R
     }
     let built = builder
         .body(request.body.clone())
-        .map_err(|err| failed(ureq::Error::from(err)))?;
+        .map_err(|source| SendError::Build {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            source,
+        })?;
     let mut response = agent.run(built).map_err(failed)?;
     let status = response.status().as_u16();
     let body = response
