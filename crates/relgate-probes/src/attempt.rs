@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ConfigError, ConfigErrorKind};
 use crate::http::{self, Reply, Request};
-use crate::{Case, CaseOutcome, Context};
+use crate::probe::{Case, CaseOutcome, Context};
 
 /// Default per-request timeout.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -16,7 +16,7 @@ pub(crate) struct Attempt {
     pub(crate) what: String,
     /// The request as described for evidence (redacted by the caller's log and `run`).
     pub(crate) sent: String,
-    /// The reply, or the transport error.
+    /// The reply, or the transport error's text ([`http::SendError`]).
     pub(crate) reply: Result<Reply, String>,
 }
 
@@ -50,7 +50,7 @@ pub(crate) fn send(
         sent.push_str(evidence);
     }
     context.log.line(&format!("-> {what}\n{sent}"));
-    let reply = http::send(request, timeout, context.deadline);
+    let reply = http::send(request, timeout, context.deadline).map_err(|err| err.to_string());
     let attempt = Attempt { what, sent, reply };
     context.log.line(&format!("<- {}", attempt.got()));
     attempt

@@ -59,17 +59,36 @@ pub enum SecretSource {
     Env(String),
 }
 
+/// Why a secret (`key = { file = … }` or `{ env = … }`) cannot be read. Names the source,
+/// never the content.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretReadError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The environment variable is not set.
+    #[error("environment variable {name} is not set")]
+    EnvUnset { name: String },
+}
+
 impl SecretSource {
     /// Reads the secret. The error names the source, never the content.
-    pub fn read(&self, root: &Path) -> Result<Vec<u8>, String> {
+    pub fn read(&self, root: &Path) -> Result<Vec<u8>, SecretReadError> {
         match self {
             SecretSource::File(path) => {
                 let path = root.join(path);
-                std::fs::read(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))
+                std::fs::read(&path).map_err(|source| SecretReadError::File {
+                    path: path.display().to_string(),
+                    source,
+                })
             }
             SecretSource::Env(name) => std::env::var_os(name)
                 .map(|value| value.into_encoded_bytes())
-                .ok_or_else(|| format!("environment variable {name} is not set")),
+                .ok_or_else(|| SecretReadError::EnvUnset { name: name.clone() }),
         }
     }
 
@@ -261,7 +280,7 @@ impl<'a> Config<'a> {
             None => Ok(None),
             Some(text) => crate::duration::parse_duration(&text)
                 .map(Some)
-                .map_err(|why| self.error(key, ConfigErrorKind::InvalidValue, why)),
+                .map_err(|why| self.error(key, ConfigErrorKind::InvalidValue, why.to_string())),
         }
     }
 
@@ -358,6 +377,40 @@ impl<'a> Config<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_errors_keep_their_text_and_their_source_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = SecretSource::File("missing.pem".into())
+            .read(dir.path())
+            .unwrap_err();
+        let path = dir.path().join("missing.pem").display().to_string();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot read {path}: ")),
+            "{err}"
+        );
+        let wrapped = crate::ProbeError::new(crate::TokenError::ReadKey { source: err });
+        assert!(
+            wrapped.to_string().starts_with(&format!(
+                "cannot read the signing key: cannot read {path}: "
+            )),
+            "{wrapped}"
+        );
+        // ProbeError is transparent: its source is the token error's, the unreadable secret,
+        // whose source is the I/O error.
+        let secret = std::error::Error::source(&wrapped).unwrap();
+        assert!(secret.downcast_ref::<SecretReadError>().is_some());
+        let io = secret.source().unwrap();
+        assert_eq!(
+            io.downcast_ref::<std::io::Error>().unwrap().kind(),
+            std::io::ErrorKind::NotFound
+        );
+        assert!(wrapped
+            .get_ref()
+            .downcast_ref::<crate::TokenError>()
+            .is_some());
+    }
 
     fn table(text: &str) -> toml::Table {
         text.parse().unwrap()

@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use crate::attempt::{self, Attempt};
 use crate::config::ConfigErrorKind;
+use crate::config::{Config, ConfigError};
 use crate::http::Request;
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 use crate::token::{self, MintConfig, Object};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
 
 /// The placeholder `url` must contain.
 const CHILD: &str = "{child}";
@@ -231,7 +232,7 @@ impl Probe for ConsentProbe {
         names
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let names = self.cases();
         let minter = self.mint.load(context)?;
         let token = minter.mint(&self.claims)?;

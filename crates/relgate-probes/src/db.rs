@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Transaction};
 
-use crate::{CaseOutcome, Config, ConfigError, Context};
+use crate::config::{Config, ConfigError};
+use crate::probe::{CaseOutcome, Context};
 
 /// Default `connect_timeout` and `statement_timeout`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An error of one statement: SQLSTATE (when the server sent one) and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SqlError {
+pub struct SqlError {
     /// Five-character SQLSTATE, empty for a client-side error (connection lost, bad type).
     pub(crate) code: String,
     /// The server's message, or the client's.
@@ -63,6 +64,54 @@ impl fmt::Display for SqlError {
         }
     }
 }
+
+impl std::error::Error for SqlError {}
+
+/// Why a database probe could not run at all (the check is an ERROR, not a failure): it
+/// cannot connect, an attempt cannot be set up or rolled back, a catalog query fails.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// `database` does not parse; `url` has its password redacted.
+    #[error("`database` {url} is not a connection string: {source}")]
+    NotAConnectionString {
+        url: String,
+        #[source]
+        source: postgres::Error,
+    },
+    /// The deadline passed before the first connection.
+    #[error("deadline passed before connecting to {target}")]
+    DeadlineBeforeConnect { target: String },
+    /// The server refused or did not answer.
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: postgres::Error,
+    },
+    /// The check's deadline passed before an attempt.
+    #[error("the check's deadline passed")]
+    DeadlinePassed,
+    /// One step of setting up or rolling back an attempt (`cannot begin a transaction`,
+    /// `cannot set timeouts`, `cannot switch to the app role …`, `rollback failed`).
+    #[error("{step}: {source}")]
+    Attempt {
+        step: String,
+        #[source]
+        source: SqlError,
+    },
+    /// The connection closed while an attempt ran.
+    #[error("the connection closed during the attempt")]
+    ConnectionClosed,
+    /// A read-only admin query (catalog, counts, fingerprints) failed.
+    #[error("catalog query on {target} failed: {source}")]
+    Catalog {
+        target: String,
+        #[source]
+        source: SqlError,
+    },
+}
+
+crate::probe::into_probe_error!(DbError);
 
 impl From<postgres::Error> for SqlError {
     fn from(error: postgres::Error) -> SqlError {
@@ -168,25 +217,29 @@ pub(crate) fn redact_url(url: &str) -> String {
 
 /// Connects as the admin. The password is registered as a secret before anything is logged,
 /// and no message holds the URL in clear.
-pub(crate) fn connect(target: &Target, context: &Context<'_>) -> Result<Session, String> {
-    let redacted = redact_url(&target.url);
-    let mut config: postgres::Config = target
-        .url
-        .parse()
-        .map_err(|err| format!("`database` {redacted} is not a connection string: {err}"))?;
+pub(crate) fn connect(target: &Target, context: &Context<'_>) -> Result<Session, DbError> {
+    let mut config: postgres::Config =
+        target
+            .url
+            .parse()
+            .map_err(|source| DbError::NotAConnectionString {
+                url: redact_url(&target.url),
+                source,
+            })?;
     if let Some(password) = config.get_password() {
         context.log.add_secret(&String::from_utf8_lossy(password));
     }
     let describe = describe_config(&config);
     let remaining = context.deadline.saturating_duration_since(Instant::now());
     if remaining.is_zero() {
-        return Err(format!("deadline passed before connecting to {describe}"));
+        return Err(DbError::DeadlineBeforeConnect { target: describe });
     }
     config.connect_timeout(target.connect_timeout.min(remaining));
     context.log.line(&format!("connect {describe}"));
-    let client = config
-        .connect(NoTls)
-        .map_err(|err| format!("cannot connect to {describe}: {err}"))?;
+    let client = config.connect(NoTls).map_err(|source| DbError::Connect {
+        target: describe.clone(),
+        source,
+    })?;
     context.log.line("connected");
     Ok(Session {
         client,
@@ -244,35 +297,39 @@ impl Session {
         &mut self,
         who: As<'_>,
         attack: impl FnOnce(&mut Transaction<'_>) -> Result<T, postgres::Error>,
-    ) -> Result<Result<T, SqlError>, String> {
+    ) -> Result<Result<T, SqlError>, DbError> {
         if self.past_deadline() {
-            return Err("the check's deadline passed".to_string());
+            return Err(DbError::DeadlinePassed);
         }
+        let step = |step: &str| {
+            let step = step.to_string();
+            move |err: postgres::Error| DbError::Attempt {
+                step,
+                source: SqlError::from(err),
+            }
+        };
         let timeout = self.timeout_ms();
         let role = quote_ident(&self.app_role);
         let mut transaction = self
             .client
             .transaction()
-            .map_err(|err| format!("cannot begin a transaction: {}", SqlError::from(err)))?;
+            .map_err(step("cannot begin a transaction"))?;
         transaction
             .batch_execute(&format!(
                 "set local statement_timeout = {timeout}; set local lock_timeout = {timeout}"
             ))
-            .map_err(|err| format!("cannot set timeouts: {}", SqlError::from(err)))?;
+            .map_err(step("cannot set timeouts"))?;
         if let As::App { tenant } = who {
             transaction
                 .batch_execute(&format!("set local role {role}"))
-                .map_err(|err| {
-                    format!(
-                        "cannot switch to the app role {}: {}",
-                        self.app_role,
-                        SqlError::from(err)
-                    )
-                })?;
+                .map_err(step(&format!(
+                    "cannot switch to the app role {}",
+                    self.app_role
+                )))?;
             if let Some((setting, value)) = tenant {
                 transaction
                     .query_one("select set_config($1, $2, true)", &[&setting, &value])
-                    .map_err(|err| format!("cannot set {setting}: {}", SqlError::from(err)))?;
+                    .map_err(step(&format!("cannot set {setting}")))?;
             }
         }
         let outcome = attack(&mut transaction).map_err(SqlError::from);
@@ -280,9 +337,9 @@ impl Session {
         let rollback = transaction.rollback();
         if let Err(err) = rollback {
             if !self.client.is_closed() {
-                return Err(format!("rollback failed: {}", SqlError::from(err)));
+                return Err(step("rollback failed")(err));
             }
-            return Err("the connection closed during the attempt".to_string());
+            return Err(DbError::ConnectionClosed);
         }
         Ok(outcome)
     }
@@ -291,15 +348,18 @@ impl Session {
     pub(crate) fn admin<T>(
         &mut self,
         read: impl FnOnce(&mut Transaction<'_>) -> Result<T, postgres::Error>,
-    ) -> Result<T, String> {
+    ) -> Result<T, DbError> {
         match self.attempt(As::Admin, read)? {
             Ok(value) => Ok(value),
-            Err(err) => Err(format!("catalog query on {} failed: {err}", self.describe)),
+            Err(source) => Err(DbError::Catalog {
+                target: self.describe.clone(),
+                source,
+            }),
         }
     }
 
     /// Whether the admin connection sees every row regardless of RLS (superuser or BYPASSRLS).
-    pub(crate) fn admin_bypasses_rls(&mut self) -> Result<bool, String> {
+    pub(crate) fn admin_bypasses_rls(&mut self) -> Result<bool, DbError> {
         self.admin(|tx| {
             tx.query_one(
                 "select rolsuper or rolbypassrls from pg_roles where rolname = current_user",
@@ -310,7 +370,7 @@ impl Session {
     }
 
     /// `Some((superuser, bypassrls))` of the app role, `None` when it does not exist.
-    pub(crate) fn app_role_attributes(&mut self) -> Result<Option<(bool, bool)>, String> {
+    pub(crate) fn app_role_attributes(&mut self) -> Result<Option<(bool, bool)>, DbError> {
         let role = self.app_role.clone();
         self.admin(|tx| {
             tx.query_opt(
@@ -323,7 +383,7 @@ impl Session {
 
     /// The negative control every database probe shares: after `SET LOCAL ROLE`, `current_user`
     /// is the app role and not the admin, so no attempt silently runs with the admin's rights.
-    pub(crate) fn role_switch_control(&mut self) -> Result<Result<(), String>, String> {
+    pub(crate) fn role_switch_control(&mut self) -> Result<Result<(), String>, DbError> {
         let app_role = self.app_role.clone();
         let seen = self.attempt(As::App { tenant: None }, |tx| {
             tx.query_one("select current_user::text, session_user::text", &[])
@@ -409,7 +469,7 @@ pub(crate) fn fingerprint_sql(table: &TableName) -> String {
 pub(crate) fn fingerprints(
     session: &mut Session,
     tables: &[TableName],
-) -> Result<Vec<(TableName, Fingerprint)>, String> {
+) -> Result<Vec<(TableName, Fingerprint)>, DbError> {
     let mut out = Vec::new();
     for table in tables {
         let sql = fingerprint_sql(table);
@@ -484,8 +544,8 @@ pub(crate) fn case(
     message: impl Into<String>,
     sent: impl Into<String>,
     got: impl Into<String>,
-) -> crate::Case {
-    crate::Case {
+) -> crate::probe::Case {
+    crate::probe::Case {
         name: name.to_string(),
         outcome,
         message: message.into(),

@@ -1,14 +1,47 @@
 //! Durations as written in gate files: `90s`, `10m`, `1h30m`, `500ms`.
+//!
+//! One syntax for every duration of a gate file: the engine's keys (`timeout`,
+//! `leak_timeout`, a tool's `timeout`, read by `relgate::spec`) and the probes' keys
+//! (`connect_timeout`, `request_timeout`, `noise_floor`…, read through [`crate::Config`]).
+//! It lives here, not in the engine, because it is a leaf both need and relgate-probes cannot
+//! depend on the engine (the engine depends on it): this module uses nothing of the crate, and
+//! `relgate::spec` re-exports [`parse_duration`] and [`format_duration`] as its own.
 
 use std::time::Duration;
+
+/// Why a text is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Nothing but white space.
+    #[error("empty duration")]
+    Empty,
+    /// A unit or garbage where a number must start (`rest` is what is left).
+    #[error("expected a number at `{rest}`")]
+    ExpectedNumber { rest: String },
+    /// A number over `u64` (`text` is the whole duration).
+    #[error("number too large in `{text}`")]
+    TooLarge { text: String },
+    /// A bare number.
+    #[error("missing unit after `{value}` (use ms, s, m or h)")]
+    MissingUnit { value: u64 },
+    /// A unit other than ms, s, m, h.
+    #[error("unknown unit `{unit}` (use ms, s, m or h)")]
+    UnknownUnit { unit: String },
+    /// A unit twice or after a smaller one (`1h1h`, `30m1h`).
+    #[error("unit `{unit}` repeated or out of order in `{text}` (each unit once, largest first: 1h30m, 2m30s)")]
+    OutOfOrder { unit: String, text: String },
+    /// Zero.
+    #[error("a timeout of zero would kill every check at once")]
+    Zero,
+}
 
 /// Parses `500ms`, `2s`, `10m`, `1h30m`, `1h 30m`. A bare number is rejected: the unit is
 /// part of the contract so that `timeout = "10"` cannot mean seconds to one reader and minutes
 /// to another.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if compact.is_empty() {
-        return Err("empty duration".to_string());
+        return Err(DurationError::Empty);
     }
     let mut total = Duration::ZERO;
     let mut rest = compact.as_str();
@@ -17,11 +50,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     while !rest.is_empty() {
         let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
         if digits == 0 {
-            return Err(format!("expected a number at `{rest}`"));
+            return Err(DurationError::ExpectedNumber {
+                rest: rest.to_string(),
+            });
         }
         let value: u64 = rest[..digits]
             .parse()
-            .map_err(|_| format!("number too large in `{text}`"))?;
+            .map_err(|_| DurationError::TooLarge {
+                text: text.to_string(),
+            })?;
         rest = &rest[digits..];
         let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
         let unit = &rest[..unit_len];
@@ -31,19 +68,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => (1, Duration::from_secs(value)),
             "m" => (2, Duration::from_secs(value.saturating_mul(60))),
             "h" => (3, Duration::from_secs(value.saturating_mul(3600))),
-            "" => return Err(format!("missing unit after `{value}` (use ms, s, m or h)")),
-            other => return Err(format!("unknown unit `{other}` (use ms, s, m or h)")),
+            "" => return Err(DurationError::MissingUnit { value }),
+            other => {
+                return Err(DurationError::UnknownUnit {
+                    unit: other.to_string(),
+                })
+            }
         };
         if rank >= last_rank {
-            return Err(format!(
-                "unit `{unit}` repeated or out of order in `{text}` (each unit once, largest first: 1h30m, 2m30s)"
-            ));
+            return Err(DurationError::OutOfOrder {
+                unit: unit.to_string(),
+                text: text.to_string(),
+            });
         }
         last_rank = rank;
         total = total.saturating_add(part);
     }
     if total.is_zero() {
-        return Err("a timeout of zero would kill every check at once".to_string());
+        return Err(DurationError::Zero);
     }
     Ok(total)
 }
@@ -93,7 +135,7 @@ mod tests {
         match expected {
             Ok(ms) => assert_eq!(got, Ok(ms), "{text}"),
             Err(fragment) => {
-                let err = got.expect_err(text);
+                let err = got.expect_err(text).to_string();
                 assert!(err.contains(fragment), "{text}: {err}");
             }
         }

@@ -105,13 +105,42 @@ pub fn shown(body: &[u8]) -> String {
     text
 }
 
+/// Why a request got no reply (a transport failure, never a status).
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The check's deadline passed before sending.
+    #[error("the check's deadline has passed")]
+    DeadlinePassed,
+    /// The request cannot be built (a header or URL `http` refuses).
+    #[error("{method} {url}: {source}")]
+    Build {
+        method: String,
+        url: String,
+        #[source]
+        source: ureq::http::Error,
+    },
+    /// Refused connection, timeout, bad URL…
+    #[error("{method} {url}: {source}")]
+    Transport {
+        method: String,
+        url: String,
+        #[source]
+        source: ureq::Error,
+    },
+}
+
 /// Sends `request`, waiting at most `timeout` (and never past `deadline`). Any status is a
 /// reply; only transport failures (refused connection, timeout, bad URL) are errors.
-pub fn send(request: &Request, timeout: Duration, deadline: Instant) -> Result<Reply, String> {
+pub fn send(request: &Request, timeout: Duration, deadline: Instant) -> Result<Reply, SendError> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return Err("the check's deadline has passed".to_string());
+        return Err(SendError::DeadlinePassed);
     }
+    let failed = |source| SendError::Transport {
+        method: request.method.clone(),
+        url: request.url.clone(),
+        source,
+    };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout.min(left)))
@@ -126,10 +155,12 @@ pub fn send(request: &Request, timeout: Duration, deadline: Instant) -> Result<R
     }
     let built = builder
         .body(request.body.clone())
-        .map_err(|err| format!("{} {}: {err}", request.method, request.url))?;
-    let mut response = agent
-        .run(built)
-        .map_err(|err| format!("{} {}: {err}", request.method, request.url))?;
+        .map_err(|source| SendError::Build {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            source,
+        })?;
+    let mut response = agent.run(built).map_err(failed)?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()

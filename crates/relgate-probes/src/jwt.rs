@@ -20,10 +20,33 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 
 use crate::attempt::{self, Attempt};
-use crate::config::{ConfigErrorKind, SecretSource};
+use crate::config::{Config, ConfigError};
+use crate::config::{ConfigErrorKind, SecretReadError, SecretSource};
 use crate::http::Request;
-use crate::token::{self, MintConfig, Minter, Object};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
+use crate::token::{self, MintConfig, Minter, Object, TokenError};
+
+/// Why the `jwt` probe could not run: a token cannot be minted or forged, the public key cannot
+/// be read, the `jku` listener cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// `public_key` cannot be read.
+    #[error("cannot read the public key: {0}")]
+    PublicKey(#[source] SecretReadError),
+    /// The `jku` case's JWKS listener cannot start.
+    #[error("cannot listen for the jku case: {0}")]
+    Listen(#[source] std::io::Error),
+    /// A token the probe minted lacks a part it forges from (a bug, not the target's doing).
+    #[error("{0}")]
+    Malformed(&'static str),
+    /// A case name the probe does not know (a bug).
+    #[error("unknown case {0}")]
+    UnknownCase(String),
+}
+
+crate::probe::into_probe_error!(JwtError);
 
 /// The `alg` spellings of the `alg-none` case.
 const NONE_SPELLINGS: [&str; 4] = ["none", "None", "NONE", "nOnE"];
@@ -128,12 +151,12 @@ impl JwtProbe {
     }
 
     /// The forged tokens of attack case `name`.
-    fn forge(&self, name: &str, forge: &Forge<'_>) -> Result<Vec<Forged>, String> {
+    fn forge(&self, name: &str, forge: &Forge<'_>) -> Result<Vec<Forged>, JwtError> {
         let minter = forge.minter;
         let header = minter.header();
         let now = token::now();
         let with = |changes: Value| forge.claims_with(changes);
-        let signed = |label: &str, claims: Object| -> Result<Forged, String> {
+        let signed = |label: &str, claims: Object| -> Result<Forged, JwtError> {
             Ok(Forged::new(label, minter.sign(&header, &claims)?))
         };
         let forgeries = match name {
@@ -167,7 +190,8 @@ impl JwtProbe {
                 .collect(),
             "empty-signature" => {
                 let valid = minter.sign(&header, &forge.valid_claims)?;
-                let stripped = token::strip_signature(&valid).ok_or("token has no signature")?;
+                let stripped = token::strip_signature(&valid)
+                    .ok_or(JwtError::Malformed("token has no signature"))?;
                 vec![Forged::new(
                     "a valid token with its signature removed",
                     stripped,
@@ -175,7 +199,8 @@ impl JwtProbe {
             }
             "flipped-signature" => {
                 let valid = minter.sign(&header, &forge.valid_claims)?;
-                let flipped = token::flip_signature(&valid).ok_or("token has no signature")?;
+                let flipped = token::flip_signature(&valid)
+                    .ok_or(JwtError::Malformed("token has no signature"))?;
                 vec![Forged::new(
                     "a valid token with one bit of its signature flipped",
                     flipped,
@@ -192,7 +217,9 @@ impl JwtProbe {
                 )]
             }
             "hs-public-key" => {
-                let public = forge.public_key.ok_or("no public key read")?;
+                let public = forge
+                    .public_key
+                    .ok_or(JwtError::Malformed("no public key read"))?;
                 let mut header = header.clone();
                 header.insert("alg".into(), json!("HS256"));
                 let mut keys = vec![("the public key file's bytes", public)];
@@ -209,7 +236,7 @@ impl JwtProbe {
                             signed,
                         ))
                     })
-                    .collect::<Result<_, String>>()?
+                    .collect::<Result<_, TokenError>>()?
             }
             "kid-traversal" => vec![forge.hmac_with_kid(
                 "an HMAC token with kid pointing at /dev/null, keyed with nothing",
@@ -237,8 +264,8 @@ impl JwtProbe {
                 let valid = minter.sign(&header, &forge.valid_claims)?;
                 let mut claims = forge.valid_claims.clone();
                 claims.insert("relgate_tampered".into(), json!(true));
-                let tampered =
-                    token::replace_payload(&valid, &claims).ok_or("token has no payload")?;
+                let tampered = token::replace_payload(&valid, &claims)
+                    .ok_or(JwtError::Malformed("token has no payload"))?;
                 vec![Forged::new(
                     "a valid token whose payload was changed after signing",
                     tampered,
@@ -265,7 +292,7 @@ impl JwtProbe {
                 &format!("a token with nonce {FOREIGN_VALUE}"),
                 with(json!({ "nonce": FOREIGN_VALUE })),
             )?],
-            other => return Err(format!("unknown case {other}")),
+            other => return Err(JwtError::UnknownCase(other.to_string())),
         };
         Ok(forgeries)
     }
@@ -273,7 +300,7 @@ impl JwtProbe {
     /// The `jku` case: the attacker's key is served as a JWKS from a listener of this process,
     /// and the header points there. Accepting the token fails the case, and so does fetching
     /// the URL at all: that is a request to an address the token's author chose.
-    fn jku(&self, context: &Context<'_>, forge: &Forge<'_>) -> Result<Case, String> {
+    fn jku(&self, context: &Context<'_>, forge: &Forge<'_>) -> Result<Case, JwtError> {
         let minter = forge.minter;
         let attacker = token::attacker_key(minter.alg(), minter.key())?;
         let mut jwk = attacker.jwk.clone();
@@ -337,15 +364,11 @@ impl Probe for JwtProbe {
         names.into_iter().map(str::to_string).collect()
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let names = self.cases();
         let minter = self.mint.load(context)?;
         let public_key = match &self.public_key {
-            Some(source) => Some(
-                source
-                    .read(context.root)
-                    .map_err(|why| format!("cannot read the public key: {why}"))?,
-            ),
+            Some(source) => Some(source.read(context.root).map_err(JwtError::PublicKey)?),
             None => None,
         };
         let valid_claims = minter.claims(&self.valid_extra());
@@ -415,7 +438,7 @@ impl Forge<'_> {
     }
 
     /// An HMAC token (the configured HS algorithm, else HS256) with `kid`, keyed with `secret`.
-    fn hmac_with_kid(&self, label: &str, kid: &str, secret: &[u8]) -> Result<Forged, String> {
+    fn hmac_with_kid(&self, label: &str, kid: &str, secret: &[u8]) -> Result<Forged, TokenError> {
         let alg = if token::is_hmac(self.minter.alg()) {
             self.minter.alg()
         } else {
@@ -513,15 +536,10 @@ struct JwksServer {
 }
 
 impl JwksServer {
-    fn start(jwks: &Value) -> Result<JwksServer, String> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|err| format!("cannot listen for the jku case: {err}"))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|err| format!("cannot listen for the jku case: {err}"))?;
-        let address = listener
-            .local_addr()
-            .map_err(|err| format!("cannot listen for the jku case: {err}"))?;
+    fn start(jwks: &Value) -> Result<JwksServer, JwtError> {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(JwtError::Listen)?;
+        listener.set_nonblocking(true).map_err(JwtError::Listen)?;
+        let address = listener.local_addr().map_err(JwtError::Listen)?;
         let body = jwks.to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let fetches = Arc::new(AtomicUsize::new(0));

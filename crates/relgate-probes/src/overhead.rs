@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::db::{self, case, quote_ident, As, Session, TableName, Target};
-use crate::{Case, CaseOutcome, Config, ConfigError, ConfigErrorKind, Context, Probe};
+use crate::config::{Config, ConfigError, ConfigErrorKind};
+use crate::db::{self, case, quote_ident, As, DbError, Session, TableName, Target};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 
 const CASES: [&str; 3] = ["controls", "overhead", "tenant-index"];
 
@@ -95,7 +96,7 @@ impl Probe for OverheadProbe {
         CASES.iter().map(|name| name.to_string()).collect()
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let mut session = db::connect(&self.target, context)?;
         let cases = match self.measure(&mut session, context)? {
             Ok(cases) => cases,
@@ -130,7 +131,7 @@ impl OverheadProbe {
         &self,
         session: &mut Session,
         context: &Context<'_>,
-    ) -> Result<Result<Vec<Case>, Case>, String> {
+    ) -> Result<Result<Vec<Case>, Case>, DbError> {
         let inconclusive = |message: String, sent: String, got: String| {
             case("controls", CaseOutcome::Inconclusive, message, sent, got)
         };
@@ -360,7 +361,7 @@ impl OverheadProbe {
         case("overhead", outcome, summary, sent, got)
     }
 
-    fn tenant_index(&self, session: &mut Session, plan: &Value) -> Result<Case, String> {
+    fn tenant_index(&self, session: &mut Session, plan: &Value) -> Result<Case, DbError> {
         let mut scans: BTreeMap<TableName, Vec<Scan>> = BTreeMap::new();
         collect_scans(plan, &mut scans);
         let wanted: Vec<TableName> = match &self.tables {
@@ -384,7 +385,7 @@ impl OverheadProbe {
         let mut notes = Vec::new();
         for table in &wanted {
             let count_sql = format!("select count(*) from {}", table.quoted());
-            let rows: Result<i64, String> =
+            let rows: Result<i64, DbError> =
                 session.admin(|tx| tx.query_one(&count_sql, &[]).map(|r| r.get(0)));
             let rows = match rows {
                 Ok(rows) => rows,
@@ -542,7 +543,7 @@ fn explain(
     session: &mut Session,
     who: As<'_>,
     sql: &str,
-) -> Result<Result<Measurement, String>, String> {
+) -> Result<Result<Measurement, String>, DbError> {
     let text = session.attempt(who, |tx| {
         let messages = tx.simple_query(sql)?;
         Ok(messages

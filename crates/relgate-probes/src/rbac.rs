@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use crate::attempt::{self, Attempt};
 use crate::config::ConfigErrorKind;
+use crate::config::{Config, ConfigError};
 use crate::http::Request;
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 use crate::token::{self, MintConfig, Object};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
 
 /// The `rbac` probe, configured.
 pub(crate) struct RbacProbe {
@@ -201,7 +202,7 @@ impl Probe for RbacProbe {
         names
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let names = self.cases();
         let minter = self.mint.load(context)?;
         let mut tokens = Vec::new();

@@ -15,8 +15,68 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Map, Value};
 
+use crate::config::SecretReadError;
 use crate::config::{Config, ConfigError, ConfigErrorKind, SecretSource};
-use crate::Context;
+use crate::probe::Context;
+
+/// Why a token cannot be minted or forged: the probe cannot run (the check is an ERROR).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The signing key cannot be read.
+    #[error("cannot read the signing key: {source}")]
+    ReadKey {
+        #[source]
+        source: SecretReadError,
+    },
+    /// The signing key was read and is unusable (`key` says where it came from).
+    #[error("cannot use the signing key ({key}): {source}")]
+    UseKey {
+        key: String,
+        #[source]
+        source: Box<TokenError>,
+    },
+    /// The bytes are not a PEM private key for the algorithm.
+    #[error("not a PEM private key for {alg}: {source}")]
+    NotPem {
+        alg: &'static str,
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+    /// Signing failed.
+    #[error("cannot sign with {alg}: {source}")]
+    Sign {
+        alg: &'static str,
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+    /// An attacker key cannot be made (`what` is the step: `generate a 2048-bit RSA key`…).
+    #[error("cannot {what}: {source}")]
+    AttackerKey {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// No attacker key exists for the algorithm.
+    #[error("no attacker key for {alg}")]
+    NoAttackerKey { alg: String },
+    /// The attacker's JWK does not serialize.
+    #[error(transparent)]
+    Json(serde_json::Error),
+}
+
+impl TokenError {
+    fn key(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> TokenError {
+        TokenError::AttackerKey {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+}
+
+crate::probe::into_probe_error!(TokenError);
 
 /// Lifetime of a minted token, in seconds.
 pub(crate) const LIFETIME_SECONDS: i64 = 300;
@@ -76,17 +136,15 @@ impl MintConfig {
     }
 
     /// Reads and parses the key, registering it as a secret.
-    pub(crate) fn load(&self, context: &Context<'_>) -> Result<Minter, String> {
+    pub(crate) fn load(&self, context: &Context<'_>) -> Result<Minter, TokenError> {
         let bytes = self
             .key
             .read(context.root)
-            .map_err(|why| format!("cannot read the signing key: {why}"))?;
+            .map_err(|source| TokenError::ReadKey { source })?;
         register_key(context, &bytes);
-        let key = encoding_key(self.alg, &bytes).map_err(|why| {
-            format!(
-                "cannot use the signing key ({}): {why}",
-                self.key.describe()
-            )
+        let key = encoding_key(self.alg, &bytes).map_err(|source| TokenError::UseKey {
+            key: self.key.describe(),
+            source: Box::new(source),
         })?;
         Ok(Minter {
             issuer: self.issuer.clone(),
@@ -145,13 +203,13 @@ impl Minter {
     }
 
     /// A valid token carrying [`Minter::claims`] of `extra`.
-    pub(crate) fn mint(&self, extra: &Object) -> Result<String, String> {
+    pub(crate) fn mint(&self, extra: &Object) -> Result<String, TokenError> {
         self.sign(&self.header(), &self.claims(extra))
     }
 
     /// `header` and `claims` signed with the configured key and algorithm, whatever the header
     /// says.
-    pub(crate) fn sign(&self, header: &Object, claims: &Object) -> Result<String, String> {
+    pub(crate) fn sign(&self, header: &Object, claims: &Object) -> Result<String, TokenError> {
         sign(header, claims, &self.key, self.alg)
     }
 }
@@ -197,10 +255,14 @@ pub(crate) fn sign(
     claims: &Object,
     key: &EncodingKey,
     alg: Algorithm,
-) -> Result<String, String> {
+) -> Result<String, TokenError> {
     let input = format!("{}.{}", segment(header), segment(claims));
-    let signature = jsonwebtoken::crypto::sign(input.as_bytes(), key, alg)
-        .map_err(|err| format!("cannot sign with {}: {err}", algorithm_name(alg)))?;
+    let signature = jsonwebtoken::crypto::sign(input.as_bytes(), key, alg).map_err(|source| {
+        TokenError::Sign {
+            alg: algorithm_name(alg),
+            source,
+        }
+    })?;
     Ok(format!("{input}.{signature}"))
 }
 
@@ -250,7 +312,7 @@ pub(crate) struct AttackerKey {
 
 /// A freshly generated key for `alg`. RSA keys match the size of `like` (the configured key)
 /// and are cached per size for the life of the process, because generating one takes seconds.
-pub(crate) fn attacker_key(alg: Algorithm, like: &EncodingKey) -> Result<AttackerKey, String> {
+pub(crate) fn attacker_key(alg: Algorithm, like: &EncodingKey) -> Result<AttackerKey, TokenError> {
     let key = match alg {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             EncodingKey::from_secret(&rand::random::<[u8; 32]>())
@@ -271,13 +333,13 @@ pub(crate) fn attacker_key(alg: Algorithm, like: &EncodingKey) -> Result<Attacke
         Algorithm::ES256 => {
             let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
             let der = p256::pkcs8::EncodePrivateKey::to_pkcs8_der(&secret)
-                .map_err(|err| format!("cannot encode a P-256 key: {err}"))?;
+                .map_err(|err| TokenError::key("encode a P-256 key", err))?;
             EncodingKey::from_ec_der(der.as_bytes())
         }
         Algorithm::ES384 => {
             let secret = p384::SecretKey::random(&mut rand::rngs::OsRng);
             let der = p384::pkcs8::EncodePrivateKey::to_pkcs8_der(&secret)
-                .map_err(|err| format!("cannot encode a P-384 key: {err}"))?;
+                .map_err(|err| TokenError::key("encode a P-384 key", err))?;
             EncodingKey::from_ec_der(der.as_bytes())
         }
         Algorithm::EdDSA => {
@@ -287,11 +349,15 @@ pub(crate) fn attacker_key(alg: Algorithm, like: &EncodingKey) -> Result<Attacke
             der.extend_from_slice(&rand::random::<[u8; 32]>());
             EncodingKey::from_ed_der(&der)
         }
-        other => return Err(format!("no attacker key for {other:?}")),
+        other => {
+            return Err(TokenError::NoAttackerKey {
+                alg: format!("{other:?}"),
+            })
+        }
     };
     let jwk = Jwk::from_encoding_key(&key, alg)
-        .map_err(|err| format!("cannot describe the attacker key as a JWK: {err}"))?;
-    let jwk = serde_json::to_value(jwk).map_err(|err| err.to_string())?;
+        .map_err(|err| TokenError::key("describe the attacker key as a JWK", err))?;
+    let jwk = serde_json::to_value(jwk).map_err(TokenError::Json)?;
     Ok(AttackerKey { key, jwk })
 }
 
@@ -299,7 +365,7 @@ const ED25519_PKCS8_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
-fn fresh_rsa_der(bits: usize) -> Result<Vec<u8>, String> {
+fn fresh_rsa_der(bits: usize) -> Result<Vec<u8>, TokenError> {
     use rsa::pkcs1::EncodeRsaPrivateKey as _;
     static CACHE: OnceLock<Mutex<HashMap<usize, Vec<u8>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
@@ -308,10 +374,10 @@ fn fresh_rsa_der(bits: usize) -> Result<Vec<u8>, String> {
         return Ok(der.clone());
     }
     let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
-        .map_err(|err| format!("cannot generate a {bits}-bit RSA key: {err}"))?;
+        .map_err(|err| TokenError::key(format!("generate a {bits}-bit RSA key"), err))?;
     let der = key
         .to_pkcs1_der()
-        .map_err(|err| format!("cannot encode a {bits}-bit RSA key: {err}"))?
+        .map_err(|err| TokenError::key(format!("encode a {bits}-bit RSA key"), err))?
         .as_bytes()
         .to_vec();
     cache.insert(bits, der.clone());
@@ -320,7 +386,7 @@ fn fresh_rsa_der(bits: usize) -> Result<Vec<u8>, String> {
 
 /// The configured key as jsonwebtoken wants it for `alg`: PEM private keys for key pairs, the
 /// raw bytes (surrounding whitespace trimmed) for HMAC secrets.
-pub(crate) fn encoding_key(alg: Algorithm, bytes: &[u8]) -> Result<EncodingKey, String> {
+pub(crate) fn encoding_key(alg: Algorithm, bytes: &[u8]) -> Result<EncodingKey, TokenError> {
     let parsed = match alg {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             return Ok(EncodingKey::from_secret(bytes.trim_ascii()))
@@ -329,7 +395,10 @@ pub(crate) fn encoding_key(alg: Algorithm, bytes: &[u8]) -> Result<EncodingKey, 
         Algorithm::EdDSA => EncodingKey::from_ed_pem(bytes),
         _ => EncodingKey::from_rsa_pem(bytes),
     };
-    parsed.map_err(|err| format!("not a PEM private key for {}: {err}", algorithm_name(alg)))
+    parsed.map_err(|source| TokenError::NotPem {
+        alg: algorithm_name(alg),
+        source,
+    })
 }
 
 /// Registers a key read from its source as a secret: the whole text, the trimmed text and each

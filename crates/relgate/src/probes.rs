@@ -50,7 +50,7 @@ pub fn run_with_timeout(probe: &ProbeSpec, config: toml::Table, timeout: Duratio
                 log: &thread_log,
             };
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                relgate_probes::run(&kind, &config, &context)
+                relgate_probes::run(&kind, &config, &context).map_err(|err| err.to_string())
             }))
             .unwrap_or_else(|panic| {
                 let why = panic

@@ -10,6 +10,7 @@
 //! block. Where no packed searcher can be built, the DFA answers. Both give the same answer
 //! for every text (tested against each other below and in the redaction tests).
 
+use super::error::RuleError;
 use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
@@ -34,12 +35,12 @@ pub(crate) struct Keywords {
 
 impl Keywords {
     /// The searcher for `keywords`.
-    pub(crate) fn new(keywords: &[&str]) -> Result<Keywords, String> {
+    pub(crate) fn new(keywords: &[&str]) -> Result<Keywords, RuleError> {
         let dfa = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .kind(Some(AhoCorasickKind::DFA))
             .build(keywords)
-            .map_err(|err| format!("the rules' keywords do not compile: {err}"))?;
+            .map_err(RuleError::Keywords)?;
         let minimal = minimal(keywords);
         let longest = minimal.iter().map(Vec::len).max().unwrap_or(1);
         // An empty keyword occurs in every text (the DFA says so); more than a block's worth
@@ -121,7 +122,7 @@ fn minimal(keywords: &[&str]) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
-    use super::super::rules::Random;
+    use super::super::canary::Random;
 
     /// A number below `n` (the same cases on every run).
     fn below(rng: &mut Random, n: usize) -> usize {

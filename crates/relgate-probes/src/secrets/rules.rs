@@ -1,331 +1,24 @@
-//! The built-in secret rules: one stable id per kind of secret, byte regexes compiled once, a
-//! keyword pre-filter, and the checks that keep placeholders (`changeme`, `${VAR}`, `xxxx`,
-//! `<token>`, `…EXAMPLE`) from being reported.
+//! The compiled secret rules: [`RuleSet`] compiles the table (`table.rs`) once, with the
+//! keyword pre-filter (`keywords.rs`), and finds the matches that pass the checks of
+//! `accept.rs`, for the scanner ([`RuleSet::scan`]) and for redaction
+//! ([`RuleSet::redact_spans`]).
 //!
-//! Every pattern has a named group `secret`: the part that is masked, fingerprinted and shown
-//! by its first characters. Patterns run over bytes with Unicode off (ASCII `\s`, `\w`, case
-//! folding), which keeps the automata small and lets non-UTF-8 files be scanned too.
-//!
-//! **Invariant:** this file never holds a literal that one of its own rules would report; the
-//! canaries are assembled at run time.
+//! Patterns run over bytes with Unicode off (ASCII `\s`, `\w`, case folding), which keeps the
+//! automata small and lets non-UTF-8 files be scanned too.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use regex::bytes::{Captures, Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
+use super::accept::{
+    assignment_is_secret, contains, database_password_is_secret, looks_like_placeholder,
+    shannon_entropy,
+};
+use super::error::{RuleError, ScanError};
 use super::keywords::Keywords;
-use crate::redact::MASK;
-
-/// The Shannon entropy (bits per byte) the `generic-secret` rule requires by default.
-pub(crate) const DEFAULT_GENERIC_ENTROPY: f64 = 3.5;
-
-/// Whether and how a rule is used to redact logs and messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Redact {
-    /// Every regex match is masked: in a log, a false positive costs nothing.
-    Always,
-    /// Only matches that pass the scanner's checks (entropy, placeholders) are masked.
-    Checked,
-}
-
-/// Extra checks a rule applies to a match beyond length, entropy and placeholders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Check {
-    None,
-    /// `key = "value"`: the key must not name a non-secret (`token_url`, `password_file`) and
-    /// the value must mix character classes.
-    Assignment,
-    /// `scheme://user:password@host`: the password is not the user name nor a stock one.
-    DatabaseUrl,
-}
-
-/// A rule as written in the table below.
-struct Spec {
-    id: &'static str,
-    description: &'static str,
-    patterns: &'static [&'static str],
-    /// At least one must occur (ASCII case-insensitively) before the patterns run.
-    keywords: &'static [&'static str],
-    /// Shortest secret reported.
-    min_len: usize,
-    /// Lowest Shannon entropy (bits per byte) of a reported secret.
-    entropy: Option<f64>,
-    /// Whether the scanner reports it (otherwise it only redacts).
-    scan: bool,
-    redact: Redact,
-    check: Check,
-}
-
-/// A line break inside a private key as logs and documents spell it: a real one (or other
-/// white space), a JSON escape (`\n`), a doubly escaped one (`\\n`, JSON inside JSON) or an
-/// XML/HTML character reference (`&#10;`, `&#xA;`, `&#13;`, `&#xD;`).
-macro_rules! line_break {
-    () => {
-        r"(?:\\{1,2}[rn]|\s|&#1[03];|&#[xX]0?[aAdD];)"
-    };
-}
-
-/// The key names of `key = "value"` assignments the generic rule looks at.
-macro_rules! secret_key {
-    () => {
-        r"(?P<key>[0-9a-z_.\-]*(?:password|passwd|passphrase|pwd|secret|token|api[_.\-]?key|apikey|access[_.\-]?key|auth[_.\-]?key|private[_.\-]?key|credentials?)[0-9a-z_.\-]*)"
-    };
-}
-
-/// The rules, most specific first: when two matches overlap, the earlier rule wins.
-const SPECS: &[Spec] = &[
-    Spec {
-        id: "aws-access-key-id",
-        description: "AWS access key id (AKIA… long-term, ASIA… temporary)",
-        patterns: &[r"(?:^|[^A-Za-z])(?P<secret>(?:AKIA|ASIA)[0-9A-Z]{16})(?:[^0-9A-Za-z]|$)"],
-        keywords: &["akia", "asia"],
-        min_len: 20,
-        entropy: Some(3.0),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "aws-secret-access-key",
-        description: "AWS secret access key assigned to aws_secret_access_key (or a similar name)",
-        patterns: &[
-            r#"(?i)aws[_.\-]?secret[_.\-]?(?:access[_.\-]?)?key["']?[ \t]*(?::=|=>|[:=])[ \t]*["']?(?P<secret>[0-9a-z/+]{40})(?:[^0-9a-z/+=]|$)"#,
-        ],
-        keywords: &["aws"],
-        min_len: 40,
-        entropy: Some(3.5),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "gcp-service-account-key",
-        description: "private key of a Google Cloud service-account JSON key file",
-        patterns: &[
-            r#""private_key"\s*:\s*"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----(?P<secret>(?:\\[rn]|[0-9A-Za-z+/=\s])+)-----END"#,
-        ],
-        keywords: &["service_account"],
-        min_len: 40,
-        entropy: Some(3.0),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "gcp-api-key",
-        description: "Google API key (AIza…)",
-        patterns: &[
-            r"(?:^|[^0-9A-Za-z_\-])(?P<secret>AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
-        ],
-        keywords: &["aiza"],
-        min_len: 39,
-        entropy: Some(3.0),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "azure-storage-key",
-        description: "Azure storage account key (AccountKey= of a connection string, or an azure_storage_key assignment)",
-        patterns: &[
-            r#"(?i)(?:\baccountkey|azure[_.\-]?storage[_.\-]?(?:account[_.\-]?)?(?:access[_.\-]?)?key["']?)[ \t]*(?::=|=>|[:=])[ \t]*["']?(?P<secret>[0-9a-z+/]{86}==)"#,
-        ],
-        keywords: &["accountkey", "azure"],
-        min_len: 88,
-        entropy: Some(3.5),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "github-token",
-        description: "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
-        patterns: &[
-            r"(?:^|[^A-Za-z_])(?P<secret>gh[pousr]_[0-9A-Za-z]{36,}|github_pat_[0-9A-Za-z_]{82,})(?:[^0-9A-Za-z_]|$)",
-        ],
-        keywords: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
-        min_len: 40,
-        entropy: Some(3.0),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "gitlab-token",
-        description: "GitLab personal access token (glpat-…)",
-        patterns: &[
-            r"(?:^|[^A-Za-z_\-])(?P<secret>glpat-[0-9A-Za-z_\-]{20,}(?:\.[0-9A-Za-z_\-]+)*)",
-        ],
-        keywords: &["glpat-"],
-        min_len: 26,
-        entropy: Some(3.0),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "slack-token",
-        description: "Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-)",
-        patterns: &[
-            r"(?:^|[^A-Za-z_\-])(?P<secret>xox[abprs]-[0-9A-Za-z]{8,}(?:-[0-9A-Za-z]+)+)",
-        ],
-        keywords: &["xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-"],
-        min_len: 24,
-        entropy: Some(3.0),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "slack-webhook",
-        description: "Slack incoming webhook URL (hooks.slack.com/services/…)",
-        patterns: &[
-            r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[0-9A-Za-z_/+\-]{40,})",
-        ],
-        keywords: &["hooks.slack.com"],
-        min_len: 40,
-        entropy: Some(3.0),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "stripe-secret-key",
-        description: "Stripe live secret or restricted key (sk_live_, rk_live_)",
-        patterns: &[r"(?:^|[^A-Za-z_])(?P<secret>(?:sk|rk)_live_[0-9A-Za-z]{20,})"],
-        keywords: &["sk_live_", "rk_live_"],
-        min_len: 28,
-        entropy: Some(3.0),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "private-key",
-        description: "PEM or OpenSSH or PGP private key block (-----BEGIN … PRIVATE KEY-----)",
-        // Header lines (Proc-Type:, DEK-Info:, Version:) are skipped; the secret is the base64
-        // body (on the next lines, after JSON `\n` escapes, or right after the armour), up to
-        // the END line or, in a truncated text, the last base64 run.
-        patterns: &[
-            concat!(
-                r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----",
-                line_break!(),
-                r"*(?:[A-Za-z][0-9A-Za-z\-]*:[^\n\\&]*",
-                line_break!(),
-                r"+)*(?P<secret>[0-9A-Za-z+/=]{20,}(?:",
-                line_break!(),
-                r"+[0-9A-Za-z+/=]+)*)"
-            ),
-        ],
-        keywords: &["private key"],
-        min_len: 40,
-        entropy: Some(3.0),
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "jwt",
-        description: "JSON Web Token (eyJ….eyJ….signature)",
-        patterns: &[
-            r"(?:^|[^0-9A-Za-z_\-])(?P<secret>eyJ[0-9A-Za-z_\-]{8,}\.eyJ[0-9A-Za-z_\-]{8,}\.[0-9A-Za-z_\-]*)",
-        ],
-        keywords: &["eyj"],
-        min_len: 30,
-        entropy: None,
-        scan: true,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "database-url-password",
-        description: "database URL with a password (postgres://user:password@host, mysql, mongodb, redis, amqp, sqlserver)",
-        patterns: &[
-            r#"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|cockroachdb)://(?P<user>[^:/?#@\s"'<>`]*):(?P<secret>[^@/?#\s"'<>`]+)@[^\s/?#"'<>`@]"#,
-        ],
-        keywords: &[
-            "postgres",
-            "mysql",
-            "mariadb",
-            "mongodb",
-            "redis",
-            "amqp",
-            "mssql",
-            "sqlserver",
-            "cockroachdb",
-        ],
-        min_len: 1,
-        entropy: None,
-        scan: true,
-        redact: Redact::Always,
-        check: Check::DatabaseUrl,
-    },
-    Spec {
-        id: "url-password",
-        description: "password in the userinfo of any URL (scheme://user:password@host; redaction only)",
-        // A non-empty user, a password that is not all digits (`http://host:8080@…` is a port),
-        // and a host right after the `@`. The user holds no `&`, `,` or `;`: in JSON quoted
-        // as XML (`https://issuer.test&quot;,&quot;sub&quot;:&quot;u@org`) that is not a URL.
-        patterns: &[
-            r#"(?i)\b[a-z][a-z0-9+.\-]{1,30}://(?P<user>[^:/?#@\s"'<>`&,;]+):(?P<secret>[^@/?#\s"'<>`]*[^0-9@/?#\s"'<>`][^@/?#\s"'<>`]*)@[0-9a-z\[]"#,
-        ],
-        keywords: &["://"],
-        min_len: 1,
-        entropy: None,
-        scan: false,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-    Spec {
-        id: "generic-secret",
-        description: "high-entropy value assigned to a password, secret, token or API-key name",
-        patterns: &[
-            // Quoted: `password = "…"`, `"token": "…"`, `apiKey: '…'`, `secret := "…"`.
-            concat!(
-                r"(?i)",
-                secret_key!(),
-                r#"["']?[ \t]*(?::=|=>|[:=])[ \t]*["'](?P<secret>[^"'\s]+)["']"#
-            ),
-            // Bare, alone on its line: `.env` files, shell exports, YAML.
-            concat!(
-                r"(?im)^[ \t]*(?:export[ \t]+)?",
-                secret_key!(),
-                // Not `::` (a path, or a test name `PACKET-secrets::checklist::item-2`).
-                r#"[ \t]*[:=][ \t]*(?P<secret>[^\s"'#,;()\[\]{}<>`$\\:][^\s"'#,;()\[\]{}<>`$\\]*)[ \t\r]*(?:#[^\n]*)?$"#
-            ),
-        ],
-        keywords: &["pass", "pwd", "secret", "token", "key", "credential"],
-        min_len: 10,
-        entropy: Some(DEFAULT_GENERIC_ENTROPY),
-        scan: true,
-        redact: Redact::Checked,
-        check: Check::Assignment,
-    },
-    Spec {
-        id: "authorization-header",
-        description: "credentials of an Authorization header (redaction only)",
-        patterns: &[
-            r#"(?i)\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:bearer|basic|token|digest|negotiate)[ \t]+(?P<secret>[^\s"',;]+)"#,
-        ],
-        keywords: &["authorization"],
-        min_len: 6,
-        entropy: None,
-        scan: false,
-        redact: Redact::Always,
-        check: Check::None,
-    },
-];
-
-/// The ids of the rules the scanner reports, in priority order.
-pub(crate) fn scan_rule_ids() -> Vec<&'static str> {
-    SPECS
-        .iter()
-        .filter(|spec| spec.scan)
-        .map(|spec| spec.id)
-        .collect()
-}
+use super::table::{scan_rule_ids, Check, Redact, DEFAULT_GENERIC_ENTROPY, SPECS};
+use crate::mask::MASK;
 
 /// One compiled rule.
 pub(crate) struct Rule {
@@ -376,15 +69,40 @@ pub(crate) fn all_keywords() -> Vec<&'static str> {
         .collect()
 }
 
-static RULES: LazyLock<Result<RuleSet, String>> = LazyLock::new(RuleSet::compile);
+static RULES: LazyLock<Result<RuleSet, RuleError>> = LazyLock::new(RuleSet::compile);
 
 /// The compiled rules, or why they do not compile.
-pub(crate) fn ruleset() -> Result<&'static RuleSet, String> {
+pub(crate) fn ruleset() -> Result<&'static RuleSet, RuleError> {
     RULES.as_ref().map_err(Clone::clone)
 }
 
+/// Text with every match of the built-in secret rules replaced by [`crate::mask::MASK`].
+pub(crate) fn redact_matches(text: &str) -> Cow<'_, str> {
+    match ruleset() {
+        Ok(rules) => rules.redact(text),
+        // The rules are constants checked by unit tests; should they ever fail to compile,
+        // the `controls` case says so and known secrets are still masked by the redactor.
+        Err(_) => Cow::Borrowed(text),
+    }
+}
+
+/// Byte ranges of every match of the built-in secret rules in `text` (see
+/// the redactor's `Redactor::spans`).
+pub(crate) fn match_spans(text: &[u8]) -> Vec<(usize, usize)> {
+    match ruleset() {
+        Ok(rules) => rules.redact_spans(text),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Whether some built-in rule could match in `text` (see [`RuleSet::any_keyword`]);
+/// `true` when the rules cannot be loaded, so nothing is waved through.
+pub(crate) fn may_match(text: &[u8]) -> bool {
+    ruleset().map_or(true, |rules| rules.any_keyword(text))
+}
+
 impl RuleSet {
-    fn compile() -> Result<RuleSet, String> {
+    fn compile() -> Result<RuleSet, RuleError> {
         let mut rules = Vec::new();
         let mut keyword_patterns = Vec::new();
         let mut all_keywords: Vec<&str> = Vec::new();
@@ -397,17 +115,20 @@ impl RuleSet {
                     RegexBuilder::new(pattern)
                         .unicode(false)
                         .build()
-                        .map_err(|err| format!("rule {} does not compile: {err}", spec.id))
+                        .map_err(|source| RuleError::Pattern {
+                            rule: spec.id,
+                            source,
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             if let Some(pattern) = patterns
                 .iter()
                 .find(|pattern| !pattern.capture_names().any(|name| name == Some("secret")))
             {
-                return Err(format!(
-                    "rule {} pattern `{pattern}` has no `secret` group",
-                    spec.id
-                ));
+                return Err(RuleError::NoSecretGroup {
+                    rule: spec.id,
+                    pattern: pattern.to_string(),
+                });
             }
             specs_have_keywords &= !spec.keywords.is_empty();
             all_keywords.extend(spec.keywords.iter().copied());
@@ -433,7 +154,7 @@ impl RuleSet {
             .case_insensitive(true)
             .unicode(false)
             .build()
-            .map_err(|err| format!("the rules' keyword filter does not compile: {err}"))?;
+            .map_err(RuleError::Prefilter)?;
         Ok(RuleSet {
             rules,
             prefilter,
@@ -452,7 +173,7 @@ impl RuleSet {
         &self,
         ids: Option<&[String]>,
         entropy: Option<f64>,
-    ) -> Result<Selection, String> {
+    ) -> Result<Selection, ScanError> {
         let mut enabled: Vec<bool> = self
             .rules
             .iter()
@@ -466,10 +187,10 @@ impl RuleSet {
             {
                 Some(index) => enabled[index] = true,
                 None => {
-                    return Err(format!(
-                        "unknown rule `{id}` (expected one of {})",
-                        scan_rule_ids().join(", ")
-                    ));
+                    return Err(ScanError::UnknownRule {
+                        id: id.clone(),
+                        known: scan_rule_ids().join(", "),
+                    });
                 }
             }
         }
@@ -525,7 +246,7 @@ impl RuleSet {
     /// `text` with every secret the rules recognise replaced by [`MASK`]; borrowed when there
     /// is none.
     pub(crate) fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
-        crate::redact::mask_str(text, &self.redact_spans(text.as_bytes()))
+        crate::mask::mask_str(text, &self.redact_spans(text.as_bytes()))
     }
 
     /// Whether `text` holds a keyword of some rule. Every rule match holds one of its rule's
@@ -626,341 +347,9 @@ impl Rule {
     }
 }
 
-/// Shannon entropy of `value` in bits per byte (0 for a repeated byte, at most 8).
-pub(crate) fn shannon_entropy(value: &[u8]) -> f64 {
-    if value.is_empty() {
-        return 0.0;
-    }
-    let mut counts = [0usize; 256];
-    for &byte in value {
-        counts[usize::from(byte)] += 1;
-    }
-    let total = value.len() as f64;
-    counts
-        .iter()
-        .filter(|&&count| count > 0)
-        .map(|&count| {
-            let p = count as f64 / total;
-            -p * p.log2()
-        })
-        .sum()
-}
-
-/// Template syntax and stock words that mark an example value rather than a secret.
-fn looks_like_placeholder(value: &[u8]) -> bool {
-    const MARKERS: &[&str] = &[
-        "${",
-        "{{",
-        "%(",
-        "$(",
-        "<",
-        ">",
-        "***",
-        "...",
-        "\u{2026}",
-        "[redacted]",
-    ];
-    // Words are only looked for in short values: a long random secret (a key body) contains
-    // some four-letter word by chance often enough to matter.
-    const WORDS: &[&str] = &[
-        "example",
-        "changeme",
-        "change_me",
-        "change-me",
-        "placeholder",
-        "dummy",
-        "sample",
-        "your_",
-        "your-",
-        "yourtoken",
-        "xxxx",
-        "fake",
-        "notreal",
-        "not_real",
-        "not-real",
-        "redacted",
-        "insert",
-        "replace",
-    ];
-    let lower = value.to_ascii_lowercase();
-    MARKERS
-        .iter()
-        .any(|marker| contains(&lower, marker.as_bytes()))
-        || (lower.len() < 128 && WORDS.iter().any(|word| contains(&lower, word.as_bytes())))
-}
-
-/// Whether `key = value` (the generic rule) names a secret: the key is not a reference to one
-/// (`token_url`, `password_file`, `secret_name`, `public_key`) and the value is not a plain
-/// identifier (it mixes at least two of lower case, upper case and digits).
-fn assignment_is_secret(key: &[u8], value: &[u8]) -> bool {
-    let key = key.to_ascii_lowercase();
-    if contains(&key, b"public")
-        || crate::redact::NOT_SECRET_SUFFIXES
-            .iter()
-            .any(|suffix| key.ends_with(suffix.as_bytes()))
-    {
-        return false;
-    }
-    let lower = value.iter().any(u8::is_ascii_lowercase);
-    let upper = value.iter().any(u8::is_ascii_uppercase);
-    let digit = value.iter().any(u8::is_ascii_digit);
-    usize::from(lower) + usize::from(upper) + usize::from(digit) >= 2
-}
-
-/// Whether the password of a database URL is a real one: at least 8 bytes once
-/// percent-decoded, not the user name, not a stock word (`password`, `postgres`…) and not a
-/// metavariable (`PASSWORD`, `[PASSWORD]`).
-fn database_password_is_secret(user: &[u8], password: &[u8]) -> bool {
-    const STOCK: &[&str] = &[
-        "password", "passwd", "secret", "changeme", "postgres", "example", "username", "mysql",
-        "mongodb", "rabbitmq",
-    ];
-    const MIN_PASSWORD_LEN: usize = 8;
-    let decoded = percent_decoded(password);
-    let word: Vec<u8> = decoded
-        .iter()
-        .filter(|byte| byte.is_ascii_alphanumeric())
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    let metavariable = decoded
-        .iter()
-        .all(|byte| byte.is_ascii_uppercase() || b"_[]{}".contains(byte));
-    decoded.len() >= MIN_PASSWORD_LEN
-        && password != user
-        && !metavariable
-        && !STOCK.iter().any(|stock| word == stock.as_bytes())
-}
-
-fn percent_decoded(value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.len());
-    let mut index = 0;
-    while index < value.len() {
-        let hex = value
-            .get(index + 1..index + 3)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (value[index], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                index += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || haystack
-            .windows(needle.len())
-            .any(|window| window == needle)
-}
-
-/// A text holding one planted secret for `rule`, and that secret: the positive control. Built
-/// from pieces at run time so that no source file holds a secret.
-pub(crate) fn canary(rule: &str) -> Option<(String, String)> {
-    let mut random = Random::seeded(rule);
-    let upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let base64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let url_safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let pem_body = |random: &mut Random, separator: &str| {
-        (0..4)
-            .map(|_| random.string(base64, 64))
-            .collect::<Vec<_>>()
-            .join(separator)
-    };
-    let (text, secret) = match rule {
-        "aws-access-key-id" => {
-            let secret = format!("{}{}", ["AK", "IA"].concat(), random.string(upper, 16));
-            (format!("aws_access_key_id = {secret}\n"), secret)
-        }
-        "aws-secret-access-key" => {
-            let secret = random.string(base64, 40);
-            (format!("aws_secret_{}_key = {secret}\n", "access"), secret)
-        }
-        "gcp-service-account-key" => {
-            let body = pem_body(&mut random, "\\n");
-            let secret = format!("\\n{body}\\n");
-            let text = format!(
-                "{{\n  \"type\": \"{}\",\n  \"private_key\": \"-----BEGIN {} KEY-----{secret}-----END {} KEY-----\\n\"\n}}\n",
-                ["service", "account"].join("_"),
-                "PRIVATE",
-                "PRIVATE"
-            );
-            (text, secret)
-        }
-        "gcp-api-key" => {
-            let secret = format!("{}{}", ["AI", "za"].concat(), random.string(url_safe, 35));
-            (format!("const key = '{secret}';\n"), secret)
-        }
-        "azure-storage-key" => {
-            let secret = format!("{}==", random.string(base64, 86));
-            let text = format!(
-                "DefaultEndpointsProtocol=https;AccountName=canary;{}={secret};EndpointSuffix=core.windows.net\n",
-                ["Account", "Key"].concat()
-            );
-            (text, secret)
-        }
-        "github-token" => {
-            let secret = format!("{}{}", ["gh", "p_"].concat(), random.string(alnum, 36));
-            (format!("GITHUB_TOKEN={secret}\n"), secret)
-        }
-        "gitlab-token" => {
-            let secret = format!("{}{}", ["gl", "pat-"].concat(), random.string(alnum, 20));
-            (
-                format!("git remote set-url origin https://oauth2:{secret}@gitlab.invalid/x.git\n"),
-                secret,
-            )
-        }
-        "slack-token" => {
-            let digits = "0123456789";
-            let secret = format!(
-                "{}-{}-{}-{}",
-                ["xo", "xb"].concat(),
-                random.string(digits, 12),
-                random.string(digits, 12),
-                random.string(alnum, 24)
-            );
-            (format!("slack: {secret}\n"), secret)
-        }
-        "slack-webhook" => {
-            let secret = format!(
-                "T{}/B{}/{}",
-                random.string(upper, 10),
-                random.string(upper, 10),
-                random.string(alnum, 24)
-            );
-            (
-                format!(
-                    "curl -X POST https://{}/services/{secret}\n",
-                    ["hooks", "slack", "com"].join(".")
-                ),
-                secret,
-            )
-        }
-        "stripe-secret-key" => {
-            let secret = format!("{}{}", ["sk", "_live_"].concat(), random.string(alnum, 32));
-            (format!("Stripe.api_key = {secret}\n"), secret)
-        }
-        "private-key" => {
-            let secret = pem_body(&mut random, "\n");
-            let kind = ["RSA", "PRIVATE", "KEY"].join(" ");
-            (
-                format!("-----BEGIN {kind}-----\n{secret}\n-----END {kind}-----\n"),
-                secret,
-            )
-        }
-        "jwt" => {
-            let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-            let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"relgate-canary","exp":4102444800}"#);
-            let secret = format!("{header}.{claims}.{}", random.string(url_safe, 43));
-            (format!("Authorization: {secret}\n"), secret)
-        }
-        "database-url-password" => {
-            let secret = random.string(alnum, 20);
-            (
-                format!(
-                    "DATABASE_URL={}://app:{secret}@db.internal:5432/app\n",
-                    "postgres"
-                ),
-                secret,
-            )
-        }
-        "url-password" => {
-            let secret = format!("{}-{}", random.string(alnum, 8), random.string(alnum, 4));
-            (
-                format!("git clone https://ci:{secret}@git.internal/app.git\n"),
-                secret,
-            )
-        }
-        "generic-secret" => {
-            let secret = random.string(alnum, 40);
-            (format!("client_{} = \"{secret}\"\n", "secret"), secret)
-        }
-        "authorization-header" => {
-            let secret = random.string(alnum, 32);
-            (format!("Authorization: Bearer {secret}\n"), secret)
-        }
-        _ => return None,
-    };
-    Some((text, secret))
-}
-
-/// A text full of placeholders and near misses that no rule may report: the negative control.
-pub(crate) fn clean_sample() -> String {
-    [
-        "password = \"changeme\"",
-        "password = \"${DB_PASSWORD}\"",
-        "api_key: \"<token>\"",
-        "token = \"xxxxxxxxxxxxxxxxxxxxxxxx\"",
-        "secret = \"your_secret_here_123\"",
-        "client_secret = \"EXAMPLE-client-secret-0123456789abcdef\"",
-        "token_url = \"https://auth.example.com/oauth2/token\"",
-        "password_file = \"/run/secrets/db-password\"",
-        "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",
-        "export API_TOKEN=$API_TOKEN",
-        "let token = mint_token(&claims);",
-        "rotate-secrets::checklist::keys-rotated-every-90-days",
-        &format!("aws_access_key_id = {}IOSFODNN7EXAMPLE", "AKIA"),
-        &format!("{}_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "ghp"),
-        &format!(
-            "url = \"{}://user:password@localhost:5432/app\"",
-            "postgres"
-        ),
-        &format!("url = \"{}://app:app@127.0.0.1/app\"", "postgres"),
-        &format!("url = \"{}://app:${{PGPASSWORD}}@db/app\"", "postgres"),
-        &format!(
-            "-----BEGIN {} KEY-----\n...\n-----END {} KEY-----",
-            "PRIVATE", "PRIVATE"
-        ),
-        &format!(
-            "a file starting with -----BEGIN {} KEY----- is a key",
-            "PRIVATE"
-        ),
-        "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
-        "The token is refused with 401; the password is never logged.",
-    ]
-    .join("\n")
-}
-
-/// A small deterministic generator: canaries must be the same on every run, and random-looking
-/// enough to pass the entropy checks (the keyword filter's tests draw their cases from it too).
-pub(super) struct Random(u64);
-
-impl Random {
-    pub(super) fn seeded(seed: &str) -> Random {
-        // FNV-1a of the rule id.
-        let mut state: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in seed.bytes() {
-            state = (state ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-        Random(state)
-    }
-
-    /// splitmix64.
-    pub(super) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn string(&mut self, alphabet: &str, len: usize) -> String {
-        let alphabet = alphabet.as_bytes();
-        (0..len)
-            .map(|_| char::from(alphabet[(self.next() % alphabet.len() as u64) as usize]))
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::canary::{canary, clean_sample, Random};
     use super::*;
 
     fn all() -> Selection {
@@ -1261,6 +650,7 @@ mod tests {
             .select(Some(&["jwt".to_string(), "aws".to_string()]), None)
             .err()
             .unwrap();
+        let err = err.to_string();
         assert!(
             err.starts_with("unknown rule `aws` (expected one of aws-access-key-id, "),
             "{err}"

@@ -10,9 +10,68 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::WalkBuilder;
 use sha2::{Digest, Sha256};
 
+use super::error::ScanError;
+use super::rules::{redact_matches, ruleset};
 use super::rules::{RuleSet, Selection};
-use super::{Finding, ScanOptions};
-use crate::redact::MASK;
+use crate::mask::MASK;
+
+/// Default `max_file_size`: 1 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+/// One secret found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Rule id (`github-token`, `private-key`, `generic-secret`…).
+    pub rule: String,
+    /// Path relative to the scanned root, `/`-separated.
+    pub path: String,
+    /// 1-based line of the secret's first character.
+    pub line: usize,
+    /// 1-based column (in characters) of the secret's first character.
+    pub column: usize,
+    /// `sha256("<rule>:<path>:<secret>")` in lower-case hex: stable when the secret moves to
+    /// another line of the same file, different when it changes or moves to another file.
+    pub fingerprint: String,
+    /// The secret's line with the secret cut to its first (at most four) characters followed
+    /// by `[REDACTED]`; never the secret in clear.
+    pub snippet: String,
+}
+
+/// What [`scan_tree`] scans and with which rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOptions {
+    /// Directories, files or globs (`.gitignore` syntax) relative to the root; `["."]` by default.
+    pub paths: Vec<String>,
+    /// Globs (`.gitignore` syntax, relative to the root) of files and directories to skip.
+    pub exclude: Vec<String>,
+    /// Larger files are skipped.
+    pub max_file_size: u64,
+    /// Rule ids to apply; `None` for every scanning rule.
+    pub rules: Option<Vec<String>>,
+    /// Shannon entropy (bits per byte) the `generic-secret` rule requires; `None` for 3.5.
+    pub entropy: Option<f64>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions {
+            paths: vec![".".to_string()],
+            exclude: Vec::new(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            rules: None,
+            entropy: None,
+        }
+    }
+}
+
+/// Scans the files under `root` that `options` selects — never `.git`, nor what `.gitignore`
+/// files (nested ones and `.git/info/exclude` included) ignore, nor binary files (a NUL byte
+/// in the first 8 KiB) — and returns the findings by path and position. `Err` when the rules
+/// or globs are invalid, a path does not exist or a file cannot be read.
+pub fn scan_tree(root: &Path, options: &ScanOptions) -> Result<Vec<Finding>, ScanError> {
+    let rules = ruleset().map_err(ScanError::Rules)?;
+    Ok(scan(root, options, rules, None)?.findings)
+}
 
 /// How many leading bytes decide that a file is binary (it has a NUL byte in them).
 const BINARY_SNIFF: usize = 8 * 1024;
@@ -40,26 +99,24 @@ pub(crate) fn is_glob(path: &str) -> bool {
 }
 
 /// Checks one glob of `paths` or `exclude` (`.gitignore` syntax).
-pub(crate) fn check_glob(glob: &str) -> Result<(), String> {
+pub(crate) fn check_glob(glob: &str) -> Result<(), ScanError> {
+    let invalid = |source| ScanError::InvalidGlob {
+        what: format!("`{glob}`"),
+        source,
+    };
     let mut builder = GitignoreBuilder::new("");
     builder.allow_unclosed_class(false);
-    builder
-        .add_line(None, glob)
-        .map_err(|err| format!("invalid glob `{glob}`: {err}"))?;
-    builder
-        .build()
-        .map(|_| ())
-        .map_err(|err| format!("invalid glob `{glob}`: {err}"))
+    builder.add_line(None, glob).map_err(invalid)?;
+    builder.build().map(|_| ()).map_err(invalid)
 }
 
 /// Checks a path that must stay inside the gate root.
-pub(crate) fn check_relative(path: &str) -> Result<(), String> {
+pub(crate) fn check_relative(path: &str) -> Result<(), ScanError> {
     let path = Path::new(path);
     if path.is_absolute() || path.components().any(|part| part == Component::ParentDir) {
-        return Err(format!(
-            "`{}` leaves the gate root: give a path relative to it, without `..`",
-            path.display()
-        ));
+        return Err(ScanError::LeavesRoot {
+            path: path.display().to_string(),
+        });
     }
     Ok(())
 }
@@ -70,7 +127,7 @@ pub(crate) fn scan(
     options: &ScanOptions,
     rules: &RuleSet,
     deadline: Option<Instant>,
-) -> Result<Scan, String> {
+) -> Result<Scan, ScanError> {
     let selection = rules.select(options.rules.as_deref(), options.entropy)?;
     let targets = Targets::new(root, options)?;
     let mut scan = Scan::default();
@@ -105,7 +162,10 @@ pub(crate) fn scan(
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) if err.io_error().is_some() => {
-                    return Err(format!("cannot walk {}: {err}", start.display()));
+                    return Err(ScanError::Walk {
+                        start: start.display().to_string(),
+                        source: err,
+                    });
                 }
                 Err(err) => {
                     scan.notes.push(err.to_string());
@@ -120,10 +180,7 @@ pub(crate) fn scan(
                 continue;
             }
             if deadline.is_some_and(|deadline| Instant::now() > deadline) {
-                return Err(format!(
-                    "the deadline passed after scanning {} files",
-                    scan.files
-                ));
+                return Err(ScanError::Deadline { files: scan.files });
             }
             scan_file(
                 entry.path(),
@@ -147,15 +204,17 @@ fn scan_file(
     rules: &RuleSet,
     selection: &Selection,
     scan: &mut Scan,
-) -> Result<(), String> {
-    let size = std::fs::metadata(path)
-        .map_err(|err| format!("cannot read {relative}: {err}"))?
-        .len();
+) -> Result<(), ScanError> {
+    let unreadable = |source| ScanError::Read {
+        path: relative.clone(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > options.max_file_size {
         scan.too_large.push((relative, size));
         return Ok(());
     }
-    let text = std::fs::read(path).map_err(|err| format!("cannot read {relative}: {err}"))?;
+    let text = std::fs::read(path).map_err(unreadable)?;
     if text[..text.len().min(BINARY_SNIFF)].contains(&0) {
         scan.binary.push(relative);
         return Ok(());
@@ -235,7 +294,7 @@ fn snippet(text: &[u8], line_start: usize, start: usize, end: usize) -> String {
     };
     let snippet = format!("{before}{shown}{MASK}{after}");
     // Another secret on the same line must not show either.
-    super::redact_matches(&snippet).into_owned()
+    redact_matches(&snippet).into_owned()
 }
 
 fn last_chars(text: &str, count: usize) -> String {
@@ -269,13 +328,13 @@ struct Targets {
 }
 
 impl Targets {
-    fn new(root: &Path, options: &ScanOptions) -> Result<Targets, String> {
+    fn new(root: &Path, options: &ScanOptions) -> Result<Targets, ScanError> {
         if !root.is_dir() {
-            return Err(format!(
-                "the gate root {} is not a directory",
-                root.display()
-            ));
+            return Err(ScanError::RootNotDir {
+                root: root.display().to_string(),
+            });
         }
+        let invalid = |what: String| move |source| ScanError::InvalidGlob { what, source };
         let mut starts = Vec::new();
         let mut plain = Vec::new();
         let mut globs = GitignoreBuilder::new(root);
@@ -285,7 +344,7 @@ impl Targets {
             if is_glob(path) {
                 globs
                     .add_line(None, path)
-                    .map_err(|err| format!("invalid glob `{path}` in `paths`: {err}"))?;
+                    .map_err(invalid(format!("`{path}` in `paths`")))?;
                 has_globs = true;
                 continue;
             }
@@ -296,10 +355,10 @@ impl Targets {
                 .collect();
             let start = root.join(&normal);
             if !start.exists() {
-                return Err(format!(
-                    "`paths`: {path} does not exist under {}",
-                    root.display()
-                ));
+                return Err(ScanError::MissingPath {
+                    path: path.clone(),
+                    root: root.display().to_string(),
+                });
             }
             plain.push(relative_name(Path::new(""), &normal));
             starts.push(start);
@@ -312,17 +371,17 @@ impl Targets {
         let globs = has_globs
             .then(|| globs.build())
             .transpose()
-            .map_err(|err| format!("invalid glob in `paths`: {err}"))?;
+            .map_err(invalid("in `paths`".to_string()))?;
         let mut exclude = GitignoreBuilder::new(root);
         exclude.allow_unclosed_class(false);
         for glob in &options.exclude {
             exclude
                 .add_line(None, glob)
-                .map_err(|err| format!("invalid glob `{glob}` in `exclude`: {err}"))?;
+                .map_err(invalid(format!("`{glob}` in `exclude`")))?;
         }
         let exclude = exclude
             .build()
-            .map_err(|err| format!("invalid glob in `exclude`: {err}"))?;
+            .map_err(invalid("in `exclude`".to_string()))?;
         Ok(Targets {
             starts,
             plain,

@@ -105,12 +105,12 @@ impl Scheme {
     }
 
     /// The HMAC key for a secret (its text with surrounding whitespace already trimmed).
-    pub(crate) fn key(&self, secret: &[u8]) -> Result<Vec<u8>, String> {
+    pub(crate) fn key(&self, secret: &[u8]) -> Result<Vec<u8>, SchemeKeyError> {
         match self {
             Scheme::Svix => svix_key(secret),
             Scheme::Stripe | Scheme::Github | Scheme::Plain { .. } => {
                 if secret.is_empty() {
-                    Err("the secret is empty".to_string())
+                    Err(SchemeKeyError::Empty)
                 } else {
                     Ok(secret.to_vec())
                 }
@@ -189,15 +189,29 @@ impl Scheme {
     }
 }
 
+/// Why a secret is no key for its scheme.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemeKeyError {
+    /// An empty secret.
+    #[error("the secret is empty")]
+    Empty,
+    /// A Svix secret whose key part is not base64.
+    #[error("a svix secret is `whsec_` followed by base64, and this is not")]
+    SvixNotBase64(#[source] base64::DecodeError),
+    /// A Svix secret with an empty key.
+    #[error("the svix secret's key is empty")]
+    SvixEmpty,
+}
+
 /// The key of a Svix secret: the base64 after `whsec_` (the prefix is optional, as in Svix's
 /// libraries).
-fn svix_key(secret: &[u8]) -> Result<Vec<u8>, String> {
+fn svix_key(secret: &[u8]) -> Result<Vec<u8>, SchemeKeyError> {
     let encoded = secret.strip_prefix(b"whsec_").unwrap_or(secret);
     let key = STANDARD
         .decode(encoded)
-        .map_err(|_| "a svix secret is `whsec_` followed by base64, and this is not".to_string())?;
+        .map_err(SchemeKeyError::SvixNotBase64)?;
     if key.is_empty() {
-        return Err("the svix secret's key is empty".to_string());
+        return Err(SchemeKeyError::SvixEmpty);
     }
     Ok(key)
 }
@@ -310,7 +324,10 @@ mod tests {
 
     #[test]
     fn svix_secret_must_be_base64() {
-        let err = Scheme::Svix.key(b"whsec_not base64!").unwrap_err();
+        let err = Scheme::Svix
+            .key(b"whsec_not base64!")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("base64"), "{err}");
         assert!(Scheme::Stripe.key(b"").is_err());
     }

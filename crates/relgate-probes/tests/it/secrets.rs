@@ -298,7 +298,7 @@ fn paths_take_directories_files_and_globs_and_rules_narrow_the_scan() {
         paths: vec!["nowhere".to_string()],
         ..options()
     };
-    let err = scan_tree(planted.root(), &missing).unwrap_err();
+    let err = scan_tree(planted.root(), &missing).unwrap_err().to_string();
     assert!(
         err.starts_with("`paths`: nowhere does not exist under "),
         "{err}"
@@ -309,6 +309,7 @@ fn paths_take_directories_files_and_globs_and_rules_narrow_the_scan() {
     };
     assert!(scan_tree(planted.root(), &unknown)
         .unwrap_err()
+        .to_string()
         .starts_with("unknown rule `aws`"));
 }
 
@@ -528,7 +529,9 @@ fn an_unreadable_allowlist_is_an_error_and_a_bad_entry_names_its_line_only() {
         deadline: Instant::now() + Duration::from_secs(60),
         log: &log,
     };
-    let err = relgate_probes::run("secrets", &table, &context).unwrap_err();
+    let err = relgate_probes::run("secrets", &table, &context)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("cannot read the allowlist missing.allow: "),
         "{err}"
@@ -539,8 +542,12 @@ fn an_unreadable_allowlist_is_an_error_and_a_bad_entry_names_its_line_only() {
         format!("{}\n", github_token(30)),
     );
     let err = relgate_probes::run("secrets", &table, &context).unwrap_err();
+    assert!(err
+        .get_ref()
+        .downcast_ref::<relgate_probes::AllowlistError>()
+        .is_some());
     assert_eq!(
-        err,
+        err.to_string(),
         "missing.allow:1: expected a fingerprint (64 hex digits) and an optional `# reason`"
     );
 }

@@ -8,10 +8,20 @@
 //! the chain (id + hash) is saved in a file; the next run requires that row to be unchanged,
 //! which catches a deleted tail or a rewritten history, then moves the anchor to the new head.
 
-use std::path::{Path, PathBuf};
+mod anchor;
+mod chain;
+mod state;
 
-use crate::db::{self, case, quote_ident, As, Session, SqlError, TableName, Target};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe};
+pub use anchor::{AnchorError, AnchorFormatError};
+pub use state::AuditError;
+pub(crate) use state::AuditProbe;
+use state::Table;
+
+use std::path::PathBuf;
+
+use crate::config::{Config, ConfigError};
+use crate::db::{self, case, quote_ident, As, DbError, Session, SqlError, TableName, Target};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 
 /// tenant-api's `AUDIT_HASH_EXPRESSION`: the expected `self_hash` of row `e`.
 pub(crate) const DEFAULT_EXPECTED_HASH: &str = "encode(sha256(convert_to(\
@@ -20,20 +30,6 @@ e.id::text || '|' || e.org_id || '|' || e.actor || '|' || e.action || '|' || e.p
 || '|' || e.prev_hash, 'UTF8')), 'hex')";
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-pub(crate) struct AuditProbe {
-    target: Target,
-    table: String,
-    id_column: String,
-    prev_column: String,
-    hash_column: String,
-    expected_hash: String,
-    genesis: String,
-    anchor: Option<PathBuf>,
-    tenant: Option<String>,
-    tenant_column: String,
-    tenant_setting: String,
-}
 
 impl AuditProbe {
     pub(crate) fn configure(config: &mut Config<'_>) -> Result<Self, ConfigError> {
@@ -75,7 +71,7 @@ impl Probe for AuditProbe {
         cases
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let mut session = db::connect(&self.target, context)?;
         let mut cases = Vec::new();
         self.all(&mut session, context, &mut cases)?;
@@ -91,20 +87,13 @@ impl Probe for AuditProbe {
 
 const ATTACKS: [&str; 3] = ["update-refused", "delete-refused", "truncate-refused"];
 
-/// What the table looks like, from the catalog.
-struct Table {
-    name: TableName,
-    id_type: String,
-    has_tenant_column: bool,
-}
-
 impl AuditProbe {
     fn all(
         &self,
         session: &mut Session,
         context: &Context<'_>,
         cases: &mut Vec<Case>,
-    ) -> Result<(), String> {
+    ) -> Result<(), AuditError> {
         let table = match self.table_info(session)? {
             Ok(table) => table,
             Err(why) => {
@@ -218,7 +207,7 @@ impl AuditProbe {
         Ok(())
     }
 
-    fn table_info(&self, session: &mut Session) -> Result<Result<Table, String>, String> {
+    fn table_info(&self, session: &mut Session) -> Result<Result<Table, String>, DbError> {
         let name = TableName::parse(&self.table, "public");
         let quoted = name.quoted();
         let columns: Vec<(String, String)> = session.admin(|tx| {
@@ -268,7 +257,7 @@ impl AuditProbe {
         rows: i64,
         chain_ready: &Result<(), String>,
         role_exists: bool,
-    ) -> Result<Result<(Case, Option<String>), Case>, String> {
+    ) -> Result<Result<(Case, Option<String>), Case>, DbError> {
         let inconclusive = |message: String, sent: &str, got: &str| {
             case("controls", CaseOutcome::Inconclusive, message, sent, got)
         };
@@ -371,7 +360,7 @@ impl AuditProbe {
         table: &Table,
         name: &str,
         tenant: Option<&str>,
-    ) -> Result<Case, String> {
+    ) -> Result<Case, DbError> {
         let quoted = table.name.quoted();
         let id = quote_ident(&self.id_column);
         let hash = quote_ident(&self.hash_column);
@@ -444,7 +433,7 @@ impl AuditProbe {
         ))
     }
 
-    fn guard_triggers(&self, session: &mut Session, table: &Table) -> Result<Case, String> {
+    fn guard_triggers(&self, session: &mut Session, table: &Table) -> Result<Case, DbError> {
         // tgtype bits: 8 DELETE, 16 UPDATE, 32 TRUNCATE. 'O' (origin) and 'A' (always) fire in
         // normal sessions; 'D' is disabled and 'R' fires only in replica sessions.
         let sql =
@@ -505,7 +494,7 @@ impl AuditProbe {
         Ok(case("guard-triggers", outcome, message, sql, got))
     }
 
-    fn privileges(&self, session: &mut Session, table: &Table) -> Result<Case, String> {
+    fn privileges(&self, session: &mut Session, table: &Table) -> Result<Case, DbError> {
         let sql = "select has_any_column_privilege($1, $2::text::regclass, 'UPDATE'), \
                    has_table_privilege($1, $2::text::regclass, 'DELETE'), \
                    has_table_privilege($1, $2::text::regclass, 'TRUNCATE')";
@@ -546,294 +535,11 @@ impl AuditProbe {
             format!("UPDATE {update}, DELETE {delete}, TRUNCATE {truncate}"),
         ))
     }
-
-    /// Recomputes the chain as the admin; returns the case and the head (id, hash).
-    fn chain(
-        &self,
-        session: &mut Session,
-        table: &Table,
-    ) -> Result<(Case, Option<(String, String)>), String> {
-        let id = quote_ident(&self.id_column);
-        let prev = quote_ident(&self.prev_column);
-        let hash = quote_ident(&self.hash_column);
-        let sql = format!(
-            "select e.{id}::text, e.{prev}::text, e.{hash}::text, ({})::text from {} e order by e.{id}",
-            self.expected_hash,
-            table.name.quoted()
-        );
-        let result = session.attempt(As::Admin, |tx| {
-            tx.query(&sql, &[]).map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        (
-                            r.get::<_, String>(0),
-                            r.get::<_, Option<String>>(1),
-                            r.get::<_, Option<String>>(2),
-                            r.get::<_, Option<String>>(3),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })?;
-        let rows = match result {
-            Ok(rows) => rows,
-            Err(err) => {
-                return Ok((
-                    case(
-                        "chain",
-                        CaseOutcome::Inconclusive,
-                        format!(
-                            "inconclusive: the chain query failed (check `expected_hash`): {err}"
-                        ),
-                        sql,
-                        err.to_string(),
-                    ),
-                    None,
-                ))
-            }
-        };
-        let mut problems = Vec::new();
-        let mut previous = Some(self.genesis.clone());
-        for (row_id, row_prev, row_hash, expected) in &rows {
-            if *row_prev != previous {
-                problems.push(format!(
-                    "row {row_id}: {} {} does not equal the previous row's {} {}",
-                    self.prev_column,
-                    short(row_prev),
-                    self.hash_column,
-                    short(&previous)
-                ));
-            }
-            if row_hash.is_none() || row_hash != expected {
-                problems.push(format!(
-                    "row {row_id}: {} {} but the expected hash is {}",
-                    self.hash_column,
-                    short(row_hash),
-                    short(expected)
-                ));
-            }
-            previous = row_hash.clone();
-        }
-        let head = rows
-            .last()
-            .and_then(|(id, _, hash, _)| hash.clone().map(|hash| (id.clone(), hash)));
-        let (outcome, message) = if problems.is_empty() {
-            (
-                CaseOutcome::Pass,
-                format!(
-                    "{} rows of {} recompute and link from the genesis hash; head id {}",
-                    rows.len(),
-                    table.name,
-                    head.as_ref().map(|(id, _)| id.as_str()).unwrap_or("-")
-                ),
-            )
-        } else {
-            (
-                CaseOutcome::Fail,
-                format!(
-                    "{} problem(s) in {} rows, first: {}",
-                    problems.len(),
-                    rows.len(),
-                    problems[0]
-                ),
-            )
-        };
-        let got = problems
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n");
-        Ok((case("chain", outcome, message, sql, got), head))
-    }
-
-    fn anchor(
-        &self,
-        session: &mut Session,
-        table: &Table,
-        path: &Path,
-        head: Option<(String, String)>,
-        chain_ok: bool,
-        context: &Context<'_>,
-    ) -> Result<Case, String> {
-        let shown = path.display().to_string();
-        let Some((head_id, head_hash)) = head else {
-            return Ok(case(
-                "anchor",
-                CaseOutcome::Inconclusive,
-                "inconclusive: the chain has no head to anchor",
-                "",
-                "",
-            ));
-        };
-        let existing = match std::fs::read_to_string(path) {
-            Ok(text) => {
-                Some(parse_anchor(&text).map_err(|why| format!("anchor file {shown}: {why}"))?)
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-            Err(err) => return Err(format!("cannot read anchor file {shown}: {err}")),
-        };
-        let Some(anchor) = existing else {
-            if !chain_ok {
-                return Ok(case(
-                    "anchor",
-                    CaseOutcome::Inconclusive,
-                    format!("inconclusive: no anchor at {shown} yet, and none written because the chain is broken"),
-                    "",
-                    "",
-                ));
-            }
-            write_anchor(path, &table.name.to_string(), &head_id, &head_hash)?;
-            context
-                .log
-                .line(&format!("anchor written: {shown} id {head_id}"));
-            return Ok(case(
-                "anchor",
-                CaseOutcome::Pass,
-                format!(
-                    "first run: no anchor yet, created {shown} at head id {head_id} (hash {})",
-                    short(&Some(head_hash.clone()))
-                ),
-                format!("write {shown}"),
-                format!("id = {head_id}, hash = {head_hash}"),
-            ));
-        };
-        if anchor.table != table.name.to_string() {
-            return Ok(case(
-                "anchor",
-                CaseOutcome::Inconclusive,
-                format!(
-                    "inconclusive: anchor {shown} is for table {}, not {}",
-                    anchor.table, table.name
-                ),
-                "",
-                "",
-            ));
-        }
-        let id = quote_ident(&self.id_column);
-        let hash = quote_ident(&self.hash_column);
-        let sql = format!(
-            "select e.{hash}::text from {} e where e.{id} = $1::text::{}",
-            table.name.quoted(),
-            table.id_type
-        );
-        let found: Option<Option<String>> = session.admin(|tx| {
-            tx.query_opt(&sql, &[&anchor.id])
-                .map(|r| r.map(|r| r.get(0)))
-        })?;
-        let sent = format!("{sql} ($1 = {}) -- anchor {shown}", anchor.id);
-        let (outcome, mut message, got) = match found {
-            None => (
-                CaseOutcome::Fail,
-                format!(
-                    "anchored row id {} is gone from {}: the tail of the log was deleted or the history rewritten",
-                    anchor.id, table.name
-                ),
-                "no row".to_string(),
-            ),
-            Some(found) if found.as_deref() == Some(anchor.hash.as_str()) => (
-                CaseOutcome::Pass,
-                format!("anchored row id {} still has its hash", anchor.id),
-                format!("hash {}", anchor.hash),
-            ),
-            Some(found) => (
-                CaseOutcome::Fail,
-                format!(
-                    "anchored row id {} now has hash {}, the anchor says {}: history was rewritten",
-                    anchor.id,
-                    short(&found),
-                    short(&Some(anchor.hash.clone()))
-                ),
-                format!("hash {}", found.unwrap_or_default()),
-            ),
-        };
-        if outcome == CaseOutcome::Pass && chain_ok {
-            if head_id != anchor.id || head_hash != anchor.hash {
-                write_anchor(path, &table.name.to_string(), &head_id, &head_hash)?;
-                context
-                    .log
-                    .line(&format!("anchor advanced: {shown} id {head_id}"));
-                message.push_str(&format!("; anchor advanced to head id {head_id}"));
-            } else {
-                message.push_str("; the head has not moved");
-            }
-        } else {
-            message.push_str("; anchor not advanced");
-        }
-        Ok(case("anchor", outcome, message, sent, got))
-    }
 }
 
 /// A timeout or a client-side error proves no refusal.
 fn is_inconclusive_error(err: &SqlError) -> bool {
     err.is_timeout()
-}
-
-/// The first 12 characters of a hash, for messages.
-fn short(hash: &Option<String>) -> String {
-    match hash {
-        None => "null".to_string(),
-        Some(hash) if hash.len() > 12 => format!("{}…", &hash[..12]),
-        Some(hash) => hash.clone(),
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct Anchor {
-    table: String,
-    id: String,
-    hash: String,
-}
-
-fn parse_anchor(text: &str) -> Result<Anchor, String> {
-    let table: toml::Table = text.parse().map_err(|err| format!("not TOML: {err}"))?;
-    let get = |key: &str| {
-        table
-            .get(key)
-            .and_then(|value| value.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| format!("missing string `{key}`"))
-    };
-    Ok(Anchor {
-        table: get("table")?,
-        id: get("id")?,
-        hash: get("hash")?,
-    })
-}
-
-fn anchor_text(table: &str, id: &str, hash: &str) -> String {
-    let mut out = toml::Table::new();
-    out.insert("table".into(), toml::Value::String(table.to_string()));
-    out.insert("id".into(), toml::Value::String(id.to_string()));
-    out.insert("hash".into(), toml::Value::String(hash.to_string()));
-    format!(
-        "# relgate audit-chain anchor: the head of the chain at the last passing run.\n# Commit it with the release; the next run requires this row unchanged.\n{out}"
-    )
-}
-
-/// Writes the anchor atomically: a temporary file in the same directory, synced, renamed.
-fn write_anchor(path: &Path, table: &str, id: &str, hash: &str) -> Result<(), String> {
-    let shown = path.display();
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
-    }
-    let file_name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "anchor".to_string());
-    let temporary = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(anchor_text(table, id, hash).as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    };
-    write().map_err(|err| {
-        let _ = std::fs::remove_file(&temporary);
-        format!("cannot write anchor file {shown}: {err}")
-    })
 }
 
 #[cfg(test)]
@@ -862,26 +568,5 @@ mod tests {
             "hash_col"
         );
         assert_eq!(configure("table = \"t\"").unwrap_err().key, "database");
-    }
-
-    #[test]
-    fn anchor_files_round_trip_and_are_written_atomically() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/anchor.toml");
-        write_anchor(&path, "public.audit_events", "42", "ab\"c").unwrap();
-        let anchor = parse_anchor(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(
-            anchor,
-            Anchor {
-                table: "public.audit_events".into(),
-                id: "42".into(),
-                hash: "ab\"c".into()
-            }
-        );
-        assert_eq!(
-            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
-            1
-        );
-        assert!(parse_anchor("id = 1").is_err());
     }
 }

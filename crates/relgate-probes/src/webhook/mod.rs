@@ -7,57 +7,56 @@
 //! receiver that records delivery ids (Svix's `svix-id`) keeps one more id per run, and one
 //! more per attack it wrongly accepts.
 
+mod deliver;
+mod keys;
 mod scheme;
+mod state;
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 use crate::config::ConfigErrorKind;
-use crate::duration::format_duration;
-use crate::http::{self, Reply, Request};
-use crate::{Case, CaseOutcome, Config, ConfigError, Context, Probe, SecretSource};
+use crate::config::{Config, ConfigError, SecretReadError};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 
+use deliver::now;
+pub use keys::BodyError;
+use keys::{
+    has_line_break, is_header_name, json_object, read_body, read_headers, read_statuses, Statuses,
+};
+pub use scheme::SchemeKeyError;
 use scheme::{Scheme, DEFAULT_PLAIN_HEADER, SCHEME_NAMES};
+pub(crate) use state::WebhookProbe;
+use state::{Attempt, Sender};
 
 const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How far beyond the tolerance the stale and future timestamps lie, so that a little clock
-/// skew between the probe and the target cannot make a correct receiver look lax.
-const TIMESTAMP_MARGIN: Duration = Duration::from_secs(60);
 /// The negative control's body: whatever a receiver does about signatures, it cannot accept
 /// this as an event.
 const NOT_JSON: &str = "relgate probe: this is not a webhook delivery";
 
-/// A configured `webhook` probe.
-pub(crate) struct WebhookProbe {
-    url: String,
-    scheme: Scheme,
-    secret: SecretSource,
-    /// The control delivery's JSON body; `None`: the scheme's harmless default.
-    body: Option<String>,
-    headers: Vec<(String, String)>,
-    /// `Some` exactly when the scheme signs a timestamp.
-    tolerance: Option<Duration>,
-    future_timestamp: bool,
-    replayed_id: bool,
-    accepted: Statuses,
-    refused: Statuses,
-    request_timeout: Duration,
+/// Why the `webhook` probe could not run: its secret or body is unusable, or its URL is not
+/// HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The secret cannot be read.
+    #[error(transparent)]
+    Secret(#[from] SecretReadError),
+    /// The secret is no key for the scheme (`from` names its source).
+    #[error("webhook secret from {from}: {source}")]
+    Key {
+        from: String,
+        #[source]
+        source: SchemeKeyError,
+    },
+    /// The control body (after interpolation) is not a JSON object.
+    #[error("`body` {0}")]
+    Body(#[source] BodyError),
+    /// `url` (after interpolation) is not an http:// or https:// URL.
+    #[error("`url` must be an http:// or https:// URL, not `{url}`")]
+    NotHttp { url: String },
 }
 
-/// Statuses that count as accepted or as refused: `204`, `"2xx"`, or a list of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Statuses(Vec<StatusPattern>);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StatusPattern {
-    Exact(u16),
-    /// `Class(4)` is `4xx`.
-    Class(u16),
-}
+crate::probe::into_probe_error!(WebhookError);
 
 /// How the target answered one delivery.
 enum Answer {
@@ -65,20 +64,6 @@ enum Answer {
     Refused(u16),
     Neither(u16),
     NotSent(String),
-}
-
-/// One delivery sent and what came back.
-struct Attempt {
-    request: Request,
-    reply: Result<Reply, String>,
-}
-
-/// What one run needs besides the probe's configuration.
-struct Sender<'r> {
-    probe: &'r WebhookProbe,
-    context: &'r Context<'r>,
-    key: Vec<u8>,
-    body: Vec<u8>,
 }
 
 impl WebhookProbe {
@@ -198,7 +183,7 @@ impl WebhookProbe {
     }
 
     /// The HMAC key, after registering the secret with the log.
-    fn key(&self, context: &Context<'_>) -> Result<Vec<u8>, String> {
+    fn key(&self, context: &Context<'_>) -> Result<Vec<u8>, WebhookError> {
         let raw = self.secret.read(context.root)?;
         let secret = raw.trim_ascii();
         let text = String::from_utf8_lossy(secret);
@@ -206,17 +191,18 @@ impl WebhookProbe {
         if let Some(encoded) = text.strip_prefix("whsec_") {
             context.log.add_secret(encoded);
         }
-        self.scheme
-            .key(secret)
-            .map_err(|why| format!("webhook secret from {}: {why}", self.secret.describe()))
+        self.scheme.key(secret).map_err(|source| WebhookError::Key {
+            from: self.secret.describe(),
+            source,
+        })
     }
 
-    fn body(&self) -> Result<Vec<u8>, String> {
+    fn body(&self) -> Result<Vec<u8>, WebhookError> {
         let body = self
             .body
             .as_deref()
             .unwrap_or_else(|| self.scheme.default_body());
-        json_object(body).map_err(|why| format!("`body` {why}"))?;
+        json_object(body).map_err(WebhookError::Body)?;
         Ok(body.as_bytes().to_vec())
     }
 
@@ -327,12 +313,12 @@ impl Probe for WebhookProbe {
         names.into_iter().map(String::from).collect()
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(format!(
-                "`url` must be an http:// or https:// URL, not `{}`",
-                self.url
-            ));
+            return Err(WebhookError::NotHttp {
+                url: self.url.clone(),
+            }
+            .into());
         }
         let sender = Sender {
             probe: self,
@@ -374,355 +360,6 @@ impl Probe for WebhookProbe {
         }
         Ok(cases)
     }
-}
-
-impl Sender<'_> {
-    /// Every attack but the replay: case name, what is sent (after "with"), the request.
-    fn attacks(&self) -> Vec<(&'static str, String, Request)> {
-        let probe = self.probe;
-        let body = self.body.as_slice();
-        let mut attacks = vec![
-            (
-                "unsigned",
-                "an unsigned delivery".to_string(),
-                self.unsigned(body),
-            ),
-            (
-                "bad-signature",
-                "a delivery whose signature is random bytes".to_string(),
-                self.garbage_signed(body),
-            ),
-            (
-                "wrong-secret",
-                "a delivery signed with another secret".to_string(),
-                self.signed_with(&random_bytes(), now(), body, body),
-            ),
-        ];
-        if let Some(tolerance) = probe.tolerance {
-            let offset = tolerance + TIMESTAMP_MARGIN;
-            let seconds = offset.as_secs() as i64;
-            let why = format!(
-                "(tolerance {} + {})",
-                format_duration(tolerance),
-                format_duration(TIMESTAMP_MARGIN)
-            );
-            attacks.push((
-                "stale-timestamp",
-                format!(
-                    "a correctly signed delivery timestamped {} ago {why}",
-                    format_duration(offset)
-                ),
-                self.signed(now() - seconds, body),
-            ));
-            if probe.future_timestamp {
-                attacks.push((
-                    "future-timestamp",
-                    format!(
-                        "a correctly signed delivery timestamped {} ahead {why}",
-                        format_duration(offset)
-                    ),
-                    self.signed(now() + seconds, body),
-                ));
-            }
-        }
-        attacks.push((
-            "body-tampered",
-            "a delivery whose body was changed after signing".to_string(),
-            self.signed_with(&self.key, now(), body, &tamper(body)),
-        ));
-        attacks
-    }
-
-    /// A fresh delivery of `body` signed with the right key at `timestamp`.
-    fn signed(&self, timestamp: i64, body: &[u8]) -> Request {
-        self.signed_with(&self.key, timestamp, body, body)
-    }
-
-    /// A fresh delivery of `sent` carrying the signature, with `key`, of `signed`.
-    fn signed_with(&self, key: &[u8], timestamp: i64, signed: &[u8], sent: &[u8]) -> Request {
-        let id = self.probe.scheme.delivery_id(&random_bytes());
-        let signature = self.probe.scheme.sign(key, &id, timestamp, signed);
-        self.request(&id, timestamp, Some(signature), sent)
-    }
-
-    fn garbage_signed(&self, body: &[u8]) -> Request {
-        let id = self.probe.scheme.delivery_id(&random_bytes());
-        let timestamp = now();
-        let signature = self.probe.scheme.garbage(&random_bytes(), timestamp);
-        self.request(&id, timestamp, Some(signature), body)
-    }
-
-    fn unsigned(&self, body: &[u8]) -> Request {
-        let id = self.probe.scheme.delivery_id(&random_bytes());
-        self.request(&id, now(), None, body)
-    }
-
-    fn request(&self, id: &str, timestamp: i64, signature: Option<String>, body: &[u8]) -> Request {
-        let scheme = &self.probe.scheme;
-        let mut request = Request::new("POST", &self.probe.url);
-        for (name, value) in &self.probe.headers {
-            request = request.header(name, value.as_str());
-        }
-        for (name, value) in scheme.stamp_headers(id, timestamp) {
-            request = request.header(&name, value);
-        }
-        if let Some(signature) = signature {
-            self.context.log.add_secret(scheme.mac_text(&signature));
-            request = request.header(scheme.signature_header(), signature);
-        }
-        request.body(body.to_vec())
-    }
-
-    fn send(&self, case: &str, request: Request) -> Attempt {
-        let log = self.context.log;
-        log.line(&format!("{case}: {}", request.describe()));
-        let reply = http::send(&request, self.probe.request_timeout, self.context.deadline);
-        let attempt = Attempt { request, reply };
-        log.line(&format!("{case}: -> {}", attempt.got()));
-        attempt
-    }
-}
-
-impl Attempt {
-    fn got(&self) -> String {
-        match &self.reply {
-            Ok(reply) => reply.describe(),
-            Err(err) => format!("not sent: {err}"),
-        }
-    }
-}
-
-impl Statuses {
-    fn class(hundreds: u16) -> Statuses {
-        Statuses(vec![StatusPattern::Class(hundreds)])
-    }
-
-    fn contains(&self, status: u16) -> bool {
-        self.0.iter().any(|pattern| match pattern {
-            StatusPattern::Exact(exact) => *exact == status,
-            StatusPattern::Class(hundreds) => status / 100 == *hundreds,
-        })
-    }
-
-    /// `2xx`, `200, 204`.
-    fn describe(&self) -> String {
-        let shown: Vec<String> = self
-            .0
-            .iter()
-            .map(|pattern| match pattern {
-                StatusPattern::Exact(exact) => exact.to_string(),
-                StatusPattern::Class(hundreds) => format!("{hundreds}xx"),
-            })
-            .collect();
-        shown.join(", ")
-    }
-}
-
-/// `204` or `2xx`.
-fn parse_status(text: &str) -> Option<StatusPattern> {
-    let text = text.trim();
-    let digits = text.as_bytes();
-    match digits {
-        [class @ b'1'..=b'5', b'x' | b'X', b'x' | b'X'] => {
-            Some(StatusPattern::Class(u16::from(class - b'0')))
-        }
-        [b'1'..=b'5', b'0'..=b'9', b'0'..=b'9'] => text.parse().ok().map(StatusPattern::Exact),
-        _ => None,
-    }
-}
-
-/// The raw value of `key`, marked as read. `Config`'s getters are typed, and this probe takes
-/// keys of several shapes (`accepted = 204` or `["2xx", 301]`, `body` as a string or a table).
-fn raw_value<'a>(config: &mut Config<'a>, key: &'static str) -> Option<&'a toml::Value> {
-    // Any typed getter records the key as read whatever its type; its result is not needed.
-    let _ = config.boolean(key);
-    config
-        .entries()
-        .into_iter()
-        .find(|(name, _)| name == key)
-        .map(|(_, value)| value)
-}
-
-fn read_statuses(
-    config: &mut Config<'_>,
-    key: &'static str,
-) -> Result<Option<Statuses>, ConfigError> {
-    let Some(value) = raw_value(config, key) else {
-        return Ok(None);
-    };
-    let items: Vec<&toml::Value> = match value {
-        toml::Value::Array(items) => items.iter().collect(),
-        single => vec![single],
-    };
-    if items.is_empty() {
-        return Err(config.error(
-            key,
-            ConfigErrorKind::InvalidValue,
-            "give at least one status",
-        ));
-    }
-    let mut patterns = Vec::new();
-    for item in items {
-        let pattern = match item {
-            toml::Value::Integer(status) => u16::try_from(*status)
-                .ok()
-                .filter(|status| (100..=599).contains(status))
-                .map(StatusPattern::Exact),
-            toml::Value::String(text) => parse_status(text),
-            _ => None,
-        };
-        match pattern {
-            Some(pattern) => patterns.push(pattern),
-            None => {
-                return Err(config.error(
-                    key,
-                    ConfigErrorKind::InvalidValue,
-                    format!(
-                        "expected an HTTP status (204), a class (\"2xx\") or an array of them, found {item}"
-                    ),
-                ))
-            }
-        }
-    }
-    Ok(Some(Statuses(patterns)))
-}
-
-fn read_body(config: &mut Config<'_>) -> Result<Option<String>, ConfigError> {
-    match raw_value(config, "body") {
-        None => Ok(None),
-        Some(toml::Value::String(text)) => {
-            // `${…}` references are interpolated at run time; the JSON is checked then.
-            if !text.contains("${") {
-                json_object(text)
-                    .map_err(|why| config.error("body", ConfigErrorKind::InvalidValue, why))?;
-            }
-            Ok(Some(text.clone()))
-        }
-        Some(toml::Value::Table(table)) => serde_json::to_string(table).map(Some).map_err(|err| {
-            config.error(
-                "body",
-                ConfigErrorKind::InvalidValue,
-                format!("cannot be written as JSON: {err}"),
-            )
-        }),
-        Some(other) => Err(config.error(
-            "body",
-            ConfigErrorKind::InvalidValue,
-            format!(
-                "expected a JSON object as a string or a table, found {}",
-                other.type_str()
-            ),
-        )),
-    }
-}
-
-fn read_headers(
-    config: &mut Config<'_>,
-    scheme: &Scheme,
-) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut headers: Vec<(String, String)> = scheme
-        .default_headers()
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value.to_string()))
-        .collect();
-    let Some(mut table) = config.table("headers")? else {
-        return Ok(headers);
-    };
-    for (name, value) in table.entries() {
-        let toml::Value::String(text) = value else {
-            return Err(table.error(
-                &name,
-                ConfigErrorKind::InvalidValue,
-                format!("expected a string, found {}", value.type_str()),
-            ));
-        };
-        let problem = if !is_header_name(&name) {
-            Some(format!("`{name}` is not a valid HTTP header name"))
-        } else if has_line_break(text) {
-            Some("a header value cannot hold a line break".to_string())
-        } else if scheme
-            .managed_headers()
-            .iter()
-            .any(|managed| managed.eq_ignore_ascii_case(&name))
-        {
-            Some(format!(
-                "`{name}` is set by the {} scheme for each delivery",
-                scheme.name()
-            ))
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return Err(table.error(&name, ConfigErrorKind::InvalidValue, problem));
-        }
-        headers.retain(|(known, _)| !known.eq_ignore_ascii_case(&name));
-        headers.push((name, text.clone()));
-    }
-    Ok(headers)
-}
-
-/// The body as a JSON object, or why it is not one.
-fn json_object(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    match serde_json::from_str(text) {
-        Ok(serde_json::Value::Object(object)) => Ok(object),
-        Ok(_) => Err("must be a JSON object (`{…}`)".to_string()),
-        Err(err) => Err(format!("is not JSON: {err}")),
-    }
-}
-
-/// The body with one more member, so that its old signature no longer covers it; still the
-/// same harmless event.
-fn tamper(body: &[u8]) -> Vec<u8> {
-    let mut object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(body).unwrap_or_default();
-    object.insert(
-        "relgate_tampered".to_string(),
-        serde_json::Value::Bool(true),
-    );
-    serde_json::to_vec(&object).unwrap_or_else(|_| body.to_vec())
-}
-
-/// RFC 9110 token characters.
-fn is_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-fn has_line_break(text: &str) -> bool {
-    text.contains(['\r', '\n'])
-}
-
-/// Seconds since the epoch.
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// 32 unpredictable bytes for delivery ids, garbage signatures and the wrong secret. None of
-/// them protects anything, so the standard library's per-process random hash keys, the time
-/// and a counter are enough; no RNG crate needed.
-fn random_bytes() -> [u8; 32] {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(count);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos())
-        .unwrap_or(0);
-    let digest = Sha256::new()
-        .chain_update(hasher.finish().to_le_bytes())
-        .chain_update(nanos.to_le_bytes())
-        .chain_update(std::process::id().to_le_bytes())
-        .chain_update(count.to_le_bytes())
-        .finalize();
-    let mut bytes = [0u8; 32];
-    bytes.copy_from_slice(&digest);
-    bytes
 }
 
 #[cfg(test)]
@@ -849,29 +486,5 @@ mod tests {
     #[test]
     fn bodies_with_references_are_checked_at_run_time() {
         assert!(configure(&format!("{SVIX}body = \"{{\\\"org\\\": ${{org.id}}\"\n")).is_ok());
-    }
-
-    #[test]
-    fn statuses_parse() {
-        assert_eq!(parse_status("2xx"), Some(StatusPattern::Class(2)));
-        assert_eq!(parse_status("204"), Some(StatusPattern::Exact(204)));
-        for bad in ["6xx", "0xx", "20", "2040", "abc", "xx"] {
-            assert_eq!(parse_status(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn tampering_keeps_the_event_and_changes_the_bytes() {
-        let body = br#"{"type":"relgate.probe","data":{}}"#;
-        let tampered = tamper(body);
-        assert_ne!(tampered, body);
-        let value: serde_json::Value = serde_json::from_slice(&tampered).unwrap();
-        assert_eq!(value["type"], "relgate.probe");
-        assert_eq!(value["relgate_tampered"], true);
-    }
-
-    #[test]
-    fn random_bytes_differ() {
-        assert_ne!(random_bytes(), random_bytes());
     }
 }

@@ -1,101 +1,18 @@
-//! The `secrets` probe: built-in rules over the gate's tree (honouring `.gitignore`), findings
-//! fingerprinted for allowlisting, and the same rules applied to every text relgate redacts.
+//! The `secrets` probe: the built-in rules (`secrets/`) over the gate's tree, findings
+//! compared with an allowlist of fingerprints.
 //!
 //! Cases: `controls` (every enabled rule finds its in-memory canary and a clean sample raises
 //! nothing), `no-secrets` (no finding outside the allowlist) and `allowlist-current` (every
 //! allowlisted fingerprint still matches a finding, so the allowlist cannot rot).
 
-mod keywords;
-mod rules;
-mod walk;
-
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crate::{Case, CaseOutcome, Config, ConfigError, ConfigErrorKind, Context, Probe};
-
-/// Default `max_file_size`: 1 MiB.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
-
-/// One secret found in a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// Rule id (`github-token`, `private-key`, `generic-secret`…).
-    pub rule: String,
-    /// Path relative to the scanned root, `/`-separated.
-    pub path: String,
-    /// 1-based line of the secret's first character.
-    pub line: usize,
-    /// 1-based column (in characters) of the secret's first character.
-    pub column: usize,
-    /// `sha256("<rule>:<path>:<secret>")` in lower-case hex: stable when the secret moves to
-    /// another line of the same file, different when it changes or moves to another file.
-    pub fingerprint: String,
-    /// The secret's line with the secret cut to its first (at most four) characters followed
-    /// by `[REDACTED]`; never the secret in clear.
-    pub snippet: String,
-}
-
-/// What [`scan_tree`] scans and with which rules.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScanOptions {
-    /// Directories, files or globs (`.gitignore` syntax) relative to the root; `["."]` by default.
-    pub paths: Vec<String>,
-    /// Globs (`.gitignore` syntax, relative to the root) of files and directories to skip.
-    pub exclude: Vec<String>,
-    /// Larger files are skipped.
-    pub max_file_size: u64,
-    /// Rule ids to apply; `None` for every scanning rule.
-    pub rules: Option<Vec<String>>,
-    /// Shannon entropy (bits per byte) the `generic-secret` rule requires; `None` for 3.5.
-    pub entropy: Option<f64>,
-}
-
-impl Default for ScanOptions {
-    fn default() -> ScanOptions {
-        ScanOptions {
-            paths: vec![".".to_string()],
-            exclude: Vec::new(),
-            max_file_size: DEFAULT_MAX_FILE_SIZE,
-            rules: None,
-            entropy: None,
-        }
-    }
-}
-
-/// Scans the files under `root` that `options` selects — never `.git`, nor what `.gitignore`
-/// files (nested ones and `.git/info/exclude` included) ignore, nor binary files (a NUL byte
-/// in the first 8 KiB) — and returns the findings by path and position. `Err` when the rules
-/// or globs are invalid, a path does not exist or a file cannot be read.
-pub fn scan_tree(root: &Path, options: &ScanOptions) -> Result<Vec<Finding>, String> {
-    let rules = rules::ruleset()?;
-    Ok(walk::scan(root, options, rules, None)?.findings)
-}
-
-/// Text with every match of the built-in secret rules replaced by [`crate::redact::MASK`].
-pub(crate) fn redact_matches(text: &str) -> Cow<'_, str> {
-    match rules::ruleset() {
-        Ok(rules) => rules.redact(text),
-        // The rules are constants checked by unit tests; should they ever fail to compile,
-        // the `controls` case says so and known secrets are still masked by the redactor.
-        Err(_) => Cow::Borrowed(text),
-    }
-}
-
-/// Byte ranges of every match of the built-in secret rules in `text` (see
-/// [`crate::redact::Redactor::spans`]).
-pub(crate) fn match_spans(text: &[u8]) -> Vec<(usize, usize)> {
-    match rules::ruleset() {
-        Ok(rules) => rules.redact_spans(text),
-        Err(_) => Vec::new(),
-    }
-}
-
-/// Whether some built-in rule could match in `text` (see [`rules::RuleSet::any_keyword`]);
-/// `true` when the rules cannot be loaded, so nothing is waved through.
-pub(crate) fn may_match(text: &[u8]) -> bool {
-    rules::ruleset().map_or(true, |rules| rules.any_keyword(text))
-}
+use crate::config::{Config, ConfigError, ConfigErrorKind};
+use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
+use crate::secrets::{
+    canary, redact_matches, rules, table, walk, Finding, ScanError, ScanOptions,
+    DEFAULT_MAX_FILE_SIZE,
+};
 
 const CASES: &[&str] = &["controls", "no-secrets", "allowlist-current"];
 
@@ -123,29 +40,30 @@ impl SecretsProbe {
             let checked = if walk::is_glob(path) {
                 walk::check_glob(path)
             } else if path.is_empty() {
-                Err("an empty path; use \".\" for the whole gate root".to_string())
+                Err(ScanError::EmptyPath)
             } else {
                 walk::check_relative(path)
             };
-            checked.map_err(|why| invalid(config, "paths", why))?;
+            checked.map_err(|why| invalid(config, "paths", why.to_string()))?;
         }
         let exclude = config.strings("exclude")?.unwrap_or_default();
         for glob in &exclude {
-            walk::check_glob(glob).map_err(|why| invalid(config, "exclude", why))?;
+            walk::check_glob(glob).map_err(|why| invalid(config, "exclude", why.to_string()))?;
         }
         let allowlist = config.string("allowlist")?;
         if let Some(allowlist) = &allowlist {
             if allowlist.is_empty() {
                 return Err(invalid(config, "allowlist", "an empty path"));
             }
-            walk::check_relative(allowlist).map_err(|why| invalid(config, "allowlist", why))?;
+            walk::check_relative(allowlist)
+                .map_err(|why| invalid(config, "allowlist", why.to_string()))?;
         }
         let max_file_size = config
             .integer("max_file_size", 1..=i64::MAX)?
             .map_or(DEFAULT_MAX_FILE_SIZE, |size| size.unsigned_abs());
         let rule_ids = config.strings("rules")?;
         if let Some(ids) = &rule_ids {
-            let known = rules::scan_rule_ids();
+            let known = table::scan_rule_ids();
             if ids.is_empty() {
                 return Err(invalid(
                     config,
@@ -175,7 +93,7 @@ impl SecretsProbe {
                     "entropy",
                     format!(
                         "{entropy} is out of range: Shannon entropy per byte lies in (0, 8]; the default is {}",
-                        rules::DEFAULT_GENERIC_ENTROPY
+                        table::DEFAULT_GENERIC_ENTROPY
                     ),
                 ));
             }
@@ -202,7 +120,7 @@ impl Probe for SecretsProbe {
         CASES.iter().map(|case| case.to_string()).collect()
     }
 
-    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, String> {
+    fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let log = context.log;
         let (controls, rules) = self.controls();
         log.line(&format!("controls: {}", controls.message));
@@ -312,15 +230,15 @@ impl SecretsProbe {
         };
         let selection = match rules.select(self.options.rules.as_deref(), self.options.entropy) {
             Ok(selection) => selection,
-            Err(why) => return inconclusive(why),
+            Err(why) => return inconclusive(why.to_string()),
         };
         let mut checked = Vec::new();
         let mut described = Vec::new();
         for (index, rule) in rules.rules().iter().enumerate() {
-            let Some((text, secret)) = rules::canary(rule.id) else {
+            let Some((text, secret)) = canary::canary(rule.id) else {
                 return inconclusive(format!("rule {} has no canary", rule.id));
             };
-            if !redact_matches(&text).contains(crate::redact::MASK)
+            if !redact_matches(&text).contains(crate::mask::MASK)
                 || redact_matches(&text).contains(&secret)
             {
                 return inconclusive(format!(
@@ -333,7 +251,7 @@ impl SecretsProbe {
                 .rules
                 .as_ref()
                 .is_none_or(|ids| ids.iter().any(|id| id == rule.id));
-            if !enabled || !rules::scan_rule_ids().contains(&rule.id) {
+            if !enabled || !table::scan_rule_ids().contains(&rule.id) {
                 continue;
             }
             let hits = rules.scan(text.as_bytes(), &selection);
@@ -354,7 +272,7 @@ impl SecretsProbe {
             checked.push(rule.id);
             described.push(format!("{}: {}", rule.id, rule.description));
         }
-        let clean = rules::clean_sample();
+        let clean = canary::clean_sample();
         if let Some(hit) = rules.scan(clean.as_bytes(), &selection).first() {
             return inconclusive(format!(
                 "negative control: rule {} reported a placeholder in the clean sample",
@@ -390,7 +308,7 @@ impl SecretsProbe {
             self.options
                 .rules
                 .as_ref()
-                .map_or_else(|| rules::scan_rule_ids().join(", "), |ids| ids.join(", "))
+                .map_or_else(|| table::scan_rule_ids().join(", "), |ids| ids.join(", "))
         ));
         if let Some(entropy) = self.options.entropy {
             sent.push_str(&format!("\ngeneric-secret entropy threshold: {entropy}"));
@@ -580,6 +498,23 @@ fn case(name: &str, outcome: CaseOutcome, message: String, sent: String, got: St
     }
 }
 
+/// Why the allowlist cannot be used: the `secrets` check is an ERROR.
+#[derive(Debug, thiserror::Error)]
+pub enum AllowlistError {
+    /// The file cannot be read.
+    #[error("cannot read the allowlist {name}: {source}")]
+    Read {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line is not a fingerprint (the line itself is never echoed: it may be a secret).
+    #[error("{name}:{line}: expected a fingerprint (64 hex digits) and an optional `# reason`")]
+    NotAFingerprint { name: String, line: usize },
+}
+
+crate::probe::into_probe_error!(AllowlistError, ScanError);
+
 /// An allowlist file: one fingerprint per line, `#` comments, an optional `# reason` after it.
 #[derive(Debug)]
 struct Allowlist {
@@ -596,14 +531,17 @@ struct AllowlistEntry {
 }
 
 impl Allowlist {
-    fn read(root: &Path, path: &Path) -> Result<Allowlist, String> {
+    fn read(root: &Path, path: &Path) -> Result<Allowlist, AllowlistError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(root.join(path))
-            .map_err(|err| format!("cannot read the allowlist {name}: {err}"))?;
+        let text =
+            std::fs::read_to_string(root.join(path)).map_err(|source| AllowlistError::Read {
+                name: name.clone(),
+                source,
+            })?;
         Allowlist::parse(name, &text)
     }
 
-    fn parse(name: String, text: &str) -> Result<Allowlist, String> {
+    fn parse(name: String, text: &str) -> Result<Allowlist, AllowlistError> {
         let mut entries = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let (content, reason) = match line.split_once('#') {
@@ -615,10 +553,10 @@ impl Allowlist {
             }
             if content.len() != 64 || !content.bytes().all(|byte| byte.is_ascii_hexdigit()) {
                 // Never echo the line: someone may have pasted the secret itself.
-                return Err(format!(
-                    "{name}:{}: expected a fingerprint (64 hex digits) and an optional `# reason`",
-                    index + 1
-                ));
+                return Err(AllowlistError::NotAFingerprint {
+                    name,
+                    line: index + 1,
+                });
             }
             entries.push(AllowlistEntry {
                 line: index + 1,
@@ -763,7 +701,7 @@ mod tests {
         let err = Allowlist::parse("allow".to_string(), "# ok\nhunter2-is-not-a-fingerprint\n")
             .unwrap_err();
         assert_eq!(
-            err,
+            err.to_string(),
             "allow:2: expected a fingerprint (64 hex digits) and an optional `# reason`"
         );
     }
