@@ -116,7 +116,7 @@ fn rechain(out: &Path, fixture: &str, ledger: &Ledger) {
         .map(|name| out.join(name))
         .collect();
     reports.push(ledger.write(out).unwrap());
-    relgate::attestation::write(&gate, ledger, &reports, out).unwrap();
+    relgate::report::attestation::write(&gate, ledger, &reports, out).unwrap();
 }
 
 /// Rewrites every record of `run` to a pass and lets relgate's own `finish` recompute the

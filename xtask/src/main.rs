@@ -469,7 +469,7 @@ fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf>) -> i32 {
         eprintln!("error: refusing to sign: the out directory does not verify: {err}");
         return exit_codes::NO_GO;
     }
-    let path = out.join(relgate::attestation::ATTESTATION_FILE);
+    let path = out.join(relgate::report::attestation::ATTESTATION_FILE);
     let statement = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(err) => {

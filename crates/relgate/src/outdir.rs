@@ -31,13 +31,13 @@ const GUARD_FILE: &str = ".relgate-lock.guard";
 pub fn verdict_files() -> [&'static str; 7] {
     [
         crate::evidence::LEDGER_FILE,
-        crate::attestation::ATTESTATION_FILE,
-        crate::junit::JUNIT_FILE,
-        crate::tracker::TRACKER_FILE,
-        crate::sarif_report::SARIF_FILE,
-        crate::html::HTML_FILE,
+        crate::report::attestation::ATTESTATION_FILE,
+        crate::report::junit::JUNIT_FILE,
+        crate::report::tracker::TRACKER_FILE,
+        crate::report::sarif::SARIF_FILE,
+        crate::report::html::HTML_FILE,
         // The gate copy verify recomputes the verdict from belongs to the run that wrote it.
-        crate::attestation::GATE_COPY,
+        crate::report::attestation::GATE_COPY,
     ]
 }
 

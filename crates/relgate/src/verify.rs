@@ -20,9 +20,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::attestation::{self, Seal, ATTESTATION_FILE, GATE_COPY, PREDICATE_TYPE, STATEMENT_TYPE};
 use crate::evidence::{self, CaseKind, CheckRecord, Ledger, Record};
 use crate::model::digest::{sha256_file, sha256_hex};
+use crate::report::attestation::{
+    self, Seal, ATTESTATION_FILE, GATE_COPY, PREDICATE_TYPE, STATEMENT_TYPE,
+};
 use crate::signing::dsse::{self, ENVELOPE_FILE};
 use crate::signing::TrustedKey;
 use crate::spec::Gate;
@@ -464,16 +466,16 @@ fn reports(
     let out_dir = check.out_dir;
     let texts = [
         (
-            crate::junit::JUNIT_FILE,
-            crate::junit::render(gate, header, records, verdict, out_dir),
+            crate::report::junit::JUNIT_FILE,
+            crate::report::junit::render(gate, header, records, verdict, out_dir),
         ),
         (
-            crate::tracker::TRACKER_FILE,
-            crate::tracker::render(gate, ledger),
+            crate::report::tracker::TRACKER_FILE,
+            crate::report::tracker::render(gate, ledger),
         ),
         (
-            crate::html::HTML_FILE,
-            crate::html::render(gate, ledger, out_dir),
+            crate::report::html::HTML_FILE,
+            crate::report::html::render(gate, ledger, out_dir),
         ),
     ];
     for (name, expected) in &texts {
@@ -494,11 +496,11 @@ fn reports(
             ));
         }
     }
-    let name = crate::sarif_report::SARIF_FILE;
+    let name = crate::report::sarif::SARIF_FILE;
     let actual: Value = serde_json::from_slice(&check.read(name)?)
         .map_err(|err| check.fail(name, format!("not JSON: {err}")))?;
-    // As `sarif_report::write` writes it: strings redacted, then the text once more.
-    let mut expected = crate::sarif_report::render(gate, ledger);
+    // As `sarif::write` writes it: strings redacted, then the text once more.
+    let mut expected = crate::report::sarif::render(gate, ledger);
     crate::redaction::redact_json(&mut expected);
     let text = serde_json::to_string_pretty(&expected).expect("a JSON value serializes");
     let expected: Value = serde_json::from_str(&crate::redaction::redact(&text))

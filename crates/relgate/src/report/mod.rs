@@ -5,6 +5,7 @@
 //! [`finish`] is used both at the end of an in-process run and by `cargo xtask gate report`,
 //! which rebuilds everything from the fragments of the last run (after `cargo nextest run`).
 
+pub mod attestation;
 pub mod ci;
 pub mod html;
 pub mod junit;
@@ -23,10 +24,12 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use crate::evidence::{CheckRecord, Decision, Ledger, Record, RunHeader, ServiceRecord};
+use crate::fragment;
+use crate::model::clock;
+use crate::model::exit_codes;
 use crate::redaction::redacted;
 use crate::spec::Gate;
 use crate::verdict::{self, Verdict};
-use crate::{clock, exit_codes, fragment};
 
 /// What a finished run produced.
 #[derive(Debug)]
@@ -81,7 +84,8 @@ pub fn finish(
     let (ledger_path, head) = ledger.write_with_head(out_dir)?;
     files.push(ledger_path);
     // …and, with a signing key, its DSSE envelope.
-    let attestation = crate::attestation::write_with_head(gate, &ledger, &head, &files, out_dir)?;
+    let attestation =
+        crate::report::attestation::write_with_head(gate, &ledger, &head, &files, out_dir)?;
     files.extend(attestation);
     Ok(Finished {
         ledger,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use relgate::evidence::{CaseKind, CheckRecord, Outcome, RunHeader};
-use relgate::junit;
+use relgate::report::junit;
 use relgate::spec::{
     AcceptTarget, Acceptance, Check, CheckKind, ChecklistItem, CommandSpec, Gate, GrepExpect,
     GrepSpec, Packet, Satisfaction, Severity,

@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::support::fixture::{self, command, finding, record};
 use crate::support::sarif_consumer::{assert_valid, code_scanning_problems, schema_errors};
 use relgate::evidence::{CaseKind, CheckRecord, Ledger, Outcome};
-use relgate::sarif_report::{self, SourceTree};
+use relgate::report::sarif::{self, SourceTree};
 use relgate::spec::{Gate, Severity};
 use serde_json::Value;
 
@@ -132,7 +132,7 @@ fn tree() -> SourceTree {
 
 fn rendered() -> Value {
     let gate = gate();
-    sarif_report::render_with(&gate, &ledger(&gate), &tree())
+    sarif::render_with(&gate, &ledger(&gate), &tree())
 }
 
 fn results(document: &Value) -> &Vec<Value> {
@@ -215,8 +215,8 @@ fn rendering_is_deterministic() {
     let gate = gate();
     let ledger = ledger(&gate);
     assert_eq!(
-        sarif_report::render_with(&gate, &ledger, &tree()),
-        sarif_report::render_with(&gate, &ledger, &tree())
+        sarif::render_with(&gate, &ledger, &tree()),
+        sarif::render_with(&gate, &ledger, &tree())
     );
 }
 
@@ -226,7 +226,7 @@ fn the_golden_report_is_valid_sarif_for_code_scanning() {
     let gate = fixture::gate();
     assert_valid(
         "the render without lockfiles",
-        &sarif_report::render(&gate, &fixture::ledger(&gate)),
+        &sarif::render(&gate, &fixture::ledger(&gate)),
     );
 }
 
@@ -361,7 +361,7 @@ fn audit_findings_point_at_their_package_in_the_lockfile_else_at_their_scan() {
     );
 
     let gate = fixture::gate();
-    let bare = sarif_report::render(&gate, &fixture::ledger(&gate));
+    let bare = sarif::render(&gate, &fixture::ledger(&gate));
     let rsa = result_of(&bare, "RUSTSEC-2023-0071");
     assert_eq!(place(rsa), ("packets.toml", check_line("cargo-audit")));
     assert_eq!(rsa["locations"][0]["logicalLocations"][0]["name"], "rsa");
@@ -386,7 +386,7 @@ fn file_findings_point_below_the_scans_cwd() {
         prefix: "ops/gate/".to_string(),
         ..tree()
     };
-    let document = sarif_report::render_with(&gate, &ledger(&gate), &tree);
+    let document = sarif::render_with(&gate, &ledger(&gate), &tree);
     let jwt = result_of(&document, "python.jwt.security.unverified-jwt-decode");
     assert_eq!(place(jwt), ("ops/gate/services/api/src/auth.py", 42));
     let api = result_of(&document, "SEC-01::api-suites");
@@ -408,7 +408,7 @@ fn a_check_that_could_not_start_is_a_result_and_a_tool_notification() {
     assert_eq!(notification["level"], "error");
 
     let gate = fixture::gate();
-    let clean = sarif_report::render(&gate, &fixture::ledger(&gate));
+    let clean = sarif::render(&gate, &fixture::ledger(&gate));
     assert_eq!(
         clean["runs"][0]["invocations"][0]["executionSuccessful"],
         true
@@ -436,8 +436,8 @@ fn passed_skipped_and_checklist_records_are_not_results() {
 #[test]
 fn expired_and_unused_acceptances_point_at_their_entries() {
     let document = rendered();
-    let expired = result_of(&document, sarif_report::RULE_ACCEPTANCE_EXPIRED);
-    let unused = result_of(&document, sarif_report::RULE_ACCEPTANCE_UNUSED);
+    let expired = result_of(&document, sarif::RULE_ACCEPTANCE_EXPIRED);
+    let unused = result_of(&document, sarif::RULE_ACCEPTANCE_UNUSED);
     let text = fixture::GATE;
     let line_of = |needle: &str| {
         text.lines()
@@ -456,18 +456,16 @@ fn expired_and_unused_acceptances_point_at_their_entries() {
     );
     assert_eq!(expired["level"], "warning");
     assert_eq!(unused["level"], "note");
-    assert!(
-        rule(&document, sarif_report::RULE_ACCEPTANCE_UNUSED)["properties"]
-            .get("security-severity")
-            .is_none()
-    );
+    assert!(rule(&document, sarif::RULE_ACCEPTANCE_UNUSED)["properties"]
+        .get("security-severity")
+        .is_none());
 }
 
 #[test]
 fn the_run_names_gate_commit_and_verdict_without_a_repository_uri() {
     let document = rendered();
     let run = &document["runs"][0];
-    assert_eq!(document["$schema"], sarif_report::SCHEMA_URI);
+    assert_eq!(document["$schema"], sarif::SCHEMA_URI);
     assert_eq!(run["tool"]["driver"]["name"], "relgate");
     assert_eq!(run["automationDetails"]["id"], "Acme API/");
     assert!(run.get("versionControlProvenance").is_none());

@@ -11,7 +11,7 @@ use crate::support::fixture::{gate, ledger};
 #[test]
 fn tracker_matches_the_golden_file() {
     let gate = gate();
-    let rendered = relgate::tracker::render(&gate, &ledger(&gate));
+    let rendered = relgate::report::tracker::render(&gate, &ledger(&gate));
     let Some((path, golden)) = support::golden("tracker.md", &rendered) else {
         return;
     };
@@ -27,15 +27,15 @@ fn rendering_is_deterministic() {
     let gate = gate();
     let ledger = ledger(&gate);
     assert_eq!(
-        relgate::tracker::render(&gate, &ledger),
-        relgate::tracker::render(&gate, &ledger)
+        relgate::report::tracker::render(&gate, &ledger),
+        relgate::report::tracker::render(&gate, &ledger)
     );
 }
 
 #[test]
 fn mermaid_has_one_node_per_packet_and_one_edge_per_dependency() {
     let gate = gate();
-    let rendered = relgate::tracker::render(&gate, &ledger(&gate));
+    let rendered = relgate::report::tracker::render(&gate, &ledger(&gate));
     let start = rendered.find("```mermaid\n").expect("a mermaid block");
     let block = &rendered[start..];
     let block = &block[..block[3..].find("```").unwrap() + 3];
@@ -55,7 +55,7 @@ fn mermaid_has_one_node_per_packet_and_one_edge_per_dependency() {
 #[test]
 fn a_failing_check_is_an_unchecked_box_with_its_exit_code() {
     let gate = gate();
-    let rendered = relgate::tracker::render(&gate, &ledger(&gate));
+    let rendered = relgate::report::tracker::render(&gate, &ledger(&gate));
     assert!(
         rendered.contains("- [ ] `cargo test -p tenant-api` -> exit 101 (12.3s)"),
         "{rendered}"

@@ -22,9 +22,10 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 use super::text::{read_log_tail, TailError};
 use super::view::ReportView;
 use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader, VerdictRecord};
+use crate::exec;
+use crate::model::clock;
 use crate::spec::Gate;
 use crate::verdict::{Triage, Verdict};
-use crate::{clock, exec};
 
 /// The file name of the JUnit report inside the out directory.
 pub const JUNIT_FILE: &str = "junit.xml";

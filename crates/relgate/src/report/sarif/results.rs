@@ -434,7 +434,7 @@ impl<'a> Builder<'a> {
         });
         if let Some(started) = header
             .map(|header| header.started.as_str())
-            .filter(|started| crate::clock::parse_timestamp(started).is_some())
+            .filter(|started| crate::model::clock::parse_timestamp(started).is_some())
         {
             invocation["startTimeUtc"] = json!(started);
         }

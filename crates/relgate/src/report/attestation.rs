@@ -38,10 +38,10 @@ pub const GATE_COPY: &str = "gate.toml";
 
 /// The reports every complete run writes (and the ledger): each must be a subject.
 pub const REPORTS: [&str; 5] = [
-    crate::junit::JUNIT_FILE,
-    crate::tracker::TRACKER_FILE,
-    crate::sarif_report::SARIF_FILE,
-    crate::html::HTML_FILE,
+    crate::report::junit::JUNIT_FILE,
+    crate::report::tracker::TRACKER_FILE,
+    crate::report::sarif::SARIF_FILE,
+    crate::report::html::HTML_FILE,
     crate::evidence::LEDGER_FILE,
 ];
 
