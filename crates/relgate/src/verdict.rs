@@ -754,30 +754,18 @@ pub fn checklist_records(gate: &Gate, verdict: &Verdict, now: &str) -> Vec<Check
                 (Outcome::Fail, why)
             };
             records.push(CheckRecord {
-                packet: packet.id.clone(),
-                check: format!("checklist::{}", item.slug),
                 name,
-                case_kind: CaseKind::Checklist,
-                argv: Vec::new(),
-                cwd: String::new(),
                 started: now.to_string(),
                 ended: now.to_string(),
-                duration_ms: 0,
-                exit_code: None,
-                signal: None,
-                timed_out: false,
-                log: None,
-                bytes: 0,
-                sha256: None,
-                outcome,
-                severity: Severity::P0,
-                message,
                 notes: vec![item.text.clone()],
-                cases: Vec::new(),
-                findings: Vec::new(),
-                report: None,
-                report_sha256: None,
-                leaked: Vec::new(),
+                ..CheckRecord::new(
+                    &packet.id,
+                    &format!("checklist::{}", item.slug),
+                    CaseKind::Checklist,
+                    Severity::P0,
+                    outcome,
+                    message,
+                )
             });
         }
     }

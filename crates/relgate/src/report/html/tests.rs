@@ -37,30 +37,23 @@ run = "true"
 
 fn record(packet: &str, check: &str, outcome: Outcome, message: &str) -> CheckRecord {
     CheckRecord {
-        packet: packet.into(),
-        check: check.into(),
-        name: format!("{packet}::{check}"),
-        case_kind: CaseKind::Command,
         argv: vec!["sh".into(), "-c".into(), "echo".into()],
         cwd: "/repo".into(),
         started: "2026-02-09T10:00:01.000Z".into(),
         ended: "2026-02-09T10:00:02.000Z".into(),
         duration_ms: 1000,
         exit_code: Some(if outcome == Outcome::Pass { 0 } else { 3 }),
-        signal: None,
-        timed_out: false,
         log: Some(format!("logs/{packet}/{check}.log")),
         bytes: 5,
         sha256: Some("ab".repeat(32)),
-        outcome,
-        severity: Severity::P0,
-        message: message.into(),
-        notes: Vec::new(),
-        cases: Vec::new(),
-        findings: Vec::new(),
-        report: None,
-        report_sha256: None,
-        leaked: Vec::new(),
+        ..CheckRecord::new(
+            packet,
+            check,
+            CaseKind::Command,
+            Severity::P0,
+            outcome,
+            message.into(),
+        )
     }
 }
 

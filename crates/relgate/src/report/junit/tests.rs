@@ -55,30 +55,18 @@ fn gate(checks: &[(&str, Severity)], accepts: Vec<Acceptance>) -> Gate {
 
 fn record(check: &str, outcome: Outcome, message: &str) -> CheckRecord {
     CheckRecord {
-        packet: PACKET.to_string(),
-        check: check.to_string(),
-        name: format!("{PACKET}::{check}"),
-        case_kind: CaseKind::Command,
-        argv: Vec::new(),
         cwd: "/".to_string(),
         started: "2026-01-01T10:00:00.250Z".to_string(),
         ended: "2026-01-01T10:00:01.500Z".to_string(),
         duration_ms: 1250,
-        exit_code: None,
-        signal: None,
-        timed_out: false,
-        log: None,
-        bytes: 0,
-        sha256: None,
-        outcome,
-        severity: Severity::P0,
-        message: message.to_string(),
-        notes: Vec::new(),
-        cases: Vec::new(),
-        findings: Vec::new(),
-        report: None,
-        report_sha256: None,
-        leaked: Vec::new(),
+        ..CheckRecord::new(
+            PACKET,
+            check,
+            CaseKind::Command,
+            Severity::P0,
+            outcome,
+            message.to_string(),
+        )
     }
 }
 
