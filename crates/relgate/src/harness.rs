@@ -735,8 +735,9 @@ fn failure_text(out_dir: &Path, record: &CheckRecord) -> String {
         text.push_str(&format!("\nreport: {}", out_dir.join(report).display()));
     }
     if let (Some(log), Some(sha256)) = (&record.log, &record.sha256) {
-        let tail = exec::read_tail(&out_dir.join(log), exec::TAIL_BYTES)
-            .map(|bytes| exec::tail_text(&bytes, 20))
+        // The one tail reader the reports use: only inside the out directory.
+        let tail = report::text::read_log_tail(out_dir, log, exec::TAIL_BYTES)
+            .map(|tail| exec::tail_text(&tail.bytes, 20))
             .unwrap_or_else(|err| format!("(log unavailable: {err})"));
         text.push_str(&format!(
             "\n--- last lines of {} ({} bytes, sha256 {sha256}) ---\n{}",
