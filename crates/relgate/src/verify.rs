@@ -220,20 +220,20 @@ fn signature(
     }
     let path = crate::containment::resolve(check.out_dir, ENVELOPE_FILE)
         .map_err(|err| check.fail(ENVELOPE_FILE, err))?;
-    let envelope = dsse::read(&path).map_err(|message| Failure {
+    let envelope = dsse::read(&path).map_err(|err| Failure {
         file: path.display().to_string(),
-        message,
+        message: err.to_string(),
     })?;
     let (payload, standing) = if trusted.is_empty() {
         let payload = envelope
             .payload_bytes()
-            .map_err(|err| check.fail(ENVELOPE_FILE, err))?;
+            .map_err(|err| check.fail(ENVELOPE_FILE, err.to_string()))?;
         let keyids = envelope.keyids().into_iter().map(String::from).collect();
         (payload, Signature::Unchecked(keyids))
     } else {
         let (payload, keyid) = envelope
             .verify(trusted)
-            .map_err(|err| check.fail(ENVELOPE_FILE, err))?;
+            .map_err(|err| check.fail(ENVELOPE_FILE, err.to_string()))?;
         (payload, Signature::Trusted(keyid))
     };
     if payload != statement {

@@ -83,20 +83,59 @@ pub fn write(statement: &[u8], signer: &RunSigner, out_dir: &Path) -> std::io::R
     Ok(path)
 }
 
+/// Why an envelope cannot be read or does not authenticate its payload.
+#[derive(Debug, thiserror::Error)]
+pub enum DsseError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The envelope file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a DSSE envelope.
+    #[error("{}: not a DSSE envelope: {source}", path.display())]
+    Parse {
+        /// The envelope file.
+        path: PathBuf,
+        /// What the JSON reader said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The payload is not base64.
+    #[error("the payload is not base64: {0}")]
+    Payload(#[source] base64::DecodeError),
+    /// The payload is of another type than an in-toto statement.
+    #[error("payloadType is {0:?}, expected {PAYLOAD_TYPE}")]
+    PayloadType(String),
+    /// No signature verifies with a trusted key.
+    #[error("no valid signature by a trusted key ({trusted}): the envelope has {claimed}")]
+    Untrusted {
+        /// The trusted key ids, comma-separated.
+        trusted: String,
+        /// What the envelope carries: "no signature" or the key ids its signatures claim.
+        claimed: String,
+    },
+}
+
 /// Reads an envelope file.
-pub fn read(path: &Path) -> Result<Envelope, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|err| format!("{}: not a DSSE envelope: {err}", path.display()))
+pub fn read(path: &Path) -> Result<Envelope, DsseError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DsseError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| DsseError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 impl Envelope {
     /// The payload bytes (not yet authenticated).
-    pub fn payload_bytes(&self) -> Result<Vec<u8>, String> {
-        STANDARD
-            .decode(&self.payload)
-            .map_err(|err| format!("the payload is not base64: {err}"))
+    pub fn payload_bytes(&self) -> Result<Vec<u8>, DsseError> {
+        STANDARD.decode(&self.payload).map_err(DsseError::Payload)
     }
 
     /// The key ids the envelope claims, unauthenticated.
@@ -109,12 +148,9 @@ impl Envelope {
 
     /// The payload, if a signature by one of `trusted` covers it; returns it with that key's
     /// id. Every signature is tried against every key (a key id is only a hint).
-    pub fn verify(&self, trusted: &[TrustedKey]) -> Result<(Vec<u8>, String), String> {
+    pub fn verify(&self, trusted: &[TrustedKey]) -> Result<(Vec<u8>, String), DsseError> {
         if self.payload_type != PAYLOAD_TYPE {
-            return Err(format!(
-                "payloadType is {:?}, expected {PAYLOAD_TYPE}",
-                self.payload_type
-            ));
+            return Err(DsseError::PayloadType(self.payload_type.clone()));
         }
         let payload = self.payload_bytes()?;
         let message = pae(&self.payload_type, &payload);
@@ -132,10 +168,10 @@ impl Envelope {
             format!("signatures claiming key ids {}", self.keyids().join(", "))
         };
         let trusted: Vec<&str> = trusted.iter().map(TrustedKey::keyid).collect();
-        Err(format!(
-            "no valid signature by a trusted key ({}): the envelope has {claimed}",
-            trusted.join(", ")
-        ))
+        Err(DsseError::Untrusted {
+            trusted: trusted.join(", "),
+            claimed,
+        })
     }
 }
 
