@@ -14,30 +14,55 @@ pub fn is_plain_relative(name: &str) -> bool {
             .all(|part| matches!(part, Component::Normal(_)))
 }
 
+/// Why a path the evidence names is not read.
+#[derive(Debug, thiserror::Error)]
+pub enum PathError {
+    /// Absolute, empty, or with `.` or `..` components.
+    #[error("path {0:?} is not a plain relative path inside the out directory")]
+    NotPlain(String),
+    /// The out directory itself cannot be resolved.
+    #[error("cannot resolve the out directory: {0}")]
+    OutDir(#[source] std::io::Error),
+    /// The path exists but cannot be resolved (a dangling or looping symlink…).
+    #[error("cannot resolve {name}: {source}")]
+    Resolve {
+        /// The path as the evidence names it.
+        name: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A symlink leads out of the out directory.
+    #[error("path {name} leads outside the out directory (to {}) through a symlink", real.display())]
+    Outside {
+        /// The path as the evidence names it.
+        name: String,
+        /// Where it leads.
+        real: PathBuf,
+    },
+}
+
 /// `out_dir/name`, when `name` is a relative path of plain components (no `..`, no `.`, not
 /// absolute) and, if it exists, does not lead outside `out_dir` through a symlink.
-pub fn resolve(out_dir: &Path, name: &str) -> Result<PathBuf, String> {
+pub fn resolve(out_dir: &Path, name: &str) -> Result<PathBuf, PathError> {
     if !is_plain_relative(name) {
-        return Err(format!(
-            "path {name:?} is not a plain relative path inside the out directory"
-        ));
+        return Err(PathError::NotPlain(name.to_string()));
     }
     let path = out_dir.join(name);
     if std::fs::symlink_metadata(&path).is_err() {
         // Missing: the caller's read reports it; nothing outside is read.
         return Ok(path);
     }
-    let root = out_dir
-        .canonicalize()
-        .map_err(|err| format!("cannot resolve the out directory: {err}"))?;
-    let real = path
-        .canonicalize()
-        .map_err(|err| format!("cannot resolve {name}: {err}"))?;
+    let root = out_dir.canonicalize().map_err(PathError::OutDir)?;
+    let real = path.canonicalize().map_err(|source| PathError::Resolve {
+        name: name.to_string(),
+        source,
+    })?;
     if !real.starts_with(&root) {
-        return Err(format!(
-            "path {name} leads outside the out directory (to {}) through a symlink",
-            real.display()
-        ));
+        return Err(PathError::Outside {
+            name: name.to_string(),
+            real,
+        });
     }
     Ok(path)
 }
@@ -68,6 +93,7 @@ mod tests {
             assert!(resolve(&out, bad).is_err(), "{bad}");
         }
         let err = resolve(&out, "logs/out.log").unwrap_err();
-        assert!(err.contains("through a symlink"), "{err}");
+        assert!(matches!(err, PathError::Outside { .. }), "{err:?}");
+        assert!(err.to_string().contains("through a symlink"), "{err}");
     }
 }

@@ -94,8 +94,8 @@ impl Checker<'_> {
 
     /// A file the evidence names, confined to the out directory, as bytes.
     fn read(&self, name: &str) -> Result<Vec<u8>, Failure> {
-        let path =
-            crate::containment::resolve(self.out_dir, name).map_err(|err| self.fail(name, err))?;
+        let path = crate::containment::resolve(self.out_dir, name)
+            .map_err(|err| self.fail(name, err.to_string()))?;
         std::fs::read(&path).map_err(|err| self.fail(name, format!("cannot read: {err}")))
     }
 }
@@ -108,7 +108,7 @@ pub fn verify(options: &Options) -> Result<Verified, Failure> {
     let statement_bytes = check.read(ATTESTATION_FILE)?;
     let signature = signature(&check, &statement_bytes, &options.trusted)?;
     crate::containment::resolve(check.out_dir, evidence::LEDGER_FILE)
-        .map_err(|err| check.fail(evidence::LEDGER_FILE, err))?;
+        .map_err(|err| check.fail(evidence::LEDGER_FILE, err.to_string()))?;
     let (ledger, head) = evidence::verify_chain(&options.out_dir).map_err(|err| Failure {
         file: match err.line {
             Some(line) => format!("{}:{line}", err.path),
@@ -219,7 +219,7 @@ fn signature(
         };
     }
     let path = crate::containment::resolve(check.out_dir, ENVELOPE_FILE)
-        .map_err(|err| check.fail(ENVELOPE_FILE, err))?;
+        .map_err(|err| check.fail(ENVELOPE_FILE, err.to_string()))?;
     let envelope = dsse::read(&path).map_err(|err| Failure {
         file: path.display().to_string(),
         message: err.to_string(),

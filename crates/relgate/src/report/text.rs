@@ -22,8 +22,8 @@ pub struct LogTail {
 #[derive(Debug, thiserror::Error)]
 pub enum TailError {
     /// The path is not a plain relative path inside the out directory, or leads out of it.
-    #[error("{0}")]
-    Outside(String),
+    #[error(transparent)]
+    Outside(#[from] crate::containment::PathError),
     /// The log cannot be read (missing, a directory, no permission).
     #[error(transparent)]
     Unreadable(#[from] io::Error),

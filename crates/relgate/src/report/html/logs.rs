@@ -64,7 +64,7 @@ pub(super) struct Tail {
 fn read_tail(out_dir: &Path, log: &str) -> Result<Tail, String> {
     // The one reader and confinement of the reports ([`crate::report::text`]).
     let tail = read_log_tail(out_dir, log, TAIL_BYTES).map_err(|err| match err {
-        TailError::Outside(why) => why,
+        TailError::Outside(why) => why.to_string(),
         TailError::Unreadable(err) => format!("cannot read {log}: {err}"),
     })?;
     let (bytes, start, size) = (tail.bytes, tail.start, tail.size);
