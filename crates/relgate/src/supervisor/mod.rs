@@ -321,21 +321,10 @@ impl Supervised {
         } else {
             child::KILL_LIMIT + EXIT_SLACK
         };
-        let deadline = Instant::now() + limit;
-        let exited = ExitWatch::open(process.pid());
-        while !self.stopped() {
-            let process = self.process.as_mut()?;
-            match process.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    // Woken the moment it exits (no fixed sleep per command), and at least every
-                    // STOP_POLL_MS to see whether it was stopped instead.
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    exited.wait(left.min(Duration::from_millis(STOP_POLL_MS as u64)));
-                }
-                Ok(None) => break,
-                Err(_) => return None,
-            }
+        match process.wait_exit(Instant::now() + limit) {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => {}
+            Err(_) => return None,
         }
         self.interfered = true;
         self.seize();
@@ -347,10 +336,7 @@ impl Supervised {
     /// Whether the supervisor is stopped (SIGSTOP from the command, or a tracer): it can then
     /// neither report nor contain anything.
     fn stopped(&self) -> bool {
-        self.process
-            .as_ref()
-            .and_then(|process| tree::state(process.pid()))
-            .is_some_and(|state| matches!(state, 'T' | 't'))
+        self.process.as_ref().is_some_and(pool::Process::stopped)
     }
 
     /// Kills everything below the supervisor from the gate — round after round, while the

@@ -8,11 +8,11 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{ExitWatch, ARG0, ENV_MARKER, EXIT_SLACK};
+use super::{tree, ExitWatch, ARG0, ENV_MARKER, EXIT_SLACK, STOP_POLL_MS};
 
 /// Supervisors waiting for their next command.
 static IDLE: Mutex<Vec<Process>> = Mutex::new(Vec::new());
@@ -87,6 +87,30 @@ impl Process {
             .is_ok_and(|children| children.trim().is_empty())
     }
 
+    /// Whether the supervisor is stopped (SIGSTOP from a command, or a tracer): it can then
+    /// neither report nor contain anything, nor exit.
+    pub(super) fn stopped(&self) -> bool {
+        tree::state(self.pid()).is_some_and(|state| matches!(state, 'T' | 't'))
+    }
+
+    /// Waits for the supervisor to exit (woken the moment it does), looking at least every
+    /// `STOP_POLL_MS` whether it was stopped instead. `Ok(None)` when it did not exit by
+    /// `deadline` or is stopped.
+    pub(super) fn wait_exit(&mut self, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+        let exited = ExitWatch::open(self.pid());
+        while !self.stopped() {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            exited.wait(left.min(Duration::from_millis(STOP_POLL_MS as u64)));
+        }
+        Ok(None)
+    }
+
     /// Keeps the supervisor for the next command.
     pub(super) fn give_back(self) {
         IDLE.lock()
@@ -105,15 +129,9 @@ impl Process {
     /// killed. It has nothing below it.
     fn retire(mut self) {
         self.close();
-        let exited = ExitWatch::open(self.pid());
-        let deadline = Instant::now() + EXIT_SLACK;
-        while Instant::now() < deadline {
-            match self.child.try_wait() {
-                Ok(None) => exited.wait(Duration::from_millis(100)),
-                _ => return,
-            }
+        if !matches!(self.wait_exit(Instant::now() + EXIT_SLACK), Ok(Some(_))) {
+            self.discard();
         }
-        self.discard();
     }
 
     /// Kills and reaps a supervisor that has nothing below it.
