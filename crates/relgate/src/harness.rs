@@ -173,8 +173,11 @@ pub fn run(options: &Options) -> i32 {
         .filter(|trial| !args.is_filtered_out(trial) && !args.is_ignored(trial))
         .map(|trial| trial.name().to_string())
         .collect();
-    let selected_count = in_run.len();
-    let partial = selected_count < total;
+    let selection = Selection {
+        total,
+        selected: in_run.len(),
+    };
+    let partial = selection.is_partial();
     let checks_in_run = shared
         .gate
         .checks()
@@ -230,10 +233,6 @@ pub fn run(options: &Options) -> i32 {
     if list_only {
         return exit_codes::OK;
     }
-    let selection = Selection {
-        total,
-        selected: selected_count,
-    };
     finish_run(
         options,
         &shared,
@@ -337,6 +336,12 @@ struct Selection {
     selected: usize,
 }
 
+impl Selection {
+    fn is_partial(&self) -> bool {
+        self.selected < self.total
+    }
+}
+
 /// After the trials: stops the services, writes their records, and — in one process — makes
 /// the evidence durable, writes the ledger and every report, prints the summary and returns
 /// the exit code (under nextest, `gate report` does that later).
@@ -349,11 +354,6 @@ fn finish_run(
     deferred: Option<crate::atomic::Deferred>,
     selection: Selection,
 ) -> i32 {
-    let Selection {
-        total,
-        selected: selected_count,
-    } = selection;
-    let partial = selected_count < total;
     let run_id = &shared.run_id;
     let service_records = shared.services.stop_all();
     // Every check ran: the supervisors kept for the next one can go.
@@ -404,10 +404,10 @@ fn finish_run(
     {
         eprintln!("warning: cannot print the summary: {err}");
     }
-    if partial {
+    if selection.is_partial() {
         println!(
-            "partial run: {} of {total} cases selected; the verdict covers a partial run and is not a release verdict",
-            selected_count
+            "partial run: {} of {} cases selected; the verdict covers a partial run and is not a release verdict",
+            selection.selected, selection.total
         );
         return if trials_failed {
             exit_codes::NO_GO
