@@ -276,7 +276,7 @@ fn import_tracker(tracker: &std::path::Path, output: Option<&std::path::Path>, f
         }
     }
     let written = match output {
-        Some(path) => relgate::atomic::write(path, imported.toml.as_bytes())
+        Some(path) => relgate::output::atomic::write(path, imported.toml.as_bytes())
             .map(|()| format!(" into {}", path.display()))
             .map_err(|err| format!("cannot write {}: {err}", path.display())),
         None => {
@@ -336,7 +336,7 @@ fn init_gate(gate: &std::path::Path, force: bool) -> i32 {
         return exit_codes::INVALID;
     };
     let text = relgate::init::starter(&file_name.to_string_lossy(), clock::today());
-    if let Err(err) = relgate::atomic::write(gate, text.as_bytes()) {
+    if let Err(err) = relgate::output::atomic::write(gate, text.as_bytes()) {
         eprintln!("error: cannot write {}: {err}", gate.display());
         return exit_codes::INVALID;
     }
@@ -401,7 +401,7 @@ fn setup(
     let step = relgate::setup::Setup::new(&gate, logs, setup_policy(check));
     let statuses = step.ensure(&names, &relgate::setup::announce);
     for status in &statuses {
-        println!("{}", relgate::redaction::redact(&status.describe()));
+        println!("{}", relgate::output::redaction::redact(&status.describe()));
     }
     if statuses.iter().all(relgate::setup::ToolStatus::usable) {
         exit_codes::OK

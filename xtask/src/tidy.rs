@@ -22,16 +22,9 @@ const OVERSIZED: &[(&str, usize)] = &[];
 /// layer or below, never above.
 const LAYERS: &[&[&str]] = &[
     // The shared vocabulary and the primitives everything writes or waits with.
-    &[
-        "model",
-        "atomic",
-        "containment",
-        "interrupt",
-        "cargo_lock",
-        "flock",
-    ],
-    // Every byte written goes through the redactor; the supervisor contains every process.
-    &["redaction", "signing", "supervisor"],
+    &["model", "output", "interrupt", "cargo_lock"],
+    // The supervisor contains every process; signing.
+    &["signing", "supervisor"],
     // The gate file.
     &["spec"],
     // What runs (the plan) and how scanner reports read (pure functions of the spec).

@@ -108,7 +108,7 @@ pub fn write_header(out_dir: &Path, header: &RunHeader) -> std::io::Result<()> {
 /// `write_report` redacts (JSON that redaction would break is refused).
 fn redacted_json(value: &impl serde::Serialize) -> std::io::Result<Vec<u8>> {
     let json = serde_json::to_vec(value).map_err(std::io::Error::other)?;
-    let redacted = match crate::redaction::redact_for(Path::new(JOURNAL_FILE), &json)? {
+    let redacted = match crate::output::redaction::redact_for(Path::new(JOURNAL_FILE), &json)? {
         std::borrow::Cow::Owned(redacted) => Some(redacted),
         std::borrow::Cow::Borrowed(_) => None,
     };

@@ -52,7 +52,7 @@ pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
                     log,
                     "{relative}:{}:{}",
                     index + 1,
-                    crate::redaction::redact(text.trim_end_matches('\r'))
+                    crate::output::redaction::redact(text.trim_end_matches('\r'))
                 )?;
             }
         }
@@ -67,7 +67,7 @@ pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
         drop(log);
         std::fs::remove_file(&part)?;
     } else {
-        crate::atomic::sync_file(log.get_ref())?;
+        crate::output::atomic::sync_file(log.get_ref())?;
         drop(log);
         std::fs::rename(&part, log_path)?;
     }

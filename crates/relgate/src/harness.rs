@@ -29,7 +29,8 @@ mod scheduler;
 mod trials;
 
 use crate::model::{clock, exit_codes};
-use crate::{exec, fragment, nextest, outdir, plan, report, scanning, spec};
+use crate::output::tail;
+use crate::{fragment, nextest, outdir, plan, report, scanning, spec};
 use board::Board;
 use execute::skeleton;
 use scheduler::Scheduler;
@@ -216,7 +217,8 @@ pub fn run(options: &Options) -> i32 {
     }
     let _ = shared.progress.set(Progress::new(style, checks_in_run));
     // One process runs every check: flush to disk once, before the ledger, not per check.
-    let deferred = (options.mode != Mode::Nextest).then(|| crate::atomic::defer(&options.out_dir));
+    let deferred =
+        (options.mode != Mode::Nextest).then(|| crate::output::atomic::defer(&options.out_dir));
     let scheduler = (options.mode != Mode::Nextest && !list_only).then(|| {
         let jobs = args
             .test_threads
@@ -351,7 +353,7 @@ fn finish_run(
     header: RunHeader,
     service_tag: &str,
     trials_failed: bool,
-    deferred: Option<crate::atomic::Deferred>,
+    deferred: Option<crate::output::atomic::Deferred>,
     selection: Selection,
 ) -> i32 {
     let run_id = &shared.run_id;
@@ -374,7 +376,7 @@ fn finish_run(
         };
     }
 
-    if let Some(Err(err)) = deferred.map(crate::atomic::Deferred::sync) {
+    if let Some(Err(err)) = deferred.map(crate::output::atomic::Deferred::sync) {
         eprintln!(
             "error: cannot make the evidence in {} durable: {err}",
             options.out_dir.display()
@@ -736,8 +738,8 @@ fn failure_text(out_dir: &Path, record: &CheckRecord) -> String {
     }
     if let (Some(log), Some(sha256)) = (&record.log, &record.sha256) {
         // The one tail reader the reports use: only inside the out directory.
-        let tail = report::text::read_log_tail(out_dir, log, exec::TAIL_BYTES)
-            .map(|tail| exec::tail_text(&tail.bytes, 20))
+        let tail = report::text::read_log_tail(out_dir, log, tail::TAIL_BYTES)
+            .map(|tail| tail::tail_text(&tail.bytes, 20))
             .unwrap_or_else(|err| format!("(log unavailable: {err})"));
         text.push_str(&format!(
             "\n--- last lines of {} ({} bytes, sha256 {sha256}) ---\n{}",
@@ -764,7 +766,7 @@ fn refuse_recursion(gate_path: &Path) -> Option<i32> {
     );
     eprintln!("error: {message}");
     if let Ok(marker) = std::env::var(ENV_RECURSION_MARKER) {
-        let _ = crate::atomic::write(Path::new(&marker), message.as_bytes());
+        let _ = crate::output::atomic::write(Path::new(&marker), message.as_bytes());
     }
     Some(exit_codes::INVALID)
 }

@@ -7,12 +7,9 @@
 //! from evidence.
 #![deny(missing_docs)]
 
-pub mod atomic;
 pub mod cargo_lock;
-pub mod containment;
 pub mod evidence;
 pub mod exec;
-pub mod flock;
 pub mod fragment;
 pub mod grep;
 pub mod harness;
@@ -22,10 +19,10 @@ pub mod interrupt;
 pub mod model;
 pub mod nextest;
 pub mod outdir;
+pub mod output;
 pub mod plan;
 pub mod probes;
 pub mod progress;
-pub mod redaction;
 pub mod report;
 pub mod scan;
 pub mod scanning;

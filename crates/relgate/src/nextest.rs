@@ -22,8 +22,8 @@ use std::io;
 use std::path::Path;
 
 use crate::evidence::CheckRecord;
-use crate::flock::FileLock;
 use crate::fragment;
+use crate::output::flock::FileLock;
 use crate::spec::{Check, Gate};
 
 /// What runs a check once its dependencies' records are known: it decides blocked or not,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::flock::FileLock;
+use crate::output::flock::FileLock;
 
 /// Marker file that says an out directory was made by relgate and may be cleaned by it.
 pub const OUT_MARKER: &str = ".relgate-out";
@@ -239,7 +239,7 @@ pub fn acquire(
         }
     }
     let marker = out_dir.join(OUT_MARKER);
-    crate::atomic::write(
+    crate::output::atomic::write(
         &marker,
         b"made by relgate; `cargo xtask gate` rewrites this directory\n",
     )

@@ -162,7 +162,7 @@ impl Progress {
         if self.shared.style == Style::Plain {
             let why = match outcome {
                 Outcome::Pass => String::new(),
-                _ => format!(": {}", crate::redaction::redact(message)),
+                _ => format!(": {}", crate::output::redaction::redact(message)),
             };
             let line = format!(
                 "[{} {:>3}/{}] {} {name}{took}{why}",

@@ -122,14 +122,15 @@ pub fn judge(
     // Raw secrets out (gitleaks' Secret/Match, SARIF snippets), then the built-in rules over
     // every line, which also covers a report that is not JSON.
     let mut stored = Vec::with_capacity(bytes.len());
-    let mut lines = crate::redaction::LineRedactor::new();
+    let mut lines = crate::output::redaction::LineRedactor::new();
     let mut sink = |chunk: &[u8]| {
         stored.extend_from_slice(chunk);
         Ok(())
     };
     let _ = lines.push(&scan::redact_report(scan.format, &bytes), &mut sink);
     let _ = lines.finish(&mut sink);
-    let (report, report_sha256) = match crate::redaction::write_report(report_path, &stored) {
+    let (report, report_sha256) = match crate::output::redaction::write_report(report_path, &stored)
+    {
         Ok(()) => (
             Some(relative.to_string()),
             Some(crate::model::digest::sha256_hex(&stored)),
@@ -139,17 +140,17 @@ pub fn judge(
     let mut judged = match scan::parse(scan.format, &bytes, &scan.overrides) {
         Err(ScanError::Unavailable(why)) => fail(format!(
             "scanner unavailable: {} ({exit}); no findings can be claimed without a report",
-            crate::redaction::redact(&why)
+            crate::output::redaction::redact(&why)
         )),
         Err(ScanError::Malformed(why)) => fail(format!(
             "unparseable {format} report {relative}: {} ({exit})",
-            crate::redaction::redact(&why)
+            crate::output::redaction::redact(&why)
         )),
         Ok(mut findings) => {
             for finding in &mut findings {
-                finding.title = crate::redaction::redact(&finding.title).into_owned();
+                finding.title = crate::output::redaction::redact(&finding.title).into_owned();
                 if let Some(location) = &mut finding.location {
-                    *location = crate::redaction::redact(location).into_owned();
+                    *location = crate::output::redaction::redact(location).into_owned();
                 }
             }
             Judged {

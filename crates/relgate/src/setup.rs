@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::exec::{self, ExecRequest, ExecResult};
-use crate::flock::FileLock;
+use crate::output::flock::FileLock;
 use crate::spec::{format_duration, Gate, Tool};
 
 /// How long a probe may run.
@@ -302,7 +302,7 @@ pub fn tools_of_trials(gate: &Gate, in_run: &HashSet<String>) -> Vec<String> {
 
 /// Prints a line of the setup step to stderr, redacted.
 pub fn announce(line: &str) {
-    eprintln!("{}", crate::redaction::redact(line));
+    eprintln!("{}", crate::output::redaction::redact(line));
 }
 
 /// Where the setup step writes its logs and locks: `setup/` of the out directory.

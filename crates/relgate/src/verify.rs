@@ -3,7 +3,7 @@
 //!
 //! In order: the DSSE envelope against the trusted keys (its payload must be exactly the
 //! attestation in the out directory); the ledger's hash chain and every log and stored report it
-//! names (paths confined to the out directory, [`crate::containment`]); the statement's ledger
+//! names (paths confined to the out directory, [`crate::output::containment`]); the statement's ledger
 //! head and record count; its predicate, recomputed from the ledger by the function that wrote
 //! it ([`attestation::predicate`]); its subjects (every report, the ledger, the gate copy and
 //! every evidence file the ledger names, each with the right digest; none missing); the verdict,
@@ -94,7 +94,7 @@ impl Checker<'_> {
 
     /// A file the evidence names, confined to the out directory, as bytes.
     fn read(&self, name: &str) -> Result<Vec<u8>, Failure> {
-        let path = crate::containment::resolve(self.out_dir, name)
+        let path = crate::output::containment::resolve(self.out_dir, name)
             .map_err(|err| self.fail(name, err.to_string()))?;
         std::fs::read(&path).map_err(|err| self.fail(name, format!("cannot read: {err}")))
     }
@@ -107,7 +107,7 @@ pub fn verify(options: &Options) -> Result<Verified, Failure> {
     };
     let statement_bytes = check.read(ATTESTATION_FILE)?;
     let signature = signature(&check, &statement_bytes, &options.trusted)?;
-    crate::containment::resolve(check.out_dir, evidence::LEDGER_FILE)
+    crate::output::containment::resolve(check.out_dir, evidence::LEDGER_FILE)
         .map_err(|err| check.fail(evidence::LEDGER_FILE, err.to_string()))?;
     let (ledger, head) = evidence::verify_chain(&options.out_dir).map_err(|err| Failure {
         file: match err.line {
@@ -218,7 +218,7 @@ fn signature(
             ))
         };
     }
-    let path = crate::containment::resolve(check.out_dir, ENVELOPE_FILE)
+    let path = crate::output::containment::resolve(check.out_dir, ENVELOPE_FILE)
         .map_err(|err| check.fail(ENVELOPE_FILE, err.to_string()))?;
     let envelope = dsse::read(&path).map_err(|err| Failure {
         file: path.display().to_string(),
@@ -273,7 +273,7 @@ fn subjects(
                 format!("a subject lacks a name or a sha256 digest: {subject}"),
             ));
         };
-        let path = crate::containment::resolve(check.out_dir, name)
+        let path = crate::output::containment::resolve(check.out_dir, name)
             .map_err(|err| check.fail(ATTESTATION_FILE, format!("subject {err}")))?;
         let (actual, _) = sha256_file(&path)
             .map_err(|err| check.fail(name, format!("subject of {ATTESTATION_FILE}: {err}")))?;
@@ -430,7 +430,7 @@ fn recompute(
     let now = listed.first().map_or("", |record| record.started.as_str());
     let checklist: Vec<CheckRecord> = crate::report::checklist_records(gate, &verdict, now)
         .iter()
-        .map(crate::redaction::redacted)
+        .map(crate::output::redaction::redacted)
         .collect();
     compare("checklist", to_value(&checklist), to_value(&listed))?;
     // The ledger's order is the gate's: checks first, then the checklist.
@@ -481,7 +481,7 @@ fn reports(
     for (name, expected) in &texts {
         let actual = check.read(name)?;
         // Compared as written: `write_report` redacts every report once more on its way out.
-        let expected = crate::redaction::redact(expected);
+        let expected = crate::output::redaction::redact(expected);
         if actual != expected.as_bytes() {
             let actual = String::from_utf8_lossy(&actual);
             let line = actual
@@ -501,9 +501,9 @@ fn reports(
         .map_err(|err| check.fail(name, format!("not JSON: {err}")))?;
     // As `sarif::write` writes it: strings redacted, then the text once more.
     let mut expected = crate::report::sarif::render(gate, ledger);
-    crate::redaction::redact_json(&mut expected);
+    crate::output::redaction::redact_json(&mut expected);
     let text = serde_json::to_string_pretty(&expected).expect("a JSON value serializes");
-    let expected: Value = serde_json::from_str(&crate::redaction::redact(&text))
+    let expected: Value = serde_json::from_str(&crate::output::redaction::redact(&text))
         .map_err(|err| check.fail(name, format!("the re-rendered report is not JSON: {err}")))?;
     if let Some(difference) = first_difference(
         &without_locations(actual),

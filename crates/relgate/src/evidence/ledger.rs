@@ -111,7 +111,7 @@ impl Ledger {
             };
             // Redacted before it is hashed, so the chain is the chain of what is written.
             let text = serde_json::to_string(&line).expect("ledger records serialize");
-            let text = crate::redaction::redact(&text);
+            let text = crate::output::redaction::redact(&text);
             let hash = sha256_hex(text.as_bytes());
             out.push_str(&text);
             out.push('\n');
@@ -134,7 +134,7 @@ impl Ledger {
     pub fn write_with_head(&self, out_dir: &Path) -> std::io::Result<(PathBuf, String)> {
         let path = out_dir.join(LEDGER_FILE);
         let (text, head) = self.to_jsonl_and_head();
-        crate::redaction::write_report(&path, text.as_bytes())?;
+        crate::output::redaction::write_report(&path, text.as_bytes())?;
         Ok((path, head))
     }
 }
@@ -323,7 +323,7 @@ fn verify_log(
     recorded: &str,
     recorded_bytes: Option<u64>,
 ) -> Result<(), (VerifyErrorKind, String)> {
-    let path = crate::containment::resolve(out_dir, log).map_err(|err| {
+    let path = crate::output::containment::resolve(out_dir, log).map_err(|err| {
         (
             VerifyErrorKind::OutsideOutDir,
             format!("log {log} of {name}: {err}"),

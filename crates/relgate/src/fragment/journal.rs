@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::GENESIS;
-use crate::flock::{open_lock_file, Locked};
 use crate::model::digest::sha256_hex;
+use crate::output::flock::{open_lock_file, Locked};
 
 /// The journal file inside a run's fragment directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -283,7 +283,7 @@ impl Journal<'_> {
         line.extend_from_slice(b"}\n");
         // One write: a process killed here leaves the line whole or absent.
         self.file.write_all_at(&line, self.state.len)?;
-        crate::atomic::sync_data(self.file)?;
+        crate::output::atomic::sync_data(self.file)?;
         self.state.head = sha256_hex(&line[..line.len() - 1]);
         self.state
             .names

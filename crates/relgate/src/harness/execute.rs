@@ -72,11 +72,11 @@ impl RunState {
         record.ended = clock::format_timestamp(clock::now());
         record.duration_ms = run.duration.as_millis() as u64;
         record.timed_out = run.timed_out;
-        let text = crate::redaction::redact(&probes::log_text(probe, &run)).into_owned();
+        let text = crate::output::redaction::redact(&probes::log_text(probe, &run)).into_owned();
         let written = if text.is_empty() {
             Ok(())
         } else {
-            crate::redaction::write_report(log_path, text.as_bytes())
+            crate::output::redaction::write_report(log_path, text.as_bytes())
         };
         match written {
             Ok(()) => {
@@ -257,7 +257,7 @@ impl RunState {
         // The evidence holds the command as run, minus credentials in URLs or literal tokens.
         record.argv = argv
             .iter()
-            .map(|arg| crate::redaction::redact(&service::redact_urls(arg)).into_owned())
+            .map(|arg| crate::output::redaction::redact(&service::redact_urls(arg)).into_owned())
             .collect();
         record.cwd = command.cwd.display().to_string();
         record.notes = notes;

@@ -18,7 +18,7 @@ pub(super) fn build(shared: &Arc<RunState>, packets: &[String]) -> Vec<Trial> {
             let name = check.name();
             let (packet_id, check_id) = (packet.id.clone(), check.id.clone());
             trials.push(Trial::ignorable_test(name, move || {
-                crate::redaction::trial_result(state.check_trial(&packet_id, &check_id))
+                crate::output::redaction::trial_result(state.check_trial(&packet_id, &check_id))
             }));
         }
         for check in &packet.checks {
@@ -28,7 +28,9 @@ pub(super) fn build(shared: &Arc<RunState>, packets: &[String]) -> Vec<Trial> {
                 let (packet_id, check_id, case) =
                     (packet.id.clone(), check.id.clone(), case.clone());
                 trials.push(Trial::ignorable_test(name, move || {
-                    crate::redaction::trial_result(state.case_trial(&packet_id, &check_id, &case))
+                    crate::output::redaction::trial_result(
+                        state.case_trial(&packet_id, &check_id, &case),
+                    )
                 }));
             }
         }
@@ -37,7 +39,7 @@ pub(super) fn build(shared: &Arc<RunState>, packets: &[String]) -> Vec<Trial> {
             let name = packet.checklist_name(item);
             let (packet_id, slug) = (packet.id.clone(), item.slug.clone());
             trials.push(Trial::ignorable_test(name, move || {
-                crate::redaction::trial_result(state.checklist_trial(&packet_id, &slug))
+                crate::output::redaction::trial_result(state.checklist_trial(&packet_id, &slug))
             }));
         }
     }

@@ -66,7 +66,7 @@ pub(super) fn decode(bytes: &[u8], notes: &mut Vec<Note>) -> Result<Vec<String>,
 /// unredacted).
 fn mask_secrets(lines: &mut [String], notes: &mut Vec<Note>) {
     let joined = lines.join("\n");
-    let masked = crate::redaction::redact(&joined);
+    let masked = crate::output::redaction::redact(&joined);
     if masked == joined {
         return;
     }
@@ -77,7 +77,7 @@ fn mask_secrets(lines: &mut [String], notes: &mut Vec<Note>) {
     for (index, line) in lines.iter_mut().enumerate() {
         let new = match whole {
             true => masked[index].to_string(),
-            false => crate::redaction::redact(line).into_owned(),
+            false => crate::output::redaction::redact(line).into_owned(),
         };
         if new != *line {
             *line = new;

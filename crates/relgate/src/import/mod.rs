@@ -267,7 +267,7 @@ impl<'a> Importer<'a> {
 
     fn note(&mut self, level: NoteLevel, line: Option<usize>, message: impl Into<String>) {
         // Notes quote the tracker, whose text may hold a secret once Markdown is cleaned up.
-        let message = crate::redaction::redact(&message.into()).into_owned();
+        let message = crate::output::redaction::redact(&message.into()).into_owned();
         self.notes.push(Note {
             level,
             line,

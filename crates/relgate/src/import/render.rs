@@ -86,7 +86,7 @@ impl Importer<'_> {
             let _ = writeln!(
                 out,
                 "# {line}: the tracker writes this id `{}`",
-                comment_text(&crate::redaction::redact(written))
+                comment_text(&crate::output::redaction::redact(written))
             );
         }
         if let Some(title) = &packet.title {
@@ -125,7 +125,7 @@ impl Importer<'_> {
                 let _ = writeln!(
                     out,
                     "# {line}: on the board (a hand claim, not evidence): {}",
-                    comment_text(&crate::redaction::redact(&columns.join("; ")))
+                    comment_text(&crate::output::redaction::redact(&columns.join("; ")))
                 );
             }
         }
@@ -145,7 +145,7 @@ impl Importer<'_> {
                     self.source_line(out, "  ", *detail);
                 }
                 // Masked before comparing: two items may differ only in a secret.
-                let mut text = crate::redaction::redact(&item.text).into_owned();
+                let mut text = crate::output::redaction::redact(&item.text).into_owned();
                 let slug = loader_slug(&text);
                 if slug.is_empty() || slugs.contains(&slug) {
                     text = format!("{text} (line {})", item.line);

@@ -249,12 +249,12 @@ pub(super) fn line_list(lines: &[usize]) -> String {
 pub(super) fn quote(text: &str) -> String {
     // The lines were masked as read, but Markdown clean-up (`__`, `**`, links) can join a
     // secret back together: every string written is masked again.
-    toml::Value::String(crate::redaction::redact(text).into_owned()).to_string()
+    toml::Value::String(crate::output::redaction::redact(text).into_owned()).to_string()
 }
 
 /// Whether the redactor would change `id`: such an id cannot be a test name.
 pub(super) fn looks_secret(id: &str) -> bool {
-    crate::redaction::redact(id) != id
+    crate::output::redaction::redact(id) != id
 }
 
 /// Text made safe for a TOML comment: control characters other than tab are not allowed.

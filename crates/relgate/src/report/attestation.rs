@@ -271,7 +271,7 @@ pub fn write_with_head(
         .expect("a JSON value serializes");
     text.push('\n');
     // The bytes written are the bytes signed.
-    let text = crate::redaction::write_report_returning(&path, text.as_bytes())?;
+    let text = crate::output::redaction::write_report_returning(&path, text.as_bytes())?;
     let mut written = vec![path];
     let envelope = out_dir.join(dsse::ENVELOPE_FILE);
     match crate::signing::installed() {
@@ -291,7 +291,7 @@ fn store_gate(gate: &Gate, out_dir: &Path) -> std::io::Result<Option<String>> {
         .ok()
         .filter(|bytes| sha256_hex(bytes) == gate.sha256)
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|text| crate::redaction::redact(text) == text.as_str())
+        .filter(|text| crate::output::redaction::redact(text) == text.as_str())
         // TOML escapes (`\u0067hp_…`) hide a secret from the raw text: the parsed gate must be
         // unchanged by the redactor too.
         .filter(|text| {
@@ -301,7 +301,7 @@ fn store_gate(gate: &Gate, out_dir: &Path) -> std::io::Result<Option<String>> {
         });
     match text {
         Some(text) => {
-            crate::redaction::write_report(&copy, text.as_bytes())?;
+            crate::output::redaction::write_report(&copy, text.as_bytes())?;
             Ok(Some(GATE_COPY.to_string()))
         }
         None => {

@@ -159,8 +159,8 @@ pub fn announce(
     for mut annotation in annotations(view, sarif) {
         // Redacted before encoding: `%0A` would hide a line structure (a key block) from the
         // redactor of the terminal.
-        annotation.title = crate::redaction::redact(&annotation.title).into_owned();
-        annotation.message = crate::redaction::redact(&annotation.message).into_owned();
+        annotation.title = crate::output::redaction::redact(&annotation.title).into_owned();
+        annotation.message = crate::output::redaction::redact(&annotation.message).into_owned();
         writeln!(out, "{}", annotation.to_workflow_command())?;
     }
     if let Some(summary) = env("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()) {
@@ -168,7 +168,8 @@ pub fn announce(
             .create(true)
             .append(true)
             .open(&summary)?;
-        let mut text = crate::redaction::redact(&super::tracker::summary_view(view)).into_owned();
+        let mut text =
+            crate::output::redaction::redact(&super::tracker::summary_view(view)).into_owned();
         text.push('\n');
         file.write_all(text.as_bytes())?;
     }

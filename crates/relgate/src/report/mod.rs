@@ -27,7 +27,7 @@ use crate::evidence::{CheckRecord, Decision, Ledger, Record, RunHeader, ServiceR
 use crate::fragment;
 use crate::model::clock;
 use crate::model::exit_codes;
-use crate::redaction::redacted;
+use crate::output::redaction::redacted;
 use crate::spec::Gate;
 use crate::verdict::{self, Verdict};
 

@@ -18,7 +18,7 @@ pub fn print_summary(
     finished: &Finished,
     out_dir: &Path,
 ) -> std::io::Result<()> {
-    let mut out = crate::redaction::Writer::new(out);
+    let mut out = crate::output::redaction::Writer::new(out);
     let gate = &crate::spec::redacted_gate(gate);
     let view =
         ReportView::new(gate, &finished.ledger, out_dir).with_triage(&finished.verdict.triage);

@@ -1,7 +1,7 @@
 //! What the reports quote from the out directory besides the ledger: the end of a log. One
 //! reader for every writer (JUnit's failure text, the HTML page's excerpts), each with its own
 //! limit, and one confinement: a log path the evidence names is read only through
-//! [`crate::containment::resolve`], so a forged record cannot pull `../../etc/passwd` or a
+//! [`crate::output::containment::resolve`], so a forged record cannot pull `../../etc/passwd` or a
 //! symlink out of the out directory into a published report.
 
 use std::io;
@@ -23,7 +23,7 @@ pub struct LogTail {
 pub enum TailError {
     /// The path is not a plain relative path inside the out directory, or leads out of it.
     #[error(transparent)]
-    Outside(#[from] crate::containment::PathError),
+    Outside(#[from] crate::output::containment::PathError),
     /// The log cannot be read (missing, a directory, no permission).
     #[error(transparent)]
     Unreadable(#[from] io::Error),
@@ -32,9 +32,9 @@ pub enum TailError {
 /// The last `max_bytes` bytes of the log `log` (a path relative to `out_dir`, as the ledger
 /// names it).
 pub fn read_log_tail(out_dir: &Path, log: &str, max_bytes: usize) -> Result<LogTail, TailError> {
-    let path = crate::containment::resolve(out_dir, log).map_err(TailError::Outside)?;
+    let path = crate::output::containment::resolve(out_dir, log).map_err(TailError::Outside)?;
     let size = std::fs::metadata(&path)?.len();
-    let bytes = crate::exec::read_tail(&path, max_bytes)?;
+    let bytes = crate::output::tail::read_tail(&path, max_bytes)?;
     let start = size.saturating_sub(u64::try_from(max_bytes).unwrap_or(u64::MAX));
     Ok(LogTail { bytes, size, start })
 }

@@ -63,10 +63,10 @@ pub fn summary_view(view: &ReportView<'_>) -> String {
 }
 
 /// Renders and writes `out_dir/tracker.md` redacted and atomically
-/// ([`crate::redaction::write_report`]); returns its path.
+/// ([`crate::output::redaction::write_report`]); returns its path.
 pub fn write_view(view: &ReportView<'_>) -> std::io::Result<PathBuf> {
     let path = view.out_dir.join(TRACKER_FILE);
-    crate::redaction::write_report(&path, render_view(view).as_bytes())?;
+    crate::output::redaction::write_report(&path, render_view(view).as_bytes())?;
     Ok(path)
 }
 

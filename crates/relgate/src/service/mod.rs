@@ -448,7 +448,7 @@ fn append_log(path: &Path, line: &str) {
         .append(true)
         .open(path)
     {
-        let _ = file.write_all(crate::redaction::redact(line).as_bytes());
+        let _ = file.write_all(crate::output::redaction::redact(line).as_bytes());
     }
 }
 

@@ -12,7 +12,7 @@ use regex::Regex;
 use super::error::{ReadyFailure, StartError};
 use super::ready::{http_ready, tcp_ready};
 use super::{interpolate, Endpoint, Handle, POLL, STOP_GRACE};
-use crate::exec;
+use crate::output::tail;
 use crate::spec::{self, ProcessSpec, ReadyProbe, Service};
 use crate::supervisor::{Launch, Supervised};
 
@@ -81,8 +81,8 @@ pub(super) fn start_process(
         Ok(endpoint) => Ok((endpoint, Handle::Process(handle), None)),
         Err(why) => {
             stop_process(&mut handle);
-            let tail = exec::read_tail(log_path, 4096)
-                .map(|bytes| exec::tail_text(&bytes, 15))
+            let tail = tail::read_tail(log_path, 4096)
+                .map(|bytes| tail::tail_text(&bytes, 15))
                 .unwrap_or_default();
             let tail = (!tail.trim().is_empty()).then(|| tail.trim_end().to_string());
             Err(StartError::NotReady { why, tail })
@@ -166,7 +166,7 @@ fn pump_log(
     let mut line = Vec::new();
     let mut found = false;
     // The same line redactor as checks' logs: key blocks across lines, long lines carried over.
-    let mut redactor = crate::redaction::LineRedactor::new();
+    let mut redactor = crate::output::redaction::LineRedactor::new();
     loop {
         line.clear();
         // Lines are bounded so that a service printing without newlines cannot grow memory.

@@ -73,13 +73,13 @@ pub fn write(statement: &[u8], signer: &RunSigner, out_dir: &Path) -> std::io::R
     text.push('\n');
     // Base64 and a fingerprint: nothing for the redactor. Should a rule ever match, a masked
     // envelope would be a broken one: refuse rather than write it.
-    if let std::borrow::Cow::Owned(_) = crate::redaction::redact_bytes(text.as_bytes()) {
+    if let std::borrow::Cow::Owned(_) = crate::output::redaction::redact_bytes(text.as_bytes()) {
         return Err(std::io::Error::other(format!(
             "{}: the redactor would alter the signed envelope; not written",
             path.display()
         )));
     }
-    crate::redaction::write_report(&path, text.as_bytes())?;
+    crate::output::redaction::write_report(&path, text.as_bytes())?;
     Ok(path)
 }
 

@@ -88,15 +88,17 @@ impl RunSigner {
         // The body lines, not the armor: a registered BEGIN line would be masked before the
         // redactor's private-key block rule could see it in another key's output.
         for line in text.lines().filter(|line| !line.contains("-----")) {
-            crate::redaction::register_secret(line);
+            crate::output::redaction::register_secret(line);
         }
         let key = parse_private(&text).map_err(|problem| KeyError::Invalid {
             path: path.to_path_buf(),
             problem,
         })?;
         let seed = key.to_bytes();
-        crate::redaction::register_secret(&base64::engine::general_purpose::STANDARD.encode(seed));
-        crate::redaction::register_secret(&hex::encode(seed));
+        crate::output::redaction::register_secret(
+            &base64::engine::general_purpose::STANDARD.encode(seed),
+        );
+        crate::output::redaction::register_secret(&hex::encode(seed));
         Ok(RunSigner::new(key))
     }
 

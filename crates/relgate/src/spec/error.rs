@@ -68,13 +68,17 @@ impl fmt::Display for SpecError {
         // Messages may quote the gate file (a command, a value): redacted like every output,
         // then shortened (a megabyte value is not echoed back whole; shortening first would
         // leave a cut secret the redactor no longer recognises).
-        let shown = |text: &str| shorten_quoted(&crate::redaction::redact(text));
+        let shown = |text: &str| shorten_quoted(&crate::output::redaction::redact(text));
         write!(f, ": {}", shown(&self.message))?;
         if let Some(key) = &self.key {
             // Say the key unless the message already names it whole.
             if !self.message.contains(&format!("`{key}`")) {
                 // A syntax error's key is whatever stands before `=`: maybe a megabyte.
-                write!(f, " (key `{}`)", shorten(&crate::redaction::redact(key)))?;
+                write!(
+                    f,
+                    " (key `{}`)",
+                    shorten(&crate::output::redaction::redact(key))
+                )?;
             }
         }
         if let Some(hint) = &self.hint {

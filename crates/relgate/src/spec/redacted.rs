@@ -4,7 +4,7 @@
 //! derived from redacted text.
 
 use super::{CheckKind, CommandSpec, Gate, Satisfaction, ServiceKind};
-use crate::redaction::{is_secret_name, redact, register_secret};
+use crate::output::redaction::{is_secret_name, redact, register_secret};
 
 /// Registers the value of every `env` entry of the gate's checks and services whose name
 /// looks secret ([`is_secret_name`]), so it is masked wherever it shows up. Values that are

@@ -18,7 +18,7 @@ impl Context<'_> {
         key: &str,
         name: &str,
     ) -> Result<(), SpecError> {
-        if crate::redaction::redact(name) == name {
+        if crate::output::redaction::redact(name) == name {
             return Ok(());
         }
         let mut error = self.error(

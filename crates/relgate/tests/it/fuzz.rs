@@ -28,7 +28,7 @@ use crate::support::fuzz::{cases, corpus, generate, timed, Entry, Gen};
 use relgate::evidence::{self, LEDGER_FILE};
 use relgate::import::{self, ImportError};
 use relgate::model::digest::sha256_hex;
-use relgate::redaction;
+use relgate::output::redaction;
 use relgate::scan::{self, Format, Overrides, ScanError};
 use relgate::spec::{self, SpecError, SpecErrorKind};
 

@@ -79,7 +79,7 @@ fn read_tail(out_dir: &Path, log: &str) -> Result<Tail, String> {
     let skipped = lines.len().saturating_sub(TAIL_LINES);
     let text = lines[skipped..].concat();
     Ok(Tail {
-        text: crate::redaction::redact(&text).into_owned(),
+        text: crate::output::redaction::redact(&text).into_owned(),
         cut: start > 0 || skipped > 0,
         size,
     })
@@ -122,7 +122,7 @@ pub(super) fn log_ref(log: &str, bytes: u64, sha256: Option<&str>) -> String {
 
 /// A link to a file of the out directory, relative to the page (which lives there too).
 pub(super) fn file_link(path: &str) -> String {
-    let inside = crate::containment::is_plain_relative(path);
+    let inside = crate::output::containment::is_plain_relative(path);
     if !inside {
         return code(path);
     }

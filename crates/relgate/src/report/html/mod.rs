@@ -3,7 +3,7 @@
 //! Like [`super::tracker`], titles, checklist texts, dependencies, people and commands as
 //! written come from the gate and every fact comes from the ledger; in addition the page shows
 //! the tail of each log, read from the out directory (already redacted by the runner, and
-//! passed through [`crate::redaction::redact`] once more). The page loads nothing: styles are
+//! passed through [`crate::output::redaction::redact`] once more). The page loads nothing: styles are
 //! inline, the packet graph is an inline SVG drawn here, expandable parts are `<details>`, there
 //! is no script, and a Content-Security-Policy forbids every fetch. Every string is escaped
 //! with [`escape`].
@@ -75,11 +75,11 @@ pub fn render_view(view: &ReportView<'_>) -> String {
     out
 }
 
-/// Renders ([`render_view`]) and writes `out_dir/report.html` redacted and atomically ([`crate::redaction::write_report`]); returns its
+/// Renders ([`render_view`]) and writes `out_dir/report.html` redacted and atomically ([`crate::output::redaction::write_report`]); returns its
 /// path.
 pub fn write_view(view: &ReportView<'_>) -> std::io::Result<PathBuf> {
     let path = view.out_dir.join(HTML_FILE);
-    crate::redaction::write_report(&path, render_view(view).as_bytes())?;
+    crate::output::redaction::write_report(&path, render_view(view).as_bytes())?;
     Ok(path)
 }
 

@@ -22,8 +22,8 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 use super::text::{read_log_tail, TailError};
 use super::view::ReportView;
 use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Outcome, RunHeader, VerdictRecord};
-use crate::exec;
 use crate::model::clock;
+use crate::output::tail;
 use crate::spec::Gate;
 use crate::verdict::{Triage, Verdict};
 
@@ -188,7 +188,7 @@ pub fn write_view(view: &ReportView<'_>) -> std::io::Result<PathBuf> {
 
 fn write_rendered(out_dir: &Path, xml: &str) -> std::io::Result<PathBuf> {
     let path = out_dir.join(JUNIT_FILE);
-    crate::redaction::write_report(&path, xml.as_bytes())?;
+    crate::output::redaction::write_report(&path, xml.as_bytes())?;
     Ok(path)
 }
 
@@ -472,8 +472,8 @@ fn details(record: &CheckRecord, out_dir: &Path) -> String {
     // Records can come from fragment files that a check's command could have written; a log
     // path leaving the out directory (or a symlink out of it) must not pull another file into a
     // published report.
-    let tail = match read_log_tail(out_dir, log, exec::TAIL_BYTES) {
-        Ok(tail) => exec::tail_text(&tail.bytes, TAIL_LINES),
+    let tail = match read_log_tail(out_dir, log, tail::TAIL_BYTES) {
+        Ok(tail) => tail::tail_text(&tail.bytes, TAIL_LINES),
         Err(TailError::Outside(_)) => {
             "log unavailable: the path leaves the out directory".to_string()
         }

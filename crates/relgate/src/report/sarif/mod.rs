@@ -144,17 +144,17 @@ pub fn render_with(gate: &Gate, ledger: &Ledger, tree: &SourceTree) -> Value {
 
 /// Renders the view's gate and ledger (with [`SourceTree::read`]), redacts and writes
 /// `out_dir/report.sarif` atomically
-/// ([`crate::redaction::write_report`]); returns its path and the redacted document.
+/// ([`crate::output::redaction::write_report`]); returns its path and the redacted document.
 pub fn write_view(view: &ReportView<'_>) -> std::io::Result<(PathBuf, Value)> {
     let path = view.out_dir.join(SARIF_FILE);
     let tree = SourceTree::read(view.gate);
     let mut document = render_with(view.gate, view.ledger, &tree);
     // Every string redacted (the gate's own commands and titles included), so the document
     // returned for the CI annotations is the one on disk.
-    crate::redaction::redact_json(&mut document);
+    crate::output::redaction::redact_json(&mut document);
     let mut text = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
     text.push('\n');
-    crate::redaction::write_report(&path, text.as_bytes())?;
+    crate::output::redaction::write_report(&path, text.as_bytes())?;
     Ok((path, document))
 }
 

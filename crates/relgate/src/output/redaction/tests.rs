@@ -579,7 +579,7 @@ fn only_the_redactor_writes_files() {
         // write_report itself; the out-directory and recursion markers (constant texts).
         (
             "atomic::write(",
-            &["redaction.rs", "harness.rs", "outdir.rs"],
+            &["output/redaction.rs", "harness.rs", "outdir.rs"],
         ),
         // Logs streamed through a LineRedactor (exec, service) or `redact` (grep).
         (
@@ -595,7 +595,7 @@ fn only_the_redactor_writes_files() {
                 "report/ci.rs",
                 "service/mod.rs",
                 "cargo_lock.rs",
-                "flock.rs",
+                "output/flock.rs",
             ],
         ),
         ("fs::write(", &[]),

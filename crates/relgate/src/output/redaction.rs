@@ -115,13 +115,13 @@ where
 /// atomically. A JSON file (`.json`, `.sarif`, `.jsonl`) whose redaction would no longer parse
 /// is refused rather than written broken.
 pub fn write_report(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::atomic::write(path, &redact_for(path, bytes)?)
+    crate::output::atomic::write(path, &redact_for(path, bytes)?)
 }
 
 /// [`write_report`], returning the bytes written (to sign exactly them).
 pub fn write_report_returning(path: &Path, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let redacted = redact_for(path, bytes)?.into_owned();
-    crate::atomic::write(path, &redacted)?;
+    crate::output::atomic::write(path, &redacted)?;
     Ok(redacted)
 }
 
