@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::evidence::Outcome;
+use crate::model::clock::human_duration;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +154,7 @@ impl Progress {
         let took = state
             .running
             .remove(name)
-            .map(|start| format!(" in {}", human(start.elapsed())))
+            .map(|start| format!(" in {}", human_duration(start.elapsed())))
             .unwrap_or_default();
         state.done += 1;
         if outcome.is_failure() {
@@ -244,7 +245,7 @@ fn running_list(state: &State, limit: usize) -> String {
     let shown: Vec<String> = running
         .iter()
         .take(limit)
-        .map(|(name, took)| format!("{name} {}", human(*took)))
+        .map(|(name, took)| format!("{name} {}", human_duration(*took)))
         .collect();
     let more = running.len().saturating_sub(limit);
     if more > 0 {
@@ -306,16 +307,6 @@ fn terminal_width() -> usize {
 fn clock(elapsed: Duration) -> String {
     let seconds = elapsed.as_secs();
     format!("{}:{:02}", seconds / 60, seconds % 60)
-}
-
-/// `850ms`, `12.3s`, `4m05s`.
-pub fn human(took: Duration) -> String {
-    let millis = took.as_millis();
-    match millis {
-        0..=999 => format!("{millis}ms"),
-        1000..=59_999 => format!("{:.1}s", took.as_secs_f64()),
-        _ => format!("{}m{:02}s", took.as_secs() / 60, took.as_secs() % 60),
-    }
 }
 
 /// stdout redirected into a pipe whose lines a thread copies to the real stdout, clearing the
@@ -453,10 +444,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_like_a_person_wrote_them() {
-        assert_eq!(human(Duration::from_millis(850)), "850ms");
-        assert_eq!(human(Duration::from_millis(12_340)), "12.3s");
-        assert_eq!(human(Duration::from_secs(245)), "4m05s");
+    fn the_elapsed_clock_reads_minutes_and_seconds() {
         assert_eq!(clock(Duration::from_secs(62)), "1:02");
     }
 

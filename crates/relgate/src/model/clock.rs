@@ -1,5 +1,7 @@
 //! Wall-clock time and calendar dates, kept in UTC so that evidence reads the same everywhere.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 /// A point in time as it is written into evidence: RFC 3339, UTC, milliseconds.
@@ -32,4 +34,26 @@ pub fn today() -> NaiveDate {
 /// Parses a `YYYY-MM-DD` date.
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+}
+
+/// A duration as people read it: `850ms`, `12.3s`, `4m05s`.
+pub fn human_duration(took: Duration) -> String {
+    let millis = took.as_millis();
+    match millis {
+        0..=999 => format!("{millis}ms"),
+        1000..=59_999 => format!("{:.1}s", took.as_secs_f64()),
+        _ => format!("{}m{:02}s", took.as_secs() / 60, took.as_secs() % 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_a_person_wrote_them() {
+        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(human_duration(Duration::from_millis(12_340)), "12.3s");
+        assert_eq!(human_duration(Duration::from_secs(245)), "4m05s");
+    }
 }

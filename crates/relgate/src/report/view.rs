@@ -205,7 +205,7 @@ pub fn command_line(argv: &[String]) -> String {
 
 /// `850ms`, `12.3s`.
 pub fn duration(ms: u64) -> String {
-    crate::progress::human(std::time::Duration::from_millis(ms))
+    crate::model::clock::human_duration(std::time::Duration::from_millis(ms))
 }
 
 #[cfg(test)]
