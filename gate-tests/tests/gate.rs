@@ -10,7 +10,7 @@ fn main() {
         .parent()
         .expect("gate-tests lives in the workspace root");
     // RELGATE_SIGNING_KEY signs the run's attestation (a bad key: exit 2 before anything runs).
-    if let Err(err) = relgate::signing::install_from(None) {
+    if let Err(err) = relgate::evidence::signing::install_from(None) {
         eprintln!("error: {err}");
         std::process::exit(relgate::model::exit_codes::INVALID);
     }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use relgate::model::{clock, exit_codes};
-use relgate::{harness, outdir, report, signing, spec};
+use relgate::{evidence::signing, harness, outdir, report, spec};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Project automation for relgate")]
@@ -477,7 +477,7 @@ fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf>) -> i32 {
             return exit_codes::NO_GO;
         }
     };
-    if let Err(err) = relgate::signing::dsse::write(&statement, signer, &out) {
+    if let Err(err) = relgate::evidence::signing::dsse::write(&statement, signer, &out) {
         eprintln!("error: cannot write the envelope: {err}");
         return exit_codes::NO_GO;
     }
@@ -488,7 +488,7 @@ fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf>) -> i32 {
             exit_codes::OK
         }
         Err(err) => {
-            let _ = std::fs::remove_file(out.join(relgate::signing::dsse::ENVELOPE_FILE));
+            let _ = std::fs::remove_file(out.join(relgate::evidence::signing::dsse::ENVELOPE_FILE));
             eprintln!(
                 "error: the signed out directory does not verify (changed while signing?): {err}"
             );

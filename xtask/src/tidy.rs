@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     // The shared vocabulary and the primitives everything writes or waits with.
     &["model", "output", "interrupt", "cargo_lock"],
     // The supervisor contains every process; signing.
-    &["signing", "supervisor"],
+    &["supervisor"],
     // The gate file.
     &["spec"],
     // What runs (the plan) and how scanner reports read (pure functions of the spec).
@@ -33,7 +33,7 @@ const LAYERS: &[&[&str]] = &[
     &["evidence", "exec", "init"],
     // The kinds of checks, services, the setup step, the journal, the verdict, progress.
     &[
-        "fragment", "verdict", "grep", "probes", "scanning", "setup", "service", "progress",
+        "verdict", "grep", "probes", "scanning", "setup", "service", "progress",
     ],
     // The reports: every writer, the attestation over them, `finish`; the out directory;
     // nextest coordination.

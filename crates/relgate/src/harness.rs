@@ -30,7 +30,7 @@ mod trials;
 
 use crate::model::{clock, exit_codes};
 use crate::output::tail;
-use crate::{fragment, nextest, outdir, plan, report, scanning, spec};
+use crate::{evidence::fragment, nextest, outdir, plan, report, scanning, spec};
 use board::Board;
 use execute::skeleton;
 use scheduler::Scheduler;

@@ -10,7 +10,6 @@
 pub mod cargo_lock;
 pub mod evidence;
 pub mod exec;
-pub mod fragment;
 pub mod grep;
 pub mod harness;
 pub mod import;
@@ -28,7 +27,6 @@ pub mod scan;
 pub mod scanning;
 pub mod service;
 pub mod setup;
-pub mod signing;
 pub mod spec;
 pub mod supervisor;
 pub mod synthetic;

@@ -21,8 +21,8 @@
 use std::io;
 use std::path::Path;
 
+use crate::evidence::fragment;
 use crate::evidence::CheckRecord;
-use crate::fragment;
 use crate::output::flock::FileLock;
 use crate::spec::{Check, Gate};
 

@@ -46,7 +46,7 @@ const RUN_DIRS: [&str; 4] = [
     "logs",
     "reports",
     "advisory-db",
-    crate::fragment::FRAGMENTS_DIR,
+    crate::evidence::fragment::FRAGMENTS_DIR,
 ];
 
 /// How a process takes the out directory.

@@ -20,13 +20,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::evidence::signing::dsse::{self, ENVELOPE_FILE};
+use crate::evidence::signing::TrustedKey;
 use crate::evidence::{self, CaseKind, CheckRecord, Ledger, Record};
 use crate::model::digest::{sha256_file, sha256_hex};
 use crate::report::attestation::{
     self, Seal, ATTESTATION_FILE, GATE_COPY, PREDICATE_TYPE, STATEMENT_TYPE,
 };
-use crate::signing::dsse::{self, ENVELOPE_FILE};
-use crate::signing::TrustedKey;
 use crate::spec::Gate;
 use crate::verdict::{self, Stage, Verdict};
 

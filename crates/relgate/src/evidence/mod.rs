@@ -1,5 +1,7 @@
 //! The evidence ledger `evidence.jsonl`: one JSON object per line, each carrying the sha256 of
-//! the line before it, so that any edit, insertion or deletion breaks the chain.
+//! the line before it, so that any edit, insertion or deletion breaks the chain; the run's
+//! journal of records as checks end ([`fragment`]), from which the ledger is built; and the
+//! signatures over a finished run ([`signing`]).
 //!
 //! Line 1 is the run [`RunHeader`]; then one [`CheckRecord`] per check and checklist item, one
 //! [`PacketRecord`] per packet and one [`VerdictRecord`]. Evidence is written by the runner only:
@@ -13,8 +15,10 @@ pub const LEDGER_FILE: &str = "evidence.jsonl";
 /// The `prev` of the first line: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+pub mod fragment;
 mod ledger;
 mod record;
+pub mod signing;
 mod verdict_record;
 
 pub use ledger::*;

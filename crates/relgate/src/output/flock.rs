@@ -2,7 +2,7 @@
 //! process dies — a killed holder never leaves a lock behind.
 //!
 //! Used for the out directory's run lock ([`crate::outdir`]), the evidence journal
-//! ([`crate::fragment`], which keeps its file open and locks it per record through
+//! ([`crate::evidence::fragment`], which keeps its file open and locks it per record through
 //! [`open_lock_file`] and [`Locked`]) and the claims of checks under nextest ([`crate::nextest`]). The
 //! descriptors are close-on-exec, so a check's command never inherits a lock.
 

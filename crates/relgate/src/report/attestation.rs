@@ -10,17 +10,17 @@
 //! `failedTests`) of the in-toto test-result predicate. It holds digests, never output.
 //!
 //! The predicate is a pure function of the ledger ([`predicate`]), so `verify` recomputes it
-//! and compares. When a signing key is installed ([`crate::signing::install`]) the statement is
-//! also written as a DSSE envelope ([`crate::signing::dsse::ENVELOPE_FILE`]).
+//! and compares. When a signing key is installed ([`crate::evidence::signing::install`]) the statement is
+//! also written as a DSSE envelope ([`crate::evidence::signing::dsse::ENVELOPE_FILE`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::evidence::signing::dsse;
 use crate::evidence::{CheckRecord, Decision, Ledger, Outcome};
 use crate::model::digest::{sha256_file, sha256_hex};
-use crate::signing::dsse;
 use crate::spec::Gate;
 
 /// File name inside the out directory.
@@ -274,7 +274,7 @@ pub fn write_with_head(
     let text = crate::output::redaction::write_report_returning(&path, text.as_bytes())?;
     let mut written = vec![path];
     let envelope = out_dir.join(dsse::ENVELOPE_FILE);
-    match crate::signing::installed() {
+    match crate::evidence::signing::installed() {
         Some(signer) => written.push(dsse::write(&text, signer, out_dir)?),
         // An envelope of an earlier run must not sit beside this run's statement.
         None => remove_if_present(&envelope)?,

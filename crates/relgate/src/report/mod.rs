@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
+use crate::evidence::fragment;
 use crate::evidence::{CheckRecord, Decision, Ledger, Record, RunHeader, ServiceRecord};
-use crate::fragment;
 use crate::model::clock;
 use crate::model::exit_codes;
 use crate::output::redaction::redacted;
