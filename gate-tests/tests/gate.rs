@@ -5,7 +5,7 @@
 
 fn main() {
     // The gate re-executes this binary as the supervisor of each command; nothing else first.
-    relgate::supervisor::maybe_run();
+    relgate::run::supervisor::maybe_run();
     let workspace_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("gate-tests lives in the workspace root");
@@ -14,5 +14,5 @@ fn main() {
         eprintln!("error: {err}");
         std::process::exit(relgate::model::exit_codes::INVALID);
     }
-    relgate::harness::test_main(workspace_root)
+    relgate::run::harness::test_main(workspace_root)
 }

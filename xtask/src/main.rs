@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use relgate::model::{clock, exit_codes};
-use relgate::{evidence::signing, harness, outdir, report, spec};
+use relgate::{evidence::signing, report, run::harness, run::outdir, spec};
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Project automation for relgate")]
@@ -185,7 +185,7 @@ enum GateAction {
 
 fn main() -> ExitCode {
     // The gate re-executes this binary as the supervisor of each command; nothing else first.
-    relgate::supervisor::maybe_run();
+    relgate::run::supervisor::maybe_run();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -356,16 +356,16 @@ fn run(args: RunArgs) -> i32 {
         deny_conditions: args.deny_conditions,
         libtest_args: args.libtest,
         mode: harness::Mode::Xtask,
-        progress: relgate::progress::Style::detect(args.no_progress),
+        progress: relgate::run::progress::Style::detect(args.no_progress),
         setup: setup_policy(args.no_setup),
     })
 }
 
-fn setup_policy(probe_only: bool) -> relgate::setup::Policy {
+fn setup_policy(probe_only: bool) -> relgate::run::setup::Policy {
     if probe_only {
-        relgate::setup::Policy::ProbeOnly
+        relgate::run::setup::Policy::ProbeOnly
     } else {
-        relgate::setup::Policy::Install
+        relgate::run::setup::Policy::Install
     }
 }
 
@@ -398,12 +398,12 @@ fn setup(
             return exit_codes::INVALID;
         }
     }
-    let step = relgate::setup::Setup::new(&gate, logs, setup_policy(check));
-    let statuses = step.ensure(&names, &relgate::setup::announce);
+    let step = relgate::run::setup::Setup::new(&gate, logs, setup_policy(check));
+    let statuses = step.ensure(&names, &relgate::run::setup::announce);
     for status in &statuses {
         println!("{}", relgate::output::redaction::redact(&status.describe()));
     }
-    if statuses.iter().all(relgate::setup::ToolStatus::usable) {
+    if statuses.iter().all(relgate::run::setup::ToolStatus::usable) {
         exit_codes::OK
     } else {
         exit_codes::NO_GO

@@ -21,25 +21,22 @@ const OVERSIZED: &[(&str, usize)] = &[];
 /// The engine's top-level modules, lowest layer first. A module may import modules of its own
 /// layer or below, never above.
 const LAYERS: &[&[&str]] = &[
-    // The shared vocabulary and the primitives everything writes or waits with.
-    &["model", "output", "interrupt", "cargo_lock"],
-    // The supervisor contains every process; signing.
-    &["supervisor"],
+    // The shared vocabulary, and the primitives everything writes with.
+    &["model", "output"],
     // The gate file.
     &["spec"],
     // What runs (the plan) and how scanner reports read (pure functions of the spec).
     &["plan", "scan"],
-    // Evidence records and the ledger; running one command.
-    &["evidence", "exec", "init"],
-    // The kinds of checks, services, the setup step, the journal, the verdict, progress.
-    &[
-        "verdict", "grep", "probes", "scanning", "setup", "service", "progress",
-    ],
-    // The reports: every writer, the attestation over them, `finish`; the out directory;
-    // nextest coordination.
-    &["report", "outdir", "nextest"],
-    // The commands: run a gate, verify one, import a tracker, generate one.
-    &["harness", "verify", "import", "synthetic"],
+    // Evidence: records, the ledger, the run's journal, signatures.
+    &["evidence", "init"],
+    // The verdict: a pure function of the gate and the records.
+    &["verdict"],
+    // The reports: every writer, the attestation over them, `finish`.
+    &["report"],
+    // Running a gate: trials, scheduler, check kinds, commands under supervisors, services.
+    &["run"],
+    // The commands besides running: verify a run, import a tracker, generate a gate.
+    &["verify", "import", "synthetic"],
 ];
 
 fn workspace() -> PathBuf {

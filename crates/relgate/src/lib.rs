@@ -7,28 +7,16 @@
 //! from evidence.
 #![deny(missing_docs)]
 
-pub mod cargo_lock;
 pub mod evidence;
-pub mod exec;
-pub mod grep;
-pub mod harness;
 pub mod import;
 pub mod init;
-pub mod interrupt;
 pub mod model;
-pub mod nextest;
-pub mod outdir;
 pub mod output;
 pub mod plan;
-pub mod probes;
-pub mod progress;
 pub mod report;
+pub mod run;
 pub mod scan;
-pub mod scanning;
-pub mod service;
-pub mod setup;
 pub mod spec;
-pub mod supervisor;
 pub mod synthetic;
 pub mod verdict;
 pub mod verify;

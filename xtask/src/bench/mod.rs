@@ -186,7 +186,7 @@ fn gate_command(xtask: &Path, gate: &Path, out: &Path, jobs: usize) -> Command {
         .arg(out)
         .args(["-j", &jobs.to_string()])
         // A benchmark run inside a gate's check is not a nested run of that gate.
-        .env_remove(relgate::harness::ENV_ACTIVE_GATES);
+        .env_remove(relgate::run::harness::ENV_ACTIVE_GATES);
     command
 }
 

@@ -1,9 +1,9 @@
 //! Advisory whole-file locks (`flock(2)`), released when the [`FileLock`] is dropped or the
 //! process dies — a killed holder never leaves a lock behind.
 //!
-//! Used for the out directory's run lock ([`crate::outdir`]), the evidence journal
+//! Used for the out directory's run lock ([`crate::run::outdir`]), the evidence journal
 //! ([`crate::evidence::fragment`], which keeps its file open and locks it per record through
-//! [`open_lock_file`] and [`Locked`]) and the claims of checks under nextest ([`crate::nextest`]). The
+//! [`open_lock_file`] and [`Locked`]) and the claims of checks under nextest ([`crate::run::nextest`]). The
 //! descriptors are close-on-exec, so a check's command never inherits a lock.
 
 use std::fs::{File, OpenOptions};

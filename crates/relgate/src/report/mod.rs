@@ -146,7 +146,7 @@ impl RebuildError {
 
 /// Rebuilds the verdict and reports from the last run's fragments (`gate report`), after
 /// checking the journal's links and digests and re-hashing every log they name. The caller
-/// holds the out directory ([`crate::outdir::acquire`]), which removed the previous verdict.
+/// holds the out directory ([`crate::run::outdir::acquire`]), which removed the previous verdict.
 pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished, RebuildError> {
     let fragments_dir = out_dir.join(fragment::FRAGMENTS_DIR);
     let run_id = fragment::latest_run(out_dir)

@@ -579,12 +579,12 @@ fn only_the_redactor_writes_files() {
         // write_report itself; the out-directory and recursion markers (constant texts).
         (
             "atomic::write(",
-            &["output/redaction.rs", "harness.rs", "outdir.rs"],
+            &["output/redaction.rs", "run/harness.rs", "run/outdir.rs"],
         ),
         // Logs streamed through a LineRedactor (exec, service) or `redact` (grep).
         (
             "File::create(",
-            &["exec.rs", "grep.rs", "service/process.rs"],
+            &["run/exec.rs", "run/grep.rs", "run/service/process.rs"],
         ),
         // The step summary (redacted), a service's pid bookkeeping, cargo's lock (read), lock
         // files (run id, pid) and the evidence journal (opened there; its lines are redacted
@@ -593,8 +593,8 @@ fn only_the_redactor_writes_files() {
             "OpenOptions::new()",
             &[
                 "report/ci.rs",
-                "service/mod.rs",
-                "cargo_lock.rs",
+                "run/service/mod.rs",
+                "run/cargo_lock.rs",
                 "output/flock.rs",
             ],
         ),

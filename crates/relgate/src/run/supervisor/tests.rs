@@ -1,10 +1,10 @@
-//! Leak detection through [`crate::exec::run`]: every way a process can leave its command's
+//! Leak detection through [`crate::run::exec::run`]: every way a process can leave its command's
 //! process group is caught, killed and reported; well-behaved commands pay nothing.
 
 use std::time::{Duration, Instant};
 
-use crate::exec::tests::{sha256_of_file, Fixture};
-use crate::exec::{containment_failure, ExecResult, DEFAULT_KILL_GRACE};
+use crate::run::exec::tests::{sha256_of_file, Fixture};
+use crate::run::exec::{containment_failure, ExecResult, DEFAULT_KILL_GRACE};
 
 /// A `sleep` whose argument no other process has, to find it in /proc.
 fn marker() -> String {

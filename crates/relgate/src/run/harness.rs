@@ -18,9 +18,9 @@ use clap::Parser;
 use libtest_mimic::{Arguments, Completion, Failed};
 
 use crate::evidence::{CaseOutcome, CheckRecord, Outcome, RunHeader};
-use crate::progress::{self, Progress};
-use crate::service::Services;
-use crate::setup::{self, Setup};
+use crate::run::progress::{self, Progress};
+use crate::run::service::Services;
+use crate::run::setup::{self, Setup};
 use crate::spec::{Check, Gate, Satisfaction};
 use crate::verdict::{self, Stage, Triage};
 mod board;
@@ -30,7 +30,7 @@ mod trials;
 
 use crate::model::{clock, exit_codes};
 use crate::output::tail;
-use crate::{evidence::fragment, nextest, outdir, plan, report, scanning, spec};
+use crate::{evidence::fragment, plan, report, run::nextest, run::outdir, run::scanning, spec};
 use board::Board;
 use execute::skeleton;
 use scheduler::Scheduler;
@@ -81,7 +81,7 @@ pub struct Options {
     /// Who drives the run.
     pub mode: Mode,
     /// How progress is shown while checks run (stderr).
-    pub progress: crate::progress::Style,
+    pub progress: crate::run::progress::Style,
     /// Whether the setup step may install missing tools (`--no-setup`: only probe).
     pub setup: setup::Policy,
 }
@@ -107,7 +107,7 @@ pub fn test_main(workspace_root: &Path) -> ! {
             Mode::CargoTest
         },
         // The test runner shows its own progress.
-        progress: crate::progress::Style::Off,
+        progress: crate::run::progress::Style::Off,
         setup: if std::env::var_os("RELGATE_NO_SETUP").is_some_and(|value| !value.is_empty()) {
             setup::Policy::ProbeOnly
         } else {
@@ -120,14 +120,14 @@ pub fn test_main(workspace_root: &Path) -> ! {
 /// Runs the gate and returns the process exit code. Errors are printed to stderr.
 pub fn run(options: &Options) -> i32 {
     // A program that forgot the hook in `main` must not run the gate again as a supervisor.
-    crate::supervisor::maybe_run();
+    crate::run::supervisor::maybe_run();
     let gate_path = std::fs::canonicalize(&options.gate)
         .or_else(|_| std::path::absolute(&options.gate))
         .unwrap_or_else(|_| options.gate.clone());
     if let Some(code) = refuse_recursion(&gate_path) {
         return code;
     }
-    crate::interrupt::install();
+    crate::run::interrupt::install();
     let Prepared {
         gate,
         mut args,
@@ -359,7 +359,7 @@ fn finish_run(
     let run_id = &shared.run_id;
     let service_records = shared.services.stop_all();
     // Every check ran: the supervisors kept for the next one can go.
-    crate::supervisor::retire_idle();
+    crate::run::supervisor::retire_idle();
     for record in &service_records {
         if let Err(err) = fragment::write_service(&options.out_dir, run_id, service_tag, record) {
             eprintln!(

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::exec::{self, ExecRequest, ExecResult};
 use crate::output::flock::FileLock;
+use crate::run::exec::{self, ExecRequest, ExecResult};
 use crate::spec::{format_duration, Gate, Tool};
 
 /// How long a probe may run.

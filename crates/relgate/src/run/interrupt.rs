@@ -53,7 +53,7 @@ pub fn unregister(slot: Option<usize>) {
     release(&GROUPS, slot);
 }
 
-/// Registers a running supervisor (see [`crate::supervisor`]), which a signal to the gate
+/// Registers a running supervisor (see [`crate::run::supervisor`]), which a signal to the gate
 /// tells to kill everything below it (with SIGTERM, which it handles); returns its slot for
 /// [`unregister_supervisor`]. Must be unregistered before it is reaped.
 pub fn register_supervisor(pid: i32) -> Option<usize> {

@@ -13,8 +13,8 @@ use super::error::{ReadyFailure, StartError};
 use super::ready::{http_ready, tcp_ready};
 use super::{interpolate, Endpoint, Handle, POLL, STOP_GRACE};
 use crate::output::tail;
+use crate::run::supervisor::{Launch, Supervised};
 use crate::spec::{self, ProcessSpec, ReadyProbe, Service};
-use crate::supervisor::{Launch, Supervised};
 
 /// A running service process.
 pub(super) struct ProcessHandle {

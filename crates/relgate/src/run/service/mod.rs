@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 
 use crate::evidence::ServiceRecord;
-use crate::interrupt;
 use crate::model::clock;
+use crate::run::interrupt;
 use crate::spec::{self, Gate, Reference, Service, ServiceKind};
 
 /// Where service logs go, relative to the out directory.

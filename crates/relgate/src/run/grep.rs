@@ -24,8 +24,8 @@ pub struct GrepResult {
 /// Runs a grep check, writing the matching lines to `log_path` (atomically; no lines, no file).
 pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
     let files = select_files(&spec.root, &spec.files)?;
-    let part = crate::exec::part_path(log_path);
-    let mut log = BufWriter::new(crate::exec::create_in_dir(&part)?);
+    let part = crate::run::exec::part_path(log_path);
+    let mut log = BufWriter::new(crate::run::exec::create_in_dir(&part)?);
     let mut matches = 0usize;
     let mut files_with_matches = 0usize;
     for file in &files {

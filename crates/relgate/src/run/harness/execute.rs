@@ -7,9 +7,11 @@ use std::time::Instant;
 
 use crate::evidence::{CaseKind, CheckRecord, Outcome};
 use crate::model::clock;
-use crate::setup;
+use crate::run::setup;
 use crate::spec::{Check, CheckKind, CommandSpec, GrepSpec, ProbeSpec, ScanSpec};
-use crate::{cargo_lock, exec, grep, probes, scanning, service, spec};
+use crate::{
+    run::cargo_lock, run::exec, run::grep, run::probes, run::scanning, run::service, spec,
+};
 
 use super::{RunState, ENV_ACTIVE_GATES, ENV_RECURSION_MARKER};
 

@@ -1,6 +1,6 @@
 //! Runs one check command as a child process and captures its output as evidence.
 //!
-//! The child runs under a [`crate::supervisor`] in its own process group, with `/dev/null` as
+//! The child runs under a [`crate::run::supervisor`] in its own process group, with `/dev/null` as
 //! stdin and a single pipe for stdout and stderr, so the log shows both streams interleaved the
 //! way a terminal would. A reader thread (`pump`) streams that pipe, redacted, through 256 KiB
 //! buffers (flushed when the output goes idle; those of a large output written and hashed by a
@@ -31,8 +31,8 @@ use chrono::{DateTime, Utc};
 use appender::Appender;
 use pump::pump;
 
+use crate::run::supervisor::{self, Launch, Leftover, Supervised};
 use crate::spec::format_duration;
-use crate::supervisor::{self, Launch, Leftover, Supervised};
 
 use crate::output::tail::{read_tail, TAIL_BYTES};
 

@@ -347,7 +347,7 @@ impl Capture {
             };
             // Ctrl-C: give the terminal back and stop drawing. `saved` is never closed, so this
             // can run at any time, even after `stop`.
-            let on_interrupt = crate::interrupt::on_interrupt(move || {
+            let on_interrupt = crate::run::interrupt::on_interrupt(move || {
                 libc::dup2(saved, libc::STDOUT_FILENO);
                 for _ in 0..20 {
                     if let Ok(mut state) = shared_for_interrupt.state.try_lock() {
@@ -368,7 +368,7 @@ impl Capture {
     }
 
     fn stop(self) {
-        crate::interrupt::forget(self.on_interrupt);
+        crate::run::interrupt::forget(self.on_interrupt);
         let _ = std::io::stdout().flush();
         // SAFETY: restores the saved terminal fd onto stdout; the pipe's write end closes with
         // it, so the copier sees end of file (or the stop flag, if a child still holds it).

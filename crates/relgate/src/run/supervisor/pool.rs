@@ -65,7 +65,7 @@ impl Process {
             .stdout
             .take()
             .ok_or_else(|| io::Error::other("the supervisor has no report pipe"))?;
-        let slot = crate::interrupt::register_supervisor(child.id() as i32);
+        let slot = crate::run::interrupt::register_supervisor(child.id() as i32);
         Ok(Process {
             child,
             control: Some(control),
@@ -121,7 +121,7 @@ impl Process {
     /// Closes the control socket and forgets the supervisor in the interrupt handler, which
     /// must not signal a pid that may be reaped and reused from now on.
     pub(super) fn close(&mut self) {
-        crate::interrupt::unregister_supervisor(self.slot.take());
+        crate::run::interrupt::unregister_supervisor(self.slot.take());
         self.control = None;
     }
 
