@@ -24,15 +24,15 @@ use crate::run::setup::{self, Setup};
 use crate::spec::{Check, Gate, Satisfaction};
 use crate::verdict::{self, Stage, Triage};
 mod board;
-mod execute;
 mod scheduler;
 mod trials;
 
+use super::check::scan::finding_line;
+use super::check::{self, skeleton};
 use crate::model::{clock, exit_codes};
 use crate::output::tail;
-use crate::{evidence::fragment, plan, report, run::nextest, run::outdir, run::scanning, spec};
+use crate::{evidence::fragment, plan, report, run::nextest, run::outdir, spec};
 use board::Board;
-use execute::skeleton;
 use scheduler::Scheduler;
 
 /// Environment variable listing the gate files being run by ancestors of this process, one
@@ -471,6 +471,16 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// What a check needs from this run.
+    fn check_ctx(&self) -> check::Ctx<'_> {
+        check::Ctx {
+            services: &self.services,
+            setup: &self.setup,
+            out_dir: &self.out_dir,
+            active_gates: &self.active_gates,
+        }
+    }
+
     fn check_trial(&self, packet_id: &str, check_id: &str) -> Result<Completion, Failed> {
         let packet = self.packet(packet_id);
         let check = packet.check(check_id).expect("trial check exists");
@@ -520,7 +530,7 @@ impl RunState {
         }
         self.progress(|progress| progress.started(&check.name()));
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.execute(check, notes.clone())
+            check::execute(check, notes.clone(), &self.check_ctx())
         }));
         outcome.unwrap_or_else(|panic| {
             let why = panic
@@ -731,7 +741,7 @@ fn failure_text(out_dir: &Path, record: &CheckRecord) -> String {
         text.push_str(&format!("\nnote: {note}"));
     }
     for finding in &record.findings {
-        text.push_str(&format!("\n{}", scanning::finding_line(finding)));
+        text.push_str(&format!("\n{}", finding_line(finding)));
     }
     if let Some(report) = &record.report {
         text.push_str(&format!("\nreport: {}", out_dir.join(report).display()));

@@ -584,7 +584,7 @@ fn only_the_redactor_writes_files() {
         // Logs streamed through a LineRedactor (exec, service) or `redact` (grep).
         (
             "File::create(",
-            &["run/exec.rs", "run/grep.rs", "run/service/process.rs"],
+            &["run/exec.rs", "run/check/grep.rs", "run/service/process.rs"],
         ),
         // The step summary (redacted), a service's pid bookkeeping, cargo's lock (read), lock
         // files (run id, pid) and the evidence journal (opened there; its lines are redacted

@@ -9,9 +9,12 @@ use chrono::{DateTime, Utc};
 use relgate_probes::redact::Redactor;
 use relgate_probes::{Context, Log};
 
-use crate::evidence::{CaseOutcome, Outcome, ProbeCase};
+use super::{skeleton, Ctx};
+use crate::evidence::{CaseOutcome, CheckRecord, Outcome, ProbeCase};
 use crate::model::clock;
-use crate::spec::{format_duration, ProbeSpec};
+use crate::run::service;
+use crate::spec::{self, format_duration, Check, ProbeSpec};
+use std::path::Path;
 
 /// How long past its deadline a probe thread is waited for before the check is failed.
 const OVERRUN_GRACE: Duration = Duration::from_secs(2);
@@ -185,4 +188,61 @@ pub fn log_text(probe: &ProbeSpec, run: &ProbeRun) -> String {
         }
     }
     text
+}
+
+/// Runs a probe check: its services, the probe under the check's timeout, its redacted log.
+pub(crate) fn run_check(
+    check: &Check,
+    probe: &ProbeSpec,
+    log_path: &Path,
+    ctx: &Ctx<'_>,
+) -> CheckRecord {
+    let mut record = skeleton(check, "", Outcome::Error);
+    let endpoints = match ctx.services.ensure(&check.services) {
+        Ok(endpoints) => endpoints,
+        Err(why) => {
+            record.message = why.to_string();
+            return record;
+        }
+    };
+    if !endpoints.is_empty() {
+        record.notes.push(format!(
+            "services: {}",
+            endpoints
+                .iter()
+                .map(|(name, endpoint)| format!(
+                    "{name} at {}",
+                    service::redact_urls(&endpoint.url)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let config = spec::map_strings(&probe.config, &|text| {
+        service::interpolate(text, &endpoints, None)
+    });
+    let run = run_with_timeout(probe, config, check.timeout);
+    record.started = clock::format_timestamp(run.started);
+    record.ended = clock::format_timestamp(clock::now());
+    record.duration_ms = run.duration.as_millis() as u64;
+    record.timed_out = run.timed_out;
+    let text = crate::output::redaction::redact(&log_text(probe, &run)).into_owned();
+    let written = if text.is_empty() {
+        Ok(())
+    } else {
+        crate::output::redaction::write_report(log_path, text.as_bytes())
+    };
+    match written {
+        Ok(()) => {
+            record.bytes = text.len() as u64;
+            record.sha256 = Some(crate::model::digest::sha256_hex(text.as_bytes()));
+        }
+        Err(err) => {
+            record.message = format!("cannot write the log {}: {err}", log_path.display());
+            return record;
+        }
+    }
+    (record.outcome, record.message) = judge(&run, check.timeout);
+    record.cases = run.cases;
+    record
 }

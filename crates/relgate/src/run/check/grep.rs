@@ -8,6 +8,12 @@ use globset::{Glob, GlobSetBuilder};
 
 use crate::spec::{GrepExpect, GrepSpec};
 
+use super::skeleton;
+use crate::evidence::{CaseKind, CheckRecord, Outcome};
+use crate::model::clock;
+use crate::spec::Check;
+use std::time::Instant;
+
 /// The result of a grep check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrepResult {
@@ -137,6 +143,42 @@ pub fn select_files(root: &Path, globs: &[String]) -> std::io::Result<Vec<PathBu
     found.sort();
     found.dedup();
     Ok(found)
+}
+
+/// Runs a grep check into its record.
+pub(crate) fn run_check(check: &Check, spec: &GrepSpec, log_path: &Path) -> CheckRecord {
+    let started = clock::now();
+    let clock_start = Instant::now();
+    let mut record = skeleton(check, "", Outcome::Error);
+    record.case_kind = CaseKind::Grep;
+    record.cwd = spec.root.display().to_string();
+    let result = run(spec, log_path);
+    record.started = clock::format_timestamp(started);
+    record.ended = clock::format_timestamp(clock::now());
+    record.duration_ms = clock_start.elapsed().as_millis() as u64;
+    match result {
+        Ok(result) => {
+            record.outcome = if result.passed {
+                Outcome::Pass
+            } else {
+                Outcome::Fail
+            };
+            record.message = result.message;
+            match crate::model::digest::sha256_file(log_path) {
+                Ok((sha256, bytes)) => {
+                    record.sha256 = Some(sha256);
+                    record.bytes = bytes;
+                }
+                // No matching line and nothing else to say: no log file.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    record.sha256 = Some(crate::model::digest::EMPTY_SHA256.to_string());
+                }
+                Err(_) => {}
+            }
+        }
+        Err(err) => record.message = format!("grep could not run: {err}"),
+    }
+    record
 }
 
 #[cfg(test)]

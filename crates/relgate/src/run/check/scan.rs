@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::evidence::{CheckRecord, Outcome};
+use super::{skeleton, Ctx};
+use crate::evidence::{CaseKind, CheckRecord, Outcome};
+use crate::run::exec;
 use crate::scan::{self, Finding, ScanError};
-use crate::spec::{ScanSpec, Severity};
+use crate::spec::{self, Check, ScanSpec, Severity};
 
 /// Environment variable naming a local copy of the RustSec advisory database.
 pub const ENV_ADVISORY_DB: &str = "RELGATE_ADVISORY_DB";
@@ -200,6 +202,95 @@ pub fn finding_line(finding: &Finding) -> String {
         line.push_str(&format!(": {}", finding.title));
     }
     line
+}
+
+/// Runs the scanner with `{report}` pointing into the out directory, then judges the
+/// report it wrote: no report, or one that does not parse, is a failure whatever the exit
+/// code; a parsed report passes when it has no findings.
+pub(crate) fn run_check(
+    check: &Check,
+    scan: &ScanSpec,
+    log_path: &Path,
+    ctx: &Ctx<'_>,
+) -> CheckRecord {
+    let extension = scan.format.extension();
+    let relative = format!("reports/{}/{}.{extension}", check.packet, check.id);
+    // The scanner runs in the check's directory: give it absolute paths.
+    let out_dir = std::path::absolute(ctx.out_dir).unwrap_or_else(|_| ctx.out_dir.to_path_buf());
+    let report_path = out_dir.join(&relative);
+    let raw_path = exec::unique_sibling(&report_path, &format!("raw.{extension}"));
+    let mut command = scan.command.clone();
+    let failed = |message: String| {
+        let mut record = skeleton(check, &message, Outcome::Error);
+        record.argv = Vec::new();
+        record
+    };
+    if let Some(parent) = report_path.parent() {
+        if let Err(err) = std::fs::create_dir_all(parent) {
+            return failed(format!("cannot create {}: {err}", parent.display()));
+        }
+    }
+    let _ = std::fs::remove_file(&raw_path);
+    let _ = std::fs::remove_file(&report_path);
+    let advisory_db = if command
+        .argv
+        .iter()
+        .any(|arg| arg.contains(spec::ADVISORY_DB_PLACEHOLDER))
+    {
+        let copy = out_dir
+            .join("advisory-db")
+            .join(format!("{}-{}", check.packet, check.id));
+        match advisory_db() {
+            Ok(path) => match private_copy(&path, &copy) {
+                Ok(()) => Some(copy),
+                Err(err) => {
+                    return failed(format!(
+                        "cannot copy the advisory database {} to {}: {err}",
+                        path.display(),
+                        copy.display()
+                    ))
+                }
+            },
+            Err(message) => return failed(message),
+        }
+    } else {
+        None
+    };
+    let shell = command.argv.len() == 3 && command.argv[0] == "sh" && command.argv[1] == "-c";
+    let place = |path: &Path| {
+        let text = path.display().to_string();
+        if shell {
+            shell_quote(&text)
+        } else {
+            text
+        }
+    };
+    for arg in &mut command.argv {
+        *arg = arg.replace(spec::REPORT_PLACEHOLDER, &place(&raw_path));
+        if let Some(db) = &advisory_db {
+            *arg = arg.replace(spec::ADVISORY_DB_PLACEHOLDER, &place(db));
+        }
+    }
+    let (mut record, containment) = super::command::run_command(check, &command, log_path, ctx);
+    record.case_kind = CaseKind::Scan;
+    let judged = judge(scan, &record, &raw_path, &report_path, &relative);
+    let _ = std::fs::remove_file(&raw_path);
+    if let Some(copy) = &advisory_db {
+        let _ = std::fs::remove_dir_all(copy);
+        // The parent goes too once the last scan using it is done.
+        if let Some(parent) = copy.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+    if let Some(judged) = judged {
+        record.outcome = judged.outcome;
+        record.message = judged.message;
+        record.findings = judged.findings;
+        record.report = judged.report;
+        record.report_sha256 = judged.report_sha256;
+    }
+    record.fail_containment(containment);
+    record
 }
 
 #[cfg(test)]
