@@ -1,354 +1,21 @@
-//! The verdict: a pure function of the gate, the evidence and today's date.
-//!
-//! Rules (from the seeds' trackers, see PRODUCT.md):
-//! - a failing check is **blocking** unless a valid `[[accept]]` covers it (**accepted**) or its
-//!   severity is P2 (**tracked**); expired acceptances are ignored and reported;
-//! - a checklist item holds when every check it names passed, is accepted or is tracked, or
-//!   when a dated attestation (not in the future) covers it;
-//! - a packet is BLOCKED when a dependency is not DONE, CHANGES_REQUESTED when something
-//!   blocking failed or a checklist item does not hold, PENDING when a check has no evidence,
-//!   DONE otherwise;
-//! - the release is NO_GO unless every packet is DONE; GO_WITH_CONDITIONS when residual risks
-//!   (accepted or tracked failures) remain; GO otherwise.
+//! The records the verdict writes into the ledger: one per packet, the verdict's own, and one
+//! per checklist item — pure functions of the gate, the triage and today's date, so that
+//! `verify` recomputes them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
+use super::triage::{is_valid, names_finding, triage_finding, FindingState, Triage};
+use super::Verdict;
 use crate::evidence::{
     AcceptanceNote, CaseKind, CheckRecord, Decision, FindingNote, GateResult, Outcome,
     PacketRecord, PacketStatus, ResidualRisk, VerdictRecord,
 };
-use crate::plan;
-use crate::scan::Finding;
-use crate::spec::{
-    AcceptTarget, Acceptance, Check, ChecklistItem, Gate, Packet, Satisfaction, Severity,
-};
-
-/// What a check's evidence means for the release.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Triage {
-    /// It passed.
-    Passed,
-    /// It failed and a valid acceptance covers it.
-    Accepted(Acceptance),
-    /// It failed at P2 without an acceptance: tracked, not blocking.
-    Tracked,
-    /// It failed and blocks the release.
-    Blocking,
-    /// It was skipped because a dependency is not DONE.
-    Skipped,
-    /// No evidence for it in this run.
-    NotRun,
-}
-
-impl Triage {
-    /// Whether a checklist item naming this check holds.
-    pub fn satisfies_checklist(&self) -> bool {
-        matches!(self, Triage::Passed | Triage::Accepted(_) | Triage::Tracked)
-    }
-}
-
-/// What one scanner finding means for the release: P0 blocks, P1 blocks unless a valid
-/// acceptance covers it, P2 is tracked (or accepted, when an acceptance names it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FindingState {
-    /// It blocks the release.
-    Blocking,
-    /// A valid acceptance covers it.
-    Accepted(Acceptance),
-    /// P2 without an acceptance: tracked.
-    Tracked,
-}
-
-impl FindingState {
-    /// `blocking`, `accepted` or `tracked`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            FindingState::Blocking => "blocking",
-            FindingState::Accepted(_) => "accepted",
-            FindingState::Tracked => "tracked",
-        }
-    }
-}
-
-/// Whether an acceptance names this finding (by id, rule or fingerprint).
-pub fn names_finding(acceptance: &Acceptance, finding: &Finding) -> bool {
-    match &acceptance.target {
-        AcceptTarget::Finding(key) => {
-            key.eq_ignore_ascii_case(&finding.id)
-                || key.eq_ignore_ascii_case(&finding.rule)
-                || *key == finding.fingerprint
-        }
-        AcceptTarget::Check(_) => false,
-    }
-}
-
-/// Triage of one finding.
-pub fn triage_finding(finding: &Finding, accepts: &[Acceptance], today: NaiveDate) -> FindingState {
-    let covering = accepts
-        .iter()
-        .find(|acceptance| names_finding(acceptance, finding) && is_valid(acceptance, today));
-    match (finding.severity, covering) {
-        (Severity::P0, _) => FindingState::Blocking,
-        (_, Some(acceptance)) => FindingState::Accepted(acceptance.clone()),
-        (Severity::P1, None) => FindingState::Blocking,
-        (Severity::P2, None) => FindingState::Tracked,
-    }
-}
-
-/// When the verdict is computed: at the end of a run, or while a run is under way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Final: a packet without complete evidence is PENDING and blocks its dependents.
-    Final,
-    /// During a run: only a dependency that is CHANGES_REQUESTED or BLOCKED blocks; one that is
-    /// not part of this run (filtered out) does not stop the selected checks from running.
-    Running,
-}
-
-/// The verdict of a run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    /// One record per packet, in file order.
-    pub packets: Vec<PacketRecord>,
-    /// The decision and what it rests on.
-    pub record: VerdictRecord,
-    /// Triage of every check, by test-case name.
-    pub triage: BTreeMap<String, Triage>,
-    /// Checklist items, by test-case name: whether each holds and why.
-    pub checklist: BTreeMap<String, (bool, String)>,
-}
-
-impl Verdict {
-    /// The record of a packet.
-    pub fn packet(&self, id: &str) -> Option<&PacketRecord> {
-        self.packets.iter().find(|packet| packet.packet == id)
-    }
-}
-
-/// Acceptances valid on `today` (inclusive of the `until` day).
-pub fn is_valid(acceptance: &Acceptance, today: NaiveDate) -> bool {
-    acceptance.until >= today
-}
-
-/// Triage of one check given its evidence.
-pub fn triage_check(
-    check: &Check,
-    record: Option<&CheckRecord>,
-    accepts: &[Acceptance],
-    today: NaiveDate,
-) -> Triage {
-    let Some(record) = record else {
-        return Triage::NotRun;
-    };
-    match record.outcome {
-        Outcome::Pass => Triage::Passed,
-        Outcome::Skipped => Triage::Skipped,
-        Outcome::Fail | Outcome::Error => {
-            let name = check.name();
-            let covering = accepts.iter().find(|acceptance| {
-                acceptance.target == AcceptTarget::Check(name.clone())
-                    && is_valid(acceptance, today)
-            });
-            if let Some(acceptance) = covering {
-                return Triage::Accepted(acceptance.clone());
-            }
-            // A scan with a parsed report is judged by its findings.
-            if !record.findings.is_empty() {
-                let states: Vec<FindingState> = record
-                    .findings
-                    .iter()
-                    .map(|finding| triage_finding(finding, accepts, today))
-                    .collect();
-                if states.contains(&FindingState::Blocking) {
-                    return Triage::Blocking;
-                }
-                return states
-                    .into_iter()
-                    .find_map(|state| match state {
-                        FindingState::Accepted(acceptance) => Some(Triage::Accepted(acceptance)),
-                        _ => None,
-                    })
-                    .unwrap_or(Triage::Tracked);
-            }
-            if check.severity == Severity::P2 {
-                Triage::Tracked
-            } else {
-                Triage::Blocking
-            }
-        }
-    }
-}
-
-/// Whether a checklist item holds, and a one-line reason.
-pub fn checklist_holds(
-    packet: &Packet,
-    item: &ChecklistItem,
-    triage: &BTreeMap<String, Triage>,
-    today: NaiveDate,
-) -> (bool, String) {
-    match &item.satisfied_by {
-        Satisfaction::Attested { by, on } if *on > today => (
-            false,
-            format!("attestation by {by} is dated {on}, after today ({today})"),
-        ),
-        Satisfaction::Attested { by, on } => (true, format!("attested by {by} on {on}")),
-        Satisfaction::Checks(ids) => {
-            let mut missing = Vec::new();
-            for id in ids {
-                let name = format!("{}::{}", packet.id, id);
-                match triage.get(&name).unwrap_or(&Triage::NotRun) {
-                    state if state.satisfies_checklist() => {}
-                    Triage::Blocking => missing.push(format!("{name} failed")),
-                    Triage::Skipped => missing.push(format!("{name} was skipped")),
-                    _ => missing.push(format!("{name} has no evidence")),
-                }
-            }
-            if missing.is_empty() {
-                (true, format!("satisfied by {}", ids.join(", ")))
-            } else {
-                (false, format!("not satisfied: {}", missing.join("; ")))
-            }
-        }
-    }
-}
-
-/// Computes the verdict. Pure: no clock, no files.
-pub fn decide(gate: &Gate, records: &[CheckRecord], today: NaiveDate, stage: Stage) -> Verdict {
-    let by_name: BTreeMap<&str, &CheckRecord> = records
-        .iter()
-        .map(|record| (record.name.as_str(), record))
-        .collect();
-    let mut triage = BTreeMap::new();
-    for check in gate.checks() {
-        let name = check.name();
-        let state = triage_check(
-            check,
-            by_name.get(name.as_str()).copied(),
-            &gate.accepts,
-            today,
-        );
-        triage.insert(name, state);
-    }
-    let mut checklist = BTreeMap::new();
-    for packet in &gate.packets {
-        for item in &packet.checklist {
-            checklist.insert(
-                packet.checklist_name(item),
-                checklist_holds(packet, item, &triage, today),
-            );
-        }
-    }
-
-    let finding_triage = findings_by_check(&by_name, &gate.accepts, today);
-    let mut statuses: BTreeMap<&str, PacketStatus> = BTreeMap::new();
-    let mut packet_records: BTreeMap<&str, PacketRecord> = BTreeMap::new();
-    for packet in plan::topological(gate) {
-        let blocked_by = blocked_by(packet, &statuses, stage);
-        let record = packet_record(
-            packet,
-            &triage,
-            &checklist,
-            blocked_by,
-            &statuses,
-            &finding_triage,
-        );
-        statuses.insert(&packet.id, record.status);
-        packet_records.insert(&packet.id, record);
-    }
-    let packets: Vec<PacketRecord> = gate
-        .packets
-        .iter()
-        .filter_map(|packet| packet_records.remove(packet.id.as_str()))
-        .collect();
-
-    let record = verdict_record(gate, &packets, &triage, &by_name, today);
-    Verdict {
-        packets,
-        record,
-        triage,
-        checklist,
-    }
-}
-
-/// The dependencies of `packet` that block it, given the statuses of the packets it depends on
-/// (a dependency missing from `statuses` is PENDING).
-fn blocked_by(
-    packet: &Packet,
-    statuses: &BTreeMap<&str, PacketStatus>,
-    stage: Stage,
-) -> Vec<String> {
-    packet
-        .depends_on
-        .iter()
-        .filter(|dep| {
-            let status = statuses
-                .get(dep.as_str())
-                .copied()
-                .unwrap_or(PacketStatus::Pending);
-            match stage {
-                Stage::Final => status != PacketStatus::Done,
-                Stage::Running => matches!(
-                    status,
-                    PacketStatus::ChangesRequested | PacketStatus::Blocked
-                ),
-            }
-        })
-        .cloned()
-        .collect()
-}
-
-/// The record of one packet from the evidence of its own checks (`records` may hold others;
-/// only the packet's are read) and the statuses of the packets it depends on: what
-/// [`decide`] computes for it, without looking at the rest of the gate. The runner uses it
-/// while checks run, so deciding whether a packet is blocked costs the size of the packet,
-/// not of the gate.
-pub fn packet_alone(
-    packet: &Packet,
-    records: &[&CheckRecord],
-    accepts: &[Acceptance],
-    today: NaiveDate,
-    stage: Stage,
-    statuses: &BTreeMap<&str, PacketStatus>,
-) -> PacketRecord {
-    let by_name: BTreeMap<&str, &CheckRecord> = records
-        .iter()
-        .filter(|record| record.packet == packet.id)
-        .map(|record| (record.name.as_str(), *record))
-        .collect();
-    let triage: BTreeMap<String, Triage> = packet
-        .checks
-        .iter()
-        .map(|check| {
-            let name = check.name();
-            let state = triage_check(check, by_name.get(name.as_str()).copied(), accepts, today);
-            (name, state)
-        })
-        .collect();
-    let checklist: BTreeMap<String, (bool, String)> = packet
-        .checklist
-        .iter()
-        .map(|item| {
-            (
-                packet.checklist_name(item),
-                checklist_holds(packet, item, &triage, today),
-            )
-        })
-        .collect();
-    let finding_triage = findings_by_check(&by_name, accepts, today);
-    packet_record(
-        packet,
-        &triage,
-        &checklist,
-        blocked_by(packet, statuses, stage),
-        statuses,
-        &finding_triage,
-    )
-}
+use crate::spec::{AcceptTarget, Acceptance, Gate, Packet, Severity};
 
 /// Each scan finding's severity and whether it blocks, by check name.
-fn findings_by_check<'r>(
+pub(super) fn findings_by_check<'r>(
     by_name: &BTreeMap<&'r str, &CheckRecord>,
     accepts: &[Acceptance],
     today: NaiveDate,
@@ -369,7 +36,7 @@ fn findings_by_check<'r>(
         .collect()
 }
 
-fn packet_record(
+pub(super) fn packet_record(
     packet: &Packet,
     triage: &BTreeMap<String, Triage>,
     checklist: &BTreeMap<String, (bool, String)>,
@@ -516,7 +183,7 @@ fn packet_record(
     }
 }
 
-fn verdict_record(
+pub(super) fn verdict_record(
     gate: &Gate,
     packets: &[PacketRecord],
     triage: &BTreeMap<String, Triage>,
@@ -703,32 +370,6 @@ fn verdict_record(
         reasons,
         findings,
     }
-}
-
-/// The end of a run: its records in the gate file's order (checklist records it brought are
-/// dropped, they are recomputed; a record the gate does not list is dropped), the final verdict
-/// on them, and one record per checklist item after them (`now` is their timestamp).
-pub fn conclude(
-    gate: &Gate,
-    records: Vec<CheckRecord>,
-    today: NaiveDate,
-    now: &str,
-) -> (Vec<CheckRecord>, Verdict) {
-    let mut by_name: BTreeMap<String, CheckRecord> = records
-        .into_iter()
-        .filter(|record| record.case_kind != CaseKind::Checklist)
-        .map(|record| (record.name.clone(), record))
-        .collect();
-    let mut checks: Vec<CheckRecord> = Vec::new();
-    for check in gate.checks() {
-        if let Some(record) = by_name.remove(&check.name()) {
-            checks.push(record);
-        }
-    }
-    let verdict = decide(gate, &checks, today, Stage::Final);
-    let checklist = checklist_records(gate, &verdict, now);
-    checks.extend(checklist);
-    (checks, verdict)
 }
 
 /// One record per checklist item, as the verdict judged it (`now` is their timestamp): pure, so
