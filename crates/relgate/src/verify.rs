@@ -639,15 +639,18 @@ mod tests {
         let claims_bytes = record(json!({ "bytes": 12 }));
         assert!(evidence::verify_no_log(dir.path(), &claims_bytes)
             .unwrap_err()
+            .to_string()
             .contains("12 bytes of output but no log"));
         let claims_output = record(json!({ "sha256": "ab".repeat(32) }));
         assert!(evidence::verify_no_log(dir.path(), &claims_output)
             .unwrap_err()
+            .to_string()
             .contains("but no log"));
         std::fs::create_dir_all(dir.path().join("logs/P0")).unwrap();
         std::fs::write(dir.path().join("logs/P0/c0.log"), "FAIL\n").unwrap();
         assert!(evidence::verify_no_log(dir.path(), &quiet)
             .unwrap_err()
+            .to_string()
             .contains("logs/P0/c0.log exists"));
     }
 

@@ -209,7 +209,8 @@ fn newest_mtime(dir: &Path) -> std::io::Result<std::time::SystemTime> {
 pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentError> {
     let dir = run_dir(out_dir, run_id);
     let journal = dir.join(JOURNAL_FILE);
-    let fragments = journal::verify(&dir, HEADER_NAME).map_err(FragmentError::Tampered)?;
+    let fragments = journal::verify(&dir, HEADER_NAME)
+        .map_err(|err| FragmentError::Tampered(err.to_string()))?;
     let mut header = None;
     let mut records = Vec::new();
     let mut services = Vec::new();
@@ -241,9 +242,8 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
                 record.report.as_deref(),
                 record.report_sha256.as_deref(),
             )?;
-            crate::evidence::verify_no_log(out_dir, &record).map_err(|message| {
-                FragmentError::Tampered(format!("{}: {message}", journal.display()))
-            })?;
+            crate::evidence::verify_no_log(out_dir, &record)
+                .map_err(|why| FragmentError::Tampered(format!("{}: {why}", journal.display())))?;
             records.push(record);
         } else {
             return Err(FragmentError::Tampered(format!(

@@ -251,8 +251,8 @@ pub fn verify_chain(out_dir: &Path) -> Result<(Ledger, String), VerifyError> {
             }
         }
         if let Record::Check(check) = &parsed.record {
-            if let Err(message) = verify_no_log(out_dir, check) {
-                return Err(error(at, VerifyErrorKind::LogChanged, message));
+            if let Err(why) = verify_no_log(out_dir, check) {
+                return Err(error(at, VerifyErrorKind::LogChanged, why.to_string()));
             }
         }
         // A scan's stored report is evidence too.
@@ -283,35 +283,63 @@ pub fn verify_chain(out_dir: &Path) -> Result<(Ledger, String), VerifyError> {
     Ok((ledger, prev))
 }
 
+/// How a record without a log contradicts itself or the out directory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoLogError {
+    /// It claims output bytes.
+    #[error("{name} records {bytes} bytes of output but no log")]
+    Bytes {
+        /// The check.
+        name: String,
+        /// The bytes it claims.
+        bytes: u64,
+    },
+    /// It claims a digest other than that of no bytes.
+    #[error("{name} records output with sha256 {sha256} but no log (no output is sha256 {EMPTY_SHA256})")]
+    Digest {
+        /// The check.
+        name: String,
+        /// The digest it claims.
+        sha256: String,
+    },
+    /// Its log file exists although it says the check printed nothing.
+    #[error("{relative} exists, but the record of {name} says the check printed nothing")]
+    LogExists {
+        /// The log's path in the out directory.
+        relative: String,
+        /// The check.
+        name: String,
+    },
+}
+
 /// A check record without a log must say so consistently: no bytes, no digest or the digest of
 /// no bytes, and — when it claims the check ran and printed nothing — no log file on disk.
-pub fn verify_no_log(out_dir: &Path, check: &CheckRecord) -> Result<(), String> {
+pub fn verify_no_log(out_dir: &Path, check: &CheckRecord) -> Result<(), NoLogError> {
     if check.log.is_some() {
         return Ok(());
     }
-    let name = &check.name;
+    let name = check.name.clone();
     if check.bytes != 0 {
-        return Err(format!(
-            "{name} records {} bytes of output but no log",
-            check.bytes
-        ));
+        return Err(NoLogError::Bytes {
+            name,
+            bytes: check.bytes,
+        });
     }
     let Some(sha256) = &check.sha256 else {
         return Ok(());
     };
     if sha256 != EMPTY_SHA256 {
-        return Err(format!(
-            "{name} records output with sha256 {sha256} but no log (no output is sha256 {EMPTY_SHA256})"
-        ));
+        return Err(NoLogError::Digest {
+            name,
+            sha256: sha256.clone(),
+        });
     }
     let relative = CheckRecord::log_path(&check.packet, &check.check);
     let plain = Path::new(&relative)
         .components()
         .all(|part| matches!(part, std::path::Component::Normal(_)));
     if plain && std::fs::symlink_metadata(out_dir.join(&relative)).is_ok() {
-        return Err(format!(
-            "{relative} exists, but the record of {name} says the check printed nothing"
-        ));
+        return Err(NoLogError::LogExists { relative, name });
     }
     Ok(())
 }

@@ -11,34 +11,72 @@ pub(crate) enum Score {
     V4Approx(f64),
 }
 
+/// Why a vector has no score; the message quotes the vector.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CvssError {
+    /// `CVSS:3.1` with nothing after it.
+    #[error("cvss vector `{vector}` has no metrics")]
+    NoMetrics { vector: String },
+    /// A part that is not `METRIC:VALUE`.
+    #[error("cvss vector `{vector}`: `{part}` is not METRIC:VALUE")]
+    NotAPair { vector: String, part: String },
+    /// A metric given twice.
+    #[error("cvss vector `{vector}` repeats `{metric}`")]
+    Repeated { vector: String, metric: String },
+    /// A base metric missing.
+    #[error("cvss vector `{vector}` lacks the base metric `{metric}`")]
+    Missing { vector: String, metric: String },
+    /// A value the specification does not define for its metric.
+    #[error("cvss vector `{vector}`: `{metric}:{value}` is not a valid value")]
+    BadValue {
+        vector: String,
+        metric: String,
+        value: String,
+    },
+    /// A version other than 3.0, 3.1 and 4.0.
+    #[error("cvss vector `{vector}` has unsupported version `{version}`")]
+    Version { vector: String, version: String },
+}
+
 /// The score of `vector` (`CVSS:3.1/AV:N/…`, `CVSS:3.0/…`, `CVSS:4.0/…`; a vector without the
 /// `CVSS:` prefix is read as 3.1). Temporal and environmental metrics are ignored.
-pub(crate) fn score(vector: &str) -> Result<Score, String> {
+pub(crate) fn score(vector: &str) -> Result<Score, CvssError> {
     let (version, metrics) = match vector.strip_prefix("CVSS:") {
         Some(rest) => match rest.split_once('/') {
             Some((version, metrics)) => (version, metrics),
-            None => return Err(format!("cvss vector `{vector}` has no metrics")),
+            None => {
+                return Err(CvssError::NoMetrics {
+                    vector: vector.to_string(),
+                })
+            }
         },
         None => ("3.1", vector),
     };
     let mut pairs = Vec::new();
     for part in metrics.split('/') {
         let Some((key, value)) = part.split_once(':') else {
-            return Err(format!(
-                "cvss vector `{vector}`: `{part}` is not METRIC:VALUE"
-            ));
+            return Err(CvssError::NotAPair {
+                vector: vector.to_string(),
+                part: part.to_string(),
+            });
         };
         if pairs.iter().any(|(seen, _)| *seen == key) {
-            return Err(format!("cvss vector `{vector}` repeats `{key}`"));
+            return Err(CvssError::Repeated {
+                vector: vector.to_string(),
+                metric: key.to_string(),
+            });
         }
         pairs.push((key, value));
     }
-    let get = |key: &str| -> Result<&str, String> {
+    let get = |key: &str| -> Result<&str, CvssError> {
         pairs
             .iter()
             .find(|(name, _)| *name == key)
             .map(|(_, value)| *value)
-            .ok_or_else(|| format!("cvss vector `{vector}` lacks the base metric `{key}`"))
+            .ok_or_else(|| CvssError::Missing {
+                vector: vector.to_string(),
+                metric: key.to_string(),
+            })
     };
     match version {
         "3.0" | "3.1" => {
@@ -88,14 +126,19 @@ pub(crate) fn score(vector: &str) -> Result<Score, String> {
                 .map(Score::V4Approx)
                 .map_err(|(metric, value)| bad(vector, metric, value))
         }
-        other => Err(format!(
-            "cvss vector `{vector}` has unsupported version `{other}`"
-        )),
+        other => Err(CvssError::Version {
+            vector: vector.to_string(),
+            version: other.to_string(),
+        }),
     }
 }
 
-fn bad(vector: &str, metric: &str, value: &str) -> String {
-    format!("cvss vector `{vector}`: `{metric}:{value}` is not a valid value")
+fn bad(vector: &str, metric: &str, value: &str) -> CvssError {
+    CvssError::BadValue {
+        vector: vector.to_string(),
+        metric: metric.to_string(),
+        value: value.to_string(),
+    }
 }
 
 fn max_impact<'a>(vulnerable: &'a str, subsequent: &'a str) -> &'a str {

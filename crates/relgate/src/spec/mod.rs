@@ -29,6 +29,6 @@ pub use probe::map_strings;
 pub use redacted::{redacted_gate, register_gate_secrets};
 pub use relgate_probes::duration::{format_duration, parse_duration};
 pub use scan::{Format, Overrides, ADVISORY_DB_PLACEHOLDER, REPORT_PLACEHOLDER};
-pub use template::{expand, references, Reference, SERVICE_FIELDS};
+pub use template::{expand, references, Reference, TemplateError, SERVICE_FIELDS};
 pub use tools::DEFAULT_INSTALL_TIMEOUT;
 pub use validate::{load, parse, slugify};

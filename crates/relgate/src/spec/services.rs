@@ -324,7 +324,7 @@ impl Context<'_> {
                     templated.span.clone(),
                     &templated.key,
                     SpecErrorKind::InvalidValue,
-                    why,
+                    why.to_string(),
                 )
             })?;
             for reference in parsed {

@@ -31,8 +31,27 @@ impl fmt::Display for Reference {
     }
 }
 
-/// Every reference in `text`, in order, or a message saying what is malformed.
-pub fn references(text: &str) -> Result<Vec<Reference>, String> {
+/// Why a text's references cannot be read; the message names the text or the reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// A `${` with no `}` after it.
+    #[error("unclosed `${{` in `{text}`")]
+    Unclosed {
+        /// The whole text.
+        text: String,
+    },
+    /// `${name.field}` with a field services do not have.
+    #[error("`${{{reference}}}`: a service has no `{field}` (it has {})", SERVICE_FIELDS.join(", "))]
+    UnknownField {
+        /// The reference as written, trimmed (`db.user`).
+        reference: String,
+        /// The field (`user`).
+        field: String,
+    },
+}
+
+/// Every reference in `text`, in order, or what is malformed.
+pub fn references(text: &str) -> Result<Vec<Reference>, TemplateError> {
     let mut found = Vec::new();
     walk(text, |piece| {
         if let Piece::Reference(inner) = piece {
@@ -74,8 +93,8 @@ enum Piece<'a> {
 
 fn walk<'a>(
     text: &'a str,
-    mut visit: impl FnMut(Piece<'a>) -> Result<(), String>,
-) -> Result<(), String> {
+    mut visit: impl FnMut(Piece<'a>) -> Result<(), TemplateError>,
+) -> Result<(), TemplateError> {
     let mut rest = text;
     while let Some(at) = rest.find('$') {
         let after = &rest[at + 1..];
@@ -85,9 +104,9 @@ fn walk<'a>(
             rest = escaped;
         } else if let Some(open) = after.strip_prefix('{') {
             visit(Piece::Literal(&rest[..at]))?;
-            let close = open
-                .find('}')
-                .ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
+            let close = open.find('}').ok_or_else(|| TemplateError::Unclosed {
+                text: text.to_string(),
+            })?;
             visit(Piece::Reference(&open[..close]))?;
             rest = &open[close + 1..];
         } else {
@@ -99,7 +118,7 @@ fn walk<'a>(
 }
 
 /// `None` for what is not a reference (a shell parameter such as `${HOME:-x}`).
-fn parse_reference(inner: &str) -> Option<Result<Reference, String>> {
+fn parse_reference(inner: &str) -> Option<Result<Reference, TemplateError>> {
     let trimmed = inner.trim();
     if trimmed == "port" {
         return Some(Ok(Reference::OwnPort));
@@ -120,10 +139,10 @@ fn parse_reference(inner: &str) -> Option<Result<Reference, String>> {
             field: field.to_string(),
         })
     } else {
-        Err(format!(
-            "`${{{trimmed}}}`: a service has no `{field}` (it has {})",
-            SERVICE_FIELDS.join(", ")
-        ))
+        Err(TemplateError::UnknownField {
+            reference: trimmed.to_string(),
+            field: field.to_string(),
+        })
     })
 }
 
@@ -166,11 +185,12 @@ mod tests {
     #[test]
     fn malformed_references_say_what_is_wrong() {
         assert_eq!(
-            references("x ${db.password}").unwrap_err(),
+            references("x ${db.password}").unwrap_err().to_string(),
             "`${db.password}`: a service has no `password` (it has url, host, port)"
         );
         assert!(references("x ${db.url")
             .unwrap_err()
+            .to_string()
             .starts_with("unclosed `${`"));
     }
 

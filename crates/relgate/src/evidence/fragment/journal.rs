@@ -44,26 +44,123 @@ struct Link {
     sha256: String,
 }
 
+/// Why a line is not a journal line.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    /// It holds no `"fragment":` key.
+    #[error("not a journal line (no fragment)")]
+    NoFragment,
+    /// It does not end with the object's closing brace.
+    #[error("not a journal line (it does not end with `}}`)")]
+    Unterminated,
+    /// Its link fields do not parse.
+    #[error("not a journal line: {0}")]
+    Link(#[source] serde_json::Error),
+    /// Its name holds bytes a fragment name cannot.
+    #[error("{0:?} is not a fragment name")]
+    Name(String),
+}
+
+/// Why a run's journal does not verify: every message names the journal file, and the line.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The journal cannot be read.
+    #[error("cannot read the evidence journal {}: {source}", path.display())]
+    Unreadable {
+        /// The journal.
+        path: PathBuf,
+        /// What reading it said.
+        #[source]
+        source: io::Error,
+    },
+    /// The last line has no newline: a writer was killed mid-line.
+    #[error("{}: the last line is incomplete", path.display())]
+    Incomplete {
+        /// The journal.
+        path: PathBuf,
+    },
+    /// No line at all.
+    #[error("{}: the journal is empty", path.display())]
+    Empty {
+        /// The journal.
+        path: PathBuf,
+    },
+    /// One line is wrong.
+    #[error("{at}: {problem}")]
+    Line {
+        /// `path:line`.
+        at: String,
+        /// What is wrong with it.
+        problem: LineProblem,
+    },
+}
+
+/// What is wrong with one line of a journal.
+#[derive(Debug, thiserror::Error)]
+pub enum LineProblem {
+    /// It is not a journal line.
+    #[error(transparent)]
+    Unreadable(#[from] LineError),
+    /// Its sequence number is not the next one.
+    #[error("seq {seq} where {due} was due (a record was removed, inserted or moved)")]
+    OutOfSequence {
+        /// The number it holds.
+        seq: u64,
+        /// The number due.
+        due: u64,
+    },
+    /// Its link is not the digest of the line before.
+    #[error(
+        "prev {prev} does not match the previous line's sha256 {expected}: the journal was edited"
+    )]
+    Unlinked {
+        /// The link it holds.
+        prev: String,
+        /// The previous line's digest.
+        expected: String,
+    },
+    /// The first record is not the one a journal starts with.
+    #[error("the journal must start with {first}, not {found}")]
+    First {
+        /// The name due.
+        first: String,
+        /// The name found.
+        found: String,
+    },
+    /// The fragment's bytes do not hash to the digest recorded beside them.
+    #[error("the fragment {name} hashes to {actual}, not the recorded {recorded}: it was edited")]
+    Digest {
+        /// The fragment.
+        name: String,
+        /// Its digest now.
+        actual: String,
+        /// The digest recorded.
+        recorded: String,
+    },
+    /// A name recorded twice.
+    #[error("{0} is recorded twice")]
+    Twice(String),
+}
+
 /// A line taken apart: its link and its fragment's bytes.
-fn parse_line(line: &[u8]) -> Result<(Link, &[u8]), String> {
+fn parse_line(line: &[u8]) -> Result<(Link, &[u8]), LineError> {
     let at = line
         .windows(FRAGMENT_KEY.len())
         .position(|window| window == FRAGMENT_KEY)
-        .ok_or_else(|| "not a journal line (no fragment)".to_string())?;
+        .ok_or(LineError::NoFragment)?;
     if line.last() != Some(&b'}') {
-        return Err("not a journal line (it does not end with `}`)".to_string());
+        return Err(LineError::Unterminated);
     }
     let mut head = line[..at].to_vec();
     head.push(b'}');
-    let link: Link =
-        serde_json::from_slice(&head).map_err(|err| format!("not a journal line: {err}"))?;
+    let link: Link = serde_json::from_slice(&head).map_err(LineError::Link)?;
     let valid_name = !link.name.is_empty()
         && link
             .name
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"-._%".contains(&byte));
     if !valid_name {
-        return Err(format!("{:?} is not a fragment name", link.name));
+        return Err(LineError::Name(link.name));
     }
     Ok((link, &line[at + FRAGMENT_KEY.len()..line.len() - 1]))
 }
@@ -212,7 +309,7 @@ impl Journal<'_> {
                     .position(|&byte| byte == b'\n')
                     .unwrap_or(0);
             let line = &text[start..end];
-            let (link, fragment) = parse_line(line).map_err(&damaged)?;
+            let (link, fragment) = parse_line(line).map_err(|err| damaged(err.to_string()))?;
             if link.seq != self.state.seq + 1 || link.prev != self.state.head {
                 return Err(damaged(format!("line {} is out of sequence", link.seq)));
             }
@@ -298,54 +395,59 @@ impl Journal<'_> {
 /// says what is wrong: a line that is not a journal line, a broken link or sequence, a
 /// fragment whose digest does not match, a name recorded twice, a partial last line, or a
 /// first record that is not `first`.
-pub(super) fn verify(run_dir: &Path, first: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub(super) fn verify(run_dir: &Path, first: &str) -> Result<Vec<(String, Vec<u8>)>, JournalError> {
     let path = run_dir.join(JOURNAL_FILE);
-    let text = std::fs::read(&path)
-        .map_err(|err| format!("cannot read the evidence journal {}: {err}", path.display()))?;
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(source) => return Err(JournalError::Unreadable { path, source }),
+    };
     if !text.is_empty() && !text.ends_with(b"\n") {
-        return Err(format!("{}: the last line is incomplete", path.display()));
+        return Err(JournalError::Incomplete { path });
     }
     let mut fragments = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut prev = GENESIS.to_string();
     for (index, line) in text.split_inclusive(|&byte| byte == b'\n').enumerate() {
         let line = &line[..line.len() - 1];
-        let at = format!("{}:{}", path.display(), index + 1);
-        let (link, fragment) = parse_line(line).map_err(|err| format!("{at}: {err}"))?;
+        let wrong = |problem: LineProblem| JournalError::Line {
+            at: format!("{}:{}", path.display(), index + 1),
+            problem,
+        };
+        let (link, fragment) = parse_line(line).map_err(|err| wrong(err.into()))?;
         if link.seq != index as u64 + 1 {
-            return Err(format!(
-                "{at}: seq {} where {} was due (a record was removed, inserted or moved)",
-                link.seq,
-                index + 1
-            ));
+            return Err(wrong(LineProblem::OutOfSequence {
+                seq: link.seq,
+                due: index as u64 + 1,
+            }));
         }
         if link.prev != prev {
-            return Err(format!(
-                "{at}: prev {} does not match the previous line's sha256 {prev}: the journal was edited",
-                link.prev
-            ));
+            return Err(wrong(LineProblem::Unlinked {
+                prev: link.prev,
+                expected: prev,
+            }));
         }
         if index == 0 && link.name != first {
-            return Err(format!(
-                "{at}: the journal must start with {first}, not {}",
-                link.name
-            ));
+            return Err(wrong(LineProblem::First {
+                first: first.to_string(),
+                found: link.name,
+            }));
         }
         let actual = sha256_hex(fragment);
         if actual != link.sha256 {
-            return Err(format!(
-                "{at}: the fragment {} hashes to {actual}, not the recorded {}: it was edited",
-                link.name, link.sha256
-            ));
+            return Err(wrong(LineProblem::Digest {
+                name: link.name,
+                actual,
+                recorded: link.sha256,
+            }));
         }
         if !seen.insert(link.name.clone()) {
-            return Err(format!("{at}: {} is recorded twice", link.name));
+            return Err(wrong(LineProblem::Twice(link.name)));
         }
         prev = sha256_hex(line);
         fragments.push((link.name, fragment.to_vec()));
     }
     if fragments.is_empty() {
-        return Err(format!("{}: the journal is empty", path.display()));
+        return Err(JournalError::Empty { path });
     }
     Ok(fragments)
 }
@@ -472,7 +574,7 @@ mod tests {
             edit(&mut all);
             rewrite(&run, &all);
             let err = verify(&run, "header").expect_err(what);
-            assert!(err.contains(expected), "{what}: {err}");
+            assert!(err.to_string().contains(expected), "{what}: {err}");
         }
     }
 
@@ -484,7 +586,10 @@ mod tests {
             .open(run.join(JOURNAL_FILE))
             .unwrap();
         io::Write::write_all(&mut file, b"{\"seq\":3,\"prev\":\"").unwrap();
-        assert!(verify(&run, "header").unwrap_err().contains("incomplete"));
+        assert!(verify(&run, "header")
+            .unwrap_err()
+            .to_string()
+            .contains("incomplete"));
         locked(&run, |journal| journal.append("check_A_b", b"{}")).unwrap();
         let names: Vec<String> = verify(&run, "header")
             .unwrap()

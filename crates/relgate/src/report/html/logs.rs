@@ -16,10 +16,16 @@ const TAIL_BYTES: usize = 8 * 1024;
 /// said to be unreadable, in the open.
 pub(super) fn tail(out: &mut String, out_dir: &Path, log: &str, recorded_bytes: u64, open: bool) {
     match read_tail(out_dir, log) {
-        Err(why) => out.push_str(&format!(
-            "<p class=\"unreadable\">Output tail unavailable: {}</p>\n",
-            escape(&why)
-        )),
+        Err(err) => {
+            let why = match err {
+                TailError::Outside(why) => why.to_string(),
+                TailError::Unreadable(err) => format!("cannot read {log}: {err}"),
+            };
+            out.push_str(&format!(
+                "<p class=\"unreadable\">Output tail unavailable: {}</p>\n",
+                escape(&why)
+            ));
+        }
         Ok(tail) => {
             let shown = if tail.cut {
                 format!(
@@ -61,12 +67,9 @@ pub(super) struct Tail {
 
 /// The last [`TAIL_LINES`] lines of the log (at most [`TAIL_BYTES`] bytes, a partial first
 /// line dropped), or why they cannot be shown.
-fn read_tail(out_dir: &Path, log: &str) -> Result<Tail, String> {
+fn read_tail(out_dir: &Path, log: &str) -> Result<Tail, TailError> {
     // The one reader and confinement of the reports ([`crate::report::text`]).
-    let tail = read_log_tail(out_dir, log, TAIL_BYTES).map_err(|err| match err {
-        TailError::Outside(why) => why.to_string(),
-        TailError::Unreadable(err) => format!("cannot read {log}: {err}"),
-    })?;
+    let tail = read_log_tail(out_dir, log, TAIL_BYTES)?;
     let (bytes, start, size) = (tail.bytes, tail.start, tail.size);
     let mut kept: &[u8] = &bytes;
     if start > 0 {

@@ -13,21 +13,29 @@ use crate::spec::{self, Check, ScanSpec, Severity};
 /// Environment variable naming a local copy of the RustSec advisory database.
 pub const ENV_ADVISORY_DB: &str = "RELGATE_ADVISORY_DB";
 
+/// Why `{advisory_db}` has no database to point at.
+#[derive(Debug, thiserror::Error)]
+pub enum AdvisoryDbError {
+    /// The variable is not set.
+    #[error(
+        "`{{advisory_db}}` needs {ENV_ADVISORY_DB}: the path of a local copy of the RustSec \
+         advisory database (a directory holding crates/<name>/RUSTSEC-*.md, such as a clone \
+         of https://github.com/rustsec/advisory-db); it is not downloaded by the gate"
+    )]
+    Unset,
+    /// It names a directory without `crates/`.
+    #[error("{ENV_ADVISORY_DB}={} is not an advisory database: it has no crates/ directory", .0.display())]
+    NotADatabase(PathBuf),
+}
+
 /// The advisory database directory for `{advisory_db}`, or why there is none.
-pub fn advisory_db() -> Result<PathBuf, String> {
+pub fn advisory_db() -> Result<PathBuf, AdvisoryDbError> {
     let Some(path) = std::env::var_os(ENV_ADVISORY_DB).filter(|path| !path.is_empty()) else {
-        return Err(format!(
-            "`{{advisory_db}}` needs {ENV_ADVISORY_DB}: the path of a local copy of the RustSec \
-             advisory database (a directory holding crates/<name>/RUSTSEC-*.md, such as a clone \
-             of https://github.com/rustsec/advisory-db); it is not downloaded by the gate"
-        ));
+        return Err(AdvisoryDbError::Unset);
     };
     let path = PathBuf::from(path);
     if !path.join("crates").is_dir() {
-        return Err(format!(
-            "{ENV_ADVISORY_DB}={} is not an advisory database: it has no crates/ directory",
-            path.display()
-        ));
+        return Err(AdvisoryDbError::NotADatabase(path));
     }
     Ok(std::path::absolute(&path).unwrap_or(path))
 }
@@ -251,7 +259,7 @@ pub(crate) fn run_check(
                     ))
                 }
             },
-            Err(message) => return failed(message),
+            Err(why) => return failed(why.to_string()),
         }
     } else {
         None
