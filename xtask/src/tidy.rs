@@ -7,6 +7,8 @@
 //!   the files in `OVERSIZED`, which may only shrink.
 //! - Every Rust source file starts with a `//!` header saying what it is for.
 //! - Every source file ARCHITECTURE.md names exists.
+//! - The pure stages (`PURE`) do no I/O: no file, process, network, environment or clock,
+//!   beside the reads `PURE_IO` allows.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -17,6 +19,38 @@ const MAX_LINES: usize = 800;
 /// Files over `MAX_LINES` when the limit came in, with their size then: they may not grow, and
 /// leave this list when they are split.
 const OVERSIZED: &[(&str, usize)] = &[];
+
+/// The engine's stages that are pure functions of their inputs: paths under
+/// `crates/relgate/src`, a folder or a file.
+const PURE: &[&str] = &["plan.rs", "verdict/", "spec/", "scan/"];
+
+/// The I/O the pure stages may do, each in one file: reading the gate file, and the lockfiles
+/// SARIF locations point at.
+const PURE_IO: &[(&str, &str)] = &[
+    ("spec/validate.rs", "std::fs::read(path)"),
+    ("scan/lockfile.rs", "std::fs::metadata(&file)"),
+    ("scan/lockfile.rs", "std::fs::read_to_string(&file)"),
+];
+
+/// What reaches outside a pure function: files, processes, the network, the environment, the
+/// clock.
+const IO_CALLS: &[&str] = &[
+    "std::fs",
+    "fs::",
+    "File::",
+    "OpenOptions",
+    "std::process",
+    "Command::new",
+    "std::net",
+    "std::env",
+    "env::var",
+    "Utc::now",
+    "Local::now",
+    "SystemTime",
+    "Instant::now",
+    "clock::now",
+    "clock::today",
+];
 
 /// The engine's top-level modules, lowest layer first. A module may import modules of its own
 /// layer or below, never above.
@@ -309,4 +343,37 @@ fn references_are_read_from_paths_and_grouped_imports() {
     let code = "use crate::{spec, report::finish, self};\nfn f() { crate::harness::run(); }";
     let named: Vec<String> = crate_references(code).into_iter().collect();
     assert_eq!(named, ["harness", "report", "spec"]);
+}
+
+#[test]
+fn the_pure_stages_do_no_io() {
+    let src = workspace().join("crates/relgate/src");
+    let mut problems = Vec::new();
+    for path in rust_files(&src) {
+        let name = path
+            .strip_prefix(&src)
+            .expect("under src")
+            .display()
+            .to_string();
+        if is_test_file(&path) || !PURE.iter().any(|pure| name.starts_with(pure)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable source");
+        for (number, line) in production(&text).lines().enumerate() {
+            let mut code = line.split("//").next().unwrap_or("").to_string();
+            for (file, allowed) in PURE_IO {
+                if *file == name {
+                    code = code.replace(allowed, "");
+                }
+            }
+            if let Some(call) = IO_CALLS.iter().find(|call| code.contains(*call)) {
+                problems.push(format!("{name}:{}: `{call}` in a pure stage", number + 1));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "plan, verdict, spec and scan are pure (docs/ARCHITECTURE.md, Layers):\n{}",
+        problems.join("\n")
+    );
 }
