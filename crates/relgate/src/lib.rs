@@ -1,10 +1,11 @@
 //! relgate: a release security gate as ordinary Cargo tests.
 //!
-//! Data flows one way: `packets.toml` → [`spec`] (parse + validate) → [`plan`] (DAG order) →
-//! [`exec`] / [`grep`] (one check → one evidence record) → [`evidence`] ledger → [`verdict`]
-//! (pure) → report writers ([`report::junit`], [`report::tracker`], [`report::html`]). [`harness`] turns a validated
-//! gate into libtest-mimic trials and drives a run; [`report`] rebuilds the verdict and reports
-//! from evidence.
+//! Data flows one way, and the modules are its stages: `packets.toml` → [`spec`] (parse +
+//! validate) → [`plan`] (DAG order) → [`run`] (libtest-mimic trials; each check into one
+//! record, commands under a supervisor) → [`evidence`] (records, journal, ledger, signatures) →
+//! [`verdict`] (pure) → [`report`] (JUnit, tracker, SARIF, HTML, attestation). [`verify`]
+//! recomputes a run from its ledger; [`import`] turns a Markdown tracker into a gate file.
+//! `docs/ARCHITECTURE.md` is the map.
 #![deny(missing_docs)]
 
 pub mod evidence;

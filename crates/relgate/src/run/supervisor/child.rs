@@ -26,6 +26,13 @@ use super::tree;
 /// (one in uninterruptible sleep).
 pub(super) const KILL_LIMIT: Duration = Duration::from_secs(10);
 
+/// The supervisor's exit code once it said `done` and the gate closed its control socket: the
+/// gate believes its reports only with this code.
+const EXIT_DONE: i32 = 0;
+/// Its exit code otherwise (the gate went away, a request or command byte was forged, it could
+/// not report): it killed everything below it first.
+const EXIT_ABORTED: i32 = 1;
+
 /// How many leftover processes are reported at most.
 const LEAKS_REPORTED: usize = 1000;
 
@@ -51,24 +58,24 @@ fn serve_requests() -> i32 {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
     let Some(wake_read) = self_pipe() else {
-        return 1;
+        return EXIT_ABORTED;
     };
     loop {
         let (request, output) = match next_request(wake_read) {
             Next::Request(request, output) => (request, output),
-            Next::Closed => return 0,
-            Next::Broken => return 1,
+            Next::Closed => return EXIT_DONE,
+            Next::Broken => return EXIT_ABORTED,
         };
         match Supervisor::start(wake_read, request, output) {
             Start::Running(mut supervisor) => {
                 let code = supervisor.serve();
-                if code != 0 {
+                if code != EXIT_DONE {
                     return code;
                 }
             }
             // Said so, and said done: nothing runs below us, the next request may come.
             Start::Refused => {}
-            Start::Failed => return 1,
+            Start::Failed => return EXIT_ABORTED,
         }
     }
 }
@@ -235,7 +242,7 @@ impl Supervisor {
             if woken.contains(&b'T') {
                 // The gate was interrupted and tells us through SIGTERM.
                 self.kill_all();
-                return 1;
+                return EXIT_ABORTED;
             }
             let no_children = self.reap();
             if control_ready {
@@ -243,7 +250,7 @@ impl Supervisor {
                     // The gate is gone: nothing it started may survive it.
                     self.control_open = false;
                     self.kill_all();
-                    return 1;
+                    return EXIT_ABORTED;
                 }
                 if let Some(code) = self.obey() {
                     return code;
@@ -319,7 +326,7 @@ impl Supervisor {
     fn interfered(&mut self) -> i32 {
         self.pending.clear();
         self.kill_all();
-        1
+        EXIT_ABORTED
     }
 
     /// Waits for the control pipe or the self-pipe; returns whether the control pipe is
@@ -475,8 +482,8 @@ impl Supervisor {
             return self.interfered();
         }
         match report(&Report::Done) {
-            Ok(()) => 0,
-            Err(_) => 1,
+            Ok(()) => EXIT_DONE,
+            Err(_) => EXIT_ABORTED,
         }
     }
 }
