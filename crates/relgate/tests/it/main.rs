@@ -14,5 +14,6 @@ mod sarif_golden;
 mod scan_parsers;
 mod spec_errors;
 mod spec_scale;
+mod sshsig_consumers;
 mod tracker_golden;
 mod verdict_table;

@@ -10,8 +10,10 @@
 //! after reading `--sign-key` / [`ENV_SIGNING_KEY`]), so that the report writer signs whatever
 //! it finishes without every caller threading a key through.
 
+pub mod allowed_signers;
 pub mod dsse;
 pub mod openssh;
+pub mod sshsig;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -172,6 +174,18 @@ impl TrustedKey {
             path: path.to_path_buf(),
             problem,
         })
+    }
+
+    /// An ed25519 public key from its 32 bytes.
+    pub fn from_ed25519(bytes: &[u8; 32]) -> Result<TrustedKey, KeyProblem> {
+        VerifyingKey::from_bytes(bytes)
+            .map(TrustedKey::new)
+            .map_err(|err| KeyProblem::Malformed(format!("not an ed25519 point ({err})")))
+    }
+
+    /// The key's 32 bytes.
+    pub fn public_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes()
     }
 
     /// The OpenSSH fingerprint.

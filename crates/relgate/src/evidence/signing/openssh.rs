@@ -22,12 +22,21 @@ const MAGIC: &[u8] = b"openssh-key-v1\0";
 pub const ED25519: &str = "ssh-ed25519";
 
 /// A reader of the SSH wire format (RFC 4251: big-endian `uint32`, length-prefixed `string`).
-struct Wire<'a> {
+pub(super) struct Wire<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> Wire<'a> {
-    fn u32(&mut self) -> Result<u32, KeyProblem> {
+    pub(super) fn new(bytes: &'a [u8]) -> Wire<'a> {
+        Wire { rest: bytes }
+    }
+
+    /// Whether everything was read.
+    pub(super) fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    pub(super) fn u32(&mut self) -> Result<u32, KeyProblem> {
         if self.rest.len() < 4 {
             return Err(KeyProblem::Malformed("truncated".into()));
         }
@@ -36,7 +45,7 @@ impl<'a> Wire<'a> {
         Ok(u32::from_be_bytes([head[0], head[1], head[2], head[3]]))
     }
 
-    fn string(&mut self) -> Result<&'a [u8], KeyProblem> {
+    pub(super) fn string(&mut self) -> Result<&'a [u8], KeyProblem> {
         let len = self.u32()? as usize;
         if self.rest.len() < len {
             return Err(KeyProblem::Malformed("truncated".into()));
@@ -47,7 +56,8 @@ impl<'a> Wire<'a> {
     }
 }
 
-fn ssh_string(out: &mut Vec<u8>, bytes: &[u8]) {
+/// Appends `bytes` as an SSH `string`.
+pub(super) fn ssh_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
     out.extend_from_slice(bytes);
 }
@@ -70,7 +80,7 @@ pub fn fingerprint(public: &[u8; 32]) -> String {
 }
 
 /// Reads an ed25519 public key from its blob (`string "ssh-ed25519"`, `string key`).
-fn public_from_blob(blob: &[u8]) -> Result<[u8; 32], KeyProblem> {
+pub(super) fn public_from_blob(blob: &[u8]) -> Result<[u8; 32], KeyProblem> {
     let mut wire = Wire { rest: blob };
     let kind = wire.string()?;
     if kind != ED25519.as_bytes() {
