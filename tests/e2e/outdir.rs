@@ -108,9 +108,12 @@ const SLOW_A: &str = "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\n\
 const SLOW_B: &str = "[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"a\"\n\
     run = \"for i in 1 2 3 4 5 6 7 8 9 10; do echo run-B-$i; sleep 0.1; done\"\n";
 
-/// Waits until a run holds `out` and has prepared it; returns the lock file's content.
+/// Waits until a run holds `out` and has prepared it; returns the lock file's content. The
+/// first run may be `cargo test -p gate-tests`, which can spend a long time in cargo before the
+/// gate starts (checking or relinking the test binary on a loaded machine: CI saw more than
+/// 20 s), so the wait is long; it ends the moment the run is ready.
 fn wait_for_owner(out: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let owner = std::fs::read_to_string(out.join(".relgate-lock")).unwrap_or_default();
         if owner.contains("\"ready\":true") && out.join("fragments").exists() {
