@@ -61,8 +61,8 @@ const LAYERS: &[&[&str]] = &[
     &["spec"],
     // What runs (the plan) and how scanner reports read (pure functions of the spec).
     &["plan", "scan"],
-    // Evidence: records, the ledger, the run's journal, signatures.
-    &["evidence", "init"],
+    // Evidence: records, the ledger, the run's journal, signatures; signed human reviews.
+    &["evidence", "init", "review"],
     // The verdict: a pure function of the gate and the records.
     &["verdict"],
     // The reports: every writer, the attestation over them, `finish`.

@@ -15,6 +15,7 @@ pub mod model;
 pub mod output;
 pub mod plan;
 pub mod report;
+pub mod review;
 pub mod run;
 pub mod scan;
 pub mod spec;
