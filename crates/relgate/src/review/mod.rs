@@ -14,7 +14,3 @@ pub mod store;
 /// The SSH signature namespace of reviews: a signature made for git commits (`git`) or files
 /// (`file`) is no approval.
 pub const NAMESPACE: &str = "relgate-review";
-
-/// Where reviews are kept, relative to the gate file's directory, unless `[review] dir` says
-/// otherwise.
-pub const DEFAULT_DIR: &str = ".relgate/approvals";

@@ -29,6 +29,24 @@ pub struct Gate {
     pub services: Vec<Service>,
     /// `[[tool]]` entries in file order: what the setup step makes sure is installed.
     pub tools: Vec<Tool>,
+    /// `[review]`: signed human review of packets; `None` without the section.
+    pub review: Option<ReviewConfig>,
+}
+
+/// `[review]`: who may sign reviews, where they are kept, and which packets need an approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewConfig {
+    /// The allowed signers file (git's format), resolved against the gate file's directory.
+    pub allowed_signers: PathBuf,
+    /// Where reviews are kept, resolved against the gate file's directory.
+    pub dir: PathBuf,
+    /// The packets GO needs APPROVED (ids in file order); empty: review state is shown but
+    /// does not change the verdict.
+    pub required: Vec<String>,
+    /// An approval by the packet's implementer does not count (on unless `two_person = false`).
+    pub two_person: bool,
+    /// Line of `[review]` in the gate file.
+    pub line: usize,
 }
 
 /// A program checks or services need: the setup step runs `probe`, and when it fails runs

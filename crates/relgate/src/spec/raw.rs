@@ -23,6 +23,47 @@ pub(crate) struct RawGate {
     pub services: Vec<Spanned<RawService>>,
     #[serde(default, rename = "tool")]
     pub tools: Vec<Spanned<RawTool>>,
+    pub review: Option<Spanned<RawReview>>,
+}
+
+/// `[review]`: who may sign reviews, where they are kept, which packets need one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReview {
+    pub allowed_signers: Spanned<String>,
+    pub dir: Option<Spanned<String>>,
+    pub require: Option<Spanned<RawRequire>>,
+    pub two_person: Option<bool>,
+}
+
+/// `require = true` or `require = ["SEC-01", …]`.
+#[derive(Debug, Clone)]
+pub(crate) enum RawRequire {
+    All(bool),
+    Packets(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawRequire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RequireVisitor;
+        impl<'de> Visitor<'de> for RequireVisitor {
+            type Value = RawRequire;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"true, false or a list of packet ids such as ["SEC-01"]"#)
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<RawRequire, E> {
+                Ok(RawRequire::All(value))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawRequire, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(id) = seq.next_element::<String>()? {
+                    ids.push(id);
+                }
+                Ok(RawRequire::Packets(ids))
+            }
+        }
+        deserializer.deserialize_any(RequireVisitor)
+    }
 }
 
 /// `[[tool]]`: a program checks or services need, how to tell it is there and how to install it.
@@ -342,4 +383,9 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "ready",
     "http",
     "tcp",
+    "review",
+    "allowed_signers",
+    "dir",
+    "require",
+    "two_person",
 ];

@@ -276,6 +276,7 @@ impl Context<'_> {
         for raw_accept in &raw.accepts {
             accepts.push(self.acceptance(raw_accept, &packets, &by_id)?);
         }
+        let review = self.review(raw.review.as_ref(), &root, &packet_spans)?;
         Ok(Gate {
             source: self.file.clone(),
             root,
@@ -288,6 +289,7 @@ impl Context<'_> {
             accepts,
             services,
             tools,
+            review,
         })
     }
 

@@ -83,6 +83,7 @@ fn gate() -> Gate {
         plan_link: None,
         services: Vec::new(),
         tools: Vec::new(),
+        review: None,
         packets: vec![
             packet(
                 "SEC-00",

@@ -47,7 +47,7 @@ fn unknown_table_after_another_table_is_named_by_its_header() {
     check_error(
         "[gate]\nname = \"x\"\n\n[t]\na = 1\n",
         SpecErrorKind::UnknownKey,
-        "gate.toml:4:2: unknown key `t`\n  (hint: valid keys here: gate, defaults, packet, accept, service, tool)",
+        "gate.toml:4:2: unknown key `t`\n  (hint: valid keys here: gate, defaults, packet, accept, service, tool, review)",
     );
     check_error(
         "[[packet]]\nid = \"A\"\n[packet.bogus]\nx = 1\n",

@@ -40,6 +40,7 @@ fn gate(checks: &[(&str, Severity)], accepts: Vec<Acceptance>) -> Gate {
         plan_link: None,
         services: Vec::new(),
         tools: Vec::new(),
+        review: None,
         packets: vec![Packet {
             id: PACKET.to_string(),
             title: "Tenancy".to_string(),
