@@ -21,6 +21,7 @@ mod leaks;
 mod outdir;
 mod redaction;
 mod reports;
+mod review;
 mod scans;
 mod services;
 mod setup;

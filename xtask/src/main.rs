@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use relgate::model::{clock, exit_codes};
+use relgate::review::record::ReviewDecision;
 use relgate::{evidence::signing, report, run::harness, run::outdir, spec};
 
 #[derive(Debug, Parser)]
@@ -142,6 +143,32 @@ enum GateAction {
         #[arg(long, value_name = "FILE")]
         gate: Option<PathBuf>,
     },
+    /// Approve packets of a finished run: a review record bound to the code, the packets'
+    /// definitions and their outcomes, signed with your SSH key into the reviews directory
+    /// (commit it). The run must verify and be of the code checked out now; exit 1 otherwise,
+    /// 2 on bad arguments, gate file, key or allowed signers file
+    Approve {
+        /// The packets approved.
+        #[arg(required = true, value_name = "PACKET")]
+        packets: Vec<String>,
+        #[command(flatten)]
+        review: ReviewArgs,
+        /// A note for the review record.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Request changes to a packet of a finished run: a signed review record with your
+    /// findings (exit codes as `approve`)
+    RequestChanges {
+        /// The packet.
+        #[arg(value_name = "PACKET")]
+        packet: String,
+        #[command(flatten)]
+        review: ReviewArgs,
+        /// What must change (repeatable: one finding each).
+        #[arg(long, required = true)]
+        reason: Vec<String>,
+    },
     /// Turn a hand-kept Markdown tracker into a packets.toml, printed on stdout (notes on
     /// stderr); what it cannot map is kept as comments.
     Import {
@@ -233,6 +260,22 @@ fn main() -> ExitCode {
             sign_key,
             gate,
         }) => sign(out, sign_key, gate),
+        Some(GateAction::Approve {
+            packets,
+            review,
+            note,
+        }) => review_packets(review, packets, ReviewDecision::Approved, note, Vec::new()),
+        Some(GateAction::RequestChanges {
+            packet,
+            review,
+            reason,
+        }) => review_packets(
+            review,
+            vec![packet],
+            ReviewDecision::ChangesRequested,
+            String::new(),
+            reason,
+        ),
         Some(GateAction::Import {
             tracker,
             output,
@@ -432,6 +475,62 @@ fn with_signing_key(
             );
             eprintln!("error: {err}");
             exit_codes::INVALID
+        }
+    }
+}
+
+/// Who reviews, and what: the options `approve` and `request-changes` share.
+#[derive(Args, Debug)]
+struct ReviewArgs {
+    /// The gate file.
+    #[arg(long, default_value = "packets.toml")]
+    gate: PathBuf,
+    /// The out directory of the run reviewed.
+    #[arg(long, default_value = "target/gate")]
+    out: PathBuf,
+    /// Your private SSH key (ed25519, unencrypted), the one you sign commits with.
+    #[arg(long, value_name = "FILE", default_value = "~/.ssh/id_ed25519")]
+    key: String,
+    /// The identity to sign as [default: the one the allowed signers file lists for the key].
+    #[arg(long = "as", value_name = "IDENTITY")]
+    identity: Option<String>,
+}
+
+/// `gate approve` / `gate request-changes`.
+fn review_packets(
+    args: ReviewArgs,
+    packets: Vec<String>,
+    decision: ReviewDecision,
+    note: String,
+    findings: Vec<String>,
+) -> i32 {
+    let key = match args.key.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(|home| PathBuf::from(home).join(rest))
+            .unwrap_or_else(|| PathBuf::from(&args.key)),
+        None => PathBuf::from(&args.key),
+    };
+    let options = relgate::approve::Options {
+        gate: args.gate,
+        out_dir: args.out,
+        key,
+        identity: args.identity,
+        packets,
+        decision,
+        note,
+        findings,
+    };
+    match relgate::approve::approve(&options) {
+        Ok(written) => {
+            for path in written {
+                println!("{} {}", decision.label(), path.display());
+            }
+            println!("commit the review files: they are the packets' review record");
+            exit_codes::OK
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            err.exit_code()
         }
     }
 }

@@ -70,7 +70,7 @@ const LAYERS: &[&[&str]] = &[
     // Running a gate: trials, scheduler, check kinds, commands under supervisors, services.
     &["run"],
     // The commands besides running: verify a run, import a tracker, generate a gate.
-    &["verify", "import", "synthetic"],
+    &["verify", "import", "synthetic", "approve"],
 ];
 
 fn workspace() -> PathBuf {

@@ -8,6 +8,7 @@
 //! `docs/ARCHITECTURE.md` is the map.
 #![deny(missing_docs)]
 
+pub mod approve;
 pub mod evidence;
 pub mod import;
 pub mod init;

@@ -19,6 +19,11 @@ pub struct RunHeader {
     pub git_head: Option<String>,
     /// Whether `git status --porcelain` showed changes.
     pub git_dirty: Option<bool>,
+    /// With `[review]`: the digest of the code the run ran (the commit's tree without the
+    /// reviews, see `review::code`), or `None` when the working tree had other changes; reviews
+    /// are bound to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     /// relgate version.
     pub relgate_version: String,
     /// Start of the run (RFC 3339, UTC).

@@ -441,12 +441,19 @@ pub fn run_header(gate: &Gate, run_id: &str, mode: &str) -> RunHeader {
         .as_ref()
         .and_then(|_| git(&["status", "--porcelain"]))
         .map(|status| !status.is_empty());
+    let code = gate.review.as_ref().and_then(|review| {
+        match crate::review::code::code_state(&gate.root, &review.dir) {
+            crate::review::code::CodeState::Clean { digest, .. } => Some(digest),
+            _ => None,
+        }
+    });
     RunHeader {
         gate: gate.name.clone(),
         gate_file: gate.source.display().to_string(),
         gate_sha256: gate.sha256.clone(),
         git_head,
         git_dirty,
+        code,
         relgate_version: env!("CARGO_PKG_VERSION").to_string(),
         started: clock::format_timestamp(clock::now()),
         host: host_name(),

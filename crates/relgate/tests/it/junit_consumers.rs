@@ -219,6 +219,7 @@ fn rendered() -> (tempfile::TempDir, PathBuf) {
         gate_sha256: gate.sha256.clone(),
         git_head: Some("0123456789abcdef".to_string()),
         git_dirty: Some(false),
+        code: None,
         relgate_version: "0.1.0".to_string(),
         started: "2026-03-01T11:59:59.000Z".to_string(),
         host: "ci-runner".to_string(),

@@ -674,6 +674,7 @@ fn records_round_trip_with_only_their_secrets_masked() {
         gate_sha256: "cd".repeat(32),
         git_head: None,
         git_dirty: Some(false),
+        code: None,
         relgate_version: "0.1.0".into(),
         started: "2026-01-01T00:00:00Z".into(),
         host: "ci".into(),

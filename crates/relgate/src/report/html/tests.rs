@@ -79,6 +79,7 @@ fn fixture() -> (Gate, Ledger) {
         gate_sha256: gate.sha256.clone(),
         git_head: Some("6ba41c7".into()),
         git_dirty: Some(true),
+        code: None,
         relgate_version: "0.1.0".into(),
         started: "2026-02-09T10:00:00.000Z".into(),
         host: "ci".into(),

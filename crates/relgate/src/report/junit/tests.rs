@@ -78,6 +78,7 @@ fn header() -> RunHeader {
         gate_sha256: "ab".repeat(32),
         git_head: Some("c0ffee".to_string()),
         git_dirty: Some(false),
+        code: None,
         relgate_version: "0.1.0".to_string(),
         started: "2026-01-01T09:59:59.999Z".to_string(),
         host: "builder".to_string(),

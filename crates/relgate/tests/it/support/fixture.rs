@@ -121,6 +121,7 @@ pub fn header() -> RunHeader {
         gate_sha256: "9f2c".repeat(16),
         git_head: Some("6ba41c7a0d5e8f1b2c3d4e5f60718293a4b5c6d7".into()),
         git_dirty: Some(true),
+        code: None,
         relgate_version: "0.1.0".into(),
         started: "2026-02-09T10:00:00.000Z".into(),
         host: "ci-runner-7".into(),

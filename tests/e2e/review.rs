@@ -1,0 +1,266 @@
+//! `gate approve` and `gate request-changes` on a real repository: keys made by ssh-keygen, a
+//! gate with `[review]`, a real run; what `approve` writes verifies with `ssh-keygen -Y
+//! verify`, and approving a run of other code, a dirty checkout or with an unlisted key is
+//! refused with the reason.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{skip, xtask};
+
+const GATE: &str = r#"[gate]
+name = "review e2e"
+
+[[packet]]
+id = "A"
+title = "Tenancy"
+implementer = "ivan@example.com"
+[[packet.check]]
+id = "unit"
+run = "grep -q answer src/lib.rs"
+
+[[packet]]
+id = "B"
+title = "Release"
+depends_on = ["A"]
+[[packet.check]]
+id = "ok"
+run = "true"
+
+[review]
+allowed_signers = ".relgate/allowed_signers"
+"#;
+
+fn sh(dir: &Path, script: &str) {
+    let status = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script}");
+}
+
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// A committed repository with the gate, a key for rita (listed) and one for eve (not).
+    fn new() -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("packets.toml"), GATE).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/lib.rs"), "// the answer is 42\n").unwrap();
+        sh(
+            root,
+            "mkdir -p keys .relgate && ssh-keygen -q -t ed25519 -N '' -C rita -f keys/rita \
+                  && ssh-keygen -q -t ed25519 -N '' -C eve -f keys/eve",
+        );
+        let public = std::fs::read_to_string(root.join("keys/rita.pub")).unwrap();
+        std::fs::write(
+            root.join(".relgate/allowed_signers"),
+            format!(
+                "rita@example.com namespaces=\"relgate-review\" {}",
+                public.trim()
+            ),
+        )
+        .unwrap();
+        std::fs::write(root.join(".gitignore"), "keys/\nout/\n").unwrap();
+        sh(
+            root,
+            "git init -q . && git config user.email t@example.com && git config user.name t \
+                  && git add . && git commit -qm start",
+        );
+        Repo { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn gate(&self) -> Output {
+        xtask()
+            .current_dir(self.root())
+            .args(["gate", "--out", "out"])
+            .output()
+            .unwrap()
+    }
+
+    fn review(&self, args: &[&str]) -> Output {
+        xtask()
+            .current_dir(self.root())
+            .args(["gate"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn have_ssh_keygen() -> bool {
+    let found = Command::new("ssh-keygen")
+        .arg("-?")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        skip("ssh-keygen is not installed (openssh-client)");
+    }
+    found
+}
+
+/// The review files of `packet`, record and signature.
+fn reviews(repo: &Repo, packet: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(repo.root().join(".relgate/approvals").join(packet))
+            .map(|dir| dir.flatten().map(|entry| entry.path()).collect())
+            .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn approvals_are_signed_records_ssh_keygen_verifies() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let repo = Repo::new();
+    assert!(repo.gate().status.success(), "the gate runs GO");
+    let approved = repo.review(&[
+        "approve",
+        "A",
+        "B",
+        "--out",
+        "out",
+        "--key",
+        "keys/rita",
+        "--note",
+        "read the RLS policies",
+    ]);
+    assert_eq!(approved.status.code(), Some(0), "{}", text(&approved));
+    let files = reviews(&repo, "A");
+    assert_eq!(files.len(), 2, "{files:?}");
+    let (record, signature) = (&files[0], &files[1]);
+    assert!(signature.to_string_lossy().ends_with(".json.sig"));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+    assert_eq!(json["decision"], "APPROVED");
+    assert_eq!(json["reviewer"], "rita@example.com");
+    assert_eq!(json["note"], "read the RLS policies");
+    assert_eq!(json["binding"]["code"].as_str().unwrap().len(), 64);
+    // OpenSSH agrees: the record is signed by rita for the review namespace.
+    let verify = Command::new("ssh-keygen")
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "relgate-review",
+            "-I",
+            "rita@example.com",
+            "-f",
+        ])
+        .arg(repo.root().join(".relgate/allowed_signers"))
+        .arg("-s")
+        .arg(signature)
+        .stdin(std::fs::File::open(record).unwrap())
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    // Changes requested, with findings.
+    let changes = repo.review(&[
+        "request-changes",
+        "B",
+        "--out",
+        "out",
+        "--key",
+        "keys/rita",
+        "--reason",
+        "no rollback plan",
+        "--reason",
+        "P1 open",
+    ]);
+    assert_eq!(changes.status.code(), Some(0), "{}", text(&changes));
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            reviews(&repo, "B")
+                .iter()
+                .find(|f| {
+                    f.to_string_lossy().contains("changes-requested")
+                        && f.extension().is_some_and(|e| e == "json")
+                })
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        json["findings"],
+        serde_json::json!(["no rollback plan", "P1 open"])
+    );
+}
+
+#[test]
+fn other_code_a_dirty_checkout_and_unlisted_keys_are_refused() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let repo = Repo::new();
+    assert!(repo.gate().status.success());
+    // A key the allowed signers file does not list.
+    let eve = repo.review(&["approve", "A", "--out", "out", "--key", "keys/eve"]);
+    assert_eq!(eve.status.code(), Some(2), "{}", text(&eve));
+    assert!(
+        text(&eve).contains("lists no identity for the key"),
+        "{}",
+        text(&eve)
+    );
+    let posing = repo.review(&[
+        "approve",
+        "A",
+        "--out",
+        "out",
+        "--key",
+        "keys/eve",
+        "--as",
+        "rita@example.com",
+    ]);
+    assert_eq!(posing.status.code(), Some(2), "{}", text(&posing));
+    assert!(text(&posing).contains("is not in"), "{}", text(&posing));
+    // A change not committed.
+    std::fs::write(repo.root().join("src/lib.rs"), "// the answer is 43\n").unwrap();
+    let dirty = repo.review(&["approve", "A", "--out", "out", "--key", "keys/rita"]);
+    assert_eq!(dirty.status.code(), Some(1), "{}", text(&dirty));
+    assert!(
+        text(&dirty).contains("the working tree has changes"),
+        "{}",
+        text(&dirty)
+    );
+    // Committed, but the run is of the commit before.
+    sh(repo.root(), "git commit -qam change");
+    let stale = repo.review(&["approve", "A", "--out", "out", "--key", "keys/rita"]);
+    assert_eq!(stale.status.code(), Some(1), "{}", text(&stale));
+    assert!(
+        text(&stale).contains("is not of the code checked out now"),
+        "{}",
+        text(&stale)
+    );
+    assert!(reviews(&repo, "A").is_empty());
+    // Run again on this commit: approved.
+    assert!(repo.gate().status.success());
+    let approved = repo.review(&["approve", "A", "--out", "out", "--key", "keys/rita"]);
+    assert_eq!(approved.status.code(), Some(0), "{}", text(&approved));
+    // A packet the gate does not have.
+    let unknown = repo.review(&["approve", "Z", "--out", "out", "--key", "keys/rita"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+}
