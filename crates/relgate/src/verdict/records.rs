@@ -219,14 +219,6 @@ pub(super) fn verdict_record(
                         names_finding(acceptance, finding) && is_valid(acceptance, today)
                     }) {
                         used.insert(acceptance.line);
-                        if finding.severity == Severity::P0 {
-                            reasons.push(format!(
-                                "acceptance of {} (line {}) cannot cover P0 finding {} of {name}: a P0 blocks the release; if it is not P0, say so in the scan's `overrides`",
-                                acceptance.target.describe(),
-                                acceptance.line,
-                                finding.id
-                            ));
-                        }
                     }
                     let acceptance = match &finding_state {
                         FindingState::Accepted(acceptance) => Some(format!(
@@ -300,6 +292,8 @@ pub(super) fn verdict_record(
             }
         }
     }
+    // The most severe conditions first (an accepted P0 leads), in gate order within a severity.
+    residual_risks.sort_by_key(|risk| risk.severity);
     let note = |acceptance: &Acceptance| AcceptanceNote {
         target: acceptance.target.describe(),
         owner: acceptance.owner.clone(),

@@ -33,8 +33,10 @@ impl Triage {
     }
 }
 
-/// What one scanner finding means for the release: P0 blocks, P1 blocks unless a valid
-/// acceptance covers it, P2 is tracked (or accepted, when an acceptance names it).
+/// What one scanner finding means for the release: P0 and P1 block unless a valid acceptance
+/// covers them (owner, follow-up date, reason: the seed's "must be resolved or accepted with
+/// explicit owner + follow-up date"), P2 is tracked (or accepted, when an acceptance names it).
+/// An accepted finding is a residual risk: the verdict is then at best GO_WITH_CONDITIONS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FindingState {
     /// It blocks the release.
@@ -74,9 +76,8 @@ pub fn triage_finding(finding: &Finding, accepts: &[Acceptance], today: NaiveDat
         .iter()
         .find(|acceptance| names_finding(acceptance, finding) && is_valid(acceptance, today));
     match (finding.severity, covering) {
-        (Severity::P0, _) => FindingState::Blocking,
         (_, Some(acceptance)) => FindingState::Accepted(acceptance.clone()),
-        (Severity::P1, None) => FindingState::Blocking,
+        (Severity::P0 | Severity::P1, None) => FindingState::Blocking,
         (Severity::P2, None) => FindingState::Tracked,
     }
 }

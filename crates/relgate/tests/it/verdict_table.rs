@@ -426,10 +426,22 @@ fn findings_triage_table() {
             GoWithConditions,
             vec![("B", "tracked")],
         ),
-        // A P0 finding blocks even when an acceptance names it.
+        // A P0 finding blocks unless an acceptance names it; accepted, it is a condition.
+        (
+            vec![finding("C", Severity::P0)],
+            String::new(),
+            NoGo,
+            vec![("C", "blocking")],
+        ),
         (
             vec![finding("C", Severity::P0)],
             accept("finding = \"C\"", valid),
+            GoWithConditions,
+            vec![("C", "accepted")],
+        ),
+        (
+            vec![finding("C", Severity::P0)],
+            accept("finding = \"C\"", expired),
             NoGo,
             vec![("C", "blocking")],
         ),
@@ -474,6 +486,7 @@ fn finding_acceptances_are_reported_when_expired_unused_or_refused() {
         ),
     );
     let record = &verdict.record;
+    // A is blocking (its acceptance expired); C is accepted.
     assert_eq!(record.decision, Decision::NoGo);
     assert_eq!(record.expired_acceptances.len(), 1);
     assert_eq!(record.expired_acceptances[0].target, "finding A");
@@ -482,14 +495,43 @@ fn finding_acceptances_are_reported_when_expired_unused_or_refused() {
         record.unused_acceptances[0].target,
         "finding RUSTSEC-0000-0000"
     );
-    assert!(
-        record
-            .reasons
-            .iter()
-            .any(|reason| reason.contains("cannot cover P0 finding C of SEC-02::audit")),
-        "{:#?}",
-        record.reasons
+}
+
+#[test]
+fn an_accepted_p0_finding_is_never_go_and_leads_the_residual_risks() {
+    let verdict = scan_verdict(
+        vec![
+            finding("A", Severity::P2),
+            finding("B", Severity::P1),
+            finding("C", Severity::P0),
+        ],
+        &format!(
+            "{}{}",
+            accept("finding = \"B\"", "2026-12-31"),
+            accept("finding = \"C\"", "2026-12-31"),
+        ),
     );
+    let record = &verdict.record;
+    assert_eq!(record.decision, Decision::GoWithConditions);
+    let order: Vec<(Severity, &str)> = record
+        .residual_risks
+        .iter()
+        .map(|risk| (risk.severity, risk.state.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (Severity::P0, "accepted"),
+            (Severity::P1, "accepted"),
+            (Severity::P2, "tracked")
+        ]
+    );
+    assert!(
+        record.residual_risks[0].check.ends_with(" C"),
+        "{:#?}",
+        record.residual_risks
+    );
+    assert!(record.residual_risks[0].owner.is_some() && record.residual_risks[0].until.is_some());
 }
 
 #[test]

@@ -189,8 +189,7 @@ impl Builder<'_> {
             .as_ref()
             .map(|uri| format!("See {uri}. "))
             .unwrap_or_default();
-        let p0 =
-            "A P0 finding cannot be accepted: if it is not P0, lower it in the scan's overrides.";
+        let p0 = "An accepted finding, P0 included, is a residual risk: the verdict is then at best GO_WITH_CONDITIONS.";
         Rule {
             id: id.clone(),
             name: format!("{scanner}/{rule_kind}"),
