@@ -384,15 +384,28 @@ reason = "staging database URL, password rotated weekly"
     let run = tree.run(&secretlint, &overrides, &by_rule);
     assert_decision(&run, 0, "GO_WITH_CONDITIONS");
 
-    // Without the override, the P0 blocks: an acceptance cannot cover it.
+    // Without the override the GitHub token is P0: accepted with owner, date and reason it is a
+    // condition like any other (the P1 left unaccepted still blocks) ...
     let p0 = extra.replace(&fingerprint, GITHUB_RULE);
     let run = tree.run(&secretlint, "", &p0);
     assert_decision(&run, 1, "NO_GO");
     let verdict = verdict_of(&run);
-    assert_eq!(
-        finding(&array(&verdict["findings"]), GITHUB_RULE)["state"],
-        "blocking"
+    let notes = array(&verdict["findings"]);
+    assert_eq!(finding(&notes, GITHUB_RULE)["state"], "accepted");
+    assert_eq!(finding(&notes, BASICAUTH_RULE)["state"], "blocking");
+    // ... and with both accepted the run is GO_WITH_CONDITIONS, never GO, the P0 listed first.
+    let both = format!(
+        "{extra}{}",
+        p0.split("[[accept]]")
+            .nth(1)
+            .map(|rest| format!("[[accept]]{rest}"))
+            .unwrap()
     );
+    let run = tree.run(&secretlint, "", &both);
+    assert_decision(&run, 0, "GO_WITH_CONDITIONS");
+    let risks = array(&verdict_of(&run)["residual_risks"]);
+    assert_eq!(risks[0]["severity"], "P0", "{risks:?}");
+    assert_eq!(risks[0]["state"], "accepted", "{risks:?}");
 }
 
 #[test]
