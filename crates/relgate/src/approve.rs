@@ -11,7 +11,6 @@ use crate::evidence::signing::{KeyError, RunSigner};
 use crate::evidence::{self, CheckRecord, Record};
 use crate::model::{clock, exit_codes};
 use crate::review::code::{code_state, CodeState};
-use crate::review::definition::packet_digest;
 use crate::review::record::{
     outcomes_digest, Binding, ReviewDecision, ReviewRecord, RECORD_VERSION,
 };
@@ -163,17 +162,6 @@ pub fn approve(options: &Options) -> Result<Vec<PathBuf>, ApproveError> {
             }
         )));
     }
-    let text = std::fs::read_to_string(&gate.source).map_err(|err| {
-        ApproveError::Spec(SpecError {
-            file: gate.source.clone(),
-            line: 0,
-            column: 0,
-            key: None,
-            kind: spec::SpecErrorKind::Io,
-            message: format!("cannot read the gate file: {err}"),
-            hint: None,
-        })
-    })?;
     let records: Vec<CheckRecord> = ledger
         .records
         .iter()
@@ -191,7 +179,7 @@ pub fn approve(options: &Options) -> Result<Vec<PathBuf>, ApproveError> {
             .expect("checked above");
         let binding = Binding {
             code: code.clone(),
-            packet: packet_digest(&text, id).unwrap_or_default(),
+            packet: packet.definition.clone().unwrap_or_default(),
             outcomes: outcomes_digest(packet, &records),
         };
         let record = ReviewRecord {

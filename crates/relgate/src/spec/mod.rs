@@ -7,6 +7,7 @@
 
 mod accept;
 mod checks;
+mod definition;
 mod destructive;
 mod error;
 mod model;

@@ -155,6 +155,9 @@ pub struct Packet {
     pub checks: Vec<Check>,
     /// Checklist items in file order.
     pub checklist: Vec<ChecklistItem>,
+    /// With `[review]`: the digest of the packet's definition (its `[[packet]]` table in a
+    /// canonical form, see `spec/definition.rs`), which reviews are bound to.
+    pub definition: Option<String>,
 }
 
 /// One check of a packet.

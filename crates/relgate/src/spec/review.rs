@@ -95,6 +95,11 @@ mod tests {
     #[test]
     fn the_section_resolves_paths_and_requirements() {
         assert_eq!(gate("").unwrap().review, None);
+        // Packet definitions are digested for reviews only.
+        assert!(gate("").unwrap().packets[0].definition.is_none());
+        let reviewed = gate("[review]\nallowed_signers = \"s\"\n").unwrap();
+        let (a, b) = (&reviewed.packets[0], &reviewed.packets[1]);
+        assert!(a.definition.is_some() && b.definition.is_some() && a.definition != b.definition);
         let review = gate("[review]\nallowed_signers = \".relgate/allowed_signers\"\n")
             .unwrap()
             .review

@@ -48,6 +48,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Gate, SpecError> {
     let context = Context {
         file: path.to_path_buf(),
         locator: Locator::new(source),
+        source,
     };
     let raw: RawGate = toml::from_str(source).map_err(|err| context.toml_error(&err))?;
     let root = path
@@ -65,6 +66,8 @@ pub fn parse(path: &Path, source: &str) -> Result<Gate, SpecError> {
 pub(super) struct Context<'a> {
     pub(super) file: PathBuf,
     pub(super) locator: Locator<'a>,
+    /// The gate file's text.
+    pub(super) source: &'a str,
 }
 
 impl Context<'_> {
@@ -277,6 +280,9 @@ impl Context<'_> {
             accepts.push(self.acceptance(raw_accept, &packets, &by_id)?);
         }
         let review = self.review(raw.review.as_ref(), &root, &packet_spans)?;
+        if review.is_some() {
+            super::definition::fill(self.source, &mut packets);
+        }
         Ok(Gate {
             source: self.file.clone(),
             root,
@@ -420,6 +426,7 @@ impl Context<'_> {
             id,
             checks,
             checklist,
+            definition: None,
         })
     }
 

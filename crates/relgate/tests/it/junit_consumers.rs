@@ -69,6 +69,7 @@ fn gate() -> Gate {
         reviewer: None,
         checks,
         checklist,
+        definition: None,
     };
     let item = |slug: &str, ids: &[&str]| ChecklistItem {
         text: format!("{slug}."),

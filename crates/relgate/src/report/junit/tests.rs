@@ -49,6 +49,7 @@ fn gate(checks: &[(&str, Severity)], accepts: Vec<Acceptance>) -> Gate {
             reviewer: None,
             checks,
             checklist: Vec::new(),
+            definition: None,
         }],
         accepts,
     }

@@ -3,21 +3,33 @@
 //! sorted, no comments, no formatting — so that reformatting the file keeps an approval and any
 //! change of meaning makes it stale.
 
+use super::model::Packet;
 use crate::model::digest::sha256_hex;
 
-/// The digest of packet `id`'s definition in the gate file `text`, or `None` when the text has
-/// no such packet (or is not TOML).
-pub fn packet_digest(text: &str, id: &str) -> Option<String> {
-    let table: toml::Table = toml::from_str(text).ok()?;
-    let packet = table
-        .get("packet")?
-        .as_array()?
-        .iter()
-        .find(|packet| packet.get("id").and_then(toml::Value::as_str) == Some(id))?;
-    let json = serde_json::to_value(packet).ok()?;
+/// Sets each packet's [`Packet::definition`] from the gate file `text` (valid TOML: it was
+/// just parsed).
+pub(super) fn fill(text: &str, packets: &mut [Packet]) {
+    let Ok(table) = toml::from_str::<toml::Table>(text) else {
+        return;
+    };
+    let tables = table
+        .get("packet")
+        .and_then(toml::Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for packet in packets {
+        packet.definition = tables
+            .iter()
+            .find(|table| table.get("id").and_then(toml::Value::as_str) == Some(&packet.id))
+            .map(digest);
+    }
+}
+
+fn digest(packet: &toml::Value) -> String {
+    let json = serde_json::to_value(packet).unwrap_or_default();
     let mut canonical = String::new();
     write_canonical(&json, &mut canonical);
-    Some(sha256_hex(canonical.as_bytes()))
+    sha256_hex(canonical.as_bytes())
 }
 
 /// JSON with every object's keys in byte order, whatever order the map kept them in.
@@ -54,6 +66,18 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digest of packet `id`'s definition in the gate file `text`, or `None` when the text has
+    /// no such packet (or is not TOML).
+    pub fn packet_digest(text: &str, id: &str) -> Option<String> {
+        let table: toml::Table = toml::from_str(text).ok()?;
+        let packet = table
+            .get("packet")?
+            .as_array()?
+            .iter()
+            .find(|packet| packet.get("id").and_then(toml::Value::as_str) == Some(id))?;
+        Some(digest(packet))
+    }
 
     const GATE: &str = r#"
 [gate]
