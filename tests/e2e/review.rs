@@ -264,3 +264,149 @@ fn other_code_a_dirty_checkout_and_unlisted_keys_are_refused() {
     let unknown = repo.review(&["approve", "Z", "--out", "out", "--key", "keys/rita"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
 }
+
+/// The packet records of the run in `out`, by packet id.
+fn packet_reviews(repo: &Repo) -> std::collections::BTreeMap<String, serde_json::Value> {
+    std::fs::read_to_string(repo.root().join("out/evidence.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|record| record["kind"] == "packet")
+        .map(|record| {
+            (
+                record["packet"].as_str().unwrap().to_string(),
+                record["review"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_verdict_needs_required_packets_approved_by_someone_else_for_this_code() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let repo = Repo::new();
+    let root = repo.root();
+    // Review is required, and ivan (A's implementer) is a listed signer too.
+    sh(root, "ssh-keygen -q -t ed25519 -N '' -C ivan -f keys/ivan");
+    let ivan = std::fs::read_to_string(root.join("keys/ivan.pub")).unwrap();
+    let signers = std::fs::read_to_string(root.join(".relgate/allowed_signers")).unwrap();
+    std::fs::write(
+        root.join(".relgate/allowed_signers"),
+        format!("{}\nivan@example.com {}\n", signers.trim(), ivan.trim()),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("packets.toml"),
+        GATE.replace("[review]\n", "[review]\nrequire = true\n"),
+    )
+    .unwrap();
+    sh(root, "git commit -qam 'require review'");
+
+    // Nobody reviewed: NO_GO, and the tracker says PENDING_REVIEW.
+    let run = repo.gate();
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert_eq!(packet_reviews(&repo)["A"]["state"], "PENDING_REVIEW");
+    let tracker = std::fs::read_to_string(root.join("out/tracker.md")).unwrap();
+    assert!(tracker.contains("| PENDING_REVIEW |"), "{tracker}");
+
+    // ivan approves his own packet: that does not count.
+    let own = repo.review(&["approve", "A", "--out", "out", "--key", "keys/ivan"]);
+    assert_eq!(own.status.code(), Some(0), "{}", text(&own));
+    assert_eq!(repo.gate().status.code(), Some(1));
+    expect_review(&repo, "A", "PENDING_REVIEW", "two-person rule");
+
+    // rita approves both, the approvals are committed: GO, with the review record.
+    let approved = repo.review(&[
+        "approve",
+        "A",
+        "B",
+        "--out",
+        "out",
+        "--key",
+        "keys/rita",
+        "--note",
+        "read it",
+    ]);
+    assert_eq!(approved.status.code(), Some(0), "{}", text(&approved));
+    sh(
+        root,
+        "git add .relgate && git commit -qm 'review: A, B approved'",
+    );
+    let run = repo.gate();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let reviews = packet_reviews(&repo);
+    assert_eq!(reviews["A"]["state"], "APPROVED");
+    assert_eq!(reviews["A"]["review"]["reviewer"], "rita@example.com");
+    let tracker = std::fs::read_to_string(root.join("out/tracker.md")).unwrap();
+    let commit = reviews["A"]["review"]["commit"].as_str().unwrap();
+    assert!(
+        tracker.contains(&format!("Rollback: revert {commit}")),
+        "{tracker}"
+    );
+    assert!(tracker.contains("| APPROVED |"), "{tracker}");
+    let verify = xtask()
+        .current_dir(root)
+        .args(["gate", "verify", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    // A byte changed in B's approval: it no longer counts.
+    let record = reviews_of(&repo, "B", "approved.json");
+    let original = std::fs::read(&record).unwrap();
+    std::fs::write(
+        &record,
+        String::from_utf8_lossy(&original).replace("read it", "read It"),
+    )
+    .unwrap();
+    assert_eq!(repo.gate().status.code(), Some(1));
+    expect_review(&repo, "B", "PENDING_REVIEW", "does not match");
+    std::fs::write(&record, &original).unwrap();
+
+    // New code: the approvals are stale.
+    std::fs::write(root.join("src/lib.rs"), "// the answer is 43\n").unwrap();
+    sh(root, "git commit -qam change");
+    assert_eq!(repo.gate().status.code(), Some(1));
+    expect_review(&repo, "A", "STALE", "other code");
+
+    // Changes requested on this code: CHANGES_REQUESTED with the findings in the tracker.
+    let changes = repo.review(&[
+        "request-changes",
+        "B",
+        "--out",
+        "out",
+        "--key",
+        "keys/rita",
+        "--reason",
+        "no rollback plan",
+    ]);
+    assert_eq!(changes.status.code(), Some(0), "{}", text(&changes));
+    sh(
+        root,
+        "git add .relgate && git commit -qm 'review: B changes requested'",
+    );
+    assert_eq!(repo.gate().status.code(), Some(1));
+    assert_eq!(packet_reviews(&repo)["B"]["state"], "CHANGES_REQUESTED");
+    let tracker = std::fs::read_to_string(root.join("out/tracker.md")).unwrap();
+    assert!(tracker.contains("Finding: no rollback plan"), "{tracker}");
+}
+
+/// The one review file of `packet` whose name ends with `suffix`.
+fn reviews_of(repo: &Repo, packet: &str, suffix: &str) -> PathBuf {
+    reviews(repo, packet)
+        .into_iter()
+        .find(|file| file.to_string_lossy().ends_with(suffix))
+        .unwrap()
+}
+
+/// Asserts the review state of `packet` in the run in `out`, and that its notes mention `note`.
+fn expect_review(repo: &Repo, packet: &str, state: &str, note: &str) {
+    let reviews = packet_reviews(repo);
+    assert_eq!(reviews[packet]["state"], state, "{reviews:?}");
+    assert!(
+        reviews[packet]["notes"].to_string().contains(note),
+        "{reviews:?}"
+    );
+}

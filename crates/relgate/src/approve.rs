@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::evidence::signing::allowed_signers::{AllowedSigners, SignersError};
 use crate::evidence::signing::{KeyError, RunSigner};
-use crate::evidence::{self, CheckRecord, Record};
+use crate::evidence::{self, CheckRecord};
 use crate::model::{clock, exit_codes};
 use crate::review::code::{code_state, CodeState};
 use crate::review::record::{
@@ -162,14 +162,7 @@ pub fn approve(options: &Options) -> Result<Vec<PathBuf>, ApproveError> {
             }
         )));
     }
-    let records: Vec<CheckRecord> = ledger
-        .records
-        .iter()
-        .filter_map(|record| match record {
-            Record::Check(check) => Some(check.clone()),
-            _ => None,
-        })
-        .collect();
+    let records: Vec<CheckRecord> = ledger.checks().cloned().collect();
     let mut written = Vec::new();
     for id in &options.packets {
         let packet = gate

@@ -132,9 +132,10 @@ pub fn cost_ratio(small: usize, large: usize, work: impl Fn(usize)) -> f64 {
             .min()
             .expect("at least one run")
     };
-    // The small size is cheap: more runs smooth out its noise.
+    // The small size is cheap: more runs smooth out its noise. The large one is measured twice
+    // too (a single run that lands on a cold cache or a preempted core fails a linear loader).
     let small_cost = cheapest(small, 3);
-    let large_cost = cheapest(large, 1);
+    let large_cost = cheapest(large, 2);
     large_cost.as_secs_f64() / small_cost.as_secs_f64().max(1e-6)
 }
 

@@ -410,8 +410,12 @@ fn recompute(
             )));
         }
     }
-    let verdict =
-        crate::report::redacted_verdict(verdict::decide(gate, &checks, today, Stage::Final));
+    let mut decided = verdict::decide(gate, &checks, today, Stage::Final);
+    // The reviews the run read, as the ledger keeps them, against the run's code.
+    let reviews: Vec<crate::evidence::ReviewEntry> = ledger.reviews().cloned().collect();
+    let code = ledger.header().and_then(|header| header.code.clone());
+    verdict::review::apply(&mut decided, gate, &reviews, code.as_deref(), &checks);
+    let verdict = crate::report::redacted_verdict(decided);
     let compare = |what: &str, ours: Value, theirs: Value| -> Result<(), Failure> {
         match first_difference(&theirs, &ours, what) {
             Some(difference) => Err(fail(format!(

@@ -16,6 +16,8 @@ pub enum Record {
     Header(RunHeader),
     /// A service the run started.
     Service(ServiceRecord),
+    /// A review of a packet the run read (with `[review]`).
+    Review(ReviewEntry),
     /// A check or checklist item.
     Check(CheckRecord),
     /// A packet.
@@ -57,6 +59,14 @@ impl Ledger {
     pub fn header(&self) -> Option<&RunHeader> {
         self.records.iter().find_map(|record| match record {
             Record::Header(header) => Some(header),
+            _ => None,
+        })
+    }
+
+    /// The reviews the run read.
+    pub fn reviews(&self) -> impl Iterator<Item = &ReviewEntry> {
+        self.records.iter().filter_map(|record| match record {
+            Record::Review(entry) => Some(entry),
             _ => None,
         })
     }

@@ -18,9 +18,11 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub mod fragment;
 mod ledger;
 mod record;
+mod review_record;
 pub mod signing;
 mod verdict_record;
 
 pub use ledger::*;
 pub use record::*;
+pub use review_record::*;
 pub use verdict_record::*;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::CheckRecord;
+use super::{CheckRecord, ReviewRecord};
 use crate::model::Severity;
 
 /// Status of a packet, as on the seeds' packet board.
@@ -73,6 +73,24 @@ pub struct PacketRecord {
     pub blocked_by: Vec<String>,
     /// Why the packet is not DONE, one line each.
     pub reasons: Vec<String>,
+    /// With `[review]`: its review state and the review it rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<PacketReview>,
+}
+
+/// A packet's review as the verdict judged it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketReview {
+    /// `APPROVED`, `CHANGES_REQUESTED`, `STALE`, `PENDING_REVIEW`.
+    pub state: String,
+    /// Whether GO needs it APPROVED (`[review] require`).
+    pub required: bool,
+    /// The review the state rests on (approved, or changes requested), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewRecord>,
+    /// Why no review counts, or why some do not: one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The release verdict.

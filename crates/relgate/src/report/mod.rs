@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use crate::evidence::fragment;
-use crate::evidence::{CheckRecord, Decision, Ledger, Record, RunHeader, ServiceRecord};
+use crate::evidence::{
+    CheckRecord, Decision, Ledger, Record, ReviewEntry, RunHeader, ServiceRecord,
+};
 use crate::model::clock;
 use crate::model::exit_codes;
 use crate::output::redaction::redacted;
@@ -57,8 +59,21 @@ pub fn finish(
 ) -> std::io::Result<Finished> {
     // Reports show the gate's own text redacted (ids are never changed by redaction).
     let gate = &crate::spec::redacted_gate(gate);
-    let now = clock::format_timestamp(clock::now());
-    let (all_records, verdict) = verdict::conclude(gate, records, today, &now);
+    let clock_now = clock::now();
+    let now = clock::format_timestamp(clock_now);
+    // With `[review]`, the reviews are read now, each checked; the ledger keeps what was read.
+    let reviews: Vec<ReviewEntry> = gate
+        .review
+        .as_ref()
+        .map(|config| crate::review::store::read_all(config, clock_now))
+        .unwrap_or_default();
+    let (all_records, verdict) = verdict::conclude(
+        gate,
+        records,
+        (&reviews, header.code.as_deref()),
+        today,
+        &now,
+    );
 
     // Every record redacted before it is chained or rendered: messages and notes may quote
     // output and the gate file's own text.
@@ -67,7 +82,8 @@ pub fn finish(
     let all_records: Vec<CheckRecord> = all_records.iter().map(redacted).collect();
     let verdict = redacted_verdict(verdict);
 
-    let ledger = run_ledger(header, services, all_records, &verdict);
+    let reviews: Vec<ReviewEntry> = reviews.iter().map(redacted).collect();
+    let ledger = run_ledger(header, services, reviews, all_records, &verdict);
 
     std::fs::create_dir_all(out_dir)?;
     // Every report renders from one view of the gate and the ledger (plus the redacted logs
@@ -100,11 +116,13 @@ pub fn finish(
 pub(crate) fn run_ledger(
     header: RunHeader,
     services: Vec<ServiceRecord>,
+    reviews: Vec<ReviewEntry>,
     records: Vec<CheckRecord>,
     verdict: &Verdict,
 ) -> Ledger {
     let records = std::iter::once(Record::Header(header))
         .chain(services.into_iter().map(Record::Service))
+        .chain(reviews.into_iter().map(Record::Review))
         .chain(records.into_iter().map(Record::Check))
         .chain(verdict.packets.iter().cloned().map(Record::Packet))
         .chain(std::iter::once(Record::Verdict(verdict.record.clone())))

@@ -71,13 +71,17 @@ pub fn write_view(view: &ReportView<'_>) -> std::io::Result<PathBuf> {
 }
 
 impl PacketView<'_> {
-    /// The packet's verdict as the seeds' review state.
-    fn review_state(&self) -> &'static str {
-        match self.status() {
-            Some(PacketStatus::Done) => "APPROVED",
-            Some(status) => status.label(),
-            None => "PENDING",
-        }
+    /// The packet's review state: what signed reviews say (with `[review]`), `—` when nobody
+    /// reviewed it (the seeds' notation; relgate never types an approval for a passing packet).
+    fn review_state(&self) -> &str {
+        self.record
+            .and_then(|record| record.review.as_ref())
+            .map_or("—", |review| review.state.as_str())
+    }
+
+    /// The packet's verdict from its evidence: its status.
+    fn verdict(&self) -> &'static str {
+        self.status().map_or("PENDING", PacketStatus::label)
     }
 
     fn heading(&self) -> String {
@@ -301,10 +305,20 @@ fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
                     result.label()
                 ));
             }
-            out.push_str(&format!(
-                "- [x] Verdict recorded: {}\n",
-                section.review_state()
-            ));
+            out.push_str(&format!("- [x] Verdict recorded: {}\n", section.verdict()));
+            if let Some(review) = &record.review {
+                let approved = review.state == "APPROVED";
+                out.push_str(&format!(
+                    "- [{}] Review: {}{}\n",
+                    tick(approved),
+                    review.state,
+                    if review.required {
+                        " (required for GO)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
             if !record.reasons.is_empty() {
                 out.push_str(&format!(
                     "\n{} is {}:\n",
@@ -356,7 +370,29 @@ fn review_record(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
         None => lines.push("- no packet record in this run".to_string()),
     }
     lines.push(String::new());
-    lines.push(format!("Verdict: {}", section.review_state()));
+    lines.push(format!("Verdict: {}", section.verdict()));
+    if let Some(review) = section.record.and_then(|record| record.review.as_ref()) {
+        lines.push(String::new());
+        lines.push(format!("Review State: {}", review.state));
+        if let Some(signed) = &review.review {
+            lines.push(format!(
+                "- {} by {} at {} (SSH signature verified, key {})",
+                signed.decision.label(),
+                signed.reviewer,
+                signed.time,
+                signed.key
+            ));
+            lines.push(format!("- Checkpoint: {}", signed.commit));
+            if !signed.note.is_empty() {
+                lines.push(format!("- Note: {}", signed.note));
+            }
+            for finding in &signed.findings {
+                lines.push(format!("- Finding: {finding}"));
+            }
+            lines.push(format!("- Rollback: revert {}", signed.commit));
+        }
+        lines.extend(review.notes.iter().map(|note| format!("- {note}")));
+    }
     lines.push(String::new());
     lines.push("Commit:".to_string());
     lines.push(format!("- {}", commit(ledger.header())));

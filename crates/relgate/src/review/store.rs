@@ -13,7 +13,9 @@ use crate::evidence::fragment::encode;
 use crate::evidence::signing::allowed_signers::AllowedSigners;
 use crate::evidence::signing::sshsig::{self, SshSig};
 use crate::evidence::signing::RunSigner;
+use crate::evidence::ReviewEntry;
 use crate::output::redaction;
+use crate::spec::ReviewConfig;
 
 /// A review file read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,23 @@ pub enum Loaded {
         /// Why it does not count.
         reason: String,
     },
+}
+
+impl From<Loaded> for ReviewEntry {
+    fn from(loaded: Loaded) -> Self {
+        match loaded {
+            Loaded::Valid { file, record } => ReviewEntry {
+                file,
+                review: Some(*record),
+                refused: None,
+            },
+            Loaded::Refused { file, reason } => ReviewEntry {
+                file,
+                review: None,
+                refused: Some(reason),
+            },
+        }
+    }
 }
 
 /// Why a review cannot be written.
@@ -128,6 +147,34 @@ pub fn load(dir: &Path, signers: &AllowedSigners, at: DateTime<Utc>) -> Vec<Load
             }
         })
         .collect()
+}
+
+/// Every review of the gate's reviews directory as the ledger keeps it: each checked (see
+/// [`load`]); when the allowed signers file cannot be read, every review is refused saying so.
+pub fn read_all(config: &ReviewConfig, at: DateTime<Utc>) -> Vec<ReviewEntry> {
+    match AllowedSigners::load(&config.allowed_signers) {
+        Ok(signers) => load(&config.dir, &signers, at)
+            .into_iter()
+            .map(ReviewEntry::from)
+            .collect(),
+        Err(err) => {
+            let nobody =
+                AllowedSigners::parse(&config.allowed_signers, "").expect("an empty file parses");
+            load(&config.dir, &nobody, at)
+                .into_iter()
+                .map(|loaded| {
+                    let file = match loaded {
+                        Loaded::Valid { file, .. } | Loaded::Refused { file, .. } => file,
+                    };
+                    ReviewEntry {
+                        file,
+                        review: None,
+                        refused: Some(err.to_string()),
+                    }
+                })
+                .collect()
+        }
+    }
 }
 
 fn read_dir_sorted(dir: &Path) -> Vec<PathBuf> {

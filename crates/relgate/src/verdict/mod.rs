@@ -20,6 +20,7 @@ use crate::plan;
 use crate::spec::{Acceptance, Gate, Packet};
 
 mod records;
+pub mod review;
 mod triage;
 
 pub use records::checklist_records;
@@ -193,10 +194,12 @@ pub fn packet_alone(
 
 /// The end of a run: its records in the gate file's order (checklist records it brought are
 /// dropped, they are recomputed; a record the gate does not list is dropped), the final verdict
-/// on them, and one record per checklist item after them (`now` is their timestamp).
+/// on them (with the reviews the run read and its code digest, see [`review::apply`]), and one
+/// record per checklist item after them (`now` is their timestamp).
 pub fn conclude(
     gate: &Gate,
     records: Vec<CheckRecord>,
+    reviews: (&[crate::evidence::ReviewEntry], Option<&str>),
     today: NaiveDate,
     now: &str,
 ) -> (Vec<CheckRecord>, Verdict) {
@@ -211,7 +214,8 @@ pub fn conclude(
             checks.push(record);
         }
     }
-    let verdict = decide(gate, &checks, today, Stage::Final);
+    let mut verdict = decide(gate, &checks, today, Stage::Final);
+    review::apply(&mut verdict, gate, reviews.0, reviews.1, &checks);
     let checklist = checklist_records(gate, &verdict, now);
     checks.extend(checklist);
     (checks, verdict)

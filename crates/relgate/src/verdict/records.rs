@@ -65,6 +65,7 @@ pub(super) fn packet_record(
             gates,
             blocked_by,
             reasons,
+            review: None,
         };
     }
 
@@ -180,6 +181,7 @@ pub(super) fn packet_record(
         gates,
         blocked_by,
         reasons,
+        review: None,
     }
 }
 

@@ -47,7 +47,13 @@ pub fn render(
     verdict: &Verdict,
     out_dir: &Path,
 ) -> String {
-    let ledger = super::run_ledger(header.clone(), Vec::new(), checks.to_vec(), verdict);
+    let ledger = super::run_ledger(
+        header.clone(),
+        Vec::new(),
+        Vec::new(),
+        checks.to_vec(),
+        verdict,
+    );
     render_view(&ReportView::new(gate, &ledger, out_dir).with_triage(&verdict.triage))
 }
 
