@@ -346,6 +346,22 @@ fn the_verdict_needs_required_packets_approved_by_someone_else_for_this_code() {
         "{tracker}"
     );
     assert!(tracker.contains("| APPROVED |"), "{tracker}");
+    // The same review in JUnit, the HTML page and the attestation.
+    let junit = std::fs::read_to_string(root.join("out/junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"<property name="review.state" value="APPROVED"/>"#),
+        "{junit}"
+    );
+    assert!(junit.contains(r#"<property name="review.reviewer" value="rita@example.com"/>"#));
+    let html = std::fs::read_to_string(root.join("out/report.html")).unwrap();
+    assert!(html.contains("SSH signature verified"), "{html}");
+    let statement: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("out/attestation.intoto.json")).unwrap())
+            .unwrap();
+    let reviews = &statement["predicate"]["reviews"];
+    assert_eq!(reviews[0]["packet"], "A", "{reviews}");
+    assert_eq!(reviews[0]["state"], "APPROVED", "{reviews}");
+    assert_eq!(reviews[0]["commit"], commit, "{reviews}");
     let verify = xtask()
         .current_dir(root)
         .args(["gate", "verify", "--out", "out"])

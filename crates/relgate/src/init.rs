@@ -144,13 +144,24 @@ severity = "P0"
 # probe = "cargo audit --version"
 # install = "cargo install --locked cargo-audit"
 
-# A risk acceptance lets a failing P1 check or a scanner finding through, until a date.
+# A risk acceptance lets a failing check or a scanner finding through, until a date, as a
+# condition: the verdict is then GO_WITH_CONDITIONS at best (a P0 too, never GO).
 #
 # [[accept]]
 # check = "SEC-01::dependency-audit"            # or finding = "RUSTSEC-2026-0001"
 # owner = "dana"
 # until = "2026-12-31"                          # inclusive; afterwards it is ignored and reported
 # reason = "no fixed release yet, tracked in #123"
+
+# Human review: reviewers approve packets of a run with the SSH key they sign commits with
+# (`cargo xtask gate approve SEC-01 --key ~/.ssh/id_ed25519`), into .relgate/approvals/ (commit
+# it). The allowed signers file is git's: one line per reviewer, made from their public key:
+#   echo "rita@example.com namespaces=\"relgate-review\" $(cat ~/.ssh/id_ed25519.pub)" >> .relgate/allowed_signers
+#
+# [review]
+# allowed_signers = ".relgate/allowed_signers"
+# require = true          # GO needs every packet APPROVED (or a list: ["SEC-01"])
+# two_person = true       # a packet's implementer cannot approve it
 "#;
 
 #[cfg(test)]
@@ -174,6 +185,15 @@ mod tests {
         assert_eq!(ids, ["SEC-00", "SEC-01"]);
         assert!(text.contains(r#"on = "2026-03-01""#), "{text}");
         assert!(text.contains(r#"files = "packets.toml""#), "{text}");
+        // The commented [review] section, uncommented, loads too.
+        let reviewed = text
+            .replace("# [review]", "[review]")
+            .replace("# allowed_signers =", "allowed_signers =")
+            .replace("# require = true ", "require = true ")
+            .replace("# two_person = true ", "two_person = true ");
+        let gate = crate::spec::parse(Path::new("packets.toml"), &reviewed).expect("loads");
+        let review = gate.review.expect("a [review] section");
+        assert_eq!(review.required, ["SEC-00", "SEC-01"]);
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub fn predicate(ledger: &Ledger, seal: &Seal) -> Value {
     let passed = names_with(&|record| record.outcome == Outcome::Pass);
     let warned = names_with(&|record| condition(record).is_some());
     let failed = names_with(&|record| record.outcome.is_failure() && condition(record).is_none());
-    json!({
+    let mut predicate = json!({
         "result": verdict.map_or("FAILED", |verdict| result_of(verdict.decision)),
         "passedTests": passed,
         "warnedTests": warned,
@@ -174,7 +174,28 @@ pub fn predicate(ledger: &Ledger, seal: &Seal) -> Value {
             "output": output(&service.log, service.sha256.as_deref(), Some(service.bytes)),
         })).collect::<Vec<_>>(),
         "checks": checks.iter().map(|record| check(record)).collect::<Vec<_>>(),
-    })
+    });
+    // With [review]: each packet's review state and the signed review it rests on.
+    let reviews: Vec<Value> = ledger
+        .packets()
+        .filter_map(|packet| {
+            let review = packet.review.as_ref()?;
+            let signed = review.review.as_ref();
+            Some(json!({
+                "packet": packet.packet,
+                "state": review.state,
+                "required": review.required,
+                "reviewer": signed.map(|signed| &signed.reviewer),
+                "time": signed.map(|signed| &signed.time),
+                "commit": signed.map(|signed| &signed.commit),
+                "key": signed.map(|signed| &signed.key),
+            }))
+        })
+        .collect();
+    if !reviews.is_empty() {
+        predicate["reviews"] = Value::Array(reviews);
+    }
+    predicate
 }
 
 fn check(record: &CheckRecord) -> Value {

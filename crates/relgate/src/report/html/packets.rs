@@ -107,6 +107,34 @@ pub(super) fn packet_section(out: &mut String, page: &Page<'_>, section: &Packet
                 })
                 .collect();
             meta(out, "Review gates", &gates.join(" "));
+            if let Some(review) = &record.review {
+                let mut text = escape(&review.state);
+                if review.required {
+                    text.push_str(" (required for GO)");
+                }
+                if let Some(signed) = &review.review {
+                    text.push_str(&format!(
+                        " — {} by {} at {}, commit <code>{}</code>, SSH signature verified \
+                         (key <code>{}</code>); rollback: <code>git revert {}</code>",
+                        escape(signed.decision.label()),
+                        escape(&signed.reviewer),
+                        escape(&signed.time),
+                        escape(&signed.commit),
+                        escape(&signed.key),
+                        escape(&signed.commit)
+                    ));
+                    if !signed.note.is_empty() {
+                        text.push_str(&format!("; note: {}", escape(&signed.note)));
+                    }
+                    for finding in &signed.findings {
+                        text.push_str(&format!("; finding: {}", escape(finding)));
+                    }
+                }
+                for note in &review.notes {
+                    text.push_str(&format!("<br>{}", escape(note)));
+                }
+                meta(out, "Review", &text);
+            }
         }
         None => meta(out, "Review gates", "no packet record in this run"),
     }

@@ -262,6 +262,20 @@ fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> Test
         "run.id",
         header.map_or("", |header| header.run_id.as_str()),
     ));
+    if let Some(review) = packet_record.and_then(|record| record.review.as_ref()) {
+        suite.add_property(Property::new("review.state", review.state.as_str()));
+        suite.add_property(Property::new(
+            "review.required",
+            review.required.to_string(),
+        ));
+        if let Some(signed) = &review.review {
+            suite.add_property(Property::new("review.reviewer", signed.reviewer.as_str()));
+            suite.add_property(Property::new("review.time", signed.time.as_str()));
+            suite.add_property(Property::new("review.commit", signed.commit.as_str()));
+            suite.add_property(Property::new("review.key", signed.key.as_str()));
+            suite.add_property(Property::new("review.signature", "verified"));
+        }
+    }
     if let Some(record) = packet_record {
         for (severity, result) in &record.gates {
             suite.add_property(Property::new(
