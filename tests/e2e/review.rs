@@ -426,3 +426,50 @@ fn expect_review(repo: &Repo, packet: &str, state: &str, note: &str) {
         "{reviews:?}"
     );
 }
+
+#[test]
+fn a_required_packet_needs_its_predecessors_approved_and_binds_its_acceptances() {
+    if !have_ssh_keygen() {
+        return;
+    }
+    let repo = Repo::new();
+    let root = repo.root();
+    let gate = GATE
+        .replace(
+            "[[packet.check]]\nid = \"ok\"\nrun = \"true\"\n",
+            "[[packet.check]]\nid = \"ok\"\nrun = \"false\"\nseverity = \"P0\"\n",
+        )
+        .replace("[review]\n", "[review]\nrequire = [\"B\"]\n")
+        + "\n[[accept]]\ncheck = \"B::ok\"\nowner = \"dana\"\nuntil = \"2099-12-31\"\nreason = \"known, fixed in the next release\"\n";
+    std::fs::write(root.join("packets.toml"), &gate).unwrap();
+    sh(root, "git commit -qam 'require B'");
+    assert_eq!(repo.gate().status.code(), Some(1));
+    expect_review(&repo, "A", "PENDING_REVIEW", "");
+    // B alone is not enough: its predecessor A must be approved too.
+    let b = repo.review(&["approve", "B", "--out", "out", "--key", "keys/rita"]);
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b));
+    sh(root, "git add .relgate && git commit -qm 'review: B'");
+    let run = repo.gate();
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let verdict = std::fs::read_to_string(root.join("out/evidence.jsonl")).unwrap();
+    assert!(
+        verdict.contains("A is PENDING_REVIEW: [review] requires it APPROVED before B"),
+        "{verdict}"
+    );
+    let a = repo.review(&["approve", "A", "--out", "out", "--key", "keys/rita"]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    sh(root, "git add .relgate && git commit -qm 'review: A'");
+    // The accepted P0 is a condition: GO_WITH_CONDITIONS (exit 0), never GO.
+    let run = repo.gate();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(text(&run).contains("GO_WITH_CONDITIONS"), "{}", text(&run));
+    // The approval bound the acceptance: a new reason makes B's approval stale.
+    std::fs::write(
+        root.join("packets.toml"),
+        gate.replace("known, fixed in the next release", "known; fix planned"),
+    )
+    .unwrap();
+    sh(root, "git commit -qam 'new reason'");
+    assert_eq!(repo.gate().status.code(), Some(1));
+    expect_review(&repo, "B", "STALE", "other outcomes");
+}

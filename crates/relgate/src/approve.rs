@@ -163,6 +163,11 @@ pub fn approve(options: &Options) -> Result<Vec<PathBuf>, ApproveError> {
         )));
     }
     let records: Vec<CheckRecord> = ledger.checks().cloned().collect();
+    // The acceptances in force are those of the day the run's verdict was made.
+    let as_of = ledger
+        .verdict()
+        .and_then(|verdict| clock::parse_date(&verdict.as_of))
+        .unwrap_or_else(clock::today);
     let mut written = Vec::new();
     for id in &options.packets {
         let packet = gate
@@ -173,7 +178,7 @@ pub fn approve(options: &Options) -> Result<Vec<PathBuf>, ApproveError> {
         let binding = Binding {
             code: code.clone(),
             packet: packet.definition.clone().unwrap_or_default(),
-            outcomes: outcomes_digest(packet, &records),
+            outcomes: outcomes_digest(packet, &records, &gate.accepts, as_of),
         };
         let record = ReviewRecord {
             version: RECORD_VERSION,

@@ -414,7 +414,13 @@ fn recompute(
     // The reviews the run read, as the ledger keeps them, against the run's code.
     let reviews: Vec<crate::evidence::ReviewEntry> = ledger.reviews().cloned().collect();
     let code = ledger.header().and_then(|header| header.code.clone());
-    verdict::review::apply(&mut decided, gate, &reviews, code.as_deref(), &checks);
+    verdict::review::apply(
+        &mut decided,
+        gate,
+        (&reviews, code.as_deref()),
+        &checks,
+        today,
+    );
     let verdict = crate::report::redacted_verdict(decided);
     let compare = |what: &str, ours: Value, theirs: Value| -> Result<(), Failure> {
         match first_difference(&theirs, &ours, what) {

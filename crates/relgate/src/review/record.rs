@@ -12,9 +12,17 @@ use crate::evidence::{CaseKind, CheckRecord};
 use crate::model::digest::sha256_hex;
 
 /// The digest of a packet's outcomes in a run: for each of its checks (not its checklist items,
-/// which the verdict derives), in name order, `name outcome exit-code` on a line of its own.
-/// Checks without a record are `name missing`.
-pub fn outcomes_digest(packet: &crate::spec::Packet, records: &[CheckRecord]) -> String {
+/// which the verdict derives), in name order, `name outcome exit-code` on a line of its own —
+/// `name missing` without a record — then each acceptance in force on `today` that names one
+/// of its checks or one of their findings (target, owner, until, reason). So an approval binds
+/// the acceptances it saw: an accepted P0 is approved with its acceptance, and a new or changed
+/// acceptance makes the approval stale.
+pub fn outcomes_digest(
+    packet: &crate::spec::Packet,
+    records: &[CheckRecord],
+    accepts: &[crate::spec::Acceptance],
+    today: chrono::NaiveDate,
+) -> String {
     let mut lines: Vec<String> = packet
         .checks
         .iter()
@@ -35,6 +43,34 @@ pub fn outcomes_digest(packet: &crate::spec::Packet, records: &[CheckRecord]) ->
             }
         })
         .collect();
+    for check in &packet.checks {
+        let name = check.name();
+        let findings: Vec<&crate::scan::Finding> = records
+            .iter()
+            .filter(|record| record.name == name)
+            .flat_map(|record| &record.findings)
+            .collect();
+        for acceptance in accepts
+            .iter()
+            .filter(|acceptance| acceptance.until >= today)
+        {
+            let names = match &acceptance.target {
+                crate::spec::AcceptTarget::Check(target) => *target == name,
+                crate::spec::AcceptTarget::Finding(_) => findings
+                    .iter()
+                    .any(|finding| crate::scan::names_finding(acceptance, finding)),
+            };
+            if names {
+                lines.push(format!(
+                    "{name} accepted: {} by {} until {}: {}",
+                    acceptance.target.describe(),
+                    acceptance.owner,
+                    acceptance.until,
+                    acceptance.reason
+                ));
+            }
+        }
+    }
     lines.sort();
     sha256_hex(lines.join("\n").as_bytes())
 }

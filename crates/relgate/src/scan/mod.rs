@@ -244,6 +244,18 @@ pub(crate) fn check_top_level(
     )))
 }
 
+/// Whether an acceptance names this finding (by id, rule or fingerprint).
+pub fn names_finding(acceptance: &crate::spec::Acceptance, finding: &Finding) -> bool {
+    match &acceptance.target {
+        crate::spec::AcceptTarget::Finding(key) => {
+            key.eq_ignore_ascii_case(&finding.id)
+                || key.eq_ignore_ascii_case(&finding.rule)
+                || *key == finding.fingerprint
+        }
+        crate::spec::AcceptTarget::Check(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -215,7 +215,7 @@ pub fn conclude(
         }
     }
     let mut verdict = decide(gate, &checks, today, Stage::Final);
-    review::apply(&mut verdict, gate, reviews.0, reviews.1, &checks);
+    review::apply(&mut verdict, gate, reviews, &checks, today);
     let checklist = checklist_records(gate, &verdict, now);
     checks.extend(checklist);
     (checks, verdict)

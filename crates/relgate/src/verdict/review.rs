@@ -4,9 +4,12 @@
 //! are APPROVED. Pure: `report::finish` and `verify` apply it to the same records.
 
 use crate::evidence::{fragment, CheckRecord, Decision, PacketReview, ReviewEntry, ReviewRecord};
+use crate::plan;
 use crate::review::record::{outcomes_digest, Binding};
 use crate::review::state::{review_state, ReviewState};
 use crate::spec::Gate;
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
 
 use super::Verdict;
 
@@ -16,13 +19,27 @@ use super::Verdict;
 pub fn apply(
     verdict: &mut Verdict,
     gate: &Gate,
-    entries: &[ReviewEntry],
-    code: Option<&str>,
+    reviews: (&[ReviewEntry], Option<&str>),
     records: &[CheckRecord],
+    today: NaiveDate,
 ) {
     let Some(config) = &gate.review else {
         return;
     };
+    let (entries, code) = reviews;
+    // A required packet needs its predecessors DONE and APPROVED too (the seeds' final packet
+    // "requires all predecessor packets to be DONE/APPROVED"): each required packet's
+    // ancestors are required, naming who needs them.
+    let mut required: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for id in &config.required {
+        required.entry(id.as_str()).or_default();
+        for ancestor in plan::ancestors(gate, id) {
+            required
+                .entry(ancestor.id.as_str())
+                .or_default()
+                .push(id.as_str());
+        }
+    }
     let valid: Vec<&ReviewRecord> = entries
         .iter()
         .filter_map(|entry| entry.review.as_ref())
@@ -31,7 +48,7 @@ pub fn apply(
         let current = Binding {
             code: code.unwrap_or_default().to_string(),
             packet: packet.definition.clone().unwrap_or_default(),
-            outcomes: outcomes_digest(packet, records),
+            outcomes: outcomes_digest(packet, records, &gate.accepts, today),
         };
         let state = review_state(
             &gate.name,
@@ -64,7 +81,8 @@ pub fn apply(
                         .map(|why| format!("{} does not count: {why}", entry.file))
                 }),
         );
-        let required = config.required.contains(&packet.id);
+        let needed_by = required.get(packet.id.as_str());
+        let required = needed_by.is_some();
         let review = match &state {
             ReviewState::Approved(review) | ReviewState::ChangesRequested(review) => {
                 Some(review.clone())
@@ -73,11 +91,26 @@ pub fn apply(
         };
         if required && !matches!(state, ReviewState::Approved(_)) {
             verdict.record.decision = Decision::NoGo;
-            verdict.record.reasons.push(format!(
-                "{} is {}: [review] requires it APPROVED",
-                packet.id,
-                state.label()
-            ));
+            let by: Vec<&str> = needed_by
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|dependent| *dependent != packet.id)
+                .collect();
+            verdict.record.reasons.push(if by.is_empty() {
+                format!(
+                    "{} is {}: [review] requires it APPROVED",
+                    packet.id,
+                    state.label()
+                )
+            } else {
+                format!(
+                    "{} is {}: [review] requires it APPROVED before {}",
+                    packet.id,
+                    state.label(),
+                    by.join(", ")
+                )
+            });
         }
         if let Some(record) = verdict
             .packets

@@ -58,17 +58,7 @@ impl FindingState {
     }
 }
 
-/// Whether an acceptance names this finding (by id, rule or fingerprint).
-pub fn names_finding(acceptance: &Acceptance, finding: &Finding) -> bool {
-    match &acceptance.target {
-        AcceptTarget::Finding(key) => {
-            key.eq_ignore_ascii_case(&finding.id)
-                || key.eq_ignore_ascii_case(&finding.rule)
-                || *key == finding.fingerprint
-        }
-        AcceptTarget::Check(_) => false,
-    }
-}
+pub use crate::scan::names_finding;
 
 /// Triage of one finding.
 pub fn triage_finding(finding: &Finding, accepts: &[Acceptance], today: NaiveDate) -> FindingState {
