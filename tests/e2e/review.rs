@@ -23,6 +23,7 @@ run = "grep -q answer src/lib.rs"
 id = "B"
 title = "Release"
 depends_on = ["A"]
+checklist = [{ item = "Release checks pass.", by = ["ok"] }]
 [[packet.check]]
 id = "ok"
 run = "true"
@@ -407,6 +408,10 @@ fn the_verdict_needs_required_packets_approved_by_someone_else_for_this_code() {
     assert_eq!(packet_reviews(&repo)["B"]["state"], "CHANGES_REQUESTED");
     let tracker = std::fs::read_to_string(root.join("out/tracker.md")).unwrap();
     assert!(tracker.contains("Finding: no rollback plan"), "{tracker}");
+    assert!(
+        tracker.contains("The reviewer requested changes: the boxes stay open"),
+        "{tracker}"
+    );
 }
 
 /// The one review file of `packet` whose name ends with `suffix`.

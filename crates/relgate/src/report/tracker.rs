@@ -230,8 +230,19 @@ fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
     if packet.checklist.is_empty() {
         out.push_str("No checklist items.\n");
     }
+    // A reviewer who requested changes keeps the packet's boxes open (the seeds' rule), whatever
+    // the checks say; the items' own state stays beside them.
+    let changes_requested = section.review_state() == "CHANGES_REQUESTED";
+    if changes_requested && !packet.checklist.is_empty() {
+        out.push_str(
+            "The reviewer requested changes: the boxes stay open until a new review.
+
+",
+        );
+    }
     for (item, record) in packet.checklist.iter().zip(&section.items) {
-        let passed = record.is_some_and(|record| record.outcome == Outcome::Pass);
+        let passed =
+            !changes_requested && record.is_some_and(|record| record.outcome == Outcome::Pass);
         let by = match &item.satisfied_by {
             Satisfaction::Checks(ids) => format!(
                 "by {}",
