@@ -728,6 +728,11 @@ fn a_held_cargo_lock_gets_the_check_its_own_target_dir() {
     let note = build["notes"][0].as_str().unwrap();
     assert!(note.contains("is held by another process"), "{note}");
     assert!(note.contains("CARGO_TARGET_DIR="), "{note}");
+    // Its builds go beside the held target directory, not into the evidence.
+    let isolated = root.join("target/relgate-isolated");
+    assert!(note.contains(&isolated.display().to_string()), "{note}");
+    assert!(isolated.join("debug").is_dir(), "{note}");
+    assert!(!run.out.path().join("cargo-target").exists());
 
     // The control: without isolation the same check waits on the lock until it times out.
     std::fs::write(

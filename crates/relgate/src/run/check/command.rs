@@ -11,6 +11,10 @@ use crate::run::harness::{ENV_ACTIVE_GATES, ENV_RECURSION_MARKER};
 use crate::run::{cargo_lock, exec, service};
 use crate::spec::{Check, CommandSpec};
 
+/// The target directory a cargo check gets, inside the held one's, when another process holds
+/// cargo's build lock.
+pub const ISOLATED_TARGET: &str = "relgate-isolated";
+
 /// Runs a command into a record judged by its exit code; also returns why its containment
 /// failed (processes outlived it), which fails the check whatever else judges it.
 pub(crate) fn run_command(
@@ -64,7 +68,9 @@ pub(crate) fn run_command(
         if let Some(target) = cargo_lock::target_dir(&command.cwd, &env) {
             let held = cargo_lock::held_locks(&target);
             if !held.is_empty() {
-                let isolated = ctx.out_dir.join("cargo-target");
+                // Beside the build directory whose lock is held, not in the out directory: it is
+                // build output, not evidence (no report names it), and cargo reuses it.
+                let isolated = target.join(ISOLATED_TARGET);
                 notes.push(format!(
                     "cargo's build lock {} is held by another process (a `cargo test` running the gate?): this check ran with CARGO_TARGET_DIR={} so it cannot wait forever",
                     held[0].display(),
