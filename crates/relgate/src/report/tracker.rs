@@ -36,7 +36,7 @@ pub fn render_view(view: &ReportView<'_>) -> String {
     let mut out = String::new();
     title(&mut out, gate, ledger);
     rules(&mut out);
-    board(&mut out, sections);
+    board(&mut out, sections, true);
     graph(&mut out, sections);
     out.push_str("---\n");
     for section in sections {
@@ -57,7 +57,9 @@ pub fn summary(gate: &Gate, ledger: &Ledger) -> String {
 pub fn summary_view(view: &ReportView<'_>) -> String {
     let mut out = String::new();
     title(&mut out, view.gate, view.ledger);
-    board(&mut out, &view.packets);
+    // The summary has no packet sections: its board names them in tracker.md instead of
+    // linking to anchors it does not contain.
+    board(&mut out, &view.packets, false);
     final_verdict(&mut out, view.ledger);
     out
 }
@@ -130,7 +132,9 @@ fn rules(out: &mut String) {
     );
 }
 
-fn board(out: &mut String, sections: &[PacketView<'_>]) {
+/// The packet board; `linked`: the evidence column links to the packet's section below (the
+/// tracker), or names it in tracker.md (the step summary, which has no sections).
+fn board(out: &mut String, sections: &[PacketView<'_>], linked: bool) {
     out.push_str("## Packet Board\n\n");
     out.push_str(
         "| Packet | Title | Status | Implementer | Reviewer | Review State | Evidence Link |\n",
@@ -143,16 +147,23 @@ fn board(out: &mut String, sections: &[PacketView<'_>]) {
             None => "PENDING (no packet record)",
         };
         let person = |who: &Option<String>| who.as_deref().map_or("—".to_string(), cell);
+        let evidence = if linked {
+            format!(
+                "[{} section](#{})",
+                cell(&packet.id),
+                anchor(&section.heading())
+            )
+        } else {
+            format!("{TRACKER_FILE}, {}", cell(&section.heading()))
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | [{} section](#{}) |\n",
+            "| {} | {} | {} | {} | {} | {} | {evidence} |\n",
             cell(&packet.id),
             cell(&packet.title),
             status,
             person(&packet.implementer),
             person(&packet.reviewer),
             section.review_state(),
-            cell(&packet.id),
-            anchor(&section.heading()),
         ));
     }
     out.push('\n');
@@ -760,6 +771,24 @@ mod tests {
         assert_eq!(
             heading_text("Release Security Gate"),
             "Release Security Gate — Progress Tracker"
+        );
+    }
+
+    #[test]
+    fn the_step_summary_names_sections_it_does_not_hold() {
+        let text = "[[packet]]\nid = \"SEC-01\"\ntitle = \"AuthZ\"\n[[packet.check]]\nid = \"a\"\nrun = \"true\"\n";
+        let gate = crate::spec::parse(Path::new("packets.toml"), text).unwrap();
+        let ledger = Ledger::default();
+        let summary = summary(&gate, &ledger);
+        assert!(!summary.contains("](#"), "{summary}");
+        assert!(
+            summary.contains("tracker.md, SEC-01 Checklist: AuthZ"),
+            "{summary}"
+        );
+        let tracker = render(&gate, &ledger);
+        assert!(
+            tracker.contains("[SEC-01 section](#sec-01-checklist-authz)"),
+            "{tracker}"
         );
     }
 
