@@ -246,8 +246,8 @@ pub(super) fn rule_json(rule: &Rule) -> Value {
     let mut value = json!({
         "id": rule.id,
         "name": rule.name,
-        "shortDescription": { "text": rule.short },
-        "fullDescription": { "text": rule.full },
+        "shortDescription": { "text": bounded(&rule.short) },
+        "fullDescription": { "text": bounded(&rule.full) },
         "help": help,
         "defaultConfiguration": { "level": rule.level },
         "properties": properties,
@@ -256,6 +256,20 @@ pub(super) fn rule_json(rule: &Rule) -> Value {
         value["helpUri"] = json!(uri);
     }
     value
+}
+
+/// The most characters GitHub code scanning takes in a rule's short and full description.
+const DESCRIPTION_CHARS: usize = 1024;
+
+/// `text` cut to [`DESCRIPTION_CHARS`] characters, ending in `…` when cut (a long command line
+/// or title would otherwise exceed it; the help text keeps everything).
+fn bounded(text: &str) -> String {
+    if text.chars().count() <= DESCRIPTION_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(DESCRIPTION_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// The advisory page of a well-known advisory id.
@@ -315,6 +329,16 @@ pub(super) fn tags(words: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_are_bounded_for_code_scanning() {
+        assert_eq!(bounded("short"), "short");
+        let long = "é".repeat(3000);
+        let cut = bounded(&long);
+        assert_eq!(cut.chars().count(), DESCRIPTION_CHARS);
+        assert!(cut.ends_with('…'));
+        assert_eq!(bounded(&"x".repeat(1024)).chars().count(), 1024);
+    }
 
     #[test]
     fn well_known_advisories_link_to_their_page_and_tags_are_unique() {
