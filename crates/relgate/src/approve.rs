@@ -12,7 +12,7 @@ use crate::evidence::{self, CheckRecord};
 use crate::model::{clock, exit_codes};
 use crate::review::code::{code_state, CodeState};
 use crate::review::record::{
-    outcomes_digest, Binding, ReviewDecision, ReviewRecord, RECORD_VERSION,
+    by_name, outcomes_digest, Binding, ReviewDecision, ReviewRecord, RECORD_VERSION,
 };
 use crate::review::store::{self, WriteError};
 use crate::review::NAMESPACE;
@@ -168,6 +168,7 @@ pub fn approve(options: &Options) -> Result<Vec<PathBuf>, ApproveError> {
         .verdict()
         .and_then(|verdict| clock::parse_date(&verdict.as_of))
         .unwrap_or_else(clock::today);
+    let index = by_name(&records);
     let mut written = Vec::new();
     for id in &options.packets {
         let packet = gate
@@ -178,7 +179,7 @@ pub fn approve(options: &Options) -> Result<Vec<PathBuf>, ApproveError> {
         let binding = Binding {
             code: code.clone(),
             packet: packet.definition.clone().unwrap_or_default(),
-            outcomes: outcomes_digest(packet, &records, &gate.accepts, as_of),
+            outcomes: outcomes_digest(packet, &index, &gate.accepts, as_of),
         };
         let record = ReviewRecord {
             version: RECORD_VERSION,

@@ -8,8 +8,21 @@
 //! the same outcomes keeps an approval; a change to any of the three makes it stale.
 
 pub use crate::evidence::{Binding, ReviewDecision, ReviewRecord, RECORD_VERSION};
+use std::collections::HashMap;
+
 use crate::evidence::{CaseKind, CheckRecord};
 use crate::model::digest::sha256_hex;
+
+/// The run's check records by test-case name (checklist records left out): what
+/// [`outcomes_digest`] looks each check up in, so binding every packet costs the size of the
+/// run, not its square.
+pub fn by_name(records: &[CheckRecord]) -> HashMap<&str, &CheckRecord> {
+    records
+        .iter()
+        .filter(|record| record.case_kind != CaseKind::Checklist)
+        .map(|record| (record.name.as_str(), record))
+        .collect()
+}
 
 /// The digest of a packet's outcomes in a run: for each of its checks (not its checklist items,
 /// which the verdict derives), in name order, `name outcome exit-code` on a line of its own —
@@ -17,9 +30,10 @@ use crate::model::digest::sha256_hex;
 /// of its checks or one of their findings (target, owner, until, reason). So an approval binds
 /// the acceptances it saw: an accepted P0 is approved with its acceptance, and a new or changed
 /// acceptance makes the approval stale.
+/// `records` is [`by_name`] of the run's records, built once for all packets.
 pub fn outcomes_digest(
     packet: &crate::spec::Packet,
-    records: &[CheckRecord],
+    records: &HashMap<&str, &CheckRecord>,
     accepts: &[crate::spec::Acceptance],
     today: chrono::NaiveDate,
 ) -> String {
@@ -28,10 +42,7 @@ pub fn outcomes_digest(
         .iter()
         .map(|check| {
             let name = check.name();
-            match records
-                .iter()
-                .find(|record| record.name == name && record.case_kind != CaseKind::Checklist)
-            {
+            match records.get(name.as_str()) {
                 Some(record) => format!(
                     "{name} {} {}",
                     record.outcome.label(),
@@ -46,10 +57,9 @@ pub fn outcomes_digest(
     for check in &packet.checks {
         let name = check.name();
         let findings: Vec<&crate::scan::Finding> = records
-            .iter()
-            .filter(|record| record.name == name)
-            .flat_map(|record| &record.findings)
-            .collect();
+            .get(name.as_str())
+            .map(|record| record.findings.iter().collect())
+            .unwrap_or_default();
         for acceptance in accepts
             .iter()
             .filter(|acceptance| acceptance.until >= today)

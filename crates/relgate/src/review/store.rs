@@ -120,6 +120,40 @@ pub fn signature_path(record: &Path) -> PathBuf {
 /// a key `signers` allows to sign as the record's reviewer at `at`, and naming that key. In file
 /// order; a missing directory is no review.
 pub fn load(dir: &Path, signers: &AllowedSigners, at: DateTime<Utc>) -> Vec<Loaded> {
+    review_files(dir)
+        .into_iter()
+        .map(|(path, file)| match check(&path, signers, at) {
+            Ok(record) => Loaded::Valid {
+                file,
+                record: Box::new(record),
+            },
+            Err(reason) => Loaded::Refused { file, reason },
+        })
+        .collect()
+}
+
+/// Every review of the gate's reviews directory as the ledger keeps it: each checked (see
+/// [`load`]); when the allowed signers file cannot be read, every review is refused saying so.
+pub fn read_all(config: &ReviewConfig, at: DateTime<Utc>) -> Vec<ReviewEntry> {
+    match AllowedSigners::load(&config.allowed_signers) {
+        Ok(signers) => load(&config.dir, &signers, at)
+            .into_iter()
+            .map(ReviewEntry::from)
+            .collect(),
+        Err(err) => review_files(&config.dir)
+            .into_iter()
+            .map(|(_, file)| ReviewEntry {
+                file,
+                review: None,
+                refused: Some(err.to_string()),
+            })
+            .collect(),
+    }
+}
+
+/// The record files under `dir` (`PACKET/NAME.json`), in order: each path and its name
+/// relative to `dir`.
+fn review_files(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut files = Vec::new();
     for packet in read_dir_sorted(dir) {
         if packet.is_dir() {
@@ -138,43 +172,9 @@ pub fn load(dir: &Path, signers: &AllowedSigners, at: DateTime<Utc>) -> Vec<Load
                 .unwrap_or(&path)
                 .display()
                 .to_string();
-            match check(&path, signers, at) {
-                Ok(record) => Loaded::Valid {
-                    file,
-                    record: Box::new(record),
-                },
-                Err(reason) => Loaded::Refused { file, reason },
-            }
+            (path, file)
         })
         .collect()
-}
-
-/// Every review of the gate's reviews directory as the ledger keeps it: each checked (see
-/// [`load`]); when the allowed signers file cannot be read, every review is refused saying so.
-pub fn read_all(config: &ReviewConfig, at: DateTime<Utc>) -> Vec<ReviewEntry> {
-    match AllowedSigners::load(&config.allowed_signers) {
-        Ok(signers) => load(&config.dir, &signers, at)
-            .into_iter()
-            .map(ReviewEntry::from)
-            .collect(),
-        Err(err) => {
-            let nobody =
-                AllowedSigners::parse(&config.allowed_signers, "").expect("an empty file parses");
-            load(&config.dir, &nobody, at)
-                .into_iter()
-                .map(|loaded| {
-                    let file = match loaded {
-                        Loaded::Valid { file, .. } | Loaded::Refused { file, .. } => file,
-                    };
-                    ReviewEntry {
-                        file,
-                        review: None,
-                        refused: Some(err.to_string()),
-                    }
-                })
-                .collect()
-        }
-    }
 }
 
 fn read_dir_sorted(dir: &Path) -> Vec<PathBuf> {

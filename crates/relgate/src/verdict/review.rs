@@ -5,7 +5,7 @@
 
 use crate::evidence::{fragment, CheckRecord, Decision, PacketReview, ReviewEntry, ReviewRecord};
 use crate::plan;
-use crate::review::record::{outcomes_digest, Binding};
+use crate::review::record::{by_name, outcomes_digest, Binding};
 use crate::review::state::{review_state, ReviewState};
 use crate::spec::Gate;
 use chrono::NaiveDate;
@@ -40,15 +40,21 @@ pub fn apply(
                 .push(id.as_str());
         }
     }
-    let valid: Vec<&ReviewRecord> = entries
-        .iter()
-        .filter_map(|entry| entry.review.as_ref())
-        .collect();
+    // Without the digest of a clean commit (the run's tree had other changes) nothing is bound
+    // to what ran: no review may match, not even one whose record names an empty code.
+    let valid: Vec<&ReviewRecord> = match code {
+        Some(_) => entries
+            .iter()
+            .filter_map(|entry| entry.review.as_ref())
+            .collect(),
+        None => Vec::new(),
+    };
+    let index = by_name(records);
     for packet in &gate.packets {
         let current = Binding {
             code: code.unwrap_or_default().to_string(),
             packet: packet.definition.clone().unwrap_or_default(),
-            outcomes: outcomes_digest(packet, records, &gate.accepts, today),
+            outcomes: outcomes_digest(packet, &index, &gate.accepts, today),
         };
         let state = review_state(
             &gate.name,
@@ -124,5 +130,55 @@ pub fn apply(
                 notes,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::ReviewDecision;
+
+    #[test]
+    fn without_a_clean_commit_no_review_matches_not_even_one_naming_an_empty_code() {
+        let text = "[[packet]]\nid = \"A\"\n[review]\nallowed_signers = \"s\"\nrequire = true\n";
+        let gate = crate::spec::parse(std::path::Path::new("/r/packets.toml"), text).unwrap();
+        let packet = &gate.packets[0];
+        let forged = ReviewRecord {
+            version: 1,
+            gate: gate.name.clone(),
+            packet: "A".into(),
+            decision: ReviewDecision::Approved,
+            reviewer: "rita@example.com".into(),
+            key: "SHA256:k".into(),
+            time: "2026-12-04T00:00:00.000Z".into(),
+            commit: "c".into(),
+            binding: Binding {
+                code: String::new(),
+                packet: packet.definition.clone().unwrap(),
+                outcomes: outcomes_digest(packet, &by_name(&[]), &[], NaiveDate::MIN),
+            },
+            note: String::new(),
+            findings: Vec::new(),
+        };
+        let entries = [ReviewEntry {
+            file: "A/x.json".into(),
+            review: Some(forged),
+            refused: None,
+        }];
+        let decide = |code| {
+            let mut verdict =
+                super::super::decide(&gate, &[], NaiveDate::MIN, super::super::Stage::Final);
+            apply(&mut verdict, &gate, (&entries, code), &[], NaiveDate::MIN);
+            verdict
+        };
+        let dirty = decide(None);
+        let review = dirty.packets[0].review.as_ref().unwrap();
+        assert_eq!(review.state, "PENDING_REVIEW");
+        assert_eq!(dirty.record.decision, Decision::NoGo);
+        // The same record against a run whose code digest is empty text would have matched.
+        assert_eq!(
+            decide(Some("")).packets[0].review.as_ref().unwrap().state,
+            "APPROVED"
+        );
     }
 }
