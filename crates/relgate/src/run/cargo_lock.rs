@@ -98,7 +98,16 @@ mod tests {
         assert_eq!(unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_EX) }, 0);
         assert_eq!(held_locks(dir.path()), vec![lock_path]);
         drop(holder);
-        assert!(held_locks(dir.path()).is_empty());
+        // Other tests in this process fork children; a child between fork and exec still holds a
+        // copy of our descriptor, and with it the lock, for a moment. Wait that moment out.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !held_locks(dir.path()).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lock stayed held after its holder closed it"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     #[test]
