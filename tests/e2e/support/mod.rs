@@ -215,3 +215,33 @@ pub fn nextest_gate(gate: &Path, out: &Path, extra: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// A pinned npm consumer of `tests/consumers` (`node_modules/.bin/<name>`), or `None` after
+/// [`skip`] says how to install it.
+pub fn node_consumer(name: &str) -> Option<PathBuf> {
+    let bin = fixtures().join("../consumers/node_modules/.bin").join(name);
+    if bin.is_file() {
+        return Some(bin);
+    }
+    skip(&format!(
+        "{} is not installed: run `cargo xtask gate setup --tool node-consumers`",
+        bin.display()
+    ));
+    None
+}
+
+/// Whether the pinned Python consumers of `tests/consumers/requirements.txt` are installed;
+/// when not, [`skip`] says how to install them.
+pub fn python_consumers() -> bool {
+    let requirements = fixtures().join("../consumers/requirements.txt");
+    let pinned = fixtures().join("../../scripts/pinned.py");
+    let ok = Command::new("python3")
+        .arg(&pinned)
+        .arg(&requirements)
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !ok {
+        skip("the Python consumers are not installed at their pins: run `cargo xtask gate setup --tool python-consumers`");
+    }
+    ok
+}
