@@ -9,9 +9,12 @@
 //!   `timestamp` without fraction or zone.
 //! - a `<testcase>` holds at most one `<failure>`, `<error>` or `<skipped>`: neither properties
 //!   nor `<system-out>`. A case that did not pass keeps its reason, log path, digest and output
-//!   tail in that element's text. Passing cases, and failures that are accepted or tracked (shown
-//!   as passes because they do not block the release), get one block each in the suite's
-//!   `<system-out>`; the triage of the latter is the suite property `triage.PACKET::check`.
+//!   tail in that element's text; passing cases get one block each in the suite's `<system-out>`.
+//! - a failure that is accepted or tracked does not block the release, so it is no `<failure>`
+//!   (that would fail the CI job of a GO_WITH_CONDITIONS run) and no pass either: it is a
+//!   `<skipped>` whose message starts with `FAIL accepted by …` or `FAIL tracked (P2)…`.
+//! - property names are unique in the file: the run's (`gate.*`, `git.*`, `run.id`) are on the
+//!   first suite, a packet's are prefixed with its id (`SEC-01.status`).
 //! - every `<testsuite>` has `<properties>`, `<system-out>` and `<system-err>`, even if empty.
 
 use std::path::{Path, PathBuf};
@@ -35,6 +38,10 @@ const TAIL_LINES: usize = 40;
 
 /// The skip message of a case the gate lists but this run has no record of (filtered out).
 const NOT_RUN: &str = "not run in this run";
+
+/// How the message of an inconclusive probe case starts; its failure has the type
+/// `inconclusive`.
+const INCONCLUSIVE: &str = "inconclusive: ";
 
 /// Renders the JUnit XML for a run from its verdict and records (`checks` holds the records of
 /// checks and checklist items, `verdict` the verdict on them, as the ledger records it): the
@@ -153,13 +160,16 @@ fn probe_cases(record: &CheckRecord) -> Vec<CheckRecord> {
                 log: None,
                 bytes: 0,
                 sha256: None,
+                // Measured with the probe: the probe's testcase holds the time.
+                duration_ms: 0,
                 outcome: match case.outcome {
                     CaseOutcome::Pass => Outcome::Pass,
                     CaseOutcome::Fail | CaseOutcome::Inconclusive => Outcome::Fail,
                 },
                 message: match case.outcome {
-                    CaseOutcome::Inconclusive if !case.message.starts_with("inconclusive") => {
-                        format!("inconclusive: {}", case.message)
+                    CaseOutcome::Inconclusive => {
+                        let why = case.message.strip_prefix(INCONCLUSIVE);
+                        format!("{INCONCLUSIVE}{}", why.unwrap_or(&case.message))
                     }
                     _ => case.message.clone(),
                 },
@@ -220,33 +230,15 @@ struct RenderedCase {
     case: TestCase,
     /// The case's block for the suite's `<system-out>`.
     system_out: Option<String>,
-    /// Why a failure is shown as a pass: the value of the suite property `triage.<name>`.
-    triage: Option<String>,
 }
 
-fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> TestSuite {
-    // Jenkins splits a classname at its last `.` into package and class, so a dotted packet id
-    // would be torn apart; GitLab and Ant read `relgate` as the package the same way.
-    let classname = format!("relgate.{}", plan.packet.replace('.', "_"));
-    let mut suite = TestSuite::new(plan.packet.as_str());
-    let packet_record = context.view.packet_record(&plan.packet);
-    let status = match (packet_record, &plan.title) {
-        (Some(record), _) => record.status.label(),
-        (None, Some(_)) => "UNKNOWN",
-        (None, None) => "NOT_IN_GATE",
-    };
+/// The run's properties, once in the file: on its first suite.
+fn gate_properties(suite: &mut TestSuite, context: &Context<'_>) {
     let header = context.header;
-    suite.add_property(Property::new("packet.status", status));
-    suite.add_property(Property::new(
-        "packet.title",
-        plan.title.as_deref().unwrap_or(""),
-    ));
-    suite.add_property(Property::new(
-        "gate.verdict",
-        context
-            .verdict
-            .map_or("INCOMPLETE", |verdict| verdict.decision.label()),
-    ));
+    let verdict = context
+        .verdict
+        .map_or("INCOMPLETE", |verdict| verdict.decision.label());
+    suite.add_property(Property::new("gate.verdict", verdict));
     suite.add_property(Property::new("gate.name", context.view.gate.name.as_str()));
     suite.add_property(Property::new(
         "gate.sha256",
@@ -262,29 +254,47 @@ fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> Test
         "run.id",
         header.map_or("", |header| header.run_id.as_str()),
     ));
+}
+
+fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> TestSuite {
+    // Jenkins splits a classname at its last `.` into package and class, so a dotted packet id
+    // would be torn apart; GitLab and Ant read `relgate` as the package the same way.
+    let classname = format!("relgate.{}", plan.packet.replace('.', "_"));
+    let mut suite = TestSuite::new(plan.packet.as_str());
+    let packet_record = context.view.packet_record(&plan.packet);
+    let status = match (packet_record, &plan.title) {
+        (Some(record), _) => record.status.label(),
+        (None, Some(_)) => "UNKNOWN",
+        (None, None) => "NOT_IN_GATE",
+    };
+    let header = context.header;
+    if index == 0 {
+        gate_properties(&mut suite, context);
+    }
+    // Property names are unique in the whole file (xunitparser keeps one table for all suites
+    // and refuses a repeated name), so a packet's own are prefixed with its id.
+    let mut add = |key: &str, value: &str| {
+        suite.add_property(Property::new(format!("{}.{key}", plan.packet), value));
+    };
+    add("status", status);
+    add("title", plan.title.as_deref().unwrap_or(""));
     if let Some(review) = packet_record.and_then(|record| record.review.as_ref()) {
-        suite.add_property(Property::new("review.state", review.state.as_str()));
-        suite.add_property(Property::new(
-            "review.required",
-            review.required.to_string(),
-        ));
+        add("review.state", review.state.as_str());
+        add("review.required", &review.required.to_string());
         if let Some(signed) = &review.review {
-            suite.add_property(Property::new("review.reviewer", signed.reviewer.as_str()));
-            suite.add_property(Property::new("review.time", signed.time.as_str()));
-            suite.add_property(Property::new("review.commit", signed.commit.as_str()));
-            suite.add_property(Property::new("review.key", signed.key.as_str()));
-            suite.add_property(Property::new("review.signature", "verified"));
+            add("review.reviewer", &signed.reviewer);
+            add("review.time", &signed.time);
+            add("review.commit", &signed.commit);
+            add("review.key", &signed.key);
+            add("review.signature", "verified");
         }
     }
     if let Some(record) = packet_record {
         for (severity, result) in &record.gates {
-            suite.add_property(Property::new(
-                format!("gate.{}", severity.as_str()),
-                result.label(),
-            ));
+            add(&format!("gate.{}", severity.as_str()), result.label());
         }
         if !record.blocked_by.is_empty() {
-            suite.add_property(Property::new("blocked_by", record.blocked_by.join(", ")));
+            add("blocked_by", &record.blocked_by.join(", "));
         }
     }
 
@@ -293,13 +303,12 @@ fn test_suite(context: &Context<'_>, index: usize, plan: &SuitePlan<'_>) -> Test
         system_out.push(format!("{} is {}:", plan.packet, status));
         system_out.extend(record.reasons.iter().map(|reason| format!("- {reason}")));
     }
+    // A probe's cases have no time of their own (the probe's testcase holds it), so the sum
+    // counts every second of the packet's checks once.
     let mut time = Duration::ZERO;
     for (name, record) in &plan.cases {
         let rendered = test_case(context, name, &classname, *record);
         time += rendered.case.time.unwrap_or_default();
-        if let Some(triage) = rendered.triage {
-            suite.add_property(Property::new(format!("triage.{name}"), triage));
-        }
         if let Some(block) = rendered.system_out {
             system_out.push(format!("---- {name} ----\n{block}"));
         }
@@ -347,7 +356,6 @@ fn test_case(
         return RenderedCase {
             case: new_case(status, Duration::ZERO),
             system_out: None,
-            triage: None,
         };
     };
 
@@ -385,26 +393,26 @@ fn test_case(
             acceptance.owner, acceptance.until, acceptance.reason
         )),
         // Only a P2 failure is ever tracked (see `verdict`), whatever the record says.
-        Some(Triage::Tracked) => Some("tracked (P2)".to_string()),
+        Some(Triage::Tracked) => Some("tracked (P2), does not block the release".to_string()),
         _ => None,
     };
 
     let (status, system_out) = match (record.outcome, triage.as_ref()) {
         (Outcome::Pass, _) => (TestCaseStatus::success(), Some(format!("PASS: {body}"))),
+        // A failure that does not block the release is neither a pass nor a failure of the
+        // build: a skip whose message starts with what happened and why it does not block, as
+        // pytest writes an expected failure. Every consumer shows it as skipped with that line.
         (Outcome::Fail | Outcome::Error, Some(why)) => {
-            let failed = if record.outcome == Outcome::Fail {
-                "FAILED"
-            } else {
-                "ERROR"
-            };
-            (
-                TestCaseStatus::success(),
-                Some(format!("{failed} ({why}): {body}")),
-            )
+            let mut status = TestCaseStatus::skipped();
+            status
+                .set_message(format!("{} {why}: {message}", record.outcome.label()))
+                .set_description(format!("{} {why}: {body}", record.outcome.label()));
+            (status, None)
         }
         (Outcome::Fail, None) => {
             let kind = match record.case_kind {
                 _ if record.timed_out => "timeout",
+                CaseKind::Probe if record.message.starts_with(INCONCLUSIVE) => "inconclusive",
                 CaseKind::Command => "exit-code",
                 CaseKind::Grep => "grep",
                 CaseKind::Checklist => "checklist",
@@ -439,7 +447,6 @@ fn test_case(
     RenderedCase {
         case: new_case(status, duration),
         system_out,
-        triage,
     }
 }
 
@@ -520,12 +527,16 @@ fn schema_safe(xml: &str) -> String {
         }
     }
     // quick-junit drops control characters, but U+FFFE and U+FFFF are not XML characters either
-    // and can arrive in a message or a property taken from a command line.
-    // Both start with the byte 0xEF in UTF-8: a memchr finds the usual case, none, at once.
+    // and can arrive in a message or a property taken from a command line; a U+FFFD makes
+    // xunit-viewer's encoding detector read the file as CP1252, which it then cannot decode.
+    // All three are written as their UTF-8 bytes in `\xNN` form, as log tails show bytes that
+    // are not text. They start with the byte 0xEF: a memchr finds the usual case, none, at once.
     if !xml.as_bytes().contains(&0xEF) {
         return xml;
     }
-    xml.replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}")
+    xml.replace('\u{FFFD}', "\\xEF\\xBF\\xBD")
+        .replace('\u{FFFE}', "\\xEF\\xBF\\xBE")
+        .replace('\u{FFFF}', "\\xEF\\xBF\\xBF")
 }
 
 #[cfg(test)]
