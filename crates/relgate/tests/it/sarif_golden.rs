@@ -290,7 +290,7 @@ fn a_probe_reports_each_failing_or_inconclusive_case() {
     assert!(results_of(&document, "SEC-01::no-committed-secrets::controls").is_empty());
     let failed = result_of(&document, "SEC-01::no-committed-secrets::no-secrets");
     assert!(
-        message(failed).starts_with("SEC-01::no-committed-secrets::no-secrets FAIL (P2, tracked): 1 finding: config/dev.env:3"),
+        message(failed).starts_with("Probe case SEC-01::no-committed-secrets::no-secrets FAIL (P2, tracked): 1 finding: config/dev.env:3"),
         "{failed}"
     );
     let inconclusive = result_of(&document, "SEC-01::no-committed-secrets::allowlist-current");
@@ -398,8 +398,9 @@ fn a_check_that_could_not_start_is_a_result_and_a_tool_notification() {
     let document = rendered();
     let migrations = result_of(&document, "SEC-04::migrations");
     assert!(
-        message(migrations)
-            .starts_with("SEC-04::migrations ERROR (P0, blocking): could not start ./migrate"),
+        message(migrations).starts_with(
+            "Check SEC-04::migrations ERROR (P0, blocking): could not start ./migrate"
+        ),
         "{migrations}"
     );
     let invocation = &document["runs"][0]["invocations"][0];

@@ -125,8 +125,10 @@ impl<'a> Builder<'a> {
     pub(super) fn failed_check(&mut self, record: &CheckRecord, check: Option<&Check>) {
         let state = self.check_state(record);
         let severity = record.severity;
+        // No message starts with its rule id: sarif-tools reads what follows an id prefix as
+        // the description and shows one character of it.
         let mut sentences = vec![format!(
-            "{} {} ({}, {}): {}",
+            "Check {} {} ({}, {}): {}",
             record.name,
             record.outcome.label(),
             severity.as_str(),
@@ -156,7 +158,7 @@ impl<'a> Builder<'a> {
         };
         let mut sentences = vec![
             format!(
-                "{case_name} {label} ({}, {}): {}",
+                "Probe case {case_name} {label} ({}, {}): {}",
                 severity.as_str(),
                 state.label(),
                 nonempty(&case.message, "no message")
@@ -445,6 +447,7 @@ impl<'a> Builder<'a> {
             "tool": {
                 "driver": {
                     "name": "relgate",
+                    "informationUri": env!("CARGO_PKG_HOMEPAGE"),
                     "version": version,
                     "semanticVersion": version,
                     "rules": rules,

@@ -245,7 +245,7 @@ pub(super) fn rule_json(rule: &Rule) -> Value {
     }
     let mut value = json!({
         "id": rule.id,
-        "name": rule.name,
+        "name": friendly_name(&rule.name),
         "shortDescription": { "text": bounded(&rule.short) },
         "fullDescription": { "text": bounded(&rule.full) },
         "help": help,
@@ -263,6 +263,25 @@ const DESCRIPTION_CHARS: usize = 1024;
 
 /// `text` cut to [`DESCRIPTION_CHARS`] characters, ending in `…` when cut (a long command line
 /// or title would otherwise exceed it; the help text keeps everything).
+/// A rule's `name` as SARIF asks for it: a Pascal-case identifier a person can read, never the
+/// `id` itself (`SEC-02::clippy` → `SEC02Clippy`, `cargo-audit/vulnerability` →
+/// `CargoAuditVulnerability`). Each word keeps its case; its first letter is raised.
+pub(super) fn friendly_name(text: &str) -> String {
+    let mut name = String::with_capacity(text.len());
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    if name.is_empty() {
+        "Rule".to_string()
+    } else {
+        name
+    }
+}
+
 fn bounded(text: &str) -> String {
     if text.chars().count() <= DESCRIPTION_CHARS {
         return text.to_string();
@@ -338,6 +357,18 @@ mod tests {
         assert_eq!(cut.chars().count(), DESCRIPTION_CHARS);
         assert!(cut.ends_with('…'));
         assert_eq!(bounded(&"x".repeat(1024)).chars().count(), 1024);
+    }
+
+    #[test]
+    fn friendly_names_are_pascal_case_and_never_the_id() {
+        assert_eq!(friendly_name("SEC-02::clippy"), "SEC02Clippy");
+        assert_eq!(friendly_name("SEC-01::jwt::alg-none"), "SEC01JwtAlgNone");
+        assert_eq!(
+            friendly_name("cargo-audit/vulnerability"),
+            "CargoAuditVulnerability"
+        );
+        assert_eq!(friendly_name("AcceptanceUnused"), "AcceptanceUnused");
+        assert_eq!(friendly_name("::"), "Rule");
     }
 
     #[test]
