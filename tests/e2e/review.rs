@@ -350,10 +350,10 @@ fn the_verdict_needs_required_packets_approved_by_someone_else_for_this_code() {
     // The same review in JUnit, the HTML page and the attestation.
     let junit = std::fs::read_to_string(root.join("out/junit.xml")).unwrap();
     assert!(
-        junit.contains(r#"<property name="review.state" value="APPROVED"/>"#),
+        junit.contains(r#"<property name="B.review.state" value="APPROVED"/>"#),
         "{junit}"
     );
-    assert!(junit.contains(r#"<property name="review.reviewer" value="rita@example.com"/>"#));
+    assert!(junit.contains(r#"<property name="B.review.reviewer" value="rita@example.com"/>"#));
     let html = std::fs::read_to_string(root.join("out/report.html")).unwrap();
     assert!(html.contains("SSH signature verified"), "{html}");
     let statement: serde_json::Value =
