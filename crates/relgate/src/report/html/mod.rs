@@ -151,9 +151,40 @@ pub(super) fn class_name(label: &str) -> String {
         .collect()
 }
 
-/// The element id of a packet's section.
+/// The element id of a packet's section: `packet-SEC-00`.
 pub(super) fn packet_anchor(id: &str) -> String {
-    format!("packet-{}", escape(id))
+    element_id("packet-", id)
+}
+
+/// The element id of a check's article: `check-SEC-00__build` for `SEC-00::build`.
+pub(super) fn check_anchor(name: &str) -> String {
+    element_id("check-", name)
+}
+
+/// `prefix` (which starts with a letter) and `name` as an element id that a CSS selector and
+/// html-validate's `valid-id` take as it is: ASCII letters, digits and `-` kept, `::` as `__`,
+/// every other byte as `_` and two upper-case hex digits (`.` → `_2E`, `_` → `_5F`). Injective,
+/// so two names never share an id.
+pub(super) fn element_id(prefix: &str, name: &str) -> String {
+    let mut id = String::with_capacity(prefix.len() + name.len());
+    id.push_str(prefix);
+    let bytes = name.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if bytes[index..].starts_with(b"::") {
+            id.push_str("__");
+            index += 2;
+            continue;
+        }
+        if byte.is_ascii_alphanumeric() || byte == b'-' {
+            id.push(char::from(byte));
+        } else {
+            id.push_str(&format!("_{byte:02X}"));
+        }
+        index += 1;
+    }
+    id
 }
 
 #[cfg(test)]

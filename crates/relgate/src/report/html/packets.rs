@@ -2,7 +2,9 @@
 //! outcomes, probe cases and findings, and its checklist.
 
 use super::logs::{file_link, log_ref, tail};
-use super::{class_name, code, escape, meta, outcome_badge, outcome_class, packet_anchor, Page};
+use super::{
+    check_anchor, class_name, code, escape, meta, outcome_badge, outcome_class, packet_anchor, Page,
+};
 use crate::evidence::{
     CaseKind, CaseOutcome, CheckRecord, FindingNote, GateResult, Outcome, PacketStatus,
 };
@@ -12,8 +14,9 @@ use crate::spec::{Check, CheckKind, GrepExpect, Satisfaction, Severity};
 pub(super) fn packet_table(out: &mut String, sections: &[PacketView<'_>]) {
     out.push_str("<section id=\"packets\">\n<h2>Packets</h2>\n<table>\n");
     out.push_str(
-        "<tr><th>Packet</th><th>Title</th><th>Status</th><th>Implementer</th>\
-         <th>Reviewer</th><th>P0</th><th>P1</th><th>P2</th><th>Checks passed</th></tr>\n",
+        "<thead><tr><th>Packet</th><th>Title</th><th>Status</th><th>Implementer</th>\
+         <th>Reviewer</th><th>P0</th><th>P1</th><th>P2</th><th>Checks passed</th></tr>\
+         </thead>\n<tbody>\n",
     );
     for section in sections {
         let packet = section.packet;
@@ -46,7 +49,7 @@ pub(super) fn packet_table(out: &mut String, sections: &[PacketView<'_>]) {
             section.checks.len()
         ));
     }
-    out.push_str("</table>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
 pub(super) fn person(who: &Option<String>) -> String {
@@ -225,10 +228,10 @@ pub(super) fn check_block(
         (None, None) => "check",
     };
     out.push_str(&format!(
-        "<article class=\"check outcome-{outcome}\" id=\"check-{}\" data-check=\"{}\">\n\
+        "<article class=\"check outcome-{outcome}\" id=\"{}\" data-check=\"{}\">\n\
          <h4>{} <code>{}</code> <span class=\"sev\">{}</span> <span class=\"kind\">{}</span>\
          </h4>\n",
-        escape(name),
+        check_anchor(name),
         escape(name),
         outcome_badge(record.map(|record| record.outcome)),
         escape(name),
@@ -394,8 +397,8 @@ pub(super) fn cases(out: &mut String, record: &CheckRecord) {
         return;
     }
     out.push_str(
-        "<table class=\"cases\">\n<tr><th>Case</th><th>Outcome</th><th>Message</th>\
-         <th>Sent</th><th>Got</th></tr>\n",
+        "<table class=\"cases\">\n<thead><tr><th>Case</th><th>Outcome</th><th>Message</th>\
+         <th>Sent</th><th>Got</th></tr></thead>\n<tbody>\n",
     );
     for case in &record.cases {
         let label = match case.outcome {
@@ -416,7 +419,7 @@ pub(super) fn cases(out: &mut String, record: &CheckRecord) {
             escape(&case.got),
         ));
     }
-    out.push_str("</table>\n");
+    out.push_str("</tbody>\n</table>\n");
 }
 
 /// A scan's findings with their triage from the verdict; findings the verdict does not hold
@@ -431,8 +434,9 @@ pub(super) fn findings(out: &mut String, page: &Page<'_>, record: &CheckRecord) 
         return;
     }
     out.push_str(
-        "<table class=\"findings\">\n<tr><th>Severity</th><th>Id</th><th>Rule</th>\
-         <th>Title</th><th>Location</th><th>State</th><th>Acceptance</th></tr>\n",
+        "<table class=\"findings\">\n<thead><tr><th>Severity</th><th>Id</th><th>Rule</th>\
+         <th>Title</th><th>Location</th><th>State</th><th>Acceptance</th></tr></thead>\n\
+         <tbody>\n",
     );
     // Each row: severity, id, rule, title, location, state, acceptance.
     let mut rows: Vec<[String; 7]> = Vec::new();
@@ -481,5 +485,5 @@ pub(super) fn findings(out: &mut String, page: &Page<'_>, record: &CheckRecord) 
             or_dash(acceptance, escape(acceptance)),
         ));
     }
-    out.push_str("</table>\n");
+    out.push_str("</tbody>\n</table>\n");
 }

@@ -92,11 +92,51 @@ pub(super) fn head(out: &mut String, gate: &Gate, ledger: &Ledger) {
         escape(env!("CARGO_PKG_VERSION"))
     ));
     out.push_str(&format!(
-        "<title>{} — {} — relgate report</title>\n",
-        escape(decision),
-        escape(&gate.name)
+        "<title>{}</title>\n",
+        escape(&page_title(decision, &gate.name))
     ));
     out.push_str(&format!("<style>{STYLE}</style>\n</head>\n"));
+}
+
+/// A title is at most this many UTF-16 code units long (what a browser tab or a history entry
+/// shows, and html-validate's `long-title` limit); the heading holds the whole name.
+pub(super) const TITLE_MAX: usize = 70;
+
+/// `NO_GO — Release gate — relgate report`; for a long gate name the suffix goes, then the name
+/// is cut with `…` (between words where it has spaces), so the verdict always shows and the
+/// title stays within [`TITLE_MAX`].
+pub(super) fn page_title(decision: &str, name: &str) -> String {
+    let full = format!("{decision} — {name} — relgate report");
+    if utf16_len(&full) <= TITLE_MAX {
+        return full;
+    }
+    let lead = format!("{decision} — ");
+    let room = TITLE_MAX.saturating_sub(utf16_len(&lead));
+    if utf16_len(name) <= room {
+        return format!("{lead}{name}");
+    }
+    let mut kept = String::new();
+    let mut used = 0;
+    for c in name.chars() {
+        // One unit is kept for the `…`.
+        if used + c.len_utf16() + 1 > room {
+            // Cut between words when the name has a space to cut at.
+            if !c.is_whitespace() {
+                if let Some(space) = kept.rfind(char::is_whitespace) {
+                    kept.truncate(space);
+                }
+            }
+            break;
+        }
+        used += c.len_utf16();
+        kept.push(c);
+    }
+    format!("{lead}{}…", kept.trim_end())
+}
+
+/// Length as JavaScript counts it.
+fn utf16_len(text: &str) -> usize {
+    text.chars().map(char::len_utf16).sum()
 }
 
 pub(super) fn header(out: &mut String, gate: &Gate, ledger: &Ledger) {

@@ -35,8 +35,8 @@ pub(super) fn conditions(out: &mut String, ledger: &Ledger) {
         out.push_str("<p>None.</p>\n");
     } else {
         out.push_str(
-            "<table class=\"risks\">\n<tr><th>Check</th><th>Severity</th><th>State</th>\
-             <th>Owner</th><th>Until</th><th>Reason</th></tr>\n",
+            "<table class=\"risks\">\n<thead><tr><th>Check</th><th>Severity</th>\
+             <th>State</th><th>Owner</th><th>Until</th><th>Reason</th></tr></thead>\n<tbody>\n",
         );
         for risk in &verdict.residual_risks {
             out.push_str(&format!(
@@ -49,7 +49,7 @@ pub(super) fn conditions(out: &mut String, ledger: &Ledger) {
                 escape(&risk.reason),
             ));
         }
-        out.push_str("</table>\n");
+        out.push_str("</tbody>\n</table>\n");
     }
     acceptances(
         out,
@@ -73,8 +73,8 @@ pub(super) fn acceptances(out: &mut String, heading: &str, class: &str, notes: &
         return;
     }
     out.push_str(&format!(
-        "<table class=\"acceptances {class}\">\n<tr><th>Accepts</th><th>Owner</th>\
-         <th>Until</th><th>Gate file line</th></tr>\n"
+        "<table class=\"acceptances {class}\">\n<thead><tr><th>Accepts</th><th>Owner</th>\
+         <th>Until</th><th>Gate file line</th></tr></thead>\n<tbody>\n"
     ));
     for note in notes {
         out.push_str(&format!(
@@ -85,7 +85,7 @@ pub(super) fn acceptances(out: &mut String, heading: &str, class: &str, notes: &
             note.line
         ));
     }
-    out.push_str("</table>\n");
+    out.push_str("</tbody>\n</table>\n");
 }
 
 pub(super) fn services(out: &mut String, page: &Page<'_>) {

@@ -143,7 +143,7 @@ fn a_failing_check_carries_the_fail_class_and_its_tail_is_open() {
     let html = page(dir.path());
     assert!(
         html.contains(
-            "<article class=\"check outcome-fail\" id=\"check-SEC-01::boom\" \
+            "<article class=\"check outcome-fail\" id=\"check-SEC-01__boom\" \
              data-check=\"SEC-01::boom\">"
         ),
         "{html}"
@@ -323,7 +323,7 @@ fn cases_findings_risks_acceptances_and_services_are_shown() {
     assert!(html.contains("data-service=\"db\""), "{html}");
     assert!(html.contains("<section id=\"unlisted\">"), "{html}");
     assert!(
-        html.contains("<article class=\"check outcome-error\" id=\"check-SEC-09::stray\""),
+        html.contains("<article class=\"check outcome-error\" id=\"check-SEC-09__stray\""),
         "{html}"
     );
     assert!(
@@ -338,4 +338,84 @@ fn rendering_is_deterministic() {
     std::fs::create_dir_all(dir.path().join("logs/SEC-00")).unwrap();
     std::fs::write(dir.path().join("logs/SEC-00/build.log"), "built\n").unwrap();
     assert_eq!(page(dir.path()), page(dir.path()));
+}
+
+#[test]
+fn element_ids_are_plain_and_distinct() {
+    assert_eq!(check_anchor("SEC-00::build"), "check-SEC-00__build");
+    assert_eq!(packet_anchor("SEC-00"), "packet-SEC-00");
+    assert_eq!(packet_anchor("v1.2_x"), "packet-v1_2E2_5Fx");
+    assert_eq!(check_anchor("a:b"), "check-a_3Ab");
+    assert_eq!(check_anchor("é"), "check-_C3_A9");
+    let names = [
+        "a::b", "a__b", "a_5F_5Fb", "a:b", "a_3Ab", "a::::b", "a:::b", "a.b", "a_2Eb", "é",
+    ];
+    let ids: std::collections::BTreeSet<String> =
+        names.iter().map(|name| check_anchor(name)).collect();
+    assert_eq!(ids.len(), names.len(), "{ids:?}");
+    for id in &ids {
+        // html-validate's `valid-id`: a letter first, then letters, digits, `_` and `-`.
+        assert!(id.starts_with(|c: char| c.is_ascii_alphabetic()), "{id}");
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "{id}"
+        );
+    }
+    // The page's ids are these: every id is plain.
+    let html = rich_page(Path::new("/nonexistent"));
+    for piece in html.split(" id=\"").skip(1) {
+        let id = &piece[..piece.find('"').unwrap()];
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "id {id:?} in {html}"
+        );
+    }
+}
+
+#[test]
+fn every_table_row_is_in_a_head_or_a_body() {
+    let html = rich_page(Path::new("/nonexistent"));
+    let tables = html.matches("<table").count();
+    assert!(tables >= 4, "{html}");
+    assert_eq!(html.matches("<thead>").count(), tables, "{html}");
+    assert_eq!(html.matches("<tbody>").count(), tables, "{html}");
+    for table in html.split("<table").skip(1) {
+        let table = &table[..table.find("</table>").unwrap()];
+        let rows = table.matches("<tr").count();
+        let head = &table[table.find("<thead>").unwrap()..table.find("</thead>").unwrap()];
+        let body = &table[table.find("<tbody>").unwrap()..table.find("</tbody>").unwrap()];
+        assert_eq!(
+            head.matches("<tr").count() + body.matches("<tr").count(),
+            rows
+        );
+    }
+}
+
+#[test]
+fn the_title_keeps_the_verdict_and_stays_short() {
+    assert_eq!(
+        page::page_title("NO_GO", "Release gate"),
+        "NO_GO — Release gate — relgate report"
+    );
+    // Too long with the suffix: the suffix goes.
+    let name = "Fixture: report page with conditions and more";
+    assert_eq!(
+        page::page_title("GO_WITH_CONDITIONS", name),
+        format!("GO_WITH_CONDITIONS — {name}")
+    );
+    // Too long without it: the name is cut, at a character, never inside one.
+    let long = "Ω".repeat(40) + &"𝔊".repeat(40);
+    let title = page::page_title("GO_WITH_CONDITIONS", &long);
+    assert!(title.starts_with("GO_WITH_CONDITIONS — ΩΩ"), "{title}");
+    assert!(title.ends_with('…'), "{title}");
+    assert!(title.encode_utf16().count() <= page::TITLE_MAX, "{title}");
+    assert!(
+        title.encode_utf16().count() >= page::TITLE_MAX - 1,
+        "{title}"
+    );
+    let title = page::page_title("NO_GO", &"word ".repeat(30));
+    assert!(title.ends_with(" word…"), "{title}");
+    assert_eq!(title.matches("word").count(), 12, "{title}");
 }
