@@ -15,6 +15,7 @@ mod support;
 mod sarif_consumer;
 
 mod bench_smoke;
+mod consumers;
 mod gate;
 mod import;
 mod leaks;

@@ -6,8 +6,9 @@
 //! file ([`GATE_COPY`]) — each with the sha256 of its bytes as written. The predicate (type
 //! [`PREDICATE_TYPE`]) records the gate file and its digest, the git commit, the ledger's head
 //! hash and record count, every check's command, exit code, outcome and output digest, and the
-//! verdict, with the test-result fields (`result`, `passedTests`, `warnedTests`,
-//! `failedTests`) of the in-toto test-result predicate. It holds digests, never output.
+//! verdict, with the fields of the in-toto test-result predicate v0.1 (`result`,
+//! `configuration`, `passedTests`, `warnedTests`, `failedTests`) and `skippedTests`. It holds
+//! digests, never output.
 //!
 //! The predicate is a pure function of the ledger ([`predicate`]), so `verify` recomputes it
 //! and compares. When a signing key is installed ([`crate::evidence::signing::install`]) the statement is
@@ -120,14 +121,28 @@ pub fn predicate(ledger: &Ledger, seal: &Seal) -> Value {
     let passed = names_with(&|record| record.outcome == Outcome::Pass);
     let warned = names_with(&|record| condition(record).is_some());
     let failed = names_with(&|record| record.outcome.is_failure() && condition(record).is_none());
+    let skipped = names_with(&|record| record.outcome == Outcome::Skipped);
+    // test-result's `configuration`: what the tests ran under, the gate file by its digest.
+    let configuration: Vec<Value> = header
+        .map(|header| {
+            json!({
+                "name": gate_uri(header),
+                "digest": { "sha256": header.gate_sha256 },
+                "mediaType": "application/toml",
+            })
+        })
+        .into_iter()
+        .collect();
     let mut predicate = json!({
         "result": verdict.map_or("FAILED", |verdict| result_of(verdict.decision)),
+        "configuration": configuration,
         "passedTests": passed,
         "warnedTests": warned,
         "failedTests": failed,
+        "skippedTests": skipped,
         "gate": header.map(|header| json!({
             "name": header.gate,
-            "uri": header.gate_file,
+            "uri": gate_uri(header),
             "digest": { "sha256": header.gate_sha256 },
             "stored": seal.gate_copy,
         })),
@@ -196,6 +211,15 @@ pub fn predicate(ledger: &Ledger, seal: &Seal) -> Value {
         predicate["reviews"] = Value::Array(reviews);
     }
     predicate
+}
+
+/// The gate file as a reference another machine can resolve: its path relative to the root of
+/// its repository when the run knew it, else its file name — never a local absolute path.
+fn gate_uri(header: &crate::evidence::RunHeader) -> String {
+    Path::new(&header.gate_file).file_name().map_or_else(
+        || header.gate_file.clone(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }
 
 fn check(record: &CheckRecord) -> Value {
