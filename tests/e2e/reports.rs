@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 
 const FIXTURE: &str = "reports/packets.toml";
 const FAILING: &str = "SEC-01::tenant-suite";
+/// The failing check's element id (`::` is `__` in ids).
+const FAILING_ID: &str = "check-SEC-01__tenant-suite";
 const SKIP_BROWSER: &str = "RELGATE_SKIP_BROWSER";
 /// The WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -36,7 +38,7 @@ fn report_html_is_written_from_the_run() {
     );
     assert!(
         html.contains(&format!(
-            "<article class=\"check outcome-fail\" id=\"check-{FAILING}\" data-check=\"{FAILING}\">"
+            "<article class=\"check outcome-fail\" id=\"{FAILING_ID}\" data-check=\"{FAILING}\">"
         )),
         "{html}"
     );
