@@ -1,5 +1,7 @@
 //! The packet DAG as an inline SVG: one box per packet coloured by status, one arrow per
-//! dependency.
+//! dependency. Each box is a link to its packet's section, named for assistive technology by
+//! what the box shows and what the arrows into it say, so the graph is a named group of links
+//! rather than an image (an image must not hold focusable links).
 
 use std::collections::BTreeMap;
 
@@ -65,7 +67,7 @@ pub(super) fn graph(out: &mut String, gate: &Gate, sections: &[PacketView<'_>]) 
 
     out.push_str(&format!(
         "<svg class=\"dag\" width=\"{width}\" \
-         height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" \
+         height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"group\" \
          aria-labelledby=\"dag-title\">\n<title id=\"dag-title\">Packets and their \
          dependencies; arrows point from a dependency to the packets that wait for it</title>\n"
     ));
@@ -105,22 +107,29 @@ pub(super) fn graph(out: &mut String, gate: &Gate, sections: &[PacketView<'_>]) 
             .find(|section| section.packet.id == packet.id)
             .and_then(PacketView::status);
         let label = status.map_or("PENDING", PacketStatus::label);
-        let (fill, stroke, ink) = match status {
-            Some(PacketStatus::Done) => ("#2da44e", "#1a7f37", "#ffffff"),
-            Some(PacketStatus::ChangesRequested) => ("#cf222e", "#a40e26", "#ffffff"),
-            Some(PacketStatus::Blocked) => ("#8c959f", "#57606a", "#ffffff"),
-            Some(PacketStatus::Pending) | None => ("#d4a72c", "#9a6700", "#1f2328"),
-        };
+        let NodeColours { fill, stroke, ink } = node_colours(status);
         let center = x + NODE_WIDTH / 2;
+        let short = shorten(&packet.title, 28);
+        // The name starts with the words the box shows, in their order (what a speech user
+        // says to follow the link), then what the box cannot show.
+        let mut name = format!("{} {short} {label}", packet.id);
+        if short != packet.title {
+            name.push_str(&format!("; title: {}", packet.title));
+        }
+        if !packet.depends_on.is_empty() {
+            name.push_str(&format!("; depends on {}", packet.depends_on.join(", ")));
+        }
+        // The texts are on lines of their own: the line ends keep their words apart when
+        // the box's visible text is read as one string (as axe's label-in-name check does).
         out.push_str(&format!(
-            "<a href=\"#{anchor}\"><g class=\"node status-{class}\" data-packet=\"{id}\">\
-             <title>{id}: {title} — {label}</title>\
+            "<a href=\"#{anchor}\" aria-label=\"{name}\"><title>{name}</title>\
+             <g class=\"node status-{class}\" data-packet=\"{id}\">\
              <rect x=\"{x}\" y=\"{y}\" width=\"{NODE_WIDTH}\" height=\"{NODE_HEIGHT}\" rx=\"7\" \
              fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"2\"/>\
              <text x=\"{center}\" y=\"{}\" text-anchor=\"middle\" fill=\"{ink}\" \
-             font-family=\"system-ui, sans-serif\" font-size=\"14\" font-weight=\"700\">{id}</text>\
+             font-family=\"system-ui, sans-serif\" font-size=\"14\" font-weight=\"700\">{id}</text>\n\
              <text x=\"{center}\" y=\"{}\" text-anchor=\"middle\" fill=\"{ink}\" \
-             font-family=\"system-ui, sans-serif\" font-size=\"11\">{short}</text>\
+             font-family=\"system-ui, sans-serif\" font-size=\"11\">{short}</text>\n\
              <text x=\"{center}\" y=\"{}\" text-anchor=\"middle\" fill=\"{ink}\" \
              font-family=\"system-ui, sans-serif\" font-size=\"11\" font-weight=\"700\">{label}\
              </text></g></a>\n",
@@ -130,12 +139,32 @@ pub(super) fn graph(out: &mut String, gate: &Gate, sections: &[PacketView<'_>]) 
             anchor = packet_anchor(&packet.id),
             class = class_name(label),
             id = escape(&packet.id),
-            title = escape(&packet.title),
-            short = escape(&shorten(&packet.title, 28)),
+            name = escape(&name),
+            short = escape(&short),
             label = escape(label),
         ));
     }
     out.push_str("</svg>\n</section>\n");
+}
+
+/// The colours of a packet's box: its fill, its outline and the text on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NodeColours {
+    pub fill: &'static str,
+    pub stroke: &'static str,
+    pub ink: &'static str,
+}
+
+/// A box's colours by status: green, red, grey or amber, each with ink of at least 4.5:1
+/// contrast on the fill (WCAG AA for the box's 11 and 14 px text).
+pub(super) fn node_colours(status: Option<PacketStatus>) -> NodeColours {
+    let (fill, stroke, ink) = match status {
+        Some(PacketStatus::Done) => ("#1a7f37", "#116329", "#ffffff"),
+        Some(PacketStatus::ChangesRequested) => ("#cf222e", "#a40e26", "#ffffff"),
+        Some(PacketStatus::Blocked) => ("#59636e", "#424a53", "#ffffff"),
+        Some(PacketStatus::Pending) | None => ("#d4a72c", "#9a6700", "#1f2328"),
+    };
+    NodeColours { fill, stroke, ink }
 }
 
 /// `text` cut to `max` characters, with `…` when cut.

@@ -196,7 +196,7 @@ pub(super) fn packet_section(out: &mut String, page: &Page<'_>, section: &Packet
         out.push_str("<p>No checks.</p>\n");
     }
     for (check, record) in &section.checks {
-        check_block(out, page, &check.name(), Some(check), *record);
+        check_block(out, page, &check.name(), Some(check), *record, 4);
     }
     out.push_str("</section>\n");
 }
@@ -210,13 +210,15 @@ pub(super) fn packet_links(ids: &[String]) -> String {
 
 /// One check (or a record the gate does not list): what it is, how it came out, its log and
 /// the log's tail. Failures are marked on the block itself, so nothing needs expanding to
-/// see them; their tails start open.
+/// see them; their tails start open. Its heading is an `h{level}`: one below the heading of
+/// the part of the page it is in.
 pub(super) fn check_block(
     out: &mut String,
     page: &Page<'_>,
     name: &str,
     check: Option<&Check>,
     record: Option<&CheckRecord>,
+    level: u8,
 ) {
     let outcome = outcome_class(record.map(|record| record.outcome));
     let severity = record
@@ -229,8 +231,8 @@ pub(super) fn check_block(
     };
     out.push_str(&format!(
         "<article class=\"check outcome-{outcome}\" id=\"{}\" data-check=\"{}\">\n\
-         <h4>{} <code>{}</code> <span class=\"sev\">{}</span> <span class=\"kind\">{}</span>\
-         </h4>\n",
+         <h{level} class=\"check-title\">{} <code>{}</code> <span class=\"sev\">{}</span> \
+         <span class=\"kind\">{}</span></h{level}>\n",
         check_anchor(name),
         escape(name),
         outcome_badge(record.map(|record| record.outcome)),

@@ -8,12 +8,12 @@ use crate::evidence::{Ledger, Outcome};
 use crate::report::view::PacketView;
 use crate::spec::Gate;
 
-const STYLE: &str = "
-:root { --pass: #1a7f37; --fail: #cf222e; --error: #bc4c00; --skipped: #6e7781;
-  --pending: #9a6700; --line: #d0d7de; --muted: #57606a; }
+pub(super) const STYLE: &str = "
+:root { --pass: #1a7f37; --fail: #cf222e; --error: #bc4c00; --skipped: #59636e;
+  --pending: #9a6700; --amber: #d4a72c; --ink: #1f2328; --line: #d0d7de; --muted: #57606a; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif;
-  color: #1f2328; background: #f6f8fa; }
+  color: var(--ink); background: #f6f8fa; }
 header, main, nav, footer { max-width: 1200px; margin: 0 auto; padding: 0 20px; }
 header { padding-top: 16px; }
 h1 { margin: 8px 0; font-size: 26px; }
@@ -23,9 +23,9 @@ code, pre { font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 code { overflow-wrap: anywhere; }
 .verdict { display: inline-block; margin: 8px 0; padding: 10px 22px; border-radius: 8px;
   color: #fff; font-size: 28px; font-weight: 700; letter-spacing: 0.04em; }
-.verdict .label { font-size: 14px; font-weight: 400; margin-right: 12px; opacity: 0.9; }
+.verdict .label { font-size: 14px; font-weight: 400; margin-right: 12px; }
 .decision-go { background: var(--pass); }
-.decision-go_with_conditions { background: #bf8700; }
+.decision-go_with_conditions { background: var(--amber); color: var(--ink); }
 .decision-no_go { background: var(--fail); }
 .decision-none { background: var(--skipped); }
 .reasons li { color: #82071e; }
@@ -55,14 +55,14 @@ section.packet { margin-top: 28px; }
 .check.outcome-error { border-left-color: var(--error); background: #fff8f0; }
 .check.outcome-skipped { border-left-color: var(--skipped); }
 .check.outcome-missing { border-left-color: var(--pending); }
-.check h4 { margin: 0 0 4px; font-size: 15px; display: flex; flex-wrap: wrap; gap: 8px;
+.check-title { margin: 0 0 4px; font-size: 15px; display: flex; flex-wrap: wrap; gap: 8px;
   align-items: center; }
 .check .message { margin: 4px 0; font-weight: 600; }
 .check.outcome-fail .message, .check.outcome-error .message { color: #82071e; }
 .sev, .kind { color: var(--muted); font-weight: 400; font-size: 13px; }
 details { margin: 6px 0; }
 summary { cursor: pointer; color: #0969da; }
-pre.tail { margin: 6px 0; padding: 8px; max-height: 32em; overflow: auto; background: #1f2328;
+pre.tail { margin: 6px 0; padding: 8px; max-height: 32em; overflow: auto; background: var(--ink);
   color: #e6edf3; border-radius: 6px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .unreadable { color: var(--error); font-style: italic; }
 ul.checklist { list-style: none; padding-left: 0; }

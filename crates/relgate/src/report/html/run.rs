@@ -17,7 +17,7 @@ pub(super) fn unlisted(out: &mut String, page: &Page<'_>, unclaimed: &[&CheckRec
          these records, which no check or checklist item of the gate names.</p>\n",
     );
     for record in unclaimed {
-        check_block(out, page, &record.name, None, Some(record));
+        check_block(out, page, &record.name, None, Some(record), 3);
     }
     out.push_str("</section>\n");
 }
@@ -102,9 +102,9 @@ pub(super) fn services(out: &mut String, page: &Page<'_>) {
             "fail"
         };
         out.push_str(&format!(
-            "<article class=\"check service outcome-{outcome}\" data-service=\"{}\">\n<h4>\
-             <span class=\"badge outcome-{outcome}\">{}</span> <code>{}</code> \
-             <span class=\"kind\">{}</span></h4>\n<p class=\"message\">{}</p>\n\
+            "<article class=\"check service outcome-{outcome}\" data-service=\"{}\">\n\
+             <h3 class=\"check-title\"><span class=\"badge outcome-{outcome}\">{}</span> \
+             <code>{}</code> <span class=\"kind\">{}</span></h3>\n<p class=\"message\">{}</p>\n\
              <dl class=\"facts\">\n",
             escape(&service.name),
             escape(&service.outcome),

@@ -1,7 +1,11 @@
 //! Tests of the HTML page.
 
+use std::collections::BTreeMap;
+
 use super::*;
-use crate::evidence::{CaseKind, CaseOutcome, CheckRecord, Decision, Record, RunHeader};
+use crate::evidence::{
+    CaseKind, CaseOutcome, CheckRecord, Decision, PacketStatus, Record, RunHeader,
+};
 use crate::spec::Severity;
 use crate::verdict::{self, Stage};
 
@@ -374,6 +378,45 @@ fn element_ids_are_plain_and_distinct() {
     }
 }
 
+/// The levels of the page's headings, in order.
+fn heading_levels(html: &str) -> Vec<u8> {
+    html.match_indices("<h")
+        .filter_map(|(at, _)| {
+            let level = *html.as_bytes().get(at + 2)?;
+            let after = *html.as_bytes().get(at + 3)?;
+            ((b'1'..=b'6').contains(&level) && (after == b'>' || after == b' '))
+                .then_some(level - b'0')
+        })
+        .collect()
+}
+
+#[test]
+fn headings_never_skip_a_level() {
+    let dir = tempfile::tempdir().unwrap();
+    for html in [page(dir.path()), rich_page(dir.path())] {
+        let levels = heading_levels(&html);
+        assert_eq!(levels.first(), Some(&1), "{levels:?}");
+        assert_eq!(levels.iter().filter(|level| **level == 1).count(), 1);
+        for pair in levels.windows(2) {
+            assert!(
+                pair[1] <= pair[0] + 1,
+                "h{} after h{}: {html}",
+                pair[1],
+                pair[0]
+            );
+        }
+    }
+    // Checks are one level below the part of the page they are in.
+    let html = rich_page(dir.path());
+    assert!(html.contains("<h3 class=\"check-title\"><span class=\"badge outcome-pass\">ready"));
+    assert!(html.contains("<h4 class=\"check-title\"><span class=\"badge outcome-fail\">FAIL"));
+    assert!(html.contains("<h3 class=\"check-title\"><span class=\"badge outcome-error\">ERROR"));
+    assert_eq!(
+        heading_levels("<h1>a</h1><h2 id=\"x\">b</h2><h4>c</h4><hr>"),
+        [1, 2, 4]
+    );
+}
+
 #[test]
 fn every_table_row_is_in_a_head_or_a_body() {
     let html = rich_page(Path::new("/nonexistent"));
@@ -418,4 +461,157 @@ fn the_title_keeps_the_verdict_and_stays_short() {
     let title = page::page_title("NO_GO", &"word ".repeat(30));
     assert!(title.ends_with(" word…"), "{title}");
     assert_eq!(title.matches("word").count(), 12, "{title}");
+}
+
+/// WCAG 2 contrast ratio of two `#rrggbb` / `#rgb` colours.
+fn contrast(one: &str, two: &str) -> f64 {
+    fn luminance(colour: &str) -> f64 {
+        let hex = colour.trim_start_matches('#');
+        let hex: String = if hex.len() == 3 {
+            hex.chars().flat_map(|c| [c, c]).collect()
+        } else {
+            hex.to_string()
+        };
+        assert_eq!(hex.len(), 6, "not a colour: {colour}");
+        let channel = |at: usize| {
+            let value = f64::from(u8::from_str_radix(&hex[at..at + 2], 16).unwrap()) / 255.0;
+            if value <= 0.04045 {
+                value / 12.92
+            } else {
+                ((value + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+    }
+    let (a, b) = (luminance(one), luminance(two));
+    (a.max(b) + 0.05) / (a.min(b) + 0.05)
+}
+
+/// The style sheet's rules as (selector, declarations), `var(--x)` resolved from `:root`.
+fn style_rules() -> Vec<(String, BTreeMap<String, String>)> {
+    let mut rules = Vec::new();
+    for rule in page::STYLE.split('}') {
+        let Some((selector, body)) = rule.split_once('{') else {
+            continue;
+        };
+        let declarations: BTreeMap<String, String> = body
+            .split(';')
+            .filter_map(|declaration| declaration.split_once(':'))
+            .map(|(key, value)| (key.trim().to_string(), value.trim().to_string()))
+            .collect();
+        rules.push((
+            selector.split_whitespace().collect::<Vec<_>>().join(" "),
+            declarations,
+        ));
+    }
+    let root: BTreeMap<String, String> = rules
+        .iter()
+        .find(|(selector, _)| selector == ":root")
+        .map(|(_, declarations)| declarations.clone())
+        .expect(":root");
+    for (_, declarations) in &mut rules {
+        for value in declarations.values_mut() {
+            if let Some(name) = value.strip_prefix("var(").and_then(|v| v.strip_suffix(')')) {
+                *value = root[name].clone();
+            }
+        }
+    }
+    rules
+}
+
+#[test]
+fn every_banner_badge_and_graph_colour_pair_meets_wcag_aa() {
+    let rules = style_rules();
+    let colour_of = |selector: &str| -> String {
+        rules
+            .iter()
+            .find(|(s, _)| s == selector)
+            .and_then(|(_, d)| d.get("color").cloned())
+            .unwrap_or_else(|| panic!("no colour for {selector}"))
+    };
+    // The verdict's label is 14 px and a badge 12 px: normal text, 4.5:1.
+    let (verdict_ink, badge_ink) = (colour_of(".verdict"), colour_of(".badge"));
+    let mut checked = Vec::new();
+    for (selector, declarations) in &rules {
+        let Some(background) = declarations.get("background") else {
+            continue;
+        };
+        let ink = if selector.contains(".decision-") {
+            declarations.get("color").unwrap_or(&verdict_ink)
+        } else if selector.contains(".badge") {
+            declarations.get("color").unwrap_or(&badge_ink)
+        } else {
+            continue;
+        };
+        assert!(
+            !declarations.contains_key("opacity"),
+            "{selector} fades its text"
+        );
+        let ratio = contrast(ink, background);
+        assert!(
+            ratio >= 4.5,
+            "{selector}: {ink} on {background} is {ratio:.2}:1"
+        );
+        checked.push(selector.clone());
+    }
+    assert!(checked.len() >= 9, "{checked:?}");
+    // Nothing fades the verdict's label below its banner's contrast.
+    let label = &rules
+        .iter()
+        .find(|(s, _)| s == ".verdict .label")
+        .expect(".verdict .label")
+        .1;
+    assert!(!label.contains_key("opacity") && !label.contains_key("color"));
+    // Text colours on the page's backgrounds (the page, a card, a failed or errored card).
+    for (selector, declarations) in &rules {
+        let Some(ink) = declarations.get("color") else {
+            continue;
+        };
+        if declarations.contains_key("background")
+            || [".verdict", ".badge"].contains(&selector.as_str())
+        {
+            continue;
+        }
+        for paper in ["#f6f8fa", "#fff", "#fff5f5", "#fff8f0"] {
+            let ratio = contrast(ink, paper);
+            assert!(ratio >= 4.5, "{selector}: {ink} on {paper} is {ratio:.2}:1");
+        }
+    }
+    for status in [
+        Some(PacketStatus::Done),
+        Some(PacketStatus::ChangesRequested),
+        Some(PacketStatus::Blocked),
+        Some(PacketStatus::Pending),
+        None,
+    ] {
+        let colours = graph::node_colours(status);
+        let ratio = contrast(colours.ink, colours.fill);
+        assert!(ratio >= 4.5, "{status:?}: {colours:?} is {ratio:.2}:1");
+    }
+    // The check itself: the amber banner's former white label at 90 % opacity was 2.84:1.
+    assert!((contrast("#f9f3e6", "#bf8700") - 2.84).abs() < 0.01);
+}
+
+#[test]
+fn the_graph_is_a_named_group_of_named_links() {
+    let html = page(Path::new("/nonexistent"));
+    assert!(!html.contains("role=\"img\""), "{html}");
+    assert!(
+        html.contains("role=\"group\" aria-labelledby=\"dag-title\">\n<title id=\"dag-title\">"),
+        "{html}"
+    );
+    // Each link's name starts with what its box shows, in order, then what it cannot show.
+    assert!(
+        html.contains(
+            "<a href=\"#packet-SEC-01\" aria-label=\"SEC-01 Tenant isolation \
+             CHANGES_REQUESTED; depends on SEC-00\"><title>SEC-01 Tenant isolation \
+             CHANGES_REQUESTED; depends on SEC-00</title>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains(">SEC-01</text>\n<text "), "{html}");
+    assert!(html.contains(">Tenant isolation</text>\n<text "), "{html}");
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    assert_eq!(svg.matches("<a href=\"#packet-").count(), 3, "{svg}");
+    assert_eq!(svg.matches(" aria-label=\"").count(), 3, "{svg}");
 }
