@@ -6,16 +6,23 @@
 //! the gate; every fact (outcomes, exit codes, durations, digests, statuses, gates, verdict,
 //! risks, findings, acceptances, the git commit) comes from the ledger. Nothing is ticked that
 //! the ledger does not show as passed, and a record the gate does not list is still shown.
+//!
+//! Text from the gate, the ledger or a command renders as exactly that text on GitHub: plain
+//! text and table cells are escaped, commands and names are code spans, line breaks inside a
+//! field are spaces ([`super::markdown`]); the board links to each packet's section by the
+//! anchor GitHub gives its heading. `graph.rs` is the mermaid graph, `record.rs` the review
+//! record of each packet.
+
+mod graph;
+mod record;
 
 use std::path::{Path, PathBuf};
 
-use super::markdown::{cell, code, fence_for, inline};
-use super::view::{
-    command_line, commit_with, duration, residual_risk_line, PacketView, ReportView, RiskWording,
-};
+use super::markdown::{cell, code, text, Anchors};
+use super::view::{command_line, commit_with, duration, PacketView, ReportView};
 use crate::evidence::{
     AcceptanceNote, CaseOutcome, CheckRecord, FindingNote, GateResult, Ledger, Outcome,
-    PacketStatus, ResidualRisk, RunHeader, LEDGER_FILE,
+    PacketStatus, RunHeader, LEDGER_FILE,
 };
 use crate::spec::{Check, CheckKind, Gate, GrepExpect, Satisfaction, Severity};
 
@@ -33,15 +40,22 @@ pub fn render(gate: &Gate, ledger: &Ledger) -> String {
 /// acceptances, git commit). Pure: no clock, no files.
 pub fn render_view(view: &ReportView<'_>) -> String {
     let (gate, ledger, sections) = (view.gate, view.ledger, &view.packets);
+    // Headings take their anchors in document order; the board, written before the sections,
+    // links to the anchors their headings took.
+    let mut anchors = Anchors::default();
     let mut out = String::new();
-    title(&mut out, gate, ledger);
-    rules(&mut out);
-    board(&mut out, sections, true);
-    graph(&mut out, sections);
+    title(&mut out, gate, ledger, &mut anchors);
+    rules(&mut out, &mut anchors);
+    anchors.next(BOARD);
+    let mut body = String::new();
+    let links: Vec<String> = sections
+        .iter()
+        .map(|section| packet_section(&mut body, section, ledger, &mut anchors))
+        .collect();
+    board(&mut out, sections, Some(&links));
+    graph::graph(&mut out, sections);
     out.push_str("---\n");
-    for section in sections {
-        packet_section(&mut out, section, ledger);
-    }
+    out.push_str(&body);
     unlisted(&mut out, &view.unclaimed);
     final_verdict(&mut out, ledger);
     out
@@ -56,10 +70,10 @@ pub fn summary(gate: &Gate, ledger: &Ledger) -> String {
 /// job summary such as `$GITHUB_STEP_SUMMARY`). Pure, like [`render_view`].
 pub fn summary_view(view: &ReportView<'_>) -> String {
     let mut out = String::new();
-    title(&mut out, view.gate, view.ledger);
+    title(&mut out, view.gate, view.ledger, &mut Anchors::default());
     // The summary has no packet sections: its board names them in tracker.md instead of
     // linking to anchors it does not contain.
-    board(&mut out, &view.packets, false);
+    board(&mut out, &view.packets, None);
     final_verdict(&mut out, view.ledger);
     out
 }
@@ -91,8 +105,10 @@ impl PacketView<'_> {
     }
 }
 
-fn title(out: &mut String, gate: &Gate, ledger: &Ledger) {
-    out.push_str(&format!("# {}\n\n", heading_text(&gate.name)));
+fn title(out: &mut String, gate: &Gate, ledger: &Ledger, anchors: &mut Anchors) {
+    let heading = heading_text(&gate.name);
+    anchors.next(&heading);
+    out.push_str(&format!("# {}\n\n", text(&heading)));
     if let Some(plan) = &gate.plan_link {
         out.push_str(&format!("Linked plan:\n- {}\n\n", code(plan)));
     }
@@ -104,20 +120,24 @@ fn title(out: &mut String, gate: &Gate, ledger: &Ledger) {
         Some(header) => date_of(&header.started).to_string(),
         None => "unknown (the ledger has no header record)".to_string(),
     };
-    out.push_str(&format!("Status: {status}\nDate: {date}\n\n"));
+    out.push_str(&format!("Status: {status}\nDate: {}\n\n", text(&date)));
 }
 
 /// `Acme API — Release Security Gate Progress Tracker`, without repeating the words a gate
 /// named `Release Security Gate` already has.
 fn heading_text(name: &str) -> String {
     if name.to_lowercase().contains("release security gate") {
-        format!("{} — Progress Tracker", inline(name))
+        format!("{name} — Progress Tracker")
     } else {
-        format!("{} — Release Security Gate Progress Tracker", inline(name))
+        format!("{name} — Release Security Gate Progress Tracker")
     }
 }
 
-fn rules(out: &mut String) {
+/// The board's heading.
+const BOARD: &str = "Packet Board";
+
+fn rules(out: &mut String, anchors: &mut Anchors) {
+    anchors.next("Rules");
     out.push_str(
         "## Rules
 
@@ -132,29 +152,25 @@ fn rules(out: &mut String) {
     );
 }
 
-/// The packet board; `linked`: the evidence column links to the packet's section below (the
-/// tracker), or names it in tracker.md (the step summary, which has no sections).
-fn board(out: &mut String, sections: &[PacketView<'_>], linked: bool) {
-    out.push_str("## Packet Board\n\n");
+/// The packet board; with `links` (the anchors of the sections' headings) the evidence column
+/// links to each packet's section below (the tracker), without it names the section in
+/// tracker.md (the step summary, which has no sections).
+fn board(out: &mut String, sections: &[PacketView<'_>], links: Option<&[String]>) {
+    out.push_str(&format!("## {BOARD}\n\n"));
     out.push_str(
         "| Packet | Title | Status | Implementer | Reviewer | Review State | Evidence Link |\n",
     );
     out.push_str("|---|---|---|---|---|---|---|\n");
-    for section in sections {
+    for (index, section) in sections.iter().enumerate() {
         let packet = section.packet;
         let status = match section.status() {
             Some(status) => status.label(),
             None => "PENDING (no packet record)",
         };
         let person = |who: &Option<String>| who.as_deref().map_or("—".to_string(), cell);
-        let evidence = if linked {
-            format!(
-                "[{} section](#{})",
-                cell(&packet.id),
-                anchor(&section.heading())
-            )
-        } else {
-            format!("{TRACKER_FILE}, {}", cell(&section.heading()))
+        let evidence = match links.and_then(|links| links.get(index)) {
+            Some(anchor) => format!("[{} section](#{anchor})", cell(&packet.id)),
+            None => format!("{TRACKER_FILE}, {}", cell(&section.heading())),
         };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {evidence} |\n",
@@ -163,52 +179,10 @@ fn board(out: &mut String, sections: &[PacketView<'_>], linked: bool) {
             status,
             person(&packet.implementer),
             person(&packet.reviewer),
-            section.review_state(),
+            cell(section.review_state()),
         ));
     }
     out.push('\n');
-}
-
-/// A mermaid flowchart of the packet DAG, one class per status; GitHub renders it.
-fn graph(out: &mut String, sections: &[PacketView<'_>]) {
-    out.push_str("```mermaid\nflowchart TD\n");
-    // Node ids are positional so that any packet id is a valid mermaid id.
-    let node = |id: &str| {
-        sections
-            .iter()
-            .position(|section| section.packet.id == id)
-            .map(|index| format!("p{index}"))
-    };
-    for (index, section) in sections.iter().enumerate() {
-        let label = format!(
-            "{}: {}<br/>{}",
-            section.packet.id,
-            section.packet.title,
-            section.status().map_or("PENDING", PacketStatus::label)
-        );
-        out.push_str(&format!("    p{index}[\"{}\"]\n", mermaid_text(&label)));
-    }
-    for (index, section) in sections.iter().enumerate() {
-        for dependency in &section.packet.depends_on {
-            if let Some(from) = node(dependency) {
-                out.push_str(&format!("    {from} --> p{index}\n"));
-            }
-        }
-    }
-    out.push_str("    classDef done fill:#2da44e,stroke:#1a7f37,color:#ffffff\n");
-    out.push_str("    classDef changes_requested fill:#cf222e,stroke:#a40e26,color:#ffffff\n");
-    out.push_str("    classDef blocked fill:#8c959f,stroke:#57606a,color:#ffffff\n");
-    out.push_str("    classDef pending fill:#d4a72c,stroke:#9a6700,color:#000000\n");
-    for (index, section) in sections.iter().enumerate() {
-        let class = match section.status() {
-            Some(PacketStatus::Done) => "done",
-            Some(PacketStatus::ChangesRequested) => "changes_requested",
-            Some(PacketStatus::Blocked) => "blocked",
-            Some(PacketStatus::Pending) | None => "pending",
-        };
-        out.push_str(&format!("    class p{index} {class}\n"));
-    }
-    out.push_str("```\n\n");
 }
 
 /// `` `logs/x.log` (12 bytes, sha256 `ab…`) ``: a log and its digest as the ledger records them.
@@ -225,9 +199,17 @@ fn codes(ids: &[String]) -> String {
     ids.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
 }
 
-fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
+/// Appends the packet's section; returns the anchor of its heading (from `anchors`, which every
+/// heading of the section takes its anchor from).
+fn packet_section(
+    out: &mut String,
+    section: &PacketView<'_>,
+    ledger: &Ledger,
+    anchors: &mut Anchors,
+) -> String {
     let packet = section.packet;
-    out.push_str(&format!("\n## {}\n\n", inline(&section.heading())));
+    let anchor = anchors.next(&section.heading());
+    out.push_str(&format!("\n## {}\n\n", text(&section.heading())));
     if !packet.depends_on.is_empty() {
         out.push_str(&format!("Depends on: {}", codes(&packet.depends_on)));
         if let Some(record) = section
@@ -259,24 +241,25 @@ fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
                 "by {}",
                 ids.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
             ),
-            Satisfaction::Attested { by, on } => format!("attested by {} on {on}", inline(by)),
+            Satisfaction::Attested { by, on } => format!("attested by {} on {on}", text(by)),
         };
         let state = match record {
             Some(record) if passed => format!("({by})"),
             Some(record) => format!(
                 "({by}) — {}: {}",
                 record.outcome.label(),
-                inline(&record.message)
+                text(&record.message)
             ),
             None => format!("({by}) — no record in this run"),
         };
         out.push_str(&format!(
             "- [{}] {} {state}\n",
             tick(passed),
-            inline(&item.text)
+            text(&item.text)
         ));
     }
 
+    anchors.next("Required Commands");
     out.push_str("\n### Required Commands\n\n");
     if section.checks.is_empty() {
         out.push_str("No checks.\n");
@@ -296,6 +279,7 @@ fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
             continue;
         }
         if !heading {
+            anchors.next("Findings");
             out.push_str("\n### Findings\n");
             heading = true;
         }
@@ -315,6 +299,7 @@ fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
         }
     }
 
+    anchors.next("Review Gates");
     out.push_str("\n### Review Gates\n\n");
     match section.record {
         Some(record) => {
@@ -333,7 +318,7 @@ fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
                 out.push_str(&format!(
                     "- [{}] Review: {}{}\n",
                     tick(approved),
-                    review.state,
+                    text(&review.state),
                     if review.required {
                         " (required for GO)"
                     } else {
@@ -344,11 +329,11 @@ fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
             if !record.reasons.is_empty() {
                 out.push_str(&format!(
                     "\n{} is {}:\n",
-                    inline(&packet.id),
+                    text(&packet.id),
                     record.status.label()
                 ));
                 for reason in &record.reasons {
-                    out.push_str(&format!("- {}\n", inline(reason)));
+                    out.push_str(&format!("- {}\n", text(reason)));
                 }
             }
         }
@@ -360,92 +345,8 @@ fn packet_section(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
         }
     }
 
-    review_record(out, section, ledger);
-}
-
-/// The seed's fenced review record: commands and exit codes, gates, verdict, commit, risks.
-fn review_record(out: &mut String, section: &PacketView<'_>, ledger: &Ledger) {
-    let mut lines = vec!["Commands run + exit codes:".to_string()];
-    if section.checks.is_empty() {
-        lines.push("- None".to_string());
-    }
-    for (index, (check, record)) in section.checks.iter().enumerate() {
-        lines.push(format!(
-            "{}. {} -> {}",
-            index + 1,
-            check_title(check, *record),
-            match record {
-                Some(record) => result_text(check, record),
-                None => "no record in this run".to_string(),
-            }
-        ));
-    }
-    lines.push(String::new());
-    lines.push("Gate checklist:".to_string());
-    match section.record {
-        Some(record) => lines.extend(
-            record
-                .gates
-                .iter()
-                .map(|(severity, result)| format!("- {}: {}", severity.as_str(), result.label())),
-        ),
-        None => lines.push("- no packet record in this run".to_string()),
-    }
-    lines.push(String::new());
-    lines.push(format!("Verdict: {}", section.verdict()));
-    if let Some(review) = section.record.and_then(|record| record.review.as_ref()) {
-        lines.push(String::new());
-        lines.push(format!("Review State: {}", review.state));
-        if let Some(signed) = &review.review {
-            lines.push(format!(
-                "- {} by {} at {} (SSH signature verified, key {})",
-                signed.decision.label(),
-                signed.reviewer,
-                signed.time,
-                signed.key
-            ));
-            lines.push(format!("- Checkpoint: {}", signed.commit));
-            if !signed.note.is_empty() {
-                lines.push(format!("- Note: {}", signed.note));
-            }
-            for finding in &signed.findings {
-                lines.push(format!("- Finding: {finding}"));
-            }
-            lines.push(format!("- Rollback: revert {}", signed.commit));
-        }
-        lines.extend(review.notes.iter().map(|note| format!("- {note}")));
-    }
-    lines.push(String::new());
-    lines.push("Commit:".to_string());
-    lines.push(format!("- {}", commit(ledger.header())));
-    lines.push(String::new());
-    lines.push("Residual risk:".to_string());
-    let prefix = format!("{}::", section.packet.id);
-    let risks: Vec<&ResidualRisk> = ledger
-        .verdict()
-        .map(|verdict| {
-            verdict
-                .residual_risks
-                .iter()
-                .filter(|risk| risk.check.starts_with(&prefix))
-                .collect()
-        })
-        .unwrap_or_default();
-    if risks.is_empty() {
-        lines.push("- None".to_string());
-    }
-    for risk in risks {
-        lines.push(format!(
-            "- {}",
-            residual_risk_line(risk, RiskWording::ReviewRecord)
-        ));
-    }
-    let body = lines.join("\n");
-    let fence = fence_for(&body);
-    out.push_str(&format!(
-        "\n### {} Review Record\n\n{fence}\n{body}\n{fence}\n",
-        inline(&section.packet.id)
-    ));
+    record::review_record(out, section, ledger, anchors);
+    anchor
 }
 
 /// One `### Required Commands` line, with its nested details.
@@ -462,7 +363,7 @@ fn check_lines(out: &mut String, check: &Check, record: Option<&CheckRecord>) {
         "- [{}] {} -> {}",
         tick(passed),
         check_title(check, Some(record)),
-        inline(&result_text(check, record))
+        text(&result_text(check, record))
     );
     if record.outcome != Outcome::Skipped {
         line.push_str(&format!(" ({})", duration(record.duration_ms)));
@@ -488,11 +389,11 @@ fn check_lines(out: &mut String, check: &Check, record: Option<&CheckRecord>) {
         out.push_str(&format!(
             "  - {label} {}: {}\n",
             code(&case.name),
-            inline(&case.message)
+            text(&case.message)
         ));
     }
     for note in &record.notes {
-        out.push_str(&format!("  - note: {}\n", inline(note)));
+        out.push_str(&format!("  - note: {}\n", text(note)));
     }
     if let Some(log) = &record.log {
         out.push_str(&format!(
@@ -589,7 +490,7 @@ fn unlisted(out: &mut String, unclaimed: &[&CheckRecord]) {
             "- {} -> {}: {}\n",
             code(&record.name),
             record.outcome.label(),
-            inline(&record.message)
+            text(&record.message)
         ));
         if let Some(log) = &record.log {
             out.push_str(&format!(
@@ -612,12 +513,12 @@ fn final_verdict(out: &mut String, ledger: &Ledger) {
             out.push_str(&format!(
                 "Decision: **{}**\nAs of: {}\n",
                 verdict.decision.label(),
-                verdict.as_of
+                text(&verdict.as_of)
             ));
             if !verdict.reasons.is_empty() {
                 out.push_str("\nReasons:\n");
                 for reason in &verdict.reasons {
-                    out.push_str(&format!("- {}\n", inline(reason)));
+                    out.push_str(&format!("- {}\n", text(reason)));
                 }
             }
             out.push_str("\n### Residual Risks\n\n");
@@ -663,7 +564,7 @@ fn final_verdict(out: &mut String, ledger: &Ledger) {
             out.push_str(&format!("- Git commit: {}\n", commit(Some(header))));
             out.push_str(&format!("- Run id: {}\n", code(&header.run_id)));
             out.push_str(&format!("- Mode: {}\n", code(&header.mode)));
-            out.push_str(&format!("- Started: {}\n", inline(&header.started)));
+            out.push_str(&format!("- Started: {}\n", text(&header.started)));
             out.push_str(&format!("- Host: {}\n", code(&header.host)));
             out.push_str(&format!(
                 "- relgate version: {}\n",
@@ -676,9 +577,9 @@ fn final_verdict(out: &mut String, ledger: &Ledger) {
         out.push_str(&format!(
             "- Service {} ({}): {}, {}",
             code(&service.name),
-            inline(&service.service_kind),
-            inline(&service.outcome),
-            inline(&service.message)
+            text(&service.service_kind),
+            text(&service.outcome),
+            text(&service.message)
         ));
         if let Some(log) = &service.log {
             out.push_str(&format!(
@@ -698,9 +599,9 @@ fn acceptances(out: &mut String, heading: &str, notes: &[AcceptanceNote]) {
     for note in notes {
         out.push_str(&format!(
             "- {} — owner {}, until {} (gate file line {})\n",
-            inline(&note.target),
-            inline(&note.owner),
-            note.until,
+            text(&note.target),
+            text(&note.owner),
+            text(&note.until),
             note.line
         ));
     }
@@ -725,37 +626,6 @@ fn tick(checked: bool) -> char {
     } else {
         ' '
     }
-}
-
-/// Text inside a quoted mermaid label: quotes and angle brackets as entity codes.
-fn mermaid_text(text: &str) -> String {
-    let text = inline(text);
-    let (label, status) = text.split_once("<br/>").unwrap_or((&text, ""));
-    let escape = |part: &str| {
-        part.replace('#', "#35;")
-            .replace('"', "#quot;")
-            .replace('<', "#lt;")
-            .replace('>', "#gt;")
-    };
-    if status.is_empty() {
-        escape(label)
-    } else {
-        format!("{}<br/>{}", escape(label), escape(status))
-    }
-}
-
-/// GitHub's heading anchor: lower case, punctuation other than `-` and `_` dropped, spaces as
-/// `-`.
-fn anchor(heading: &str) -> String {
-    inline(heading)
-        .to_lowercase()
-        .chars()
-        .filter_map(|c| match c {
-            ' ' => Some('-'),
-            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -793,10 +663,32 @@ mod tests {
     }
 
     #[test]
-    fn anchors_follow_github() {
-        assert_eq!(
-            anchor("SEC-01 Checklist: AuthZ + Tenant Isolation Replay"),
-            "sec-01-checklist-authz--tenant-isolation-replay"
+    fn the_board_links_to_the_anchor_github_numbers_for_a_repeated_heading() {
+        // The packet's heading has the title heading's slug: GitHub gives it `-1`.
+        let text = "[gate]\nname = \"SEC-01 Checklist: Audit\"\n[[packet]]\nid = \"SEC-01\"\ntitle = \"Audit — Release Security Gate Progress Tracker\"\n[[packet.check]]\nid = \"a\"\nrun = \"true\"\n";
+        let gate = crate::spec::parse(Path::new("packets.toml"), text).unwrap();
+        let tracker = render(&gate, &Ledger::default());
+        let slug = "sec-01-checklist-audit--release-security-gate-progress-tracker";
+        assert!(
+            tracker.contains(&format!("[SEC-01 section](#{slug}-1)")),
+            "{tracker}"
         );
+    }
+
+    #[test]
+    fn gate_text_is_escaped_outside_code_and_literal_inside() {
+        let text = "[gate]\nname = \"<Gate> & co\"\n[[packet]]\nid = \"SEC-01\"\ntitle = \"<Test> &amp; a|b\"\nchecklist = [{ item = \"*not* <b>bold</b>\\nsecond line\", by = [\"a\"] }]\n[[packet.check]]\nid = \"a\"\nrun = \"echo '<x>' | tr x y\"\n";
+        let gate = crate::spec::parse(Path::new("packets.toml"), text).unwrap();
+        let tracker = render(&gate, &Ledger::default());
+        for expected in [
+            "# \\<Gate> & co — Release Security Gate Progress Tracker\n",
+            "| SEC-01 | \\<Test> \\&amp; a\\|b |",
+            "[SEC-01 section](#sec-01-checklist-test-amp-ab)",
+            "## SEC-01 Checklist: \\<Test> \\&amp; a|b\n",
+            "- [ ] \\*not\\* \\<b>bold\\</b> second line (by `a`)",
+            "- [ ] `echo '<x>' | tr x y` -> no record in this run",
+        ] {
+            assert!(tracker.contains(expected), "{expected}\n{tracker}");
+        }
     }
 }
