@@ -1,25 +1,49 @@
 //! tracker.md against a golden file: every check kind, dependencies, a blocked packet, scan
 //! findings that are accepted and tracked, expired and unused acceptances (the fixture in
-//! `support/fixture.rs`, shared with the SARIF golden test).
+//! `support/fixture.rs`, shared with the SARIF golden test). The same shape with Markdown's
+//! and HTML's special characters and line breaks in every text field (`support/nasty.rs`)
+//! against `tests/golden/tracker-nasty.md`, and its step summary against
+//! `tests/golden/summary-nasty.md`.
 //!
-//! `UPDATE_GOLDEN=1 cargo test -p relgate --test it tracker_golden::` rewrites
-//! `tests/golden/tracker.md`; review the diff by eye: it must read like the seed tracker.
+//! `UPDATE_GOLDEN=1 cargo test -p relgate --test it tracker_golden::` rewrites the golden
+//! files; review the diff by eye: it must read like the seed tracker, and escaped text like
+//! the text (`markdown_consumers.rs` checks what GitHub's renderer makes of it).
 
 use crate::support;
 use crate::support::fixture::{gate, ledger};
+use crate::support::nasty;
+
+/// Compares `rendered` with `tests/golden/<name>` (or rewrites it under `UPDATE_GOLDEN`).
+fn assert_golden(name: &str, rendered: &str) {
+    let Some((path, golden)) = support::golden(name, rendered) else {
+        return;
+    };
+    assert!(
+        golden == rendered,
+        "{name} differs from {}; run with UPDATE_GOLDEN=1 and review the diff\n{rendered}",
+        path.display()
+    );
+}
 
 #[test]
 fn tracker_matches_the_golden_file() {
     let gate = gate();
     let rendered = relgate::report::tracker::render(&gate, &ledger(&gate));
-    let Some((path, golden)) = support::golden("tracker.md", &rendered) else {
-        return;
-    };
-    assert!(
-        golden == rendered,
-        "tracker.md differs from {}; run with UPDATE_GOLDEN=1 and review the diff\n{rendered}",
-        path.display()
-    );
+    assert_golden("tracker.md", &rendered);
+}
+
+#[test]
+fn nasty_tracker_matches_the_golden_file() {
+    let gate = nasty::gate();
+    let rendered = relgate::report::tracker::render(&gate, &nasty::ledger(&gate));
+    assert_golden("tracker-nasty.md", &rendered);
+}
+
+#[test]
+fn nasty_step_summary_matches_the_golden_file() {
+    let gate = nasty::gate();
+    let rendered = relgate::report::tracker::summary(&gate, &nasty::ledger(&gate));
+    assert_golden("summary-nasty.md", &rendered);
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! What the relgate integration tests share: the report fixture and the SARIF consumer checks.
+//! What the relgate integration tests share: the report fixtures and the SARIF consumer checks.
 // Each test binary uses part of it.
 #![allow(dead_code)]
 
 pub mod fixture;
 pub mod fuzz;
+pub mod nasty;
 pub mod sarif_consumer;
 
 use std::path::{Path, PathBuf};
