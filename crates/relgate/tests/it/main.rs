@@ -9,6 +9,7 @@ mod support;
 mod fuzz;
 mod import_scale;
 mod junit_consumers;
+mod markdown_consumers;
 mod plan;
 mod sarif_golden;
 mod scan_parsers;
