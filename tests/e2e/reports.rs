@@ -1,12 +1,18 @@
-//! End to end: `report.html` from a real run of `tests/fixtures/reports/packets.toml` (a pass,
-//! a P0 failure, a blocked dependent: NO_GO), first as text, then opened in Debian's headless
-//! Chromium through chromedriver, driven over the W3C WebDriver HTTP protocol.
+//! End to end: `report.html` from real runs of `tests/fixtures/reports/packets.toml` (a pass,
+//! a P0 failure, a blocked dependent: NO_GO) and `tests/fixtures/reports/conditions.toml` (a
+//! service, an accepted P1 failure, tracked scanner findings: GO_WITH_CONDITIONS), first as
+//! text, then checked by the consumers people feed it to: html-validate (the pinned
+//! `html-validate:recommended` preset, no errors) and, in Debian's headless Chromium driven
+//! through chromedriver over the W3C WebDriver HTTP protocol, axe-core (no serious or critical
+//! violation).
 //!
-//! The browser test needs `/usr/bin/chromium` and `/usr/bin/chromedriver`
-//! (`apt-get install chromium chromium-driver`; `cargo xtask gate setup --tool chromium` installs them). Without them it is
+//! The browser tests need `/usr/bin/chromium` and `/usr/bin/chromedriver`
+//! (`apt-get install chromium chromium-driver`; `cargo xtask gate setup --tool chromium` installs them),
+//! html-validate and axe-core the pinned npm consumers of `tests/consumers`
+//! (`cargo xtask gate setup --tool node-consumers`). Without them a test is
 //! skipped with the install command, like every tool-dependent test, and fails instead under
-//! `RELGATE_REQUIRE_TOOLS=1` (as `.ci/run` sets it); `RELGATE_SKIP_BROWSER=1` skips it on
-//! purpose.
+//! `RELGATE_REQUIRE_TOOLS=1` (as `.ci/run` sets it); `RELGATE_SKIP_BROWSER=1` skips the browser
+//! on purpose.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -18,6 +24,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 const FIXTURE: &str = "reports/packets.toml";
+/// GO_WITH_CONDITIONS: the amber banner, the services section, residual risks, findings.
+const CONDITIONS: &str = "reports/conditions.toml";
 const FAILING: &str = "SEC-01::tenant-suite";
 /// The failing check's element id (`::` is `__` in ids).
 const FAILING_ID: &str = "check-SEC-01__tenant-suite";
@@ -133,15 +141,11 @@ run = "logs=$(dirname \"$RELGATE_RECURSION_MARKER\") && ln -s \"$PWD/outside.txt
 
 #[test]
 fn report_html_renders_in_headless_chromium_without_network() {
-    if std::env::var(SKIP_BROWSER).as_deref() == Ok("1") {
-        eprintln!("skipped: {SKIP_BROWSER}=1");
+    let Some((chromium, chromedriver)) = browser() else {
         return;
-    }
-    let (Some(chromium), Some(chromedriver)) = (tool("chromium"), tool("chromedriver")) else {
-        return skip(&format!(
-            "chromium or chromedriver is not installed: run `cargo xtask gate setup --tool chromium` (or set {SKIP_BROWSER}=1)"
-        ));
     };
+    // Without axe-core the page is still rendered and checked; the skip says what is missing.
+    let axe = axe_source();
     let started = Instant::now();
 
     let run = gate(FIXTURE, &[]);
@@ -192,6 +196,10 @@ fn report_html_renders_in_headless_chromium_without_network() {
          audio, source').length",
     );
     assert_eq!(loaders, json!(0));
+    // Only now, with the page shown to fetch nothing, is axe-core injected.
+    if let Some(axe) = &axe {
+        assert_no_serious_axe_violations(&session, axe, FIXTURE);
+    }
 
     let png = session.screenshot();
     let shot = run.out.path().join("report.png");
@@ -217,6 +225,191 @@ fn report_html_renders_in_headless_chromium_without_network() {
         shot.display(),
         png.len()
     );
+}
+
+/// The report of a GO_WITH_CONDITIONS run with a service in Chromium: the amber banner and the
+/// services section are shown, nothing is fetched, and axe-core finds no serious or critical
+/// violation.
+#[test]
+fn report_html_with_conditions_and_a_service_passes_axe_in_headless_chromium() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let Some(axe) = axe_source() else {
+        return;
+    };
+    let run = gate(CONDITIONS, &[]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    assert_eq!(run.decision(), "GO_WITH_CONDITIONS", "{}", run.context());
+    let page = run.out.path().join("report.html");
+
+    let scratch = tempfile::tempdir().unwrap();
+    let driver = Driver::start(&chromedriver, scratch.path());
+    let session = driver.session(&chromium, &scratch.path().join("profile"));
+    session.post("url", json!({ "url": file_url(&page) }));
+
+    let verdict = session.find("#verdict.decision-go_with_conditions");
+    assert!(session.displayed(&verdict), "the verdict is not displayed");
+    let text = session.text(&verdict);
+    assert!(
+        text.contains("GO_WITH_CONDITIONS"),
+        "verdict element says {text:?}"
+    );
+    let service = session.find("#services article.service[data-service=\"web\"]");
+    assert!(session.displayed(&service), "the service is not displayed");
+    let text = session.text(&service);
+    assert!(text.contains("ready"), "the service says {text:?}");
+    for part in ["#conditions table.risks", "table.findings"] {
+        let element = session.find(part);
+        assert!(session.displayed(&element), "{part} is not displayed");
+    }
+
+    let resources = session.script("return performance.getEntriesByType('resource').length");
+    assert_eq!(resources, json!(0), "the page loaded network resources");
+    assert_no_serious_axe_violations(&session, &axe, CONDITIONS);
+}
+
+/// html-validate 10.17.0 with its `html-validate:recommended` preset
+/// (`tests/consumers/.htmlvalidate.json`) finds no error in the report of either run.
+#[test]
+fn report_html_has_no_html_validate_errors() {
+    let Some(validator) = node_consumer("html-validate") else {
+        return;
+    };
+    // The validator and its preset are live: a page with a table row outside a body fails.
+    let scratch = tempfile::tempdir().unwrap();
+    let defect = scratch.path().join("defect.html");
+    std::fs::write(
+        &defect,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<title>t</title>\n</head>\n<body>\n\
+         <main>\n<table>\n<tr><td>x</td></tr>\n</table>\n</main>\n</body>\n</html>\n",
+    )
+    .unwrap();
+    let output = html_validate(&validator, &defect);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !output.status.success() && said.contains("prefer-tbody"),
+        "html-validate accepted a table row outside a body: {output:?}"
+    );
+
+    for (fixture, code, decision) in [(FIXTURE, 1, "NO_GO"), (CONDITIONS, 0, "GO_WITH_CONDITIONS")]
+    {
+        let run = gate(fixture, &[]);
+        assert_eq!(run.code(), code, "{}", run.context());
+        assert_eq!(run.decision(), decision, "{}", run.context());
+        let page = run.out.path().join("report.html");
+        let output = html_validate(&validator, &page);
+        assert!(
+            output.status.success(),
+            "html-validate finds errors in the report of {fixture} ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// `html-validate --config tests/consumers/.htmlvalidate.json <page>`.
+fn html_validate(validator: &Path, page: &Path) -> std::process::Output {
+    Command::new(validator)
+        .arg("--config")
+        .arg(fixtures().join("../consumers/.htmlvalidate.json"))
+        .arg(page)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {}: {err}", validator.display()))
+}
+
+/// The pinned axe-core the browser tests inject.
+const AXE_VERSION: &str = "4.14.1";
+
+/// The source of the pinned `axe.min.js` of `tests/consumers`, or `None` after [`skip`] says
+/// how to install it.
+fn axe_source() -> Option<String> {
+    let path = fixtures().join("../consumers/node_modules/axe-core/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(err) => {
+            skip(&format!(
+                "{} is not installed ({err}): run `cargo xtask gate setup --tool node-consumers`",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+/// Injects axe-core into the page of `session` (WebDriver's execute, which the page's
+/// Content-Security-Policy does not govern) and runs `axe.run()` on the document; fails, listing
+/// every violation of any impact, when one is serious or critical. Lesser ones are printed.
+fn assert_no_serious_axe_violations(session: &Session, axe: &str, what: &str) {
+    session.post("timeouts", json!({ "script": 120_000 }));
+    let version = session.script(&format!(
+        "{axe}\n;return window.axe ? window.axe.version : null;"
+    ));
+    assert_eq!(version, json!(AXE_VERSION), "axe-core did not load");
+    let result = session.script_async(
+        "const done = arguments[arguments.length - 1];
+         window.axe.run(document, { resultTypes: ['violations'] })
+           .then((r) => done({
+             engine: r.testEngine.version,
+             passes: r.passes.length,
+             violations: r.violations.map((v) => ({
+               id: v.id, impact: v.impact, help: v.help,
+               nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })),
+             })),
+           }))
+           .catch((e) => done({ error: String(e) }));",
+    );
+    assert!(
+        result["error"].is_null(),
+        "axe.run failed on {what}: {}",
+        result["error"]
+    );
+    assert_eq!(result["engine"], json!(AXE_VERSION), "{result}");
+    // It ran its rules: some passed.
+    assert!(result["passes"].as_u64() > Some(0), "{result}");
+    let violations = result["violations"].as_array().expect("violations");
+    let mut listing = String::new();
+    for violation in violations {
+        for node in violation["nodes"].as_array().into_iter().flatten() {
+            listing.push_str(&format!(
+                "- {} ({}): {}\n  target {}\n  {}\n",
+                violation["id"].as_str().unwrap_or("?"),
+                violation["impact"].as_str().unwrap_or("no impact"),
+                violation["help"].as_str().unwrap_or(""),
+                node["target"],
+                node["summary"].as_str().unwrap_or("").replace('\n', "\n  "),
+            ));
+        }
+    }
+    let serious = violations
+        .iter()
+        .filter(|violation| matches!(violation["impact"].as_str(), Some("serious" | "critical")))
+        .count();
+    assert_eq!(
+        serious, 0,
+        "axe-core {AXE_VERSION} finds serious or critical violations in the report of {what}:\n\
+         {listing}"
+    );
+    if !listing.is_empty() {
+        eprintln!("axe-core {AXE_VERSION}, minor and moderate violations in the report of {what}:\n{listing}");
+    }
+}
+
+/// Chromium and chromedriver, or `None` after saying why the browser tests do not run
+/// ([`skip`] when they are missing, `RELGATE_SKIP_BROWSER=1` on purpose).
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    if std::env::var(SKIP_BROWSER).as_deref() == Ok("1") {
+        eprintln!("skipped: {SKIP_BROWSER}=1");
+        return None;
+    }
+    let (Some(chromium), Some(chromedriver)) = (tool("chromium"), tool("chromedriver")) else {
+        skip(&format!(
+            "chromium or chromedriver is not installed: run `cargo xtask gate setup --tool chromium` (or set {SKIP_BROWSER}=1)"
+        ));
+        return None;
+    };
+    Some((chromium, chromedriver))
 }
 
 /// The path of a browser tool, or a failure saying how to install it.
@@ -420,6 +613,11 @@ impl Session<'_> {
 
     fn script(&self, script: &str) -> Value {
         self.post("execute/sync", json!({ "script": script, "args": [] }))
+    }
+
+    /// A script that ends by calling its last argument with the result.
+    fn script_async(&self, script: &str) -> Value {
+        self.post("execute/async", json!({ "script": script, "args": [] }))
     }
 
     /// The viewport as PNG bytes.
