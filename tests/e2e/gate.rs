@@ -133,7 +133,7 @@ fn under_github_actions_failures_are_annotated_and_the_summary_appended() {
     // The accepted P1 failure is a warning at its [[packet.check]] line.
     assert!(
         stdout.contains(
-            "::warning file=tests/fixtures/accepted-p1.toml,line=7,title=SEC-02%3A%3Anpm-audit P1 (accepted)::SEC-02::npm-audit FAIL (P1, accepted): exit 1 (expected 0)."
+            "::warning file=tests/fixtures/accepted-p1.toml,line=7,title=SEC-02%3A%3Anpm-audit P1 (accepted)::Check SEC-02::npm-audit FAIL (P1, accepted): exit 1 (expected 0)."
         ),
         "{stdout}"
     );
@@ -154,7 +154,7 @@ fn under_github_actions_failures_are_annotated_and_the_summary_appended() {
     assert_eq!(run.code(), 1, "{}", run.context());
     assert!(
         run.stdout().contains(
-            "::error file=tests/fixtures/p0-fail.toml,line=14,title=SEC-01%3A%3Atenant-suite P0 (blocking)::SEC-01::tenant-suite FAIL (P0, blocking): exit 3 (expected 0)."
+            "::error file=tests/fixtures/p0-fail.toml,line=14,title=SEC-01%3A%3Atenant-suite P0 (blocking)::Check SEC-01::tenant-suite FAIL (P0, blocking): exit 3 (expected 0)."
         ),
         "{}",
         run.stdout()
