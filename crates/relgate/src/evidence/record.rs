@@ -13,6 +13,11 @@ pub struct RunHeader {
     pub gate: String,
     /// Path of the gate file.
     pub gate_file: String,
+    /// The gate file's path relative to the root of its git repository (`git rev-parse
+    /// --show-prefix` and its name), for reports read on other machines; `None` outside a
+    /// checkout (and in ledgers written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_path: Option<String>,
     /// sha256 of the gate file.
     pub gate_sha256: String,
     /// `git rev-parse HEAD` of the gate file's repository, if any.
@@ -34,6 +39,14 @@ pub struct RunHeader {
     pub run_id: String,
     /// How the run was driven: `xtask`, `cargo-test`, `nextest`.
     pub mode: String,
+}
+
+impl RunHeader {
+    /// The gate file as reports name it: its path in the repository when known, else the
+    /// path the run was given.
+    pub fn gate_shown(&self) -> &str {
+        self.gate_path.as_deref().unwrap_or(&self.gate_file)
+    }
 }
 
 /// What became of one check or checklist item.

@@ -216,6 +216,9 @@ pub fn predicate(ledger: &Ledger, seal: &Seal) -> Value {
 /// The gate file as a reference another machine can resolve: its path relative to the root of
 /// its repository when the run knew it, else its file name — never a local absolute path.
 fn gate_uri(header: &crate::evidence::RunHeader) -> String {
+    if let Some(path) = &header.gate_path {
+        return path.clone();
+    }
     Path::new(&header.gate_file).file_name().map_or_else(
         || header.gate_file.clone(),
         |name| name.to_string_lossy().into_owned(),

@@ -437,6 +437,10 @@ pub fn run_header(gate: &Gate, run_id: &str, mode: &str) -> RunHeader {
         })
     };
     let git_head = git(&["rev-parse", "HEAD"]);
+    let gate_path = gate.source.file_name().and_then(|name| {
+        let prefix = git(&["rev-parse", "--show-prefix"])?;
+        Some(format!("{prefix}{}", name.to_string_lossy()))
+    });
     let git_dirty = git_head
         .as_ref()
         .and_then(|_| git(&["status", "--porcelain"]))
@@ -450,6 +454,7 @@ pub fn run_header(gate: &Gate, run_id: &str, mode: &str) -> RunHeader {
     RunHeader {
         gate: gate.name.clone(),
         gate_file: gate.source.display().to_string(),
+        gate_path,
         gate_sha256: gate.sha256.clone(),
         git_head,
         git_dirty,

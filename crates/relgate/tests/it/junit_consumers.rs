@@ -217,6 +217,7 @@ fn rendered() -> (tempfile::TempDir, PathBuf) {
     let header = RunHeader {
         gate: gate.name.clone(),
         gate_file: "packets.toml".to_string(),
+        gate_path: None,
         gate_sha256: gate.sha256.clone(),
         git_head: Some("0123456789abcdef".to_string()),
         git_dirty: Some(false),

@@ -671,6 +671,7 @@ fn records_round_trip_with_only_their_secrets_masked() {
     let header = RunHeader {
         gate: format!("Gate {}", slack_token()),
         gate_file: "packets.toml".into(),
+        gate_path: None,
         gate_sha256: "cd".repeat(32),
         git_head: None,
         git_dirty: Some(false),

@@ -158,7 +158,7 @@ pub(super) fn evidence(out: &mut String, gate: &Gate, ledger: &Ledger) {
                 "Gate file",
                 &format!(
                     "{} (sha256 {})",
-                    code(&header.gate_file),
+                    code(header.gate_shown()),
                     code(&header.gate_sha256)
                 ),
             );

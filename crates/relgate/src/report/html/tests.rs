@@ -80,6 +80,7 @@ fn fixture() -> (Gate, Ledger) {
     let mut records = vec![Record::Header(RunHeader {
         gate: gate.name.clone(),
         gate_file: "packets.toml".into(),
+        gate_path: None,
         gate_sha256: gate.sha256.clone(),
         git_head: Some("6ba41c7".into()),
         git_dirty: Some(true),

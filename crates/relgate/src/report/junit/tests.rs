@@ -76,6 +76,7 @@ fn header() -> RunHeader {
     RunHeader {
         gate: "unit".to_string(),
         gate_file: "packets.toml".to_string(),
+        gate_path: None,
         gate_sha256: "ab".repeat(32),
         git_head: Some("c0ffee".to_string()),
         git_dirty: Some(false),

@@ -483,7 +483,7 @@ pub(super) fn run_properties(
     };
     if let Some(header) = header {
         put("gate", &header.gate);
-        put("gateFile", &header.gate_file);
+        put("gateFile", header.gate_shown());
         put("gateSha256", &header.gate_sha256);
         if let Some(head) = &header.git_head {
             put("gitCommit", head);

@@ -558,7 +558,7 @@ fn final_verdict(out: &mut String, ledger: &Ledger) {
         Some(header) => {
             out.push_str(&format!(
                 "- Gate file: {} (sha256 {})\n",
-                code(&header.gate_file),
+                code(header.gate_shown()),
                 code(&header.gate_sha256)
             ));
             out.push_str(&format!("- Git commit: {}\n", commit(Some(header))));

@@ -159,6 +159,7 @@ pub fn header() -> RunHeader {
     RunHeader {
         gate: nasty("Gate"),
         gate_file: "gates/<p>&amp;|`x`.toml".into(),
+        gate_path: None,
         gate_sha256: "9f2c".repeat(16),
         git_head: Some("6ba41c7a0d5e8f1b2c3d4e5f60718293a4b5c6d7".into()),
         git_dirty: Some(false),
