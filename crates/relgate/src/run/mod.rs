@@ -10,6 +10,7 @@ pub mod cargo_lock;
 pub mod check;
 pub mod exec;
 pub mod harness;
+pub mod header;
 pub mod interrupt;
 pub mod nextest;
 pub mod outdir;
