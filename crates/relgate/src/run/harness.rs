@@ -420,7 +420,6 @@ fn finish_run(
     report::exit_code(finished.verdict.record.decision, options.deny_conditions)
 }
 
-
 /// Shared state of one run: the validated gate and every record published so far.
 pub struct RunState {
     gate: Gate,
