@@ -43,11 +43,35 @@ pub enum Flaw {
     RbacAllowByDefault,
     /// The child-records handler reads `child_records` directly, ignoring consent.
     ConsentIgnored,
+    /// `projects` gains a second, permissive `FOR UPDATE USING (true)` policy.
+    RlsPermissiveUpdate,
+    /// `projects` gains a second, permissive `FOR DELETE USING (true)` policy.
+    RlsPermissiveDelete,
+    /// `projects` gains an UPDATE policy whose `WITH CHECK` is `true`: a row can be moved to another tenant.
+    RlsNoWithCheck,
+    /// `projects` gains a second permissive SELECT policy (`name like 'Shared:%'`), OR-combined with the tenant policy.
+    RlsOrPolicy,
+    /// A SECURITY DEFINER function the app role may call counts any tenant's projects.
+    RlsDefinerFunction,
+    /// The audit chain's hash omits the `actor` column.
+    AuditHashPartial,
+    /// RSA tokens are verified with the algorithm their header names, any of the RSA family.
+    JwtAlgFromHeader,
+    /// The `crit` header parameter is ignored instead of refused.
+    JwtIgnoreCrit,
+    /// `iat` in the future is not refused.
+    JwtNoIatCheck,
+    /// After the signature check, claims are read into a JSON map (the last duplicate wins) and checked by hand.
+    JwtLastDuplicateClaim,
+    /// The `typ` header is not checked against `--token-type`.
+    JwtAnyTyp,
+    /// The partner key is looked up by `kid`, but the audience is checked against every trusted audience.
+    JwtKidAnyAudience,
 }
 
 impl Flaw {
     /// Every flaw, in the order `--list-flaws` prints them.
-    pub const ALL: [Flaw; 16] = [
+    pub const ALL: [Flaw; 28] = [
         Flaw::JwtAcceptExpired,
         Flaw::JwtSkipAud,
         Flaw::JwtSkipIss,
@@ -64,6 +88,18 @@ impl Flaw {
         Flaw::AuditTruncateAllowed,
         Flaw::RbacAllowByDefault,
         Flaw::ConsentIgnored,
+        Flaw::RlsPermissiveUpdate,
+        Flaw::RlsPermissiveDelete,
+        Flaw::RlsNoWithCheck,
+        Flaw::RlsOrPolicy,
+        Flaw::RlsDefinerFunction,
+        Flaw::AuditHashPartial,
+        Flaw::JwtAlgFromHeader,
+        Flaw::JwtIgnoreCrit,
+        Flaw::JwtNoIatCheck,
+        Flaw::JwtLastDuplicateClaim,
+        Flaw::JwtAnyTyp,
+        Flaw::JwtKidAnyAudience,
     ];
 
     /// The name used on the command line, e.g. `jwt-accept-none`.
@@ -85,6 +121,18 @@ impl Flaw {
             Flaw::AuditTruncateAllowed => "audit-truncate-allowed",
             Flaw::RbacAllowByDefault => "rbac-allow-by-default",
             Flaw::ConsentIgnored => "consent-ignored",
+            Flaw::RlsPermissiveUpdate => "rls-permissive-update",
+            Flaw::RlsPermissiveDelete => "rls-permissive-delete",
+            Flaw::RlsNoWithCheck => "rls-no-with-check",
+            Flaw::RlsOrPolicy => "rls-or-policy",
+            Flaw::RlsDefinerFunction => "rls-definer-function",
+            Flaw::AuditHashPartial => "audit-hash-partial",
+            Flaw::JwtAlgFromHeader => "jwt-alg-from-header",
+            Flaw::JwtIgnoreCrit => "jwt-ignore-crit",
+            Flaw::JwtNoIatCheck => "jwt-no-iat-check",
+            Flaw::JwtLastDuplicateClaim => "jwt-last-duplicate-claim",
+            Flaw::JwtAnyTyp => "jwt-any-typ",
+            Flaw::JwtKidAnyAudience => "jwt-kid-any-audience",
         }
     }
 
@@ -121,6 +169,30 @@ impl Flaw {
                 "routes missing from the permission map are allowed (viewer can update/delete)"
             }
             Flaw::ConsentIgnored => "child records are read without checking consent",
+            Flaw::RlsPermissiveUpdate => "projects has an extra permissive FOR UPDATE USING (true) policy (blanket updates reach every tenant)",
+            Flaw::RlsPermissiveDelete => "projects has an extra permissive FOR DELETE USING (true) policy (blanket deletes reach every tenant)",
+            Flaw::RlsNoWithCheck => "projects has an UPDATE policy with WITH CHECK (true): a row can be moved to another tenant",
+            Flaw::RlsOrPolicy => "projects has a second permissive SELECT policy without the tenant column, OR-combined with the tenant one",
+            Flaw::RlsDefinerFunction => "a SECURITY DEFINER function callable by the app role reads projects of any tenant",
+            Flaw::AuditHashPartial => "the audit chain hash does not cover the actor column (actor can be rewritten unnoticed)",
+            Flaw::JwtAlgFromHeader => {
+                "RSA tokens are verified with the algorithm their header names (RS384/RS512/PS256/PS384/PS512 too), not only RS256"
+            }
+            Flaw::JwtIgnoreCrit => {
+                "tokens with a crit header naming an unknown extension are accepted"
+            }
+            Flaw::JwtNoIatCheck => {
+                "tokens issued (iat) in the future are accepted"
+            }
+            Flaw::JwtLastDuplicateClaim => {
+                "claims are checked by hand on a JSON map: of a claim named twice the last one wins"
+            }
+            Flaw::JwtAnyTyp => {
+                "the typ header is not checked even when --token-type requires one"
+            }
+            Flaw::JwtKidAnyAudience => {
+                "the partner key (--partner-key) may sign tokens for this service's audience too"
+            }
         }
     }
 }

@@ -55,6 +55,7 @@ pub fn migrate(owner: &mut Client, plan: &MigrationPlan<'_>) -> Result<(), postg
     transaction.batch_execute(TABLES_SQL)?;
     transaction.batch_execute(&row_level_security_sql(plan.flaws))?;
     transaction.batch_execute(FUNCTIONS_SQL)?;
+    transaction.batch_execute(&flaw_functions_sql(plan.flaws))?;
     transaction.batch_execute(consent_view_sql(plan.flaws))?;
     transaction.batch_execute(&audit_triggers_sql(plan.flaws))?;
     ensure_app_role(&mut transaction, plan)?;
@@ -179,6 +180,78 @@ fn row_level_security_sql(flaws: &Flaws) -> String {
              create policy tenant_isolation on {table} \
              using ({TENANT_PREDICATE}) with check ({TENANT_PREDICATE});\n"
         ));
+    }
+    sql.push_str(&extra_policies_sql(flaws));
+    sql
+}
+
+/// The extra `projects` policies some flaws add beside `tenant_isolation`. Permissive policies
+/// of one command are OR-combined, so each of these widens what the app role may do. All are
+/// dropped first, so a restart with another flaw set converges.
+fn extra_policies_sql(flaws: &Flaws) -> String {
+    let mut sql = String::from(
+        "drop policy if exists projects_update_any on projects;\n\
+         drop policy if exists projects_delete_any on projects;\n\
+         drop policy if exists projects_update_own on projects;\n\
+         drop policy if exists projects_shared on projects;\n",
+    );
+    if flaws.has(Flaw::RlsMissingPolicy) {
+        return sql;
+    }
+    if flaws.has(Flaw::RlsPermissiveUpdate) {
+        // Meant for an internal editor, written without a role: a targeted UPDATE of another
+        // tenant's row still reads nothing (the SELECT policy applies when the UPDATE reads
+        // columns), but a blanket `UPDATE projects SET …` reaches every tenant's rows.
+        sql.push_str("create policy projects_update_any on projects for update using (true);\n");
+    }
+    if flaws.has(Flaw::RlsPermissiveDelete) {
+        sql.push_str("create policy projects_delete_any on projects for delete using (true);\n");
+    }
+    if flaws.has(Flaw::RlsNoWithCheck) {
+        // USING limits which rows may be updated, but the new row is checked against nothing:
+        // `WITH CHECK (true)` ORed with tenant_isolation's check lets A move its row to B.
+        sql.push_str(&format!(
+            "create policy projects_update_own on projects for update \
+             using ({TENANT_PREDICATE}) with check (true);\n"
+        ));
+    }
+    if flaws.has(Flaw::RlsOrPolicy) {
+        // A "shared projects" feature: ORed with tenant_isolation, it shows every tenant's
+        // shared projects to everyone, and it never looks at org_id.
+        sql.push_str(
+            "create policy projects_shared on projects for select using (name like 'Shared:%');\n",
+        );
+    }
+    sql
+}
+
+/// Functions some flaws add; dropped first so a restart converges.
+fn flaw_functions_sql(flaws: &Flaws) -> String {
+    let mut sql = String::from("drop function if exists project_count(text);\n");
+    if flaws.has(Flaw::RlsDefinerFunction) {
+        // A dashboard helper made SECURITY DEFINER "so it works for every caller": it runs with
+        // the migration user's rights (superuser or BYPASSRLS), so RLS never applies, and
+        // EXECUTE is granted to PUBLIC by default.
+        sql.push_str(
+            "create function project_count(org text) returns bigint \
+             language sql stable security definer set search_path = pg_catalog, public \
+             as $fn$ select count(*) from public.projects p where p.org_id = $1 $fn$;\n",
+        );
+    }
+    if flaws.has(Flaw::AuditHashPartial) {
+        // The hash was "simplified": actor is no longer part of it, so an actor can be
+        // rewritten without breaking the chain.
+        sql.push_str(
+            r#"create or replace function audit_expected_hash(e audit_events) returns text
+language sql stable
+as $fn$
+    select encode(sha256(convert_to(
+        e.id::text || '|' || e.org_id || '|' || e.action || '|' || e.payload::text
+        || '|' || to_char(e.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || '|' || e.prev_hash, 'UTF8')), 'hex')
+$fn$;
+"#,
+        );
     }
     sql
 }
