@@ -67,11 +67,19 @@ pub enum Flaw {
     JwtAnyTyp,
     /// The partner key is looked up by `kid`, but the audience is checked against every trusted audience.
     JwtKidAnyAudience,
+    /// A project looked up by id through the owner's connection, without the tenant filter.
+    RbacIdor,
+    /// A write's body may carry `role` and `org_id`, which replace the caller's.
+    RbacMassAssignment,
+    /// Consent is checked on a token's first child-records request only, then remembered.
+    ConsentCached,
+    /// A child's single record is read by its id alone, not by the consented child's.
+    ConsentAnyChild,
 }
 
 impl Flaw {
     /// Every flaw, in the order `--list-flaws` prints them.
-    pub const ALL: [Flaw; 28] = [
+    pub const ALL: [Flaw; 32] = [
         Flaw::JwtAcceptExpired,
         Flaw::JwtSkipAud,
         Flaw::JwtSkipIss,
@@ -100,6 +108,10 @@ impl Flaw {
         Flaw::JwtLastDuplicateClaim,
         Flaw::JwtAnyTyp,
         Flaw::JwtKidAnyAudience,
+        Flaw::RbacIdor,
+        Flaw::RbacMassAssignment,
+        Flaw::ConsentCached,
+        Flaw::ConsentAnyChild,
     ];
 
     /// The name used on the command line, e.g. `jwt-accept-none`.
@@ -133,6 +145,10 @@ impl Flaw {
             Flaw::JwtLastDuplicateClaim => "jwt-last-duplicate-claim",
             Flaw::JwtAnyTyp => "jwt-any-typ",
             Flaw::JwtKidAnyAudience => "jwt-kid-any-audience",
+            Flaw::RbacIdor => "rbac-idor",
+            Flaw::RbacMassAssignment => "rbac-mass-assignment",
+            Flaw::ConsentCached => "consent-cached",
+            Flaw::ConsentAnyChild => "consent-any-child",
         }
     }
 
@@ -192,6 +208,18 @@ impl Flaw {
             }
             Flaw::JwtKidAnyAudience => {
                 "the partner key (--partner-key) may sign tokens for this service's audience too"
+            }
+            Flaw::RbacIdor => {
+                "a project is read by id on the owner's connection, without the tenant filter"
+            }
+            Flaw::RbacMassAssignment => {
+                "a POST/PATCH body's role and org_id replace the caller's (escalation)"
+            }
+            Flaw::ConsentCached => {
+                "consent is checked once per token, then remembered (revocation ignored)"
+            }
+            Flaw::ConsentAnyChild => {
+                "a child's record is read by its id alone (another child's record is served)"
             }
         }
     }

@@ -18,6 +18,7 @@ pub mod flaw;
 pub mod jwt;
 pub mod pool;
 pub mod rbac;
+mod records;
 pub mod schema;
 pub mod service;
 pub mod shutdown;

@@ -1,6 +1,11 @@
 //! Routing of the authenticated API and the permission map that guards it, deny by default.
 
+use postgres::Transaction;
+use serde::Deserialize;
+
 use crate::flaw::{Flaw, Flaws};
+use crate::jwt::Principal;
+use crate::service::set_tenant;
 
 /// An authenticated endpoint, without its path parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,11 +24,13 @@ pub enum Endpoint {
     DeleteProject,
     /// `GET /v1/children/{ref}/records`
     ChildRecords,
+    /// `GET /v1/children/{ref}/records/{id}`
+    ChildRecord,
 }
 
 impl Endpoint {
     /// Every endpoint; the hardened map must cover them all.
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 8] = [
         Endpoint::Me,
         Endpoint::ListProjects,
         Endpoint::CreateProject,
@@ -31,6 +38,7 @@ impl Endpoint {
         Endpoint::UpdateProject,
         Endpoint::DeleteProject,
         Endpoint::ChildRecords,
+        Endpoint::ChildRecord,
     ];
 }
 
@@ -41,6 +49,8 @@ pub struct Route {
     pub endpoint: Endpoint,
     /// The `{id}` or `{ref}` segment.
     pub param: Option<String>,
+    /// The record's `{id}` after a child's `{ref}`.
+    pub record: Option<String>,
 }
 
 /// Why a request matched no route.
@@ -55,6 +65,19 @@ pub enum RouteMiss {
 /// Matches `method` and `path` (without query string) against the authenticated API.
 pub fn route(method: &str, path: &str) -> Result<Route, RouteMiss> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    if let ["v1", "children", child_ref, "records", record] = segments.as_slice() {
+        if method != "GET" {
+            return Err(RouteMiss::MethodNotAllowed);
+        }
+        if child_ref.is_empty() || record.is_empty() {
+            return Err(RouteMiss::NotFound);
+        }
+        return Ok(Route {
+            endpoint: Endpoint::ChildRecord,
+            param: Some((*child_ref).to_owned()),
+            record: Some((*record).to_owned()),
+        });
+    }
     let (endpoint, param) = match (method, segments.as_slice()) {
         ("GET", ["v1", "me"]) => (Endpoint::Me, None),
         ("GET", ["v1", "projects"]) => (Endpoint::ListProjects, None),
@@ -75,6 +98,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, RouteMiss> {
     Ok(Route {
         endpoint,
         param: param.map(|param| (*param).to_owned()),
+        record: None,
     })
 }
 
@@ -127,6 +151,10 @@ impl PermissionMap {
                 Endpoint::ChildRecords,
                 Requirement::Permission("records:read"),
             ),
+            (
+                Endpoint::ChildRecord,
+                Requirement::Permission("records:read"),
+            ),
         ];
         if !allow_by_default {
             entries.push((
@@ -163,6 +191,77 @@ impl PermissionMap {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Membership
+
+/// The caller's membership in the tenant named by the token.
+pub(crate) struct Member {
+    /// The role's name.
+    pub(crate) role: String,
+    /// The role's permissions.
+    pub(crate) permissions: Vec<String>,
+}
+
+/// The caller's membership in the token's tenant, if any.
+pub(crate) fn load_member(
+    transaction: &mut Transaction<'_>,
+    principal: &Principal,
+) -> Result<Option<Member>, postgres::Error> {
+    let row = transaction.query_opt(
+        "select r.name, coalesce(array_agg(p.name order by p.name) \
+                filter (where p.name is not null), '{}') \
+         from team_members tm \
+         join roles r on r.id = tm.role_id \
+         left join role_permissions rp on rp.role_id = r.id \
+         left join permissions p on p.id = rp.permission_id \
+         where tm.org_id = $1 and tm.user_id = $2 \
+         group by r.name",
+        &[&principal.org_id, &principal.sub],
+    )?;
+    Ok(row.map(|row| Member {
+        role: row.get(0),
+        permissions: row.get(1),
+    }))
+}
+
+/// The `rbac-mass-assignment` flaw: a write body's `org_id` becomes the request's tenant (the
+/// member is looked up again there) and its `role` the member's role. `None`: not a member of
+/// that tenant.
+pub(crate) fn assign_from_body(
+    transaction: &mut Transaction<'_>,
+    principal: &mut Principal,
+    member: Member,
+    body: &[u8],
+) -> Result<Option<Member>, postgres::Error> {
+    #[derive(Deserialize, Default)]
+    struct Context {
+        role: Option<String>,
+        org_id: Option<String>,
+    }
+    let context: Context = serde_json::from_slice(body).unwrap_or_default();
+    let mut member = Some(member);
+    if let Some(org_id) = context.org_id {
+        principal.org_id = org_id;
+        set_tenant(transaction, &principal.org_id, &principal.sub)?;
+        member = load_member(transaction, principal)?;
+    }
+    if let (Some(role), Some(member)) = (context.role, member.as_mut()) {
+        member.permissions = transaction
+            .query_one(
+                "select coalesce(array_agg(p.name order by p.name) \
+                        filter (where p.name is not null), '{}') \
+                 from roles r \
+                 left join role_permissions rp on rp.role_id = r.id \
+                 left join permissions p on p.id = rp.permission_id \
+                 where r.name = $1",
+                &[&role],
+            )?
+            .get(0);
+        member.role = role;
+    }
+    Ok(member)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,8 +284,17 @@ mod tests {
             super::route("GET", "/v1/projects//"),
             Ok(Route {
                 endpoint: Endpoint::ListProjects,
-                param: None
+                param: None,
+                record: None
             })
+        );
+        let record = super::route("GET", "/v1/children/child-1/records/rec-a-2").unwrap();
+        assert_eq!(record.endpoint, Endpoint::ChildRecord);
+        assert_eq!(record.param.as_deref(), Some("child-1"));
+        assert_eq!(record.record.as_deref(), Some("rec-a-2"));
+        assert_eq!(
+            super::route("DELETE", "/v1/children/child-1/records/rec-a-2"),
+            Err(RouteMiss::MethodNotAllowed)
         );
     }
 

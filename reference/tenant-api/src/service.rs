@@ -18,7 +18,10 @@ use tiny_http::{Header, Request, Response, Server};
 use crate::flaw::{Flaw, Flaws};
 use crate::jwt::{JwtSettings, Principal, TokenVerifier};
 use crate::pool::{Pool, PoolError};
-use crate::rbac::{self, Endpoint, PermissionMap, Route, RouteMiss};
+use crate::rbac::{
+    self, assign_from_body, load_member, Endpoint, Member, PermissionMap, Route, RouteMiss,
+};
+use crate::records::{self, Consent};
 use crate::schema::{self, MigrationPlan};
 use crate::shutdown;
 use crate::webhook::{SvixHeaders, WebhookVerifier};
@@ -127,6 +130,11 @@ pub fn run(config: ServiceConfig) -> Result<(), ServiceError> {
         schema::migrate(&mut owner, &plan).map_err(ServiceError::Migrate)?;
     }
 
+    // The `rbac-idor` flaw's "lookup" connection: the owner, whom row-level security skips.
+    let owner_lookup = config
+        .flaws
+        .has(Flaw::RbacIdor)
+        .then(|| Pool::new(owner_config.clone(), 1));
     let mut app_config = owner_config;
     app_config
         .user(&config.app_role)
@@ -159,7 +167,9 @@ pub fn run(config: ServiceConfig) -> Result<(), ServiceError> {
         tokens,
         webhooks,
         permissions: PermissionMap::new(&config.flaws),
-        consent_ignored: config.flaws.has(Flaw::ConsentIgnored),
+        consent: Consent::new(&config.flaws),
+        owner_lookup,
+        mass_assignment: config.flaws.has(Flaw::RbacMassAssignment),
     });
     let server = Arc::new(server);
     let workers: Vec<_> = (0..config.workers.max(1))
@@ -181,11 +191,15 @@ struct App {
     tokens: TokenVerifier,
     webhooks: WebhookVerifier,
     permissions: PermissionMap,
-    consent_ignored: bool,
+    consent: Consent,
+    /// `rbac-idor`: projects are looked up by id on this owner connection.
+    owner_lookup: Option<Pool>,
+    /// `rbac-mass-assignment`: a write's body may carry the caller's `role` and `org_id`.
+    mass_assignment: bool,
 }
 
 /// A reply before it is turned into a tiny_http response.
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     body: Option<Value>,
     www_authenticate: Option<&'static str>,
@@ -194,7 +208,7 @@ struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, body: Value) -> Self {
+    pub(crate) fn json(status: u16, body: Value) -> Self {
         Reply {
             status,
             body: Some(body),
@@ -212,7 +226,7 @@ impl Reply {
         }
     }
 
-    fn error(status: u16, message: &str) -> Self {
+    pub(crate) fn error(status: u16, message: &str) -> Self {
         Reply::json(status, json!({ "error": message }))
     }
 
@@ -224,7 +238,7 @@ impl Reply {
         }
     }
 
-    fn noted(mut self, note: impl Into<String>) -> Self {
+    pub(crate) fn noted(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
         self
     }
@@ -344,12 +358,6 @@ fn healthz(app: &App) -> Result<Reply, HandlerError> {
 const CHALLENGE_MISSING: &str = "Bearer realm=\"tenant-api\"";
 const CHALLENGE_INVALID: &str = "Bearer realm=\"tenant-api\", error=\"invalid_token\"";
 
-/// The caller's membership in the tenant named by the token.
-struct Member {
-    role: String,
-    permissions: Vec<String>,
-}
-
 fn api(app: &App, request: &mut Request, method: &str, path: &str) -> Result<Reply, HandlerError> {
     let Some(token) = bearer_token(request) else {
         return Ok(Reply::unauthorized(
@@ -357,7 +365,7 @@ fn api(app: &App, request: &mut Request, method: &str, path: &str) -> Result<Rep
             "no bearer token".to_owned(),
         ));
     };
-    let principal = match app.tokens.verify(&token) {
+    let mut principal = match app.tokens.verify(&token) {
         Ok(principal) => principal,
         Err(error) => return Ok(Reply::unauthorized(CHALLENGE_INVALID, error.to_string())),
     };
@@ -373,9 +381,18 @@ fn api(app: &App, request: &mut Request, method: &str, path: &str) -> Result<Rep
     let mut client = app.pool.get()?;
     let mut transaction = client.transaction()?;
     set_tenant(&mut transaction, &principal.org_id, &principal.sub)?;
-    let Some(member) = load_member(&mut transaction, &principal)? else {
+    let Some(mut member) = load_member(&mut transaction, &principal)? else {
         return Ok(Reply::error(403, "forbidden").noted("not a member of the tenant"));
     };
+    if app.mass_assignment && !body.is_empty() {
+        // The flaw: the body is read into the request's context, so its `org_id` and `role`
+        // replace the token's tenant and the member's role.
+        let Some(assigned) = assign_from_body(&mut transaction, &mut principal, member, &body)?
+        else {
+            return Ok(Reply::error(403, "forbidden").noted("not a member of the tenant"));
+        };
+        member = assigned;
+    }
     let route = match rbac::route(method, path) {
         Ok(route) => route,
         Err(RouteMiss::NotFound) => return Ok(Reply::error(404, "not found")),
@@ -387,7 +404,8 @@ fn api(app: &App, request: &mut Request, method: &str, path: &str) -> Result<Rep
             member.role, route.endpoint
         )));
     }
-    let reply = endpoint(app, &mut transaction, &principal, &member, &route, &body)?;
+    let request = (&route, body.as_slice(), token.as_str());
+    let reply = endpoint(app, &mut transaction, &principal, &member, request)?;
     if reply.is_success() {
         transaction.commit()?;
     }
@@ -399,8 +417,7 @@ fn endpoint(
     transaction: &mut Transaction<'_>,
     principal: &Principal,
     member: &Member,
-    route: &Route,
-    body: &[u8],
+    (route, body, session): (&Route, &[u8], &str),
 ) -> Result<Reply, HandlerError> {
     let param = route.param.as_deref().unwrap_or_default();
     match route.endpoint {
@@ -424,11 +441,24 @@ fn endpoint(
             Ok(Reply::json(200, json!({ "projects": projects })))
         }
         Endpoint::GetProject => {
-            let project = query_opt_json(
-                transaction,
-                &format!("select {PROJECT_JSON} from projects where id = $1"),
-                &[&param],
-            )?;
+            let project = match &app.owner_lookup {
+                // The flaw: by id alone, on a connection row-level security does not limit.
+                Some(owner) => owner
+                    .get()?
+                    .query_opt(
+                        &format!("select {PROJECT_JSON} from projects where id = $1"),
+                        &[&param],
+                    )?
+                    .map(|row| serde_json::from_str(row.get(0)).unwrap_or(Value::Null)),
+                None => query_opt_json(
+                    transaction,
+                    &format!(
+                        "select {PROJECT_JSON} from projects \
+                         where id = $1 and org_id = current_setting('app.org_id')"
+                    ),
+                    &[&param],
+                )?,
+            };
             Ok(match project {
                 Some(project) => Reply::json(200, project),
                 None => Reply::error(404, "not found"),
@@ -481,53 +511,26 @@ fn endpoint(
             )?;
             Ok(Reply::no_content())
         }
-        Endpoint::ChildRecords => child_records(app, transaction, principal, param),
+        Endpoint::ChildRecords => Ok(records::child_records(
+            &app.consent,
+            transaction,
+            principal,
+            param,
+            session,
+        )?),
+        Endpoint::ChildRecord => Ok(records::child_record(
+            &app.consent,
+            transaction,
+            principal,
+            param,
+            route.record.as_deref().unwrap_or_default(),
+            session,
+        )?),
     }
 }
 
 const PROJECT_JSON: &str = "json_build_object('id', id, 'org_id', org_id, 'name', name, \
                             'created_at', created_at)::text";
-
-fn child_records(
-    app: &App,
-    transaction: &mut Transaction<'_>,
-    principal: &Principal,
-    child_ref: &str,
-) -> Result<Reply, HandlerError> {
-    let known: bool = transaction
-        .query_one(
-            "select exists (select 1 from children where child_ref = $1)",
-            &[&child_ref],
-        )?
-        .get(0);
-    if !known {
-        return Ok(Reply::error(404, "not found"));
-    }
-    let records_sql = if app.consent_ignored {
-        // The flaw: straight from the table, as if consent were somebody else's concern.
-        "select coalesce(json_agg(json_build_object('id', id, 'org_id', org_id, \
-         'child_ref', child_ref, 'body', body) order by id), '[]')::text \
-         from child_records where child_ref = $1"
-    } else {
-        let consented: bool = transaction
-            .query_one(
-                "select has_active_consent($1, $2)",
-                &[&principal.sub, &child_ref],
-            )?
-            .get(0);
-        if !consented {
-            return Ok(Reply::error(403, "forbidden").noted("no active consent"));
-        }
-        "select coalesce(json_agg(json_build_object('id', id, 'org_id', org_id, \
-         'child_ref', child_ref, 'body', body) order by id), '[]')::text \
-         from visible_child_records where child_ref = $1"
-    };
-    let records = query_json(transaction, records_sql, &[&child_ref])?;
-    Ok(Reply::json(
-        200,
-        json!({ "child_ref": child_ref, "records": records }),
-    ))
-}
 
 fn project_name(body: &[u8]) -> Result<String, Reply> {
     #[derive(Deserialize)]
@@ -632,7 +635,7 @@ fn upsert_member(
     Ok(Reply::no_content())
 }
 
-fn set_tenant(
+pub(crate) fn set_tenant(
     transaction: &mut Transaction<'_>,
     org_id: &str,
     user_id: &str,
@@ -642,27 +645,6 @@ fn set_tenant(
         &[&org_id, &user_id],
     )?;
     Ok(())
-}
-
-fn load_member(
-    transaction: &mut Transaction<'_>,
-    principal: &Principal,
-) -> Result<Option<Member>, postgres::Error> {
-    let row = transaction.query_opt(
-        "select r.name, coalesce(array_agg(p.name order by p.name) \
-                filter (where p.name is not null), '{}') \
-         from team_members tm \
-         join roles r on r.id = tm.role_id \
-         left join role_permissions rp on rp.role_id = r.id \
-         left join permissions p on p.id = rp.permission_id \
-         where tm.org_id = $1 and tm.user_id = $2 \
-         group by r.name",
-        &[&principal.org_id, &principal.sub],
-    )?;
-    Ok(row.map(|row| Member {
-        role: row.get(0),
-        permissions: row.get(1),
-    }))
 }
 
 fn audit(
@@ -684,7 +666,7 @@ fn audit(
     Ok(())
 }
 
-fn query_json(
+pub(crate) fn query_json(
     transaction: &mut Transaction<'_>,
     sql: &str,
     params: &[&(dyn postgres::types::ToSql + Sync)],
@@ -693,7 +675,7 @@ fn query_json(
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-fn query_opt_json(
+pub(crate) fn query_opt_json(
     transaction: &mut Transaction<'_>,
     sql: &str,
     params: &[&(dyn postgres::types::ToSql + Sync)],
