@@ -1,11 +1,11 @@
 //! The `rls` probe's catalog cases: which tables are tenant tables, whether each has RLS
-//! enabled and forced and a policy for the app role, the app role's attributes, views over
-//! tenant tables (`security_invoker`) and SECURITY DEFINER functions (listed for review).
+//! enabled and forced and a policy for the app role, the app role's attributes and views over
+//! tenant tables (`security_invoker`); `policies.rs` judges what the policies and SECURITY
+//! DEFINER functions allow.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::{case, DbError, Session, TableName};
-use crate::probe::CaseOutcome;
 
 use super::judge::pass_unless;
 use super::state::Run;
@@ -21,6 +21,10 @@ pub(super) struct TenantTable {
     pub(super) app_role_owns: bool,
     /// Policies that apply to the app role (`PUBLIC` or the role itself), as `name (cmd)`.
     pub(super) policies: Vec<String>,
+    /// The tenant column's type (`format_type`), e.g. `text` or `uuid`.
+    pub(super) tenant_type: String,
+    /// The tenant column's `attnum`, to find it in policy expressions.
+    pub(super) tenant_attnum: i16,
 }
 
 impl Run<'_, '_> {
@@ -42,7 +46,8 @@ impl Run<'_, '_> {
                          order by p.polname) \
                        from pg_policy p where p.polrelid = c.oid \
                        and (0::oid = any(p.polroles) or exists (select 1 from pg_roles r \
-                            where r.rolname = $3 and r.oid = any(p.polroles)))), '{}') \
+                            where r.rolname = $3 and r.oid = any(p.polroles)))), '{}'), \
+             format_type(a.atttypid, a.atttypmod), a.attnum \
              from pg_class c join pg_namespace n on n.oid = c.relnamespace \
              join pg_attribute a on a.attrelid = c.oid and a.attname = $2 \
                   and a.attnum > 0 and not a.attisdropped \
@@ -65,6 +70,8 @@ impl Run<'_, '_> {
                 owner: row.get(5),
                 app_role_owns: row.get(6),
                 policies: row.get(7),
+                tenant_type: row.get(8),
+                tenant_attnum: row.get(9),
             })
             .collect();
         self.context.log.line(&format!(
@@ -149,6 +156,7 @@ impl Run<'_, '_> {
             "select polname, polcmd, polroles from pg_policy (per tenant table; PUBLIC or the app role)",
             got,
         ));
+        self.permissive_policies(session, tables)?;
 
         let role = &self.probe.target.app_role;
         let owned: Vec<String> = tables
@@ -187,7 +195,7 @@ impl Run<'_, '_> {
         ));
 
         self.invoker_views(session, tables)?;
-        self.definer_functions(session)?;
+        self.definer_functions(session, tables)?;
         Ok(())
     }
 
@@ -290,59 +298,6 @@ impl Run<'_, '_> {
             message,
             "select views and materialized views from pg_rewrite/pg_depend that read tenant tables (transitively), with reloptions",
             got,
-        ));
-        Ok(())
-    }
-
-    /// SECURITY DEFINER functions run with their owner's rights; listed for review.
-    fn definer_functions(&mut self, session: &mut Session) -> Result<(), DbError> {
-        let schemas = self.probe.schemas.clone();
-        let role = self.probe.target.app_role.clone();
-        let sql = "select p.oid::regprocedure::text, pg_get_userbyid(p.proowner)::text, \
-             o.rolsuper or o.rolbypassrls, \
-             p.prorettype = 'trigger'::regtype, \
-             coalesce((select has_function_privilege(r.oid, p.oid, 'EXECUTE') \
-                       from pg_roles r where r.rolname = $2), false) \
-             from pg_proc p join pg_namespace n on n.oid = p.pronamespace \
-             join pg_roles o on o.oid = p.proowner \
-             where p.prosecdef and n.nspname = any($1) order by 1";
-        self.context
-            .log
-            .line(&format!("catalog: definer functions\n{sql}"));
-        let rows = session.admin(|tx| tx.query(sql, &[&schemas, &role]))?;
-        let listed: Vec<String> = rows
-            .iter()
-            .map(|row| {
-                let mut notes = vec![format!("owner {}", row.get::<_, String>(1))];
-                if row.get::<_, bool>(2) {
-                    notes.push("owner bypasses RLS".to_string());
-                }
-                if row.get::<_, bool>(3) {
-                    notes.push("trigger".to_string());
-                } else if row.get::<_, bool>(4) {
-                    notes.push(format!("{role} may call it"));
-                }
-                format!("{} [{}]", row.get::<_, String>(0), notes.join(", "))
-            })
-            .collect();
-        let message = if listed.is_empty() {
-            format!(
-                "no SECURITY DEFINER function in schema(s) {}",
-                self.probe.schemas.join(", ")
-            )
-        } else {
-            format!(
-                "informational, review each: {} SECURITY DEFINER function(s): {}",
-                listed.len(),
-                listed.join("; ")
-            )
-        };
-        self.push(case(
-            "definer-functions",
-            CaseOutcome::Pass,
-            message,
-            sql,
-            listed.join("\n"),
         ));
         Ok(())
     }

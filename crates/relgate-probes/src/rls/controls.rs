@@ -49,7 +49,12 @@ impl Run<'_, '_> {
 
         // Rows per tenant per table, as the admin.
         let mut per_tenant: BTreeMap<String, BTreeMap<TableName, i64>> = BTreeMap::new();
+        let mut total_rows = BTreeMap::new();
         for table in tables {
+            let sql = format!("select count(*) from {}", table.quoted());
+            sent.push(format!("as admin: {sql}"));
+            let total: i64 = session.admin(|tx| tx.query_one(&sql, &[]).map(|r| r.get(0)))?;
+            total_rows.insert(table.clone(), total);
             let sql = format!(
                 "select {column}::text, count(*) from {} where {column} is not null group by 1",
                 table.quoted()
@@ -84,6 +89,7 @@ impl Run<'_, '_> {
             }
         };
         let b_rows = per_tenant.get(&b).cloned().unwrap_or_default();
+        let a_rows = per_tenant.get(&a).cloned().unwrap_or_default();
         let b_total: i64 = b_rows.values().sum();
         got.push(format!(
             "admin sees {b_total} rows of {b} in {} tables",
@@ -160,6 +166,12 @@ impl Run<'_, '_> {
             sent.join("\n"),
             got.join("\n"),
         ));
-        Ok(Ok(Tenants { a, b, b_rows }))
+        Ok(Ok(Tenants {
+            a,
+            b,
+            b_rows,
+            a_rows,
+            total_rows,
+        }))
     }
 }

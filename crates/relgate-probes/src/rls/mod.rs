@@ -8,14 +8,22 @@
 //! and insert tenant B's rows, each in a transaction that is rolled back; fingerprints of every
 //! tenant table taken before and after prove nothing changed (`data-unchanged`).
 //!
+//! Permissive policies (constant true, not reading the tenant column, OR-combined) and
+//! SECURITY DEFINER functions the app role may call that read tenant tables fail unless
+//! expected; blanket UPDATE and DELETE without a WHERE, and moving A's row to B, show writes
+//! the targeted attacks miss.
+//!
 //! This file holds the configuration and the run's order; `catalog.rs` the catalog cases,
-//! `controls.rs` the controls, `live.rs` the live attacks and `judge.rs` how their results are
-//! judged and worded.
+//! `policies.rs` the policy and definer-function cases, `controls.rs` the controls, `live.rs`
+//! the targeted live attacks, `blanket.rs` the blanket writes and the move, and `judge.rs` how
+//! their results are judged and worded.
 
+mod blanket;
 mod catalog;
 mod controls;
 mod judge;
 mod live;
+mod policies;
 mod state;
 
 pub(crate) use state::RlsProbe;
@@ -25,11 +33,12 @@ use crate::config::{Config, ConfigError, ConfigErrorKind};
 use crate::db::{self, case, compare_fingerprints, DbError, Session, TableName, Target};
 use crate::probe::{Case, Context, Probe, ProbeError};
 
-const CASES: [&str; 13] = [
+const CASES: [&str; 17] = [
     "controls",
     "rls-enabled",
     "rls-forced",
     "policies-present",
+    "permissive-policies",
     "app-role-attributes",
     "invoker-views",
     "definer-functions",
@@ -38,16 +47,22 @@ const CASES: [&str; 13] = [
     "cross-tenant-delete",
     "cross-tenant-insert",
     "no-tenant-set",
+    "blanket-update",
+    "blanket-delete",
+    "move-to-other-tenant",
     "data-unchanged",
 ];
 
 /// Live cases: inconclusive whenever a control misbehaves.
-const LIVE_CASES: [&str; 6] = [
+const LIVE_CASES: [&str; 9] = [
     "cross-tenant-read",
     "cross-tenant-update",
     "cross-tenant-delete",
     "cross-tenant-insert",
     "no-tenant-set",
+    "blanket-update",
+    "blanket-delete",
+    "move-to-other-tenant",
     "data-unchanged",
 ];
 
@@ -79,6 +94,9 @@ impl RlsProbe {
                 ))
             }
         };
+        let expected_definer_functions = config
+            .strings("expected_definer_functions")?
+            .unwrap_or_default();
         let target = Target::configure(config, database, app_role)?;
         Ok(RlsProbe {
             target,
@@ -86,6 +104,7 @@ impl RlsProbe {
             tenant_setting,
             schemas,
             tenants,
+            expected_definer_functions,
         })
     }
 }
@@ -135,6 +154,7 @@ impl Run<'_, '_> {
         match self.controls(session, &names)? {
             Ok(tenants) => {
                 self.live_cases(session, &names, &tenants)?;
+                self.blanket_cases(session, &tables, &tenants)?;
                 let after = db::fingerprints(session, &names)?;
                 let (outcome, message) = compare_fingerprints(&before, &after);
                 let sent = names

@@ -12,6 +12,9 @@ pub(crate) struct RlsProbe {
     pub(super) tenant_setting: String,
     pub(super) schemas: Vec<String>,
     pub(super) tenants: Option<(String, String)>,
+    /// SECURITY DEFINER functions the app role may call that are reviewed and expected
+    /// (`name`, `schema.name` or `name(argument types)`).
+    pub(super) expected_definer_functions: Vec<String>,
 }
 
 pub(super) struct Run<'p, 'c> {
@@ -26,6 +29,10 @@ pub(super) struct Tenants {
     pub(super) b: String,
     /// Admin counts of B's rows per tenant table.
     pub(super) b_rows: BTreeMap<TableName, i64>,
+    /// Admin counts of A's rows per tenant table (absent: none).
+    pub(super) a_rows: BTreeMap<TableName, i64>,
+    /// Admin counts of every row per tenant table, any tenant or none.
+    pub(super) total_rows: BTreeMap<TableName, i64>,
 }
 
 impl Run<'_, '_> {

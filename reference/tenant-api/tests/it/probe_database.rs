@@ -43,7 +43,7 @@ fn rls_passes_against_the_hardened_service_and_never_prints_the_password() {
     );
     let outcome = probe_unchanged("rls", &config, &database, Path::new("."));
     outcome.assert_all_pass();
-    assert_eq!(outcome.cases.len(), 13);
+    assert_eq!(outcome.cases.len(), 17);
     assert!(outcome.case("controls").message.contains("org-a"));
     assert!(outcome
         .case("definer-functions")
@@ -126,6 +126,79 @@ fn rls_definer_view_fails_invoker_views() {
         .case("invoker-views")
         .message
         .contains("visible_child_records"));
+}
+
+/// Each permissive-write flaw is caught by exactly its cases; every other case passes and no
+/// row changes (`probe_unchanged`).
+#[test]
+fn rls_permissive_write_flaws_are_caught_by_exactly_their_cases() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    for (flaw, failing) in [
+        (
+            "rls-permissive-update",
+            &[
+                "blanket-update",
+                "move-to-other-tenant",
+                "permissive-policies",
+            ][..],
+        ),
+        (
+            "rls-permissive-delete",
+            &["blanket-delete", "permissive-policies"],
+        ),
+        (
+            "rls-no-with-check",
+            &["move-to-other-tenant", "permissive-policies"],
+        ),
+        ("rls-or-policy", &["permissive-policies"]),
+        ("rls-definer-function", &["definer-functions"]),
+    ] {
+        let outcome = rls_against(&[flaw]);
+        outcome.assert_only_failing(failing);
+    }
+}
+
+#[test]
+fn rls_blanket_writes_reach_further_than_the_targeted_ones() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let outcome = rls_against(&["rls-permissive-update"]);
+    // The targeted UPDATE of B's rows reads a column, so the SELECT policy hides them ...
+    outcome.assert("cross-tenant-update", Pass);
+    // ... while the blanket one reads none and reaches all four projects.
+    let message = &outcome.case("blanket-update").message;
+    assert!(
+        message.contains("4 rows updated but org-a owns 2"),
+        "{message}"
+    );
+    assert!(outcome
+        .case("permissive-policies")
+        .message
+        .contains("projects_update_any"));
+    let outcome = rls_against(&["rls-permissive-delete"]);
+    outcome.assert("cross-tenant-delete", Pass);
+    assert!(outcome.case("blanket-delete").message.contains("projects"));
+}
+
+#[test]
+fn rls_expected_definer_functions_are_listed_not_failed() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let (_service, database) = Service::start(&["rls-definer-function"]);
+    let config = format!(
+        "{}expected_definer_functions = [\"public.project_count\"]\n",
+        rls_config(&database)
+    );
+    let outcome = probe_unchanged("rls", &config, &database, Path::new("."));
+    outcome.assert_all_pass();
+    assert!(outcome
+        .case("definer-functions")
+        .message
+        .contains("project_count(text)"));
 }
 
 #[test]
