@@ -1,5 +1,6 @@
 //! Sending the `webhook` probe's deliveries: the attacks a [`Sender`] builds (signed, wrongly
-//! keyed, garbage-signed, unsigned, stale, future, tampered, replayed) and what came back.
+//! keyed, garbage-signed, unsigned, stale, future, tampered, replayed; the mangled signatures
+//! and timestamps are in `forge.rs`) and what came back.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,6 +67,7 @@ impl Sender<'_> {
             "a delivery whose body was changed after signing".to_string(),
             self.signed_with(&self.key, now(), body, &tamper(body)),
         ));
+        attacks.extend(self.comparison_attacks());
         attacks
     }
 
@@ -106,6 +108,22 @@ impl Sender<'_> {
         signature: Option<String>,
         body: &[u8],
     ) -> Request {
+        if let Some(signature) = &signature {
+            let mac = self.probe.scheme.mac_text(signature);
+            self.context.log.add_secret(mac);
+        }
+        self.stamped(id, Some(&timestamp.to_string()), signature, body)
+    }
+
+    /// A delivery whose timestamp is the text `timestamp` (`None`: no timestamp header). The
+    /// caller registers the signature's MACs as secrets.
+    pub(super) fn stamped(
+        &self,
+        id: &str,
+        timestamp: Option<&str>,
+        signature: Option<String>,
+        body: &[u8],
+    ) -> Request {
         let scheme = &self.probe.scheme;
         let mut request = Request::new("POST", &self.probe.url);
         for (name, value) in &self.probe.headers {
@@ -115,7 +133,6 @@ impl Sender<'_> {
             request = request.header(&name, value);
         }
         if let Some(signature) = signature {
-            self.context.log.add_secret(scheme.mac_text(&signature));
             request = request.header(scheme.signature_header(), signature);
         }
         request.body(body.to_vec())

@@ -1,6 +1,9 @@
 //! The `webhook` probe: unsigned, garbage-signed, wrongly keyed, stale, future, tampered and
-//! replayed deliveries to a webhook receiver, each of which must be refused, after a correctly
-//! signed fresh delivery has been accepted.
+//! replayed deliveries to a webhook receiver, and the correct signature mangled the way broken
+//! comparisons let through (empty, truncated, last character changed, letter case, unknown
+//! version, several invalid, padded) or sent with a missing, non-numeric or millisecond
+//! timestamp, each of which must be refused, after a correctly signed fresh delivery has been
+//! accepted.
 //!
 //! Side effect: the positive control is a real delivery that the target accepts. Its default
 //! body is an event type no receiver acts on (`relgate.probe`, or GitHub's `ping`), but a
@@ -8,6 +11,7 @@
 //! more per attack it wrongly accepts.
 
 mod deliver;
+mod forge;
 mod keys;
 mod scheme;
 mod state;
@@ -307,6 +311,14 @@ impl Probe for WebhookProbe {
             names.push("future-timestamp");
         }
         names.push("body-tampered");
+        names.extend(forge::signature_cases(
+            self.scheme.hex(),
+            self.scheme.versioned(),
+        ));
+        names.extend(forge::timestamp_cases(
+            self.scheme.signs_timestamp(),
+            self.future_timestamp,
+        ));
         if self.replayed_id {
             names.push("replayed-id");
         }
@@ -390,32 +402,67 @@ mod tests {
 
     #[test]
     fn cases_depend_on_the_scheme() {
-        let all = [
-            "controls",
-            "unsigned",
-            "bad-signature",
-            "wrong-secret",
-            "stale-timestamp",
-            "future-timestamp",
-            "body-tampered",
-            "replayed-id",
+        let forgeries = ["controls", "unsigned", "bad-signature", "wrong-secret"];
+        let mangled = [
+            "empty-signature",
+            "truncated-signature",
+            "last-char-changed",
         ];
-        assert_eq!(cases(SVIX), all);
+        let tagged = ["unknown-version", "several-invalid", "padded-signature"];
+        let timestamps = ["missing-timestamp", "non-numeric-timestamp"];
+        let svix = [
+            &forgeries[..],
+            &["stale-timestamp", "future-timestamp", "body-tampered"],
+            &mangled,
+            &["base64-case"],
+            &tagged,
+            &timestamps,
+            &["millisecond-timestamp", "replayed-id"],
+        ]
+        .concat();
+        assert_eq!(cases(SVIX), svix);
         let stripe = SVIX.replace("svix", "stripe");
         assert_eq!(
             cases(&stripe),
-            [&all[..5], &all[6..7]].concat(),
-            "stripe: no future bound, no signed id"
+            [
+                &forgeries[..],
+                &["stale-timestamp", "body-tampered"],
+                &mangled,
+                &["hex-case"],
+                &tagged,
+                &timestamps,
+            ]
+            .concat(),
+            "stripe: no future bound (so no millisecond case), no signed id"
         );
+        let untagged = [
+            &forgeries[..],
+            &["body-tampered"],
+            &mangled,
+            &["hex-case", "padded-signature"],
+        ]
+        .concat();
         let github = SVIX.replace("svix", "github");
-        assert_eq!(cases(&github), [&all[..4], &all[6..7]].concat());
+        assert_eq!(cases(&github), untagged);
         let plain = format!(
             "{}replayed_id = true\n",
             SVIX.replace("svix", "hmac-sha256")
         );
-        assert_eq!(cases(&plain), [&all[..4], &all[6..]].concat());
+        assert_eq!(cases(&plain), [&untagged[..], &["replayed-id"]].concat());
         let stripe_future = format!("{stripe}future_timestamp = true\n");
-        assert_eq!(cases(&stripe_future), [&all[..7]].concat());
+        assert_eq!(
+            cases(&stripe_future),
+            [
+                &forgeries[..],
+                &["stale-timestamp", "future-timestamp", "body-tampered"],
+                &mangled,
+                &["hex-case"],
+                &tagged,
+                &timestamps,
+                &["millisecond-timestamp"],
+            ]
+            .concat()
+        );
     }
 
     #[test]

@@ -140,12 +140,16 @@ impl Scheme {
     /// Headers identifying one delivery (not the signature): `svix-id` and `svix-timestamp`,
     /// `X-GitHub-Delivery`; none for Stripe (its timestamp lives in the signature header) and
     /// plain HMAC.
-    pub(crate) fn stamp_headers(&self, id: &str, timestamp: i64) -> Vec<(String, String)> {
+    /// `timestamp` is its text as sent, `None` to leave it out.
+    pub(crate) fn stamp_headers(&self, id: &str, timestamp: Option<&str>) -> Vec<(String, String)> {
         match self {
-            Scheme::Svix => vec![
-                ("svix-id".to_string(), id.to_string()),
-                ("svix-timestamp".to_string(), timestamp.to_string()),
-            ],
+            Scheme::Svix => {
+                let mut headers = vec![("svix-id".to_string(), id.to_string())];
+                if let Some(timestamp) = timestamp {
+                    headers.push(("svix-timestamp".to_string(), timestamp.to_string()));
+                }
+                headers
+            }
             Scheme::Github => vec![("X-GitHub-Delivery".to_string(), id.to_string())],
             Scheme::Stripe | Scheme::Plain { .. } => Vec::new(),
         }
@@ -153,12 +157,60 @@ impl Scheme {
 
     /// The signature header's value for `body` delivered as `id` at `timestamp`.
     pub(crate) fn sign(&self, key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+        let mac = self.mac(key, id, &timestamp.to_string(), body);
+        self.render(&mac, timestamp)
+    }
+
+    /// The MAC of `body` delivered as `id` with the timestamp text `timestamp` (as sent, even
+    /// when it is no number; empty when it is left out).
+    pub(crate) fn mac(&self, key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
         let signed = match self {
             Scheme::Svix => [format!("{id}.{timestamp}.").as_bytes(), body].concat(),
             Scheme::Stripe => [format!("{timestamp}.").as_bytes(), body].concat(),
             Scheme::Github | Scheme::Plain { .. } => body.to_vec(),
         };
-        self.render(&hmac_sha256(key, &signed), timestamp)
+        hmac_sha256(key, &signed)
+    }
+
+    /// Whether the MAC is written in hex (every scheme but Svix, which writes base64).
+    pub(crate) fn hex(&self) -> bool {
+        !matches!(self, Scheme::Svix)
+    }
+
+    /// Whether each signature carries a version tag (`v1,` for Svix, `v1=` for Stripe), and
+    /// the header may carry several signatures.
+    pub(crate) fn versioned(&self) -> bool {
+        matches!(self, Scheme::Svix | Scheme::Stripe)
+    }
+
+    /// A MAC written as the scheme writes it: base64 for Svix, lowercase hex otherwise.
+    pub(crate) fn encode_mac(&self, mac: &[u8]) -> String {
+        match self {
+            Scheme::Svix => STANDARD.encode(mac),
+            _ => hex::encode(mac),
+        }
+    }
+
+    /// A signature header's value holding the MAC texts `macs` as they are (each under the tag
+    /// `version` where the scheme has tags; schemes without tags take only the first), with
+    /// Stripe's `t=` set to `timestamp` when given.
+    pub(crate) fn frame(&self, version: &str, macs: &[String], timestamp: Option<&str>) -> String {
+        let first = macs.first().map(String::as_str).unwrap_or_default();
+        match self {
+            Scheme::Svix => macs
+                .iter()
+                .map(|mac| format!("{version},{mac}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Scheme::Stripe => {
+                let mut items: Vec<String> =
+                    timestamp.map(|t| format!("t={t}")).into_iter().collect();
+                items.extend(macs.iter().map(|mac| format!("{version}={mac}")));
+                items.join(",")
+            }
+            Scheme::Github => format!("sha256={first}"),
+            Scheme::Plain { prefix, .. } => format!("{prefix}{first}"),
+        }
     }
 
     /// A well-formed signature value whose MAC is `garbage` (random bytes: it verifies under

@@ -3,3 +3,4 @@
 
 mod secrets;
 mod webhook_schemes;
+mod webhook_target;

@@ -24,7 +24,7 @@ const UNCHANGED_TABLES: [&str; 11] = [
     "audit_chain_head",
 ];
 
-const ALL_CASES: [&str; 8] = [
+const ALL_CASES: [&str; 18] = [
     "controls",
     "unsigned",
     "bad-signature",
@@ -32,7 +32,33 @@ const ALL_CASES: [&str; 8] = [
     "stale-timestamp",
     "future-timestamp",
     "body-tampered",
+    "empty-signature",
+    "truncated-signature",
+    "last-char-changed",
+    "base64-case",
+    "unknown-version",
+    "several-invalid",
+    "padded-signature",
+    "missing-timestamp",
+    "non-numeric-timestamp",
+    "millisecond-timestamp",
     "replayed-id",
+];
+
+/// The cases that send a correctly timestamped delivery whose signature is not the correct one:
+/// a receiver that skips the signature accepts every one of them.
+const WRONG_SIGNATURES: [&str; 11] = [
+    "unsigned",
+    "bad-signature",
+    "wrong-secret",
+    "body-tampered",
+    "empty-signature",
+    "truncated-signature",
+    "last-char-changed",
+    "base64-case",
+    "unknown-version",
+    "several-invalid",
+    "padded-signature",
 ];
 
 /// The check's table as a user writes it, with `${api.url}` already interpolated.
@@ -124,9 +150,10 @@ fn flaw_webhook_skip_signature_is_caught() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    // The four unsigned or wrongly signed deliveries are accepted besides the control.
-    let run = probe_against(&["webhook-skip-signature"], 5);
-    run.assert_only_failing(&["unsigned", "bad-signature", "wrong-secret", "body-tampered"]);
+    // The eleven unsigned or wrongly signed deliveries are accepted besides the control; the
+    // malformed timestamps are still refused, before any signature is looked at.
+    let run = probe_against(&["webhook-skip-signature"], 12);
+    run.assert_only_failing(&WRONG_SIGNATURES);
     assert_eq!(run.outcome("unsigned"), CaseOutcome::Fail);
     assert_eq!(run.outcome("body-tampered"), CaseOutcome::Fail);
     assert!(
@@ -143,8 +170,13 @@ fn flaw_webhook_no_tolerance_is_caught() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    let run = probe_against(&["webhook-no-tolerance"], 3);
-    run.assert_only_failing(&["stale-timestamp", "future-timestamp"]);
+    // A millisecond timestamp is far ahead: without a tolerance it is accepted too.
+    let run = probe_against(&["webhook-no-tolerance"], 4);
+    run.assert_only_failing(&[
+        "stale-timestamp",
+        "future-timestamp",
+        "millisecond-timestamp",
+    ]);
     assert_eq!(run.outcome("stale-timestamp"), CaseOutcome::Fail);
     assert_eq!(run.outcome("future-timestamp"), CaseOutcome::Fail);
 }
