@@ -1,6 +1,19 @@
 //! The `consent` probe: reads a guarded resource on behalf of a child whose consent is revoked
 //! and demands a refusal or an empty result; optionally also a child of another tenant, and
 //! checks that the records returned for a consented child all belong to the caller's tenant.
+//!
+//! Two optional cases hunt consent checks that look at the wrong thing. `revoked-mid-session`
+//! reads the consented child and then, with the same token, the revoked one: a target that
+//! checks consent once per session (token) and remembers it serves the second. Revoking consent
+//! is a write, so the probe never does it; it relies on a child whose consent is already revoked
+//! and a session that has just been granted access to a consented one (`session_claims` can
+//! give the session token an `iat` from before the revocation). `other-child` reads, under the
+//! consented child's reference, a record of another child (`record_url`): a target that checks
+//! consent for the child in the path but looks the record up by its id alone serves it.
+//!
+//! Every token carries a fresh random `jti` (unless the claims set one), so the token of
+//! `revoked-consent` has never been used before: a per-token cache cannot hide a revocation
+//! from it, and only `revoked-mid-session` sees such a cache.
 
 use std::time::Duration;
 
@@ -16,6 +29,16 @@ use crate::token::{self, MintConfig, Object};
 /// The placeholder `url` must contain.
 const CHILD: &str = "{child}";
 
+/// The record placeholder `record_url` must contain (besides [`CHILD`]).
+const RECORD: &str = "{record}";
+
+/// `other-child`: a single-record URL and two records to put in it.
+struct RecordUrls {
+    url: String,
+    allowed_record: String,
+    other_child_record: String,
+}
+
 /// The `consent` probe, configured.
 pub(crate) struct ConsentProbe {
     url: String,
@@ -29,6 +52,8 @@ pub(crate) struct ConsentProbe {
     tenant: Option<(String, String)>,
     refused: Vec<u16>,
     timeout: Duration,
+    session_claims: Option<Object>,
+    records: Option<RecordUrls>,
 }
 
 impl ConsentProbe {
@@ -68,6 +93,8 @@ impl ConsentProbe {
         };
         let refused = attempt::statuses(config, "refused", &[401, 403])?;
         let timeout = attempt::request_timeout(config)?;
+        let session_claims = token::claims_table(config, "session_claims")?;
+        let records = record_urls(config)?;
         Ok(ConsentProbe {
             url,
             method,
@@ -80,20 +107,146 @@ impl ConsentProbe {
             tenant,
             refused,
             timeout,
+            session_claims,
+            records,
         })
     }
 
     fn send(&self, context: &Context<'_>, child: &str, token: Option<&str>) -> Attempt {
         let url = self.url.replace(CHILD, child);
-        let request = Request::new(&self.method, &url);
+        self.send_url(context, &url, &format!(" for child {child}"), token)
+    }
+
+    fn send_url(
+        &self,
+        context: &Context<'_>,
+        url: &str,
+        what: &str,
+        token: Option<&str>,
+    ) -> Attempt {
+        let request = Request::new(&self.method, url);
         let (request, what) = match token {
             Some(token) => (
                 request.bearer(token),
-                format!("{} {url} for child {child}", self.method),
+                format!("{} {url}{what}", self.method),
             ),
             None => (request, format!("{} {url} without a token", self.method)),
         };
         attempt::send(context, &request, self.timeout, what, "")
+    }
+
+    /// `revoked-mid-session`: the session reads the consented child, then the revoked one.
+    /// `fresh_refused`: whether `revoked-consent` (a fresh token) was refused; when it was not,
+    /// this case cannot tell a session cache from no check at all.
+    fn mid_session(&self, context: &Context<'_>, session: &str, fresh_refused: bool) -> Case {
+        let name = "revoked-mid-session";
+        let first = self.send(context, &self.allowed_child, Some(session));
+        let granted = matches!(&first.reply, Ok(reply) if reply.is_success())
+            && (self.records_path.is_none()
+                || self
+                    .records(&first)
+                    .is_some_and(|records| !records.is_empty()));
+        if !granted {
+            return attempt::case(
+                name,
+                CaseOutcome::Inconclusive,
+                format!(
+                    "inconclusive: the session's first request {} got {}, expected 2xx with                      records",
+                    first.what,
+                    first.got()
+                ),
+                &[&first],
+            );
+        }
+        let second = self.send(context, &self.revoked_child, Some(session));
+        let judged = self.denied(
+            name,
+            &second,
+            &[],
+            "consent granted earlier in the session was trusted after its revocation",
+        );
+        let (outcome, message) = match judged.outcome {
+            CaseOutcome::Pass if !fresh_refused => (
+                CaseOutcome::Inconclusive,
+                format!(
+                    "inconclusive: a fresh token was not refused for child {} either                      (revoked-consent), so a session cannot be told apart",
+                    self.revoked_child
+                ),
+            ),
+            CaseOutcome::Fail if !fresh_refused => (
+                CaseOutcome::Inconclusive,
+                format!(
+                    "inconclusive: {}; but a fresh token was not refused either                      (revoked-consent): not a session's doing",
+                    judged.message
+                ),
+            ),
+            outcome => (
+                outcome,
+                format!("after {} succeeded, {}", first.what, judged.message),
+            ),
+        };
+        attempt::case(name, outcome, message, &[&first, &second])
+    }
+
+    /// `other-child`: a record of the consented child (control, 2xx), then a record of another
+    /// child under the consented child's reference (refused or 404).
+    fn other_child(&self, context: &Context<'_>, records: &RecordUrls, token: &str) -> Case {
+        let name = "other-child";
+        let url = |record: &str| {
+            records
+                .url
+                .replace(CHILD, &self.allowed_child)
+                .replace(RECORD, record)
+        };
+        let control = self.send_url(
+            context,
+            &url(&records.allowed_record),
+            &format!(" for child {}'s record", self.allowed_child),
+            Some(token),
+        );
+        if !matches!(&control.reply, Ok(reply) if reply.is_success()) {
+            return attempt::case(
+                name,
+                CaseOutcome::Inconclusive,
+                format!(
+                    "inconclusive: positive control {} got {}, expected 2xx",
+                    control.what,
+                    control.got()
+                ),
+                &[&control],
+            );
+        }
+        let attack = self.send_url(
+            context,
+            &url(&records.other_child_record),
+            &format!(
+                " for record {} (another child's) under child {}",
+                records.other_child_record, self.allowed_child
+            ),
+            Some(token),
+        );
+        let (outcome, message) = match attack.status() {
+            Some(status) if self.refused.contains(&status) || status == 404 => {
+                (CaseOutcome::Pass, format!("{} got {status}", attack.what))
+            }
+            Some(status) if (200..300).contains(&status) => (
+                CaseOutcome::Fail,
+                format!(
+                    "{} got {status}: consent for one child was used to read another's record",
+                    attack.what
+                ),
+            ),
+            _ => (
+                CaseOutcome::Inconclusive,
+                format!(
+                    "inconclusive: {} got {}, expected {} or 404",
+                    attack.what,
+                    attack.got(),
+                    attempt::list(&self.refused)
+                ),
+            ),
+        };
+        attempt::case(name, outcome, message, &[&control, &attack])
     }
 
     /// The records array of a 2xx reply, when `records_path` is set and points at an array.
@@ -229,14 +382,22 @@ impl Probe for ConsentProbe {
         if self.tenant.is_some() {
             names.push("cross-tenant-records".to_string());
         }
+        if self.session_claims.is_some() {
+            names.push("revoked-mid-session".to_string());
+        }
+        if self.records.is_some() {
+            names.push("other-child".to_string());
+        }
         names
     }
 
     fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let names = self.cases();
         let minter = self.mint.load(context)?;
-        let token = minter.mint(&self.claims)?;
+        let token = minter.mint(&with_jti(&self.claims))?;
         context.log.add_secret(&token);
+        let fresh = minter.mint(&with_jti(&self.claims))?;
+        context.log.add_secret(&fresh);
 
         let positive = self.send(context, &self.allowed_child, Some(&token));
         let negative = self.send(context, &self.allowed_child, None);
@@ -258,7 +419,7 @@ impl Probe for ConsentProbe {
             Err(inconclusive) => return Ok(inconclusive),
         };
 
-        let revoked = self.send(context, &self.revoked_child, Some(&token));
+        let revoked = self.send(context, &self.revoked_child, Some(&fresh));
         cases.push(self.denied(
             "revoked-consent",
             &revoked,
@@ -278,8 +439,55 @@ impl Probe for ConsentProbe {
             let attempt = self.send(context, &self.allowed_child, Some(&token));
             cases.push(self.own_records(&attempt, pointer, tenant));
         }
+        if let Some(claims) = &self.session_claims {
+            let fresh_refused = cases
+                .iter()
+                .any(|case| case.name == "revoked-consent" && case.outcome == CaseOutcome::Pass);
+            let session = minter.mint(&with_jti(claims))?;
+            context.log.add_secret(&session);
+            cases.push(self.mid_session(context, &session, fresh_refused));
+        }
+        if let Some(records) = &self.records {
+            cases.push(self.other_child(context, records, &token));
+        }
         Ok(cases)
     }
+}
+
+/// `claims` with a random `jti` unless they carry one: every token minted is a new session.
+fn with_jti(claims: &Object) -> Object {
+    let mut claims = claims.clone();
+    if !claims.contains_key("jti") {
+        let jti: String = rand::random::<[u8; 16]>()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        claims.insert("jti".to_string(), Value::String(jti));
+    }
+    claims
+}
+
+/// `record_url`, `allowed_record` and `other_child_record`: all three or none.
+fn record_urls(config: &mut Config<'_>) -> Result<Option<RecordUrls>, ConfigError> {
+    let url = config.string("record_url")?;
+    let allowed_record = config.string("allowed_record")?;
+    let other_child_record = config.string("other_child_record")?;
+    if url.is_none() && allowed_record.is_none() && other_child_record.is_none() {
+        return Ok(None);
+    }
+    let url = config.require("record_url", url)?;
+    if !url.contains(CHILD) || !url.contains(RECORD) {
+        return Err(config.error(
+            "record_url",
+            ConfigErrorKind::InvalidValue,
+            format!("the URL must contain `{CHILD}` and `{RECORD}`"),
+        ));
+    }
+    Ok(Some(RecordUrls {
+        url,
+        allowed_record: config.require("allowed_record", allowed_record)?,
+        other_child_record: config.require("other_child_record", other_child_record)?,
+    }))
 }
 
 /// A JSON pointer (`/records`, or empty for the whole body).
@@ -328,6 +536,48 @@ mod tests {
                 "cross-tenant-records"
             ]
         );
+    }
+
+    #[test]
+    fn session_and_record_cases_follow_their_keys() {
+        assert_eq!(
+            configure(&format!(
+                "{BASE}session_claims = {{ sub = \"member@org-a\", iat = 1 }}\n\
+                 record_url = \"${{api.url}}/v1/children/{{child}}/records/{{record}}\"\n\
+                 allowed_record = \"r1\"\nother_child_record = \"r2\"\n"
+            ))
+            .unwrap(),
+            [
+                "controls",
+                "revoked-consent",
+                "revoked-mid-session",
+                "other-child"
+            ]
+        );
+        let err = configure(&format!("{BASE}allowed_record = \"r1\"\n")).unwrap_err();
+        assert_eq!(err.key, "record_url");
+        let err = configure(&format!(
+            "{BASE}record_url = \"/x/{{child}}\"\nallowed_record = \"r1\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`record_url`: the URL must contain `{child}` and `{record}`"
+        );
+        let err = configure(&format!(
+            "{BASE}record_url = \"/x/{{child}}/{{record}}\"\nallowed_record = \"r1\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "other_child_record");
+    }
+
+    #[test]
+    fn every_token_is_a_new_session() {
+        let claims: Object = serde_json::from_str(r#"{"sub":"u"}"#).unwrap();
+        let (a, b) = (with_jti(&claims), with_jti(&claims));
+        assert_ne!(a["jti"], b["jti"]);
+        let fixed: Object = serde_json::from_str(r#"{"sub":"u","jti":"j"}"#).unwrap();
+        assert_eq!(with_jti(&fixed)["jti"], "j");
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! The probe never wants a write to succeed: rows should name ids that do not exist or bodies
 //! that fail validation, so that an allowed write ends in 404 or 400 and a forbidden one in 403
 //! — which also checks that authorization runs before lookup and validation.
+//!
+//! Optional cases in [`tenancy`]: `idor-other-tenant` and `mass-assignment`.
+
+mod tenancy;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,6 +32,7 @@ pub(crate) struct RbacProbe {
     forbidden: Vec<u16>,
     refused: Vec<u16>,
     timeout: Duration,
+    tenancy: tenancy::Tenancy,
 }
 
 /// One row of the matrix (or the control request).
@@ -108,6 +113,8 @@ impl RbacProbe {
         let forbidden = attempt::statuses(config, "forbidden", &[403])?;
         let refused = attempt::statuses(config, "refused", &[401, 403])?;
         let timeout = attempt::request_timeout(config)?;
+        let role_names: Vec<String> = roles.keys().cloned().collect();
+        let tenancy = tenancy::Tenancy::configure(config, &role_names)?;
         Ok(RbacProbe {
             base_url,
             mint,
@@ -118,6 +125,7 @@ impl RbacProbe {
             forbidden,
             refused,
             timeout,
+            tenancy,
         })
     }
 
@@ -199,6 +207,7 @@ impl Probe for RbacProbe {
         let mut names = vec!["controls".to_string()];
         names.extend(self.rows.iter().map(|row| row.name.clone()));
         names.push("unknown-role".to_string());
+        names.extend(self.tenancy.cases());
         names
     }
 
@@ -261,6 +270,13 @@ impl Probe for RbacProbe {
             cases.push(self.row_case(context, row, &tokens));
         }
         cases.push(self.unknown_role_case(context, &unknown));
+        let target = tenancy::Target {
+            base_url: &self.base_url,
+            timeout: self.timeout,
+            tokens: &tokens,
+            forbidden: &self.forbidden,
+        };
+        cases.extend(self.tenancy.run(context, &target));
         Ok(cases)
     }
 }
@@ -359,6 +375,8 @@ fn unique(name: &str, rows: &[Row]) -> String {
     let taken = |candidate: &str| {
         candidate == "controls"
             || candidate == "unknown-role"
+            || candidate == tenancy::IDOR
+            || candidate == tenancy::MASS_ASSIGNMENT
             || rows.iter().any(|row| row.name == candidate)
     };
     if !taken(name) {
@@ -440,6 +458,59 @@ mod tests {
             err.to_string(),
             "`matrix[0].allow`: missing key: this probe needs it"
         );
+    }
+
+    #[test]
+    fn tenancy_cases_follow_their_keys() {
+        const ROW: &str = "matrix = [{ path = \"/v1/me\", allow = [] }]\n";
+        let names = configure(&format!(
+            "{BASE}{ROW}idor = [{{ role = \"viewer\", own = \"/p/a\", other = \"/p/b\" }}]\n\
+             mass_assignment = [{{ role = \"viewer\", method = \"patch\", path = \"/p/x\", \
+             body = '{{\"name\":\"x\"}}', read = \"/v1/me\" }}]\n\
+             forbidden_fields = {{ role = \"admin\", org_id = \"org-b\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            names,
+            [
+                "controls",
+                "get-v1-me",
+                "unknown-role",
+                "idor-other-tenant",
+                "mass-assignment"
+            ]
+        );
+        let err = configure(&format!(
+            "{BASE}{ROW}idor = [{{ role = \"root\", own = \"/a\", other = \"/b\" }}]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "idor[0].role");
+        let err = configure(&format!(
+            "{BASE}{ROW}idor = [{{ role = \"viewer\", own = \"a\", other = \"/b\" }}]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "idor[0].own");
+        let err = configure(&format!(
+            "{BASE}{ROW}mass_assignment = [{{ role = \"viewer\", path = \"/p\", body = \"{{}}\" }}]\n\
+             forbidden_fields = {{ role = \"admin\" }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`mass_assignment[0].method`: `GET` is not a write: give POST, PUT or PATCH"
+        );
+        let err = configure(&format!(
+            "{BASE}{ROW}mass_assignment = [{{ role = \"viewer\", method = \"POST\", \
+             path = \"/p\", body = \"[]\" }}]\nforbidden_fields = {{ role = \"admin\" }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "mass_assignment[0].body");
+        let err = configure(&format!(
+            "{BASE}{ROW}mass_assignment = [{{ role = \"viewer\", method = \"POST\", \
+             path = \"/p\", body = \"{{}}\" }}]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "forbidden_fields");
     }
 
     #[test]
