@@ -27,6 +27,23 @@ pub enum Flaw {
     WebhookSkipSignature,
     /// Webhook timestamps are not checked against the 5-minute tolerance.
     WebhookNoTolerance,
+    /// Webhook signatures are compared only over the length the sender gave (empty or
+    /// truncated signatures pass).
+    WebhookPrefixCompare,
+    /// Webhook signatures are compared only over the expected length (bytes appended pass).
+    WebhookTrailingIgnored,
+    /// The webhook signature comparison loop stops one byte short.
+    WebhookOffByOne,
+    /// Webhook signatures are compared as base64 text, ignoring letter case.
+    WebhookCaseInsensitive,
+    /// The version tag of a webhook signature is ignored (`v2,…` counts as `v1,…`).
+    WebhookAnyVersion,
+    /// With several webhook signatures in the header only their format is checked.
+    WebhookSeveralFormatOnly,
+    /// A missing or non-numeric `svix-timestamp` is taken as now.
+    WebhookLenientTimestamp,
+    /// A `svix-timestamp` above 10^11 is read as milliseconds.
+    WebhookMillisecondTimestamp,
     /// Tenant tables have RLS enabled but not forced, so the table owner bypasses it.
     RlsNotForced,
     /// `projects` has RLS disabled and no policy.
@@ -79,7 +96,7 @@ pub enum Flaw {
 
 impl Flaw {
     /// Every flaw, in the order `--list-flaws` prints them.
-    pub const ALL: [Flaw; 32] = [
+    pub const ALL: [Flaw; 40] = [
         Flaw::JwtAcceptExpired,
         Flaw::JwtSkipAud,
         Flaw::JwtSkipIss,
@@ -88,6 +105,14 @@ impl Flaw {
         Flaw::JwtHsKeyConfusion,
         Flaw::WebhookSkipSignature,
         Flaw::WebhookNoTolerance,
+        Flaw::WebhookPrefixCompare,
+        Flaw::WebhookTrailingIgnored,
+        Flaw::WebhookOffByOne,
+        Flaw::WebhookCaseInsensitive,
+        Flaw::WebhookAnyVersion,
+        Flaw::WebhookSeveralFormatOnly,
+        Flaw::WebhookLenientTimestamp,
+        Flaw::WebhookMillisecondTimestamp,
         Flaw::RlsNotForced,
         Flaw::RlsMissingPolicy,
         Flaw::RlsAppRoleBypass,
@@ -125,6 +150,14 @@ impl Flaw {
             Flaw::JwtHsKeyConfusion => "jwt-hs-key-confusion",
             Flaw::WebhookSkipSignature => "webhook-skip-signature",
             Flaw::WebhookNoTolerance => "webhook-no-tolerance",
+            Flaw::WebhookPrefixCompare => "webhook-prefix-compare",
+            Flaw::WebhookTrailingIgnored => "webhook-trailing-ignored",
+            Flaw::WebhookOffByOne => "webhook-off-by-one",
+            Flaw::WebhookCaseInsensitive => "webhook-case-insensitive",
+            Flaw::WebhookAnyVersion => "webhook-any-version",
+            Flaw::WebhookSeveralFormatOnly => "webhook-several-format-only",
+            Flaw::WebhookLenientTimestamp => "webhook-lenient-timestamp",
+            Flaw::WebhookMillisecondTimestamp => "webhook-millisecond-timestamp",
             Flaw::RlsNotForced => "rls-not-forced",
             Flaw::RlsMissingPolicy => "rls-missing-policy",
             Flaw::RlsAppRoleBypass => "rls-app-role-bypass",
@@ -170,6 +203,26 @@ impl Flaw {
             }
             Flaw::WebhookNoTolerance => {
                 "webhook timestamps are not checked (stale/future accepted)"
+            }
+            Flaw::WebhookPrefixCompare => {
+                "webhook signatures are compared over the sender's length (empty/truncated pass)"
+            }
+            Flaw::WebhookTrailingIgnored => {
+                "webhook signatures are compared over the expected length (appended bytes pass)"
+            }
+            Flaw::WebhookOffByOne => "the webhook signature comparison skips the last byte",
+            Flaw::WebhookCaseInsensitive => {
+                "webhook signatures are compared as base64 text ignoring letter case"
+            }
+            Flaw::WebhookAnyVersion => "the webhook signature version tag is ignored (v2 = v1)",
+            Flaw::WebhookSeveralFormatOnly => {
+                "with several webhook signatures only their format is checked"
+            }
+            Flaw::WebhookLenientTimestamp => {
+                "a missing or non-numeric webhook timestamp is taken as now"
+            }
+            Flaw::WebhookMillisecondTimestamp => {
+                "webhook timestamps above 10^11 are read as milliseconds"
             }
             Flaw::RlsNotForced => "tenant tables have RLS enabled but not forced",
             Flaw::RlsMissingPolicy => {
