@@ -2,7 +2,9 @@
 //! then forged tokens — expired, not yet valid, wrong issuer or audience, no `exp`, `alg: none`,
 //! broken or foreign signatures, HS256 keyed with the public key, hostile `kid`, `jwk` and `jku`
 //! headers, a payload changed after signing, an ES256 all-zero signature, and missing or
-//! foreign `azp`/`nonce` — each of which must be refused.
+//! foreign `azp`/`nonce` — each of which must be refused. `classes` adds what a signature does
+//! not settle: another algorithm of the family, unknown `crit`, `iat` in the future, a claim
+//! named twice, another token type, and a key trusted only for another audience.
 //!
 //! Forged tokens that jsonwebtoken's `encode` would refuse to make are assembled by hand from
 //! base64url segments and signed with `jsonwebtoken::crypto::sign` (or not at all).
@@ -26,6 +28,8 @@ use crate::http::Request;
 use crate::probe::{Case, CaseOutcome, Context, Probe, ProbeError};
 use crate::token::{self, MintConfig, Minter, Object, TokenError};
 
+mod classes;
+
 /// Why the `jwt` probe could not run: a token cannot be minted or forged, the public key cannot
 /// be read, the `jku` listener cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +39,9 @@ pub enum JwtError {
     /// `public_key` cannot be read.
     #[error("cannot read the public key: {0}")]
     PublicKey(#[source] SecretReadError),
+    /// `other_audience_key` cannot be read.
+    #[error("cannot read the other audience's key: {0}")]
+    OtherKey(#[source] SecretReadError),
     /// The `jku` case's JWKS listener cannot start.
     #[error("cannot listen for the jku case: {0}")]
     Listen(#[source] std::io::Error),
@@ -73,6 +80,8 @@ pub(crate) struct JwtProbe {
     claims: Object,
     azp: Option<String>,
     nonce: Option<String>,
+    typ: Option<String>,
+    other_audience: Option<classes::OtherAudience>,
     refused: Vec<u16>,
     timeout: Duration,
 }
@@ -94,6 +103,8 @@ impl JwtProbe {
         let claims = token::claims_table(config, "claims")?.unwrap_or_default();
         let azp = config.string("azp")?;
         let nonce = config.string("nonce")?;
+        let typ = classes::configure_typ(config)?;
+        let other_audience = classes::OtherAudience::configure(config)?;
         let refused = attempt::statuses(config, "refused", &[401, 403])?;
         let timeout = attempt::request_timeout(config)?;
         Ok(JwtProbe {
@@ -104,6 +115,8 @@ impl JwtProbe {
             claims,
             azp,
             nonce,
+            typ,
+            other_audience,
             refused,
             timeout,
         })
@@ -292,7 +305,10 @@ impl JwtProbe {
                 &format!("a token with nonce {FOREIGN_VALUE}"),
                 with(json!({ "nonce": FOREIGN_VALUE })),
             )?],
-            other => return Err(JwtError::UnknownCase(other.to_string())),
+            other => match self.forge_class(other, forge)? {
+                Some(forgeries) => forgeries,
+                None => return Err(JwtError::UnknownCase(other.to_string())),
+            },
         };
         Ok(forgeries)
     }
@@ -352,6 +368,10 @@ impl Probe for JwtProbe {
             "jku",
             "claims-tampered",
         ]);
+        if !classes::same_family(self.mint.alg()).is_empty() {
+            names.push("alg-same-family");
+        }
+        names.extend(classes::ALWAYS);
         if self.mint.alg() == Algorithm::ES256 {
             names.push("es256-zero-signature");
         }
@@ -361,12 +381,18 @@ impl Probe for JwtProbe {
         if self.nonce.is_some() {
             names.extend(["missing-nonce", "foreign-nonce"]);
         }
+        if self.typ.is_some() {
+            names.push("typ-confusion");
+        }
+        if self.other_audience.is_some() {
+            names.push("kid-other-audience");
+        }
         names.into_iter().map(str::to_string).collect()
     }
 
     fn run(&self, context: &Context<'_>) -> Result<Vec<Case>, ProbeError> {
         let names = self.cases();
-        let minter = self.mint.load(context)?;
+        let minter = self.mint.load(context)?.with_typ(self.typ.clone());
         let public_key = match &self.public_key {
             Some(source) => Some(source.read(context.root).map_err(JwtError::PublicKey)?),
             None => None,
@@ -398,6 +424,8 @@ impl Probe for JwtProbe {
         for name in names.iter().skip(1) {
             let case = if name == "jku" {
                 self.jku(context, &forge)
+            } else if name == "kid-other-audience" {
+                self.kid_other_audience(context, &forge)
             } else {
                 self.forge(name, &forge)
                     .map(|forgeries| self.judge(context, name, &forgeries))
@@ -647,6 +675,42 @@ mod tests {
         assert_eq!(err.key, "audiense");
         let err = configure("url = \"x\"\nissuer = \"i\"\naudience = \"a\"\n").unwrap_err();
         assert_eq!(err.to_string(), "`key`: missing key: this probe needs it");
+    }
+
+    #[test]
+    fn class_cases_follow_the_configuration() {
+        let names = configure(BASE).unwrap();
+        for name in [
+            "alg-same-family",
+            "crit-unknown",
+            "iat-future",
+            "duplicate-claims",
+        ] {
+            assert!(names.contains(&name.to_string()), "{name}");
+        }
+        assert!(!names.contains(&"typ-confusion".to_string()));
+        assert!(!names.contains(&"kid-other-audience".to_string()));
+        let es = configure(&format!("{BASE}alg = \"ES256\"\n")).unwrap();
+        assert!(!es.contains(&"alg-same-family".to_string()));
+        let names = configure(&format!(
+            "{BASE}typ = \"at+jwt\"\nother_audience_key = {{ file = \"o.pem\" }}\n\
+             other_audience_kid = \"partner\"\nother_audience_claims = {{ aud = \"p\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            names[names.len() - 2..],
+            ["typ-confusion", "kid-other-audience"]
+        );
+        let err = configure(&format!("{BASE}typ = \"application/JWT\"\n")).unwrap_err();
+        assert_eq!(err.key, "typ");
+        let err = configure(&format!("{BASE}other_audience_kid = \"partner\"\n")).unwrap_err();
+        assert_eq!(err.key, "other_audience_key");
+        let err = configure(&format!(
+            "{BASE}other_audience_key = {{ file = \"o.pem\" }}\nother_audience_kid = \"k\"\n\
+             other_audience_claims = {{}}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "other_audience_claims");
     }
 
     #[test]

@@ -152,6 +152,7 @@ impl MintConfig {
             alg: self.alg,
             key,
             kid: self.kid.clone(),
+            typ: None,
         })
     }
 }
@@ -163,9 +164,17 @@ pub(crate) struct Minter {
     alg: Algorithm,
     key: EncodingKey,
     kid: Option<String>,
+    /// `typ` of the header; `JWT` when `None`.
+    typ: Option<String>,
 }
 
 impl Minter {
+    /// The same minter with `typ` as the header's type (an explicit type such as `at+jwt`).
+    pub(crate) fn with_typ(mut self, typ: Option<String>) -> Minter {
+        self.typ = typ;
+        self
+    }
+
     /// The configured algorithm.
     pub(crate) fn alg(&self) -> Algorithm {
         self.alg
@@ -191,11 +200,11 @@ impl Minter {
         claims
     }
 
-    /// The header of a valid token: `alg`, `typ` and the configured `kid`.
+    /// The header of a valid token: `alg`, `typ` (`JWT` unless set) and the configured `kid`.
     pub(crate) fn header(&self) -> Object {
         let mut header = Object::new();
         header.insert("alg".into(), json!(algorithm_name(self.alg)));
-        header.insert("typ".into(), json!("JWT"));
+        header.insert("typ".into(), json!(self.typ.as_deref().unwrap_or("JWT")));
         if let Some(kid) = &self.kid {
             header.insert("kid".into(), json!(kid));
         }
@@ -256,7 +265,19 @@ pub(crate) fn sign(
     key: &EncodingKey,
     alg: Algorithm,
 ) -> Result<String, TokenError> {
-    let input = format!("{}.{}", segment(header), segment(claims));
+    let payload = serde_json::to_string(claims).map_err(TokenError::Json)?;
+    sign_payload(header, &payload, key, alg)
+}
+
+/// `header.payload.signature` over `payload` exactly as given (JSON text that a serializer
+/// would not produce, such as a member name twice), signed by `alg`.
+pub(crate) fn sign_payload(
+    header: &Object,
+    payload: &str,
+    key: &EncodingKey,
+    alg: Algorithm,
+) -> Result<String, TokenError> {
+    let input = format!("{}.{}", segment(header), URL_SAFE_NO_PAD.encode(payload));
     let signature = jsonwebtoken::crypto::sign(input.as_bytes(), key, alg).map_err(|source| {
         TokenError::Sign {
             alg: algorithm_name(alg),

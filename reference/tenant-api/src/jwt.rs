@@ -1,9 +1,13 @@
 //! Bearer token validation: RS256 and ES256 only, each with its own configured key; `exp`,
-//! `iss`, `aud` and `sub` required; `nbf` checked when present; a small leeway.
+//! `iss`, `aud` and `sub` required; `nbf` checked when present and `iat` must not be in the
+//! future; a small leeway. A `crit` header is refused (no extension is understood), `typ` must
+//! be `--token-type` when one is set, and the partner key (`--partner-key`, under its `kid`)
+//! signs only for the partner audience.
 //!
 //! The hardened path is jsonwebtoken's `decode` with an allow-list of exactly the header's
-//! algorithm. Two flaws add hand-written paths in front of it (alg `none`, HS256 keyed with
-//! the RSA public key), the way such bugs are written in real services.
+//! algorithm (it refuses a claim named twice). Flaws add hand-written paths in front of it
+//! (alg `none`, HS256 keyed with the RSA public key, any RSA algorithm, claims checked on a JSON
+//! map) or skip one check, the way such bugs are written in real services.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -29,6 +33,21 @@ pub struct JwtSettings {
     pub rs256_public_pem: Vec<u8>,
     /// PEM bytes of the ES256 public key.
     pub es256_public_pem: Vec<u8>,
+    /// Required `typ` header (an explicit type such as `at+jwt`), when set.
+    pub token_type: Option<String>,
+    /// A second RS256 key, trusted only for its own audience, when set.
+    pub partner: Option<PartnerKey>,
+}
+
+/// A key of another issuer the service trusts for another audience only.
+#[derive(Debug, Clone)]
+pub struct PartnerKey {
+    /// The `kid` that selects it.
+    pub kid: String,
+    /// The only `aud` its tokens may have.
+    pub audience: String,
+    /// PEM bytes of its RS256 public key.
+    pub public_pem: Vec<u8>,
 }
 
 /// The authenticated caller, taken from a validated token.
@@ -55,6 +74,9 @@ pub enum TokenError {
     /// A registered claim failed a hand-written check.
     #[error("claim `{0}` is missing or invalid")]
     Claim(&'static str),
+    /// A header parameter is refused (`crit`) or not the required value (`typ`).
+    #[error("header parameter `{0}` is not accepted")]
+    Header(&'static str),
     /// `sub` or `org_id` is missing or empty.
     #[error("token has no subject or tenant")]
     MissingIdentity,
@@ -77,12 +99,26 @@ pub struct TokenVerifier {
     settings: JwtSettings,
     rs256: DecodingKey,
     es256: DecodingKey,
+    partner: Option<DecodingKey>,
     accept_expired: bool,
     skip_aud: bool,
     skip_iss: bool,
     skip_nbf: bool,
     accept_none: bool,
     hs_key_confusion: bool,
+    alg_from_header: bool,
+    ignore_crit: bool,
+    no_iat_check: bool,
+    last_duplicate_claim: bool,
+    any_typ: bool,
+    kid_any_audience: bool,
+}
+
+/// The key a token is verified with and the audience it must name.
+struct Selected<'a> {
+    algorithm: Algorithm,
+    key: &'a DecodingKey,
+    audiences: Vec<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +129,8 @@ struct IdentityClaims {
     org_id: String,
     #[serde(default)]
     azp: Option<String>,
+    #[serde(default)]
+    iat: Option<Value>,
 }
 
 impl TokenVerifier {
@@ -108,22 +146,43 @@ impl TokenVerifier {
                 which: "ES256",
                 source,
             })?;
+        let partner = match &settings.partner {
+            Some(partner) => Some(DecodingKey::from_rsa_pem(&partner.public_pem).map_err(
+                |source| KeyError {
+                    which: "partner RS256",
+                    source,
+                },
+            )?),
+            None => None,
+        };
         Ok(TokenVerifier {
             settings,
             rs256,
             es256,
+            partner,
             accept_expired: flaws.has(Flaw::JwtAcceptExpired),
             skip_aud: flaws.has(Flaw::JwtSkipAud),
             skip_iss: flaws.has(Flaw::JwtSkipIss),
             skip_nbf: flaws.has(Flaw::JwtSkipNbf),
             accept_none: flaws.has(Flaw::JwtAcceptNone),
             hs_key_confusion: flaws.has(Flaw::JwtHsKeyConfusion),
+            alg_from_header: flaws.has(Flaw::JwtAlgFromHeader),
+            ignore_crit: flaws.has(Flaw::JwtIgnoreCrit),
+            no_iat_check: flaws.has(Flaw::JwtNoIatCheck),
+            last_duplicate_claim: flaws.has(Flaw::JwtLastDuplicateClaim),
+            any_typ: flaws.has(Flaw::JwtAnyTyp),
+            kid_any_audience: flaws.has(Flaw::JwtKidAnyAudience),
         })
     }
 
     /// Validates `token` and returns the caller it identifies.
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
-        let alg = header_alg(token)?;
+        let header = header(token)?;
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(TokenError::Malformed)?;
         if self.accept_none && alg.eq_ignore_ascii_case("none") {
             return self.verify_unsigned(token);
         }
@@ -131,13 +190,68 @@ impl TokenVerifier {
             // The classic confusion bug: "verify with the algorithm the token names, using our
             // key" — and our key for RS256 is a public PEM anyone can download.
             let key = DecodingKey::from_secret(&self.settings.rs256_public_pem);
-            return self.decode(token, Algorithm::HS256, &key);
+            let audiences = vec![self.settings.audience.as_str()];
+            return self.decode(token, Algorithm::HS256, &key, &audiences);
         }
-        match alg.as_str() {
-            "RS256" => self.decode(token, Algorithm::RS256, &self.rs256),
-            "ES256" => self.decode(token, Algorithm::ES256, &self.es256),
-            _ => Err(TokenError::AlgorithmNotAccepted(alg)),
+        self.check_header(&header)?;
+        let selected = self.select(&header, &alg)?;
+        if self.last_duplicate_claim {
+            return self.decode_by_hand(token, &selected);
         }
+        self.decode(token, selected.algorithm, selected.key, &selected.audiences)
+    }
+
+    /// `crit` names extensions this verifier would have to understand: it understands none
+    /// (RFC 7515 §4.1.11). `typ` must be the configured explicit type (RFC 8725 §3.11).
+    fn check_header(&self, header: &Value) -> Result<(), TokenError> {
+        if !self.ignore_crit && header.get("crit").is_some() {
+            return Err(TokenError::Header("crit"));
+        }
+        if let Some(wanted) = &self.settings.token_type {
+            let typ = header.get("typ").and_then(Value::as_str);
+            if !self.any_typ && !typ.is_some_and(|typ| same_type(typ, wanted)) {
+                return Err(TokenError::Header("typ"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The key and audiences for the header's `alg` and `kid`: the partner key signs for the
+    /// partner audience only, the issuer keys for ours.
+    fn select(&self, header: &Value, alg: &str) -> Result<Selected<'_>, TokenError> {
+        let kid = header.get("kid").and_then(Value::as_str);
+        let partner = match (&self.settings.partner, &self.partner) {
+            (Some(settings), Some(key)) if Some(settings.kid.as_str()) == kid => {
+                Some((settings, key))
+            }
+            _ => None,
+        };
+        let ours = self.settings.audience.as_str();
+        let (rsa, audiences) = match partner {
+            Some((settings, key)) if self.kid_any_audience => {
+                (key, vec![ours, settings.audience.as_str()])
+            }
+            Some((settings, key)) => (key, vec![settings.audience.as_str()]),
+            None => (&self.rs256, vec![ours]),
+        };
+        let (algorithm, key) = match alg {
+            "RS256" => (Algorithm::RS256, rsa),
+            "ES256" if partner.is_none() => (Algorithm::ES256, &self.es256),
+            // "Verify with the algorithm the token names", trusting the key to limit it to
+            // its family: the allow-list is the key type, not the configured algorithm.
+            "RS384" | "RS512" | "PS256" | "PS384" | "PS512" if self.alg_from_header => {
+                let algorithm = alg
+                    .parse()
+                    .map_err(|_| TokenError::AlgorithmNotAccepted(alg.to_owned()))?;
+                (algorithm, rsa)
+            }
+            _ => return Err(TokenError::AlgorithmNotAccepted(alg.to_owned())),
+        };
+        Ok(Selected {
+            algorithm,
+            key,
+            audiences,
+        })
     }
 
     fn decode(
@@ -145,13 +259,52 @@ impl TokenVerifier {
         token: &str,
         algorithm: Algorithm,
         key: &DecodingKey,
+        audiences: &[&str],
     ) -> Result<Principal, TokenError> {
-        let validation = self.validation(algorithm);
+        let validation = self.validation(algorithm, audiences);
         let data = jsonwebtoken::decode::<IdentityClaims>(token, key, &validation)?;
+        self.check_iat(data.claims.iat.as_ref())?;
         self.identity(data.claims)
     }
 
-    fn validation(&self, algorithm: Algorithm) -> Validation {
+    /// `iat` in the future (beyond the leeway) means a broken or forged issuer clock.
+    fn check_iat(&self, iat: Option<&Value>) -> Result<(), TokenError> {
+        if self.no_iat_check {
+            return Ok(());
+        }
+        match iat {
+            None => Ok(()),
+            Some(iat) => match iat.as_f64() {
+                Some(iat) if iat <= (now_seconds() + LEEWAY_SECONDS) as f64 => Ok(()),
+                _ => Err(TokenError::Claim("iat")),
+            },
+        }
+    }
+
+    /// The `jwt-last-duplicate-claim` path: the signature is verified, then the claims are read
+    /// into a JSON map — where the last of two equal names silently wins — and checked by hand.
+    fn decode_by_hand(
+        &self,
+        token: &str,
+        selected: &Selected<'_>,
+    ) -> Result<Principal, TokenError> {
+        let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+        if !jsonwebtoken::crypto::verify(
+            signature,
+            message.as_bytes(),
+            selected.key,
+            selected.algorithm,
+        )? {
+            return Err(TokenError::Claim("signature"));
+        }
+        let claims = payload(token)?;
+        self.check_claims(&claims, &selected.audiences)?;
+        let identity: IdentityClaims =
+            serde_json::from_value(claims).map_err(|_| TokenError::Malformed)?;
+        self.identity(identity)
+    }
+
+    fn validation(&self, algorithm: Algorithm, audiences: &[&str]) -> Validation {
         let mut validation = Validation::new(algorithm);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_exp = !self.accept_expired;
@@ -163,7 +316,7 @@ impl TokenVerifier {
         }
         if !self.skip_aud {
             required.push("aud");
-            validation.set_audience(&[&self.settings.audience]);
+            validation.set_audience(audiences);
         }
         if !self.skip_iss {
             required.push("iss");
@@ -175,15 +328,15 @@ impl TokenVerifier {
 
     /// The `jwt-accept-none` path: claims are checked by hand, the signature not at all.
     fn verify_unsigned(&self, token: &str) -> Result<Principal, TokenError> {
-        let mut segments = token.split('.');
-        let payload = match (segments.next(), segments.next()) {
-            (Some(_), Some(payload)) => payload,
-            _ => return Err(TokenError::Malformed),
-        };
-        let bytes = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| TokenError::Malformed)?;
-        let claims: Value = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+        let claims = payload(token)?;
+        self.check_claims(&claims, &[&self.settings.audience])?;
+        let identity: IdentityClaims =
+            serde_json::from_value(claims).map_err(|_| TokenError::Malformed)?;
+        self.identity(identity)
+    }
+
+    /// The registered claims checked by hand, for the paths that do not use `decode`.
+    fn check_claims(&self, claims: &Value, audiences: &[&str]) -> Result<(), TokenError> {
         let now = now_seconds();
         let number = |name| claims.get(name).and_then(Value::as_u64);
         if !self.accept_expired {
@@ -200,12 +353,14 @@ impl TokenVerifier {
         {
             return Err(TokenError::Claim("iss"));
         }
-        if !self.skip_aud && !audience_contains(claims.get("aud"), &self.settings.audience) {
+        if !self.skip_aud
+            && !audiences
+                .iter()
+                .any(|wanted| audience_contains(claims.get("aud"), wanted))
+        {
             return Err(TokenError::Claim("aud"));
         }
-        let identity: IdentityClaims =
-            serde_json::from_value(claims).map_err(|_| TokenError::Malformed)?;
-        self.identity(identity)
+        self.check_iat(claims.get("iat"))
     }
 
     fn identity(&self, claims: IdentityClaims) -> Result<Principal, TokenError> {
@@ -224,18 +379,38 @@ impl TokenVerifier {
     }
 }
 
-/// Reads `alg` from the header without trusting anything else in it.
-fn header_alg(token: &str) -> Result<String, TokenError> {
-    let header = token.split('.').next().ok_or(TokenError::Malformed)?;
+/// The header, parsed; nothing in it is trusted yet.
+fn header(token: &str) -> Result<Value, TokenError> {
+    segment(token, 0)
+}
+
+/// The payload, parsed into a JSON map (the last of two equal names wins).
+fn payload(token: &str) -> Result<Value, TokenError> {
+    segment(token, 1)
+}
+
+fn segment(token: &str, index: usize) -> Result<Value, TokenError> {
+    let part = token.split('.').nth(index).ok_or(TokenError::Malformed)?;
     let bytes = URL_SAFE_NO_PAD
-        .decode(header)
+        .decode(part)
         .map_err(|_| TokenError::Malformed)?;
-    let header: Value = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
-    header
-        .get("alg")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+    value
+        .is_object()
+        .then_some(value)
         .ok_or(TokenError::Malformed)
+}
+
+/// Whether two `typ` values name the same media type: no letter case, `application/` optional.
+fn same_type(one: &str, other: &str) -> bool {
+    let bare = |text: &str| {
+        let lower = text.to_ascii_lowercase();
+        match lower.strip_prefix("application/") {
+            Some(rest) => rest.to_owned(),
+            None => lower,
+        }
+    };
+    bare(one) == bare(other)
 }
 
 fn audience_contains(aud: Option<&Value>, wanted: &str) -> bool {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tenant_api::jwt::JwtSettings;
+use tenant_api::jwt::{JwtSettings, PartnerKey};
 use tenant_api::{Flaw, Flaws, ServiceConfig};
 
 /// Exit code for a clean shutdown or `--list-flaws`.
@@ -59,6 +59,28 @@ struct Cli {
     /// PEM public key for ES256 tokens [default: reference/keys/issuer-es256.pub.pem].
     #[arg(long, env = "TENANT_API_JWT_ES256_PUBLIC_KEY")]
     jwt_es256_public_key: Option<PathBuf>,
+
+    /// Required `typ` header of every token (an explicit type such as `at+jwt`); not checked
+    /// when absent.
+    #[arg(long, env = "TENANT_API_TOKEN_TYPE")]
+    token_type: Option<String>,
+
+    /// PEM public key of a partner issuer, trusted for RS256 tokens whose `kid` is
+    /// --partner-kid and whose `aud` is --partner-audience, and for nothing else.
+    #[arg(long, env = "TENANT_API_PARTNER_KEY")]
+    partner_key: Option<PathBuf>,
+
+    /// `kid` that selects the partner key.
+    #[arg(long, env = "TENANT_API_PARTNER_KID", default_value = "partner")]
+    partner_kid: String,
+
+    /// The only `aud` the partner key may sign for.
+    #[arg(
+        long,
+        env = "TENANT_API_PARTNER_AUDIENCE",
+        default_value = "partner-api"
+    )]
+    partner_audience: String,
 
     /// File holding the `whsec_…` webhook secret [default: reference/keys/webhook-secret.txt].
     #[arg(long, env = "TENANT_API_WEBHOOK_SECRET_FILE")]
@@ -143,6 +165,15 @@ fn service_config(cli: Cli) -> Result<ServiceConfig, String> {
             authorized_party: cli.authorized_party,
             rs256_public_pem: read(&rs256)?,
             es256_public_pem: read(&es256)?,
+            token_type: cli.token_type,
+            partner: match &cli.partner_key {
+                Some(path) => Some(PartnerKey {
+                    kid: cli.partner_kid,
+                    audience: cli.partner_audience,
+                    public_pem: read(path)?,
+                }),
+                None => None,
+            },
         },
         webhook_secret,
         app_role: cli.app_role,

@@ -8,4 +8,5 @@ mod support;
 mod api;
 mod probe_database;
 mod probe_identity;
+mod probe_jwt_classes;
 mod probe_webhook;

@@ -47,7 +47,7 @@ request_timeout = "10s"
     )
 }
 
-const JWT_CASES: [&str; 16] = [
+const JWT_CASES: [&str; 20] = [
     "controls",
     "expired",
     "not-yet-valid",
@@ -64,6 +64,10 @@ const JWT_CASES: [&str; 16] = [
     "embedded-jwk",
     "jku",
     "claims-tampered",
+    "alg-same-family",
+    "crit-unknown",
+    "iat-future",
+    "duplicate-claims",
 ];
 
 fn jwt_against(flaws: &[&str]) -> Outcome {
@@ -138,7 +142,10 @@ fn jwt_against_an_es256_issuer_also_sends_a_zero_signature() {
         .replace("issuer-rs256", "issuer-es256");
     let outcome = probe("jwt", &config);
     outcome.assert_all_pass();
-    assert_eq!(outcome.cases.len(), JWT_CASES.len() + 1);
+    // ES256 has no other algorithm of the same key (ES384 is another curve): no
+    // alg-same-family, and es256-zero-signature instead.
+    assert_eq!(outcome.cases.len(), JWT_CASES.len());
+    assert!(!outcome.names().contains(&"alg-same-family"));
     assert!(outcome
         .case("es256-zero-signature")
         .sent
@@ -181,7 +188,8 @@ fn jwt_is_inconclusive_when_the_positive_control_fails() {
 const HS256_SECRET: &str = "hs256-secret-for-probe-tests-5521";
 
 /// A tiny HS256-only resource server: `strict` validates like tenant-api does (signature,
-/// `exp`, `iss`, `aud`, `sub`); lax skips the signature check.
+/// `exp`, `iss`, `aud`, `sub`, no `crit`, `iat` not in the future); lax skips the signature
+/// check (and so every check but the claims it reads).
 struct Hs256Server {
     base: String,
     stop: Arc<AtomicBool>,
@@ -247,7 +255,15 @@ fn hs256_verify(token: &str, strict: bool) -> bool {
     validation.set_audience(&["tenant-api"]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     let key = DecodingKey::from_secret(HS256_SECRET.as_bytes());
-    jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).is_ok()
+    // jsonwebtoken checks neither `crit` nor `iat`; the probe's crit-unknown and iat-future
+    // cases found that in this server.
+    let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation) else {
+        return false;
+    };
+    data.header.crit.is_none()
+        && data.claims["iat"]
+            .as_i64()
+            .is_none_or(|iat| iat <= support::now() + 10)
 }
 
 /// The lax variant: `alg` must be HS256 and the claims valid, but the signature is never
@@ -321,6 +337,9 @@ fn jwt_against_an_hs256_server_that_skips_the_signature_fails() {
         "embedded-jwk",
         "jku",
         "claims-tampered",
+        "crit-unknown",
+        "iat-future",
+        "duplicate-claims",
     ]);
 }
 

@@ -1,0 +1,298 @@
+//! Proof tests of the `jwt` probe's cases for what a signature does not settle
+//! (`alg-same-family`, `crit-unknown`, `iat-future`, `duplicate-claims`, `typ-confusion`,
+//! `kid-other-audience`), twice: against tenant-api (hardened: all pass; each flaw: exactly its
+//! case fails; no tenant row changed) and against tests/targets/jwt_verifier.py, a verifier
+//! written independently in Python (strict: all pass; each `--bug`: exactly its case fails).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::support::probes::{self, root, Outcome};
+use crate::support::{Database, Service};
+use relgate_probes::CaseOutcome;
+
+/// The cases this file proves, in the order the probe lists them.
+const CLASS_CASES: [&str; 6] = [
+    "alg-same-family",
+    "crit-unknown",
+    "iat-future",
+    "duplicate-claims",
+    "typ-confusion",
+    "kid-other-audience",
+];
+
+/// The HMAC secret of the Python target's HS256 runs, assembled at run time.
+fn hs256_secret() -> String {
+    ["py", "verifier", "hmac", "7731"].join("-")
+}
+
+fn hides(outcome: &Outcome) {
+    outcome.assert_hides(&["eyJ", "PRIVATE KEY", &hs256_secret()]);
+}
+
+/// The jwt probe's configuration for `url`: RS256 with the issuer key, `typ = "at+jwt"`, and
+/// `other-rs256` as the key trusted (under kid `partner`) only for audience `partner-api`.
+fn config(url: &str) -> String {
+    format!(
+        r#"
+url = "{url}"
+issuer = "https://issuer.test"
+audience = "tenant-api"
+alg = "RS256"
+key = {{ file = "reference/keys/issuer-rs256.pem" }}
+public_key = {{ file = "reference/keys/issuer-rs256.pub.pem" }}
+claims = {{ sub = "admin@org-a", org_id = "org-a" }}
+typ = "at+jwt"
+other_audience_key = {{ file = "reference/keys/other-rs256.pem" }}
+other_audience_kid = "partner"
+other_audience_claims = {{ aud = "partner-api" }}
+"#
+    )
+}
+
+/// tenant-api's flags for the same: the explicit type and the partner key.
+fn partner_args() -> Vec<String> {
+    let key = crate::support::keys_dir().join("other-rs256.pub.pem");
+    vec![
+        "--token-type".into(),
+        "at+jwt".into(),
+        "--partner-key".into(),
+        key.display().to_string(),
+    ]
+}
+
+fn against_tenant_api(flaws: &[&str], args: &[String]) -> Outcome {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (service, database): (Service, Database) = Service::start_with_args(flaws, &args);
+    let outcome = probes::probe_unchanged(
+        "jwt",
+        &config(&format!("{}/v1/me", service.base)),
+        &database,
+        &root(),
+    );
+    hides(&outcome);
+    outcome
+}
+
+#[test]
+fn jwt_classes_pass_against_the_hardened_service_without_changing_rows() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let outcome = against_tenant_api(&[], &partner_args());
+    outcome.assert_all_pass();
+    let names = outcome.names();
+    assert_eq!(&names[names.len() - 6..], CLASS_CASES);
+    let family = outcome.case("alg-same-family");
+    for alg in ["RS384", "RS512", "PS256", "PS384", "PS512"] {
+        assert!(family.sent.contains(&format!("\"alg\":\"{alg}\"")), "{alg}");
+    }
+    assert!(outcome
+        .case("duplicate-claims")
+        .message
+        .starts_with("all 2 forgeries were refused"));
+    let other = outcome.case("kid-other-audience");
+    assert!(other.got.starts_with("200"), "the control: {}", other.got);
+    assert!(other.sent.contains("\"kid\":\"partner\""), "{}", other.sent);
+}
+
+/// Each flaw of tenant-api for these classes and the one case that must catch it.
+const FLAWS: [(&str, &str); 6] = [
+    ("jwt-alg-from-header", "alg-same-family"),
+    ("jwt-ignore-crit", "crit-unknown"),
+    ("jwt-no-iat-check", "iat-future"),
+    ("jwt-last-duplicate-claim", "duplicate-claims"),
+    ("jwt-any-typ", "typ-confusion"),
+    ("jwt-kid-any-audience", "kid-other-audience"),
+];
+
+#[test]
+fn jwt_classes_catch_each_flaw_without_changing_rows() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    for (flaw, case) in FLAWS {
+        eprintln!("--- flaw {flaw}");
+        let outcome = against_tenant_api(&[flaw], &partner_args());
+        outcome.assert_only_failing(&[case]);
+        assert!(
+            outcome
+                .case(case)
+                .message
+                .ends_with(": the forged token was accepted"),
+            "{flaw}: {:#?}",
+            outcome.case(case)
+        );
+    }
+}
+
+#[test]
+fn jwt_kid_other_audience_is_inconclusive_when_the_other_key_is_not_trusted() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    // No --partner-key: the control token is refused, so a refusal of the forgery says nothing.
+    let args = vec!["--token-type".to_string(), "at+jwt".to_string()];
+    let outcome = against_tenant_api(&[], &args);
+    for case in &outcome.cases {
+        let expected = if case.name == "kid-other-audience" {
+            CaseOutcome::Inconclusive
+        } else {
+            CaseOutcome::Pass
+        };
+        assert_eq!(case.outcome, expected, "{case:#?}");
+    }
+    assert!(outcome
+        .case("kid-other-audience")
+        .message
+        .starts_with("inconclusive: the control "));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The independent Python verifier
+
+/// tests/targets/jwt_verifier.py running on a loopback port; killed on drop.
+struct PyVerifier {
+    child: Child,
+    base: String,
+}
+
+impl PyVerifier {
+    fn start(args: &[String]) -> PyVerifier {
+        let script = root().join("tests/targets/jwt_verifier.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 tests/targets/jwt_verifier.py");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("jwt_verifier.py did not start: {line:?}"))
+            .to_string();
+        PyVerifier { child, base }
+    }
+}
+
+impl Drop for PyVerifier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn key(name: &str) -> String {
+    crate::support::keys_dir().join(name).display().to_string()
+}
+
+/// The Python verifier for RS256 with the same trust as tenant-api above, and `bugs`.
+fn rs256_verifier(bugs: &[&str]) -> PyVerifier {
+    let mut args: Vec<String> = [
+        "--alg",
+        "RS256",
+        "--issuer",
+        "https://issuer.test",
+        "--audience",
+        "tenant-api",
+        "--typ",
+        "at+jwt",
+        "--partner-kid",
+        "partner",
+        "--partner-audience",
+        "partner-api",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(["--key-file".into(), key("issuer-rs256.pub.pem")]);
+    args.extend(["--partner-key-file".into(), key("other-rs256.pub.pem")]);
+    for bug in bugs {
+        args.extend(["--bug".to_string(), bug.to_string()]);
+    }
+    PyVerifier::start(&args)
+}
+
+fn against_python(bugs: &[&str]) -> Outcome {
+    let verifier = rs256_verifier(bugs);
+    let outcome = probes::probe("jwt", &config(&format!("{}/me", verifier.base)), &root());
+    hides(&outcome);
+    outcome
+}
+
+#[test]
+fn jwt_passes_against_the_strict_python_verifier() {
+    let outcome = against_python(&[]);
+    outcome.assert_all_pass();
+    let names = outcome.names();
+    assert_eq!(&names[names.len() - 6..], CLASS_CASES);
+}
+
+/// Each bug of the Python verifier and the one case that must catch it.
+const PY_BUGS: [(&str, &str); 6] = [
+    ("alg-from-header", "alg-same-family"),
+    ("ignore-crit", "crit-unknown"),
+    ("no-iat-check", "iat-future"),
+    ("last-duplicate-wins", "duplicate-claims"),
+    ("any-typ", "typ-confusion"),
+    ("kid-any-audience", "kid-other-audience"),
+];
+
+#[test]
+fn jwt_catches_each_bug_of_the_python_verifier() {
+    for (bug, case) in PY_BUGS {
+        eprintln!("--- bug {bug}");
+        let outcome = against_python(&[bug]);
+        outcome.assert_only_failing(&[case]);
+    }
+}
+
+/// The HS256 form of the Python verifier: the secret in a file under cargo's test scratch dir.
+fn hs256_verifier(bugs: &[&str]) -> (PyVerifier, String) {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("jwt-classes-hs256.secret");
+    std::fs::write(&path, format!("{}\n", hs256_secret())).expect("write the HS256 secret");
+    let mut args: Vec<String> = ["--alg", "HS256", "--issuer", "https://issuer.test"]
+        .map(String::from)
+        .to_vec();
+    args.extend(["--audience".into(), "tenant-api".into()]);
+    args.extend(["--key-file".into(), path.display().to_string()]);
+    for bug in bugs {
+        args.extend(["--bug".to_string(), bug.to_string()]);
+    }
+    let verifier = PyVerifier::start(&args);
+    let config = format!(
+        r#"
+url = "{}/me"
+issuer = "https://issuer.test"
+audience = "tenant-api"
+alg = "HS256"
+key = {{ file = "{}" }}
+claims = {{ sub = "admin@org-a" }}
+"#,
+        verifier.base,
+        path.display()
+    );
+    (verifier, config)
+}
+
+#[test]
+fn jwt_against_the_python_verifier_with_hs256_catches_the_hmac_family() {
+    let (strict, config) = hs256_verifier(&[]);
+    let outcome = probes::probe("jwt", &config, &root());
+    hides(&outcome);
+    outcome.assert_all_pass();
+    assert!(outcome.case("alg-same-family").sent.contains("\"HS512\""));
+    assert!(!outcome.names().contains(&"typ-confusion"));
+    drop(strict);
+    let (lax, config) = hs256_verifier(&["alg-from-header"]);
+    let outcome = probes::probe("jwt", &config, &root());
+    hides(&outcome);
+    outcome.assert_only_failing(&["alg-same-family"]);
+    drop(lax);
+}
