@@ -2,8 +2,9 @@
 //!
 //! The signed content is `{svix-id}.{svix-timestamp}.{body}`; `svix-signature` holds one or
 //! more space-separated `v1,<base64 HMAC-SHA256>` entries (several during a key rotation); the
-//! key is the base64 part of the `whsec_…` secret. The timestamp must be within five minutes
-//! of now in either direction. Replays are refused by the caller, which records every
+//! key is the base64 part of the `whsec_…` secret. Each entry is decoded and compared with the
+//! whole MAC in constant time. The timestamp must be an integer number of seconds within five
+//! minutes of now in either direction. Replays are refused by the caller, which records every
 //! delivered `svix-id` in a table with a unique key.
 
 use base64::engine::general_purpose::STANDARD;
@@ -21,8 +22,8 @@ pub const TOLERANCE_SECONDS: i64 = 5 * 60;
 pub struct SvixHeaders<'a> {
     /// `svix-id`: unique per message, reused on retries.
     pub id: &'a str,
-    /// `svix-timestamp`: seconds since the epoch, as text.
-    pub timestamp: &'a str,
+    /// `svix-timestamp`: seconds since the epoch, as text, if sent.
+    pub timestamp: Option<&'a str>,
     /// `svix-signature`, if sent.
     pub signature: Option<&'a str>,
 }
@@ -30,8 +31,8 @@ pub struct SvixHeaders<'a> {
 /// Why a delivery was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
-    /// `svix-timestamp` is not an integer.
-    #[error("malformed svix-timestamp")]
+    /// `svix-timestamp` is missing or not an integer.
+    #[error("missing or malformed svix-timestamp")]
     MalformedTimestamp,
     /// The timestamp is outside the tolerance.
     #[error("timestamp outside the {TOLERANCE_SECONDS} s tolerance")]
@@ -61,6 +62,7 @@ pub struct WebhookVerifier {
     key: Vec<u8>,
     check_signature: bool,
     check_timestamp: bool,
+    flaws: Flaws,
 }
 
 impl WebhookVerifier {
@@ -75,6 +77,7 @@ impl WebhookVerifier {
             key,
             check_signature: !flaws.has(Flaw::WebhookSkipSignature),
             check_timestamp: !flaws.has(Flaw::WebhookNoTolerance),
+            flaws: flaws.clone(),
         })
     }
 
@@ -85,11 +88,20 @@ impl WebhookVerifier {
         body: &[u8],
         now: i64,
     ) -> Result<(), WebhookError> {
-        let timestamp: i64 = headers
+        let parsed = headers
             .timestamp
-            .trim()
-            .parse()
-            .map_err(|_| WebhookError::MalformedTimestamp)?;
+            .and_then(|text| text.trim().parse::<i64>().ok());
+        let timestamp = match parsed {
+            Some(seconds)
+                if self.flaws.has(Flaw::WebhookMillisecondTimestamp)
+                    && seconds > 100_000_000_000 =>
+            {
+                seconds / 1000
+            }
+            Some(seconds) => seconds,
+            None if self.flaws.has(Flaw::WebhookLenientTimestamp) => now,
+            None => return Err(WebhookError::MalformedTimestamp),
+        };
         if self.check_timestamp && (now - timestamp).abs() > TOLERANCE_SECONDS {
             return Err(WebhookError::OutsideTolerance);
         }
@@ -99,21 +111,73 @@ impl WebhookVerifier {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key size");
         mac.update(headers.id.as_bytes());
         mac.update(b".");
-        mac.update(headers.timestamp.as_bytes());
+        mac.update(headers.timestamp.unwrap_or_default().as_bytes());
         mac.update(b".");
         mac.update(body);
-        let matches = headers
+        let expected = mac.finalize().into_bytes();
+        let entries: Vec<&str> = headers
             .signature
             .unwrap_or_default()
             .split_whitespace()
-            .filter_map(|entry| entry.strip_prefix("v1,"))
-            .filter_map(|encoded| STANDARD.decode(encoded).ok())
-            .any(|signature| mac.clone().verify_slice(&signature).is_ok());
-        if matches {
+            .filter_map(|entry| self.v1(entry))
+            .collect();
+        if self.flaws.has(Flaw::WebhookSeveralFormatOnly) && entries.len() > 1 {
+            // The loop checks that each entry decodes to a MAC, and forgets the comparison.
+            let well_formed = entries
+                .iter()
+                .all(|encoded| STANDARD.decode(encoded).is_ok_and(|mac| mac.len() == 32));
+            if well_formed {
+                return Ok(());
+            }
+        }
+        if entries
+            .iter()
+            .any(|encoded| self.matches(encoded, &expected))
+        {
             Ok(())
         } else {
             Err(WebhookError::BadSignature)
         }
+    }
+
+    /// The encoded signature of a `v1,<base64>` entry (with `webhook-any-version`, of any
+    /// `<tag>,<base64>`).
+    fn v1<'e>(&self, entry: &'e str) -> Option<&'e str> {
+        if self.flaws.has(Flaw::WebhookAnyVersion) {
+            entry.split_once(',').map(|(_, encoded)| encoded)
+        } else {
+            entry.strip_prefix("v1,")
+        }
+    }
+
+    /// Whether one encoded signature is the expected MAC: in constant time, over the whole
+    /// MAC, unless a flaw says otherwise.
+    fn matches(&self, encoded: &str, expected: &[u8]) -> bool {
+        if self.flaws.has(Flaw::WebhookCaseInsensitive) {
+            return encoded.eq_ignore_ascii_case(&STANDARD.encode(expected));
+        }
+        let Ok(given) = STANDARD.decode(encoded) else {
+            return false;
+        };
+        if self.flaws.has(Flaw::WebhookPrefixCompare) {
+            return expected.starts_with(&given);
+        }
+        if self.flaws.has(Flaw::WebhookTrailingIgnored) {
+            return given.starts_with(expected);
+        }
+        if given.len() != expected.len() {
+            return false;
+        }
+        let compared = if self.flaws.has(Flaw::WebhookOffByOne) {
+            expected.len() - 1
+        } else {
+            expected.len()
+        };
+        given[..compared]
+            .iter()
+            .zip(&expected[..compared])
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
     }
 }
 
@@ -139,7 +203,7 @@ mod tests {
     fn headers<'a>(timestamp: &'a str, signature: &'a str) -> SvixHeaders<'a> {
         SvixHeaders {
             id: "msg_1",
-            timestamp,
+            timestamp: Some(timestamp),
             signature: Some(signature),
         }
     }
@@ -162,6 +226,60 @@ mod tests {
         assert_eq!(stale, Err(WebhookError::OutsideTolerance));
         let future = verifier.verify(headers("1000", &good), b"{}", 1000 - 301);
         assert_eq!(future, Err(WebhookError::OutsideTolerance));
+    }
+
+    #[test]
+    fn a_missing_timestamp_is_malformed_unless_lenient() {
+        let good = sign(SECRET, "msg_1", "", b"{}").unwrap();
+        let missing = SvixHeaders {
+            id: "msg_1",
+            timestamp: None,
+            signature: Some(&good),
+        };
+        let verifier = WebhookVerifier::new(SECRET, &Flaws::none()).unwrap();
+        let refused = verifier.verify(missing, b"{}", 1000);
+        assert_eq!(refused, Err(WebhookError::MalformedTimestamp));
+        let lenient: Flaws = [Flaw::WebhookLenientTimestamp].into_iter().collect();
+        let verifier = WebhookVerifier::new(SECRET, &lenient).unwrap();
+        assert_eq!(verifier.verify(missing, b"{}", 1000), Ok(()));
+    }
+
+    #[test]
+    fn comparison_flaws_accept_their_mangled_signature_only() {
+        let good = sign(SECRET, "msg_1", "1000", b"{}").unwrap();
+        let mac = STANDARD.decode(&good[3..]).unwrap();
+        let truncated = format!("v1,{}", &good[3..27]);
+        let padded = format!("v1,{}", STANDARD.encode([&mac[..], &[1, 2, 3, 4]].concat()));
+        let swapped: String = good[3..]
+            .chars()
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        let swapped = format!("v1,{swapped}");
+        let version = good.replacen("v1,", "v2,", 1);
+        for (flaw, signature) in [
+            (Flaw::WebhookPrefixCompare, "v1,".to_string()),
+            (Flaw::WebhookPrefixCompare, truncated),
+            (Flaw::WebhookTrailingIgnored, padded),
+            (Flaw::WebhookCaseInsensitive, swapped),
+            (Flaw::WebhookAnyVersion, version),
+        ] {
+            let refused = WebhookVerifier::new(SECRET, &Flaws::none()).unwrap();
+            let result = refused.verify(headers("1000", &signature), b"{}", 1000);
+            assert_eq!(result, Err(WebhookError::BadSignature), "{signature}");
+            let flawed: Flaws = [flaw].into_iter().collect();
+            let flawed = WebhookVerifier::new(SECRET, &flawed).unwrap();
+            assert_eq!(
+                flawed.verify(headers("1000", &signature), b"{}", 1000),
+                Ok(()),
+                "{flaw}"
+            );
+        }
     }
 
     #[test]

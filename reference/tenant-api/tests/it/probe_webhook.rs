@@ -209,3 +209,67 @@ fn a_wrong_secret_is_inconclusive_not_a_pass() {
     }
     assert!(deliveries(&database).is_empty(), "nothing was accepted");
 }
+
+/// Runs the probe against the service with `flaw` alone and checks that exactly `failing`
+/// fail: each accepted attack adds one delivery besides the control's.
+fn assert_caught_by(flaw: &str, failing: &[&str]) {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let run = probe_against(&[flaw], 1 + failing.len());
+    run.assert_only_failing(failing);
+    for name in failing {
+        assert_eq!(run.outcome(name), CaseOutcome::Fail, "{flaw}: {name}");
+        assert!(
+            run.case(name).message.ends_with("got 204: accepted"),
+            "{flaw}: {}",
+            run.case(name).message
+        );
+    }
+}
+
+#[test]
+fn flaw_webhook_prefix_compare_is_caught() {
+    assert_caught_by(
+        "webhook-prefix-compare",
+        &["empty-signature", "truncated-signature"],
+    );
+}
+
+#[test]
+fn flaw_webhook_trailing_ignored_is_caught() {
+    assert_caught_by("webhook-trailing-ignored", &["padded-signature"]);
+}
+
+#[test]
+fn flaw_webhook_off_by_one_is_caught() {
+    assert_caught_by("webhook-off-by-one", &["last-char-changed"]);
+}
+
+#[test]
+fn flaw_webhook_case_insensitive_is_caught() {
+    assert_caught_by("webhook-case-insensitive", &["base64-case"]);
+}
+
+#[test]
+fn flaw_webhook_any_version_is_caught() {
+    assert_caught_by("webhook-any-version", &["unknown-version"]);
+}
+
+#[test]
+fn flaw_webhook_several_format_only_is_caught() {
+    assert_caught_by("webhook-several-format-only", &["several-invalid"]);
+}
+
+#[test]
+fn flaw_webhook_lenient_timestamp_is_caught() {
+    assert_caught_by(
+        "webhook-lenient-timestamp",
+        &["missing-timestamp", "non-numeric-timestamp"],
+    );
+}
+
+#[test]
+fn flaw_webhook_millisecond_timestamp_is_caught() {
+    assert_caught_by("webhook-millisecond-timestamp", &["millisecond-timestamp"]);
+}
