@@ -18,6 +18,7 @@ mod bench_smoke;
 mod consumers;
 mod gate;
 mod import;
+mod jwt_target;
 mod leaks;
 mod outdir;
 mod redaction;
