@@ -28,3 +28,4 @@ mod scans;
 mod services;
 mod setup;
 mod signing;
+mod webhook_target;
