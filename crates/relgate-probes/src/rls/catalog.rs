@@ -19,7 +19,8 @@ pub(super) struct TenantTable {
     pub(super) rls_forced: bool,
     pub(super) owner: String,
     pub(super) app_role_owns: bool,
-    /// Policies that apply to the app role (`PUBLIC` or the role itself), as `name (cmd)`.
+    /// Policies that apply to the app role (`PUBLIC`, the role itself or a role whose
+    /// privileges it inherits), as `name (cmd)`.
     pub(super) policies: Vec<String>,
     /// The tenant column's type (`format_type`), e.g. `text` or `uuid`.
     pub(super) tenant_type: String,
@@ -46,7 +47,8 @@ impl Run<'_, '_> {
                          order by p.polname) \
                        from pg_policy p where p.polrelid = c.oid \
                        and (0::oid = any(p.polroles) or exists (select 1 from pg_roles r \
-                            where r.rolname = $3 and r.oid = any(p.polroles)))), '{}'), \
+                            where r.rolname = $3 and exists (select 1 from unnest(p.polroles) g \
+                            where pg_has_role(r.oid, g, 'USAGE'))))), '{}'), \
              format_type(a.atttypid, a.atttypmod), a.attnum \
              from pg_class c join pg_namespace n on n.oid = c.relnamespace \
              join pg_attribute a on a.attrelid = c.oid and a.attname = $2 \

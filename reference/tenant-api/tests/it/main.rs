@@ -7,6 +7,7 @@ mod support;
 
 mod api;
 mod probe_database;
+mod probe_database_target;
 mod probe_identity;
 mod probe_jwt_classes;
 mod probe_webhook;
