@@ -450,12 +450,10 @@ fn endpoint(
                         &[&param],
                     )?
                     .map(|row| serde_json::from_str(row.get(0)).unwrap_or(Value::Null)),
+                // Row-level security limits the lookup to the caller's tenant.
                 None => query_opt_json(
                     transaction,
-                    &format!(
-                        "select {PROJECT_JSON} from projects \
-                         where id = $1 and org_id = current_setting('app.org_id')"
-                    ),
+                    &format!("select {PROJECT_JSON} from projects where id = $1"),
                     &[&param],
                 )?,
             };

@@ -6,6 +6,7 @@
 mod support;
 
 mod api;
+mod probe_access_classes;
 mod probe_database;
 mod probe_database_target;
 mod probe_identity;
