@@ -14,6 +14,7 @@ mod support;
 #[path = "../../crates/relgate/tests/it/support/sarif_consumer.rs"]
 mod sarif_consumer;
 
+mod access_target;
 mod bench_smoke;
 mod consumers;
 mod gate;
