@@ -7,7 +7,8 @@
 //! switches that each turn on one honest, observable weakness.
 //!
 //! Codemap: [`flaw`] names the weaknesses; [`schema`] holds the SQL applied at start;
-//! [`service`] starts the server and holds the handlers; [`jwt`], [`webhook`] and [`rbac`] are
+//! [`service`] starts the server and holds the handlers (the child-records ones and their
+//! consent check in the private `records`); [`jwt`], [`webhook`] and [`rbac`] are
 //! the checks the handlers call; [`pool`] is the connection pool; [`shutdown`] the signal flag.
 //!
 //! **Invariant:** no flaw is observable as a flag — only as behaviour or catalog state.
