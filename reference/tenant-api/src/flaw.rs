@@ -72,6 +72,10 @@ pub enum Flaw {
     RlsDefinerFunction,
     /// The audit chain's hash omits the `actor` column.
     AuditHashPartial,
+    /// The audit hash leaves out `prev_hash`: each row is hashed alone, so a rewritten row keeps every later hash.
+    AuditRewritable,
+    /// The audit trigger keeps a client-supplied `occurred_at`; the seed imports a backdated event.
+    AuditBackdated,
     /// RSA tokens are verified with the algorithm their header names, any of the RSA family.
     JwtAlgFromHeader,
     /// The `crit` header parameter is ignored instead of refused.
@@ -96,7 +100,7 @@ pub enum Flaw {
 
 impl Flaw {
     /// Every flaw, in the order `--list-flaws` prints them.
-    pub const ALL: [Flaw; 40] = [
+    pub const ALL: [Flaw; 42] = [
         Flaw::JwtAcceptExpired,
         Flaw::JwtSkipAud,
         Flaw::JwtSkipIss,
@@ -127,6 +131,8 @@ impl Flaw {
         Flaw::RlsOrPolicy,
         Flaw::RlsDefinerFunction,
         Flaw::AuditHashPartial,
+        Flaw::AuditRewritable,
+        Flaw::AuditBackdated,
         Flaw::JwtAlgFromHeader,
         Flaw::JwtIgnoreCrit,
         Flaw::JwtNoIatCheck,
@@ -172,6 +178,8 @@ impl Flaw {
             Flaw::RlsOrPolicy => "rls-or-policy",
             Flaw::RlsDefinerFunction => "rls-definer-function",
             Flaw::AuditHashPartial => "audit-hash-partial",
+            Flaw::AuditRewritable => "audit-rewritable",
+            Flaw::AuditBackdated => "audit-backdated",
             Flaw::JwtAlgFromHeader => "jwt-alg-from-header",
             Flaw::JwtIgnoreCrit => "jwt-ignore-crit",
             Flaw::JwtNoIatCheck => "jwt-no-iat-check",
@@ -244,6 +252,8 @@ impl Flaw {
             Flaw::RlsOrPolicy => "projects has a second permissive SELECT policy without the tenant column, OR-combined with the tenant one",
             Flaw::RlsDefinerFunction => "a SECURITY DEFINER function callable by the app role reads projects of any tenant",
             Flaw::AuditHashPartial => "the audit chain hash does not cover the actor column (actor can be rewritten unnoticed)",
+            Flaw::AuditRewritable => "the audit hash does not cover prev_hash (a rewritten history keeps the head hash, so an anchor cannot see it)",
+            Flaw::AuditBackdated => "the audit trigger keeps a client-supplied occurred_at (time runs backwards in the log)",
             Flaw::JwtAlgFromHeader => {
                 "RSA tokens are verified with the algorithm their header names (RS384/RS512/PS256/PS384/PS512 too), not only RS256"
             }
