@@ -18,6 +18,7 @@
 --   or-policy         an extra SELECT policy for published documents, ORed with the tenant one
 --   definer-function  a SECURITY DEFINER search helper the app role may call
 --   hash-partial      the audit digest leaves out `detail`
+--   rewritable        the audit digest leaves out `parent_digest`: rows are hashed alone
 --   backdated         the audit trigger keeps a client-supplied `at`, and the seed backdates one
 --   gapless-broken    the audit trigger draws `seq` from a sequence, so a rolled-back insert
 --                     leaves a gap (the seed has one)
@@ -136,7 +137,7 @@ $$;
 -- end
 
 -- The audit digest: sha256 over the row's canonical text.
--- correct: hash-partial
+-- correct: hash-partial, rewritable
 create function saas.activity_digest(e saas.activity_log) returns text
 language sql immutable
 as $$
@@ -152,6 +153,14 @@ as $$
     select encode(sha256(convert_to(format('%s/%s/%s/%s/%s/%s', e.seq, e.account_id, e.who, e.what,
         to_char(e.at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
         e.parent_digest), 'UTF8')), 'hex')
+$$;
+-- end
+-- bug: rewritable
+create function saas.activity_digest(e saas.activity_log) returns text
+language sql immutable
+as $$
+    select encode(sha256(convert_to(format('%s/%s/%s/%s/%s/%s', e.seq, e.account_id, e.who, e.what,
+        e.detail::text, to_char(e.at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')), 'UTF8')), 'hex')
 $$;
 -- end
 

@@ -62,6 +62,9 @@ pub fn migrate(owner: &mut Client, plan: &MigrationPlan<'_>) -> Result<(), postg
     transaction.batch_execute(&grants_sql(plan.flaws, plan.app_role))?;
     if plan.seed {
         transaction.batch_execute(SEED_SQL)?;
+        if plan.flaws.has(Flaw::AuditBackdated) {
+            transaction.batch_execute(BACKDATED_SEED_SQL)?;
+        }
     }
     transaction.commit()
 }
@@ -238,20 +241,45 @@ fn flaw_functions_sql(flaws: &Flaws) -> String {
              as $fn$ select count(*) from public.projects p where p.org_id = $1 $fn$;\n",
         );
     }
-    if flaws.has(Flaw::AuditHashPartial) {
-        // The hash was "simplified": actor is no longer part of it, so an actor can be
-        // rewritten without breaking the chain.
-        sql.push_str(
+    if flaws.has(Flaw::AuditHashPartial) || flaws.has(Flaw::AuditRewritable) {
+        // AuditHashPartial: the hash was "simplified" and actor is no longer part of it, so an
+        // actor can be rewritten without breaking the chain. AuditRewritable: each row is
+        // hashed alone; prev_hash is stored but not hashed, so a rewritten row can be relinked
+        // without changing any later hash, the head's included.
+        let actor = if flaws.has(Flaw::AuditHashPartial) {
+            ""
+        } else {
+            " || '|' || e.actor"
+        };
+        let prev = if flaws.has(Flaw::AuditRewritable) {
+            ""
+        } else {
+            " || '|' || e.prev_hash"
+        };
+        sql.push_str(&format!(
             r#"create or replace function audit_expected_hash(e audit_events) returns text
 language sql stable
 as $fn$
     select encode(sha256(convert_to(
-        e.id::text || '|' || e.org_id || '|' || e.action || '|' || e.payload::text
-        || '|' || to_char(e.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-        || '|' || e.prev_hash, 'UTF8')), 'hex')
+        e.id::text || '|' || e.org_id{actor} || '|' || e.action || '|' || e.payload::text
+        || '|' || to_char(e.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'){prev},
+        'UTF8')), 'hex')
 $fn$;
-"#,
-        );
+"#
+        ));
+    }
+    if flaws.has(Flaw::AuditBackdated) {
+        // The chain trigger no longer stamps occurred_at, so a client-supplied (or imported)
+        // time is kept, and the log's time can run backwards.
+        let start = FUNCTIONS_SQL
+            .find("create or replace function audit_events_chain()")
+            .expect("the chain trigger function is in FUNCTIONS_SQL");
+        let end = start
+            + FUNCTIONS_SQL[start..]
+                .find("$fn$;\n")
+                .expect("the chain trigger function ends")
+            + "$fn$;\n".len();
+        sql.push_str(&FUNCTIONS_SQL[start..end].replace("    new.occurred_at := now();\n", ""));
     }
     sql
 }
@@ -504,6 +532,20 @@ begin
     end loop;
     perform set_config('app.org_id', '', true);
     perform set_config('app.user_id', '', true);
+end
+$seed$;
+"#;
+
+/// With `audit-backdated`: an imported event that keeps its original, older time.
+const BACKDATED_SEED_SQL: &str = r#"
+do $seed$
+begin
+    perform set_config('app.org_id', 'org-a', true);
+    if not exists (select 1 from audit_events where action = 'legacy.imported') then
+        insert into audit_events (org_id, actor, action, payload, occurred_at)
+        values ('org-a', 'import', 'legacy.imported', '{}', '2020-01-01T00:00:00Z');
+    end if;
+    perform set_config('app.org_id', '', true);
 end
 $seed$;
 "#;

@@ -7,9 +7,13 @@
 //! `expected_hash` and every `prev` equals the previous row's hash. With `anchor`, the head of
 //! the chain (id + hash) is saved in a file; the next run requires that row to be unchanged,
 //! which catches a deleted tail or a rewritten history, then moves the anchor to the new head.
+//! `history.rs` reads the history as the admin: time never goes backwards (`order`), ids have
+//! no gaps (`gaps`, with `gapless`), every column changes the hash (`hash-columns`) and a
+//! rewrite from row k changes the head's hash (`rewritten-history`).
 
 mod anchor;
 mod chain;
+mod history;
 mod state;
 
 pub use anchor::{AnchorError, AnchorFormatError};
@@ -45,6 +49,9 @@ impl AuditProbe {
             tenant: config.string("tenant")?,
             tenant_column: db::string_or(config, "tenant_column", "org_id")?,
             tenant_setting: db::string_or(config, "tenant_setting", "app.org_id")?,
+            time_column: db::string_or(config, "time_column", "occurred_at")?,
+            unhashed_columns: config.strings("unhashed_columns")?.unwrap_or_default(),
+            gapless: config.boolean("gapless")?.unwrap_or(false),
             target: Target::configure(config, database, app_role)?,
         })
     }
@@ -61,10 +68,16 @@ impl Probe for AuditProbe {
             "guard-triggers",
             "privileges",
             "chain",
+            "order",
+            "hash-columns",
+            "rewritten-history",
         ]
         .iter()
         .map(|name| name.to_string())
         .collect();
+        if self.gapless {
+            cases.push("gaps".to_string());
+        }
         if self.anchor.is_some() {
             cases.push("anchor".to_string());
         }
@@ -86,6 +99,10 @@ impl Probe for AuditProbe {
 }
 
 const ATTACKS: [&str; 3] = ["update-refused", "delete-refused", "truncate-refused"];
+
+/// Where the cases that read the whole chain as the admin start in [`AuditProbe::cases`]
+/// (`chain` and after): inconclusive together when the admin cannot read it.
+const HISTORY_FROM: usize = 7;
 
 impl AuditProbe {
     fn all(
@@ -189,15 +206,20 @@ impl AuditProbe {
         });
         match chain_ready {
             Err(why) => {
-                cases.push(case("chain", CaseOutcome::Inconclusive, &why, "", ""));
-                if self.anchor.is_some() {
-                    cases.push(case("anchor", CaseOutcome::Inconclusive, &why, "", ""));
+                for name in self.cases().into_iter().skip(HISTORY_FROM) {
+                    cases.push(case(&name, CaseOutcome::Inconclusive, &why, "", ""));
                 }
             }
             Ok(()) => {
                 let (chain, head) = self.chain(session, &table)?;
                 let chain_ok = chain.outcome == CaseOutcome::Pass;
                 cases.push(chain);
+                cases.push(self.order(session, &table)?);
+                cases.push(self.hash_columns(session, &table)?);
+                cases.push(self.rewritten_history(session, &table, rows)?);
+                if self.gapless {
+                    cases.push(self.gaps(session, &table)?);
+                }
                 if let Some(anchor) = &self.anchor {
                     let path = context.root.join(anchor);
                     cases.push(self.anchor(session, &table, &path, head, chain_ok, context)?);
@@ -214,7 +236,7 @@ impl AuditProbe {
             tx.query(
                 "select a.attname::text, format_type(a.atttypid, a.atttypmod) \
                  from pg_attribute a where a.attrelid = to_regclass($1) \
-                 and a.attnum > 0 and not a.attisdropped",
+                 and a.attnum > 0 and not a.attisdropped order by a.attnum",
                 &[&quoted],
             )
             .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -245,6 +267,7 @@ impl AuditProbe {
             id_type: find(&self.id_column).unwrap_or_default(),
             has_tenant_column: find(&self.tenant_column).is_some(),
             name,
+            columns,
         }))
     }
 

@@ -30,6 +30,12 @@ pub(crate) struct AuditProbe {
     pub(super) tenant: Option<String>,
     pub(super) tenant_column: String,
     pub(super) tenant_setting: String,
+    /// The column that must never go backwards in id order (`order`).
+    pub(super) time_column: String,
+    /// Columns the hash need not cover (`hash-columns`).
+    pub(super) unhashed_columns: Vec<String>,
+    /// Whether ids are promised to follow each other by one (adds `gaps`).
+    pub(super) gapless: bool,
 }
 
 /// What the table looks like, from the catalog.
@@ -37,4 +43,16 @@ pub(super) struct Table {
     pub(super) name: TableName,
     pub(super) id_type: String,
     pub(super) has_tenant_column: bool,
+    /// Every column and its type (`format_type`), in `attnum` order.
+    pub(super) columns: Vec<(String, String)>,
+}
+
+impl Table {
+    /// The type of `column`, if the table has it.
+    pub(super) fn column_type(&self, column: &str) -> Option<&str> {
+        self.columns
+            .iter()
+            .find(|(name, _)| name == column)
+            .map(|(_, kind)| kind.as_str())
+    }
 }

@@ -398,6 +398,69 @@ fn audit_deleted_tail_after_an_anchor_fails_anchor() {
     std::fs::remove_dir_all(&root).ok();
 }
 
+/// Each history flaw is caught by exactly its cases, with `expected_hash` naming the schema's
+/// own function (so `chain` recomputes what the target really hashes).
+#[test]
+fn audit_history_flaws_are_caught_by_exactly_their_cases() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    for (flaw, failing) in [
+        ("audit-hash-partial", &["hash-columns"][..]),
+        ("audit-rewritable", &["hash-columns", "rewritten-history"]),
+        ("audit-backdated", &["order"]),
+    ] {
+        let (_service, database) = Service::start(&[flaw]);
+        let config = format!(
+            "{}expected_hash = \"audit_expected_hash(e)\"\n",
+            audit_config(&database, false)
+        );
+        let outcome = probe_unchanged("audit-chain", &config, &database, Path::new("."));
+        outcome.assert_only_failing(failing);
+        if flaw == "audit-hash-partial" {
+            let message = &outcome.case("hash-columns").message;
+            assert!(message.contains("does not cover actor"), "{message}");
+        }
+    }
+}
+
+/// History rewritten from row k with a correctly recomputed chain: every hash recomputes, so
+/// only the anchor sees it — and `rewritten-history` shows that the head's hash depends on k.
+#[test]
+fn audit_history_rewritten_with_a_recomputed_chain_is_caught_by_the_anchor() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let (service, database) = Service::start(&[]);
+    let token = support::tokens::token("admin@org-a", "org-a");
+    for name in ["one", "two"] {
+        let body = serde_json::json!({ "name": name });
+        let reply = service.request("POST", "/v1/projects", Some(&token), Some(&body));
+        assert_eq!(reply.status, 201);
+    }
+    let root = scratch("anchor-rewrite");
+    let config = audit_config(&database, true);
+    probe_unchanged("audit-chain", &config, &database, &root).assert_all_pass();
+    tamper(
+        &database,
+        "do $rewrite$ declare r record; prev text := repeat('0', 64); begin \
+         update audit_events set action = 'rewritten' \
+             where id = (select min(id) from audit_events); \
+         for r in select id from audit_events order by id loop \
+             update audit_events set prev_hash = prev where id = r.id; \
+             update audit_events e set self_hash = audit_expected_hash(e) where e.id = r.id \
+                 returning self_hash into prev; \
+         end loop; end $rewrite$",
+    );
+    let outcome = probe_unchanged("audit-chain", &config, &database, &root);
+    outcome.assert_only_failing(&["anchor"]);
+    assert!(outcome
+        .case("anchor")
+        .message
+        .contains("history was rewritten"));
+    std::fs::remove_dir_all(&root).ok();
+}
+
 /// A database of our own: 50 000 rows over 100 tenants in `items`, forced RLS, an app role.
 fn overhead_database() -> (Database, String) {
     let database = Database::create();

@@ -125,3 +125,55 @@ fn rls_catches_each_bug_of_the_second_target_with_exactly_its_cases() {
         outcome.assert_only_failing(failing);
     }
 }
+
+fn audit_config(database: &Database, app_role: &str) -> String {
+    format!(
+        "database = \"{}\"\napp_role = \"{app_role}\"\ntable = \"saas.activity_log\"\n\
+         id_column = \"seq\"\nprev_column = \"parent_digest\"\nhash_column = \"digest\"\n\
+         expected_hash = \"saas.activity_digest(e)\"\ngenesis = \"GENESIS\"\n\
+         tenant_column = \"account_id\"\ntenant_setting = \"saas.account\"\n\
+         time_column = \"at\"\ngapless = true\n",
+        database.url
+    )
+}
+
+fn audit(bug: Option<&str>) -> Outcome {
+    let (database, app_role) = load(bug);
+    unchanged(
+        "audit-chain",
+        &audit_config(&database, &app_role),
+        &database,
+        Path::new("."),
+    )
+}
+
+#[test]
+fn audit_chain_passes_against_the_correct_second_target() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let outcome = audit(None);
+    outcome.assert_all_pass();
+    assert!(outcome.names().contains(&"gaps"));
+    let covered = &outcome.case("hash-columns").message;
+    assert!(
+        covered.contains("parent_digest") && covered.contains("detail"),
+        "{covered}"
+    );
+}
+
+#[test]
+fn audit_chain_catches_each_bug_of_the_second_target_with_exactly_its_cases() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    for (bug, failing) in [
+        ("hash-partial", &["hash-columns"][..]),
+        ("rewritable", &["hash-columns", "rewritten-history"]),
+        ("backdated", &["order"]),
+        ("gapless-broken", &["gaps"]),
+    ] {
+        let outcome = audit(Some(bug));
+        outcome.assert_only_failing(failing);
+    }
+}
