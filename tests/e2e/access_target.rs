@@ -51,7 +51,7 @@ control = {{ path = "/v1/me" }}
 matrix = [{{ path = "/v1/projects", allow = ["member", "viewer"] }}]
 idor = [{{ role = "member", own = "/v1/projects/prj-a-1", other = "/v1/projects/prj-b-1" }}]
 mass_assignment = [
-  {{ role = "viewer", method = "PATCH", path = "/v1/projects/does-not-exist", body = '{{"name":"x"}}', read = "/v1/me" }},
+  {{ role = "viewer", control_role = "member", method = "PATCH", path = "/v1/projects/does-not-exist", body = '{{"name":"x"}}', read = "/v1/me" }},
   {{ role = "member", method = "PATCH", path = "/v1/projects/prj-a-1", body = '{{"name":""}}', read = "/v1/projects/prj-a-1" }},
 ]
 forbidden_fields = {{ role = "admin", org_id = "org-b", owner = "admin@org-b" }}

@@ -507,10 +507,26 @@ mod tests {
         assert_eq!(err.key, "mass_assignment[0].body");
         let err = configure(&format!(
             "{BASE}{ROW}mass_assignment = [{{ role = \"viewer\", method = \"POST\", \
-             path = \"/p\", body = \"{{}}\" }}]\n"
+             path = \"/p\", body = \"{{}}\", read = \"/p\" }}]\n"
         ))
         .unwrap_err();
         assert_eq!(err.key, "forbidden_fields");
+        let err = configure(&format!(
+            "{BASE}{ROW}mass_assignment = [{{ role = \"viewer\", method = \"POST\", \
+             path = \"/p\", body = \"{{}}\" }}]\nforbidden_fields = {{ role = \"admin\" }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "mass_assignment[0].control_role");
+        let err = configure(&format!(
+            "{BASE}{ROW}mass_assignment = [{{ role = \"viewer\", control_role = \"root\", \
+             method = \"POST\", path = \"/p\", body = \"{{}}\" }}]\n\
+             forbidden_fields = {{ role = \"admin\" }}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`mass_assignment[0].control_role`: `root` is not one of the roles (admin, viewer)"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! fields (a role that may not write, an id that does not exist, a body that fails validation)
 //! and adds the fields one at a time: a correct target refuses the same way, or refuses the
 //! field itself (400, 422, 403). When a field changes the answer the target acted on it, and it
-//! is caught without anything having been written. A target that writes before it validates is
+//! is caught without anything having been written. `control_role` proves the refusal can
+//! change at all: that role's plain write must get another 4xx (a target that answers 400 to
+//! everything cannot tell, and the case is inconclusive). A target that writes before it validates is
 //! caught by the read-back: the row read before and after must be the same.
 
 use std::time::Duration;
@@ -35,6 +37,8 @@ pub(super) struct Idor {
 /// One `mass_assignment` write.
 pub(super) struct Write {
     role: String,
+    /// A role the target treats differently on this write (e.g. one allowed to make it).
+    control_role: Option<String>,
     method: String,
     path: String,
     body: Map<String, Value>,
@@ -129,9 +133,22 @@ impl Tenancy {
                 Some(_) => Some(path_of(&mut table, "read")?),
                 None => None,
             };
+            let control_role = match table.string("control_role")? {
+                Some(_) => Some(role_at(&mut table, "control_role", roles)?),
+                None => None,
+            };
+            if read.is_none() && control_role.is_none() {
+                return Err(table.error(
+                    "control_role",
+                    ConfigErrorKind::InvalidValue,
+                    "give `control_role` or `read` (or both): without either a refused write \
+                     cannot show that a field made a difference",
+                ));
+            }
             config.adopt(table);
             writes.push(Write {
                 role,
+                control_role,
                 method,
                 path,
                 body,
@@ -291,6 +308,35 @@ impl Tenancy {
             }
         };
         verdict.attempts.push(plain);
+        if let Some(control_role) = &write.control_role {
+            let control = target.send(
+                context,
+                control_role,
+                &write.method,
+                &write.path,
+                Some(&write.body),
+            );
+            let problem = match control.status() {
+                Some(status) if (400..500).contains(&status) && status != refused => None,
+                Some(status) if (200..300).contains(&status) => Some(format!(
+                    "the control {} got {status}: aim the write at something even \
+                     `{control_role}` cannot change (an id that does not exist)",
+                    control.what
+                )),
+                _ => Some(format!(
+                    "the control {} got {}, expected a 4xx other than {refused} ({}'s): the \
+                     target does not tell the roles apart here, so an escalation would not show",
+                    control.what,
+                    control.got(),
+                    write.role
+                )),
+            };
+            verdict.attempts.push(control);
+            if let Some(problem) = problem {
+                verdict.unsure(problem);
+                return;
+            }
+        }
         for (field, value) in &self.fields {
             let mut body = write.body.clone();
             body.insert(field.clone(), value.clone());
@@ -410,10 +456,19 @@ impl Verdict {
 }
 
 fn role(table: &mut Config<'_>, roles: &[String]) -> Result<String, ConfigError> {
-    let role = table.required_string("role")?;
+    role_at(table, "role", roles)
+}
+
+/// `key`'s value, which must be one of `roles`.
+fn role_at(
+    table: &mut Config<'_>,
+    key: &'static str,
+    roles: &[String],
+) -> Result<String, ConfigError> {
+    let role = table.required_string(key)?;
     if !roles.contains(&role) {
         return Err(table.error(
-            "role",
+            key,
             ConfigErrorKind::InvalidValue,
             format!("`{role}` is not one of the roles ({})", roles.join(", ")),
         ));

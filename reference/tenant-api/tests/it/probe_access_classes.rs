@@ -128,7 +128,7 @@ idor = [
   {{ role = "viewer", own = "/v1/projects/prj-a-2", other = "/v1/projects/prj-b-2" }},
 ]
 mass_assignment = [
-  {{ role = "viewer", method = "PATCH", path = "/v1/projects/does-not-exist", body = '{{"name":"x"}}', read = "/v1/me" }},
+  {{ role = "viewer", control_role = "member", method = "PATCH", path = "/v1/projects/does-not-exist", body = '{{"name":"x"}}', read = "/v1/me" }},
   {{ role = "member", method = "PATCH", path = "/v1/projects/prj-a-1", body = '{{"name":""}}', read = "/v1/projects/prj-a-1" }},
 ]
 forbidden_fields = {{ role = "admin", org_id = "org-b", owner = "admin@org-b" }}
@@ -159,8 +159,8 @@ fn rbac_access_classes_pass_against_the_hardened_service() {
         idor.message
     );
     let mass = outcome.case("mass-assignment");
-    // Two writes: read, plain, one per field (3), read.
-    assert_eq!(mass.got.lines().count(), 12, "{}", mass.got);
+    // Two writes: read, plain, (the first: control_role), one per field (3), read.
+    assert_eq!(mass.got.lines().count(), 13, "{}", mass.got);
     assert!(
         mass.message.contains("with `role` got 403"),
         "{}",
@@ -229,6 +229,75 @@ fn rbac_access_classes_are_inconclusive_when_they_cannot_tell() {
         .case("mass-assignment")
         .message
         .contains("GET /v1/projects/nope got 404 before the writes"));
+}
+
+/// A target that knows who calls (`GET /v1/me`: 200 with any bearer token, 401 without) and
+/// answers 400 to everything else: no case of this file can tell anything from it.
+struct Refuser {
+    base: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Refuser {
+    fn start() -> Refuser {
+        use std::sync::atomic::Ordering;
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", server.server_addr().to_ip().expect("ip"));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                let Ok(Some(request)) = server.recv_timeout(std::time::Duration::from_millis(50))
+                else {
+                    continue;
+                };
+                let bearer = request
+                    .headers()
+                    .iter()
+                    .any(|header| header.field.equiv("Authorization"));
+                let status = match (request.url(), bearer) {
+                    (_, false) => 401,
+                    ("/v1/me", true) => 200,
+                    _ => 400,
+                };
+                let _ = request
+                    .respond(tiny_http::Response::from_string("{}").with_status_code(status));
+            }
+        });
+        Refuser {
+            base,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Refuser {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn rbac_access_classes_are_inconclusive_against_a_target_that_answers_400_to_everything() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let refuser = Refuser::start();
+    let outcome = probe("rbac", &rbac_config(&refuser.base));
+    outcome.assert("controls", CaseOutcome::Pass);
+    outcome.assert("idor-other-tenant", CaseOutcome::Inconclusive);
+    outcome.assert("mass-assignment", CaseOutcome::Inconclusive);
+    let message = &outcome.case("mass-assignment").message;
+    assert!(
+        message.contains("the control member PATCH ")
+            && message.contains("expected a 4xx other than 400 (viewer's)"),
+        "{message}"
+    );
 }
 
 #[test]
