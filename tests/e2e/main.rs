@@ -17,6 +17,7 @@ mod sarif_consumer;
 mod access_target;
 mod bench_smoke;
 mod consumers;
+mod database_target;
 mod gate;
 mod import;
 mod jwt_target;
