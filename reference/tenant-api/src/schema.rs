@@ -279,7 +279,9 @@ $fn$;
                 .find("$fn$;\n")
                 .expect("the chain trigger function ends")
             + "$fn$;\n".len();
-        sql.push_str(&FUNCTIONS_SQL[start..end].replace("    new.occurred_at := now();\n", ""));
+        sql.push_str(
+            &FUNCTIONS_SQL[start..end].replace("    new.occurred_at := clock_timestamp();\n", ""),
+        );
     }
     sql
 }
@@ -313,7 +315,9 @@ $fn$;
 
 -- SECURITY DEFINER so that every tenant's insert can move the one global chain head, which the
 -- app role may not read or write itself. Under the advisory lock, the id is drawn again so that
--- id order is chain order even when transactions drew their default ids in another order.
+-- id order is chain order even when transactions drew their default ids in another order, and
+-- the time is the clock's under the lock (not now(), the transaction's start), so it never runs
+-- backwards in id order.
 create or replace function audit_events_chain() returns trigger
 language plpgsql security definer set search_path = pg_catalog, public
 as $fn$
@@ -322,7 +326,7 @@ declare
 begin
     perform pg_advisory_xact_lock(7526466530161665794);
     new.id := nextval(pg_get_serial_sequence('public.audit_events', 'id'));
-    new.occurred_at := now();
+    new.occurred_at := clock_timestamp();
     select h.last_hash into head_hash from public.audit_chain_head h where h.singleton for update;
     new.prev_hash := coalesce(head_hash, repeat('0', 64));
     new.self_hash := public.audit_expected_hash(new);

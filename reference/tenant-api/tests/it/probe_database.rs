@@ -398,6 +398,36 @@ fn audit_deleted_tail_after_an_anchor_fails_anchor() {
     std::fs::remove_dir_all(&root).ok();
 }
 
+/// Concurrent writers: ids are redrawn under the chain lock, so the time must come from the
+/// clock under that lock too (not `now()`, the transaction's start) for `order` to hold.
+#[test]
+fn audit_order_holds_under_concurrent_writes() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let (service, database) = Service::start(&[]);
+    std::thread::scope(|scope| {
+        for (user, org) in [("admin@org-a", "org-a"), ("admin@org-b", "org-b")]
+            .into_iter()
+            .cycle()
+            .take(6)
+        {
+            let service = &service;
+            scope.spawn(move || {
+                let bearer = support::tokens::token(user, org);
+                for n in 0..8 {
+                    let body = serde_json::json!({ "name": format!("{user} {n}") });
+                    let created =
+                        service.request("POST", "/v1/projects", Some(&bearer), Some(&body));
+                    assert_eq!(created.status, 201, "{}", created.body);
+                }
+            });
+        }
+    });
+    let config = audit_config(&database, false);
+    probe_unchanged("audit-chain", &config, &database, Path::new(".")).assert_all_pass();
+}
+
 /// Each history flaw is caught by exactly its cases, with `expected_hash` naming the schema's
 /// own function (so `chain` recomputes what the target really hashes).
 #[test]
