@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::support::probes::{fingerprints, probe, Outcome};
 use crate::support::Database;
+use relgate_probes::CaseOutcome::{Inconclusive, Pass};
 
 const TABLES: [&str; 3] = ["saas.documents", "saas.comments", "saas.activity_log"];
 
@@ -124,6 +125,38 @@ fn rls_catches_each_bug_of_the_second_target_with_exactly_its_cases() {
         let outcome = rls(Some(bug));
         outcome.assert_only_failing(failing);
     }
+}
+
+/// A BYPASSRLS admin that is not a superuser cannot turn foreign keys off: a blanket DELETE of
+/// A's documents stops at A's own comments, which says nothing about whose rows it reached, so
+/// `blanket-delete` is inconclusive, never a pass.
+#[test]
+fn rls_blanket_delete_stopped_by_a_foreign_key_is_inconclusive_without_a_superuser() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let (database, app_role) = load(None);
+    let admin = format!("saas_admin_{}", database.name);
+    database
+        .owner()
+        .batch_execute(&format!(
+            "drop role if exists {admin}; \
+             create role {admin} login bypassrls nosuperuser; \
+             grant {app_role} to {admin}; \
+             grant usage on schema saas to {admin}; \
+             grant select on all tables in schema saas to {admin};"
+        ))
+        .expect("create the BYPASSRLS admin");
+    let url = database
+        .url
+        .replacen("postgres://postgres@", &format!("postgres://{admin}@"), 1);
+    let config = rls_config(&database, &app_role).replacen(&database.url, &url, 1);
+    let outcome = unchanged("rls", &config, &database, Path::new("."));
+    outcome.assert("blanket-delete", Inconclusive);
+    let message = &outcome.case("blanket-delete").message;
+    assert!(message.contains("foreign key"), "{message}");
+    outcome.assert("blanket-update", Pass);
+    outcome.assert("controls", Pass);
 }
 
 fn audit_config(database: &Database, app_role: &str) -> String {
