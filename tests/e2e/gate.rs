@@ -1024,3 +1024,33 @@ fn fuzz_corpus_gate_regressions_load_or_exit_2_with_file_line_and_column() {
     }
     assert!(refused >= 6, "{refused} regressions refused");
 }
+
+/// A filter that leaves a chain of packets without checks in the run: releasing the first root
+/// settled the chain behind it, and the scheduler then released the middle packet a second
+/// time (a panic on a count below zero, or a check queued twice).
+#[test]
+fn a_filter_that_empties_a_chain_of_packets_runs_the_selected_check_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let gate_file = dir.path().join("chain.toml");
+    std::fs::write(
+        &gate_file,
+        format!(
+            "[[packet]]\nid = \"A\"\n[[packet.check]]\nid = \"a\"\nrun = \"true\"\n\
+             [[packet]]\nid = \"B\"\ndepends_on = [\"A\"]\n[[packet.check]]\nid = \"b\"\nrun = \"true\"\n\
+             [[packet]]\nid = \"C\"\ndepends_on = [\"B\"]\n[[packet.check]]\nid = \"c\"\n\
+             run = \"echo ran >> {}\"\n",
+            count.display()
+        ),
+    )
+    .unwrap();
+    let run = gate(gate_file.to_str().unwrap(), &["--", "--exact", "C::c"]);
+    assert!(!run.stderr().contains("panicked"), "{}", run.context());
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap_or_default(),
+        "ran\n",
+        "{}",
+        run.context()
+    );
+    assert_eq!(run.check("C::c")["outcome"], "pass", "{}", run.context());
+}

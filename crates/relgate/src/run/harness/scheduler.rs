@@ -99,10 +99,15 @@ impl Scheduler {
             unsettled_deps,
             free_slots: jobs.max(1),
         };
-        for packet in 0..count {
-            if queue.unsettled_deps[packet] == 0 {
-                queue.release(&plan, packet);
-            }
+        // The roots are taken before any is released: releasing a root with no check in the
+        // run settles it, which releases its dependents; visiting them again here would
+        // release them twice (their checks queued twice, their dependents' counts gone below
+        // zero).
+        let roots: Vec<usize> = (0..count)
+            .filter(|packet| queue.unsettled_deps[*packet] == 0)
+            .collect();
+        for packet in roots {
+            queue.release(&plan, packet);
         }
         let shared = Arc::new((Mutex::new(queue), Condvar::new(), plan));
         let workers = (0..2 * jobs.max(1))
