@@ -113,6 +113,7 @@ fn the_webhook_probe_passes_the_strict_python_receiver_as_a_service() {
             "unknown-version",
             "several-invalid",
             "padded-signature",
+            "whitespace-signature",
             "missing-timestamp",
             "non-numeric-timestamp",
             "millisecond-timestamp",

@@ -27,6 +27,8 @@ mode is strict. `--bug NAME` (repeatable) switches on one realistic mistake each
                        formed (the loop tests the wrong variable)
   timestamp-optional   a missing or non-numeric timestamp is taken as now
   ms-timestamps        a timestamp above 10^11 is taken as milliseconds
+  strip-whitespace     removes every space and tab from the signature header before reading
+                       it (Svix entries are then found by their `v<n>,` tags)
 
 Accepted deliveries get 204, refused ones 400 (malformed) or 401 (not authentic).
 """
@@ -37,6 +39,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import sys
 import threading
 import time
@@ -51,6 +54,7 @@ BUGS = (
     "several-format-only",
     "timestamp-optional",
     "ms-timestamps",
+    "strip-whitespace",
 )
 TOLERANCE = 5 * 60
 
@@ -88,11 +92,11 @@ class Receiver:
         return hmac.compare_digest(given.encode(), expected.encode())
 
     def same_base64(self, given, expected):
-        """Svix: the hand-written comparisons work on decoded bytes (a lax decode of what was
-        sent), as a receiver that compares MACs rather than their text does."""
+        """Svix: the hand-written comparisons work on decoded bytes (a validating decode of
+        what was sent), as a receiver that compares MACs rather than their text does."""
         if self.bugs & {"prefix-compare", "startswith", "off-by-one"}:
             try:
-                sent = base64.b64decode(given)
+                sent = base64.b64decode(given, validate=True)
             except (binascii.Error, ValueError):
                 return False
             wanted = base64.b64decode(expected)
@@ -130,9 +134,14 @@ class Receiver:
         key = base64.b64decode(encoded)
         signed = f"{msg_id}.{ts_text or ''}.".encode() + body
         expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        raw = headers.get("svix-signature") or ""
+        if "strip-whitespace" in self.bugs:
+            compact = re.sub(r"\s+", "", raw)
+            pairs = re.findall(r"(v\d+),(.*?)(?=v\d+,|$)", compact)
+        else:
+            pairs = [entry.partition(",")[::2] for entry in raw.split(" ")]
         entries = []
-        for entry in (headers.get("svix-signature") or "").split(" "):
-            version, _, signature = entry.partition(",")
+        for version, signature in pairs:
             if version == "v1" or ("any-version" in self.bugs and version.startswith("v")):
                 entries.append(signature)
         if "several-format-only" in self.bugs and len(entries) > 1:
@@ -149,6 +158,12 @@ class Receiver:
             raise Refused(401, "no valid signature")
         self.remember(msg_id)
 
+    def unspaced(self, header):
+        """The signature header, without its whitespace under `--bug strip-whitespace`."""
+        if "strip-whitespace" in self.bugs:
+            return re.sub(r"\s+", "", header)
+        return header
+
     def remember(self, msg_id):
         with self.lock:
             if msg_id in self.seen:
@@ -156,7 +171,7 @@ class Receiver:
             self.seen.add(msg_id)
 
     def stripe(self, headers, body):
-        header = headers.get("Stripe-Signature") or ""
+        header = self.unspaced(headers.get("Stripe-Signature") or "")
         ts_text = None
         signatures = []
         for item in header.split(","):
@@ -175,7 +190,7 @@ class Receiver:
             raise Refused(401, "no valid signature")
 
     def github(self, headers, body):
-        header = headers.get("X-Hub-Signature-256") or ""
+        header = self.unspaced(headers.get("X-Hub-Signature-256") or "")
         if not header.startswith("sha256="):
             raise Refused(401, "no sha256 signature")
         expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()

@@ -44,6 +44,8 @@ pub enum Flaw {
     WebhookLenientTimestamp,
     /// A `svix-timestamp` above 10^11 is read as milliseconds.
     WebhookMillisecondTimestamp,
+    /// Webhook signature headers have all whitespace removed before they are read.
+    WebhookStripWhitespace,
     /// Tenant tables have RLS enabled but not forced, so the table owner bypasses it.
     RlsNotForced,
     /// `projects` has RLS disabled and no policy.
@@ -100,7 +102,7 @@ pub enum Flaw {
 
 impl Flaw {
     /// Every flaw, in the order `--list-flaws` prints them.
-    pub const ALL: [Flaw; 42] = [
+    pub const ALL: [Flaw; 43] = [
         Flaw::JwtAcceptExpired,
         Flaw::JwtSkipAud,
         Flaw::JwtSkipIss,
@@ -117,6 +119,7 @@ impl Flaw {
         Flaw::WebhookSeveralFormatOnly,
         Flaw::WebhookLenientTimestamp,
         Flaw::WebhookMillisecondTimestamp,
+        Flaw::WebhookStripWhitespace,
         Flaw::RlsNotForced,
         Flaw::RlsMissingPolicy,
         Flaw::RlsAppRoleBypass,
@@ -164,6 +167,7 @@ impl Flaw {
             Flaw::WebhookSeveralFormatOnly => "webhook-several-format-only",
             Flaw::WebhookLenientTimestamp => "webhook-lenient-timestamp",
             Flaw::WebhookMillisecondTimestamp => "webhook-millisecond-timestamp",
+            Flaw::WebhookStripWhitespace => "webhook-strip-whitespace",
             Flaw::RlsNotForced => "rls-not-forced",
             Flaw::RlsMissingPolicy => "rls-missing-policy",
             Flaw::RlsAppRoleBypass => "rls-app-role-bypass",
@@ -231,6 +235,9 @@ impl Flaw {
             }
             Flaw::WebhookMillisecondTimestamp => {
                 "webhook timestamps above 10^11 are read as milliseconds"
+            }
+            Flaw::WebhookStripWhitespace => {
+                "the webhook signature header has all whitespace removed before it is read"
             }
             Flaw::RlsNotForced => "tenant tables have RLS enabled but not forced",
             Flaw::RlsMissingPolicy => {

@@ -115,12 +115,22 @@ impl WebhookVerifier {
         mac.update(b".");
         mac.update(body);
         let expected = mac.finalize().into_bytes();
-        let entries: Vec<&str> = headers
-            .signature
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|entry| self.v1(entry))
-            .collect();
+        let header = headers.signature.unwrap_or_default();
+        let compact: String;
+        let entries: Vec<&str> = if self.flaws.has(Flaw::WebhookStripWhitespace) {
+            // "Normalise" the header: drop every space and tab, then find the entries by their
+            // `v1,` tags (base64 has no comma) — whitespace inside a signature is lost.
+            compact = header.split_whitespace().collect();
+            compact
+                .split("v1,")
+                .filter(|entry| !entry.is_empty())
+                .collect()
+        } else {
+            header
+                .split_whitespace()
+                .filter_map(|entry| self.v1(entry))
+                .collect()
+        };
         if self.flaws.has(Flaw::WebhookSeveralFormatOnly) && entries.len() > 1 {
             // The loop checks that each entry decodes to a MAC, and forgets the comparison.
             let well_formed = entries
@@ -214,6 +224,9 @@ mod tests {
         let good = sign(SECRET, "msg_1", "1000", b"{}").unwrap();
         let both = format!("v1,AAAA {good}");
         assert_eq!(verifier.verify(headers("1000", &both), b"{}", 1000), Ok(()));
+        let stripping: Flaws = [Flaw::WebhookStripWhitespace].into_iter().collect();
+        let verifier = WebhookVerifier::new(SECRET, &stripping).unwrap();
+        assert_eq!(verifier.verify(headers("1000", &both), b"{}", 1000), Ok(()));
     }
 
     #[test]
@@ -262,12 +275,14 @@ mod tests {
             .collect();
         let swapped = format!("v1,{swapped}");
         let version = good.replacen("v1,", "v2,", 1);
+        let tabbed = format!("{}\t{}", &good[..25], &good[25..]);
         for (flaw, signature) in [
             (Flaw::WebhookPrefixCompare, "v1,".to_string()),
             (Flaw::WebhookPrefixCompare, truncated),
             (Flaw::WebhookTrailingIgnored, padded),
             (Flaw::WebhookCaseInsensitive, swapped),
             (Flaw::WebhookAnyVersion, version),
+            (Flaw::WebhookStripWhitespace, tabbed),
         ] {
             let refused = WebhookVerifier::new(SECRET, &Flaws::none()).unwrap();
             let result = refused.verify(headers("1000", &signature), b"{}", 1000);

@@ -1,6 +1,7 @@
 //! The `webhook` probe's attacks on the comparison itself: the correct signature mangled the
 //! way broken receivers let through (emptied, truncated, its last character changed, its
-//! letter case changed, under an unknown version tag, padded with extra bytes), several
+//! letter case changed, under an unknown version tag, padded with extra bytes, with whitespace
+//! inside it), several
 //! invalid signatures in one header, and timestamps a receiver must not take for now (missing,
 //! not a number, in milliseconds). Each is a fresh delivery; only the named part is wrong.
 
@@ -23,7 +24,7 @@ pub(super) fn signature_cases(hex: bool, versioned: bool) -> Vec<&'static str> {
     if versioned {
         names.extend(["unknown-version", "several-invalid"]);
     }
-    names.push("padded-signature");
+    names.extend(["padded-signature", "whitespace-signature"]);
     names
 }
 
@@ -86,6 +87,15 @@ impl Sender<'_> {
                 "padded-signature" => (
                     "the correct signature followed by four more bytes".to_string(),
                     self.padded(),
+                ),
+                "whitespace-signature" => (
+                    if hex {
+                        "the correct signature with a space before it and a tab in its middle"
+                    } else {
+                        "the correct signature with a tab in its middle"
+                    }
+                    .to_string(),
+                    self.mangled("v1", |text| vec![with_whitespace(text, hex)]),
                 ),
                 other => unreachable!("no signature case {other}"),
             };
@@ -150,6 +160,10 @@ impl Sender<'_> {
     fn framed(&self, id: &str, timestamp: Option<&str>, version: &str, macs: &[String]) -> Request {
         for mac in macs {
             self.context.log.add_secret(mac);
+            // A MAC split by whitespace shows its pieces: each is hidden too.
+            for piece in mac.split_whitespace() {
+                self.context.log.add_secret(piece);
+            }
         }
         let value = self.probe.scheme.frame(version, macs, timestamp);
         self.stamped(id, timestamp, Some(value), &self.body)
@@ -164,6 +178,16 @@ fn truncated_len(hex: bool) -> usize {
     } else {
         24
     }
+}
+
+/// The MAC text with a tab in its middle, after the 32nd hex digit or the 22nd base64 digit
+/// (not a multiple of four: the first half alone is no base64), and for hex schemes a space
+/// before it, right after the tag (`v1= `, `sha256= `). Svix separates entries with spaces, so
+/// there a space after `v1,` would make an empty entry, which is `empty-signature`'s case.
+pub(super) fn with_whitespace(text: &str, hex: bool) -> String {
+    let middle = text.len() / 2;
+    let before = if hex { " " } else { "" };
+    format!("{before}{}\t{}", &text[..middle], &text[middle..])
 }
 
 /// The MAC text with its last digit changed so that the decoded MAC changes too: a hex digit's
@@ -244,7 +268,8 @@ mod tests {
                 "base64-case",
                 "unknown-version",
                 "several-invalid",
-                "padded-signature"
+                "padded-signature",
+                "whitespace-signature"
             ]
         );
         assert_eq!(
@@ -254,7 +279,8 @@ mod tests {
                 "truncated-signature",
                 "last-char-changed",
                 "hex-case",
-                "padded-signature"
+                "padded-signature",
+                "whitespace-signature"
             ]
         );
         assert!(timestamp_cases(false, false).is_empty());
@@ -263,6 +289,18 @@ mod tests {
             ["missing-timestamp", "non-numeric-timestamp"]
         );
         assert_eq!(timestamp_cases(true, true).len(), 3);
+    }
+
+    #[test]
+    fn whitespace_goes_inside_the_mac() {
+        let base64 = STANDARD.encode([7u8; 32]);
+        let spaced = with_whitespace(&base64, false);
+        assert_eq!(spaced.split('\t').next().map(str::len), Some(22));
+        assert!(STANDARD.decode(&spaced[..22]).is_err());
+        assert_eq!(spaced.replace('\t', ""), base64);
+        let hex = hex::encode([7u8; 32]);
+        let spaced = with_whitespace(&hex, true);
+        assert_eq!(spaced, format!(" {}\t{}", &hex[..32], &hex[32..]));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `webhook` probe: unsigned, garbage-signed, wrongly keyed, stale, future, tampered and
 //! replayed deliveries to a webhook receiver, and the correct signature mangled the way broken
 //! comparisons let through (empty, truncated, last character changed, letter case, unknown
-//! version, several invalid, padded) or sent with a missing, non-numeric or millisecond
+//! version, several invalid, padded, whitespace inside) or sent with a missing, non-numeric or millisecond
 //! timestamp, each of which must be refused, after a correctly signed fresh delivery has been
 //! accepted.
 //!
@@ -408,7 +408,12 @@ mod tests {
             "truncated-signature",
             "last-char-changed",
         ];
-        let tagged = ["unknown-version", "several-invalid", "padded-signature"];
+        let tagged = [
+            "unknown-version",
+            "several-invalid",
+            "padded-signature",
+            "whitespace-signature",
+        ];
         let timestamps = ["missing-timestamp", "non-numeric-timestamp"];
         let svix = [
             &forgeries[..],
@@ -439,7 +444,7 @@ mod tests {
             &forgeries[..],
             &["body-tampered"],
             &mangled,
-            &["hex-case", "padded-signature"],
+            &["hex-case", "padded-signature", "whitespace-signature"],
         ]
         .concat();
         let github = SVIX.replace("svix", "github");

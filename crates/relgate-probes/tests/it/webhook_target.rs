@@ -153,6 +153,7 @@ fn strict_receiver_passes_every_case_of_every_scheme() {
             "unknown-version",
             "several-invalid",
             "padded-signature",
+            "whitespace-signature",
             "missing-timestamp",
             "non-numeric-timestamp",
             "millisecond-timestamp",
@@ -166,7 +167,7 @@ fn strict_receiver_passes_every_case_of_every_scheme() {
     assert_failing(&stripe, &[], "stripe");
     assert_failing(&target.probe("stripe", ""), &[], "stripe, default");
     let github = target.probe("github", "");
-    assert_eq!(names(&github).len(), 10, "{:?}", names(&github));
+    assert_eq!(names(&github).len(), 11, "{:?}", names(&github));
     assert_failing(&github, &[], "github");
     let sent = &svix
         .iter()
@@ -181,7 +182,7 @@ fn strict_receiver_passes_every_case_of_every_scheme() {
 
 /// Each bug, the cases that must catch it for Svix and for Stripe (hex-case in place of
 /// base64-case), and whether it applies to GitHub (no version tags, no timestamp).
-const BUGS: [(&str, &[&str], bool); 8] = [
+const BUGS: [(&str, &[&str], bool); 9] = [
     (
         "prefix-compare",
         &["empty-signature", "truncated-signature"],
@@ -198,6 +199,7 @@ const BUGS: [(&str, &[&str], bool); 8] = [
         false,
     ),
     ("ms-timestamps", &["millisecond-timestamp"], false),
+    ("strip-whitespace", &["whitespace-signature"], true),
 ];
 
 fn hex_names<'a>(failing: &[&'a str]) -> Vec<&'a str> {

@@ -24,7 +24,7 @@ const UNCHANGED_TABLES: [&str; 11] = [
     "audit_chain_head",
 ];
 
-const ALL_CASES: [&str; 18] = [
+const ALL_CASES: [&str; 19] = [
     "controls",
     "unsigned",
     "bad-signature",
@@ -39,6 +39,7 @@ const ALL_CASES: [&str; 18] = [
     "unknown-version",
     "several-invalid",
     "padded-signature",
+    "whitespace-signature",
     "missing-timestamp",
     "non-numeric-timestamp",
     "millisecond-timestamp",
@@ -47,7 +48,7 @@ const ALL_CASES: [&str; 18] = [
 
 /// The cases that send a correctly timestamped delivery whose signature is not the correct one:
 /// a receiver that skips the signature accepts every one of them.
-const WRONG_SIGNATURES: [&str; 11] = [
+const WRONG_SIGNATURES: [&str; 12] = [
     "unsigned",
     "bad-signature",
     "wrong-secret",
@@ -59,6 +60,7 @@ const WRONG_SIGNATURES: [&str; 11] = [
     "unknown-version",
     "several-invalid",
     "padded-signature",
+    "whitespace-signature",
 ];
 
 /// The check's table as a user writes it, with `${api.url}` already interpolated.
@@ -150,9 +152,9 @@ fn flaw_webhook_skip_signature_is_caught() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    // The eleven unsigned or wrongly signed deliveries are accepted besides the control; the
+    // The twelve unsigned or wrongly signed deliveries are accepted besides the control; the
     // malformed timestamps are still refused, before any signature is looked at.
-    let run = probe_against(&["webhook-skip-signature"], 12);
+    let run = probe_against(&["webhook-skip-signature"], 13);
     run.assert_only_failing(&WRONG_SIGNATURES);
     assert_eq!(run.outcome("unsigned"), CaseOutcome::Fail);
     assert_eq!(run.outcome("body-tampered"), CaseOutcome::Fail);
@@ -272,4 +274,9 @@ fn flaw_webhook_lenient_timestamp_is_caught() {
 #[test]
 fn flaw_webhook_millisecond_timestamp_is_caught() {
     assert_caught_by("webhook-millisecond-timestamp", &["millisecond-timestamp"]);
+}
+
+#[test]
+fn flaw_webhook_strip_whitespace_is_caught() {
+    assert_caught_by("webhook-strip-whitespace", &["whitespace-signature"]);
 }
