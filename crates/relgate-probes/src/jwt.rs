@@ -42,6 +42,9 @@ pub enum JwtError {
     /// `other_audience_key` cannot be read.
     #[error("cannot read the other audience's key: {0}")]
     OtherKey(#[source] SecretReadError),
+    /// `other_curve_key` cannot be read.
+    #[error("cannot read the other curve's key: {0}")]
+    OtherCurveKey(#[source] SecretReadError),
     /// The `jku` case's JWKS listener cannot start.
     #[error("cannot listen for the jku case: {0}")]
     Listen(#[source] std::io::Error),
@@ -82,6 +85,7 @@ pub(crate) struct JwtProbe {
     nonce: Option<String>,
     typ: Option<String>,
     other_audience: Option<classes::OtherAudience>,
+    other_curve: Option<classes::OtherCurve>,
     refused: Vec<u16>,
     timeout: Duration,
 }
@@ -105,6 +109,7 @@ impl JwtProbe {
         let nonce = config.string("nonce")?;
         let typ = classes::configure_typ(config)?;
         let other_audience = classes::OtherAudience::configure(config)?;
+        let other_curve = classes::OtherCurve::configure(config, mint.alg())?;
         let refused = attempt::statuses(config, "refused", &[401, 403])?;
         let timeout = attempt::request_timeout(config)?;
         Ok(JwtProbe {
@@ -117,6 +122,7 @@ impl JwtProbe {
             nonce,
             typ,
             other_audience,
+            other_curve,
             refused,
             timeout,
         })
@@ -368,7 +374,7 @@ impl Probe for JwtProbe {
             "jku",
             "claims-tampered",
         ]);
-        if !classes::same_family(self.mint.alg()).is_empty() {
+        if !classes::same_family(self.mint.alg()).is_empty() || self.other_curve.is_some() {
             names.push("alg-same-family");
         }
         names.extend(classes::ALWAYS);
@@ -397,11 +403,16 @@ impl Probe for JwtProbe {
             Some(source) => Some(source.read(context.root).map_err(JwtError::PublicKey)?),
             None => None,
         };
+        let other_curve = match &self.other_curve {
+            Some(other) => Some(other.load(context, minter.alg())?),
+            None => None,
+        };
         let valid_claims = minter.claims(&self.valid_extra());
         let forge = Forge {
             minter: &minter,
             valid_claims,
             public_key: public_key.as_deref(),
+            other_curve: other_curve.as_ref(),
         };
 
         let valid = Forged::new(
@@ -442,11 +453,13 @@ impl Probe for JwtProbe {
     }
 }
 
-/// What forging needs: the configured issuer key, the valid claims and the public key bytes.
+/// What forging needs: the configured issuer key, the valid claims, the public key bytes and
+/// the other curve's key.
 struct Forge<'a> {
     minter: &'a Minter,
     valid_claims: Object,
     public_key: Option<&'a [u8]>,
+    other_curve: Option<&'a classes::Signer>,
 }
 
 impl Forge<'_> {

@@ -1,8 +1,9 @@
 //! Bearer token validation: RS256 and ES256 only, each with its own configured key; `exp`,
 //! `iss`, `aud` and `sub` required; `nbf` checked when present and `iat` must not be in the
 //! future; a small leeway. A `crit` header is refused (no extension is understood), `typ` must
-//! be `--token-type` when one is set, and the partner key (`--partner-key`, under its `kid`)
-//! signs only for the partner audience.
+//! be `--token-type` when one is set, the partner key (`--partner-key`, under its `kid`)
+//! signs only for the partner audience, and an extra EC key (`--extra-ec-key`, under its `kid`)
+//! is looked up by `kid` but still verifies ES256 only.
 //!
 //! The hardened path is jsonwebtoken's `decode` with an allow-list of exactly the header's
 //! algorithm (it refuses a claim named twice). Flaws add hand-written paths in front of it
@@ -37,6 +38,19 @@ pub struct JwtSettings {
     pub token_type: Option<String>,
     /// A second RS256 key, trusted only for its own audience, when set.
     pub partner: Option<PartnerKey>,
+    /// A second EC key selected by `kid` (e.g. a P-384 key), when set. Only ES256 tokens are
+    /// verified with it, so a key of another curve size verifies nothing unless a flaw lets the
+    /// header choose the algorithm.
+    pub extra_ec: Option<ExtraEcKey>,
+}
+
+/// A second EC public key the service looks up by `kid`.
+#[derive(Debug, Clone)]
+pub struct ExtraEcKey {
+    /// The `kid` that selects it.
+    pub kid: String,
+    /// PEM bytes of its EC public key.
+    pub public_pem: Vec<u8>,
 }
 
 /// A key of another issuer the service trusts for another audience only.
@@ -100,6 +114,7 @@ pub struct TokenVerifier {
     rs256: DecodingKey,
     es256: DecodingKey,
     partner: Option<DecodingKey>,
+    extra_ec: Option<DecodingKey>,
     accept_expired: bool,
     skip_aud: bool,
     skip_iss: bool,
@@ -155,11 +170,21 @@ impl TokenVerifier {
             )?),
             None => None,
         };
+        let extra_ec = match &settings.extra_ec {
+            Some(extra) => Some(
+                DecodingKey::from_ec_pem(&extra.public_pem).map_err(|source| KeyError {
+                    which: "extra EC",
+                    source,
+                })?,
+            ),
+            None => None,
+        };
         Ok(TokenVerifier {
             settings,
             rs256,
             es256,
             partner,
+            extra_ec,
             accept_expired: flaws.has(Flaw::JwtAcceptExpired),
             skip_aud: flaws.has(Flaw::JwtSkipAud),
             skip_iss: flaws.has(Flaw::JwtSkipIss),
@@ -217,7 +242,8 @@ impl TokenVerifier {
     }
 
     /// The key and audiences for the header's `alg` and `kid`: the partner key signs for the
-    /// partner audience only, the issuer keys for ours.
+    /// partner audience only, the issuer keys for ours; the extra EC key replaces the ES256
+    /// issuer key when its `kid` is named.
     fn select(&self, header: &Value, alg: &str) -> Result<Selected<'_>, TokenError> {
         let kid = header.get("kid").and_then(Value::as_str);
         let partner = match (&self.settings.partner, &self.partner) {
@@ -234,9 +260,15 @@ impl TokenVerifier {
             Some((settings, key)) => (key, vec![settings.audience.as_str()]),
             None => (&self.rs256, vec![ours]),
         };
+        let ec = match (&self.settings.extra_ec, &self.extra_ec) {
+            (Some(settings), Some(key)) if Some(settings.kid.as_str()) == kid => key,
+            _ => &self.es256,
+        };
         let (algorithm, key) = match alg {
             "RS256" => (Algorithm::RS256, rsa),
-            "ES256" if partner.is_none() => (Algorithm::ES256, &self.es256),
+            "ES256" if partner.is_none() => (Algorithm::ES256, ec),
+            // The same mistake for ECDSA: the other size, with whatever EC key `kid` picked.
+            "ES384" if partner.is_none() && self.alg_from_header => (Algorithm::ES384, ec),
             // "Verify with the algorithm the token names", trusting the key to limit it to
             // its family: the allow-list is the key type, not the configured algorithm.
             "RS384" | "RS512" | "PS256" | "PS384" | "PS512" if self.alg_from_header => {

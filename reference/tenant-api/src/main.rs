@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tenant_api::jwt::{JwtSettings, PartnerKey};
+use tenant_api::jwt::{ExtraEcKey, JwtSettings, PartnerKey};
 use tenant_api::{Flaw, Flaws, ServiceConfig};
 
 /// Exit code for a clean shutdown or `--list-flaws`.
@@ -81,6 +81,15 @@ struct Cli {
         default_value = "partner-api"
     )]
     partner_audience: String,
+
+    /// PEM public key of a second EC key (e.g. P-384), selected by a token's `kid`
+    /// --extra-ec-kid; only ES256 tokens are verified with it, like with the issuer's.
+    #[arg(long, env = "TENANT_API_EXTRA_EC_KEY")]
+    extra_ec_key: Option<PathBuf>,
+
+    /// `kid` that selects the extra EC key.
+    #[arg(long, env = "TENANT_API_EXTRA_EC_KID", default_value = "es384")]
+    extra_ec_kid: String,
 
     /// File holding the `whsec_…` webhook secret [default: reference/keys/webhook-secret.txt].
     #[arg(long, env = "TENANT_API_WEBHOOK_SECRET_FILE")]
@@ -170,6 +179,13 @@ fn service_config(cli: Cli) -> Result<ServiceConfig, String> {
                 Some(path) => Some(PartnerKey {
                     kid: cli.partner_kid,
                     audience: cli.partner_audience,
+                    public_pem: read(path)?,
+                }),
+                None => None,
+            },
+            extra_ec: match &cli.extra_ec_key {
+                Some(path) => Some(ExtraEcKey {
+                    kid: cli.extra_ec_kid,
                     public_pem: read(path)?,
                 }),
                 None => None,

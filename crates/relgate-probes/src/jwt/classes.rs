@@ -1,5 +1,6 @@
 //! The `jwt` probe's cases for token properties a signature does not settle: the algorithm
-//! (another one of the configured family, RFC 8725 §3.1), an unknown `crit` header parameter
+//! (another one of the configured family, RFC 8725 §3.1, or the other ECDSA size signed with a
+//! second key the target trusts, `other_curve_*`), an unknown `crit` header parameter
 //! (RFC 7515 §4.1.11), `iat` in the future, a claim name given twice, a token of another
 //! explicit type (`typ`, RFC 8725 §3.11) and a key the target trusts only for another audience
 //! or tenant (`kid-other-audience`). Every token here is signed with a key the target trusts,
@@ -26,7 +27,8 @@ const OTHER_TYPES: [&str; 2] = ["JWT", "logout+jwt"];
 pub(super) const ALWAYS: [&str; 3] = ["crit-unknown", "iat-future", "duplicate-claims"];
 
 /// The other algorithms of `alg`'s family that sign with the same key: the HMAC sizes, or the
-/// RSA PKCS#1 v1.5 and PSS algorithms. None for ECDSA (each size is its own curve) and EdDSA.
+/// RSA PKCS#1 v1.5 and PSS algorithms. None for ECDSA (each size is its own curve, so another
+/// key: see [`OtherCurve`]) and EdDSA.
 pub(super) fn same_family(alg: Algorithm) -> Vec<Algorithm> {
     use Algorithm::*;
     let family: &[Algorithm] = match alg {
@@ -113,6 +115,80 @@ impl OtherAudience {
     }
 }
 
+/// A key of the other ECDSA curve size the target also trusts, under its `kid`: the
+/// `other_curve_key` and `other_curve_kid` keys. With it `alg-same-family` covers ES256 and
+/// ES384, whose sizes are different curves and so never share the configured key.
+pub(super) struct OtherCurve {
+    /// The other curve's private key (P-384 for ES256, P-256 for ES384).
+    key: SecretSource,
+    /// The `kid` under which the target knows that key.
+    kid: String,
+}
+
+impl OtherCurve {
+    /// Reads the two keys; both or none must be given, and only with `alg` ES256 or ES384.
+    pub(super) fn configure(
+        config: &mut Config<'_>,
+        alg: Algorithm,
+    ) -> Result<Option<Self>, ConfigError> {
+        let key = config.secret("other_curve_key")?;
+        let kid = config.string("other_curve_kid")?;
+        if key.is_none() && kid.is_none() {
+            return Ok(None);
+        }
+        let missing = |name: &str| {
+            config.error(
+                name,
+                ConfigErrorKind::MissingKey,
+                "`other_curve_key` and `other_curve_kid` go together (alg-same-family signs \
+                 with that key under that kid)",
+            )
+        };
+        let key = key.ok_or_else(|| missing("other_curve_key"))?;
+        let kid = kid.ok_or_else(|| missing("other_curve_kid"))?;
+        if other_curve_alg(alg).is_none() {
+            return Err(config.error(
+                "other_curve_key",
+                ConfigErrorKind::InvalidValue,
+                "`other_curve_key` is for `alg` ES256 or ES384 (the other size is another \
+                 curve, so another key); remove it or set `alg`",
+            ));
+        }
+        Ok(Some(OtherCurve { key, kid }))
+    }
+
+    /// Reads the key (registered as a secret) for signing under the other size of `alg`.
+    pub(super) fn load(&self, context: &Context<'_>, alg: Algorithm) -> Result<Signer, JwtError> {
+        let alg = other_curve_alg(alg).ok_or(JwtError::Malformed("no other curve size"))?;
+        let bytes = self
+            .key
+            .read(context.root)
+            .map_err(JwtError::OtherCurveKey)?;
+        token::register_key(context, &bytes);
+        Ok(Signer {
+            alg,
+            key: token::encoding_key(alg, &bytes)?,
+            kid: self.kid.clone(),
+        })
+    }
+}
+
+/// The other ECDSA size of `alg`: ES384 for ES256 and back; none for any other algorithm.
+pub(super) fn other_curve_alg(alg: Algorithm) -> Option<Algorithm> {
+    match alg {
+        Algorithm::ES256 => Some(Algorithm::ES384),
+        Algorithm::ES384 => Some(Algorithm::ES256),
+        _ => None,
+    }
+}
+
+/// A key read for signing: its algorithm, the key and the `kid` the target knows it by.
+pub(super) struct Signer {
+    alg: Algorithm,
+    key: jsonwebtoken::EncodingKey,
+    kid: String,
+}
+
 impl JwtProbe {
     /// The forged tokens of this module's case `name`, or `None` when it is not one of them.
     pub(super) fn forge_class(
@@ -124,18 +200,34 @@ impl JwtProbe {
         let header = minter.header();
         let now = token::now();
         let forgeries = match name {
-            "alg-same-family" => same_family(minter.alg())
-                .into_iter()
-                .map(|alg| {
-                    let name = token::algorithm_name(alg);
+            "alg-same-family" => {
+                let mut forgeries = same_family(minter.alg())
+                    .into_iter()
+                    .map(|alg| {
+                        let name = token::algorithm_name(alg);
+                        let mut header = header.clone();
+                        header.insert("alg".into(), json!(name));
+                        Ok(Forged::new(
+                            &format!("a token signed with the issuer key under {name}"),
+                            token::sign(&header, &forge.valid_claims, minter.key(), alg)?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, JwtError>>()?;
+                if let Some(other) = forge.other_curve {
+                    let name = token::algorithm_name(other.alg);
                     let mut header = header.clone();
                     header.insert("alg".into(), json!(name));
-                    Ok(Forged::new(
-                        &format!("a token signed with the issuer key under {name}"),
-                        token::sign(&header, &forge.valid_claims, minter.key(), alg)?,
-                    ))
-                })
-                .collect::<Result<_, JwtError>>()?,
+                    header.insert("kid".into(), json!(other.kid));
+                    forgeries.push(Forged::new(
+                        &format!(
+                            "a token signed under {name} with the other curve's key (kid {})",
+                            other.kid
+                        ),
+                        token::sign(&header, &forge.valid_claims, &other.key, other.alg)?,
+                    ));
+                }
+                forgeries
+            }
             "crit-unknown" => {
                 let mut header = header.clone();
                 header.insert("crit".into(), json!([CRIT_PARAMETER]));
@@ -295,6 +387,37 @@ mod tests {
         assert!(rsa.contains(&Algorithm::PS256) && !rsa.contains(&Algorithm::RS256));
         assert!(same_family(Algorithm::ES256).is_empty());
         assert!(same_family(Algorithm::EdDSA).is_empty());
+    }
+
+    fn configure(text: &str) -> Result<Vec<String>, ConfigError> {
+        let base = "url = \"${api.url}/v1/me\"\nissuer = \"https://issuer.test\"\n\
+                    audience = \"tenant-api\"\nkey = { file = \"k.pem\" }\n";
+        crate::configure(
+            "jwt",
+            &format!("{base}{text}").parse::<toml::Table>().unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_other_curve_key_adds_alg_same_family_to_ecdsa_only() {
+        assert_eq!(other_curve_alg(Algorithm::ES256), Some(Algorithm::ES384));
+        assert_eq!(other_curve_alg(Algorithm::ES384), Some(Algorithm::ES256));
+        assert_eq!(other_curve_alg(Algorithm::RS256), None);
+        let other = "other_curve_key = { file = \"o.pem\" }\nother_curve_kid = \"es384\"\n";
+        for alg in ["ES256", "ES384"] {
+            let names = configure(&format!("alg = \"{alg}\"\n")).unwrap();
+            assert!(!names.contains(&"alg-same-family".to_string()), "{alg}");
+            let names = configure(&format!("alg = \"{alg}\"\n{other}")).unwrap();
+            assert!(names.contains(&"alg-same-family".to_string()), "{alg}");
+        }
+        let err = configure(&format!("alg = \"RS256\"\n{other}")).unwrap_err();
+        assert_eq!(err.key, "other_curve_key");
+        assert!(err.message.contains("ES256 or ES384"), "{}", err.message);
+        let err = configure("alg = \"ES256\"\nother_curve_kid = \"es384\"\n").unwrap_err();
+        assert_eq!(err.key, "other_curve_key");
+        let err =
+            configure("alg = \"ES256\"\nother_curve_key = { file = \"o.pem\" }\n").unwrap_err();
+        assert_eq!(err.key, "other_curve_kid");
     }
 
     #[test]

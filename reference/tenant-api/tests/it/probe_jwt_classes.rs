@@ -3,6 +3,8 @@
 //! `kid-other-audience`), twice: against tenant-api (hardened: all pass; each flaw: exactly its
 //! case fails; no tenant row changed) and against tests/targets/jwt_verifier.py, a verifier
 //! written independently in Python (strict: all pass; each `--bug`: exactly its case fails).
+//! `alg-same-family` is proven for ES256 too, with tenant-api trusting a P-384 key by `kid`
+//! (`--extra-ec-key`); the Python verifier is HS/RS only, where its RSA family covers the class.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -146,6 +148,79 @@ fn jwt_kid_other_audience_is_inconclusive_when_the_other_key_is_not_trusted() {
         .case("kid-other-audience")
         .message
         .starts_with("inconclusive: the control "));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ES256: the other curve size, signed with a second EC key tenant-api looks up by kid
+
+/// The jwt probe's ES256 configuration with `issuer-es384` as the other curve's key (kid es384).
+fn es256_config(url: &str) -> String {
+    format!(
+        r#"
+url = "{url}"
+issuer = "https://issuer.test"
+audience = "tenant-api"
+alg = "ES256"
+key = {{ file = "reference/keys/issuer-es256.pem" }}
+public_key = {{ file = "reference/keys/issuer-es256.pub.pem" }}
+claims = {{ sub = "admin@org-a", org_id = "org-a" }}
+other_curve_key = {{ file = "reference/keys/issuer-es384.pem" }}
+other_curve_kid = "es384"
+"#
+    )
+}
+
+/// tenant-api's flags for the same: the P-384 public key, trusted under kid `es384`.
+fn extra_ec_args() -> Vec<String> {
+    let key = crate::support::keys_dir().join("issuer-es384.pub.pem");
+    vec![
+        "--extra-ec-key".into(),
+        key.display().to_string(),
+        "--extra-ec-kid".into(),
+        "es384".into(),
+    ]
+}
+
+fn es256_against_tenant_api(flaws: &[&str]) -> Outcome {
+    let args = extra_ec_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (service, database): (Service, Database) = Service::start_with_args(flaws, &args);
+    let outcome = probes::probe_unchanged(
+        "jwt",
+        &es256_config(&format!("{}/v1/me", service.base)),
+        &database,
+        &root(),
+    );
+    hides(&outcome);
+    outcome
+}
+
+#[test]
+fn jwt_es256_alg_same_family_sends_es384_and_passes_against_the_hardened_service() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let outcome = es256_against_tenant_api(&[]);
+    outcome.assert_all_pass();
+    let family = outcome.case("alg-same-family");
+    assert!(family.sent.contains("\"alg\":\"ES384\""), "{}", family.sent);
+    assert!(family.sent.contains("\"kid\":\"es384\""), "{}", family.sent);
+    assert!(family.message.ends_with("got 401"), "{}", family.message);
+}
+
+#[test]
+fn jwt_es256_alg_same_family_catches_alg_from_header_with_the_other_curve() {
+    if relgate_pg::testing::skip_without_postgres() {
+        return;
+    }
+    let outcome = es256_against_tenant_api(&["jwt-alg-from-header"]);
+    outcome.assert_only_failing(&["alg-same-family"]);
+    let family = outcome.case("alg-same-family");
+    assert!(
+        family.message.ends_with(": the forged token was accepted")
+            && family.message.contains("under ES384"),
+        "{family:#?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
