@@ -78,7 +78,8 @@ pub enum Flaw {
     AuditRewritable,
     /// The audit trigger keeps a client-supplied `occurred_at`; the seed imports a backdated event.
     AuditBackdated,
-    /// RSA tokens are verified with the algorithm their header names, any of the RSA family.
+    /// RSA tokens are verified with the algorithm their header names, any of the RSA family;
+    /// EC tokens under ES384 too, with the EC key their `kid` selects.
     JwtAlgFromHeader,
     /// The `crit` header parameter is ignored instead of refused.
     JwtIgnoreCrit,
@@ -262,7 +263,7 @@ impl Flaw {
             Flaw::AuditRewritable => "the audit hash does not cover prev_hash (a rewritten history keeps the head hash, so an anchor cannot see it)",
             Flaw::AuditBackdated => "the audit trigger keeps a client-supplied occurred_at (time runs backwards in the log)",
             Flaw::JwtAlgFromHeader => {
-                "RSA tokens are verified with the algorithm their header names (RS384/RS512/PS256/PS384/PS512 too), not only RS256"
+                "RSA and EC tokens are verified with the algorithm their header names (RS384/RS512/PS256/PS384/PS512, ES384 with the EC key kid selects), not only RS256/ES256"
             }
             Flaw::JwtIgnoreCrit => {
                 "tokens with a crit header naming an unknown extension are accepted"
