@@ -272,12 +272,13 @@ fn assert_failing(cases: &[Case], failing: &[&str]) {
 
 const FORGERIES: [&str; 4] = ["unsigned", "bad-signature", "wrong-secret", "body-tampered"];
 /// The correct signature mangled, for every hex scheme.
-const MANGLED: [&str; 5] = [
+const MANGLED: [&str; 6] = [
     "empty-signature",
     "truncated-signature",
     "last-char-changed",
     "hex-case",
     "padded-signature",
+    "whitespace-signature",
 ];
 /// Stripe's version tags and its timestamp.
 const STRIPE_ONLY: [&str; 4] = [
@@ -307,6 +308,7 @@ fn stripe_strict_receiver_refuses_every_forgery() {
             "unknown-version",
             "several-invalid",
             "padded-signature",
+            "whitespace-signature",
             "missing-timestamp",
             "non-numeric-timestamp",
         ]
@@ -364,6 +366,7 @@ fn github_strict_receiver_refuses_every_forgery() {
             "last-char-changed",
             "hex-case",
             "padded-signature",
+            "whitespace-signature",
         ]
     );
     assert_failing(&cases, &[]);
