@@ -140,14 +140,17 @@ pub fn cost_ratio(small: usize, large: usize, work: impl Fn(usize)) -> f64 {
 }
 
 /// Asserts that `work` (of sizes `small` and `large`) costs about in proportion to its size:
-/// at most 1.75 times `large / small` as much CPU time at `large`. Work quadratic in its size
-/// costs `large / small` times more again, and fails.
+/// at most 2.5 times `large / small` as much CPU time at `large`. Work quadratic in its size
+/// costs `large / small` times more again (the quadratic loader measured 34 times for 8
+/// times the packets), and fails. The margin is for `n log n` indexes (ordered maps: 10.4
+/// times for 8 times from 1,000) and for caches a loaded machine shares: the loader measured
+/// 10.3 to 12.6 times alone and 17.9 times while CI ran the other test binaries beside it.
 pub fn assert_near_linear(what: &str, small: usize, large: usize, work: impl Fn(usize)) {
     let ratio = cost_ratio(small, large, work);
     let linear = large as f64 / small as f64;
     eprintln!("{what}: {large} cost {ratio:.1} times {small} (linear: {linear:.0})");
     assert!(
-        ratio < linear * 1.75,
+        ratio < linear * 2.5,
         "{what}: {large} cost {ratio:.1} times as much as {small}; linear would be {linear:.0}"
     );
 }
