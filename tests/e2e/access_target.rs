@@ -80,20 +80,6 @@ other_child_record = "rec-a-2"
     path
 }
 
-fn cases(run: &Run, check: &str) -> Vec<(String, String)> {
-    run.check(&format!("SEC-IAM::{check}"))["cases"]
-        .as_array()
-        .expect("the probe record lists its cases")
-        .iter()
-        .map(|case| {
-            (
-                case["name"].as_str().unwrap().to_string(),
-                case["outcome"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 fn assert_no_secret_in_logs(run: &Run) {
     for check in ["rbac", "consent"] {
         let path = run.out.path().join(format!("logs/SEC-IAM/{check}.log"));
@@ -120,8 +106,8 @@ fn the_access_probes_pass_the_correct_python_api_as_a_service() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_gate(&gate_file(dir.path(), &[]), &[]);
     assert_eq!(run.code(), 0, "{}", run.context());
-    let rbac = cases(&run, "rbac");
-    let consent = cases(&run, "consent");
+    let rbac = run.cases("SEC-IAM::rbac");
+    let consent = run.cases("SEC-IAM::consent");
     for (name, outcome) in rbac.iter().chain(&consent) {
         assert_eq!(outcome, "pass", "{name}: {}", run.context());
     }
@@ -146,7 +132,7 @@ fn the_access_probes_catch_the_python_apis_bugs_as_a_service() {
     let run = run_gate(&gate_file(dir.path(), &["idor", "consent-cached"]), &[]);
     assert_eq!(run.code(), 1, "{}", run.context());
     let failing = |check: &str| -> Vec<String> {
-        cases(&run, check)
+        run.cases(&format!("SEC-IAM::{check}"))
             .into_iter()
             .filter(|(_, outcome)| outcome != "pass")
             .map(|(name, outcome)| format!("{name} {outcome}"))

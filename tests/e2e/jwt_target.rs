@@ -62,20 +62,6 @@ other_audience_claims = {{ aud = "partner-api" }}
     path
 }
 
-fn cases(run: &Run) -> Vec<(String, String)> {
-    run.check("SEC-01::jwt-forgery")["cases"]
-        .as_array()
-        .expect("the probe record lists its cases")
-        .iter()
-        .map(|case| {
-            (
-                case["name"].as_str().unwrap().to_string(),
-                case["outcome"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 fn assert_no_token_in_logs(run: &Run) {
     let log = std::fs::read_to_string(run.out.path().join("logs/SEC-01/jwt-forgery.log")).unwrap();
     assert!(log.contains("Bearer [REDACTED]"), "{log}");
@@ -90,7 +76,7 @@ fn the_jwt_probe_passes_the_strict_python_verifier_as_a_service() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_gate(&gate_file(dir.path(), &[]), &[]);
     assert_eq!(run.code(), 0, "{}", run.context());
-    let cases = cases(&run);
+    let cases = run.cases("SEC-01::jwt-forgery");
     for (name, outcome) in &cases {
         assert_eq!(outcome, "pass", "{name}: {}", run.context());
     }
@@ -112,7 +98,8 @@ fn the_jwt_probe_catches_the_python_verifiers_duplicate_claim_bug_as_a_service()
     let dir = tempfile::tempdir().unwrap();
     let run = run_gate(&gate_file(dir.path(), &["last-duplicate-wins"]), &[]);
     assert_eq!(run.code(), 1, "{}", run.context());
-    let failing: Vec<String> = cases(&run)
+    let failing: Vec<String> = run
+        .cases("SEC-01::jwt-forgery")
         .into_iter()
         .filter(|(_, outcome)| outcome != "pass")
         .map(|(name, outcome)| format!("{name} {outcome}"))

@@ -71,20 +71,6 @@ future_timestamp = true
     path
 }
 
-fn cases(run: &Run, check: &str) -> Vec<(String, String)> {
-    run.check(&format!("SEC-02::{check}"))["cases"]
-        .as_array()
-        .expect("the probe record lists its cases")
-        .iter()
-        .map(|case| {
-            (
-                case["name"].as_str().unwrap().to_string(),
-                case["outcome"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 fn assert_no_secret_in_logs(run: &Run) {
     let key = encoded_key();
     for check in ["svix-webhook", "stripe-webhook"] {
@@ -102,7 +88,7 @@ fn the_webhook_probe_passes_the_strict_python_receiver_as_a_service() {
     let run = run_gate(&gate_file(dir.path(), &[]), &[]);
     assert_eq!(run.code(), 0, "{}", run.context());
     for check in ["svix-webhook", "stripe-webhook"] {
-        let cases = cases(&run, check);
+        let cases = run.cases(&format!("SEC-02::{check}"));
         for (name, outcome) in &cases {
             assert_eq!(outcome, "pass", "{check} {name}: {}", run.context());
         }
@@ -130,7 +116,8 @@ fn the_webhook_probe_catches_the_python_receivers_prefix_compare_as_a_service() 
     let run = run_gate(&gate_file(dir.path(), &["prefix-compare"]), &[]);
     assert_eq!(run.code(), 1, "{}", run.context());
     for check in ["svix-webhook", "stripe-webhook"] {
-        let failing: Vec<String> = cases(&run, check)
+        let failing: Vec<String> = run
+            .cases(&format!("SEC-02::{}", check))
             .into_iter()
             .filter(|(_, outcome)| outcome != "pass")
             .map(|(name, outcome)| format!("{name} {outcome}"))

@@ -85,6 +85,20 @@ impl Run {
             .find(|line| line["kind"] == "check" && line["name"] == name)
             .unwrap_or_else(|| panic!("no record for {name}"))
     }
+    /// A probe check's cases as `(name, outcome)`, in the order its record lists them.
+    pub fn cases(&self, name: &str) -> Vec<(String, String)> {
+        self.check(name)["cases"]
+            .as_array()
+            .expect("the probe record lists its cases")
+            .iter()
+            .map(|case| {
+                (
+                    case["name"].as_str().unwrap().to_string(),
+                    case["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
     pub fn packet(&self, id: &str) -> Value {
         self.ledger()
             .into_iter()
