@@ -86,6 +86,7 @@ fn the_jwt_probe_passes_the_strict_python_verifier_as_a_service() {
         "iat-future",
         "duplicate-claims",
         "typ-confusion",
+        "cty-confusion",
         "kid-other-audience",
     ] {
         assert!(cases.iter().any(|(case, _)| case == name), "{name}");

@@ -16,6 +16,8 @@ Strict by default. Each `--bug NAME` (repeatable) switches on one realistic mist
   last-duplicate-wins  parse the payload with plain json.loads, where the last of two equal
                        member names wins, instead of refusing duplicates (RFC 7519 §4)
   any-typ              do not check `typ` against --typ (RFC 8725 §3.11)
+  typ-from-cty         take the token type from `cty` as well as `typ` (`cty` is the
+                       payload's content type, RFC 7515 §4.1.10, not the token's type)
   kid-any-audience     a partner key (--partner-key) is selected by `kid`, but `aud` may be any
                        trusted audience instead of the partner's own
 
@@ -43,6 +45,7 @@ BUGS = (
     "no-iat-check",
     "last-duplicate-wins",
     "any-typ",
+    "typ-from-cty",
     "kid-any-audience",
 )
 LEEWAY = 10
@@ -165,8 +168,8 @@ class Verifier:
             # This verifier implements no JWS extension, so any crit is not understood.
             raise Refused("crit names an extension this verifier does not understand")
         if self.typ is not None and "any-typ" not in self.bugs:
-            typ = header.get("typ")
-            if not isinstance(typ, str) or media_type(typ) != media_type(self.typ):
+            names = ["typ", "cty"] if "typ-from-cty" in self.bugs else ["typ"]
+            if not any(self._names_type(header.get(name)) for name in names):
                 raise Refused("wrong token type")
         key = self.key
         audiences = [self.audience]
@@ -182,6 +185,10 @@ class Verifier:
             b64url_decode(parts[1]), strict="last-duplicate-wins" not in self.bugs
         )
         return self.check_claims(claims, audiences)
+
+    def _names_type(self, value):
+        """Whether a header value names the required type."""
+        return isinstance(value, str) and media_type(value) == media_type(self.typ)
 
     def check_claims(self, claims, audiences):
         now = time.time()

@@ -388,7 +388,7 @@ impl Probe for JwtProbe {
             names.extend(["missing-nonce", "foreign-nonce"]);
         }
         if self.typ.is_some() {
-            names.push("typ-confusion");
+            names.extend(["typ-confusion", "cty-confusion"]);
         }
         if self.other_audience.is_some() {
             names.push("kid-other-audience");
@@ -701,8 +701,9 @@ mod tests {
         ] {
             assert!(names.contains(&name.to_string()), "{name}");
         }
-        assert!(!names.contains(&"typ-confusion".to_string()));
-        assert!(!names.contains(&"kid-other-audience".to_string()));
+        for name in ["typ-confusion", "cty-confusion", "kid-other-audience"] {
+            assert!(!names.contains(&name.to_string()), "{name}");
+        }
         let es = configure(&format!("{BASE}alg = \"ES256\"\n")).unwrap();
         assert!(!es.contains(&"alg-same-family".to_string()));
         let names = configure(&format!(
@@ -711,8 +712,8 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(
-            names[names.len() - 2..],
-            ["typ-confusion", "kid-other-audience"]
+            names[names.len() - 3..],
+            ["typ-confusion", "cty-confusion", "kid-other-audience"]
         );
         let err = configure(&format!("{BASE}typ = \"application/JWT\"\n")).unwrap_err();
         assert_eq!(err.key, "typ");

@@ -89,6 +89,8 @@ pub enum Flaw {
     JwtLastDuplicateClaim,
     /// The `typ` header is not checked against `--token-type`.
     JwtAnyTyp,
+    /// The required type is also taken from the `cty` header when `typ` names another one.
+    JwtTypFromCty,
     /// The partner key is looked up by `kid`, but the audience is checked against every trusted audience.
     JwtKidAnyAudience,
     /// A project looked up by id through the owner's connection, without the tenant filter.
@@ -103,7 +105,7 @@ pub enum Flaw {
 
 impl Flaw {
     /// Every flaw, in the order `--list-flaws` prints them.
-    pub const ALL: [Flaw; 43] = [
+    pub const ALL: [Flaw; 44] = [
         Flaw::JwtAcceptExpired,
         Flaw::JwtSkipAud,
         Flaw::JwtSkipIss,
@@ -142,6 +144,7 @@ impl Flaw {
         Flaw::JwtNoIatCheck,
         Flaw::JwtLastDuplicateClaim,
         Flaw::JwtAnyTyp,
+        Flaw::JwtTypFromCty,
         Flaw::JwtKidAnyAudience,
         Flaw::RbacIdor,
         Flaw::RbacMassAssignment,
@@ -190,6 +193,7 @@ impl Flaw {
             Flaw::JwtNoIatCheck => "jwt-no-iat-check",
             Flaw::JwtLastDuplicateClaim => "jwt-last-duplicate-claim",
             Flaw::JwtAnyTyp => "jwt-any-typ",
+            Flaw::JwtTypFromCty => "jwt-typ-from-cty",
             Flaw::JwtKidAnyAudience => "jwt-kid-any-audience",
             Flaw::RbacIdor => "rbac-idor",
             Flaw::RbacMassAssignment => "rbac-mass-assignment",
@@ -276,6 +280,9 @@ impl Flaw {
             }
             Flaw::JwtAnyTyp => {
                 "the typ header is not checked even when --token-type requires one"
+            }
+            Flaw::JwtTypFromCty => {
+                "the type --token-type requires is accepted from the cty header as well as typ"
             }
             Flaw::JwtKidAnyAudience => {
                 "the partner key (--partner-key) may sign tokens for this service's audience too"

@@ -126,6 +126,7 @@ pub struct TokenVerifier {
     no_iat_check: bool,
     last_duplicate_claim: bool,
     any_typ: bool,
+    typ_from_cty: bool,
     kid_any_audience: bool,
 }
 
@@ -196,6 +197,7 @@ impl TokenVerifier {
             no_iat_check: flaws.has(Flaw::JwtNoIatCheck),
             last_duplicate_claim: flaws.has(Flaw::JwtLastDuplicateClaim),
             any_typ: flaws.has(Flaw::JwtAnyTyp),
+            typ_from_cty: flaws.has(Flaw::JwtTypFromCty),
             kid_any_audience: flaws.has(Flaw::JwtKidAnyAudience),
         })
     }
@@ -233,8 +235,14 @@ impl TokenVerifier {
             return Err(TokenError::Header("crit"));
         }
         if let Some(wanted) = &self.settings.token_type {
-            let typ = header.get("typ").and_then(Value::as_str);
-            if !self.any_typ && !typ.is_some_and(|typ| same_type(typ, wanted)) {
+            let named = |parameter: &str| {
+                header
+                    .get(parameter)
+                    .and_then(Value::as_str)
+                    .is_some_and(|value| same_type(value, wanted))
+            };
+            let typed = named("typ") || (self.typ_from_cty && named("cty"));
+            if !self.any_typ && !typed {
                 return Err(TokenError::Header("typ"));
             }
         }

@@ -2,7 +2,8 @@
 //! (another one of the configured family, RFC 8725 §3.1, or the other ECDSA size signed with a
 //! second key the target trusts, `other_curve_*`), an unknown `crit` header parameter
 //! (RFC 7515 §4.1.11), `iat` in the future, a claim name given twice, a token of another
-//! explicit type (`typ`, RFC 8725 §3.11) and a key the target trusts only for another audience
+//! explicit type (`typ`, RFC 8725 §3.11) or with the configured type in `cty` instead of `typ`,
+//! and a key the target trusts only for another audience
 //! or tenant (`kid-other-audience`). Every token here is signed with a key the target trusts,
 //! so a target that accepts one has skipped exactly the check the case names.
 
@@ -291,6 +292,27 @@ impl JwtProbe {
                     minter.sign(&untyped, &forge.valid_claims)?,
                 ));
                 forgeries
+            }
+            "cty-confusion" => {
+                // The configured type named by `cty` (the payload's content type, RFC 7515
+                // §4.1.10), while `typ`, the token's own type, says another one or nothing.
+                let wanted = self.typ.as_deref().unwrap_or("JWT");
+                let mut typed = header.clone();
+                typed.insert("typ".into(), json!("JWT"));
+                typed.insert("cty".into(), json!(wanted));
+                let mut untyped = header.clone();
+                untyped.remove("typ");
+                untyped.insert("cty".into(), json!(wanted));
+                vec![
+                    Forged::new(
+                        &format!("a token of type JWT whose cty says {wanted}"),
+                        minter.sign(&typed, &forge.valid_claims)?,
+                    ),
+                    Forged::new(
+                        &format!("a token without typ whose cty says {wanted}"),
+                        minter.sign(&untyped, &forge.valid_claims)?,
+                    ),
+                ]
             }
             _ => return Ok(None),
         };

@@ -1,6 +1,6 @@
 //! Proof tests of the `jwt` probe's cases for what a signature does not settle
 //! (`alg-same-family`, `crit-unknown`, `iat-future`, `duplicate-claims`, `typ-confusion`,
-//! `kid-other-audience`), twice: against tenant-api (hardened: all pass; each flaw: exactly its
+//! `cty-confusion`, `kid-other-audience`), twice: against tenant-api (hardened: all pass; each flaw: exactly its
 //! case fails; no tenant row changed) and against tests/targets/jwt_verifier.py, a verifier
 //! written independently in Python (strict: all pass; each `--bug`: exactly its case fails).
 //! `alg-same-family` is proven for ES256 too, with tenant-api trusting a P-384 key by `kid`
@@ -14,12 +14,13 @@ use crate::support::{Database, Service};
 use relgate_probes::CaseOutcome;
 
 /// The cases this file proves, in the order the probe lists them.
-const CLASS_CASES: [&str; 6] = [
+const CLASS_CASES: [&str; 7] = [
     "alg-same-family",
     "crit-unknown",
     "iat-future",
     "duplicate-claims",
     "typ-confusion",
+    "cty-confusion",
     "kid-other-audience",
 ];
 
@@ -84,7 +85,7 @@ fn jwt_classes_pass_against_the_hardened_service_without_changing_rows() {
     let outcome = against_tenant_api(&[], &partner_args());
     outcome.assert_all_pass();
     let names = outcome.names();
-    assert_eq!(&names[names.len() - 6..], CLASS_CASES);
+    assert_eq!(&names[names.len() - CLASS_CASES.len()..], CLASS_CASES);
     let family = outcome.case("alg-same-family");
     for alg in ["RS384", "RS512", "PS256", "PS384", "PS512"] {
         assert!(family.sent.contains(&format!("\"alg\":\"{alg}\"")), "{alg}");
@@ -98,14 +99,16 @@ fn jwt_classes_pass_against_the_hardened_service_without_changing_rows() {
     assert!(other.sent.contains("\"kid\":\"partner\""), "{}", other.sent);
 }
 
-/// Each flaw of tenant-api for these classes and the one case that must catch it.
-const FLAWS: [(&str, &str); 6] = [
-    ("jwt-alg-from-header", "alg-same-family"),
-    ("jwt-ignore-crit", "crit-unknown"),
-    ("jwt-no-iat-check", "iat-future"),
-    ("jwt-last-duplicate-claim", "duplicate-claims"),
-    ("jwt-any-typ", "typ-confusion"),
-    ("jwt-kid-any-audience", "kid-other-audience"),
+/// Each flaw of tenant-api for these classes and the cases that must catch it: a verifier that
+/// checks no type at all fails both type cases.
+const FLAWS: [(&str, &[&str]); 7] = [
+    ("jwt-alg-from-header", &["alg-same-family"]),
+    ("jwt-ignore-crit", &["crit-unknown"]),
+    ("jwt-no-iat-check", &["iat-future"]),
+    ("jwt-last-duplicate-claim", &["duplicate-claims"]),
+    ("jwt-any-typ", &["typ-confusion", "cty-confusion"]),
+    ("jwt-typ-from-cty", &["cty-confusion"]),
+    ("jwt-kid-any-audience", &["kid-other-audience"]),
 ];
 
 #[test]
@@ -113,18 +116,20 @@ fn jwt_classes_catch_each_flaw_without_changing_rows() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    for (flaw, case) in FLAWS {
+    for (flaw, cases) in FLAWS {
         eprintln!("--- flaw {flaw}");
         let outcome = against_tenant_api(&[flaw], &partner_args());
-        outcome.assert_only_failing(&[case]);
-        assert!(
-            outcome
-                .case(case)
-                .message
-                .ends_with(": the forged token was accepted"),
-            "{flaw}: {:#?}",
-            outcome.case(case)
-        );
+        outcome.assert_only_failing(cases);
+        for case in cases {
+            assert!(
+                outcome
+                    .case(case)
+                    .message
+                    .ends_with(": the forged token was accepted"),
+                "{flaw}: {:#?}",
+                outcome.case(case)
+            );
+        }
     }
 }
 
@@ -306,25 +311,26 @@ fn jwt_passes_against_the_strict_python_verifier() {
     let outcome = against_python(&[]);
     outcome.assert_all_pass();
     let names = outcome.names();
-    assert_eq!(&names[names.len() - 6..], CLASS_CASES);
+    assert_eq!(&names[names.len() - CLASS_CASES.len()..], CLASS_CASES);
 }
 
-/// Each bug of the Python verifier and the one case that must catch it.
-const PY_BUGS: [(&str, &str); 6] = [
-    ("alg-from-header", "alg-same-family"),
-    ("ignore-crit", "crit-unknown"),
-    ("no-iat-check", "iat-future"),
-    ("last-duplicate-wins", "duplicate-claims"),
-    ("any-typ", "typ-confusion"),
-    ("kid-any-audience", "kid-other-audience"),
+/// Each bug of the Python verifier and the cases that must catch it.
+const PY_BUGS: [(&str, &[&str]); 7] = [
+    ("alg-from-header", &["alg-same-family"]),
+    ("ignore-crit", &["crit-unknown"]),
+    ("no-iat-check", &["iat-future"]),
+    ("last-duplicate-wins", &["duplicate-claims"]),
+    ("any-typ", &["typ-confusion", "cty-confusion"]),
+    ("typ-from-cty", &["cty-confusion"]),
+    ("kid-any-audience", &["kid-other-audience"]),
 ];
 
 #[test]
 fn jwt_catches_each_bug_of_the_python_verifier() {
-    for (bug, case) in PY_BUGS {
+    for (bug, cases) in PY_BUGS {
         eprintln!("--- bug {bug}");
         let outcome = against_python(&[bug]);
-        outcome.assert_only_failing(&[case]);
+        outcome.assert_only_failing(cases);
     }
 }
 
@@ -364,6 +370,7 @@ fn jwt_against_the_python_verifier_with_hs256_catches_the_hmac_family() {
     outcome.assert_all_pass();
     assert!(outcome.case("alg-same-family").sent.contains("\"HS512\""));
     assert!(!outcome.names().contains(&"typ-confusion"));
+    assert!(!outcome.names().contains(&"cty-confusion"));
     drop(strict);
     let (lax, config) = hs256_verifier(&["alg-from-header"]);
     let outcome = probes::probe("jwt", &config, &root());
