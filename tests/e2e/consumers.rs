@@ -9,7 +9,8 @@
 //! - SARIF: `@microsoft/sarif-multitool validate` against the schema and its SARIF and GitHub
 //!   rule sets; sarif-tools' records (`tests/consumers/sarif_tools.py`).
 //! - in-toto: the in-toto-attestation protobuf Statement and the test-result v0.1 predicate
-//!   (`tests/consumers/intoto.py`); the README documents every field of the predicate.
+//!   (`tests/consumers/intoto.py`); the user guide (docs/book/src/reports/attestation.md)
+//!   documents every field of the predicate.
 //!
 //! report.html is checked with html-validate and axe-core in `reports.rs`, tracker.md with
 //! cmark-gfm in the engine's `markdown_consumers` tests.
@@ -455,20 +456,21 @@ fn the_attestation_is_a_valid_statement_with_a_test_result_predicate() {
     );
 }
 
-/// Every field of relgate's predicate is documented in the README, by its name in backticks.
+/// Every field of relgate's predicate is documented in the user guide's attestation page, by its
+/// name in backticks.
 #[test]
 fn every_predicate_field_is_documented() {
     let statement: Value =
         serde_json::from_slice(&std::fs::read(out().join("attestation.intoto.json")).unwrap())
             .unwrap();
-    let readme = std::fs::read_to_string(fixtures().join("../../README.md")).unwrap();
-    let start = readme
-        .find("### attestation.intoto.json")
-        .expect("the README's attestation section");
-    let section = &readme[start..];
-    let section = &section[..section[4..]
-        .find("\n### ")
-        .map_or(section.len(), |end| end + 4)];
+    let page =
+        std::fs::read_to_string(fixtures().join("../../docs/book/src/reports/attestation.md"))
+            .expect("the user guide's attestation page");
+    assert!(
+        page.starts_with("# attestation.intoto.json\n"),
+        "docs/book/src/reports/attestation.md is the attestation page"
+    );
+    let section = page.as_str();
     let mut missing = Vec::new();
     let fields = |object: &Value, prefix: &str, missing: &mut Vec<String>| {
         for key in object.as_object().into_iter().flatten().map(|(key, _)| key) {
@@ -490,6 +492,6 @@ fn every_predicate_field_is_documented() {
     }
     assert!(
         missing.is_empty(),
-        "predicate fields the README's attestation section does not name: {missing:?}"
+        "predicate fields docs/book/src/reports/attestation.md does not name: {missing:?}"
     );
 }
