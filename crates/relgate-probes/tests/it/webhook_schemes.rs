@@ -8,12 +8,13 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
-use relgate_probes::redact::Redactor;
-use relgate_probes::{Case, CaseOutcome, Context, Log};
+use relgate_probes::{Case, CaseOutcome};
 use sha2::Sha256;
+
+use crate::support::{assert_failing, case, names, probe_webhook};
 
 const STRIPE_SECRET: &str = "whsec_relgateStripeTestSecret0123456789";
 const GITHUB_SECRET: &str = "It's a Secret to Everybody";
@@ -208,66 +209,28 @@ fn verify_stripe(secret: &str, checks: Checks, header: Option<&str>, body: &[u8]
     !checks.tolerance || now() - timestamp <= STRIPE_TOLERANCE
 }
 
-/// Runs the probe with `check` (a packets.toml check table without `url` and `secret`) and
-/// the secret in a file under a fresh gate root.
+/// Runs the probe with `check` (a packets.toml check table without `url` and `secret`)
+/// against `receiver`, the secret in a file of a fresh gate root; the secret may show nowhere.
 fn probe(receiver: &Receiver, secret: &str, check: &str) -> Vec<Case> {
-    let root = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        root.path().join("webhook-secret.txt"),
-        format!("{secret}\n"),
+    probe_webhook(
+        &format!("url = \"{}\"\n{check}", receiver.url),
+        secret,
+        secret,
     )
-    .expect("write secret");
-    let table: toml::Table = format!(
-        "url = \"{}\"\nsecret = {{ file = \"webhook-secret.txt\" }}\n{check}",
-        receiver.url
-    )
-    .parse()
-    .expect("check parses");
-    let log = Log::new(Redactor::new());
-    let context = Context {
-        root: root.path(),
-        deadline: Instant::now() + Duration::from_secs(60),
-        log: &log,
-    };
-    let cases = relgate_probes::run("webhook", &table, &context).expect("the probe runs");
-    assert_no_secret(&cases, &log.text(), secret);
-    cases
 }
 
-fn assert_no_secret(cases: &[Case], log: &str, secret: &str) {
-    let mut text = log.to_string();
-    for case in cases {
-        text.push_str(&format!("{}\n{}\n{}\n", case.message, case.sent, case.got));
-    }
-    assert!(!text.contains(secret), "the secret leaked:\n{text}");
-}
-
-fn names(cases: &[Case]) -> Vec<&str> {
-    cases.iter().map(|case| case.name.as_str()).collect()
+/// Starts a receiver of `provider` with `checks` and runs the probe with `check` against it.
+fn probe_receiver(
+    provider: Provider,
+    secret: &'static str,
+    checks: Checks,
+    check: &str,
+) -> Vec<Case> {
+    probe(&Receiver::start(provider, secret, checks), secret, check)
 }
 
 fn outcome(cases: &[Case], name: &str) -> CaseOutcome {
-    cases
-        .iter()
-        .find(|case| case.name == name)
-        .unwrap_or_else(|| panic!("no case {name}"))
-        .outcome
-}
-
-/// `failing` cases fail, every other one passes.
-fn assert_failing(cases: &[Case], failing: &[&str]) {
-    for case in cases {
-        let expected = if failing.contains(&case.name.as_str()) {
-            CaseOutcome::Fail
-        } else {
-            CaseOutcome::Pass
-        };
-        assert_eq!(
-            case.outcome, expected,
-            "{}: {}\nsent:\n{}\ngot: {}",
-            case.name, case.message, case.sent, case.got
-        );
-    }
+    case(cases, name).outcome
 }
 
 const FORGERIES: [&str; 4] = ["unsigned", "bad-signature", "wrong-secret", "body-tampered"];
@@ -290,8 +253,12 @@ const STRIPE_ONLY: [&str; 4] = [
 
 #[test]
 fn stripe_strict_receiver_refuses_every_forgery() {
-    let receiver = Receiver::start(Provider::Stripe, STRIPE_SECRET, Checks::strict());
-    let cases = probe(&receiver, STRIPE_SECRET, "scheme = \"stripe\"\n");
+    let cases = probe_receiver(
+        Provider::Stripe,
+        STRIPE_SECRET,
+        Checks::strict(),
+        "scheme = \"stripe\"\n",
+    );
     assert_eq!(
         names(&cases),
         [
@@ -313,7 +280,7 @@ fn stripe_strict_receiver_refuses_every_forgery() {
             "non-numeric-timestamp",
         ]
     );
-    assert_failing(&cases, &[]);
+    assert_failing(&cases, &[], "stripe");
     let sent = &cases[0].sent;
     assert!(sent.contains("Stripe-Signature: t="), "{sent}");
     assert!(sent.contains(",v1=[REDACTED]"), "{sent}");
@@ -321,11 +288,15 @@ fn stripe_strict_receiver_refuses_every_forgery() {
 
 #[test]
 fn stripe_receiver_skipping_the_signature_fails_the_forgeries() {
-    let receiver = Receiver::start(Provider::Stripe, STRIPE_SECRET, Checks::without_signature());
-    let cases = probe(&receiver, STRIPE_SECRET, "scheme = \"stripe\"\n");
+    let cases = probe_receiver(
+        Provider::Stripe,
+        STRIPE_SECRET,
+        Checks::without_signature(),
+        "scheme = \"stripe\"\n",
+    );
     // Skipping Stripe's verification skips the timestamp too: it lives in the signed header.
     let failing = [&FORGERIES[..], &["stale-timestamp"], &MANGLED, &STRIPE_ONLY].concat();
-    assert_failing(&cases, &failing);
+    assert_failing(&cases, &failing, "stripe, without signature");
     assert_eq!(outcome(&cases, "unsigned"), CaseOutcome::Fail);
 }
 
@@ -335,24 +306,35 @@ fn stripe_receiver_without_tolerance_fails_stale_timestamp() {
         tolerance: false,
         ..Checks::strict()
     };
-    let receiver = Receiver::start(Provider::Stripe, STRIPE_SECRET, checks);
-    let cases = probe(&receiver, STRIPE_SECRET, "scheme = \"stripe\"\n");
-    assert_failing(&cases, &["stale-timestamp"]);
+    let cases = probe_receiver(
+        Provider::Stripe,
+        STRIPE_SECRET,
+        checks,
+        "scheme = \"stripe\"\n",
+    );
+    assert_failing(&cases, &["stale-timestamp"], "stripe, without tolerance");
 }
 
 #[test]
 fn stripe_sdk_accepts_future_timestamps_so_the_case_is_opt_in() {
-    let receiver = Receiver::start(Provider::Stripe, STRIPE_SECRET, Checks::strict());
     let check = "scheme = \"stripe\"\nfuture_timestamp = true\n";
-    let cases = probe(&receiver, STRIPE_SECRET, check);
+    let cases = probe_receiver(Provider::Stripe, STRIPE_SECRET, Checks::strict(), check);
     // A millisecond timestamp lies far ahead, and the SDK accepts that too.
-    assert_failing(&cases, &["future-timestamp", "millisecond-timestamp"]);
+    assert_failing(
+        &cases,
+        &["future-timestamp", "millisecond-timestamp"],
+        "stripe, future_timestamp",
+    );
 }
 
 #[test]
 fn github_strict_receiver_refuses_every_forgery() {
-    let receiver = Receiver::start(Provider::Github, GITHUB_SECRET, Checks::strict());
-    let cases = probe(&receiver, GITHUB_SECRET, "scheme = \"github\"\n");
+    let cases = probe_receiver(
+        Provider::Github,
+        GITHUB_SECRET,
+        Checks::strict(),
+        "scheme = \"github\"\n",
+    );
     assert_eq!(
         names(&cases),
         [
@@ -369,7 +351,7 @@ fn github_strict_receiver_refuses_every_forgery() {
             "whitespace-signature",
         ]
     );
-    assert_failing(&cases, &[]);
+    assert_failing(&cases, &[], "github");
     let sent = &cases[0].sent;
     assert!(
         sent.contains("X-Hub-Signature-256: sha256=[REDACTED]"),
@@ -380,9 +362,17 @@ fn github_strict_receiver_refuses_every_forgery() {
 
 #[test]
 fn github_receiver_skipping_the_signature_fails_the_forgeries() {
-    let receiver = Receiver::start(Provider::Github, GITHUB_SECRET, Checks::without_signature());
-    let cases = probe(&receiver, GITHUB_SECRET, "scheme = \"github\"\n");
-    assert_failing(&cases, &[&FORGERIES[..], &MANGLED].concat());
+    let cases = probe_receiver(
+        Provider::Github,
+        GITHUB_SECRET,
+        Checks::without_signature(),
+        "scheme = \"github\"\n",
+    );
+    assert_failing(
+        &cases,
+        &[&FORGERIES[..], &MANGLED].concat(),
+        "github, without signature",
+    );
     assert_eq!(outcome(&cases, "wrong-secret"), CaseOutcome::Fail);
 }
 
@@ -393,11 +383,10 @@ fn github_replays_are_checked_when_asked() {
         dedupe: true,
         ..Checks::strict()
     };
-    let receiver = Receiver::start(Provider::Github, GITHUB_SECRET, deduping);
-    assert_failing(&probe(&receiver, GITHUB_SECRET, check), &[]);
-    let receiver = Receiver::start(Provider::Github, GITHUB_SECRET, Checks::strict());
-    let cases = probe(&receiver, GITHUB_SECRET, check);
-    assert_failing(&cases, &["replayed-id"]);
+    let cases = probe_receiver(Provider::Github, GITHUB_SECRET, deduping, check);
+    assert_failing(&cases, &[], "github, deduping");
+    let cases = probe_receiver(Provider::Github, GITHUB_SECRET, Checks::strict(), check);
+    assert_failing(&cases, &["replayed-id"], "github, not deduping");
 }
 
 #[test]
@@ -406,9 +395,13 @@ fn plain_hmac_strict_receiver_refuses_every_forgery() {
         header: "X-Signature",
         prefix: "",
     };
-    let receiver = Receiver::start(default_header, PLAIN_SECRET, Checks::strict());
-    let cases = probe(&receiver, PLAIN_SECRET, "scheme = \"hmac-sha256\"\n");
-    assert_failing(&cases, &[]);
+    let cases = probe_receiver(
+        default_header,
+        PLAIN_SECRET,
+        Checks::strict(),
+        "scheme = \"hmac-sha256\"\n",
+    );
+    assert_failing(&cases, &[], "hmac-sha256");
 
     let custom = Provider::Plain {
         header: "X-Acme-Signature",
@@ -417,7 +410,7 @@ fn plain_hmac_strict_receiver_refuses_every_forgery() {
     let receiver = Receiver::start(custom, PLAIN_SECRET, Checks::strict());
     let check = "scheme = \"hmac-sha256\"\nheader = \"X-Acme-Signature\"\nprefix = \"sha256=\"\n";
     let cases = probe(&receiver, PLAIN_SECRET, check);
-    assert_failing(&cases, &[]);
+    assert_failing(&cases, &[], "hmac-sha256, custom header");
     // The same receiver with the prefix forgotten: the control is refused, so nothing passes.
     let cases = probe(
         &receiver,
@@ -435,9 +428,17 @@ fn plain_hmac_receiver_skipping_the_signature_fails_the_forgeries() {
         header: "X-Signature",
         prefix: "",
     };
-    let receiver = Receiver::start(provider, PLAIN_SECRET, Checks::without_signature());
-    let cases = probe(&receiver, PLAIN_SECRET, "scheme = \"hmac-sha256\"\n");
-    assert_failing(&cases, &[&FORGERIES[..], &MANGLED].concat());
+    let cases = probe_receiver(
+        provider,
+        PLAIN_SECRET,
+        Checks::without_signature(),
+        "scheme = \"hmac-sha256\"\n",
+    );
+    assert_failing(
+        &cases,
+        &[&FORGERIES[..], &MANGLED].concat(),
+        "hmac-sha256, without signature",
+    );
     assert_eq!(outcome(&cases, "body-tampered"), CaseOutcome::Fail);
 }
 
@@ -447,8 +448,12 @@ fn a_receiver_accepting_anything_is_inconclusive() {
         accept_all: true,
         ..Checks::strict()
     };
-    let receiver = Receiver::start(Provider::Github, GITHUB_SECRET, checks);
-    let cases = probe(&receiver, GITHUB_SECRET, "scheme = \"github\"\n");
+    let cases = probe_receiver(
+        Provider::Github,
+        GITHUB_SECRET,
+        checks,
+        "scheme = \"github\"\n",
+    );
     for case in &cases {
         assert_eq!(case.outcome, CaseOutcome::Inconclusive, "{}", case.name);
         assert!(

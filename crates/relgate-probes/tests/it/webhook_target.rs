@@ -4,20 +4,12 @@
 //! pass every case for each scheme; each `--bug` (a realistic comparison or timestamp mistake)
 //! must be caught by exactly the case named for it, and by no other.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use relgate_probes::redact::Redactor;
-use relgate_probes::{Case, CaseOutcome, Context, Log};
+use relgate_probes::Case;
 
-/// The receiver script, from the repository root.
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/targets/webhook_receiver.py")
-}
+use crate::support::python_target::PythonTarget;
+use crate::support::{assert_failing, case, names, probe_webhook};
 
 /// A `whsec_<base64>` secret, assembled at run time (Svix keys with the decoded part, Stripe
 /// with the whole text, GitHub with its bytes).
@@ -26,10 +18,9 @@ fn secret() -> String {
     format!("{}_{}", "whsec", STANDARD.encode(key))
 }
 
-/// The Python receiver, killed when dropped.
+/// The Python receiver with its secret file; killed when dropped.
 struct Target {
-    child: Child,
-    base: String,
+    python: PythonTarget,
     _dir: tempfile::TempDir,
 }
 
@@ -38,94 +29,24 @@ impl Target {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("secret.txt");
         std::fs::write(&file, format!("{}\n", secret())).expect("write secret");
-        let mut command = Command::new("python3");
-        command
-            .arg(script())
-            .arg("--port")
-            .arg("0")
-            .arg("--secret-file")
-            .arg(&file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for bug in bugs {
-            command.arg("--bug").arg(bug);
-        }
-        let mut child = command.spawn().expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout piped"))
-            .read_line(&mut line)
-            .expect("the receiver says where it listens");
-        let address = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Target {
-            child,
-            base: format!("http://{address}"),
-            _dir: dir,
-        }
+        let python = PythonTarget::start(
+            "webhook_receiver.py",
+            &[std::ffi::OsStr::new("--secret-file"), file.as_os_str()],
+            bugs,
+        );
+        Target { python, _dir: dir }
     }
 
-    /// Runs the probe against `route` with `extra` configuration lines.
+    /// Runs the probe against the route of `scheme` with `extra` configuration lines.
     fn probe(&self, scheme: &str, extra: &str) -> Vec<Case> {
-        let root = tempfile::tempdir().expect("temp dir");
-        std::fs::write(root.path().join("secret.txt"), secret()).expect("write secret");
-        let table: toml::Table = format!(
-            "url = \"{}/{scheme}\"\nscheme = \"{scheme}\"\nsecret = {{ file = \"secret.txt\" }}\n{extra}",
-            self.base
-        )
-        .parse()
-        .expect("check parses");
-        let log = Log::new(Redactor::new());
-        let context = Context {
-            root: root.path(),
-            deadline: Instant::now() + Duration::from_secs(60),
-            log: &log,
-        };
-        let cases = relgate_probes::run("webhook", &table, &context).expect("the probe runs");
-        let mut text = log.text();
-        for case in &cases {
-            text.push_str(&format!("{}\n{}\n{}\n", case.message, case.sent, case.got));
-        }
         let secret = secret();
         let encoded = secret.strip_prefix("whsec_").expect("whsec_ secret");
-        assert!(!text.contains(encoded), "the secret leaked:\n{text}");
-        cases
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `failing` cases fail, every other one passes.
-fn assert_failing(cases: &[Case], failing: &[&str], what: &str) {
-    for case in cases {
-        let expected = if failing.contains(&case.name.as_str()) {
-            CaseOutcome::Fail
-        } else {
-            CaseOutcome::Pass
-        };
-        assert_eq!(
-            case.outcome, expected,
-            "{what}: {}: {}\nsent:\n{}\ngot: {}",
-            case.name, case.message, case.sent, case.got
+        let check = format!(
+            "url = \"{}/{scheme}\"\nscheme = \"{scheme}\"\n{extra}",
+            self.python.base
         );
+        probe_webhook(&check, &secret, encoded)
     }
-    for name in failing {
-        assert!(
-            cases.iter().any(|case| case.name == *name),
-            "{what}: no case {name}"
-        );
-    }
-}
-
-fn names(cases: &[Case]) -> Vec<&str> {
-    cases.iter().map(|case| case.name.as_str()).collect()
 }
 
 /// Stripe with the future bounded (this receiver bounds both directions, as Stripe's manual
@@ -169,11 +90,7 @@ fn strict_receiver_passes_every_case_of_every_scheme() {
     let github = target.probe("github", "");
     assert_eq!(names(&github).len(), 11, "{:?}", names(&github));
     assert_failing(&github, &[], "github");
-    let sent = &svix
-        .iter()
-        .find(|case| case.name == "several-invalid")
-        .expect("several-invalid")
-        .sent;
+    let sent = &case(&svix, "several-invalid").sent;
     assert!(
         sent.contains("svix-signature: v1,[REDACTED] v1,[REDACTED] v1,[REDACTED]"),
         "{sent}"
@@ -243,10 +160,7 @@ fn each_bug_is_caught_by_its_named_cases() {
 fn a_buggy_case_fails_with_what_it_sent() {
     let target = Target::start(&["prefix-compare"]);
     let cases = target.probe("stripe", "");
-    let empty = cases
-        .iter()
-        .find(|case| case.name == "empty-signature")
-        .expect("empty-signature");
+    let empty = case(&cases, "empty-signature");
     assert!(
         empty
             .message
