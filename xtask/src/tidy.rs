@@ -56,7 +56,8 @@ const IO_CALLS: &[&str] = &[
 /// layer or below, never above.
 const LAYERS: &[&[&str]] = &[
     // The shared vocabulary, and the primitives everything writes with.
-    &["model", "output"],
+    // cargo's view of a project (`cargo metadata`), imports nothing of relgate.
+    &["model", "output", "cargo_project"],
     // The gate file.
     &["spec"],
     // What runs (the plan) and how scanner reports read (pure functions of the spec).
@@ -71,6 +72,8 @@ const LAYERS: &[&[&str]] = &[
     &["run"],
     // The commands besides running: verify a run, import a tracker, generate a gate.
     &["verify", "import", "synthetic", "approve"],
+    // The command line: arguments, then one call into the layers below.
+    &["cli"],
 ];
 
 fn workspace() -> PathBuf {

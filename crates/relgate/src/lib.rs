@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod approve;
+pub mod cargo_project;
 pub mod evidence;
 pub mod import;
 pub mod init;

@@ -18,28 +18,17 @@ pub fn invokes_cargo(argv: &[String]) -> bool {
     })
 }
 
-/// The target directory cargo would use when started in `cwd` with `env` added.
+/// The target directory cargo would use when started in `cwd` with `env` added: the check's
+/// own `CARGO_TARGET_DIR` first (it wins over everything, as in cargo), then cargo's own answer
+/// (`cargo metadata`, which sees the process environment, `.cargo/config.toml`
+/// `build.target-dir` and nested workspaces). `None` outside any Cargo project.
 pub fn target_dir(cwd: &Path, env: &BTreeMap<String, String>) -> Option<PathBuf> {
     if let Some(dir) = env.get("CARGO_TARGET_DIR") {
         return Some(cwd.join(dir));
     }
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Some(cwd.join(dir));
-    }
-    // The workspace root is the outermost ancestor with a Cargo.toml declaring [workspace];
-    // without one, the nearest Cargo.toml.
-    let mut nearest = None;
-    let mut workspace = None;
-    for dir in cwd.ancestors() {
-        let manifest = dir.join("Cargo.toml");
-        if let Ok(text) = std::fs::read_to_string(&manifest) {
-            nearest.get_or_insert_with(|| dir.to_path_buf());
-            if text.lines().any(|line| line.trim() == "[workspace]") {
-                workspace = Some(dir.to_path_buf());
-            }
-        }
-    }
-    workspace.or(nearest).map(|root| root.join("target"))
+    crate::cargo_project::load(cwd, env)
+        .ok()
+        .map(|project| project.target_directory.clone())
 }
 
 /// Lock files under `target` that another process holds right now.
@@ -71,6 +60,7 @@ pub fn isolation_disabled() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cargo_project::testing::{package, write};
 
     #[test]
     fn recognises_cargo_invocations() {
@@ -110,28 +100,90 @@ mod tests {
         }
     }
 
+    /// What cargo uses when no config names a directory: the process's `CARGO_TARGET_DIR`
+    /// (relative to where cargo starts), else `target/` of the workspace root.
+    fn unconfigured(cwd: &Path, root: &Path) -> PathBuf {
+        match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => std::path::absolute(cwd.join(dir)).unwrap(),
+            None => root.join("target"),
+        }
+    }
+
     #[test]
     fn finds_the_workspace_target() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("Cargo.toml"),
-            "[workspace]\nmembers = [\"a\"]\n",
-        )
-        .unwrap();
-        std::fs::create_dir_all(dir.path().join("a/src")).unwrap();
-        std::fs::write(dir.path().join("a/Cargo.toml"), "[package]\nname = \"a\"\n").unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        write(
+            &root.join("Cargo.toml"),
+            "[workspace]\nresolver = \"2\"\nmembers = [\"a\"]\n",
+        );
+        package(&root.join("a"), "a");
         let env = BTreeMap::new();
-        if std::env::var_os("CARGO_TARGET_DIR").is_none() {
-            assert_eq!(
-                target_dir(&dir.path().join("a/src"), &env),
-                Some(dir.path().join("target"))
-            );
-        }
+        let cwd = root.join("a/src");
+        assert_eq!(target_dir(&cwd, &env), Some(unconfigured(&cwd, &root)));
         let mut env = BTreeMap::new();
         env.insert("CARGO_TARGET_DIR".to_string(), "/tmp/elsewhere".to_string());
         assert_eq!(
-            target_dir(dir.path(), &env),
+            target_dir(&root, &env),
             Some(PathBuf::from("/tmp/elsewhere"))
+        );
+        // Outside any Cargo project there is no build lock to wait on.
+        let bare = tempfile::tempdir().unwrap();
+        assert_eq!(target_dir(bare.path(), &BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn honours_build_target_dir_of_cargo_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        package(&root, "configured");
+        write(
+            &root.join(".cargo/config.toml"),
+            "[build]\ntarget-dir = \"build-output\"\n",
+        );
+        // The environment wins over the config file, as in cargo.
+        let cwd = root.join("src");
+        let expected = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => std::path::absolute(cwd.join(dir)).unwrap(),
+            None => root.join("build-output"),
+        };
+        assert_eq!(target_dir(&cwd, &BTreeMap::new()), Some(expected));
+        // A check's own CARGO_BUILD_TARGET_DIR reaches cargo too.
+        let env = BTreeMap::from([(
+            "CARGO_BUILD_TARGET_DIR".to_string(),
+            root.join("from-env").display().to_string(),
+        )]);
+        if std::env::var_os("CARGO_TARGET_DIR").is_none() {
+            assert_eq!(target_dir(&root, &env), Some(root.join("from-env")));
+        }
+    }
+
+    #[test]
+    fn a_nested_workspace_has_its_own_target() {
+        // The outer workspace excludes the inner one, which is a workspace of its own: cargo
+        // builds it into inner/target (the old text search took the outermost [workspace]).
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        write(
+            &root.join("Cargo.toml"),
+            "[workspace]\nresolver = \"2\"\nmembers = [\"outer\"]\nexclude = [\"inner\"]\n",
+        );
+        package(&root.join("outer"), "outer");
+        let inner = root.join("inner");
+        write(
+            &inner.join("Cargo.toml"),
+            "[workspace]\nresolver = \"2\"\nmembers = [\"member\"]\n",
+        );
+        package(&inner.join("member"), "member");
+        let cwd = inner.join("member");
+        assert_eq!(
+            target_dir(&cwd, &BTreeMap::new()),
+            Some(unconfigured(&cwd, &inner))
+        );
+        let cwd = root.join("outer");
+        assert_eq!(
+            target_dir(&cwd, &BTreeMap::new()),
+            Some(unconfigured(&cwd, &root))
         );
     }
 }
