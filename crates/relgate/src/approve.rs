@@ -47,7 +47,7 @@ pub enum ApproveError {
     #[error(transparent)]
     Spec(#[from] SpecError),
     /// The gate file has no `[review]` section.
-    #[error("{} has no [review] section: add one naming the allowed signers file (`cargo xtask gate init` shows how)", .0.display())]
+    #[error("{} has no [review] section: add one naming the allowed signers file (`{} init` shows how)", .0.display(), crate::model::invocation::gate_command())]
     NoReviewSection(PathBuf),
     /// A packet the gate does not have.
     #[error("unknown packet `{0}`")]

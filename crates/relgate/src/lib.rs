@@ -5,11 +5,13 @@
 //! record, commands under a supervisor) → [`evidence`] (records, journal, ledger, signatures) →
 //! [`verdict`] (pure) → [`report`] (JUnit, tracker, SARIF, HTML, attestation). [`verify`]
 //! recomputes a run from its ledger; [`import`] turns a Markdown tracker into a gate file.
+//! [`cli`] is the command line (`cargo xtask gate`, `cargo gate`) as one library call.
 //! `docs/ARCHITECTURE.md` is the map.
 #![deny(missing_docs)]
 
 pub mod approve;
 pub mod cargo_project;
+pub mod cli;
 pub mod evidence;
 pub mod import;
 pub mod init;

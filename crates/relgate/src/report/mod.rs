@@ -168,11 +168,14 @@ impl RebuildError {
 pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished, RebuildError> {
     let fragments_dir = out_dir.join(fragment::FRAGMENTS_DIR);
     let run_id = fragment::latest_run(out_dir)
-        .map_err(|err| RebuildError::Unusable(format!("cannot read {}: {err}", fragments_dir.display())))?
+        .map_err(|err| {
+            RebuildError::Unusable(format!("cannot read {}: {err}", fragments_dir.display()))
+        })?
         .ok_or_else(|| {
             RebuildError::Unusable(format!(
-                "no evidence fragments in {}: run `cargo nextest run -p gate-tests` or `cargo xtask gate` first",
-                fragments_dir.display()
+                "no evidence fragments in {}: run `cargo nextest run -p gate-tests` or `{}` first",
+                fragments_dir.display(),
+                crate::model::invocation::gate_command()
             ))
         })?;
     let fragments = fragment::read_run(out_dir, &run_id).map_err(|err| match err {

@@ -239,11 +239,11 @@ pub fn acquire(
         }
     }
     let marker = out_dir.join(OUT_MARKER);
-    crate::output::atomic::write(
-        &marker,
-        b"made by relgate; `cargo xtask gate` rewrites this directory\n",
-    )
-    .map_err(io_error("write", &marker))?;
+    let text = format!(
+        "made by relgate; `{}` rewrites this directory\n",
+        crate::model::invocation::gate_command()
+    );
+    crate::output::atomic::write(&marker, text.as_bytes()).map_err(io_error("write", &marker))?;
     owner.ready = true;
     write_owner(&lock, &owner).map_err(io_error("write", &lock_path))?;
     if sharing == Sharing::PerRun {

@@ -29,7 +29,10 @@ pub fn load(path: &Path) -> Result<Gate, SpecError> {
         kind: SpecErrorKind::Io,
         message: format!("cannot read gate file: {err}"),
         hint: (err.kind() == std::io::ErrorKind::NotFound).then(|| {
-            "pass --gate FILE, or run `cargo xtask gate` at the workspace root".to_string()
+            format!(
+                "pass --gate FILE, or run `{}` at the workspace root",
+                crate::model::invocation::gate_command()
+            )
         }),
     })?;
     let source = String::from_utf8(bytes).map_err(|err| SpecError::not_utf8(path, &err))?;

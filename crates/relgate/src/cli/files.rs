@@ -1,0 +1,106 @@
+//! The commands that write a gate file: `import` (a hand-kept Markdown tracker into a
+//! packets.toml) and `init` (a starter gate), never over an existing file without `--force`.
+
+use std::path::Path;
+
+use crate::model::invocation::Invocation;
+use crate::model::{clock, exit_codes};
+
+/// `gate import`: the tracker's gate file on stdout or into `output`, notes on stderr.
+pub(super) fn import_tracker(tracker: &Path, output: Option<&Path>, force: bool) -> i32 {
+    if let Some(code) = output.and_then(|output| refuse_overwrite(output, force)) {
+        return code;
+    }
+    let name = tracker.display().to_string();
+    let bytes = match std::fs::read(tracker) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            eprintln!("error: cannot read tracker {name}: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    let imported = match crate::import::import(&name, &bytes) {
+        Ok(imported) => imported,
+        Err(err) => {
+            eprintln!("error: cannot import {name}: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    for note in &imported.notes {
+        match note.line {
+            Some(line) => eprintln!("{name}:{line}: {note}"),
+            None => eprintln!("{name}: {note}"),
+        }
+    }
+    let written = match output {
+        Some(path) => crate::output::atomic::write(path, imported.toml.as_bytes())
+            .map(|()| format!(" into {}", path.display()))
+            .map_err(|err| format!("cannot write {}: {err}", path.display())),
+        None => write_stdout(imported.toml.as_bytes()).map(|()| String::new()),
+    };
+    let written = match written {
+        Ok(written) => written,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit_codes::INVALID;
+        }
+    };
+    let sum = |count: fn(&crate::import::PacketSummary) -> usize| -> usize {
+        imported.packets.iter().map(count).sum()
+    };
+    eprintln!(
+        "imported {} packets, {} checklist items and {} checks ({} commented out) from {name}{written}; {} lines kept as comments",
+        imported.packets.len(),
+        sum(|packet| packet.checklist),
+        sum(|packet| packet.checks),
+        sum(|packet| packet.commented_checks),
+        imported.commented_lines,
+    );
+    exit_codes::OK
+}
+
+/// `bytes` on stdout; like ripgrep, a closed pipe (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to stdout: {err}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Exit 2 for a file that exists, unless `--force` says to overwrite it.
+fn refuse_overwrite(path: &Path, force: bool) -> Option<i32> {
+    (path.exists() && !force).then(|| {
+        eprintln!(
+            "error: {} already exists\n  (hint: pass --force to overwrite it)",
+            path.display()
+        );
+        exit_codes::INVALID
+    })
+}
+
+/// `gate init`: the starter gate file, never over an existing file without `--force`; the
+/// message names the command as `invoked`.
+pub(super) fn init_gate(gate: &Path, force: bool, invoked: Invocation) -> i32 {
+    if let Some(code) = refuse_overwrite(gate, force) {
+        return code;
+    }
+    let Some(file_name) = gate.file_name() else {
+        eprintln!("error: --gate {} does not name a file", gate.display());
+        return exit_codes::INVALID;
+    };
+    let text = crate::init::starter(&file_name.to_string_lossy(), clock::today());
+    if let Err(err) = crate::output::atomic::write(gate, text.as_bytes()) {
+        eprintln!("error: cannot write {}: {err}", gate.display());
+        return exit_codes::INVALID;
+    }
+    eprintln!(
+        "wrote {0}: run it with `{1} --gate {0}`, then replace its placeholder checks",
+        gate.display(),
+        invoked.command()
+    );
+    exit_codes::OK
+}

@@ -1,0 +1,122 @@
+//! The commands that run checks or rebuild a verdict: a run (`cargo xtask gate`), `report`
+//! (the verdict and reports from the evidence fragments, after nextest) and `setup` (install
+//! the gate's tools), with the signing key each run may install first.
+
+use std::path::{Path, PathBuf};
+
+use super::args::RunArgs;
+use super::evidence::take_out_dir;
+use crate::model::{clock, exit_codes};
+use crate::run::{harness, outdir, setup as tools};
+use crate::{evidence::signing, report, spec};
+
+/// A run of the gate: its exit code.
+pub(super) fn run(args: RunArgs) -> i32 {
+    harness::run(&harness::Options {
+        gate: args.gate,
+        out_dir: args.out,
+        packets: args.packets,
+        jobs: args.jobs,
+        deny_conditions: args.deny_conditions,
+        libtest_args: args.libtest,
+        mode: harness::Mode::Xtask,
+        progress: crate::run::progress::Style::detect(args.no_progress),
+        setup: setup_policy(args.no_setup),
+    })
+}
+
+fn setup_policy(probe_only: bool) -> tools::Policy {
+    if probe_only {
+        tools::Policy::ProbeOnly
+    } else {
+        tools::Policy::Install
+    }
+}
+
+/// `gate setup`: the setup step of a run for every tool (or the `--tool`s), one line per tool,
+/// logging into `logs`.
+pub(super) fn setup(gate_path: &Path, logs: &Path, only: Vec<String>, check: bool) -> i32 {
+    let gate = match spec::load(gate_path) {
+        Ok(gate) => gate,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    let names: Vec<String> = if only.is_empty() {
+        gate.tools.iter().map(|tool| tool.name.clone()).collect()
+    } else {
+        only
+    };
+    for name in &names {
+        if !gate.tools.iter().any(|tool| &tool.name == name) {
+            eprintln!(
+                "error: --tool {name}: no [[tool]] of that name in {}",
+                gate_path.display()
+            );
+            return exit_codes::INVALID;
+        }
+    }
+    let step = tools::Setup::new(&gate, logs, setup_policy(check));
+    let statuses = step.ensure(&names, &tools::announce);
+    for status in &statuses {
+        println!("{}", crate::output::redaction::redact(&status.describe()));
+    }
+    if statuses.iter().all(tools::ToolStatus::usable) {
+        exit_codes::OK
+    } else {
+        exit_codes::NO_GO
+    }
+}
+
+/// Installs the signing key (`--sign-key`, else `RELGATE_SIGNING_KEY`) and runs `then`; a key
+/// that cannot be used is exit 2 before any check runs — and, like any refused run, it first
+/// removes the previous verdict of `out`, so that a job whose key went missing cannot leave an
+/// earlier run's reports looking current.
+pub(super) fn with_signing_key(
+    flag: Option<PathBuf>,
+    out: &Path,
+    then: impl FnOnce() -> i32,
+) -> i32 {
+    match signing::install_from(flag) {
+        Ok(_) => then(),
+        Err(err) => {
+            let run_id = format!("refused-{}", outdir::new_run_id());
+            // Purpose::Report: only the verdict goes; a directory in use is left alone.
+            let _ = outdir::acquire(
+                out,
+                &run_id,
+                outdir::Sharing::Exclusive,
+                outdir::Purpose::Report,
+            );
+            eprintln!("error: {err}");
+            exit_codes::INVALID
+        }
+    }
+}
+
+/// `gate report`: the verdict and reports rebuilt from the last run's evidence fragments.
+pub(super) fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -> i32 {
+    // First the out directory: its previous verdict goes even if the gate file is invalid.
+    let _lock = match take_out_dir(&out, "report", outdir::Purpose::Report) {
+        Ok(lock) => lock,
+        Err(code) => return code,
+    };
+    let gate = match spec::load(&gate_path) {
+        Ok(gate) => gate,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    match report::rebuild(&gate, &out, clock::today()) {
+        Ok(finished) => {
+            let _ = report::print_summary(&mut std::io::stdout(), &gate, &finished, &out);
+            report::exit_code(finished.verdict.record.decision, deny_conditions)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            err.exit_code()
+        }
+    }
+}
