@@ -16,6 +16,7 @@ mod sarif_consumer;
 
 mod access_target;
 mod bench_smoke;
+mod book;
 mod consumers;
 mod database_target;
 mod gate;
