@@ -4,92 +4,55 @@
 //! row changed) and against tests/targets/access_api.py, a Python target written apart from it
 //! (correct passes, each `--bug` caught by its case).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use crate::support::probes::{self, root, Outcome};
-use crate::support::{tokens, Service};
+use crate::support::probes::{self, against_tenant_api, Outcome};
+use crate::support::python_target::PythonTarget;
+use crate::support::stub::Stub;
+use crate::support::{keys_dir, tokens};
 use relgate_probes::CaseOutcome;
 
 /// Runs `kind` against a target without a database; no token or key may show.
 fn probe(kind: &str, config: &str) -> Outcome {
-    let outcome = probes::probe(kind, config, &root());
-    outcome.assert_hides(&["eyJ", "PRIVATE KEY"]);
-    outcome
+    probes::probe_hiding(kind, config, &[])
 }
 
-/// Runs `kind` against tenant-api started with `flaws`, asserting no tenant table changed.
+/// Runs `kind` against tenant-api started with `flaws`, asserting no tenant table changed and
+/// no token or key shows.
 fn against_reference(kind: &str, config: fn(&str) -> String, flaws: &[&str]) -> Outcome {
-    let (service, database) = Service::start(flaws);
-    let outcome = probes::probe_unchanged(kind, &config(&service.base), &database, &root());
-    outcome.assert_hides(&["eyJ", "PRIVATE KEY"]);
-    outcome
+    against_tenant_api(kind, flaws, &[], config, &[])
 }
 
 // ---------------------------------------------------------------------------------------------
 // The Python target
 
-/// tests/targets/access_api.py on a loopback port; killed on drop.
-struct PyTarget {
-    base: String,
-    child: Child,
+/// tests/targets/access_api.py with `bugs`, trusting the issuer's RS256 key; killed on drop.
+fn start_python(bugs: &[&str]) -> PythonTarget {
+    let key = keys_dir().join("issuer-rs256.pub.pem");
+    PythonTarget::start(
+        "access_api.py",
+        &[std::ffi::OsStr::new("--public-key"), key.as_os_str()],
+        bugs,
+    )
 }
 
-impl PyTarget {
-    fn start(bugs: &[&str]) -> PyTarget {
-        let root = root();
-        let mut command = Command::new("python3");
-        command
-            .arg(root.join("tests/targets/access_api.py"))
-            .args(["--port", "0", "--public-key"])
-            .arg(root.join("reference/keys/issuer-rs256.pub.pem"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for bug in bugs {
-            command.args(["--bug", bug]);
-        }
-        let mut child = command.spawn().expect("start python3 access_api.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let address = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        assert!(address.starts_with("127.0.0.1:"), "{address}");
-        PyTarget {
-            base: format!("http://{address}"),
-            child,
-        }
-    }
-
-    /// `GET path` as `sub` of `org_id`: the status and the JSON body.
-    fn get(&self, path: &str, sub: &str, org_id: &str) -> (u16, serde_json::Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let token = tokens::token(sub, org_id);
-        let mut response = agent
-            .get(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {token}"))
-            .call()
-            .expect("GET the python target");
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (
-            response.status().as_u16(),
-            serde_json::from_str(&text).unwrap_or_default(),
-        )
-    }
-}
-
-impl Drop for PyTarget {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `GET path` of `target` as `sub` of `org_id`: the status and the JSON body.
+fn get(target: &PythonTarget, path: &str, sub: &str, org_id: &str) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let token = tokens::token(sub, org_id);
+    let mut response = agent
+        .get(format!("{}{path}", target.base))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("GET the python target");
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        response.status().as_u16(),
+        serde_json::from_str(&text).unwrap_or_default(),
+    )
 }
 
 /// Python 3 with `cryptography`, which the target needs; `false` skips the test with a note.
@@ -109,18 +72,7 @@ fn python_ready() -> bool {
 
 fn rbac_config(base: &str) -> String {
     format!(
-        r#"
-base_url = "{base}"
-issuer = "https://issuer.test"
-audience = "tenant-api"
-alg = "RS256"
-key = {{ file = "reference/keys/issuer-rs256.pem" }}
-roles.admin = {{ sub = "admin@org-a", org_id = "org-a" }}
-roles.member = {{ sub = "member@org-a", org_id = "org-a" }}
-roles.viewer = {{ sub = "viewer@org-a", org_id = "org-a" }}
-unknown_role = {{ sub = "stranger@org-a", org_id = "org-a" }}
-control = {{ method = "GET", path = "/v1/me" }}
-matrix = [
+        r#"{}matrix = [
   {{ method = "GET", path = "/v1/projects", allow = ["admin", "member", "viewer"] }},
 ]
 idor = [
@@ -132,7 +84,8 @@ mass_assignment = [
   {{ role = "member", method = "PATCH", path = "/v1/projects/prj-a-1", body = '{{"name":""}}', read = "/v1/projects/prj-a-1" }},
 ]
 forbidden_fields = {{ role = "admin", org_id = "org-b", owner = "admin@org-b" }}
-"#
+"#,
+        probes::rbac_config_head(base)
     )
 }
 
@@ -233,53 +186,15 @@ fn rbac_access_classes_are_inconclusive_when_they_cannot_tell() {
 
 /// A target that knows who calls (`GET /v1/me`: 200 with any bearer token, 401 without) and
 /// answers 400 to everything else: no case of this file can tell anything from it.
-struct Refuser {
-    base: String,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Refuser {
-    fn start() -> Refuser {
-        use std::sync::atomic::Ordering;
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", server.server_addr().to_ip().expect("ip"));
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = std::sync::Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                let Ok(Some(request)) = server.recv_timeout(std::time::Duration::from_millis(50))
-                else {
-                    continue;
-                };
-                let bearer = request
-                    .headers()
-                    .iter()
-                    .any(|header| header.field.equiv("Authorization"));
-                let status = match (request.url(), bearer) {
-                    (_, false) => 401,
-                    ("/v1/me", true) => 200,
-                    _ => 400,
-                };
-                let _ = request
-                    .respond(tiny_http::Response::from_string("{}").with_status_code(status));
-            }
-        });
-        Refuser {
-            base,
-            stop,
-            thread: Some(thread),
+fn refuser() -> Stub {
+    Stub::start(|request| {
+        let bearer = crate::support::stub::header(request, "Authorization").is_some();
+        match (request.url(), bearer) {
+            (_, false) => 401,
+            ("/v1/me", true) => 200,
+            _ => 400,
         }
-    }
-}
-
-impl Drop for Refuser {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+    })
 }
 
 #[test]
@@ -287,7 +202,7 @@ fn rbac_access_classes_are_inconclusive_against_a_target_that_answers_400_to_eve
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    let refuser = Refuser::start();
+    let refuser = refuser();
     let outcome = probe("rbac", &rbac_config(&refuser.base));
     outcome.assert("controls", CaseOutcome::Pass);
     outcome.assert("idor-other-tenant", CaseOutcome::Inconclusive);
@@ -305,17 +220,17 @@ fn rbac_access_classes_against_the_python_target() {
     if relgate_pg::testing::skip_without_postgres() || !python_ready() {
         return;
     }
-    let correct = PyTarget::start(&[]);
+    let correct = start_python(&[]);
     let outcome = probe("rbac", &rbac_config(&correct.base));
     outcome.assert_all_pass();
     assert_eq!(outcome.names(), RBAC_CASES);
     drop(correct);
 
-    let idor = PyTarget::start(&["idor"]);
+    let idor = start_python(&["idor"]);
     probe("rbac", &rbac_config(&idor.base)).assert_only_failing(&["idor-other-tenant"]);
     drop(idor);
 
-    let escalation = PyTarget::start(&["role-from-body"]);
+    let escalation = start_python(&["role-from-body"]);
     let outcome = probe("rbac", &rbac_config(&escalation.base));
     outcome.assert_only_failing(&["mass-assignment"]);
     assert!(outcome
@@ -326,9 +241,9 @@ fn rbac_access_classes_against_the_python_target() {
 
     // This bug writes before it validates: the probe's refused write still moved the row. The
     // probe must say so, and the target shows the change: prj-a-1 now belongs to org-b.
-    let mass = PyTarget::start(&["mass-assignment"]);
+    let mass = start_python(&["mass-assignment"]);
     assert_eq!(
-        mass.get("/v1/projects/prj-a-1", "member@org-a", "org-a").0,
+        get(&mass, "/v1/projects/prj-a-1", "member@org-a", "org-a").0,
         200
     );
     let outcome = probe("rbac", &rbac_config(&mass.base));
@@ -342,10 +257,10 @@ fn rbac_access_classes_against_the_python_target() {
         "{message}"
     );
     assert_eq!(
-        mass.get("/v1/projects/prj-a-1", "member@org-a", "org-a").0,
+        get(&mass, "/v1/projects/prj-a-1", "member@org-a", "org-a").0,
         404
     );
-    let (status, moved) = mass.get("/v1/projects/prj-a-1", "member@org-b", "org-b");
+    let (status, moved) = get(&mass, "/v1/projects/prj-a-1", "member@org-b", "org-b");
     assert_eq!(status, 200);
     assert_eq!(moved["org_id"], "org-b");
     // The validation-failing name was written too: the fields went in before validation ran.
@@ -357,21 +272,12 @@ fn rbac_access_classes_against_the_python_target() {
 
 fn consent_config(base: &str) -> String {
     format!(
-        r#"
-url = "{base}/v1/children/{{child}}/records"
-issuer = "https://issuer.test"
-audience = "tenant-api"
-alg = "RS256"
-key = {{ file = "reference/keys/issuer-rs256.pem" }}
-claims = {{ sub = "member@org-a", org_id = "org-a" }}
-allowed_child = "child-1"
-revoked_child = "child-2"
-records_path = "/records"
-session_claims = {{ sub = "member@org-a", org_id = "org-a", iat = {iat} }}
+        r#"{}session_claims = {{ sub = "member@org-a", org_id = "org-a", iat = {iat} }}
 record_url = "{base}/v1/children/{{child}}/records/{{record}}"
 allowed_record = "rec-a-1"
 other_child_record = "rec-a-2"
 "#,
+        probes::consent_config_head(base),
         iat = crate::support::now() - 60
     )
 }
@@ -449,16 +355,16 @@ fn consent_access_classes_against_the_python_target() {
     if relgate_pg::testing::skip_without_postgres() || !python_ready() {
         return;
     }
-    let correct = PyTarget::start(&[]);
+    let correct = start_python(&[]);
     let outcome = probe("consent", &consent_config(&correct.base));
     outcome.assert_all_pass();
     assert_eq!(outcome.names(), CONSENT_CASES);
     drop(correct);
 
-    let cached = PyTarget::start(&["consent-cached"]);
+    let cached = start_python(&["consent-cached"]);
     probe("consent", &consent_config(&cached.base)).assert_only_failing(&["revoked-mid-session"]);
     drop(cached);
 
-    let any_child = PyTarget::start(&["consent-any-child"]);
+    let any_child = start_python(&["consent-any-child"]);
     probe("consent", &consent_config(&any_child.base)).assert_only_failing(&["other-child"]);
 }

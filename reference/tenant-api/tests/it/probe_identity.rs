@@ -5,28 +5,21 @@
 //! passes; signature check off: fails).
 
 use crate::support;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
-
-use crate::support::probes::{self, root, Outcome};
-use crate::support::{Database, Service};
+use crate::support::probes::{self, against_tenant_api, Outcome};
+use crate::support::stub::{self, Stub};
+use crate::support::Service;
 use relgate_probes::CaseOutcome;
 
 /// Runs `kind` with the packets.toml text `config` (references already substituted) from the
 /// workspace root; no token, key or HMAC secret may show anywhere in the log or the cases.
 fn probe(kind: &str, config: &str) -> Outcome {
-    let outcome = probes::probe(kind, config, &root());
-    outcome.assert_hides(&["eyJ", "PRIVATE KEY", HS256_SECRET]);
-    outcome
+    probes::probe_hiding(kind, config, &[HS256_SECRET])
 }
 
-/// [`probe`] against `database`, asserting that no tenant table changed.
-fn probe_unchanged(kind: &str, config: &str, database: &Database) -> Outcome {
-    let outcome = probes::probe_unchanged(kind, config, database, &root());
-    outcome.assert_hides(&["eyJ", "PRIVATE KEY", HS256_SECRET]);
-    outcome
+/// Runs `kind` configured by `config(base)` against tenant-api with `flaws`: no tenant table
+/// may change, and no token, key or HMAC secret may show.
+fn against(kind: &str, flaws: &[&str], config: impl Fn(&str) -> String) -> Outcome {
+    against_tenant_api(kind, flaws, &[], config, &[HS256_SECRET])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -34,16 +27,8 @@ fn probe_unchanged(kind: &str, config: &str, database: &Database) -> Outcome {
 
 fn jwt_config(url: &str) -> String {
     format!(
-        r#"
-url = "{url}/v1/me"
-issuer = "https://issuer.test"
-audience = "tenant-api"
-alg = "RS256"
-key = {{ file = "reference/keys/issuer-rs256.pem" }}
-public_key = {{ file = "reference/keys/issuer-rs256.pub.pem" }}
-claims = {{ sub = "admin@org-a", org_id = "org-a" }}
-request_timeout = "10s"
-"#
+        "{}request_timeout = \"10s\"\n",
+        probes::jwt_config(&format!("{url}/v1/me"), "RS256")
     )
 }
 
@@ -112,10 +97,7 @@ fn jwt_catches_each_flaw() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    for (flaw, failing) in JWT_FLAWS {
-        eprintln!("--- flaw {flaw}");
-        jwt_against(&[flaw]).assert_only_failing(failing);
-    }
+    probes::assert_each_caught(&JWT_FLAWS, |flaw| jwt_against(&[flaw]));
 }
 
 #[test]
@@ -190,55 +172,15 @@ const HS256_SECRET: &str = "hs256-secret-for-probe-tests-5521";
 /// A tiny HS256-only resource server: `strict` validates like tenant-api does (signature,
 /// `exp`, `iss`, `aud`, `sub`, no `crit`, `iat` not in the future); lax skips the signature
 /// check (and so every check but the claims it reads).
-struct Hs256Server {
-    base: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Hs256Server {
-    fn start(strict: bool) -> Hs256Server {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
-        let base = format!(
-            "http://{}",
-            server.server_addr().to_ip().expect("ip address")
-        );
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = thread::spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                let Ok(Some(request)) = server.recv_timeout(Duration::from_millis(50)) else {
-                    continue;
-                };
-                let token = request
-                    .headers()
-                    .iter()
-                    .find(|header| header.field.equiv("Authorization"))
-                    .and_then(|header| header.value.as_str().strip_prefix("Bearer "))
-                    .map(str::to_owned);
-                let status = match token.map(|token| hs256_verify(&token, strict)) {
-                    Some(true) => 200,
-                    _ => 401,
-                };
-                let _ = request
-                    .respond(tiny_http::Response::from_string("{}").with_status_code(status));
-            }
-        });
-        Hs256Server {
-            base,
-            stop,
-            thread: Some(thread),
+fn hs256_server(strict: bool) -> Stub {
+    Stub::start(move |request| {
+        let token =
+            stub::header(request, "Authorization").and_then(|value| value.strip_prefix("Bearer "));
+        match token.map(|token| hs256_verify(token, strict)) {
+            Some(true) => 200,
+            _ => 401,
         }
-    }
-}
-
-impl Drop for Hs256Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+    })
 }
 
 fn hs256_verify(token: &str, strict: bool) -> bool {
@@ -294,17 +236,7 @@ fn hs256_config(base: &str) -> String {
         std::fs::write(&path, format!("{HS256_SECRET}\n")).expect("write the HS256 secret");
         path
     });
-    format!(
-        r#"
-url = "{base}/me"
-issuer = "https://issuer.test"
-audience = "tenant-api"
-alg = "HS256"
-key = {{ file = "{}" }}
-claims = {{ sub = "admin@org-a" }}
-"#,
-        secret.display()
-    )
+    probes::jwt_hs256_config(base, secret)
 }
 
 #[test]
@@ -312,7 +244,7 @@ fn jwt_against_a_strict_hs256_server_passes() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    let server = Hs256Server::start(true);
+    let server = hs256_server(true);
     let outcome = probe("jwt", &hs256_config(&server.base));
     outcome.assert_all_pass();
     assert!(!outcome
@@ -326,7 +258,7 @@ fn jwt_against_an_hs256_server_that_skips_the_signature_fails() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    let server = Hs256Server::start(false);
+    let server = hs256_server(false);
     let outcome = probe("jwt", &hs256_config(&server.base));
     outcome.assert_only_failing(&[
         "empty-signature",
@@ -348,18 +280,7 @@ fn jwt_against_an_hs256_server_that_skips_the_signature_fails() {
 
 fn rbac_config(base: &str) -> String {
     format!(
-        r#"
-base_url = "{base}"
-issuer = "https://issuer.test"
-audience = "tenant-api"
-alg = "RS256"
-key = {{ file = "reference/keys/issuer-rs256.pem" }}
-roles.admin = {{ sub = "admin@org-a", org_id = "org-a" }}
-roles.member = {{ sub = "member@org-a", org_id = "org-a" }}
-roles.viewer = {{ sub = "viewer@org-a", org_id = "org-a" }}
-unknown_role = {{ sub = "stranger@org-a", org_id = "org-a" }}
-control = {{ method = "GET", path = "/v1/me" }}
-matrix = [
+        r#"{}matrix = [
   {{ method = "GET", path = "/v1/projects", allow = ["admin", "member", "viewer"] }},
   {{ method = "GET", path = "/v1/projects/prj-a-1", allow = ["admin", "member", "viewer"] }},
   {{ method = "POST", path = "/v1/projects", body = "{{}}", allow = ["admin", "member"] }},
@@ -367,7 +288,8 @@ matrix = [
   {{ method = "DELETE", path = "/v1/projects/does-not-exist", allow = ["admin"] }},
   {{ method = "GET", path = "/v1/children/child-1/records", allow = ["admin", "member"] }},
 ]
-"#
+"#,
+        probes::rbac_config_head(base)
     )
 }
 
@@ -387,8 +309,7 @@ fn rbac_passes_against_the_hardened_service_without_changing_rows() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    let (service, database) = Service::start(&[]);
-    let outcome = probe_unchanged("rbac", &rbac_config(&service.base), &database);
+    let outcome = against("rbac", &[], rbac_config);
     outcome.assert_all_pass();
     assert_eq!(outcome.names(), RBAC_CASES);
     // Allowed writes end in 400/404 and forbidden ones in 403: authorization comes first.
@@ -403,8 +324,7 @@ fn rbac_catches_allow_by_default_without_changing_rows() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    let (service, database) = Service::start(&["rbac-allow-by-default"]);
-    let outcome = probe_unchanged("rbac", &rbac_config(&service.base), &database);
+    let outcome = against("rbac", &["rbac-allow-by-default"], rbac_config);
     outcome.assert_only_failing(&[
         "patch-v1-projects-does-not-exist",
         "delete-v1-projects-does-not-exist",
@@ -424,25 +344,13 @@ fn rbac_catches_allow_by_default_without_changing_rows() {
 
 fn consent_config(base: &str) -> String {
     format!(
-        r#"
-url = "{base}/v1/children/{{child}}/records"
-issuer = "https://issuer.test"
-audience = "tenant-api"
-alg = "RS256"
-key = {{ file = "reference/keys/issuer-rs256.pem" }}
-claims = {{ sub = "member@org-a", org_id = "org-a" }}
-allowed_child = "child-1"
-revoked_child = "child-2"
-records_path = "/records"
-tenant_pointer = "/org_id"
-tenant = "org-a"
-"#
+        "{}tenant_pointer = \"/org_id\"\ntenant = \"org-a\"\n",
+        probes::consent_config_head(base)
     )
 }
 
 fn consent_against(flaws: &[&str]) -> Outcome {
-    let (service, database) = Service::start(flaws);
-    probe_unchanged("consent", &consent_config(&service.base), &database)
+    against("consent", flaws, consent_config)
 }
 
 #[test]
@@ -493,10 +401,11 @@ fn consent_without_records_path_needs_a_refusal() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    let (service, database) = Service::start(&["consent-ignored"]);
-    let config = consent_config(&service.base)
-        .replace("records_path = \"/records\"\n", "")
-        .replace("tenant_pointer = \"/org_id\"\ntenant = \"org-a\"\n", "");
-    let outcome = probe_unchanged("consent", &config, &database);
+    let config = |base: &str| {
+        consent_config(base)
+            .replace("records_path = \"/records\"\n", "")
+            .replace("tenant_pointer = \"/org_id\"\ntenant = \"org-a\"\n", "")
+    };
+    let outcome = against("consent", &["consent-ignored"], config);
     outcome.assert_only_failing(&["revoked-consent"]);
 }

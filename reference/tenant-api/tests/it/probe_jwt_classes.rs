@@ -6,11 +6,8 @@
 //! `alg-same-family` is proven for ES256 too, with tenant-api trusting a P-384 key by `kid`
 //! (`--extra-ec-key`); the Python verifier is HS/RS only, where its RSA family covers the class.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use crate::support::probes::{self, root, Outcome};
-use crate::support::{Database, Service};
+use crate::support::probes::{self, against_tenant_api, Outcome};
+use crate::support::python_target::PythonTarget;
 use relgate_probes::CaseOutcome;
 
 /// The cases this file proves, in the order the probe lists them.
@@ -29,27 +26,21 @@ fn hs256_secret() -> String {
     ["py", "verifier", "hmac", "7731"].join("-")
 }
 
-fn hides(outcome: &Outcome) {
-    outcome.assert_hides(&["eyJ", "PRIVATE KEY", &hs256_secret()]);
+/// [`probes::probe_hiding`]: no token, key or the HMAC secret may show.
+fn probe(config: &str) -> Outcome {
+    probes::probe_hiding("jwt", config, &[&hs256_secret()])
 }
 
 /// The jwt probe's configuration for `url`: RS256 with the issuer key, `typ = "at+jwt"`, and
 /// `other-rs256` as the key trusted (under kid `partner`) only for audience `partner-api`.
 fn config(url: &str) -> String {
     format!(
-        r#"
-url = "{url}"
-issuer = "https://issuer.test"
-audience = "tenant-api"
-alg = "RS256"
-key = {{ file = "reference/keys/issuer-rs256.pem" }}
-public_key = {{ file = "reference/keys/issuer-rs256.pub.pem" }}
-claims = {{ sub = "admin@org-a", org_id = "org-a" }}
-typ = "at+jwt"
+        r#"{}typ = "at+jwt"
 other_audience_key = {{ file = "reference/keys/other-rs256.pem" }}
 other_audience_kid = "partner"
 other_audience_claims = {{ aud = "partner-api" }}
-"#
+"#,
+        probes::jwt_config(url, "RS256")
     )
 }
 
@@ -64,17 +55,12 @@ fn partner_args() -> Vec<String> {
     ]
 }
 
-fn against_tenant_api(flaws: &[&str], args: &[String]) -> Outcome {
+/// The jwt probe configured by `config(endpoint)` against tenant-api's `/v1/me` with `flaws`
+/// and `args`: no tenant row may change, no token, key or secret show.
+fn jwt_against_tenant_api(flaws: &[&str], args: &[String], config: fn(&str) -> String) -> Outcome {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (service, database): (Service, Database) = Service::start_with_args(flaws, &args);
-    let outcome = probes::probe_unchanged(
-        "jwt",
-        &config(&format!("{}/v1/me", service.base)),
-        &database,
-        &root(),
-    );
-    hides(&outcome);
-    outcome
+    let config = |base: &str| config(&format!("{base}/v1/me"));
+    against_tenant_api("jwt", flaws, &args, config, &[&hs256_secret()])
 }
 
 #[test]
@@ -82,7 +68,7 @@ fn jwt_classes_pass_against_the_hardened_service_without_changing_rows() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    let outcome = against_tenant_api(&[], &partner_args());
+    let outcome = jwt_against_tenant_api(&[], &partner_args(), config);
     outcome.assert_all_pass();
     let names = outcome.names();
     assert_eq!(&names[names.len() - CLASS_CASES.len()..], CLASS_CASES);
@@ -116,11 +102,11 @@ fn jwt_classes_catch_each_flaw_without_changing_rows() {
     if relgate_pg::testing::skip_without_postgres() {
         return;
     }
-    for (flaw, cases) in FLAWS {
-        eprintln!("--- flaw {flaw}");
-        let outcome = against_tenant_api(&[flaw], &partner_args());
-        outcome.assert_only_failing(cases);
-        for case in cases {
+    let outcomes = probes::assert_each_caught(&FLAWS, |flaw| {
+        jwt_against_tenant_api(&[flaw], &partner_args(), config)
+    });
+    for ((flaw, cases), outcome) in FLAWS.iter().zip(&outcomes) {
+        for case in *cases {
             assert!(
                 outcome
                     .case(case)
@@ -140,7 +126,7 @@ fn jwt_kid_other_audience_is_inconclusive_when_the_other_key_is_not_trusted() {
     }
     // No --partner-key: the control token is refused, so a refusal of the forgery says nothing.
     let args = vec!["--token-type".to_string(), "at+jwt".to_string()];
-    let outcome = against_tenant_api(&[], &args);
+    let outcome = jwt_against_tenant_api(&[], &args, config);
     for case in &outcome.cases {
         let expected = if case.name == "kid-other-audience" {
             CaseOutcome::Inconclusive
@@ -161,17 +147,10 @@ fn jwt_kid_other_audience_is_inconclusive_when_the_other_key_is_not_trusted() {
 /// The jwt probe's ES256 configuration with `issuer-es384` as the other curve's key (kid es384).
 fn es256_config(url: &str) -> String {
     format!(
-        r#"
-url = "{url}"
-issuer = "https://issuer.test"
-audience = "tenant-api"
-alg = "ES256"
-key = {{ file = "reference/keys/issuer-es256.pem" }}
-public_key = {{ file = "reference/keys/issuer-es256.pub.pem" }}
-claims = {{ sub = "admin@org-a", org_id = "org-a" }}
-other_curve_key = {{ file = "reference/keys/issuer-es384.pem" }}
+        r#"{}other_curve_key = {{ file = "reference/keys/issuer-es384.pem" }}
 other_curve_kid = "es384"
-"#
+"#,
+        probes::jwt_config(url, "ES256")
     )
 }
 
@@ -187,17 +166,7 @@ fn extra_ec_args() -> Vec<String> {
 }
 
 fn es256_against_tenant_api(flaws: &[&str]) -> Outcome {
-    let args = extra_ec_args();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (service, database): (Service, Database) = Service::start_with_args(flaws, &args);
-    let outcome = probes::probe_unchanged(
-        "jwt",
-        &es256_config(&format!("{}/v1/me", service.base)),
-        &database,
-        &root(),
-    );
-    hides(&outcome);
-    outcome
+    jwt_against_tenant_api(flaws, &extra_ec_args(), es256_config)
 }
 
 #[test]
@@ -231,50 +200,12 @@ fn jwt_es256_alg_same_family_catches_alg_from_header_with_the_other_curve() {
 // ---------------------------------------------------------------------------------------------
 // The independent Python verifier
 
-/// tests/targets/jwt_verifier.py running on a loopback port; killed on drop.
-struct PyVerifier {
-    child: Child,
-    base: String,
-}
-
-impl PyVerifier {
-    fn start(args: &[String]) -> PyVerifier {
-        let script = root().join("tests/targets/jwt_verifier.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .args(["--port", "0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start python3 tests/targets/jwt_verifier.py");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("jwt_verifier.py did not start: {line:?}"))
-            .to_string();
-        PyVerifier { child, base }
-    }
-}
-
-impl Drop for PyVerifier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn key(name: &str) -> String {
     crate::support::keys_dir().join(name).display().to_string()
 }
 
 /// The Python verifier for RS256 with the same trust as tenant-api above, and `bugs`.
-fn rs256_verifier(bugs: &[&str]) -> PyVerifier {
+fn rs256_verifier(bugs: &[&str]) -> PythonTarget {
     let mut args: Vec<String> = [
         "--alg",
         "RS256",
@@ -293,17 +224,12 @@ fn rs256_verifier(bugs: &[&str]) -> PyVerifier {
     .to_vec();
     args.extend(["--key-file".into(), key("issuer-rs256.pub.pem")]);
     args.extend(["--partner-key-file".into(), key("other-rs256.pub.pem")]);
-    for bug in bugs {
-        args.extend(["--bug".to_string(), bug.to_string()]);
-    }
-    PyVerifier::start(&args)
+    PythonTarget::start("jwt_verifier.py", &args, bugs)
 }
 
 fn against_python(bugs: &[&str]) -> Outcome {
     let verifier = rs256_verifier(bugs);
-    let outcome = probes::probe("jwt", &config(&format!("{}/me", verifier.base)), &root());
-    hides(&outcome);
-    outcome
+    probe(&config(&format!("{}/me", verifier.base)))
 }
 
 #[test]
@@ -327,15 +253,11 @@ const PY_BUGS: [(&str, &[&str]); 7] = [
 
 #[test]
 fn jwt_catches_each_bug_of_the_python_verifier() {
-    for (bug, cases) in PY_BUGS {
-        eprintln!("--- bug {bug}");
-        let outcome = against_python(&[bug]);
-        outcome.assert_only_failing(cases);
-    }
+    probes::assert_each_caught(&PY_BUGS, |bug| against_python(&[bug]));
 }
 
 /// The HS256 form of the Python verifier: the secret in a file under cargo's test scratch dir.
-fn hs256_verifier(bugs: &[&str]) -> (PyVerifier, String) {
+fn hs256_verifier(bugs: &[&str]) -> (PythonTarget, String) {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("jwt-classes-hs256.secret");
     std::fs::write(&path, format!("{}\n", hs256_secret())).expect("write the HS256 secret");
     let mut args: Vec<String> = ["--alg", "HS256", "--issuer", "https://issuer.test"]
@@ -343,38 +265,22 @@ fn hs256_verifier(bugs: &[&str]) -> (PyVerifier, String) {
         .to_vec();
     args.extend(["--audience".into(), "tenant-api".into()]);
     args.extend(["--key-file".into(), path.display().to_string()]);
-    for bug in bugs {
-        args.extend(["--bug".to_string(), bug.to_string()]);
-    }
-    let verifier = PyVerifier::start(&args);
-    let config = format!(
-        r#"
-url = "{}/me"
-issuer = "https://issuer.test"
-audience = "tenant-api"
-alg = "HS256"
-key = {{ file = "{}" }}
-claims = {{ sub = "admin@org-a" }}
-"#,
-        verifier.base,
-        path.display()
-    );
+    let verifier = PythonTarget::start("jwt_verifier.py", &args, bugs);
+    let config = probes::jwt_hs256_config(&verifier.base, &path);
     (verifier, config)
 }
 
 #[test]
 fn jwt_against_the_python_verifier_with_hs256_catches_the_hmac_family() {
     let (strict, config) = hs256_verifier(&[]);
-    let outcome = probes::probe("jwt", &config, &root());
-    hides(&outcome);
+    let outcome = probe(&config);
     outcome.assert_all_pass();
     assert!(outcome.case("alg-same-family").sent.contains("\"HS512\""));
     assert!(!outcome.names().contains(&"typ-confusion"));
     assert!(!outcome.names().contains(&"cty-confusion"));
     drop(strict);
     let (lax, config) = hs256_verifier(&["alg-from-header"]);
-    let outcome = probes::probe("jwt", &config, &root());
-    hides(&outcome);
+    let outcome = probe(&config);
     outcome.assert_only_failing(&["alg-same-family"]);
     drop(lax);
 }

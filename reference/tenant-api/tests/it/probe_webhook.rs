@@ -230,53 +230,32 @@ fn assert_caught_by(flaw: &str, failing: &[&str]) {
     }
 }
 
-#[test]
-fn flaw_webhook_prefix_compare_is_caught() {
-    assert_caught_by(
-        "webhook-prefix-compare",
-        &["empty-signature", "truncated-signature"],
-    );
+/// One test per flaw: `name: "flaw" => [cases]` is the test `name`, [`assert_caught_by`] with
+/// that flaw and those cases.
+macro_rules! caught_by {
+    ($($test:ident: $flaw:literal => [$($case:literal),+ $(,)?];)+) => {
+        $(
+            #[test]
+            fn $test() {
+                assert_caught_by($flaw, &[$($case),+]);
+            }
+        )+
+    };
 }
 
-#[test]
-fn flaw_webhook_trailing_ignored_is_caught() {
-    assert_caught_by("webhook-trailing-ignored", &["padded-signature"]);
-}
-
-#[test]
-fn flaw_webhook_off_by_one_is_caught() {
-    assert_caught_by("webhook-off-by-one", &["last-char-changed"]);
-}
-
-#[test]
-fn flaw_webhook_case_insensitive_is_caught() {
-    assert_caught_by("webhook-case-insensitive", &["base64-case"]);
-}
-
-#[test]
-fn flaw_webhook_any_version_is_caught() {
-    assert_caught_by("webhook-any-version", &["unknown-version"]);
-}
-
-#[test]
-fn flaw_webhook_several_format_only_is_caught() {
-    assert_caught_by("webhook-several-format-only", &["several-invalid"]);
-}
-
-#[test]
-fn flaw_webhook_lenient_timestamp_is_caught() {
-    assert_caught_by(
-        "webhook-lenient-timestamp",
-        &["missing-timestamp", "non-numeric-timestamp"],
-    );
-}
-
-#[test]
-fn flaw_webhook_millisecond_timestamp_is_caught() {
-    assert_caught_by("webhook-millisecond-timestamp", &["millisecond-timestamp"]);
-}
-
-#[test]
-fn flaw_webhook_strip_whitespace_is_caught() {
-    assert_caught_by("webhook-strip-whitespace", &["whitespace-signature"]);
+caught_by! {
+    flaw_webhook_prefix_compare_is_caught:
+        "webhook-prefix-compare" => ["empty-signature", "truncated-signature"];
+    flaw_webhook_trailing_ignored_is_caught: "webhook-trailing-ignored" => ["padded-signature"];
+    flaw_webhook_off_by_one_is_caught: "webhook-off-by-one" => ["last-char-changed"];
+    flaw_webhook_case_insensitive_is_caught: "webhook-case-insensitive" => ["base64-case"];
+    flaw_webhook_any_version_is_caught: "webhook-any-version" => ["unknown-version"];
+    flaw_webhook_several_format_only_is_caught:
+        "webhook-several-format-only" => ["several-invalid"];
+    flaw_webhook_lenient_timestamp_is_caught:
+        "webhook-lenient-timestamp" => ["missing-timestamp", "non-numeric-timestamp"];
+    flaw_webhook_millisecond_timestamp_is_caught:
+        "webhook-millisecond-timestamp" => ["millisecond-timestamp"];
+    flaw_webhook_strip_whitespace_is_caught:
+        "webhook-strip-whitespace" => ["whitespace-signature"];
 }

@@ -1,10 +1,15 @@
 //! Test support: one throwaway Postgres cluster for the test binary (every suite shares it), a
 //! fresh database and a real `tenant-api` child process per test, HTTP over 127.0.0.1 and
-//! token minting with the test keys.
+//! token minting with the test keys; for the probe proof tests, the Python targets of
+//! tests/targets (relgate-probes' `python_target.rs`, the one starter of both crates) and a stub
+//! HTTP server.
 
 // Only the probe proof tests use it; api.rs does not.
 #[allow(dead_code)]
 pub mod probes;
+#[path = "../../../../../crates/relgate-probes/tests/it/support/python_target.rs"]
+pub mod python_target;
+pub mod stub;
 pub mod tokens;
 
 use std::io::{BufRead, BufReader, Read};
