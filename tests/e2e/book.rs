@@ -302,6 +302,59 @@ fn the_user_guide_builds_and_every_link_resolves() {
     assert!(report.repository >= 10, "{report:?}");
 }
 
+/// The relative links of a Markdown file at the root of `repo` that do not resolve: a file of
+/// the repository, and for a `#fragment` on a Markdown file one of its headings; and how many
+/// relative links it has.
+fn markdown_broken_links(repo: &Path, markdown: &str) -> (Vec<String>, usize) {
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for link in markdown.split("](").skip(1) {
+        let target = &link[..link.find(')').unwrap_or(link.len())];
+        if target.contains("://") {
+            continue;
+        }
+        checked += 1;
+        let (path, fragment) = target.split_once('#').unwrap_or((target, ""));
+        let file = repo.join(path);
+        let resolves = file.exists()
+            && (fragment.is_empty()
+                || heading_slugs(&std::fs::read_to_string(&file).unwrap_or_default())
+                    .contains(fragment));
+        if !resolves {
+            broken.push(target.to_string());
+        }
+    }
+    (broken, checked)
+}
+
+/// The README is the entry into the book: each of its relative links resolves.
+#[test]
+fn every_relative_link_of_the_readme_resolves() {
+    let repo = repo();
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let (broken, checked) = markdown_broken_links(&repo, &readme);
+    assert!(
+        broken.is_empty(),
+        "README.md links that do not resolve: {broken:?}"
+    );
+    assert!(checked >= 20, "README.md has only {checked} relative links");
+    let (broken, checked) = markdown_broken_links(
+        &repo,
+        "[ok](docs/book/src/getting-started.md#a-quickstart-gate) [gone](docs/book/src/gone.md) \
+         [anchor](docs/ARCHITECTURE.md#no-such-heading) [web](https://example.com/x)",
+    );
+    assert_eq!(
+        (broken, checked),
+        (
+            vec![
+                "docs/book/src/gone.md".to_string(),
+                "docs/ARCHITECTURE.md#no-such-heading".to_string()
+            ],
+            3
+        )
+    );
+}
+
 /// Writes each `(path, text)` under `root`, with its folders.
 fn write_files(root: &Path, files: &[(&str, &str)]) {
     for (path, text) in files {
