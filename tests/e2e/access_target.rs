@@ -8,31 +8,27 @@ use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
-fn workspace() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .canonicalize()
-        .unwrap()
-}
+/// The two checks, whose logs must hide every token and the key.
+const CHECKS: [&str; 2] = ["SEC-IAM::rbac", "SEC-IAM::consent"];
 
 /// A gate file whose `api` service runs the Python target with `bugs`, with an rbac and a
 /// consent check against it.
 fn gate_file(dir: &Path, bugs: &[&str]) -> PathBuf {
-    let root = workspace();
-    let script = root.join("tests/targets/access_api.py");
-    let keys = root.join("reference/keys");
-    let bugs: String = bugs
-        .iter()
-        .map(|bug| format!(", \"--bug\", \"{bug}\""))
-        .collect();
+    let keys = workspace().join("reference/keys");
+    let public_key = keys.join("issuer-rs256.pub.pem");
+    let public_key = public_key.display().to_string();
+    let service = python_service(
+        "api",
+        "access_api.py",
+        &["--port", "${port}", "--public-key", &public_key],
+        bugs,
+        "20s",
+    );
     let text = format!(
         r#"[gate]
 name = "rbac and consent probes against the Python API"
 
-[[service]]
-name = "api"
-run = ["python3", "{script}", "--port", "${{port}}", "--public-key", "{keys}/issuer-rs256.pub.pem"{bugs}]
-ready = {{ http = "/healthz", timeout = "20s" }}
-
+{service}
 [[packet]]
 id = "SEC-IAM"
 title = "Access control"
@@ -72,22 +68,9 @@ record_url = "${{api.url}}/v1/children/{{child}}/records/{{record}}"
 allowed_record = "rec-a-1"
 other_child_record = "rec-a-2"
 "#,
-        script = script.display(),
         keys = keys.display(),
     );
-    let path = dir.join("access-target.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn assert_no_secret_in_logs(run: &Run) {
-    for check in ["rbac", "consent"] {
-        let path = run.out.path().join(format!("logs/SEC-IAM/{check}.log"));
-        let log = std::fs::read_to_string(&path).unwrap();
-        assert!(log.contains("Bearer [REDACTED]"), "{log}");
-        assert!(!log.contains("eyJ"), "a token in {check}.log:\n{log}");
-        assert!(!log.contains("PRIVATE KEY"), "the key in {check}.log");
-    }
+    write_gate(dir, "access-target.toml", &text)
 }
 
 fn python_ready() -> bool {
@@ -106,21 +89,9 @@ fn the_access_probes_pass_the_correct_python_api_as_a_service() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_gate(&gate_file(dir.path(), &[]), &[]);
     assert_eq!(run.code(), 0, "{}", run.context());
-    let rbac = run.cases("SEC-IAM::rbac");
-    let consent = run.cases("SEC-IAM::consent");
-    for (name, outcome) in rbac.iter().chain(&consent) {
-        assert_eq!(outcome, "pass", "{name}: {}", run.context());
-    }
-    for name in ["idor-other-tenant", "mass-assignment"] {
-        assert!(rbac.iter().any(|(case, _)| case == name), "rbac {name}");
-    }
-    for name in ["revoked-mid-session", "other-child"] {
-        assert!(
-            consent.iter().any(|(case, _)| case == name),
-            "consent {name}"
-        );
-    }
-    assert_no_secret_in_logs(&run);
+    run.assert_all_pass_with("SEC-IAM::rbac", &["idor-other-tenant", "mass-assignment"]);
+    run.assert_all_pass_with("SEC-IAM::consent", &["revoked-mid-session", "other-child"]);
+    run.assert_logs_hide(&CHECKS, "Bearer [REDACTED]", &["eyJ", "PRIVATE KEY"]);
 }
 
 #[test]
@@ -131,30 +102,8 @@ fn the_access_probes_catch_the_python_apis_bugs_as_a_service() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_gate(&gate_file(dir.path(), &["idor", "consent-cached"]), &[]);
     assert_eq!(run.code(), 1, "{}", run.context());
-    let failing = |check: &str| -> Vec<String> {
-        run.cases(&format!("SEC-IAM::{check}"))
-            .into_iter()
-            .filter(|(_, outcome)| outcome != "pass")
-            .map(|(name, outcome)| format!("{name} {outcome}"))
-            .collect()
-    };
-    assert_eq!(
-        failing("rbac"),
-        ["idor-other-tenant fail"],
-        "{}",
-        run.context()
-    );
-    assert_eq!(
-        failing("consent"),
-        ["revoked-mid-session fail"],
-        "{}",
-        run.context()
-    );
-    assert!(
-        run.stdout_squeezed()
-            .contains("test SEC-IAM::rbac::idor-other-tenant ... FAILED"),
-        "{}",
-        run.context()
-    );
-    assert_no_secret_in_logs(&run);
+    run.assert_failing("SEC-IAM::rbac", &["idor-other-tenant fail"]);
+    run.assert_failing("SEC-IAM::consent", &["revoked-mid-session fail"]);
+    run.assert_stdout_has("test SEC-IAM::rbac::idor-other-tenant ... FAILED");
+    run.assert_logs_hide(&CHECKS, "Bearer [REDACTED]", &["eyJ", "PRIVATE KEY"]);
 }

@@ -9,20 +9,16 @@ use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
-fn workspace() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .canonicalize()
-        .unwrap()
-}
-
 /// A gate file: the ephemeral database, the schema loaded with `bugs` as a service, an `rls`
 /// and an `audit-chain` check against it.
 fn gate_file(dir: &Path, bugs: &[&str]) -> PathBuf {
-    let script = workspace().join("tests/targets/saas_schema_service.py");
-    let bugs: String = bugs
-        .iter()
-        .map(|bug| format!(", \"--bug\", \"{bug}\""))
-        .collect();
+    let service = python_service(
+        "schema",
+        "saas_schema_service.py",
+        &["--database-url", "${db.url}", "--port", "${port}"],
+        bugs,
+        "60s",
+    );
     let text = format!(
         r#"[gate]
 name = "rls and audit-chain probes against the saas schema"
@@ -31,11 +27,7 @@ name = "rls and audit-chain probes against the saas schema"
 name = "db"
 postgres = "ephemeral"
 
-[[service]]
-name = "schema"
-run = ["python3", "{script}", "--database-url", "${{db.url}}", "--port", "${{port}}"{bugs}]
-ready = {{ http = "/healthz", timeout = "60s" }}
-
+{service}
 [[packet]]
 id = "SEC-DB"
 title = "Tenant isolation and audit log"
@@ -66,28 +58,9 @@ tenant_column = "account_id"
 tenant_setting = "saas.account"
 time_column = "at"
 gapless = true
-"#,
-        script = script.display(),
+"#
     );
-    let path = dir.join("database-target.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn failing(run: &Run, check: &str) -> Vec<String> {
-    run.check(&format!("SEC-DB::{check}"))["cases"]
-        .as_array()
-        .expect("the probe record lists its cases")
-        .iter()
-        .filter(|case| case["outcome"] != "pass")
-        .map(|case| {
-            format!(
-                "{} {}",
-                case["name"].as_str().unwrap(),
-                case["outcome"].as_str().unwrap()
-            )
-        })
-        .collect()
+    write_gate(dir, "database-target.toml", &text)
 }
 
 /// A TMPDIR the `postgres` OS user can traverse (a cluster made by root runs as that user).
@@ -122,20 +95,15 @@ fn the_database_probes_pass_the_correct_saas_schema_as_a_service() {
     }
     let run = run_against(&[]);
     assert_eq!(run.code(), 0, "{}", run.context());
-    assert!(failing(&run, "rls").is_empty(), "{}", run.context());
-    assert!(failing(&run, "audit-chain").is_empty(), "{}", run.context());
-    let stdout = run.stdout_squeezed();
+    run.assert_failing("SEC-DB::rls", &[]);
+    run.assert_failing("SEC-DB::audit-chain", &[]);
     for case in [
         "SEC-DB::rls::blanket-update",
         "SEC-DB::rls::move-to-other-tenant",
         "SEC-DB::audit-chain::hash-columns",
         "SEC-DB::audit-chain::gaps",
     ] {
-        assert!(
-            stdout.contains(&format!("test {case} ... ok")),
-            "{case}: {}",
-            run.context()
-        );
+        run.assert_stdout_has(&format!("test {case} ... ok"));
     }
 }
 
@@ -146,16 +114,9 @@ fn the_database_probes_catch_the_saas_schemas_bugs_as_a_service() {
     }
     let run = run_against(&["update-any", "hash-partial"]);
     assert_eq!(run.code(), 1, "{}", run.context());
-    assert_eq!(
-        failing(&run, "rls"),
-        ["permissive-policies fail", "blanket-update fail"],
-        "{}",
-        run.context()
+    run.assert_failing(
+        "SEC-DB::rls",
+        &["permissive-policies fail", "blanket-update fail"],
     );
-    assert_eq!(
-        failing(&run, "audit-chain"),
-        ["hash-columns fail"],
-        "{}",
-        run.context()
-    );
+    run.assert_failing("SEC-DB::audit-chain", &["hash-columns fail"]);
 }

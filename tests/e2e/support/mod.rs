@@ -1,5 +1,6 @@
 //! What the end-to-end tests share: running the real `xtask` binary on a fixture and reading
-//! back its exit code, stdout, JUnit and ledger.
+//! back its exit code, stdout, JUnit and ledger; for the target suites, a `[[service]]` line
+//! running a Python target of tests/targets, and assertions on a probe check's cases and logs.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -129,6 +130,58 @@ impl Run {
             .output()
             .unwrap()
     }
+    /// The cases of probe check `name` that did not pass, as `"<case> <outcome>"`, in order.
+    pub fn failing(&self, name: &str) -> Vec<String> {
+        self.cases(name)
+            .into_iter()
+            .filter(|(_, outcome)| outcome != "pass")
+            .map(|(case, outcome)| format!("{case} {outcome}"))
+            .collect()
+    }
+    /// Every case of probe check `name` passed, and each of `expected` is among them.
+    pub fn assert_all_pass_with(&self, name: &str, expected: &[&str]) {
+        let cases = self.cases(name);
+        for (case, outcome) in &cases {
+            assert_eq!(outcome, "pass", "{name} {case}: {}", self.context());
+        }
+        for wanted in expected {
+            assert!(
+                cases.iter().any(|(case, _)| case == wanted),
+                "{name} {wanted}"
+            );
+        }
+    }
+    /// The cases of probe check `name` that did not pass are exactly `failing`
+    /// (`"<case> <outcome>"`, in order).
+    pub fn assert_failing(&self, name: &str, failing: &[&str]) {
+        assert_eq!(self.failing(name), failing, "{name}: {}", self.context());
+    }
+    /// Stdout, with runs of spaces collapsed, holds `text`.
+    pub fn assert_stdout_has(&self, text: &str) {
+        assert!(
+            self.stdout_squeezed().contains(text),
+            "{text}: {}",
+            self.context()
+        );
+    }
+    /// The log of each probe check of `checks` (`PACKET::check`) shows `redacted` and none of
+    /// `secrets`, and neither does stdout.
+    pub fn assert_logs_hide(&self, checks: &[&str], redacted: &str, secrets: &[&str]) {
+        let stdout = self.stdout();
+        for check in checks {
+            let path = self
+                .out
+                .path()
+                .join(format!("logs/{}.log", check.replace("::", "/")));
+            let log = std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+            assert!(log.contains(redacted), "{check}: {log}");
+            for secret in secrets {
+                assert!(!log.contains(secret), "{secret} in the {check} log:\n{log}");
+                assert!(!stdout.contains(secret), "{secret} on stdout");
+            }
+        }
+    }
     pub fn context(&self) -> String {
         format!(
             "exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -137,6 +190,45 @@ impl Run {
             self.stderr()
         )
     }
+}
+
+/// The workspace root, canonical (gate files name the targets and keys by absolute path).
+pub fn workspace() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .canonicalize()
+        .unwrap()
+}
+
+/// A gate file's `[[service]]` table named `name` that runs tests/targets/`script` under
+/// python3 with `args`, then `--bug BUG` for each of `bugs`, ready when `/healthz` answers
+/// (within `timeout`).
+pub fn python_service(
+    name: &str,
+    script: &str,
+    args: &[&str],
+    bugs: &[&str],
+    timeout: &str,
+) -> String {
+    let script = workspace().join("tests/targets").join(script);
+    let script = script.display().to_string();
+    let run: Vec<String> = ["python3", script.as_str()]
+        .iter()
+        .chain(args)
+        .copied()
+        .chain(bugs.iter().flat_map(|bug| ["--bug", *bug]))
+        .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!(
+        "[[service]]\nname = \"{name}\"\nrun = [{}]\nready = {{ http = \"/healthz\", timeout = \"{timeout}\" }}\n",
+        run.join(", ")
+    )
+}
+
+/// Writes the gate file `name` with `text` into `dir`; returns its path.
+pub fn write_gate(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 pub fn squeeze_spaces(text: &str) -> String {
