@@ -21,6 +21,7 @@ mod consumers;
 mod database_target;
 mod gate;
 mod import;
+mod install;
 mod jwt_target;
 mod leaks;
 mod outdir;
