@@ -59,6 +59,27 @@ impl Checks {
             ..Checks::strict()
         }
     }
+
+    fn without_tolerance() -> Checks {
+        Checks {
+            tolerance: false,
+            ..Checks::strict()
+        }
+    }
+
+    fn deduping() -> Checks {
+        Checks {
+            dedupe: true,
+            ..Checks::strict()
+        }
+    }
+
+    fn accepting_all() -> Checks {
+        Checks {
+            accept_all: true,
+            ..Checks::strict()
+        }
+    }
 }
 
 /// A webhook receiver on 127.0.0.1 that runs until dropped.
@@ -219,13 +240,25 @@ fn probe(receiver: &Receiver, secret: &str, check: &str) -> Vec<Case> {
     )
 }
 
-/// Starts a receiver of `provider` with `checks` and runs the probe with `check` against it.
-fn probe_receiver(
-    provider: Provider,
-    secret: &'static str,
-    checks: Checks,
-    check: &str,
-) -> Vec<Case> {
+/// The `scheme` lines of the checks for each kind of receiver.
+const STRIPE: &str = "scheme = \"stripe\"\n";
+const GITHUB: &str = "scheme = \"github\"\n";
+const PLAIN: &str = "scheme = \"hmac-sha256\"\n";
+
+/// A plain HMAC receiver with the probe's default header and no prefix.
+const PLAIN_DEFAULT: Provider = Provider::Plain {
+    header: "X-Signature",
+    prefix: "",
+};
+
+/// Starts a receiver of `provider` with `checks` and its secret, and runs the probe with
+/// `check` against it.
+fn probe_receiver(provider: Provider, checks: Checks, check: &str) -> Vec<Case> {
+    let secret = match provider {
+        Provider::Stripe => STRIPE_SECRET,
+        Provider::Github => GITHUB_SECRET,
+        Provider::Plain { .. } => PLAIN_SECRET,
+    };
     probe(&Receiver::start(provider, secret, checks), secret, check)
 }
 
@@ -253,12 +286,7 @@ const STRIPE_ONLY: [&str; 4] = [
 
 #[test]
 fn stripe_strict_receiver_refuses_every_forgery() {
-    let cases = probe_receiver(
-        Provider::Stripe,
-        STRIPE_SECRET,
-        Checks::strict(),
-        "scheme = \"stripe\"\n",
-    );
+    let cases = probe_receiver(Provider::Stripe, Checks::strict(), STRIPE);
     assert_eq!(
         names(&cases),
         [
@@ -288,12 +316,7 @@ fn stripe_strict_receiver_refuses_every_forgery() {
 
 #[test]
 fn stripe_receiver_skipping_the_signature_fails_the_forgeries() {
-    let cases = probe_receiver(
-        Provider::Stripe,
-        STRIPE_SECRET,
-        Checks::without_signature(),
-        "scheme = \"stripe\"\n",
-    );
+    let cases = probe_receiver(Provider::Stripe, Checks::without_signature(), STRIPE);
     // Skipping Stripe's verification skips the timestamp too: it lives in the signed header.
     let failing = [&FORGERIES[..], &["stale-timestamp"], &MANGLED, &STRIPE_ONLY].concat();
     assert_failing(&cases, &failing, "stripe, without signature");
@@ -302,23 +325,14 @@ fn stripe_receiver_skipping_the_signature_fails_the_forgeries() {
 
 #[test]
 fn stripe_receiver_without_tolerance_fails_stale_timestamp() {
-    let checks = Checks {
-        tolerance: false,
-        ..Checks::strict()
-    };
-    let cases = probe_receiver(
-        Provider::Stripe,
-        STRIPE_SECRET,
-        checks,
-        "scheme = \"stripe\"\n",
-    );
+    let cases = probe_receiver(Provider::Stripe, Checks::without_tolerance(), STRIPE);
     assert_failing(&cases, &["stale-timestamp"], "stripe, without tolerance");
 }
 
 #[test]
 fn stripe_sdk_accepts_future_timestamps_so_the_case_is_opt_in() {
     let check = "scheme = \"stripe\"\nfuture_timestamp = true\n";
-    let cases = probe_receiver(Provider::Stripe, STRIPE_SECRET, Checks::strict(), check);
+    let cases = probe_receiver(Provider::Stripe, Checks::strict(), check);
     // A millisecond timestamp lies far ahead, and the SDK accepts that too.
     assert_failing(
         &cases,
@@ -329,12 +343,7 @@ fn stripe_sdk_accepts_future_timestamps_so_the_case_is_opt_in() {
 
 #[test]
 fn github_strict_receiver_refuses_every_forgery() {
-    let cases = probe_receiver(
-        Provider::Github,
-        GITHUB_SECRET,
-        Checks::strict(),
-        "scheme = \"github\"\n",
-    );
+    let cases = probe_receiver(Provider::Github, Checks::strict(), GITHUB);
     assert_eq!(
         names(&cases),
         [
@@ -362,12 +371,7 @@ fn github_strict_receiver_refuses_every_forgery() {
 
 #[test]
 fn github_receiver_skipping_the_signature_fails_the_forgeries() {
-    let cases = probe_receiver(
-        Provider::Github,
-        GITHUB_SECRET,
-        Checks::without_signature(),
-        "scheme = \"github\"\n",
-    );
+    let cases = probe_receiver(Provider::Github, Checks::without_signature(), GITHUB);
     assert_failing(
         &cases,
         &[&FORGERIES[..], &MANGLED].concat(),
@@ -379,28 +383,15 @@ fn github_receiver_skipping_the_signature_fails_the_forgeries() {
 #[test]
 fn github_replays_are_checked_when_asked() {
     let check = "scheme = \"github\"\nreplayed_id = true\n";
-    let deduping = Checks {
-        dedupe: true,
-        ..Checks::strict()
-    };
-    let cases = probe_receiver(Provider::Github, GITHUB_SECRET, deduping, check);
+    let cases = probe_receiver(Provider::Github, Checks::deduping(), check);
     assert_failing(&cases, &[], "github, deduping");
-    let cases = probe_receiver(Provider::Github, GITHUB_SECRET, Checks::strict(), check);
+    let cases = probe_receiver(Provider::Github, Checks::strict(), check);
     assert_failing(&cases, &["replayed-id"], "github, not deduping");
 }
 
 #[test]
 fn plain_hmac_strict_receiver_refuses_every_forgery() {
-    let default_header = Provider::Plain {
-        header: "X-Signature",
-        prefix: "",
-    };
-    let cases = probe_receiver(
-        default_header,
-        PLAIN_SECRET,
-        Checks::strict(),
-        "scheme = \"hmac-sha256\"\n",
-    );
+    let cases = probe_receiver(PLAIN_DEFAULT, Checks::strict(), PLAIN);
     assert_failing(&cases, &[], "hmac-sha256");
 
     let custom = Provider::Plain {
@@ -424,16 +415,7 @@ fn plain_hmac_strict_receiver_refuses_every_forgery() {
 
 #[test]
 fn plain_hmac_receiver_skipping_the_signature_fails_the_forgeries() {
-    let provider = Provider::Plain {
-        header: "X-Signature",
-        prefix: "",
-    };
-    let cases = probe_receiver(
-        provider,
-        PLAIN_SECRET,
-        Checks::without_signature(),
-        "scheme = \"hmac-sha256\"\n",
-    );
+    let cases = probe_receiver(PLAIN_DEFAULT, Checks::without_signature(), PLAIN);
     assert_failing(
         &cases,
         &[&FORGERIES[..], &MANGLED].concat(),
@@ -444,16 +426,7 @@ fn plain_hmac_receiver_skipping_the_signature_fails_the_forgeries() {
 
 #[test]
 fn a_receiver_accepting_anything_is_inconclusive() {
-    let checks = Checks {
-        accept_all: true,
-        ..Checks::strict()
-    };
-    let cases = probe_receiver(
-        Provider::Github,
-        GITHUB_SECRET,
-        checks,
-        "scheme = \"github\"\n",
-    );
+    let cases = probe_receiver(Provider::Github, Checks::accepting_all(), GITHUB);
     for case in &cases {
         assert_eq!(case.outcome, CaseOutcome::Inconclusive, "{}", case.name);
         assert!(
