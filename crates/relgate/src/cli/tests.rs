@@ -81,7 +81,7 @@ fn the_xtask_pattern_needs_the_gate_subcommand_and_reads_the_same_flags() {
     assert_eq!(command.run.gate, PathBuf::from("g.toml"));
     assert_eq!(command.run.packets, ["SEC-01"]);
     match parsed(Invocation::Xtask, &["xtask", "gate", "init", "--force"]).action {
-        Some(GateAction::Init { gate, force }) => {
+        Some(GateAction::Init { gate, force, .. }) => {
             assert_eq!(gate, PathBuf::from("packets.toml"));
             assert!(force);
         }
