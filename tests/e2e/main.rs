@@ -15,8 +15,10 @@ mod support;
 mod sarif_consumer;
 
 mod access_target;
+mod adopt;
 mod bench_smoke;
 mod book;
+mod ci_recipes;
 mod consumers;
 mod database_target;
 mod gate;

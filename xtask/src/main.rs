@@ -4,6 +4,8 @@
 
 mod bench;
 #[cfg(test)]
+mod packaging;
+#[cfg(test)]
 mod tidy;
 
 use std::ffi::OsString;
