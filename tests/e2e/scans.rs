@@ -38,7 +38,7 @@ fn secretlint() -> Option<PathBuf> {
 }
 
 /// Whether `cargo audit` runs.
-fn cargo_audit() -> bool {
+pub(crate) fn cargo_audit() -> bool {
     if runs("cargo", &["audit", "--version"]) {
         true
     } else {
@@ -49,7 +49,7 @@ fn cargo_audit() -> bool {
 
 /// The offline advisory database: `RELGATE_ADVISORY_DB`, else `../shared/advisory-db` beside
 /// the workspace.
-fn advisory_db() -> Option<PathBuf> {
+pub(crate) fn advisory_db() -> Option<PathBuf> {
     let db = std::env::var_os(ADVISORY_DB)
         .filter(|path| !path.is_empty())
         .map_or_else(|| workspace().join("../shared/advisory-db"), PathBuf::from);

@@ -92,12 +92,7 @@ static CACHE: Mutex<BTreeMap<Question, Answer>> = Mutex::new(BTreeMap::new());
 /// The project cargo sees when started in `dir`, with `env` added to the process environment
 /// (only its `CARGO_*` entries matter to cargo and are passed). Cached.
 pub fn load(dir: &Path, env: &BTreeMap<String, String>) -> Answer {
-    let cargo_env: Vec<(String, String)> = env
-        .iter()
-        .filter(|(key, _)| key.starts_with("CARGO_"))
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    let key = (dir.to_path_buf(), cargo_env);
+    let key = (dir.to_path_buf(), cargo_env(env));
     if let Some(answer) = lock_cache().get(&key) {
         return answer.clone();
     }
@@ -111,6 +106,19 @@ fn lock_cache() -> std::sync::MutexGuard<'static, BTreeMap<Question, Answer>> {
     CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// [`load`] without the cache: cargo's answer now (after a manifest changed in this process).
+pub fn load_uncached(dir: &Path, env: &BTreeMap<String, String>) -> Result<Project, ProjectError> {
+    ask_cargo(dir, &cargo_env(env))
+}
+
+/// The entries of `env` cargo reads.
+fn cargo_env(env: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(key, _)| key.starts_with("CARGO_"))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
 }
 
 /// Runs `cargo metadata` in `dir` (uncached).

@@ -189,14 +189,24 @@ pub(super) enum GateAction {
         #[arg(long)]
         check: bool,
     },
-    /// Write a commented starter gate file that runs green anywhere.
+    /// Write a starter gate for the project in the gate file's directory: build, tests, lints and
+    /// audits for the Cargo workspace, package-lock.json or go.mod it finds, greps over
+    /// Dockerfiles and GitHub workflows, the secrets probe (a generic starter when it finds none).
     Init {
-        /// The gate file to write.
+        /// The gate file to write; its directory is the project looked at.
         #[arg(long, default_value = "packets.toml")]
         gate: PathBuf,
-        /// Overwrite the gate file if it exists.
+        /// Overwrite existing files (the gate file, and with --xtask the crates' files).
         #[arg(long)]
         force: bool,
+        /// Also write the xtask and gate-tests crates, add them to the workspace members and add
+        /// the `xtask` alias to .cargo/config.toml.
+        #[arg(long)]
+        xtask: bool,
+        /// With --xtask: depend on relgate by path (a checkout's crates/relgate) instead of the
+        /// published version.
+        #[arg(long, value_name = "DIR", requires = "xtask")]
+        relgate_path: Option<PathBuf>,
     },
 }
 

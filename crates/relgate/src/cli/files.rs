@@ -82,25 +82,53 @@ fn refuse_overwrite(path: &Path, force: bool) -> Option<i32> {
     })
 }
 
-/// `gate init`: the starter gate file, never over an existing file without `--force`; the
-/// message names the command as `invoked`.
-pub(super) fn init_gate(gate: &Path, force: bool, invoked: Invocation) -> i32 {
-    if let Some(code) = refuse_overwrite(gate, force) {
-        return code;
-    }
-    let Some(file_name) = gate.file_name() else {
-        eprintln!("error: --gate {} does not name a file", gate.display());
-        return exit_codes::INVALID;
-    };
-    let text = crate::init::starter(&file_name.to_string_lossy(), clock::today());
-    if let Err(err) = crate::output::atomic::write(gate, text.as_bytes()) {
-        eprintln!("error: cannot write {}: {err}", gate.display());
-        return exit_codes::INVALID;
-    }
-    eprintln!(
-        "wrote {0}: run it with `{1} --gate {0}`, then replace its placeholder checks",
-        gate.display(),
+/// `gate init`: a starter gate for the project in the gate file's directory (see
+/// [`crate::init`]); with `xtask` (`Some(relgate path or None)`) the xtask pattern's crates too.
+/// Nothing is written over an existing file without `--force`; the message names the command
+/// as `invoked` (`cargo xtask gate` once the xtask exists).
+pub(super) fn init_gate(
+    gate: &Path,
+    force: bool,
+    xtask: Option<Option<std::path::PathBuf>>,
+    invoked: Invocation,
+) -> i32 {
+    let relgate = xtask.map(|path| match path {
+        Some(path) => crate::init::Relgate::Path(std::path::absolute(&path).unwrap_or(path)),
+        None => crate::init::Relgate::this_version(),
+    });
+    let command = if relgate.is_some() {
+        Invocation::Xtask.command()
+    } else {
         invoked.command()
-    );
+    };
+    let done = match crate::init::init(&crate::init::Request {
+        gate,
+        force,
+        xtask: relgate,
+        command,
+        today: clock::today(),
+    }) {
+        Ok(done) => done,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    for path in &done.written {
+        eprintln!("wrote {}", path.display());
+    }
+    if done.project.is_empty() {
+        eprintln!(
+            "found no Cargo workspace, package-lock.json, go.mod, Dockerfile or .github/workflows: \
+             the starter's checks are placeholders to replace"
+        );
+    }
+    if done.project.cargo.is_some() {
+        eprintln!(
+            "the cargo-audit check reads a local copy of the RustSec advisory database: set \
+             RELGATE_ADVISORY_DB (e.g. git clone --depth 1 https://github.com/rustsec/advisory-db)"
+        );
+    }
+    eprintln!("run it with `{command} --gate {}`", gate.display());
     exit_codes::OK
 }

@@ -151,7 +151,12 @@ fn execute(gate: GateCommand, invoked: Invocation) -> i32 {
             output,
             force,
         }) => files::import_tracker(&tracker, output.as_deref(), force),
-        Some(GateAction::Init { gate, force }) => files::init_gate(&gate, force, invoked),
+        Some(GateAction::Init {
+            gate,
+            force,
+            xtask,
+            relgate_path,
+        }) => files::init_gate(&gate, force, xtask.then_some(relgate_path), invoked),
         Some(GateAction::Setup {
             gate,
             logs,

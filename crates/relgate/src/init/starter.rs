@@ -1,4 +1,4 @@
-//! `cargo xtask gate init`: a commented starter gate file.
+//! The generic starter: what `init` writes in a directory where it finds no project it knows.
 //!
 //! The starter shows each kind of entry a gate file has — a command check, a grep check, a
 //! probe, checklist items satisfied by checks and by an attestation, a dependency, a severity —
@@ -18,7 +18,7 @@ pub fn starter(gate_file: &str, today: NaiveDate) -> String {
 }
 
 /// A file name as a glob that matches only itself.
-fn glob_escape(name: &str) -> String {
+pub fn glob_escape(name: &str) -> String {
     let mut glob = String::new();
     for c in name.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
