@@ -115,7 +115,8 @@ pub(super) fn init_gate(
         }
     };
     for path in &done.written {
-        eprintln!("wrote {}", path.display());
+        // `./xtask/Cargo.toml` reads as `xtask/Cargo.toml`.
+        eprintln!("wrote {}", path.strip_prefix(".").unwrap_or(path).display());
     }
     if done.project.is_empty() {
         eprintln!(
