@@ -35,12 +35,9 @@ fn project(gate: &str) -> tempfile::TempDir {
 }
 
 /// The command that installs `cargo gate` from this checkout: a debug build into the target
-/// directory this workspace was built into (`CARGO_TARGET_TMPDIR` is `<target>/tmp`), so it
-/// reuses the compiled crates, as `install::` does.
+/// directory shared by the tests that build relgate as a user does.
 fn install_command() -> String {
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target directory");
+    let target = support::user_build_target_dir();
     format!(
         "cargo install --debug --locked --offline --target-dir {} --path {}",
         target.display(),

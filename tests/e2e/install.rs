@@ -1,5 +1,5 @@
 //! End to end: the installed command. `cargo install --path crates/cargo-gate` into a temp root
-//! (with the workspace's own target directory, so it reuses what is compiled), that root's
+//! (into the target directory the tests that build relgate as a user does share), that root's
 //! `bin` first on `PATH`, then from a temp project: `cargo gate --help` names `cargo gate`,
 //! `cargo gate init` writes the starter, and `cargo gate` gives the same exit code, verdict,
 //! records and out-directory files as `cargo xtask gate` on the same gate — for the starter
@@ -15,9 +15,7 @@ use crate::support::*;
 /// `cargo install --path crates/cargo-gate --root <root> --debug --offline --locked`.
 fn install(root: &Path) {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    // CARGO_TARGET_TMPDIR is `<target dir>/tmp`: its parent is the target directory the
-    // workspace was built into.
-    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let target_dir = user_build_target_dir();
     let output = Command::new(cargo())
         .args(["install", "--path"])
         .arg(workspace.join("crates/cargo-gate"))

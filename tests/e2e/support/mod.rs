@@ -46,6 +46,17 @@ pub fn runs(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> bool {
         .is_ok_and(|output| output.status.success())
 }
 
+/// The target directory of the tests that build relgate the way a user does (`cargo install`
+/// of cargo-gate, a fresh project adopting relgate): one for all of them, so relgate is compiled
+/// there once, and beside this workspace's, so their builds never hold the build lock that the
+/// tests running cargo in this workspace (`cargo test -p gate-tests`, nextest) wait on.
+pub fn user_build_target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is <target>/tmp")
+        .join("e2e-user-builds")
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
