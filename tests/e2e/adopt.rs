@@ -3,7 +3,8 @@
 //! `gate init --xtask --relgate-path <checkout>/crates/relgate` there (a gate for what it finds:
 //! cargo build, test, clippy, fmt, cargo audit, the secrets probe; the xtask and gate-tests
 //! crates; the alias; the workspace members); then `cargo xtask gate` in the demo project — its
-//! own xtask, compiled from relgate by path — gets a verdict, and `gate verify` accepts the run.
+//! own xtask, compiled from relgate by path — gets a verdict, `gate verify` accepts the run,
+//! and `cargo test -p gate-tests` (the harness init wrote) reaches the same verdict.
 //!
 //! Offline (`CARGO_NET_OFFLINE`), with `CARGO_TARGET_DIR` at `<target>/adopt` so relgate's
 //! crates compile once across runs (a cold build is a few minutes on two cores), and with the
@@ -95,16 +96,22 @@ fn a_fresh_cargo_project_adopts_relgate_with_init_xtask_and_gets_a_verdict() {
     let after_init = started.elapsed();
 
     // The user's own `cargo xtask gate`, through the alias init wrote.
+    // Offline, relgate's crates built once across runs, the advisory database as .ci/run has it.
     let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .unwrap()
         .join("adopt");
-    let output = without_ambient(Command::new(cargo()))
-        .args(["xtask", "gate", "--no-progress"])
-        .current_dir(&demo)
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .env("CARGO_NET_OFFLINE", "true")
-        .env("RELGATE_ADVISORY_DB", &advisory_db)
+    let cargo_in_demo = |args: &[&str]| {
+        let mut command = without_ambient(Command::new(cargo()));
+        command
+            .args(args)
+            .current_dir(&demo)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("RELGATE_ADVISORY_DB", &advisory_db);
+        command
+    };
+    let output = cargo_in_demo(&["xtask", "gate", "--no-progress"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -177,8 +184,21 @@ fn a_fresh_cargo_project_adopts_relgate_with_init_xtask_and_gets_a_verdict() {
         "{}",
         context("gate verify", &verify)
     );
+
+    // The same gate under `cargo test`, through the gate-tests crate init wrote (its test
+    // target was built by the cargo-build check).
+    let tests_out = temp.path().join("gate-tests-out");
+    let output = cargo_in_demo(&["test", "-p", "gate-tests"])
+        .env("RELGATE_OUT", &tests_out)
+        .output()
+        .unwrap();
+    let what = "cargo test -p gate-tests";
+    assert_eq!(output.status.code(), Some(0), "{}", context(what, &output));
+    let ledger = std::fs::read_to_string(tests_out.join("evidence.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(ledger.lines().last().unwrap()).unwrap();
+    assert_eq!(last["decision"], decision, "{}", context(what, &output));
     eprintln!(
-        "adopt: init in {:.1?}, the demo's cargo xtask gate ({decision}) in {:.1?}",
+        "adopt: init in {:.1?}, then the demo's cargo xtask gate ({decision}), verify and cargo test -p gate-tests in {:.1?}",
         after_init,
         started.elapsed() - after_init
     );

@@ -299,17 +299,24 @@ path = "tests/gate.rs"
 harness = false
 "#;
 
-/// `gate-tests/tests/gate.rs`: the harness.
+/// `gate-tests/tests/gate.rs`: the harness, as this repository's own gate-tests has it.
 pub const GATE_TESTS_MAIN: &str = r#"//! The release gate as a test binary: `cargo test -p gate-tests` runs every check of
-//! `packets.toml` as a test case (`RELGATE_GATE` and `RELGATE_OUT` point it elsewhere).
+//! `packets.toml` as a test case (`cargo nextest run -p gate-tests` runs each in its own
+//! process). `RELGATE_GATE` and `RELGATE_OUT` point it at another gate file or out directory;
+//! `RELGATE_SIGNING_KEY` signs the run.
 
 fn main() {
     // The gate re-executes this binary as the supervisor of each command; nothing else first.
     relgate::run::supervisor::maybe_run();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let workspace_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .unwrap();
-    relgate::run::harness::test_main(root)
+        .expect("gate-tests lives in the workspace root");
+    // RELGATE_SIGNING_KEY signs the run's attestation (a bad key: exit 2 before anything runs).
+    if let Err(err) = relgate::evidence::signing::install_from(None) {
+        eprintln!("error: {err}");
+        std::process::exit(relgate::model::exit_codes::INVALID);
+    }
+    relgate::run::harness::test_main(workspace_root)
 }
 "#;
 
