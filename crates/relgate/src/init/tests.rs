@@ -117,6 +117,23 @@ fn a_cargo_workspace_gets_build_tests_lints_and_cargo_audit() {
 }
 
 #[test]
+fn the_secrets_probe_skips_a_target_dir_cargo_config_puts_in_the_project() {
+    let (_dir, root) = tempdir();
+    package(&root, "configured");
+    write(
+        &root.join(".cargo/config.toml"),
+        "[build]\ntarget-dir = \"out/cargo\"\n",
+    );
+    let (text, _) = generated(&root, false);
+    // cargo's own answer: the process's CARGO_TARGET_DIR wins over the config, as in cargo.
+    let expected = match std::env::var_os("CARGO_TARGET_DIR") {
+        None => "exclude = [\"target/\", \"out/cargo/\"]",
+        Some(_) => "exclude = [\"target/\"]",
+    };
+    assert!(text.contains(expected), "{text}");
+}
+
+#[test]
 fn an_npm_project_gets_ci_its_test_script_and_npm_audit() {
     let (_dir, root) = tempdir();
     write(&root.join("package-lock.json"), "{}");
