@@ -4,11 +4,14 @@
 //! it builds. A cargo that launched the gate and still holds that lock (some versions keep it
 //! while test binaries run) would make a check's own `cargo build` in the same workspace wait
 //! until its timeout. Before such a check runs, the gate probes the lock without blocking; when
-//! another process holds it, the check gets its own `CARGO_TARGET_DIR` and the evidence says so.
+//! another process holds it, the check gets its own `CARGO_TARGET_DIR` and the evidence says so —
+//! unless another cargo check of the same run is building there: then the lock is that check's,
+//! and this one waits for it as cargo would (no second build from nothing).
 
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Whether a command line invokes cargo.
 pub fn invokes_cargo(argv: &[String]) -> bool {
@@ -29,6 +32,49 @@ pub fn target_dir(cwd: &Path, env: &BTreeMap<String, String>) -> Option<PathBuf>
     crate::cargo_project::load(cwd, env)
         .ok()
         .map(|project| project.target_directory.clone())
+}
+
+/// Target directories cargo checks of this process are running in, with how many.
+static RUNNING: Mutex<BTreeMap<PathBuf, usize>> = Mutex::new(BTreeMap::new());
+
+fn running() -> std::sync::MutexGuard<'static, BTreeMap<PathBuf, usize>> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A cargo check of this run, counted in the target directory it builds in while it lives.
+#[derive(Debug)]
+pub struct Running {
+    target: PathBuf,
+}
+
+impl Running {
+    /// Counts a check running cargo in `target` until the returned value drops.
+    pub fn enter(target: PathBuf) -> Running {
+        *running().entry(target.clone()).or_insert(0) += 1;
+        Running { target }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut running = running();
+        if let Some(count) = running.get_mut(&self.target) {
+            *count -= 1;
+            if *count == 0 {
+                running.remove(&self.target);
+            }
+        }
+    }
+}
+
+/// Whether another cargo check of this process runs in `target` now. A lock held then is most
+/// likely that check's, released when it ends: waiting for it, as cargo does, is right, and a
+/// second build from nothing in another target directory is not. (A lock held by the cargo that
+/// started the gate was already held when the first of them started, which isolated that one.)
+pub fn sibling_running(target: &Path) -> bool {
+    running().contains_key(target)
 }
 
 /// Lock files under `target` that another process holds right now.
@@ -74,6 +120,21 @@ mod tests {
         assert!(invokes_cargo(&argv(&["/usr/local/bin/cargo", "clippy"])));
         assert!(!invokes_cargo(&argv(&["sh", "-c", "echo cargo-like"])));
         assert!(!invokes_cargo(&argv(&["go", "build", "./..."])));
+    }
+
+    #[test]
+    fn running_checks_are_counted_per_target_until_they_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        assert!(!sibling_running(&target));
+        let first = Running::enter(target.clone());
+        let second = Running::enter(target.clone());
+        assert!(sibling_running(&target));
+        assert!(!sibling_running(&target.join("relgate-isolated")));
+        drop(first);
+        assert!(sibling_running(&target));
+        drop(second);
+        assert!(!sibling_running(&target));
     }
 
     #[test]

@@ -64,10 +64,14 @@ pub(crate) fn run_command(
         ENV_RECURSION_MARKER.to_string(),
         marker.display().to_string(),
     );
+    // Counts this check in the target directory its cargo builds in, until the check ends.
+    let mut _cargo_running = None;
     if cargo_lock::invokes_cargo(&argv) && !cargo_lock::isolation_disabled() {
         if let Some(target) = cargo_lock::target_dir(&command.cwd, &env) {
             let held = cargo_lock::held_locks(&target);
-            if !held.is_empty() {
+            if held.is_empty() || cargo_lock::sibling_running(&target) {
+                _cargo_running = Some(cargo_lock::Running::enter(target));
+            } else {
                 // Beside the build directory whose lock is held, not in the out directory: it is
                 // build output, not evidence (no report names it), and cargo reuses it.
                 let isolated = target.join(ISOLATED_TARGET);
@@ -80,6 +84,7 @@ pub(crate) fn run_command(
                     "CARGO_TARGET_DIR".to_string(),
                     isolated.display().to_string(),
                 );
+                _cargo_running = Some(cargo_lock::Running::enter(isolated));
             }
         }
     }
