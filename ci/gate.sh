@@ -69,8 +69,9 @@ esac
 
 args=(--gate "$gate_file" --out "$out_dir")
 [ "${RELGATE_DENY_CONDITIONS:-false}" = true ] && args+=(--deny-conditions)
-# shellcheck disable=SC2206 # split on spaces, as documented
-[ -n "${RELGATE_ARGS:-}" ] && args+=(${RELGATE_ARGS})
+# Split on whitespace, as documented; never glob-expanded or evaluated.
+read -r -a extra <<<"${RELGATE_ARGS:-}"
+args+=("${extra[@]}")
 
 note "running: ${run[*]} ${args[*]}"
 "${run[@]}" "${args[@]}"

@@ -161,17 +161,22 @@ fn the_ci_script_runs_the_projects_xtask_when_its_cargo_config_defines_the_alias
         "[alias]\nxtask = \"run --package relgate-ci-test-xtask --\"\n",
     )
     .unwrap();
+    // RELGATE_ARGS is split on spaces only: a glob or a command substitution stays literal.
     let output = support::without_ambient(Command::new("bash"))
         .arg(repo().join("ci/gate.sh"))
         .current_dir(dir.path())
         .env("RELGATE_INSTALL", "false")
+        .env("RELGATE_ARGS", "--no-setup  * $(touch pwned)")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("running: cargo xtask gate --gate packets.toml --out target/gate"),
+        stderr.contains(
+            "running: cargo xtask gate --gate packets.toml --out target/gate --no-setup * $(touch pwned)"
+        ),
         "{stderr}"
     );
+    assert!(!dir.path().join("pwned").exists());
     assert!(!stderr.contains("installing cargo-gate"), "{stderr}");
     assert_ne!(output.status.code(), Some(0));
 
