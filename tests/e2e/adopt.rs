@@ -6,15 +6,15 @@
 //! own xtask, compiled from relgate by path — gets a verdict, `gate verify` accepts the run,
 //! and `cargo test -p gate-tests` (the harness init wrote) reaches the same verdict.
 //!
-//! Offline (`CARGO_NET_OFFLINE`), with `CARGO_TARGET_DIR` at `<target>/adopt` so relgate's
-//! crates compile once across runs (a cold build is a few minutes on two cores), and with the
+//! Offline (`CARGO_NET_OFFLINE`), with `CARGO_TARGET_DIR` the directory shared by the tests
+//! that build relgate as a user does (`support::user_build_target_dir`), so relgate's crates
+//! compile once across them and across runs (a cold build is a few minutes on two cores), and with the
 //! offline advisory database in `RELGATE_ADVISORY_DB` (as .ci/run sets it) for the generated
 //! cargo-audit scan. relgate's own dependency tree holds RUSTSEC-2023-0071 (rsa), which `init
 //! --xtask` accepts in the generated gate: the verdict is GO_WITH_CONDITIONS with exactly that
 //! accepted finding (GO with an advisory database that lacks it).
 
 use std::ffi::OsString;
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
@@ -97,10 +97,7 @@ fn a_fresh_cargo_project_adopts_relgate_with_init_xtask_and_gets_a_verdict() {
 
     // The user's own `cargo xtask gate`, through the alias init wrote.
     // Offline, relgate's crates built once across runs, the advisory database as .ci/run has it.
-    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("adopt");
+    let target_dir = user_build_target_dir();
     let cargo_in_demo = |args: &[&str]| {
         let mut command = without_ambient(Command::new(cargo()));
         command
