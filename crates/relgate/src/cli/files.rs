@@ -33,10 +33,15 @@ pub(super) fn import_tracker(tracker: &Path, output: Option<&Path>, force: bool)
         }
     }
     let written = match output {
-        Some(path) => crate::output::atomic::write(path, imported.toml.as_bytes())
+        // A hand-kept tracker may hold a credential someone pasted: like every file relgate
+        // writes, the imported gate goes through the redactor.
+        Some(path) => crate::output::redaction::write_report(path, imported.toml.as_bytes())
             .map(|()| format!(" into {}", path.display()))
             .map_err(|err| format!("cannot write {}: {err}", path.display())),
-        None => write_stdout(imported.toml.as_bytes()).map(|()| String::new()),
+        None => write_stdout(&crate::output::redaction::redact_bytes(
+            imported.toml.as_bytes(),
+        ))
+        .map(|()| String::new()),
     };
     let written = match written {
         Ok(written) => written,

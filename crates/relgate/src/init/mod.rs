@@ -174,7 +174,7 @@ pub fn init(request: &Request) -> Result<Done, InitError> {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)?;
             }
-            crate::output::atomic::write(&path, contents.as_bytes())
+            crate::output::redaction::write_report(&path, contents.as_bytes())
         };
         write().map_err(|source| InitError::Write {
             path: path.clone(),
