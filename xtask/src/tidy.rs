@@ -72,8 +72,8 @@ const LAYERS: &[&[&str]] = &[
     &["run"],
     // The commands besides running: verify a run, import a tracker, generate a gate.
     &["verify", "import", "synthetic", "approve"],
-    // The command line: arguments, then one call into the layers below.
-    &["cli"],
+    // The command line: arguments, then one call into the layers below; the gate-tests harness.
+    &["cli", "harness"],
 ];
 
 fn workspace() -> PathBuf {

@@ -13,6 +13,7 @@ pub mod approve;
 pub mod cargo_project;
 pub mod cli;
 pub mod evidence;
+pub mod harness;
 pub mod import;
 pub mod init;
 pub mod model;

@@ -98,6 +98,21 @@ pub fn gate(project: &Project, options: &GateOptions) -> String {
                 }
                 .to_string(),
             ),
+            // The xtask and gate-tests crates `--xtask` writes are relgate's one-call harnesses:
+            // linting them would check-build every dependency of relgate for nothing.
+            (
+                "{CLIPPY_EXCLUDE}",
+                if options.xtask { " --exclude xtask --exclude gate-tests" } else { "" }.to_string(),
+            ),
+            (
+                "{CLIPPY_NOTE}",
+                if options.xtask {
+                    "\nThe xtask and gate-tests crates init wrote are one call into relgate each: not linted\n(that would check-build all of relgate's dependencies). Lint them once they hold code of yours."
+                } else {
+                    ""
+                }
+                .to_string(),
+            ),
         ];
         build.extend(templates::CARGO.iter().map(|s| choose(s, &fills)));
         risk.push(choose(&templates::CARGO_AUDIT, &[]));

@@ -69,8 +69,8 @@ pub const CARGO: &[Snippet] = &[
     Snippet {
         id: "clippy",
         item: "Lints clean (clippy, warnings denied).",
-        why: "clippy's default lints, warnings denied: catches bug patterns a build accepts. P1: a\nlint finding needs a fix or an [[accept]], it does not stop a fix release by itself.",
-        body: "run = \"cargo clippy --workspace --all-targets -- -D warnings\"\ntools = [\"clippy\"]\nseverity = \"P1\"",
+        why: "clippy's default lints, warnings denied: catches bug patterns a build accepts. P1: a\nlint finding needs a fix or an [[accept]], it does not stop a fix release by itself.{CLIPPY_NOTE}",
+        body: "run = \"cargo clippy --workspace --all-targets{CLIPPY_EXCLUDE} -- -D warnings\"\ntools = [\"clippy\"]\nseverity = \"P1\"",
     },
     Snippet {
         id: "rustfmt",
@@ -306,17 +306,11 @@ pub const GATE_TESTS_MAIN: &str = r#"//! The release gate as a test binary: `car
 //! `RELGATE_SIGNING_KEY` signs the run.
 
 fn main() {
-    // The gate re-executes this binary as the supervisor of each command; nothing else first.
-    relgate::run::supervisor::maybe_run();
-    let workspace_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("gate-tests lives in the workspace root");
-    // RELGATE_SIGNING_KEY signs the run's attestation (a bad key: exit 2 before anything runs).
-    if let Err(err) = relgate::evidence::signing::install_from(None) {
-        eprintln!("error: {err}");
-        std::process::exit(relgate::model::exit_codes::INVALID);
-    }
-    relgate::run::harness::test_main(workspace_root)
+    relgate::harness::test_main(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap(),
+    )
 }
 "#;
 

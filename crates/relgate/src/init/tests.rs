@@ -400,6 +400,18 @@ fn xtask_scaffolds_a_workspace_cargo_can_read() {
     );
     let main = std::fs::read_to_string(root.join("xtask/src/main.rs")).unwrap();
     assert!(main.contains("relgate::cli::main()"), "{main}");
+    let harness = std::fs::read_to_string(root.join("gate-tests/tests/gate.rs")).unwrap();
+    assert!(
+        harness.contains("relgate::harness::test_main("),
+        "{harness}"
+    );
+    // The harnesses init wrote are not linted (that would check-build all of relgate's
+    // dependencies); the user's own crates are.
+    let text = std::fs::read_to_string(&gate).unwrap();
+    assert!(
+        text.contains("cargo clippy --workspace --all-targets --exclude xtask --exclude gate-tests -- -D warnings"),
+        "{text}"
+    );
     let manifest = std::fs::read_to_string(root.join("xtask/Cargo.toml")).unwrap();
     let expected = format!("relgate = {{ path = \"{}\" }}", relgate_dir.display());
     assert!(manifest.contains(&expected), "{manifest}");

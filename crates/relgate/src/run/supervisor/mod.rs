@@ -209,7 +209,9 @@ impl Supervised {
                     let _ = supervised.finish_within(DONE_SLACK);
                     return Err(io::Error::other(
                         "relgate's process supervisor did not start the command (does \
-                         this program call relgate::supervisor::maybe_run first in main?)",
+                         this program's main call relgate::cli::main, \
+                         relgate::harness::test_main or relgate::run::supervisor::maybe_run \
+                         first?)",
                     ));
                 }
             }
