@@ -14,7 +14,6 @@
 //! --xtask` accepts in the generated gate: the verdict is GO_WITH_CONDITIONS with exactly that
 //! accepted finding (GO with an advisory database that lacks it).
 
-use std::ffi::OsString;
 use std::process::{Command, Output};
 use std::time::Instant;
 
@@ -22,17 +21,8 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn cargo() -> OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
-}
-
 fn context(what: &str, output: &Output) -> String {
-    format!(
-        "{what}: exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    format!("{what}: {}", output_context(output))
 }
 
 fn run(what: &str, command: &mut Command) -> Output {

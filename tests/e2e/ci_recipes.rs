@@ -9,13 +9,6 @@ use serde_json::Value;
 
 use crate::support::{self, python_consumers};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root")
-        .to_path_buf()
-}
-
 /// A gate that passes and one with a failing P0 check, in a fresh project directory.
 fn project(gate: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -41,7 +34,7 @@ fn install_command() -> String {
     format!(
         "cargo install --debug --locked --offline --target-dir {} --path {}",
         target.display(),
-        repo().join("crates/cargo-gate").display()
+        support::workspace().join("crates/cargo-gate").display()
     )
 }
 
@@ -54,8 +47,8 @@ struct ActionRun {
 fn run_action(project: &Path, inputs: &[&str]) -> ActionRun {
     let summary = project.join("step-summary.md");
     let output = support::without_ambient(Command::new("python3"))
-        .arg(repo().join("tests/ci/run_action.py"))
-        .arg(repo().join("action.yml"))
+        .arg(support::workspace().join("tests/ci/run_action.py"))
+        .arg(support::workspace().join("action.yml"))
         .arg(project)
         .args(inputs)
         .env("GITHUB_ACTIONS", "true")
@@ -163,7 +156,7 @@ fn the_ci_script_runs_the_projects_xtask_when_its_cargo_config_defines_the_alias
     .unwrap();
     // RELGATE_ARGS is split on spaces only: a glob or a command substitution stays literal.
     let output = support::without_ambient(Command::new("bash"))
-        .arg(repo().join("ci/gate.sh"))
+        .arg(support::workspace().join("ci/gate.sh"))
         .current_dir(dir.path())
         .env("RELGATE_INSTALL", "false")
         .env("RELGATE_ARGS", "--no-setup  * $(touch pwned)")
@@ -181,7 +174,7 @@ fn the_ci_script_runs_the_projects_xtask_when_its_cargo_config_defines_the_alias
     assert_ne!(output.status.code(), Some(0));
 
     let output = support::without_ambient(Command::new("bash"))
-        .arg(repo().join("ci/gate.sh"))
+        .arg(support::workspace().join("ci/gate.sh"))
         .current_dir(dir.path())
         .env("RELGATE_COMMAND", "docker")
         .output()
@@ -197,7 +190,7 @@ fn the_gitlab_template_runs_its_job_script_on_a_project() {
     }
     // The job's script, read from the template as GitLab would, run with its variables by bash
     // with `cargo gate` installed from this checkout.
-    let template = repo().join("ci/gitlab/relgate.gitlab-ci.yml");
+    let template = support::workspace().join("ci/gitlab/relgate.gitlab-ci.yml");
     let script = Command::new("python3")
         .args([
             "-c",

@@ -31,15 +31,6 @@ fn run_xtask(args: &[&std::ffi::OsStr]) -> Output {
     xtask().args(args).output().unwrap()
 }
 
-fn context(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// What a gate run left behind.
 struct Ran {
     dir: tempfile::TempDir,
@@ -86,7 +77,12 @@ fn import_and_run(seed_name: &str) -> Ran {
         "import".as_ref(),
         seed(seed_name).as_os_str(),
     ]);
-    assert_eq!(imported.status.code(), Some(0), "{}", context(&imported));
+    assert_eq!(
+        imported.status.code(),
+        Some(0),
+        "{}",
+        output_context(&imported)
+    );
     let toml = String::from_utf8(imported.stdout.clone()).expect("the gate file is UTF-8");
     // Every check gets a bounded time; the seeds' tools are mostly absent and fail at once, but
     // a present one must not hold the test up.
@@ -107,9 +103,9 @@ fn import_and_run(seed_name: &str) -> Ran {
     assert!(
         code == 0 || code == 1,
         "the imported gate must load and run: {}\n{toml}",
-        context(&run)
+        output_context(&run)
     );
-    assert!(out.join("tracker.md").is_file(), "{}", context(&run));
+    assert!(out.join("tracker.md").is_file(), "{}", output_context(&run));
     let ledger = std::fs::read_to_string(out.join("evidence.jsonl"))
         .expect("evidence.jsonl written")
         .lines()
@@ -122,7 +118,7 @@ fn import_and_run(seed_name: &str) -> Ran {
         "--out".as_ref(),
         out.as_os_str(),
     ]);
-    assert!(verify.status.success(), "{}", context(&verify));
+    assert!(verify.status.success(), "{}", output_context(&verify));
     Ran {
         dir,
         toml,
@@ -297,7 +293,7 @@ fn import_refuses_to_overwrite_and_names_an_unreadable_tracker() {
         run_xtask(&refs)
     };
     let first = run(args(&[]));
-    assert_eq!(first.status.code(), Some(0), "{}", context(&first));
+    assert_eq!(first.status.code(), Some(0), "{}", output_context(&first));
     assert!(
         first.stdout.is_empty(),
         "--output writes the file, not stdout"
@@ -307,20 +303,20 @@ fn import_refuses_to_overwrite_and_names_an_unreadable_tracker() {
 
     std::fs::write(&output, "keep me").unwrap();
     let again = run(args(&[]));
-    assert_eq!(again.status.code(), Some(2), "{}", context(&again));
+    assert_eq!(again.status.code(), Some(2), "{}", output_context(&again));
     assert!(
-        context(&again).contains("already exists"),
+        output_context(&again).contains("already exists"),
         "{}",
-        context(&again)
+        output_context(&again)
     );
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "keep me");
     let forced = run(args(&["--force"]));
-    assert_eq!(forced.status.code(), Some(0), "{}", context(&forced));
+    assert_eq!(forced.status.code(), Some(0), "{}", output_context(&forced));
     assert_eq!(std::fs::read_to_string(&output).unwrap(), written);
 
     let missing = dir.path().join("no-such-tracker.md");
     let failed = run_xtask(&["gate".as_ref(), "import".as_ref(), missing.as_os_str()]);
-    assert_eq!(failed.status.code(), Some(2), "{}", context(&failed));
+    assert_eq!(failed.status.code(), Some(2), "{}", output_context(&failed));
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(
         stderr.contains("cannot read tracker") && stderr.contains("no-such-tracker.md"),
@@ -345,7 +341,7 @@ fn init_writes_a_starter_that_runs_go_and_is_not_overwritten() {
         run_xtask(&args)
     };
     let first = init(false);
-    assert_eq!(first.status.code(), Some(0), "{}", context(&first));
+    assert_eq!(first.status.code(), Some(0), "{}", output_context(&first));
     let starter = std::fs::read_to_string(&gate).unwrap();
     for example in [
         "[[service]]",
@@ -365,16 +361,16 @@ fn init_writes_a_starter_that_runs_go_and_is_not_overwritten() {
         "--out".as_ref(),
         out.as_os_str(),
     ]);
-    assert_eq!(run.status.code(), Some(0), "{}", context(&run));
+    assert_eq!(run.status.code(), Some(0), "{}", output_context(&run));
     assert!(String::from_utf8_lossy(&run.stdout).contains("verdict: GO"));
 
     std::fs::write(&gate, "# mine\n").unwrap();
     let second = init(false);
-    assert_eq!(second.status.code(), Some(2), "{}", context(&second));
-    assert!(context(&second).contains("already exists"));
+    assert_eq!(second.status.code(), Some(2), "{}", output_context(&second));
+    assert!(output_context(&second).contains("already exists"));
     assert_eq!(std::fs::read_to_string(&gate).unwrap(), "# mine\n");
     let forced = init(true);
-    assert_eq!(forced.status.code(), Some(0), "{}", context(&forced));
+    assert_eq!(forced.status.code(), Some(0), "{}", output_context(&forced));
     assert_eq!(std::fs::read_to_string(&gate).unwrap(), starter);
 }
 
@@ -417,10 +413,15 @@ fn items_alike_in_their_first_60_characters_import() {
     .unwrap();
     let gate = dir.path().join("packets.toml");
     let imported = import_into(&tracker, &gate);
-    assert_eq!(imported.status.code(), Some(0), "{}", context(&imported));
+    assert_eq!(
+        imported.status.code(),
+        Some(0),
+        "{}",
+        output_context(&imported)
+    );
     let listed = list_tests(&gate, &dir.path().join("out"));
     let stdout = String::from_utf8_lossy(&listed.stdout);
-    assert_eq!(listed.status.code(), Some(0), "{}", context(&listed));
+    assert_eq!(listed.status.code(), Some(0), "{}", output_context(&listed));
     assert_eq!(stdout.matches("SEC-01::checklist::").count(), 2, "{stdout}");
     assert!(stdout.contains("-2: test"), "{stdout}");
 }
@@ -446,7 +447,7 @@ fn fuzz_corpus_tracker_regressions_import_into_gates_that_load() {
             imported.status.code(),
             Some(0),
             "{name}: {}",
-            context(&imported)
+            output_context(&imported)
         );
         let toml = std::fs::read_to_string(&gate).unwrap();
         // The token, as written or as Markdown clean-up joins it (`ghp_FAK__E…`).
@@ -464,7 +465,7 @@ fn fuzz_corpus_tracker_regressions_import_into_gates_that_load() {
             listed.status.code(),
             Some(0),
             "{name}: {}",
-            context(&listed)
+            output_context(&listed)
         );
         let stdout = String::from_utf8_lossy(&listed.stdout);
         assert!(stdout.contains("::checklist::"), "{name}: {stdout}");

@@ -28,22 +28,9 @@ fn install(root: &Path) {
     assert!(
         output.status.success(),
         "cargo install failed: {}",
-        context(&output)
+        output_context(&output)
     );
     assert!(root.join("bin/cargo-gate").is_file());
-}
-
-fn cargo() -> OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
-}
-
-fn context(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// A temp project with the installed root's `bin` first on `PATH`.
@@ -165,8 +152,8 @@ fn same_run(project: &Project, gate: &Path, label: &str) -> i32 {
         Some(code),
         by_xtask.status.code(),
         "{label}: cargo gate:\n{}\ncargo xtask gate:\n{}",
-        context(&by_gate),
-        context(&by_xtask)
+        output_context(&by_gate),
+        output_context(&by_xtask)
     );
     if code == 2 {
         // Nothing ran: the same error, naming the command each way was invoked.
@@ -191,7 +178,11 @@ fn same_run(project: &Project, gate: &Path, label: &str) -> i32 {
         } else {
             project.cargo_gate(&args)
         };
-        assert!(verified.status.success(), "{label}: {}", context(&verified));
+        assert!(
+            verified.status.success(),
+            "{label}: {}",
+            output_context(&verified)
+        );
     }
     let marker = |out: &Path| std::fs::read_to_string(out.join(".relgate-out")).unwrap();
     assert!(
@@ -211,7 +202,7 @@ fn the_installed_cargo_gate_runs_like_cargo_xtask_gate() {
 
     let help = project.cargo_gate(&["--help".as_ref()]);
     let stdout = String::from_utf8_lossy(&help.stdout);
-    assert!(help.status.success(), "{}", context(&help));
+    assert!(help.status.success(), "{}", output_context(&help));
     assert!(stdout.contains("Usage: cargo gate [OPTIONS]"), "{stdout}");
     for command in [
         "verify", "report", "sign", "approve", "import", "setup", "init",
@@ -229,12 +220,12 @@ fn the_installed_cargo_gate_runs_like_cargo_xtask_gate() {
         .arg("--no-such-flag")
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(2), "{}", context(&bad));
+    assert_eq!(bad.status.code(), Some(2), "{}", output_context(&bad));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("Usage: cargo gate"));
 
     let gate = project.file("packets.toml");
     let init = project.cargo_gate(&["init".as_ref(), "--gate".as_ref(), gate.as_os_str()]);
-    assert!(init.status.success(), "{}", context(&init));
+    assert!(init.status.success(), "{}", output_context(&init));
     let said = String::from_utf8_lossy(&init.stderr);
     assert!(
         said.contains(&format!(
@@ -248,11 +239,11 @@ fn the_installed_cargo_gate_runs_like_cargo_xtask_gate() {
         again.status.code(),
         Some(2),
         "init never overwrites: {}",
-        context(&again)
+        output_context(&again)
     );
 
     let list = |output: Output| {
-        assert!(output.status.success(), "{}", context(&output));
+        assert!(output.status.success(), "{}", output_context(&output));
         String::from_utf8_lossy(&output.stdout).to_string()
     };
     let list_args = [

@@ -19,13 +19,6 @@ use sha2::{Digest, Sha256};
 
 const ADVISORY_DB: &str = "RELGATE_ADVISORY_DB";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is in the workspace")
-        .to_path_buf()
-}
-
 /// The pinned secretlint of `tests/scanners`, if installed.
 fn secretlint() -> Option<PathBuf> {
     let bin = workspace().join("tests/scanners/node_modules/.bin/secretlint");

@@ -194,13 +194,23 @@ impl Run {
         }
     }
     pub fn context(&self) -> String {
-        format!(
-            "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.output.status,
-            self.stdout(),
-            self.stderr()
-        )
+        output_context(&self.output)
     }
+}
+
+/// A child's exit status, stdout and stderr, for an assertion message.
+pub fn output_context(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The cargo running these tests (`CARGO`), else the one on `PATH`.
+pub fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
 /// The workspace root, canonical (gate files name the targets and keys by absolute path).
