@@ -24,6 +24,38 @@ impl AuditProbe {
         session.attempt(As::Admin, read)
     }
 
+    /// A case whose query lists offending rows (`describe` says what each is): none is a pass
+    /// (`pass`), any is a failure (`fail` of how many and the first, every row in `got`), and a
+    /// failed query is inconclusive. `names` are the case's name and the query's, for messages.
+    fn offending_rows(
+        &self,
+        session: &mut Session,
+        (name, query): (&str, &str),
+        sql: String,
+        describe: impl Fn(&postgres::Row) -> String,
+        pass: String,
+        fail: impl FnOnce(usize, &str) -> String,
+    ) -> Result<Case, DbError> {
+        let found = self.read(session, |tx| {
+            tx.query(&sql, &[])
+                .map(|rows| rows.iter().map(&describe).collect::<Vec<_>>())
+        })?;
+        let (outcome, message, got) = match found {
+            Err(err) => (
+                CaseOutcome::Inconclusive,
+                format!("inconclusive: the {query} query failed: {err}"),
+                err.to_string(),
+            ),
+            Ok(found) if found.is_empty() => (CaseOutcome::Pass, pass, String::new()),
+            Ok(found) => (
+                CaseOutcome::Fail,
+                fail(found.len(), &found[0]),
+                found.join("\n"),
+            ),
+        };
+        Ok(case(name, outcome, message, sql, got))
+    }
+
     pub(super) fn order(&self, session: &mut Session, table: &Table) -> Result<Case, DbError> {
         let Some(kind) = table.column_type(&self.time_column) else {
             return Ok(case(
@@ -46,47 +78,31 @@ impl AuditProbe {
              where x.tv < x.bv order by x.id limit 20",
             table.name.quoted()
         );
-        let found = self.read(session, |tx| {
-            tx.query(&sql, &[]).map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        format!(
-                            "row {}: {} {} is before the previous row's {}",
-                            r.get::<_, String>(0),
-                            self.time_column,
-                            r.get::<_, String>(1),
-                            r.get::<_, String>(2)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })?;
-        let (outcome, message, got) = match found {
-            Err(err) => (
-                CaseOutcome::Inconclusive,
-                format!("inconclusive: the order query failed: {err}"),
-                err.to_string(),
-            ),
-            Ok(found) if found.is_empty() => (
-                CaseOutcome::Pass,
+        let pass = format!(
+            "in {} order, {} ({kind}) never goes backwards in {}",
+            self.id_column, self.time_column, table.name
+        );
+        self.offending_rows(
+            session,
+            ("order", "order"),
+            sql,
+            |r| {
                 format!(
-                    "in {} order, {} ({kind}) never goes backwards in {}",
-                    self.id_column, self.time_column, table.name
-                ),
-                String::new(),
-            ),
-            Ok(found) => (
-                CaseOutcome::Fail,
+                    "row {}: {} {} is before the previous row's {}",
+                    r.get::<_, String>(0),
+                    self.time_column,
+                    r.get::<_, String>(1),
+                    r.get::<_, String>(2)
+                )
+            },
+            pass,
+            |count, first| {
                 format!(
-                    "time goes backwards in {} ({} row(s) shown): first {}",
-                    table.name,
-                    found.len(),
-                    found[0]
-                ),
-                found.join("\n"),
-            ),
-        };
-        Ok(case("order", outcome, message, sql, got))
+                    "time goes backwards in {} ({count} row(s) shown): first {first}",
+                    table.name
+                )
+            },
+        )
     }
 
     pub(super) fn gaps(&self, session: &mut Session, table: &Table) -> Result<Case, DbError> {
@@ -109,44 +125,30 @@ impl AuditProbe {
              where x.id - x.before <> 1 order by x.id limit 20",
             table.name.quoted()
         );
-        let found = self.read(session, |tx| {
-            tx.query(&sql, &[]).map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        format!(
-                            "{} {} is followed by {}",
-                            self.id_column,
-                            r.get::<_, String>(0),
-                            r.get::<_, String>(1)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })?;
-        let (outcome, message, got) = match found {
-            Err(err) => (
-                CaseOutcome::Inconclusive,
-                format!("inconclusive: the gap query failed: {err}"),
-                err.to_string(),
-            ),
-            Ok(found) if found.is_empty() => (
-                CaseOutcome::Pass,
+        let pass = format!(
+            "{} of {} follow each other by one",
+            self.id_column, table.name
+        );
+        self.offending_rows(
+            session,
+            ("gaps", "gap"),
+            sql,
+            |r| {
                 format!(
-                    "{} of {} follow each other by one",
-                    self.id_column, table.name
-                ),
-                String::new(),
-            ),
-            Ok(found) => (
-                CaseOutcome::Fail,
+                    "{} {} is followed by {}",
+                    self.id_column,
+                    r.get::<_, String>(0),
+                    r.get::<_, String>(1)
+                )
+            },
+            pass,
+            |_, first| {
                 format!(
-                    "{} has gaps (rows missing from a gapless log): first {}",
-                    table.name, found[0]
-                ),
-                found.join("\n"),
-            ),
-        };
-        Ok(case("gaps", outcome, message, sql, got))
+                    "{} has gaps (rows missing from a gapless log): first {first}",
+                    table.name
+                )
+            },
+        )
     }
 
     pub(super) fn hash_columns(
