@@ -168,6 +168,20 @@ pub fn init(request: &Request) -> Result<Done, InitError> {
             .map(|cargo| cargo.workspace_root.as_path());
         plan.extend(scaffold::plan(dir, root, relgate, request.force)?);
     }
+    // Every file goes through the redactor; one it would change (a project file named like a
+    // credential) would be written other than validated — `[REDACTED]` in a glob is a
+    // character class — so nothing is written and the user is told why.
+    for (path, contents) in &plan {
+        if crate::output::redaction::redact(contents) != contents.as_str() {
+            return Err(InitError::Invalid {
+                path: path.clone(),
+                message: "it would name something that looks like a secret (a file of this \
+                          project named like a credential?): relgate writes nothing its redactor \
+                          would mask; rename the file or write that check by hand"
+                    .to_string(),
+            });
+        }
+    }
     let mut written = Vec::new();
     for (path, contents) in plan {
         let write = || -> std::io::Result<()> {

@@ -352,6 +352,30 @@ fn init_writes_the_gate_and_refuses_to_overwrite_it() {
     .unwrap();
 }
 
+/// A file named like a credential would be masked on the way out, and the written gate would
+/// differ from the one validated (`Dockerfile.[REDACTED]` is a glob character class): init
+/// refuses and writes nothing.
+#[test]
+fn a_file_named_like_a_secret_is_refused_not_written_masked() {
+    let (_dir, root) = tempdir();
+    // An AWS access key id shape, assembled at run time.
+    let name = format!("Dockerfile.{}{}", "AKIA", "IOSFODNN7EXAMPLE");
+    write(&root.join(&name), "FROM debian:latest\n");
+    let gate = root.join("packets.toml");
+    let err = init(&Request {
+        gate: &gate,
+        force: false,
+        xtask: None,
+        command: "cargo gate",
+        today: today(),
+    })
+    .unwrap_err();
+    assert!(matches!(&err, InitError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("looks like a secret"), "{err}");
+    assert!(!err.to_string().contains("AKIA"), "{err}");
+    assert!(!gate.exists(), "a refused init wrote the gate");
+}
+
 #[test]
 fn xtask_scaffolds_a_workspace_cargo_can_read() {
     let (_dir, root) = tempdir();
