@@ -73,16 +73,20 @@ args=(--gate "$gate_file" --out "$out_dir")
 read -r -a extra <<<"${RELGATE_ARGS:-}"
 args+=("${extra[@]}")
 
+# The verdict is this run's only if the run wrote the ledger: `-- --list` or `--help` exit 0
+# and leave an earlier run's evidence.jsonl in place.
+marker=$(mktemp "${TMPDIR:-/tmp}/relgate-ci.XXXXXX")
 note "running: ${run[*]} ${args[*]}"
 "${run[@]}" "${args[@]}"
 code=$?
 
 # Only a run that decided (0 or 1) has a verdict of its own; on 2 the out dir may hold an older one.
 verdict=
-if [ "$code" -le 1 ] && [ -f "$out_dir/evidence.jsonl" ]; then
+if [ "$code" -le 1 ] && [ "$out_dir/evidence.jsonl" -nt "$marker" ]; then
   verdict=$(grep '"kind":"verdict"' "$out_dir/evidence.jsonl" | tail -n 1 \
-    | grep -o '"decision":"[A-Z_]*"' | cut -d'"' -f4)
+    | grep -o '"decision":"[A-Z_]*"' | head -n 1 | cut -d'"' -f4)
 fi
+rm -f "$marker"
 out_abs=
 [ -d "$out_dir" ] && out_abs=$(cd "$out_dir" && pwd)
 output verdict "$verdict"

@@ -120,6 +120,15 @@ fn the_github_action_installs_cargo_gate_runs_the_gate_and_hands_the_reports_to_
     // The gate itself wrote the job summary (GITHUB_ACTIONS=true): the board and the verdict.
     assert!(run.summary.contains("SEC-00"), "{}", run.summary);
     assert!(run.summary.contains("GO"), "{}", run.summary);
+    // A run that only lists the cases exits 0 and leaves that GO run's ledger in place: it has
+    // no verdict of its own, and the action must not report the old one.
+    let listed = run_action(go.path(), &["args=-- --list"]);
+    assert_eq!(
+        listed.report["outputs"]["exit-code"], "0",
+        "{}",
+        listed.report
+    );
+    assert_eq!(listed.report["outputs"]["verdict"], "", "{}", listed.report);
 
     let no_go = project("no-go");
     let run = run_action(no_go.path(), &["deny-conditions=true"]);
