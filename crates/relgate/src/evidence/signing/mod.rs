@@ -47,8 +47,12 @@ pub enum KeyProblem {
 /// A key file that cannot be used, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// The file cannot be read.
-    #[error("cannot read key file {}: {source}", path.display())]
+    /// The file cannot be read. The path is shown through the redactor: a key pasted where
+    /// its file's path belongs (`RELGATE_SIGNING_KEY=${{ secrets.KEY }}`) is not repeated.
+    #[error(
+        "cannot read key file {}: {source}",
+        crate::output::redaction::redact(&path.display().to_string())
+    )]
     Unreadable {
         /// The key file.
         path: PathBuf,
@@ -287,6 +291,19 @@ pub fn key_path(flag: Option<PathBuf>, env: &dyn Fn(&str) -> Option<String>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_given_where_its_path_belongs_is_not_repeated() {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let pem = SigningKey::from_bytes(&[7u8; 32])
+            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .unwrap();
+        let body = pem.lines().nth(1).unwrap().to_string();
+        let err = RunSigner::load(Path::new(pem.as_str())).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.starts_with("cannot read key file"), "{shown}");
+        assert!(!shown.contains(&body), "the key was repeated: {shown}");
+    }
 
     #[test]
     fn pkcs8_keys_round_trip_and_encrypted_ones_are_refused() {
