@@ -37,8 +37,43 @@ pub struct RunHeader {
     pub host: String,
     /// Run id: the nextest run id for joined fragments, or a fresh one.
     pub run_id: String,
-    /// How the run was driven: `xtask`, `cargo-test`, `nextest`.
+    /// How the run was driven: `xtask`, `cargo-test`, `nextest`, `merge`.
     pub mode: String,
+    /// A shard of a gate split across machines: its partition and the trials it was
+    /// responsible for (`None` for a run that was not split; see `run/shard.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// A merged run (`gate merge`): the shards it joined, in partition order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<MergedShard>,
+}
+
+/// What a shard was responsible for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// nextest's partition, `slice:M/N` or `hash:M/N`.
+    pub partition: String,
+    /// Every trial of the gate in this partition, in nextest's order (sorted by name).
+    pub trials: Vec<String>,
+}
+
+/// One shard a merged run joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedShard {
+    /// Its partition.
+    pub partition: String,
+    /// Its run id.
+    pub run_id: String,
+    /// The host it ran on.
+    pub host: String,
+    /// When it started.
+    pub started: String,
+    /// The sha256 of its journal's last line (the head of its chain), verified by the merge.
+    pub journal_head: String,
+    /// How many trials it was responsible for.
+    pub trials: usize,
+    /// How many of them it ran.
+    pub ran: usize,
 }
 
 impl RunHeader {
@@ -181,6 +216,14 @@ pub struct CheckRecord {
     /// `pid N \`command line\``, redacted (empty for a contained command and other checks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leaked: Vec<String>,
+    /// The earlier attempts of a check that was run again (`retries`, a nextest retry, or a
+    /// run of the same check in another shard of a merged run), oldest first; this record is
+    /// the last attempt. A pass after a failed attempt is flaky ([`CheckRecord::is_flaky`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<CheckRecord>,
+    /// In a sharded run: the partition of the shard that ran this attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 impl CheckRecord {
@@ -222,7 +265,37 @@ impl CheckRecord {
             report: None,
             report_sha256: None,
             leaked: Vec::new(),
+            attempts: Vec::new(),
+            shard: None,
         }
+    }
+
+    /// It passed on its last attempt after an earlier attempt failed: a condition of the
+    /// release at the check's severity, never a clean pass.
+    pub fn is_flaky(&self) -> bool {
+        self.outcome == Outcome::Pass
+            && self
+                .attempts
+                .iter()
+                .any(|attempt| attempt.outcome.is_failure())
+    }
+
+    /// How many times the check ran: its earlier attempts and this one.
+    pub fn attempt_count(&self) -> usize {
+        self.attempts.len() + 1
+    }
+
+    /// This record as the newest attempt after `earlier` (oldest first). Attempts are kept
+    /// flat: an earlier record's own attempts come before it.
+    pub fn after_attempts(mut self, earlier: Vec<CheckRecord>) -> CheckRecord {
+        let mut flat = Vec::new();
+        for mut attempt in earlier {
+            flat.append(&mut attempt.attempts);
+            flat.push(attempt);
+        }
+        flat.append(&mut self.attempts);
+        self.attempts = flat;
+        self
     }
 
     /// Where the log of `check` of `packet` is, relative to the out directory (written only

@@ -50,6 +50,8 @@ pub fn run_header(gate: &Gate, run_id: &str, mode: &str) -> RunHeader {
         host: host_name(),
         run_id: run_id.to_string(),
         mode: mode.to_string(),
+        shard: None,
+        merged: Vec::new(),
     }
 }
 

@@ -123,7 +123,7 @@ pub(super) fn packet_record(
                     ));
                 }
             }
-            (Triage::Accepted(_) | Triage::Tracked, None) => {
+            (Triage::Accepted(_) | Triage::Tracked, None) | (Triage::Flaky, _) => {
                 seen.entry(check.severity).or_default().1 = true
             }
             (Triage::Blocking, None) => {
@@ -183,6 +183,32 @@ pub(super) fn packet_record(
         reasons,
         review: None,
     }
+}
+
+/// Why a flaky check is a condition: its attempts, oldest first.
+fn flaky_reason(record: &CheckRecord) -> String {
+    let attempts: Vec<String> = record
+        .attempts
+        .iter()
+        .chain(std::iter::once(record))
+        .enumerate()
+        .map(|(index, attempt)| {
+            let place = attempt
+                .shard
+                .as_deref()
+                .map_or_else(String::new, |shard| format!(" (shard {shard})"));
+            format!(
+                "attempt {} {}{place}: {}",
+                index + 1,
+                attempt.outcome.label(),
+                attempt.message
+            )
+        })
+        .collect();
+    format!(
+        "flaky: passed only after failing ({})",
+        attempts.join("; ")
+    )
 }
 
 pub(super) fn verdict_record(
@@ -282,6 +308,14 @@ pub(super) fn verdict_record(
                         reason: acceptance.reason.clone(),
                     });
                 }
+                Some(Triage::Flaky) => residual_risks.push(ResidualRisk {
+                    check: name,
+                    severity: check.severity,
+                    state: "flaky".to_string(),
+                    owner: packet.implementer.clone(),
+                    until: None,
+                    reason: record.map_or_else(String::new, |record| flaky_reason(record)),
+                }),
                 Some(Triage::Tracked) => residual_risks.push(ResidualRisk {
                     check: name,
                     severity: check.severity,

@@ -14,6 +14,9 @@ use crate::spec::{AcceptTarget, Acceptance, Check, ChecklistItem, Packet, Satisf
 pub enum Triage {
     /// It passed.
     Passed,
+    /// It passed on a later attempt after failing: a condition of the release at the check's
+    /// severity (a flaky security check is itself a finding), never a clean pass.
+    Flaky,
     /// It failed and a valid acceptance covers it.
     Accepted(Acceptance),
     /// It failed at P2 without an acceptance: tracked, not blocking.
@@ -29,7 +32,10 @@ pub enum Triage {
 impl Triage {
     /// Whether a checklist item naming this check holds.
     pub fn satisfies_checklist(&self) -> bool {
-        matches!(self, Triage::Passed | Triage::Accepted(_) | Triage::Tracked)
+        matches!(
+            self,
+            Triage::Passed | Triage::Flaky | Triage::Accepted(_) | Triage::Tracked
+        )
     }
 }
 
@@ -88,6 +94,7 @@ pub fn triage_check(
         return Triage::NotRun;
     };
     match record.outcome {
+        Outcome::Pass if record.is_flaky() => Triage::Flaky,
         Outcome::Pass => Triage::Passed,
         Outcome::Skipped => Triage::Skipped,
         Outcome::Fail | Outcome::Error => {

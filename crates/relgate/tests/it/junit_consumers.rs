@@ -227,6 +227,8 @@ fn rendered() -> (tempfile::TempDir, PathBuf) {
         host: "ci-runner".to_string(),
         run_id: "run-42".to_string(),
         mode: "xtask".to_string(),
+        shard: None,
+        merged: Vec::new(),
     };
     let path = junit::write(&gate, &header, &records, &verdict, dir).unwrap();
     assert_eq!(path, dir.join(junit::JUNIT_FILE));

@@ -681,6 +681,8 @@ fn records_round_trip_with_only_their_secrets_masked() {
         host: "ci".into(),
         run_id: "r1".into(),
         mode: "xtask".into(),
+        shard: None,
+        merged: Vec::new(),
     };
     assert_eq!(redacted(&header).gate, "Gate [REDACTED]");
 }

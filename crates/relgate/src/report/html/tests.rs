@@ -90,6 +90,8 @@ fn fixture() -> (Gate, Ledger) {
         host: "ci".into(),
         run_id: "run-0001".into(),
         mode: "xtask".into(),
+        shard: None,
+        merged: Vec::new(),
     })];
     records.extend(checks.into_iter().map(Record::Check));
     records.extend(verdict.packets.iter().cloned().map(Record::Packet));

@@ -86,6 +86,8 @@ fn header() -> RunHeader {
         host: "builder".to_string(),
         run_id: "run-1".to_string(),
         mode: "xtask".to_string(),
+        shard: None,
+        merged: Vec::new(),
     }
 }
 

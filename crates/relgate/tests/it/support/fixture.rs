@@ -128,6 +128,8 @@ pub fn header() -> RunHeader {
         host: "ci-runner-7".into(),
         run_id: "run-0001".into(),
         mode: "xtask".into(),
+        shard: None,
+        merged: Vec::new(),
     }
 }
 
