@@ -29,6 +29,19 @@ pub const HEADER_NAME: &str = "header";
 pub const CLAIMS_DIR: &str = "claims";
 const CHECK_PREFIX: &str = "check_";
 const SERVICE_PREFIX: &str = "service_";
+const TRIAL_PREFIX: &str = "trial_";
+
+/// That a shard's test process finished one trial (see `run/shard.rs`): which trial, which
+/// of nextest's attempts, and how it ended. A trial of a shard without one never ran.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TrialRun {
+    /// The trial's name.
+    pub trial: String,
+    /// nextest's attempt (`NEXTEST_ATTEMPT`, 1 without retries).
+    pub attempt: u32,
+    /// `passed`, `failed` or `ignored`.
+    pub outcome: String,
+}
 
 /// Why a run's fragments cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +77,20 @@ pub fn fragment_name(packet: &str, check: &str) -> String {
     format!("{CHECK_PREFIX}{}_{}", encode(packet), encode(check))
 }
 
+/// Name of the fragment of nextest's `attempt` of a check: attempt 1 is [`fragment_name`],
+/// a later one adds `_<attempt>` (a third `_`-separated part, so no check id can collide).
+pub fn attempt_fragment_name(packet: &str, check: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        fragment_name(packet, check)
+    } else {
+        format!("{}_{attempt}", fragment_name(packet, check))
+    }
+}
+
+fn trial_name(trial: &str, attempt: u32) -> String {
+    format!("{TRIAL_PREFIX}{}_{attempt}", encode(trial))
+}
+
 fn service_name(name: &str, tag: &str) -> String {
     format!("{SERVICE_PREFIX}{}_{}", encode(name), encode(tag))
 }
@@ -74,6 +101,29 @@ pub fn write_record(out_dir: &Path, run_id: &str, record: &CheckRecord) -> std::
         &run_dir(out_dir, run_id),
         &fragment_name(&record.packet, &record.check),
         record,
+    )
+}
+
+/// Appends the record of nextest's `attempt` of a check (its earlier attempts are in it).
+pub fn write_record_attempt(
+    out_dir: &Path,
+    run_id: &str,
+    record: &CheckRecord,
+    attempt: u32,
+) -> std::io::Result<()> {
+    append(
+        &run_dir(out_dir, run_id),
+        &attempt_fragment_name(&record.packet, &record.check, attempt),
+        record,
+    )
+}
+
+/// Appends that a shard's process finished a trial.
+pub fn write_trial(out_dir: &Path, run_id: &str, trial: &TrialRun) -> std::io::Result<()> {
+    append(
+        &run_dir(out_dir, run_id),
+        &trial_name(&trial.trial, trial.attempt),
+        trial,
     )
 }
 
@@ -128,15 +178,33 @@ fn append(dir: &Path, name: &str, value: &impl serde::Serialize) -> std::io::Res
     })
 }
 
-/// Reads one check's record if some process recorded it.
+/// Reads one check's record if some process recorded it: its latest attempt.
 pub fn read_record(
     out_dir: &Path,
     run_id: &str,
     packet: &str,
     check: &str,
 ) -> std::io::Result<Option<CheckRecord>> {
+    let mut latest = None;
+    for attempt in 1.. {
+        match read_record_attempt(out_dir, run_id, packet, check, attempt)? {
+            Some(record) => latest = Some(record),
+            None => break,
+        }
+    }
+    Ok(latest)
+}
+
+/// Reads the record of nextest's `attempt` of a check, if some process recorded it.
+pub fn read_record_attempt(
+    out_dir: &Path,
+    run_id: &str,
+    packet: &str,
+    check: &str,
+    attempt: u32,
+) -> std::io::Result<Option<CheckRecord>> {
     let dir = run_dir(out_dir, run_id);
-    let name = fragment_name(packet, check);
+    let name = attempt_fragment_name(packet, check, attempt);
     let Some(bytes) = journal::locked(&dir, |journal| journal.read(&name))? else {
         return Ok(None);
     };
@@ -165,10 +233,15 @@ pub struct RunFragments {
     pub run_id: String,
     /// The header.
     pub header: RunHeader,
-    /// Every check record.
+    /// Every check's record: its latest attempt (which holds the earlier ones), in journal
+    /// order of first appearance.
     pub records: Vec<CheckRecord>,
     /// Every service record.
     pub services: Vec<ServiceRecord>,
+    /// The trials a shard's processes finished, in journal order.
+    pub trials: Vec<TrialRun>,
+    /// The sha256 of the journal's last line: the head of its chain.
+    pub head: String,
 }
 
 /// The run whose fragments were written last.
@@ -213,8 +286,10 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
         .map_err(|err| FragmentError::Tampered(err.to_string()))?;
     let mut header = None;
     let mut records = Vec::new();
+    let mut latest: std::collections::HashMap<String, (usize, u32)> = Default::default();
     let mut services = Vec::new();
-    for (name, bytes) in &fragments {
+    let mut trials = Vec::new();
+    for (name, bytes) in &fragments.lines {
         let invalid = |err: serde_json::Error| {
             FragmentError::Tampered(format!(
                 "{}: {name} is not an evidence fragment: {err}",
@@ -229,22 +304,52 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
             services.push(record);
         } else if name.starts_with(CHECK_PREFIX) {
             let record: CheckRecord = serde_json::from_slice(bytes).map_err(invalid)?;
-            if fragment_name(&record.packet, &record.check) != *name {
+            let base = fragment_name(&record.packet, &record.check);
+            let attempt = match name.strip_prefix(base.as_str()) {
+                Some("") => 1,
+                Some(rest) => rest
+                    .strip_prefix('_')
+                    .filter(|digits| !digits.starts_with('0'))
+                    .and_then(|digits| digits.parse::<u32>().ok())
+                    .filter(|attempt| *attempt >= 2)
+                    .unwrap_or(0),
+                None => 0,
+            };
+            if attempt == 0 {
                 return Err(FragmentError::Tampered(format!(
                     "{}: {name} holds the record of {}",
                     journal.display(),
                     record.name
                 )));
             }
-            check_file(out_dir, record.log.as_deref(), record.sha256.as_deref())?;
-            check_file(
-                out_dir,
-                record.report.as_deref(),
-                record.report_sha256.as_deref(),
-            )?;
-            crate::evidence::verify_no_log(out_dir, &record)
-                .map_err(|why| FragmentError::Tampered(format!("{}: {why}", journal.display())))?;
-            records.push(record);
+            for each in std::iter::once(&record).chain(&record.attempts) {
+                check_file(out_dir, each.log.as_deref(), each.sha256.as_deref())?;
+                check_file(
+                    out_dir,
+                    each.report.as_deref(),
+                    each.report_sha256.as_deref(),
+                )?;
+                crate::evidence::verify_no_log(out_dir, each).map_err(|why| {
+                    FragmentError::Tampered(format!("{}: {why}", journal.display()))
+                })?;
+            }
+            match latest.get(&base) {
+                Some((index, _)) => records[*index] = record,
+                None => {
+                    latest.insert(base, (records.len(), attempt));
+                    records.push(record);
+                }
+            }
+        } else if name.starts_with(TRIAL_PREFIX) {
+            let trial: TrialRun = serde_json::from_slice(bytes).map_err(invalid)?;
+            if trial_name(&trial.trial, trial.attempt) != *name {
+                return Err(FragmentError::Tampered(format!(
+                    "{}: {name} holds the trial {}",
+                    journal.display(),
+                    trial.trial
+                )));
+            }
+            trials.push(trial);
         } else {
             return Err(FragmentError::Tampered(format!(
                 "{}: {name} is not a fragment name",
@@ -266,6 +371,8 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
         header,
         records,
         services,
+        trials,
+        head: fragments.head,
     })
 }
 

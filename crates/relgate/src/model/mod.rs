@@ -6,6 +6,7 @@ pub mod clock;
 pub mod digest;
 pub mod exit_codes;
 pub mod invocation;
+pub mod partition;
 mod severity;
 
 pub use severity::Severity;

@@ -354,6 +354,56 @@ impl Gate {
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|service| service.name == name)
     }
+
+    /// Every test trial of the gate with what it is about, in file order: per packet, one per
+    /// check, one per case of each probe, one per checklist item (the trials a run lists).
+    pub fn trials(&self) -> Vec<(String, TrialOf<'_>)> {
+        let mut trials = Vec::new();
+        for packet in &self.packets {
+            trials.extend(
+                packet
+                    .checks
+                    .iter()
+                    .map(|check| (check.name(), TrialOf::Check(check))),
+            );
+            for check in &packet.checks {
+                trials.extend(
+                    check
+                        .cases()
+                        .iter()
+                        .map(|case| (check.case_name(case), TrialOf::Case(check, case))),
+                );
+            }
+            trials.extend(packet.checklist.iter().map(|item| {
+                (
+                    packet.checklist_name(item),
+                    TrialOf::Checklist(packet, item),
+                )
+            }));
+        }
+        trials
+    }
+}
+
+/// What one test trial is about.
+#[derive(Debug, Clone, Copy)]
+pub enum TrialOf<'g> {
+    /// A check (`PACKET::check`).
+    Check(&'g Check),
+    /// A case of a probe check (`PACKET::check::case`).
+    Case(&'g Check, &'g str),
+    /// A checklist item (`PACKET::checklist::<slug>`).
+    Checklist(&'g Packet, &'g ChecklistItem),
+}
+
+impl TrialOf<'_> {
+    /// The check whose record the trial reports (none for a checklist item).
+    pub fn check(&self) -> Option<&Check> {
+        match self {
+            TrialOf::Check(check) | TrialOf::Case(check, _) => Some(check),
+            TrialOf::Checklist(..) => None,
+        }
+    }
 }
 
 impl Packet {

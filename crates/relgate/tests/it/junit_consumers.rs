@@ -175,6 +175,8 @@ fn record(
         report: None,
         report_sha256: None,
         leaked: Vec::new(),
+        attempts: Vec::new(),
+        shard: None,
     }
 }
 

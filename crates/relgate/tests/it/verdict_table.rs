@@ -77,6 +77,8 @@ fn record(name: &str, outcome: Outcome) -> CheckRecord {
         report: None,
         report_sha256: None,
         leaked: Vec::new(),
+        attempts: Vec::new(),
+        shard: None,
     }
 }
 

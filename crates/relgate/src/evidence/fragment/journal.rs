@@ -395,7 +395,16 @@ impl Journal<'_> {
 /// says what is wrong: a line that is not a journal line, a broken link or sequence, a
 /// fragment whose digest does not match, a name recorded twice, a partial last line, or a
 /// first record that is not `first`.
-pub(super) fn verify(run_dir: &Path, first: &str) -> Result<Vec<(String, Vec<u8>)>, JournalError> {
+/// A verified journal: its fragments in order and the head of its chain.
+#[derive(Debug)]
+pub(super) struct Verified {
+    /// `(name, fragment bytes)` per line.
+    pub(super) lines: Vec<(String, Vec<u8>)>,
+    /// sha256 of the last line.
+    pub(super) head: String,
+}
+
+pub(super) fn verify(run_dir: &Path, first: &str) -> Result<Verified, JournalError> {
     let path = run_dir.join(JOURNAL_FILE);
     let text = match std::fs::read(&path) {
         Ok(text) => text,
@@ -449,7 +458,10 @@ pub(super) fn verify(run_dir: &Path, first: &str) -> Result<Vec<(String, Vec<u8>
     if fragments.is_empty() {
         return Err(JournalError::Empty { path });
     }
-    Ok(fragments)
+    Ok(Verified {
+        lines: fragments,
+        head: prev,
+    })
 }
 
 #[cfg(test)]
@@ -479,7 +491,7 @@ mod tests {
     #[test]
     fn records_read_back_in_order_and_by_name() {
         let (_dir, run) = journal(&["check_A_a", "check_A_b"]);
-        let fragments = verify(&run, "header").unwrap();
+        let fragments = verify(&run, "header").unwrap().lines;
         let names: Vec<&str> = fragments.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, ["header", "check_A_a", "check_A_b"]);
         assert_eq!(fragments[2].1, b"{\"n\":\"check_A_b\"}");
@@ -515,7 +527,7 @@ mod tests {
         let read = locked(&run, |journal| journal.read("check_B_x")).unwrap();
         assert_eq!(read.unwrap(), fragment);
         locked(&run, |journal| journal.append("check_A_b", b"{}")).unwrap();
-        assert_eq!(verify(&run, "header").unwrap().len(), 4);
+        assert_eq!(verify(&run, "header").unwrap().lines.len(), 4);
     }
 
     #[test]
@@ -593,6 +605,7 @@ mod tests {
         locked(&run, |journal| journal.append("check_A_b", b"{}")).unwrap();
         let names: Vec<String> = verify(&run, "header")
             .unwrap()
+            .lines
             .into_iter()
             .map(|(name, _)| name)
             .collect();
@@ -609,6 +622,6 @@ mod tests {
             .unwrap()
             .is_none());
         locked(&run, |journal| journal.append("check_A_b", b"{}")).unwrap();
-        assert_eq!(verify(&run, "header").unwrap().len(), 2);
+        assert_eq!(verify(&run, "header").unwrap().lines.len(), 2);
     }
 }

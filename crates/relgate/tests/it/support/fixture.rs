@@ -166,6 +166,8 @@ pub fn record(
         report: None,
         report_sha256: None,
         leaked: Vec::new(),
+        attempts: Vec::new(),
+        shard: None,
     }
 }
 

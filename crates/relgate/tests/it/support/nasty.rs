@@ -169,6 +169,8 @@ pub fn header() -> RunHeader {
         host: nasty("host"),
         run_id: "run-<1>&|`".into(),
         mode: "xtask`".into(),
+        shard: None,
+        merged: Vec::new(),
     }
 }
 
