@@ -33,5 +33,6 @@ mod review;
 mod scans;
 mod services;
 mod setup;
+mod sharding;
 mod signing;
 mod webhook_target;
