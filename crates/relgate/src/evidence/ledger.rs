@@ -248,33 +248,26 @@ pub fn verify_chain(out_dir: &Path) -> Result<(Ledger, String), VerifyError> {
                 ),
             ));
         }
-        let log = match &parsed.record {
-            Record::Check(check) => Some((&check.name, &check.log, &check.sha256, check.bytes)),
-            Record::Service(service) => {
-                Some((&service.name, &service.log, &service.sha256, service.bytes))
-            }
-            _ => None,
-        };
-        if let Some((name, Some(log), Some(sha256), bytes)) = log {
-            if let Err((kind, message)) = verify_log(out_dir, name, log, sha256, Some(bytes)) {
-                return Err(error(at, kind, message));
+        if let Record::Service(service) = &parsed.record {
+            if let (Some(log), Some(sha256)) = (&service.log, &service.sha256) {
+                verify_log(out_dir, &service.name, log, sha256, Some(service.bytes))
+                    .map_err(|(kind, message)| error(at, kind, message))?;
             }
         }
         if let Record::Check(check) = &parsed.record {
+            // Every attempt's log and a scan's stored report are evidence too.
+            for (_, attempt) in check.numbered_attempts() {
+                if let (Some(log), Some(sha256)) = (&attempt.log, &attempt.sha256) {
+                    verify_log(out_dir, &check.name, log, sha256, Some(attempt.bytes))
+                        .map_err(|(kind, message)| error(at, kind, message))?;
+                }
+                if let (Some(report), Some(sha256)) = (&attempt.report, &attempt.report_sha256) {
+                    verify_log(out_dir, &check.name, report, sha256, None)
+                        .map_err(|(kind, message)| error(at, kind, message))?;
+                }
+            }
             if let Err(why) = verify_no_log(out_dir, check) {
                 return Err(error(at, VerifyErrorKind::LogChanged, why.to_string()));
-            }
-        }
-        // A scan's stored report is evidence too.
-        if let Record::Check(CheckRecord {
-            name,
-            report: Some(report),
-            report_sha256: Some(sha256),
-            ..
-        }) = &parsed.record
-        {
-            if let Err((kind, message)) = verify_log(out_dir, name, report, sha256, None) {
-                return Err(error(at, kind, message));
             }
         }
         prev = sha256_hex(&bytes);
@@ -324,7 +317,20 @@ pub enum NoLogError {
 
 /// A check record without a log must say so consistently: no bytes, no digest or the digest of
 /// no bytes, and — when it claims the check ran and printed nothing — no log file on disk.
+/// Each attempt of the record is held to this at its own log path
+/// ([`CheckRecord::attempt_log_path`]).
 pub fn verify_no_log(out_dir: &Path, check: &CheckRecord) -> Result<(), NoLogError> {
+    for (number, attempt) in check.numbered_attempts() {
+        attempt_without_log(out_dir, attempt, number)?;
+    }
+    Ok(())
+}
+
+fn attempt_without_log(
+    out_dir: &Path,
+    check: &CheckRecord,
+    attempt: usize,
+) -> Result<(), NoLogError> {
     if check.log.is_some() {
         return Ok(());
     }
@@ -344,7 +350,7 @@ pub fn verify_no_log(out_dir: &Path, check: &CheckRecord) -> Result<(), NoLogErr
             sha256: sha256.clone(),
         });
     }
-    let relative = CheckRecord::log_path(&check.packet, &check.check);
+    let relative = CheckRecord::attempt_log_path(&check.packet, &check.check, attempt);
     let plain = Path::new(&relative)
         .components()
         .all(|part| matches!(part, std::path::Component::Normal(_)));

@@ -304,6 +304,36 @@ impl CheckRecord {
         format!("logs/{packet}/{check}.log")
     }
 
+    /// Where the log of attempt `attempt` (from 1) of `check` is: the first attempt's is
+    /// [`CheckRecord::log_path`], a later one's `logs/<packet>/<check>.attempts/<k>.log`, so
+    /// no attempt's evidence is ever overwritten by the next.
+    pub fn attempt_log_path(packet: &str, check: &str, attempt: usize) -> String {
+        Self::attempt_path(&Self::log_path(packet, check), attempt)
+    }
+
+    /// The path of `first` (an attempt-1 path such as `reports/P/c.json`) for attempt
+    /// `attempt`: `first` itself for attempt 1, else `reports/P/c.attempts/<k>.json`.
+    pub fn attempt_path(first: &str, attempt: usize) -> String {
+        if attempt <= 1 {
+            return first.to_string();
+        }
+        let (stem, extension) = match first.rsplit_once('.') {
+            Some((stem, extension)) if !extension.contains('/') => (stem, format!(".{extension}")),
+            _ => (first, String::new()),
+        };
+        format!("{stem}.attempts/{attempt}{extension}")
+    }
+
+    /// Every attempt of the check with its number, oldest first: the earlier attempts
+    /// (1, 2, …), then this record, the last.
+    pub fn numbered_attempts(&self) -> impl Iterator<Item = (usize, &CheckRecord)> {
+        self.attempts
+            .iter()
+            .chain(std::iter::once(self))
+            .enumerate()
+            .map(|(index, attempt)| (index + 1, attempt))
+    }
+
     /// The check ran and printed nothing: no log file, 0 bytes, the digest of no bytes.
     pub fn no_output(&self) -> bool {
         self.log.is_none() && self.bytes == 0 && self.sha256.as_deref() == Some(EMPTY_SHA256)

@@ -84,8 +84,10 @@ pub fn evidence_files(ledger: &Ledger) -> Vec<(String, Option<String>)> {
         push(&service.log, &service.sha256);
     }
     for check in ledger.checks() {
-        push(&check.log, &check.sha256);
-        push(&check.report, &check.report_sha256);
+        for (_, attempt) in check.numbered_attempts() {
+            push(&attempt.log, &attempt.sha256);
+            push(&attempt.report, &attempt.report_sha256);
+        }
     }
     files
 }
@@ -227,7 +229,7 @@ fn gate_uri(header: &crate::evidence::RunHeader) -> String {
 
 fn check(record: &CheckRecord) -> Value {
     let kind = serde_json::to_value(record.case_kind).unwrap_or(Value::Null);
-    json!({
+    let mut value = json!({
         "name": record.name,
         "packet": record.packet,
         "kind": kind,
@@ -247,7 +249,29 @@ fn check(record: &CheckRecord) -> Value {
             "name": case.name,
             "outcome": serde_json::to_value(case.outcome).unwrap_or(Value::Null),
         })).collect::<Vec<_>>(),
-    })
+    });
+    // A retried check: every earlier attempt's outcome, exit and evidence digests, so the
+    // statement covers them (absent for a check that ran once).
+    if !record.attempts.is_empty() {
+        value["attempts"] = record
+            .attempts
+            .iter()
+            .map(|attempt| {
+                json!({
+                    "exitCode": attempt.exit_code,
+                    "signal": attempt.signal,
+                    "timedOut": attempt.timed_out,
+                    "outcome": attempt.outcome.label(),
+                    "started": attempt.started,
+                    "ended": attempt.ended,
+                    "shard": attempt.shard,
+                    "output": output(&attempt.log, attempt.sha256.as_deref(), Some(attempt.bytes)),
+                    "report": output(&attempt.report, attempt.report_sha256.as_deref(), None),
+                })
+            })
+            .collect();
+    }
+    value
 }
 
 fn output(path: &Option<String>, sha256: Option<&str>, bytes: Option<u64>) -> Value {

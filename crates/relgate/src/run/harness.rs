@@ -495,7 +495,7 @@ impl RunState {
         }
         self.progress(|progress| progress.started(&check.name()));
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            check::execute(check, notes.clone(), &self.check_ctx())
+            check::execute(check, notes.clone(), Vec::new(), &self.check_ctx())
         }));
         outcome.unwrap_or_else(|panic| {
             let why = panic

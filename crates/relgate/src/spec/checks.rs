@@ -15,6 +15,9 @@ use super::raw::*;
 use super::secret_names::kind_cases;
 use super::validate::Context;
 
+/// The most `retries` a check may have: a check that needs more is broken, not flaky.
+pub const MAX_RETRIES: u32 = 10;
+
 impl Context<'_> {
     pub(super) fn check(
         &self,
@@ -22,7 +25,12 @@ impl Context<'_> {
         packet: &str,
         id: String,
         root: &Path,
-        (default_timeout, default_leak_timeout, default_severity): (Duration, Duration, Severity),
+        (default_timeout, default_leak_timeout, default_severity, default_retries): (
+            Duration,
+            Duration,
+            Severity,
+            u32,
+        ),
         services: &[Service],
     ) -> Result<Check, SpecError> {
         let raw = raw_check.get_ref();
@@ -33,6 +41,10 @@ impl Context<'_> {
         let leak_timeout = match &raw.leak_timeout {
             Some(timeout) => self.timeout(timeout, "packet.check.leak_timeout")?,
             None => default_leak_timeout,
+        };
+        let retries = match &raw.retries {
+            Some(retries) => self.retries(retries, "packet.check.retries")?,
+            None => default_retries,
         };
         let cwd = match &raw.cwd {
             Some(cwd) => root.join(cwd),
@@ -63,7 +75,39 @@ impl Context<'_> {
             services: needs,
             tools: Vec::new(),
             line,
+            retries,
         })
+    }
+
+    /// `retries = N`: a whole number from 0 to [`MAX_RETRIES`].
+    pub(super) fn retries(
+        &self,
+        value: &Spanned<toml::Value>,
+        key: &str,
+    ) -> Result<u32, SpecError> {
+        match value.get_ref() {
+            toml::Value::Integer(n) if (0..=i64::from(MAX_RETRIES)).contains(n) => Ok(*n as u32),
+            other => {
+                let shown = match other {
+                    toml::Value::String(text) => format!("\"{}\"", super::error::shorten(text)),
+                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                        other.to_string()
+                    }
+                    _ => other.type_str().to_string(),
+                };
+                let mut error = self.error(
+                    value.span(),
+                    key,
+                    SpecErrorKind::InvalidValue,
+                    format!("retries must be a whole number from 0 to {MAX_RETRIES}, not {shown}"),
+                );
+                error.hint = Some(
+                    "a retried check that passes is flaky (a condition of the release), never a clean pass; fix a check that needs more"
+                        .to_string(),
+                );
+                Err(error)
+            }
+        }
     }
 
     pub(super) fn run_or_grep(

@@ -22,6 +22,7 @@ mod template;
 mod tools;
 mod validate;
 
+pub use checks::MAX_RETRIES;
 pub use destructive::destructive_git_command;
 pub use error::{SpecError, SpecErrorKind};
 pub use model::*;

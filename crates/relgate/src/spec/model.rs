@@ -184,6 +184,9 @@ pub struct Check {
     pub tools: Vec<String>,
     /// Line of the check's `[[packet.check]]` table in the gate file (reports point there).
     pub line: usize,
+    /// How many more times a failed attempt is run (`retries`, default `[defaults] retries`,
+    /// else 0); a pass after a failed attempt is flaky, a condition of the release.
+    pub retries: u32,
 }
 
 impl Check {

@@ -111,6 +111,8 @@ pub(crate) struct RawDefaults {
     pub timeout: Option<Spanned<String>>,
     pub leak_timeout: Option<Spanned<String>>,
     pub severity: Option<Severity>,
+    /// Any TOML value: its type and range are checked in validation, naming the key.
+    pub retries: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +164,8 @@ pub(crate) struct RawCheck {
     pub leak_timeout: Option<Spanned<String>>,
     pub severity: Option<Severity>,
     pub allow_destructive: Option<Spanned<String>>,
+    /// The engine's key on every kind of check, probes included (never handed to a probe).
+    pub retries: Option<Spanned<toml::Value>>,
     #[serde(flatten)]
     pub rest: toml::Table,
 }
@@ -191,6 +195,7 @@ pub(crate) const CHECK_KEYS: &[&str] = &[
     "leak_timeout",
     "severity",
     "allow_destructive",
+    "retries",
 ];
 
 /// `scan = { run = "… {report} …", format = "sarif", overrides = { … } }`.
@@ -388,4 +393,5 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
     "dir",
     "require",
     "two_person",
+    "retries",
 ];

@@ -198,6 +198,7 @@ impl Context<'_> {
             timeout: None,
             leak_timeout: None,
             severity: None,
+            retries: None,
         });
         let default_timeout = match &defaults.timeout {
             Some(timeout) => self.timeout(timeout, "defaults.timeout")?,
@@ -208,6 +209,10 @@ impl Context<'_> {
             None => DEFAULT_LEAK_TIMEOUT,
         };
         let default_severity = defaults.severity.unwrap_or(Severity::P0);
+        let default_retries = match &defaults.retries {
+            Some(retries) => self.retries(retries, "defaults.retries")?,
+            None => 0,
+        };
         let tools = self.tools(&raw.tools)?;
         let mut services = self.services(&raw.services, &root)?;
 
@@ -224,7 +229,12 @@ impl Context<'_> {
                 packet,
                 id,
                 &root,
-                (default_timeout, default_leak_timeout, default_severity),
+                (
+                    default_timeout,
+                    default_leak_timeout,
+                    default_severity,
+                    default_retries,
+                ),
                 &services,
             )?);
         }
@@ -361,7 +371,7 @@ impl Context<'_> {
         raw: &RawPacket,
         id: String,
         root: &Path,
-        defaults: (Duration, Duration, Severity),
+        defaults: (Duration, Duration, Severity, u32),
         services: &[Service],
     ) -> Result<Packet, SpecError> {
         let mut checks = Vec::new();

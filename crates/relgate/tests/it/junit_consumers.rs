@@ -51,6 +51,7 @@ fn gate() -> Gate {
         services: Vec::new(),
         tools: Vec::new(),
         line: 1,
+        retries: 0,
     };
     let grep = Check {
         kind: CheckKind::Grep(GrepSpec {

@@ -497,7 +497,7 @@ fn a_probe_key_on_a_command_check() {
     check_error(
         &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\n\nurl = \"http://127.0.0.1:1/\"\n"),
         SpecErrorKind::UnknownKey,
-        "gate.toml:9:1: unknown key `url` (key `packet.check.url`)\n  (hint: valid keys here: id, run, grep, probe, scan, cwd, env, services, expect, timeout, leak_timeout, severity, allow_destructive; a probe check (`probe = \"…\"`) takes the probe's own keys)",
+        "gate.toml:9:1: unknown key `url` (key `packet.check.url`)\n  (hint: valid keys here: id, run, grep, probe, scan, cwd, env, services, expect, timeout, leak_timeout, severity, allow_destructive, retries; a probe check (`probe = \"…\"`) takes the probe's own keys)",
     );
 }
 
@@ -690,5 +690,89 @@ fn a_service_names_only_declared_tools() {
         "[[tool]]\nname = \"postgresql\"\nprobe = \"true\"\n[[service]]\nname = \"db\"\npostgres = \"ephemeral\"\ntools = [\"postgres\"]\n",
         SpecErrorKind::UnknownTool,
         "gate.toml:7:10: unknown tool `postgres` (key `service.tools`)\n  (hint: did you mean `postgresql`?)",
+    );
+}
+
+/// `retries`: a whole number from 0 to 10, on a check or in `[defaults]`; the error names the
+/// file, line and key.
+#[test]
+fn retries_out_of_range_or_not_a_whole_number() {
+    let hint = "\n  (hint: a retried check that passes is flaky (a condition of the release), never a clean pass; fix a check that needs more)";
+    for (value, shown) in [
+        ("11", "11"),
+        ("-1", "-1"),
+        ("1.5", "1.5"),
+        ("\"2\"", "\"2\""),
+        ("true", "true"),
+        ("[1]", "array"),
+    ] {
+        check_error(
+            &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"c\"\nrun = \"true\"\nretries = {value}\n"),
+            SpecErrorKind::InvalidValue,
+            &format!("gate.toml:8:11: retries must be a whole number from 0 to 10, not {shown} (key `packet.check.retries`){hint}"),
+        );
+    }
+    check_error(
+        &format!("{HEADER}[defaults]\nretries = 99\n"),
+        SpecErrorKind::InvalidValue,
+        &format!("gate.toml:4:11: retries must be a whole number from 0 to 10, not 99 (key `defaults.retries`){hint}"),
+    );
+}
+
+#[test]
+fn retries_default_applies_and_a_checks_own_key_wins() {
+    let source = format!(
+        "{HEADER}[defaults]\nretries = 2\n[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"a\"\nrun = \"true\"\n[[packet.check]]\nid = \"b\"\nrun = \"true\"\nretries = 0\n[[packet.check]]\nid = \"p\"\nprobe = \"secrets\"\nretries = 10\n"
+    );
+    let gate = spec::parse(Path::new("gate.toml"), &source).unwrap();
+    let retries: Vec<u32> = gate.packets[0].checks.iter().map(|c| c.retries).collect();
+    assert_eq!(retries, [2, 0, 10]);
+    // Without `[defaults] retries`, a check is run once.
+    let gate = spec::parse(
+        Path::new("gate.toml"),
+        &format!(
+            "{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"a\"\nrun = \"true\"\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(gate.packets[0].checks[0].retries, 0);
+}
+
+/// `retries` is the engine's key on a probe check: the probe never sees it (its config holds
+/// only its own keys), and a typo of it is still the probe's unknown key.
+#[test]
+fn retries_on_a_probe_is_not_handed_to_the_probe() {
+    let gate = spec::parse(
+        Path::new("gate.toml"),
+        &format!("{HEADER}[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"p\"\nprobe = \"secrets\"\nretries = 1\n"),
+    )
+    .unwrap();
+    let check = &gate.packets[0].checks[0];
+    let spec::CheckKind::Probe(probe) = &check.kind else {
+        panic!("probe")
+    };
+    assert!(!probe.config.contains_key("retries"), "{:?}", probe.config);
+    assert_eq!(check.retries, 1);
+}
+
+/// Reviews bind to the packet's definition: a changed `retries` makes them stale.
+#[test]
+fn retries_is_part_of_the_packet_definition() {
+    let definition = |retries: &str| {
+        let gate = spec::parse(
+            Path::new("gate.toml"),
+            &format!("{HEADER}[review]\nallowed_signers = \"signers\"\n[[packet]]\nid = \"SEC-00\"\n[[packet.check]]\nid = \"a\"\nrun = \"true\"\n{retries}"),
+        )
+        .unwrap();
+        gate.packets[0]
+            .definition
+            .clone()
+            .expect("a definition with [review]")
+    };
+    assert_ne!(definition(""), definition("retries = 1\n"));
+    assert_ne!(definition("retries = 1\n"), definition("retries = 2\n"));
+    assert_eq!(
+        definition("retries = 1\n"),
+        definition("retries   =   1 # flaky\n")
     );
 }

@@ -617,3 +617,58 @@ fn a_scans_review_gates_sit_at_its_findings_severities() {
     );
     assert_eq!(verdict.packet("SEC-02").unwrap().status, PacketStatus::Done);
 }
+
+/// A pass after a failed attempt (`retries`) is FLAKY at every severity: a condition of the
+/// release at the check's severity, listing every attempt, never a clean GO; the packet stays
+/// DONE and its checklist holds.
+#[test]
+fn a_flaky_pass_is_a_condition_at_the_checks_severity() {
+    for (name, severity, earlier) in [
+        ("SEC-00::build", Severity::P0, Outcome::Fail),
+        ("SEC-01::p1-check", Severity::P1, Outcome::Error),
+        ("SEC-01::p2-check", Severity::P2, Outcome::Fail),
+    ] {
+        let mut records = run_with(&[]);
+        let flaky = records.iter_mut().find(|r| r.name == name).unwrap();
+        let mut first = record(name, earlier);
+        first.message = "exit 1".to_string();
+        flaky.message = "exit 0".to_string();
+        *flaky = flaky.clone().after_attempts(vec![first]);
+        assert!(flaky.is_flaky());
+        let verdict = decide(&gate(""), &records, today(), Stage::Final);
+        let statuses: Vec<PacketStatus> = verdict.packets.iter().map(|p| p.status).collect();
+        assert_eq!(
+            statuses,
+            [Done, Done, Done],
+            "{name}: {:#?}",
+            verdict.record
+        );
+        assert_eq!(
+            verdict.record.decision,
+            Decision::GoWithConditions,
+            "{name}"
+        );
+        assert_eq!(verdict.record.residual_risks.len(), 1, "{name}");
+        let risk = &verdict.record.residual_risks[0];
+        assert_eq!(
+            (risk.check.as_str(), risk.severity, risk.state.as_str()),
+            (name, severity, "flaky")
+        );
+        assert_eq!(
+            risk.reason,
+            format!(
+                "flaky: passed only after failing (attempt 1 {}: exit 1; attempt 2 PASS: exit 0)",
+                earlier.label()
+            )
+        );
+    }
+    // Failing every time stays a failure: NO_GO at P0.
+    let mut records = run_with(&[("SEC-00::build", Outcome::Fail)]);
+    records[0] = records[0]
+        .clone()
+        .after_attempts(vec![record("SEC-00::build", Outcome::Fail)]);
+    assert!(!records[0].is_flaky());
+    let verdict = decide(&gate(""), &records, today(), Stage::Final);
+    assert_eq!(verdict.record.decision, Decision::NoGo);
+    assert!(verdict.record.residual_risks.is_empty());
+}

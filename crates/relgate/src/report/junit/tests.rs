@@ -30,6 +30,7 @@ fn gate(checks: &[(&str, Severity)], accepts: Vec<Acceptance>) -> Gate {
             services: Vec::new(),
             tools: Vec::new(),
             line: 1,
+            retries: 0,
         })
         .collect();
     Gate {

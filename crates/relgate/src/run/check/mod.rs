@@ -26,9 +26,56 @@ pub(crate) struct Ctx<'a> {
     pub(crate) active_gates: &'a str,
 }
 
-/// Runs `check` into its record: its tools first (a missing one is an ERROR naming it), then
-/// the check itself by its kind.
-pub(crate) fn execute(check: &Check, mut notes: Vec<String>, ctx: &Ctx<'_>) -> CheckRecord {
+/// Runs `check` into its record, again after a failed (FAIL or ERROR) attempt up to
+/// `check.retries` more times, each attempt under the check's timeout. `earlier` are attempts
+/// that already happened before this call (nextest's retries; empty in-process): numbering
+/// continues after them. The record returned is the last attempt, with every earlier one in
+/// [`CheckRecord::attempts`] and a note saying how many ran; each attempt keeps its own log
+/// ([`CheckRecord::attempt_log_path`]) and stored report.
+pub(crate) fn execute(
+    check: &Check,
+    notes: Vec<String>,
+    mut earlier: Vec<CheckRecord>,
+    ctx: &Ctx<'_>,
+) -> CheckRecord {
+    let mut attempt: usize = earlier
+        .iter()
+        .map(CheckRecord::attempt_count)
+        .sum::<usize>()
+        + 1;
+    let mut record = attempt_once(check, notes.clone(), attempt, ctx);
+    let mut retried = 0;
+    while record.outcome.is_failure() && retried < check.retries {
+        earlier.push(record);
+        attempt += 1;
+        retried += 1;
+        record = attempt_once(check, notes.clone(), attempt, ctx);
+    }
+    let mut record = record.after_attempts(earlier);
+    if record.attempt_count() > 1 {
+        let outcomes: Vec<&str> = record
+            .numbered_attempts()
+            .map(|(_, attempt)| attempt.outcome.label())
+            .collect();
+        let note = format!(
+            "{} attempts ran (retries = {}): {}",
+            record.attempt_count(),
+            check.retries,
+            outcomes.join(", ")
+        );
+        record.notes.push(note);
+    }
+    record
+}
+
+/// One attempt (numbered from 1): its tools first (a missing one is an ERROR naming it), then
+/// the check itself by its kind, its log at the attempt's own path.
+fn attempt_once(
+    check: &Check,
+    mut notes: Vec<String>,
+    attempt: usize,
+    ctx: &Ctx<'_>,
+) -> CheckRecord {
     let tools = ctx.setup.ensure(&check.tools, &setup::announce);
     if let Some(why) = setup::missing(&tools) {
         let mut record = skeleton(check, &why, Outcome::Error);
@@ -36,7 +83,7 @@ pub(crate) fn execute(check: &Check, mut notes: Vec<String>, ctx: &Ctx<'_>) -> C
         return record;
     }
     notes.extend(setup::notes(&tools));
-    let log_relative = CheckRecord::log_path(&check.packet, &check.id);
+    let log_relative = CheckRecord::attempt_log_path(&check.packet, &check.id, attempt);
     let log_path = ctx.out_dir.join(&log_relative);
     let mut record = match &check.kind {
         CheckKind::Command(command) => {
@@ -46,7 +93,7 @@ pub(crate) fn execute(check: &Check, mut notes: Vec<String>, ctx: &Ctx<'_>) -> C
         }
         CheckKind::Grep(spec) => grep::run_check(check, spec, &log_path),
         CheckKind::Probe(probe) => probe::run_check(check, probe, &log_path, ctx),
-        CheckKind::Scan(scan) => scan::run_check(check, scan, &log_path, ctx),
+        CheckKind::Scan(scan) => scan::run_check(check, scan, &log_path, attempt, ctx),
     };
     // A check that printed nothing has no log file: the record says so (`no_output`).
     if record.sha256.is_some() && record.bytes > 0 {

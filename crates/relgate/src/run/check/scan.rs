@@ -212,17 +212,23 @@ pub fn finding_line(finding: &Finding) -> String {
     line
 }
 
-/// Runs the scanner with `{report}` pointing into the out directory, then judges the
+/// Runs the scanner with `{report}` pointing into the out directory (attempt `attempt`'s own
+/// path, see [`CheckRecord::attempt_path`]), then judges the
 /// report it wrote: no report, or one that does not parse, is a failure whatever the exit
 /// code; a parsed report passes when it has no findings.
 pub(crate) fn run_check(
     check: &Check,
     scan: &ScanSpec,
     log_path: &Path,
+    attempt: usize,
     ctx: &Ctx<'_>,
 ) -> CheckRecord {
     let extension = scan.format.extension();
-    let relative = format!("reports/{}/{}.{extension}", check.packet, check.id);
+    // Each attempt stores its own report: a retry never overwrites an earlier attempt's.
+    let relative = CheckRecord::attempt_path(
+        &format!("reports/{}/{}.{extension}", check.packet, check.id),
+        attempt,
+    );
     // The scanner runs in the check's directory: give it absolute paths.
     let out_dir = std::path::absolute(ctx.out_dir).unwrap_or_else(|_| ctx.out_dir.to_path_buf());
     let report_path = out_dir.join(&relative);
