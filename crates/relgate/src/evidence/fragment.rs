@@ -329,10 +329,10 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
                     each.report.as_deref(),
                     each.report_sha256.as_deref(),
                 )?;
-                crate::evidence::verify_no_log(out_dir, each).map_err(|why| {
-                    FragmentError::Tampered(format!("{}: {why}", journal.display()))
-                })?;
             }
+            // Every attempt at its own log path.
+            crate::evidence::verify_no_log(out_dir, &record)
+                .map_err(|why| FragmentError::Tampered(format!("{}: {why}", journal.display())))?;
             match latest.get(&base) {
                 Some((index, _)) => records[*index] = record,
                 None => {
