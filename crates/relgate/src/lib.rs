@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod harness;
 pub mod import;
 pub mod init;
+pub mod merge;
 pub mod model;
 pub mod output;
 pub mod plan;

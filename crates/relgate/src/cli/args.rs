@@ -119,6 +119,28 @@ pub(super) enum GateAction {
         #[arg(long, value_name = "FILE")]
         sign_key: Option<PathBuf>,
     },
+    /// Join the out directories of the shards a gate was split into (`cargo nextest run -p
+    /// gate-tests --partition slice:M/N` on each machine) into one run: every shard's evidence
+    /// is verified, the shards must come from one commit, one gate file and one split, and a
+    /// trial no shard finished is a FAIL "no evidence"; then one ledger, verdict, set of
+    /// reports and attestation. Exit codes as for a run.
+    Merge {
+        /// The shards' out directories.
+        #[arg(required = true, value_name = "DIR")]
+        shards: Vec<PathBuf>,
+        /// The gate file.
+        #[arg(long, default_value = "packets.toml")]
+        gate: PathBuf,
+        /// The out directory of the merged run.
+        #[arg(long, default_value = "target/gate")]
+        out: PathBuf,
+        /// Exit 1 on GO_WITH_CONDITIONS.
+        #[arg(long)]
+        deny_conditions: bool,
+        /// Sign the attestation with this ed25519 private key [default: $RELGATE_SIGNING_KEY].
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<PathBuf>,
+    },
     /// Sign a finished run's attestation in a step of its own, so that no check ever runs in a
     /// process that holds the key: the out directory is verified first (exit 1 if it does not
     /// verify), then its statement is signed as a DSSE envelope.

@@ -131,6 +131,15 @@ fn execute(gate: GateCommand, invoked: Invocation) -> i32 {
         }) => running::with_signing_key(sign_key, &out.clone(), || {
             running::rebuild(gate, out, deny_conditions)
         }),
+        Some(GateAction::Merge {
+            shards,
+            gate,
+            out,
+            deny_conditions,
+            sign_key,
+        }) => running::with_signing_key(sign_key, &out.clone(), || {
+            running::merge(&gate, &shards, &out, deny_conditions)
+        }),
         Some(GateAction::Sign {
             out,
             sign_key,

@@ -1,7 +1,9 @@
 //! The commands that run checks or rebuild a verdict: a run (`cargo xtask gate`), `report`
-//! (the verdict and reports from the evidence fragments, after nextest) and `setup` (install
-//! the gate's tools), with the signing key each run may install first.
+//! (the verdict and reports from the evidence fragments, after nextest), `merge` (one run from
+//! the shards of a gate split across machines) and `setup` (install the gate's tools), with
+//! the signing key each run may install first.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::args::RunArgs;
@@ -113,6 +115,60 @@ pub(super) fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -
         Ok(finished) => {
             let _ = report::print_summary(&mut std::io::stdout(), &gate, &finished, &out);
             report::exit_code(finished.verdict.record.decision, deny_conditions)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            err.exit_code()
+        }
+    }
+}
+
+/// `gate merge`: one run from the out directories of a gate's shards.
+pub(super) fn merge(gate_path: &Path, dirs: &[PathBuf], out: &Path, deny_conditions: bool) -> i32 {
+    use crate::merge;
+    // Before the out directory is taken (which empties it): it must hold no shard.
+    if let Err(err) = merge::check_dirs(dirs, out) {
+        eprintln!("error: {err}");
+        return err.exit_code();
+    }
+    let run_id = format!("merge-{}", outdir::new_run_id());
+    let _lock = match merge::take_out_dir(out, &run_id) {
+        Ok(lock) => lock,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return err.exit_code();
+        }
+    };
+    let gate = match spec::load(gate_path) {
+        Ok(gate) => gate,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    let shards = match dirs.iter().map(|dir| merge::read_shard(dir)).collect() {
+        Ok(shards) => shards,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return err.exit_code();
+        }
+    };
+    match merge::merge(&gate, shards, dirs, out, &run_id, clock::today()) {
+        Ok(merged) => {
+            let mut stdout = crate::output::redaction::Writer::new(std::io::stdout());
+            for shard in &merged.shards {
+                let _ = writeln!(
+                    stdout,
+                    "shard {}: {} of {} trials finished (run {}, {})",
+                    shard.partition, shard.ran, shard.trials, shard.run_id, shard.host
+                );
+            }
+            for gap in &merged.gaps {
+                let _ = writeln!(stdout, "gap: {gap}");
+            }
+            drop(stdout);
+            let _ = report::print_summary(&mut std::io::stdout(), &gate, &merged.finished, out);
+            report::exit_code(merged.finished.verdict.record.decision, deny_conditions)
         }
         Err(err) => {
             eprintln!("error: {err}");

@@ -178,21 +178,22 @@ fn append(dir: &Path, name: &str, value: &impl serde::Serialize) -> std::io::Res
     })
 }
 
-/// Reads one check's record if some process recorded it: its latest attempt.
+/// Reads one check's record if some process recorded it: its latest attempt up to
+/// `max_attempt` (nextest's `NEXTEST_TOTAL_ATTEMPTS`; an attempt whose process died before
+/// recording leaves a gap, so every attempt is looked up).
 pub fn read_record(
     out_dir: &Path,
     run_id: &str,
     packet: &str,
     check: &str,
+    max_attempt: u32,
 ) -> std::io::Result<Option<CheckRecord>> {
-    let mut latest = None;
-    for attempt in 1.. {
-        match read_record_attempt(out_dir, run_id, packet, check, attempt)? {
-            Some(record) => latest = Some(record),
-            None => break,
+    for attempt in (1..=max_attempt.max(1)).rev() {
+        if let Some(record) = read_record_attempt(out_dir, run_id, packet, check, attempt)? {
+            return Ok(Some(record));
         }
     }
-    Ok(latest)
+    Ok(None)
 }
 
 /// Reads the record of nextest's `attempt` of a check, if some process recorded it.

@@ -139,7 +139,15 @@ pub fn run(options: &Options) -> i32 {
         Err(code) => return code,
     };
 
-    let header = super::header::run_header(&gate, &run_id, options.mode.label());
+    let mut header = super::header::run_header(&gate, &run_id, options.mode.label());
+    let shard = match super::shard::detect(options.mode == Mode::Nextest) {
+        Ok(partition) => partition.map(|partition| super::shard::Shard::new(&gate, partition)),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit_codes::INVALID;
+        }
+    };
+    header.shard = shard.as_ref().map(super::shard::Shard::info);
     let active_gates = match std::env::var(ENV_ACTIVE_GATES) {
         Ok(existing) if !existing.is_empty() => format!("{existing}\n{}", gate_path.display()),
         _ => gate_path.display().to_string(),
@@ -164,6 +172,8 @@ pub fn run(options: &Options) -> i32 {
         active_gates,
         board: Board::new(&gate),
         progress: std::sync::OnceLock::new(),
+        shard,
+        attempt: super::shard::nextest_attempt(),
         gate,
     });
 
@@ -433,6 +443,10 @@ pub struct RunState {
     board: Board,
     /// The progress display, set when the trials start.
     progress: std::sync::OnceLock<Progress>,
+    /// When this run is one partition of a gate split across machines.
+    shard: Option<super::shard::Shard>,
+    /// nextest's attempt of this process (1 outside nextest).
+    attempt: u32,
 }
 
 impl RunState {
@@ -450,7 +464,7 @@ impl RunState {
         let packet = self.packet(packet_id);
         let check = packet.check(check_id).expect("trial check exists");
         let record = if self.mode == Mode::Nextest {
-            self.nextest_record(check)?
+            self.own_record(check)?
         } else {
             // The scheduler runs it; the trial reports its record.
             let mut records = self.board.wait_for(&[check.name()]);
@@ -515,8 +529,26 @@ impl RunState {
     /// process has run it (dependencies first), see [`nextest`].
     fn nextest_record(&self, check: &Check) -> Result<CheckRecord, Failed> {
         self.claims()
-            .record(check, &|check, dependencies| {
-                self.run_claimed(check, dependencies)
+            .record(check, &|check, dependencies, earlier| {
+                self.run_claimed(check, dependencies, earlier)
+            })
+            .map_err(|err| Failed::from(self.coordination_error(err)))
+    }
+
+    /// Under nextest: the record of the check this trial reports. On a nextest retry
+    /// (`NEXTEST_ATTEMPT` > 1) of a check this run owns, the check runs again unless another
+    /// trial's retry already did: every attempt is kept.
+    fn own_record(&self, check: &Check) -> Result<CheckRecord, Failed> {
+        let owned = self
+            .shard
+            .as_ref()
+            .is_none_or(|shard| shard.owns_check(&check.name()));
+        if self.attempt <= 1 || !owned {
+            return self.nextest_record(check);
+        }
+        self.claims()
+            .rerun(check, self.attempt, &|check, dependencies, earlier| {
+                self.run_claimed(check, dependencies, earlier)
             })
             .map_err(|err| Failed::from(self.coordination_error(err)))
     }
@@ -524,15 +556,34 @@ impl RunState {
     /// Under nextest: the records of every check the packet depends on.
     fn nextest_dependencies(&self, packet_id: &str) -> Result<Vec<CheckRecord>, Failed> {
         self.claims()
-            .dependency_records(packet_id, &|check, dependencies| {
-                self.run_claimed(check, dependencies)
+            .dependency_records(packet_id, &|check, dependencies, earlier| {
+                self.run_claimed(check, dependencies, earlier)
             })
             .map_err(|err| Failed::from(self.coordination_error(err)))
     }
 
-    fn run_claimed(&self, check: &Check, dependencies: &[CheckRecord]) -> CheckRecord {
+    fn run_claimed(
+        &self,
+        check: &Check,
+        dependencies: &[CheckRecord],
+        earlier: Vec<CheckRecord>,
+    ) -> CheckRecord {
         let blocked_by = self.blocked_by(&check.packet, dependencies);
-        self.run_unless_blocked(check, &blocked_by, Vec::new())
+        let mut record = self.run_unless_blocked(check, &blocked_by, Vec::new());
+        if let Some(shard) = &self.shard {
+            record.shard = Some(shard.partition.to_string());
+            if !shard.owns_check(&check.name()) {
+                record.notes.push(format!(
+                    "dependency run: this shard ({}) needed its outcome; another shard owns the check",
+                    shard.partition
+                ));
+            }
+        }
+        if earlier.is_empty() {
+            record
+        } else {
+            record.after_attempts(earlier)
+        }
     }
 
     fn claims(&self) -> nextest::Claims<'_> {
@@ -540,6 +591,7 @@ impl RunState {
             gate: &self.gate,
             out_dir: &self.out_dir,
             run_id: &self.run_id,
+            max_attempt: super::shard::nextest_total_attempts(),
         }
     }
 
@@ -570,7 +622,7 @@ impl RunState {
         let check = packet.check(check_id).expect("trial check exists");
         let parent = check.name();
         let record = if self.mode == Mode::Nextest {
-            Some(self.nextest_record(check)?)
+            Some(self.own_record(check)?)
         } else {
             if !self.board.in_run(&parent) {
                 return Err(Failed::from(format!(

@@ -17,4 +17,5 @@ pub mod outdir;
 pub mod progress;
 pub mod service;
 pub mod setup;
+pub mod shard;
 pub mod supervisor;

@@ -17,6 +17,11 @@
 //! no process ever waits for a claim while holding one: no deadlock at any `--test-threads`,
 //! whatever order the tests start in. A blocked check's command never starts, because step 3
 //! runs only after every dependency has a fragment.
+//!
+//! nextest's retries: a trial retried as `NEXTEST_ATTEMPT` k > 1 runs its check again
+//! ([`Claims::rerun`]) under the same claim, unless another trial's attempt k already did
+//! (the fragment of attempt k, `check_<p>_<c>_<k>`, exists); the new record keeps the earlier
+//! ones as its attempts, so a pass after a failure is flaky.
 
 use std::io;
 use std::path::Path;
@@ -27,8 +32,9 @@ use crate::output::flock::FileLock;
 use crate::spec::{Check, Gate};
 
 /// What runs a check once its dependencies' records are known: it decides blocked or not,
-/// runs or skips, and returns the record (which [`Claims`] writes as the fragment).
-pub type Runner<'r> = dyn Fn(&Check, &[CheckRecord]) -> CheckRecord + 'r;
+/// runs or skips, and returns the record (which [`Claims`] writes as the fragment); the last
+/// argument is the check's earlier attempts (empty but for a retry).
+pub type Runner<'r> = dyn Fn(&Check, &[CheckRecord], Vec<CheckRecord>) -> CheckRecord + 'r;
 
 /// The claims of one nextest run.
 pub struct Claims<'a> {
@@ -38,6 +44,8 @@ pub struct Claims<'a> {
     pub out_dir: &'a Path,
     /// The nextest run id.
     pub run_id: &'a str,
+    /// nextest's `NEXTEST_TOTAL_ATTEMPTS`: the most attempts a check can have.
+    pub max_attempt: u32,
 }
 
 impl Claims<'_> {
@@ -56,8 +64,37 @@ impl Claims<'_> {
         if let Some(record) = self.fragment(check)? {
             return Ok(record);
         }
-        let record = run(check, &dependencies);
+        let record = run(check, &dependencies, Vec::new());
         fragment::write_record(self.out_dir, self.run_id, &record)?;
+        Ok(record)
+    }
+
+    /// The record of nextest's `attempt` (> 1) of `check`: the check runs again, its earlier
+    /// record kept as its attempts, unless a process already ran this attempt.
+    pub fn rerun(&self, check: &Check, attempt: u32, run: &Runner<'_>) -> io::Result<CheckRecord> {
+        let this_attempt = || {
+            fragment::read_record_attempt(
+                self.out_dir,
+                self.run_id,
+                &check.packet,
+                &check.id,
+                attempt,
+            )
+        };
+        if let Some(record) = this_attempt()? {
+            return Ok(record);
+        }
+        let earlier = self.record(check, run)?;
+        let dependencies = self.dependency_records(&check.packet, run)?;
+        let claim_path = fragment::claim_path(self.out_dir, self.run_id, &check.packet, &check.id);
+        let _claim = FileLock::exclusive(&claim_path)?;
+        if let Some(record) = this_attempt()? {
+            return Ok(record);
+        }
+        // Another process may have run a later attempt of another trial meanwhile.
+        let earlier = self.fragment(check)?.unwrap_or(earlier);
+        let record = run(check, &dependencies, vec![earlier]);
+        fragment::write_record_attempt(self.out_dir, self.run_id, &record, attempt)?;
         Ok(record)
     }
 
@@ -77,6 +114,12 @@ impl Claims<'_> {
     }
 
     fn fragment(&self, check: &Check) -> io::Result<Option<CheckRecord>> {
-        fragment::read_record(self.out_dir, self.run_id, &check.packet, &check.id)
+        fragment::read_record(
+            self.out_dir,
+            self.run_id,
+            &check.packet,
+            &check.id,
+            self.max_attempt,
+        )
     }
 }

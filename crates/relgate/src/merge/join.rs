@@ -1,0 +1,293 @@
+//! Joining shards: which shards may be joined, who owns each check, and the merged records.
+//! Pure: the shards come in read and verified ([`Shard`]), records come out.
+//!
+//! Refused (exit 2): shards of another gate file or commit, shards that split the gate in
+//! different ways (`slice:1/3` with `hash:2/3`, or with `slice:1/2`), one partition given
+//! twice, a run given twice, a trial list that is not what the partition gives for this gate,
+//! and trials in two shards. A trial of a missing partition, or one its shard did not finish,
+//! is a gap: its check FAILs with "no evidence" (checklist items are judged from the checks'
+//! evidence, as a single run judges them).
+
+use std::collections::HashMap;
+
+use crate::evidence::fragment::RunFragments;
+use crate::evidence::{CaseOutcome, CheckRecord, MergedShard, Outcome};
+use crate::model::partition::Partition;
+use crate::spec::{Gate, TrialOf};
+
+/// One shard as read: its directory (as given), its verified fragments and its partition
+/// (`None`: the run was not split, it holds every trial).
+pub struct Shard {
+    /// The directory, as given on the command line.
+    pub dir: String,
+    /// Its evidence, verified.
+    pub run: RunFragments,
+    /// Its partition.
+    pub partition: Option<Partition>,
+}
+
+impl Shard {
+    /// `slice:1/3`, or `whole` for a run that was not split.
+    pub fn label(&self) -> String {
+        self.partition
+            .map_or_else(|| "whole".to_string(), |partition| partition.to_string())
+    }
+}
+
+/// Why shards cannot be joined (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// The joined evidence: records in gate order, with the shards that made them.
+pub struct Joined {
+    /// One record per check of the gate.
+    pub records: Vec<CheckRecord>,
+    /// Per shard, in the order given: what it was responsible for and ran.
+    pub shards: Vec<MergedShard>,
+    /// Trials no shard finished, with why.
+    pub gaps: Vec<String>,
+}
+
+/// Checks that `shards` can be joined into one run of `gate`.
+pub fn check(gate: &Gate, shards: &[Shard]) -> Result<(), Refused> {
+    let Some(first) = shards.first() else {
+        return Err(Refused("no shard directories given".to_string()));
+    };
+    let mut runs: HashMap<&str, &str> = HashMap::new();
+    let mut partitions: HashMap<Partition, &str> = HashMap::new();
+    for shard in shards {
+        let header = &shard.run.header;
+        if header.gate_sha256 != gate.sha256 {
+            return Err(Refused(format!(
+                "shard {} was run with another gate file (sha256 {}), not {} (sha256 {})",
+                shard.dir,
+                header.gate_sha256,
+                gate.source.display(),
+                gate.sha256
+            )));
+        }
+        let first_header = &first.run.header;
+        if (&header.git_head, header.git_dirty, &header.code)
+            != (
+                &first_header.git_head,
+                first_header.git_dirty,
+                &first_header.code,
+            )
+        {
+            return Err(Refused(format!(
+                "shards {} and {} ran different code: commit {} (dirty: {}) and commit {} (dirty: {})",
+                first.dir,
+                shard.dir,
+                describe(first_header.git_head.as_deref()),
+                describe(first_header.git_dirty.map(|dirty| dirty.to_string()).as_deref()),
+                describe(header.git_head.as_deref()),
+                describe(header.git_dirty.map(|dirty| dirty.to_string()).as_deref()),
+            )));
+        }
+        if let Some(other) = runs.insert(&shard.run.run_id, &shard.dir) {
+            return Err(Refused(format!(
+                "shards {other} and {} are the same run ({}): each shard once",
+                shard.dir, shard.run.run_id
+            )));
+        }
+        if let (Some(partition), Some(first_partition)) = (shard.partition, first.partition) {
+            if !partition.same_split(&first_partition) {
+                return Err(Refused(format!(
+                    "shard {} is {partition} but shard {} is {first_partition}: every shard must come from one split of the gate",
+                    shard.dir, first.dir
+                )));
+            }
+            if let Some(other) = partitions.insert(partition, &shard.dir) {
+                return Err(Refused(format!(
+                    "partition {partition} is given twice ({other} and {}): each shard once",
+                    shard.dir
+                )));
+            }
+        }
+        let expected = shard_trials(gate, shard.partition);
+        let recorded = header.shard.as_ref().map(|info| &info.trials);
+        if shard.partition.is_some() && recorded != Some(&expected) {
+            return Err(Refused(format!(
+                "shard {}: the trials it recorded are not the trials {} gives for {}",
+                shard.dir,
+                shard.label(),
+                gate.source.display()
+            )));
+        }
+    }
+    let mut holder: HashMap<String, &str> = HashMap::new();
+    for shard in shards {
+        for trial in shard_trials(gate, shard.partition) {
+            if let Some(other) = holder.insert(trial.clone(), &shard.dir) {
+                return Err(Refused(format!(
+                    "the trial {trial} is in two shards ({other} and {}): overlapping shards",
+                    shard.dir
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(value: Option<&str>) -> &str {
+    value.unwrap_or("unknown")
+}
+
+/// The trials of `gate` in `partition` (all of them for `None`), sorted.
+pub fn shard_trials(gate: &Gate, partition: Option<Partition>) -> Vec<String> {
+    let mut names: Vec<String> = gate.trials().into_iter().map(|(name, _)| name).collect();
+    match partition {
+        Some(partition) => partition.select(names.iter().map(String::as_str)),
+        None => {
+            names.sort_unstable();
+            names
+        }
+    }
+}
+
+/// Joins checked shards: each check's record is its owner's (the shard holding its check
+/// trial), with the runs of the same check in other shards before it as attempts; a check or
+/// probe case whose trial no shard finished FAILs with "no evidence". A shard without a
+/// partition is a whole run: its records stand as they are.
+pub fn join(gate: &Gate, shards: &[Shard]) -> Joined {
+    // Which shard holds each trial, and which trials each shard finished.
+    let mut holder: HashMap<String, usize> = HashMap::new();
+    for (index, shard) in shards.iter().enumerate() {
+        for trial in shard_trials(gate, shard.partition) {
+            holder.insert(trial, index);
+        }
+    }
+    let finished: Vec<HashMap<&str, &str>> = shards
+        .iter()
+        .map(|shard| {
+            shard
+                .run
+                .trials
+                .iter()
+                .map(|run| (run.trial.as_str(), run.outcome.as_str()))
+                .collect()
+        })
+        .collect();
+    let ran = |trial: &str| -> Result<(), String> {
+        match holder.get(trial) {
+            None => Err(format!(
+                "no evidence: {trial} is in no shard that was merged (a partition is missing)"
+            )),
+            Some(&index) if shards[index].partition.is_none() => Ok(()),
+            Some(&index) if finished[index].contains_key(trial) => Ok(()),
+            Some(&index) => Err(format!(
+                "no evidence: shard {} ({}) did not finish {trial} (its process died, or nextest stopped early: run shards with --no-fail-fast)",
+                shards[index].dir,
+                shards[index].label()
+            )),
+        }
+    };
+
+    let mut gaps = Vec::new();
+    let mut records = Vec::new();
+    for (name, trial) in gate.trials() {
+        let TrialOf::Check(check) = trial else {
+            continue;
+        };
+        let mut runs: Vec<(usize, CheckRecord)> = shards
+            .iter()
+            .enumerate()
+            .filter_map(|(index, shard)| {
+                shard
+                    .run
+                    .records
+                    .iter()
+                    .find(|record| record.name == name)
+                    .map(|record| (index, labelled(record.clone(), shard)))
+            })
+            .collect();
+        let owner = holder.get(&name).copied();
+        let owned = owner.and_then(|owner| {
+            let position = runs.iter().position(|(index, _)| *index == owner)?;
+            Some(runs.remove(position).1)
+        });
+        runs.sort_by(|a, b| a.1.started.cmp(&b.1.started));
+        let others: Vec<CheckRecord> = runs.into_iter().map(|(_, record)| record).collect();
+        let mut record = match (owned, ran(&name)) {
+            (Some(record), Ok(())) => record,
+            (owned, Err(why)) => {
+                gaps.push(why.clone());
+                let mut gap = crate::run::check::skeleton(check, &why, Outcome::Fail);
+                gap.notes
+                    .push("the merge found no evidence for this trial".to_string());
+                if let Some(owned) = owned {
+                    gap = gap.after_attempts(vec![owned]);
+                }
+                gap
+            }
+            (None, Ok(())) => {
+                let why = format!(
+                    "no evidence: the shard that holds {name} finished its trial but recorded nothing for it"
+                );
+                gaps.push(why.clone());
+                crate::run::check::skeleton(check, &why, Outcome::Fail)
+            }
+        };
+        if !others.is_empty() {
+            record = record.after_attempts(others);
+        }
+        for case in check.cases() {
+            let case_trial = check.case_name(case);
+            if let Err(why) = ran(&case_trial) {
+                gaps.push(why.clone());
+                fail_case(&mut record, case, &why);
+            }
+        }
+        records.push(record);
+    }
+    let shards = shards
+        .iter()
+        .enumerate()
+        .map(|(index, shard)| MergedShard {
+            partition: shard.label(),
+            run_id: shard.run.run_id.clone(),
+            host: shard.run.header.host.clone(),
+            started: shard.run.header.started.clone(),
+            journal_head: shard.run.head.clone(),
+            trials: holder.values().filter(|holder| **holder == index).count(),
+            ran: finished[index].len(),
+        })
+        .collect();
+    Joined {
+        records,
+        shards,
+        gaps,
+    }
+}
+
+/// A record of `shard` says which shard ran it (attempts included).
+fn labelled(mut record: CheckRecord, shard: &Shard) -> CheckRecord {
+    let label = shard.label();
+    record.shard.get_or_insert_with(|| label.clone());
+    for attempt in &mut record.attempts {
+        attempt.shard.get_or_insert_with(|| label.clone());
+    }
+    record
+}
+
+/// A probe case whose trial no shard finished: inconclusive, and the check fails.
+fn fail_case(record: &mut CheckRecord, case: &str, why: &str) {
+    match record.cases.iter_mut().find(|found| found.name == case) {
+        Some(found) => {
+            found.outcome = CaseOutcome::Inconclusive;
+            found.message = why.to_string();
+        }
+        None => record.cases.push(crate::evidence::ProbeCase {
+            name: case.to_string(),
+            outcome: CaseOutcome::Inconclusive,
+            message: why.to_string(),
+            sent: String::new(),
+            got: String::new(),
+        }),
+    }
+    if !record.outcome.is_failure() {
+        record.outcome = Outcome::Fail;
+        record.message = format!("{}; {why}", record.message);
+    }
+}

@@ -1,0 +1,281 @@
+//! `gate merge DIR… --out DIR`: one run from the out directories of the shards a gate was
+//! split into across machines (`run/shard.rs`): one ledger, one verdict by the same pure
+//! function as any run, one set of reports, one attestation (signed when a key is set).
+//!
+//! Every shard's journal is verified first — its chain, every fragment's digest, every log
+//! and stored report it names (`evidence::fragment::read_run`); a shard that does not verify
+//! is refused as tampered (exit 1). Then [`join`] checks that the shards belong together
+//! (exit 2 otherwise) and joins their records. Each shard's logs are copied, through the
+//! redactor, to `shards/<partition>/…` in the out directory and the records point there; the
+//! merged records are written as the out directory's own journal too, so `gate report`
+//! rebuilds the merged run like any other.
+
+mod join;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+pub use join::{shard_trials, Joined, Refused, Shard};
+
+use crate::evidence::fragment::{self, FragmentError};
+use crate::evidence::{CheckRecord, ServiceRecord};
+use crate::output::{containment, redaction};
+use crate::report::{self, Finished};
+use crate::run::outdir;
+use crate::spec::Gate;
+
+/// Why a merge wrote no verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// The shards cannot be joined, or one cannot be read (exit 2).
+    #[error("{0}")]
+    Refused(String),
+    /// A shard's evidence was altered (exit 1: no verdict).
+    #[error("shard {dir}: {source}")]
+    Tampered {
+        /// The shard directory.
+        dir: String,
+        /// What does not verify.
+        #[source]
+        source: FragmentError,
+    },
+    /// The merged run could not be written (exit 1).
+    #[error("cannot write the merged run to {dir}: {source}")]
+    Write {
+        /// The out directory.
+        dir: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl MergeError {
+    /// The exit code of `gate merge` for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            MergeError::Refused(_) => crate::model::exit_codes::INVALID,
+            MergeError::Tampered { .. } | MergeError::Write { .. } => {
+                crate::model::exit_codes::NO_GO
+            }
+        }
+    }
+}
+
+impl From<Refused> for MergeError {
+    fn from(refused: Refused) -> MergeError {
+        MergeError::Refused(refused.0)
+    }
+}
+
+/// A merged run.
+pub struct Merged {
+    /// What `report::finish` wrote.
+    pub finished: Finished,
+    /// The shards, as the header records them.
+    pub shards: Vec<crate::evidence::MergedShard>,
+    /// Trials no shard finished (each a FAIL "no evidence").
+    pub gaps: Vec<String>,
+}
+
+/// Checks the shard directories before anything is written: each exists, none is given twice,
+/// none is the out directory or inside it (taking the out directory would empty it).
+pub fn check_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<(), MergeError> {
+    let out = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
+    let out = std::fs::canonicalize(&out).unwrap_or(out);
+    let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
+    for dir in dirs {
+        let canonical = std::fs::canonicalize(dir)
+            .map_err(|err| MergeError::Refused(format!("shard {}: {err}", dir.display())))?;
+        if canonical.starts_with(&out) {
+            return Err(MergeError::Refused(format!(
+                "shard {} is the out directory {} or inside it: merge into another directory",
+                dir.display(),
+                out_dir.display()
+            )));
+        }
+        if let Some((_, other)) = seen.iter().find(|(path, _)| *path == canonical) {
+            return Err(MergeError::Refused(format!(
+                "shard {} is given twice ({} and {}): each shard once",
+                canonical.display(),
+                other.display(),
+                dir.display()
+            )));
+        }
+        seen.push((canonical, dir));
+    }
+    Ok(())
+}
+
+/// Reads and verifies one shard directory: its latest run's journal and every file it names.
+pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
+    let shown = dir.display().to_string();
+    let run_id = fragment::latest_run(dir)
+        .map_err(|err| MergeError::Refused(format!("shard {shown}: {err}")))?
+        .ok_or_else(|| {
+            MergeError::Refused(format!(
+                "shard {shown}: no evidence fragments (is it the out directory of a shard run, RELGATE_OUT of `cargo nextest run -p gate-tests --partition …`?)"
+            ))
+        })?;
+    let run = fragment::read_run(dir, &run_id).map_err(|source| match source {
+        FragmentError::Io(message) => MergeError::Refused(format!("shard {shown}: {message}")),
+        tampered => MergeError::Tampered {
+            dir: shown.clone(),
+            source: tampered,
+        },
+    })?;
+    let partition = match &run.header.shard {
+        Some(info) => Some(
+            info.partition
+                .parse()
+                .map_err(|err| MergeError::Refused(format!("shard {shown}: {err}")))?,
+        ),
+        None => None,
+    };
+    Ok(Shard {
+        dir: shown,
+        run,
+        partition,
+    })
+}
+
+/// Joins `shards` (read from `dirs`, in the same order) into one run of `gate` in `out_dir`,
+/// which the caller holds ([`outdir::acquire`], for a run). `run_id` is the merged run's.
+pub fn merge(
+    gate: &Gate,
+    shards: Vec<Shard>,
+    dirs: &[PathBuf],
+    out_dir: &Path,
+    run_id: &str,
+    today: NaiveDate,
+) -> Result<Merged, MergeError> {
+    join::check(gate, &shards)?;
+    let joined = join::join(gate, &shards);
+    let write_error = |source| MergeError::Write {
+        dir: out_dir.display().to_string(),
+        source,
+    };
+    let mut records = joined.records;
+    let mut services: Vec<ServiceRecord> = Vec::new();
+    for (shard, dir) in shards.iter().zip(dirs) {
+        let label = shard.label();
+        for record in &mut records {
+            copy_record_files(record, &label, dir, out_dir).map_err(write_error)?;
+        }
+        for service in &shard.run.services {
+            let mut service = service.clone();
+            if let Some(log) = service.log.take() {
+                let (path, sha256, bytes) =
+                    copy_file(dir, &log, &label, out_dir).map_err(write_error)?;
+                service.log = Some(path);
+                service.sha256 = Some(sha256);
+                service.bytes = bytes;
+            }
+            services.push(service);
+        }
+    }
+
+    let first = &shards[0].run.header;
+    let mut header = crate::run::header::run_header(gate, run_id, "merge");
+    // The evidence was made from the shards' tree, whatever the merging checkout is.
+    header.git_head = first.git_head.clone();
+    header.git_dirty = first.git_dirty;
+    header.code = first.code.clone();
+    header.merged = joined.shards.clone();
+
+    // The merged run's own journal, so `gate report` rebuilds it like any run.
+    fragment::write_header(out_dir, &header).map_err(write_error)?;
+    for record in &records {
+        fragment::write_record(out_dir, run_id, record).map_err(write_error)?;
+    }
+    for (index, service) in services.iter().enumerate() {
+        fragment::write_service(out_dir, run_id, &index.to_string(), service)
+            .map_err(write_error)?;
+    }
+    let finished =
+        report::finish(gate, header, services, records, out_dir, today).map_err(write_error)?;
+    Ok(Merged {
+        finished,
+        shards: joined.shards,
+        gaps: joined.gaps,
+    })
+}
+
+/// The directory a shard's files go to: `shards/slice-1-of-3`.
+fn shard_prefix(label: &str) -> String {
+    format!("shards/{}", label.replace(':', "-").replace('/', "-of-"))
+}
+
+/// Copies the logs and stored reports of the attempts of `record` that `label`'s shard ran
+/// into the out directory, and points the record at the copies.
+fn copy_record_files(
+    record: &mut CheckRecord,
+    label: &str,
+    shard_dir: &Path,
+    out_dir: &Path,
+) -> std::io::Result<()> {
+    for attempt in &mut record.attempts {
+        copy_attempt_files(attempt, label, shard_dir, out_dir)?;
+    }
+    copy_attempt_files(record, label, shard_dir, out_dir)
+}
+
+fn copy_attempt_files(
+    attempt: &mut CheckRecord,
+    label: &str,
+    shard_dir: &Path,
+    out_dir: &Path,
+) -> std::io::Result<()> {
+    if attempt.shard.as_deref() != Some(label) {
+        return Ok(());
+    }
+    if let Some(log) = attempt.log.take() {
+        let (path, sha256, bytes) = copy_file(shard_dir, &log, label, out_dir)?;
+        attempt.log = Some(path);
+        attempt.sha256 = Some(sha256);
+        attempt.bytes = bytes;
+    }
+    if let Some(report) = attempt.report.take() {
+        let (path, sha256, _) = copy_file(shard_dir, &report, label, out_dir)?;
+        attempt.report = Some(path);
+        attempt.report_sha256 = Some(sha256);
+    }
+    Ok(())
+}
+
+/// Copies one file the evidence names from a shard (only from inside it) to the out
+/// directory, through the redactor: its new path, sha256 and size as written.
+fn copy_file(
+    shard_dir: &Path,
+    relative: &str,
+    label: &str,
+    out_dir: &Path,
+) -> std::io::Result<(String, String, u64)> {
+    let source = containment::resolve(shard_dir, relative)
+        .map_err(|err| std::io::Error::other(format!("{}: {err}", shard_dir.display())))?;
+    let bytes = std::fs::read(&source)?;
+    let path = format!("{}/{relative}", shard_prefix(label));
+    let target = out_dir.join(&path);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let written = redaction::write_report_returning(&target, &bytes)?;
+    Ok((
+        path,
+        crate::model::digest::sha256_hex(&written),
+        written.len() as u64,
+    ))
+}
+
+/// The out directory of a merge is taken like a run's (`outdir::Purpose::Run`): its previous
+/// verdict, logs and fragments go before anything is read.
+pub fn take_out_dir(out_dir: &Path, run_id: &str) -> Result<outdir::OutDirLock, MergeError> {
+    outdir::acquire(
+        out_dir,
+        run_id,
+        outdir::Sharing::Exclusive,
+        outdir::Purpose::Run,
+    )
+    .map_err(|err| MergeError::Refused(err.to_string()))
+}
