@@ -29,6 +29,7 @@ mod leaks;
 mod outdir;
 mod redaction;
 mod reports;
+mod retries;
 mod review;
 mod scans;
 mod services;
