@@ -489,7 +489,7 @@ impl RunState {
             .iter()
             .map(|dep| format!("dependency {dep} is not part of this run"))
             .collect();
-        self.run_unless_blocked(check, &blocked_by, notes)
+        self.run_unless_blocked(check, &blocked_by, notes, Vec::new())
     }
 
     /// Runs `check`, or records it as skipped when `blocked_by` names a dependency that is
@@ -500,16 +500,17 @@ impl RunState {
         check: &Check,
         blocked_by: &[String],
         notes: Vec<String>,
+        earlier: Vec<CheckRecord>,
     ) -> CheckRecord {
         if !blocked_by.is_empty() {
             let message = format!("blocked by {}", blocked_by.join(", "));
             let mut record = skeleton(check, &message, Outcome::Skipped);
             record.notes = notes;
-            return record;
+            return record.after_attempts(earlier);
         }
         self.progress(|progress| progress.started(&check.name()));
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            check::execute(check, notes.clone(), Vec::new(), &self.check_ctx())
+            check::execute(check, notes.clone(), earlier.clone(), &self.check_ctx())
         }));
         outcome.unwrap_or_else(|panic| {
             let why = panic
@@ -522,6 +523,7 @@ impl RunState {
                 &format!("internal error in relgate: {why}"),
                 Outcome::Error,
             )
+            .after_attempts(earlier)
         })
     }
 
@@ -569,7 +571,7 @@ impl RunState {
         earlier: Vec<CheckRecord>,
     ) -> CheckRecord {
         let blocked_by = self.blocked_by(&check.packet, dependencies);
-        let mut record = self.run_unless_blocked(check, &blocked_by, Vec::new());
+        let mut record = self.run_unless_blocked(check, &blocked_by, Vec::new(), earlier);
         if let Some(shard) = &self.shard {
             record.shard = Some(shard.partition.to_string());
             if !shard.owns_check(&check.name()) {
@@ -579,11 +581,7 @@ impl RunState {
                 ));
             }
         }
-        if earlier.is_empty() {
-            record
-        } else {
-            record.after_attempts(earlier)
-        }
+        record
     }
 
     fn claims(&self) -> nextest::Claims<'_> {
