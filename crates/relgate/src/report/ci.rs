@@ -1,8 +1,8 @@
 //! CI integration: GitHub Actions workflow commands and the job summary.
 //!
 //! When `GITHUB_ACTIONS=true`, a finished run prints one workflow command per result of its
-//! SARIF document — `::error` for a blocking failure or finding, `::warning` for an accepted one
-//! and for an expired acceptance, `::notice` for a tracked one and an unused acceptance — at the
+//! SARIF document — `::error` for a blocking failure or finding, `::warning` for an accepted one,
+//! a flaky check and an expired acceptance, `::notice` for a tracked one and an unused acceptance — at the
 //! same repository-relative file and line as report.sarif (the check's `[[packet.check]]` line,
 //! a finding's `path:line`, a lockfile entry), and the verdict as an `::error`, `::warning` or
 //! `::notice`. When `GITHUB_STEP_SUMMARY` names a file, the tracker's summary (board and
@@ -83,7 +83,7 @@ fn escape_property(text: &str) -> String {
 /// The annotations of a finished run (the view of its ledger), one per result of its SARIF document (`sarif`, as
 /// [`super::sarif`] renders it, whose locations are already relative to the repository
 /// root), plus the verdict. A blocking result is an `::error`, an accepted one a `::warning`, a
-/// tracked one a `::notice`; acceptance notes keep their SARIF level. Pure.
+/// tracked one a `::notice`, a flaky one a `::warning`; acceptance notes keep their SARIF level. Pure.
 pub fn annotations(view: &ReportView<'_>, sarif: &Value) -> Vec<Annotation> {
     let mut found = Vec::new();
     let Some(verdict) = view.verdict() else {
@@ -99,7 +99,8 @@ pub fn annotations(view: &ReportView<'_>, sarif: &Value) -> Vec<Annotation> {
         let state = properties["state"].as_str();
         let level = match (state, result["level"].as_str()) {
             (Some("blocking"), _) => Level::Error,
-            (Some("accepted"), _) => Level::Warning,
+            // A flaky check is a condition of the release, as an accepted failure is.
+            (Some("accepted" | "flaky"), _) => Level::Warning,
             (Some(_), _) | (None, Some("note")) => Level::Notice,
             (None, Some("error")) => Level::Error,
             (None, _) => Level::Warning,

@@ -31,8 +31,8 @@ fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> s
     let records: Vec<&CheckRecord> = view.ledger.checks().collect();
     writeln!(out)?;
     writeln!(out, "{}", gate.name)?;
-    let mut rows: Vec<[String; 9]> = vec![[
-        "packet", "status", "pass", "fail", "skip", "todo", "P0", "P1", "P2",
+    let mut rows: Vec<[String; 10]> = vec![[
+        "packet", "status", "pass", "flaky", "fail", "skip", "todo", "P0", "P1", "P2",
     ]
     .map(String::from)];
     for packet in &gate.packets {
@@ -41,6 +41,8 @@ fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> s
         };
         let mine = || records.iter().filter(|r| r.packet == packet.id);
         let count = |outcome: Outcome| mine().filter(|r| r.outcome == outcome).count();
+        // A flaky check passed only after failing: counted apart, never as a clean pass.
+        let flaky = mine().filter(|r| r.is_flaky()).count();
         let expected = packet.checks.len() + packet.checklist.len();
         let todo = expected.saturating_sub(mine().count());
         let gate_label = |severity: Severity| {
@@ -53,7 +55,8 @@ fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> s
         rows.push([
             packet.id.clone(),
             record.status.label().to_string(),
-            count(Outcome::Pass).to_string(),
+            (count(Outcome::Pass) - flaky).to_string(),
+            flaky.to_string(),
             (count(Outcome::Fail) + count(Outcome::Error)).to_string(),
             count(Outcome::Skipped).to_string(),
             todo.to_string(),
@@ -62,7 +65,7 @@ fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> s
             gate_label(Severity::P2),
         ]);
     }
-    let mut widths = [0usize; 9];
+    let mut widths = [0usize; 10];
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.len());
@@ -73,7 +76,7 @@ fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> s
         for (column, (cell, width)) in row.iter().zip(widths).enumerate() {
             match column {
                 // Counts are right-aligned; everything else left-aligned.
-                2..=5 => line.push_str(&format!("{cell:>width$}  ")),
+                2..=6 => line.push_str(&format!("{cell:>width$}  ")),
                 _ => line.push_str(&format!("{cell:<width$}  ")),
             }
         }

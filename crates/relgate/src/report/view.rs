@@ -66,6 +66,22 @@ impl<'a> ReportView<'a> {
         self.ledger.verdict()
     }
 
+    /// The ids of the FLAKY checks a checklist item (by its test-case name) rests on; empty
+    /// for anything else.
+    pub fn flaky_checks_of_item(&self, name: &str) -> Vec<String> {
+        self.packets
+            .iter()
+            .flat_map(|section| {
+                section
+                    .packet
+                    .checklist
+                    .iter()
+                    .filter(|item| section.packet.checklist_name(item) == name)
+                    .flat_map(|item| flaky_checks_of(section, &item.satisfied_by))
+            })
+            .collect()
+    }
+
     /// The packet record of `id`, if the ledger has one.
     pub fn packet_record(&self, id: &str) -> Option<&'a PacketRecord> {
         self.ledger.packets().find(|record| record.packet == id)
@@ -201,6 +217,63 @@ pub fn command_line(argv: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What one attempt came to, briefly: `exit 1` for a command that exited, else its message
+/// (`timed out after 2s`, `3 matching lines …`), else its outcome.
+pub fn attempt_result(record: &CheckRecord) -> String {
+    match record.exit_code {
+        Some(code) if !record.timed_out => format!("exit {code}"),
+        _ if !record.message.trim().is_empty() => record.message.clone(),
+        _ => record.outcome.label().to_string(),
+    }
+}
+
+/// Where an attempt ran, as a suffix: ` (shard slice:2/3)` in a sharded run, else nothing.
+pub fn shard_suffix(record: &CheckRecord) -> String {
+    record
+        .shard
+        .as_deref()
+        .map_or_else(String::new, |shard| format!(" (shard {shard})"))
+}
+
+/// A check that ran more than once, in one line: `attempt 2 of 2; attempt 1: exit 1` (each
+/// earlier attempt, oldest first, with its shard when it has one); `None` for a check that ran
+/// once. The tracker, the HTML page and SARIF show it beside the last attempt's result.
+pub fn attempts_line(record: &CheckRecord) -> Option<String> {
+    if record.attempts.is_empty() {
+        return None;
+    }
+    let count = record.attempt_count();
+    let mut parts = vec![format!("attempt {count} of {count}")];
+    parts.extend(record.attempts.iter().enumerate().map(|(index, attempt)| {
+        format!(
+            "attempt {}{}: {}",
+            index + 1,
+            shard_suffix(attempt),
+            attempt_result(attempt)
+        )
+    }));
+    Some(parts.join("; "))
+}
+
+/// The checks of `packet` named by a checklist item that passed only after failing (FLAKY):
+/// the item holds, but on a flaky check, which its text says.
+pub fn flaky_checks_of(
+    section: &PacketView<'_>,
+    satisfied_by: &crate::spec::Satisfaction,
+) -> Vec<String> {
+    let crate::spec::Satisfaction::Checks(ids) = satisfied_by else {
+        return Vec::new();
+    };
+    section
+        .checks
+        .iter()
+        .filter(|(check, record)| {
+            ids.contains(&check.id) && record.is_some_and(CheckRecord::is_flaky)
+        })
+        .map(|(check, _)| check.id.clone())
+        .collect()
 }
 
 /// `850ms`, `12.3s`.

@@ -269,6 +269,25 @@ fn importer_corpus() {
 // The ledger reader
 // ---------------------------------------------------------------------------------------------
 
+/// Writes the log and stored report `record` names under `out`, and records their digests.
+fn write_evidence(out: &Path, record: &mut relgate::evidence::CheckRecord) {
+    if let Some(log) = &record.log {
+        let text = format!("output of {}\n", record.name);
+        let path = out.join(log);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+        record.sha256 = Some(sha256_hex(text.as_bytes()));
+        record.bytes = text.len() as u64;
+    }
+    if let Some(report) = &record.report {
+        let text = b"{\"vulnerabilities\": {\"list\": []}}\n";
+        let path = out.join(report);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        record.report_sha256 = Some(sha256_hex(text));
+    }
+}
+
 /// A finished run of the report fixture in `dir/out`, with its logs and stored report on disk:
 /// it verifies. Returns the out directory and its ledger's bytes.
 fn finished_run(dir: &Path) -> (PathBuf, Vec<u8>) {
@@ -279,21 +298,11 @@ fn finished_run(dir: &Path) -> (PathBuf, Vec<u8>) {
     let out = dir.join("out");
     let mut records = fixture::check_records();
     for record in &mut records {
-        if let Some(log) = &record.log {
-            let text = format!("output of {}\n", record.name);
-            let path = out.join(log);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &text).unwrap();
-            record.sha256 = Some(sha256_hex(text.as_bytes()));
-            record.bytes = text.len() as u64;
+        // Earlier attempts keep logs of their own, which verification reads too.
+        for attempt in &mut record.attempts {
+            write_evidence(&out, attempt);
         }
-        if let Some(report) = &record.report {
-            let text = b"{\"vulnerabilities\": {\"list\": []}}\n";
-            let path = out.join(report);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, text).unwrap();
-            record.report_sha256 = Some(sha256_hex(text));
-        }
+        write_evidence(&out, record);
     }
     let mut header = fixture::header();
     header.gate_file = gate_path.display().to_string();

@@ -261,9 +261,10 @@ fn a_failed_check_points_at_its_table_and_names_exit_code_and_log() {
         "SEC-01::api-suites FAIL (P0, blocking): exit 101.",
         "Command `cargo test -p tenant-api`: exit code 101.",
         &format!(
-            "Log logs/SEC-01/api-suites.log (2048 bytes, sha256 {:064x}).",
+            "Log logs/SEC-01/api-suites.attempts/2.log (2048 bytes, sha256 {:064x}).",
             "api-suites".len()
         ),
+        "Attempt 1 of 2 (shard slice:1/2): FAIL exit 101; log logs/SEC-01/api-suites.log (512 bytes,",
         "The acceptance at packets.toml line",
         "expired on 2026-01-31 and was ignored.",
     ] {
@@ -502,4 +503,43 @@ fn the_consumer_checks_catch_a_broken_report() {
             "{errors}"
         );
     }
+}
+
+#[test]
+fn a_flaky_check_is_a_result_at_its_severity_naming_its_attempts() {
+    let document = rendered();
+    let mirror = result_of(&document, "SEC-02::registry-mirror");
+    assert_eq!(
+        place(mirror),
+        ("packets.toml", check_line("registry-mirror"))
+    );
+    // P1, like a failed P1 check: a flaky security check is itself a finding.
+    assert_eq!(mirror["level"], "warning");
+    assert!(mirror.get("suppressions").is_none(), "{mirror}");
+    assert_eq!(mirror["properties"]["state"], "flaky");
+    assert_eq!(mirror["properties"]["flaky"], true);
+    assert_eq!(mirror["properties"]["attempts"], 2);
+    assert_eq!(mirror["properties"]["outcome"], "PASS");
+    let text = message(mirror);
+    for part in [
+        "Check SEC-02::registry-mirror FLAKY (P1, flaky): it passed on attempt 2 of 2 only after failing: exit 0.",
+        "Attempt 1 of 2: FAIL exit 1 (expected 0); log logs/SEC-02/registry-mirror.log (512 bytes,",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text:?}");
+    }
+    // The alert of a check keeps its fingerprint whether it fails or is flaky.
+    assert_eq!(
+        mirror["partialFingerprints"]["relgate/v1"],
+        relgate::evidence::sha256_hex(b"SEC-02::registry-mirror")
+    );
+    // The CI annotation of a flaky check is a warning, as a condition of the release.
+    let gate = gate();
+    let ledger = ledger(&gate);
+    let view = relgate::report::view::ReportView::new(&gate, &ledger, std::path::Path::new("/out"));
+    let annotation = relgate::report::ci::annotations(&view, &document)
+        .into_iter()
+        .find(|annotation| annotation.title.starts_with("SEC-02::registry-mirror"))
+        .unwrap();
+    assert_eq!(annotation.level, relgate::report::ci::Level::Warning);
+    assert_eq!(annotation.title, "SEC-02::registry-mirror P1 (flaky)");
 }

@@ -81,7 +81,9 @@ fn a_failing_check_is_an_unchecked_box_with_its_exit_code() {
     let gate = gate();
     let rendered = relgate::report::tracker::render(&gate, &ledger(&gate));
     assert!(
-        rendered.contains("- [ ] `cargo test -p tenant-api` -> exit 101 (12.3s)"),
+        rendered.contains(
+            "- [ ] `cargo test -p tenant-api` -> exit 101 (attempt 2 of 2; attempt 1 (shard slice:1/2): exit 101) (12.3s) — FAIL (P0)\n  - attempt 1 (shard `slice:1/2`): FAIL exit 101 (500ms), log: `logs/SEC-01/api-suites.log` (512 bytes"
+        ),
         "{rendered}"
     );
     assert!(
@@ -89,4 +91,35 @@ fn a_failing_check_is_an_unchecked_box_with_its_exit_code() {
         "{rendered}"
     );
     assert!(rendered.contains("- [ ] P0 FAIL"), "{rendered}");
+}
+
+#[test]
+fn a_flaky_check_is_flaky_with_its_attempts_never_a_clean_pass() {
+    let gate = gate();
+    let rendered = relgate::report::tracker::render(&gate, &ledger(&gate));
+    assert!(
+        rendered.contains(
+            "- [x] `scripts/check-registry-mirror.sh` -> exit 0 (attempt 2 of 2; attempt 1: exit 1) (12.3s) — FLAKY (P1)\n  - attempt 1: FAIL exit 1 (500ms), log: `logs/SEC-02/registry-mirror.log`"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("(by `registry-mirror`) — on FLAKY `registry-mirror`"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("-> exit 0 (attempt 2 of 2; attempt 1: exit 1) — FLAKY\n"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains(
+            "| SEC-02::registry-mirror | P1 | flaky | dana | — | flaky: passed only after failing (attempt 1 FAIL: exit 1 (expected 0); attempt 2 PASS: exit 0) |"
+        ),
+        "{rendered}"
+    );
+    // A check that ran once shows no attempts.
+    assert!(
+        rendered.contains("- [x] `cargo build --workspace && echo built` -> exit 0 (12.3s)\n"),
+        "{rendered}"
+    );
 }

@@ -16,6 +16,12 @@
 //! - property names are unique in the file: the run's (`gate.*`, `git.*`, `run.id`) are on the
 //!   first suite, a packet's are prefixed with its id (`SEC-01.status`).
 //! - every `<testsuite>` has `<properties>`, `<system-out>` and `<system-err>`, even if empty.
+//!
+//! A check that ran more than once (retries, nextest retries, shards of a merged run) is the
+//! one exception: the Ant schema has no element for its earlier attempts, so its testcase takes
+//! Maven Surefire's (`<flakyFailure>`, `<rerunFailure>`…, see `attempts.rs`, which Jenkins,
+//! GitLab and the parsers read) and its own `<system-out>` listing every attempt. A file of a
+//! run without retried checks stays valid under the Ant schema.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -149,6 +155,14 @@ fn probe_cases(record: &CheckRecord) -> Vec<CheckRecord> {
             if !case.got.is_empty() {
                 notes.push(format!("got: {}", case.got));
             }
+            if record.is_flaky() {
+                notes.push(format!(
+                    "the probe {} is FLAKY: these cases are its attempt {} of {}, which passed only after failing",
+                    record.name,
+                    record.attempt_count(),
+                    record.attempt_count()
+                ));
+            }
             CheckRecord {
                 check: format!("{}::{}", record.check, case.name),
                 name: format!("{}::{}", record.name, case.name),
@@ -179,6 +193,9 @@ fn probe_cases(record: &CheckRecord) -> Vec<CheckRecord> {
                 report: None,
                 report_sha256: None,
                 leaked: Vec::new(),
+                // The probe's attempts are the probe's testcase's; a case of a flaky probe says
+                // so in its text.
+                attempts: Vec::new(),
                 ..record.clone()
             }
         })
@@ -366,6 +383,15 @@ fn test_case(
         record.message.clone()
     };
     let mut details = details(record, context.view.out_dir);
+    let flaky = context.view.flaky_checks_of_item(&record.name);
+    if !flaky.is_empty() {
+        let on = format!("note: satisfied by FLAKY check {}", flaky.join(", "));
+        details = if details.is_empty() {
+            on
+        } else {
+            format!("{on}\n{details}")
+        };
+    }
     let findings = findings_text(context, record);
     if !findings.is_empty() {
         details = if details.is_empty() {
@@ -398,6 +424,13 @@ fn test_case(
     };
 
     let (status, system_out) = match (record.outcome, triage.as_ref()) {
+        // A pass after failed attempts is flaky: a success with one `<flakyFailure>` per
+        // failed attempt, never a clean pass in its text.
+        (Outcome::Pass, _) if record.is_flaky() => {
+            let mut status = TestCaseStatus::success();
+            status.add_reruns(attempts::reruns(record, context.view.out_dir));
+            (status, Some(format!("FLAKY: {body}")))
+        }
         (Outcome::Pass, _) => (TestCaseStatus::success(), Some(format!("PASS: {body}"))),
         // A failure that does not block the release is neither a pass nor a failure of the
         // build: a skip whose message starts with what happened and why it does not block, as
@@ -410,20 +443,12 @@ fn test_case(
             (status, None)
         }
         (Outcome::Fail, None) => {
-            let kind = match record.case_kind {
-                _ if record.timed_out => "timeout",
-                CaseKind::Probe if record.message.starts_with(INCONCLUSIVE) => "inconclusive",
-                CaseKind::Command => "exit-code",
-                CaseKind::Grep => "grep",
-                CaseKind::Checklist => "checklist",
-                CaseKind::Probe => "probe",
-                CaseKind::Scan => "scan",
-            };
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status
                 .set_message(message)
-                .set_type(kind)
-                .set_description(body);
+                .set_type(failure_type(record))
+                .set_description(body)
+                .add_reruns(attempts::reruns(record, context.view.out_dir));
             (status, None)
         }
         (Outcome::Error, None) => {
@@ -431,7 +456,8 @@ fn test_case(
             status
                 .set_message(message)
                 .set_type("spawn")
-                .set_description(body);
+                .set_description(body)
+                .add_reruns(attempts::reruns(record, context.view.out_dir));
             (status, None)
         }
         (Outcome::Skipped, _) => {
@@ -444,9 +470,23 @@ fn test_case(
             (status, None)
         }
     };
-    RenderedCase {
-        case: new_case(status, duration),
-        system_out,
+    let mut case = new_case(status, duration);
+    if let Some(attempts) = attempts::system_out(record) {
+        case.set_system_out(attempts);
+    }
+    RenderedCase { case, system_out }
+}
+
+/// The `type` of a `<failure>`: what kind of check failed and how.
+fn failure_type(record: &CheckRecord) -> &'static str {
+    match record.case_kind {
+        _ if record.timed_out => "timeout",
+        CaseKind::Probe if record.message.starts_with(INCONCLUSIVE) => "inconclusive",
+        CaseKind::Command => "exit-code",
+        CaseKind::Grep => "grep",
+        CaseKind::Checklist => "checklist",
+        CaseKind::Probe => "probe",
+        CaseKind::Scan => "scan",
     }
 }
 
@@ -538,6 +578,8 @@ fn schema_safe(xml: &str) -> String {
         .replace('\u{FFFE}', "\\xEF\\xBF\\xBE")
         .replace('\u{FFFF}', "\\xEF\\xBF\\xBF")
 }
+
+mod attempts;
 
 #[cfg(test)]
 mod tests;

@@ -331,3 +331,175 @@ fn the_suite_carries_what_the_ant_schema_requires() {
     );
     assert!(xml.contains("---- SEC.01::c ----\nPASS: exit 0"), "{xml}");
 }
+
+/// A record of an earlier attempt, with a real log under `out`.
+fn attempt(
+    out: &Path,
+    check: &str,
+    k: usize,
+    outcome: Outcome,
+    exit: i32,
+    log: &str,
+) -> CheckRecord {
+    let path = if k == 1 {
+        format!("logs/{PACKET}/{check}.log")
+    } else {
+        format!("logs/{PACKET}/{check}.attempts/{k}.log")
+    };
+    std::fs::create_dir_all(out.join(&path).parent().unwrap()).unwrap();
+    std::fs::write(out.join(&path), log).unwrap();
+    CheckRecord {
+        exit_code: Some(exit),
+        log: Some(path),
+        bytes: log.len() as u64,
+        sha256: Some(crate::model::digest::sha256_hex(log.as_bytes())),
+        ..record(check, outcome, &format!("exit {exit} (expected 0)"))
+    }
+}
+
+/// A flaky check (FAIL, then PASS) and one that failed on both attempts, rendered with their
+/// logs in a real out directory.
+fn retried() -> (tempfile::TempDir, String) {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path();
+    let flaky = CheckRecord {
+        message: "exit 0".to_string(),
+        ..attempt(dir, "flaky", 2, Outcome::Pass, 0, "ok now\n")
+    }
+    .after_attempts(vec![attempt(
+        dir,
+        "flaky",
+        1,
+        Outcome::Fail,
+        1,
+        "connection reset <&>\n",
+    )]);
+    let mut spawn = attempt(dir, "broken", 1, Outcome::Error, 127, "");
+    spawn.message = "cannot run `nope`".to_string();
+    spawn.exit_code = None;
+    let broken =
+        attempt(dir, "broken", 3, Outcome::Fail, 2, "still broken\n").after_attempts(vec![
+            spawn,
+            attempt(dir, "broken", 2, Outcome::Fail, 1, "broken once more\n"),
+        ]);
+    let gate = gate(
+        &[("flaky", Severity::P1), ("broken", Severity::P0)],
+        Vec::new(),
+    );
+    let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let records = [flaky, broken];
+    let verdict = decide(&gate, &records, today, Stage::Final);
+    let xml = render(&gate, &header(), &records, &verdict, dir);
+    (out, xml)
+}
+
+#[test]
+fn a_flaky_pass_is_a_success_with_a_flaky_failure_per_failed_attempt() {
+    let (_out, xml) = retried();
+    let report = parsed(&xml);
+    let cases = &report.test_suites[0].test_cases;
+    let flaky = cases
+        .iter()
+        .find(|case| case.name.as_str() == "SEC.01::flaky")
+        .unwrap();
+    let TestCaseStatus::Success { flaky_runs } = &flaky.status else {
+        panic!("a flaky pass is a success: {xml}");
+    };
+    assert_eq!(flaky_runs.len(), 1, "{xml}");
+    let run = &flaky_runs[0];
+    assert_eq!(run.kind, NonSuccessKind::Failure);
+    assert_eq!(run.message.as_deref(), Some("exit 1 (expected 0)"));
+    assert_eq!(run.ty.as_deref(), Some("exit-code"));
+    assert_eq!(run.time, Some(Duration::from_millis(1250)));
+    let trace = run.stack_trace.as_deref().unwrap();
+    assert!(
+        trace.contains("log: logs/SEC.01/flaky.log (21 bytes, sha256 "),
+        "{trace}"
+    );
+    assert!(trace.ends_with("connection reset <&>"), "{trace}");
+    let out = flaky.system_out.as_deref().unwrap();
+    assert!(
+        out.starts_with("FLAKY: passed on attempt 2 of 2 only after failing\n"),
+        "{out}"
+    );
+    assert!(out.contains("attempt 2 of 2: PASS exit 0"), "{out}");
+    // The suite's block says FLAKY, never PASS.
+    assert!(
+        xml.contains("---- SEC.01::flaky ----\nFLAKY: exit 0"),
+        "{xml}"
+    );
+    assert!(xml.contains("<flakyFailure "), "{xml}");
+}
+
+#[test]
+fn a_failure_after_failed_attempts_carries_a_rerun_element_per_attempt() {
+    let (_out, xml) = retried();
+    let report = parsed(&xml);
+    let cases = &report.test_suites[0].test_cases;
+    let broken = cases
+        .iter()
+        .find(|case| case.name.as_str() == "SEC.01::broken")
+        .unwrap();
+    let TestCaseStatus::NonSuccess {
+        kind,
+        message,
+        reruns,
+        ..
+    } = &broken.status
+    else {
+        panic!("a failure on every attempt fails: {xml}");
+    };
+    assert_eq!(*kind, NonSuccessKind::Failure);
+    assert_eq!(message.as_deref(), Some("exit 2 (expected 0)"));
+    let kinds: Vec<_> = reruns
+        .runs
+        .iter()
+        .map(|run| (run.kind, run.ty.as_deref()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (NonSuccessKind::Error, Some("spawn")),
+            (NonSuccessKind::Failure, Some("exit-code"))
+        ]
+    );
+    assert!(
+        xml.contains("<rerunError ") && xml.contains("<rerunFailure "),
+        "{xml}"
+    );
+    let second = reruns.runs[1].stack_trace.as_deref().unwrap();
+    assert!(
+        second.contains("logs/SEC.01/broken.attempts/2.log"),
+        "{second}"
+    );
+    assert!(second.ends_with("broken once more"), "{second}");
+    assert!(reruns.runs[0]
+        .description
+        .as_deref()
+        .unwrap()
+        .starts_with("attempt 1 of 3: ERROR cannot run `nope`"));
+    let out = broken.system_out.as_deref().unwrap();
+    assert!(
+        out.starts_with("ran 3 times: attempt 3 of 3 is the result\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_check_that_ran_once_has_no_rerun_elements_nor_system_out() {
+    let xml = one(Severity::P0, record("once", Outcome::Fail, "exit 1"));
+    for element in ["flakyFailure", "rerunFailure", "rerunError", "flakyError"] {
+        assert!(!xml.contains(element), "{xml}");
+    }
+    let report = parsed(&xml);
+    assert!(report.test_suites[0].test_cases[0].system_out.is_none());
+}
+
+/// The report as quick-junit reads it back: its deserializer insists on an RFC 3339 zone,
+/// which the Ant schema forbids on suites; the timestamps are UTC, so adding the `Z` is exact.
+fn parsed(xml: &str) -> quick_junit::Report {
+    let zoned = regex::Regex::new(r#"timestamp="([0-9T:-]{19})""#)
+        .unwrap()
+        .replace_all(xml, r#"timestamp="${1}Z""#);
+    quick_junit::Report::deserialize_from_str(&zoned).unwrap()
+}

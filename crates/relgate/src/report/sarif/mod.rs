@@ -210,6 +210,8 @@ enum State {
     Blocking,
     Accepted(String),
     Tracked,
+    /// It passed only after failing: a condition at its severity (`Triage::Flaky`).
+    Flaky,
     /// The ledger has no verdict record.
     Untriaged,
 }
@@ -220,6 +222,7 @@ impl State {
             State::Blocking => "blocking",
             State::Accepted(_) => "accepted",
             State::Tracked => "tracked",
+            State::Flaky => "flaky",
             State::Untriaged => "not triaged: the ledger has no verdict",
         }
     }

@@ -13,6 +13,7 @@ use crate::evidence::{
     sha256_hex, CaseKind, CaseOutcome, CheckRecord, FindingNote, Ledger, Outcome, ProbeCase,
     RunHeader, VerdictRecord,
 };
+use crate::report::view::shard_suffix;
 use crate::scan::{Finding, Format};
 use crate::spec::{AcceptTarget, Check, CheckKind, Severity};
 
@@ -33,6 +34,10 @@ impl<'a> Builder<'a> {
             for finding in &record.findings {
                 self.finding(record, check, finding);
             }
+        }
+        if record.is_flaky() {
+            self.flaky_check(record, check);
+            return;
         }
         if !record.outcome.is_failure() {
             return;
@@ -75,8 +80,10 @@ impl<'a> Builder<'a> {
         else {
             return State::Blocking;
         };
-        if risk.state != "accepted" {
-            return State::Tracked;
+        match risk.state.as_str() {
+            "accepted" => {}
+            "flaky" => return State::Flaky,
+            _ => return State::Tracked,
         }
         let owner = risk.owner.as_deref().unwrap_or("an unnamed owner");
         let until = risk.until.as_deref().unwrap_or("no date");
@@ -136,11 +143,59 @@ impl<'a> Builder<'a> {
             nonempty(&record.message, "no message")
         )];
         sentences.extend(self.run_facts(record, check));
+        sentences.extend(self.attempt_sentences(record));
         sentences.extend(self.expired(&[format!("check {}", record.name)]));
         let rule = self.check_rule(record, check, severity);
         let place = self.gate_place(check.map_or(1, |check| check.line));
         let fingerprint = sha256_hex(record.name.as_bytes());
         self.push(rule, severity, sentences, place, fingerprint, state, record);
+    }
+
+    /// A check that passed only after failing: a result at its severity, like a failure (a
+    /// flaky security check is itself a finding), whose message names every attempt. Its
+    /// fingerprint is the check's, so an alert of a failing check stays one alert when it
+    /// turns flaky.
+    pub(super) fn flaky_check(&mut self, record: &CheckRecord, check: Option<&Check>) {
+        let state = self.check_state(record);
+        let severity = record.severity;
+        let count = record.attempt_count();
+        let mut sentences = vec![format!(
+            "Check {} FLAKY ({}, {}): it passed on attempt {count} of {count} only after failing: {}",
+            record.name,
+            severity.as_str(),
+            state.label(),
+            nonempty(&record.message, "no message")
+        )];
+        sentences.extend(self.run_facts(record, check));
+        sentences.extend(self.attempt_sentences(record));
+        let rule = self.check_rule(record, check, severity);
+        let place = self.gate_place(check.map_or(1, |check| check.line));
+        let fingerprint = sha256_hex(record.name.as_bytes());
+        self.push(rule, severity, sentences, place, fingerprint, state, record);
+    }
+
+    /// One sentence per earlier attempt: `Attempt 1 of 2 (shard slice:1/3): FAIL exit 1
+    /// (expected 0), log logs/… (12 bytes, sha256 …)`.
+    pub(super) fn attempt_sentences(&self, record: &CheckRecord) -> Vec<String> {
+        let count = record.attempt_count();
+        record
+            .attempts
+            .iter()
+            .enumerate()
+            .map(|(index, attempt)| {
+                let mut sentence = format!(
+                    "Attempt {} of {count}{}: {} {}",
+                    index + 1,
+                    shard_suffix(attempt),
+                    attempt.outcome.label(),
+                    nonempty(&attempt.message, "no message")
+                );
+                if let Some(log) = self.log_sentence(attempt) {
+                    sentence.push_str(&format!("; {}", lowercase_first(&log)));
+                }
+                sentence
+            })
+            .collect()
     }
 
     pub(super) fn probe_case(
@@ -414,6 +469,10 @@ impl<'a> Builder<'a> {
                 "outcome": record.outcome.label(),
             },
         });
+        if !record.attempts.is_empty() {
+            result["properties"]["attempts"] = json!(record.attempt_count());
+            result["properties"]["flaky"] = json!(record.is_flaky());
+        }
         if let State::Accepted(justification) = &state {
             result["suppressions"] = json!([{
                 "kind": "external",
@@ -467,6 +526,14 @@ impl<'a> Builder<'a> {
             "runs": [run],
         })
     }
+}
+
+/// `Log …` as `log …`, to follow a semicolon.
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_lowercase().chain(chars).collect()
+    })
 }
 
 /// The run's provenance: SARIF's `versionControlProvenance` needs a repository URI, which the

@@ -19,7 +19,10 @@ mod record;
 use std::path::{Path, PathBuf};
 
 use super::markdown::{cell, code, text, Anchors};
-use super::view::{command_line, commit_with, duration, PacketView, ReportView};
+use super::view::{
+    attempt_result, attempts_line, command_line, commit_with, duration, flaky_checks_of,
+    PacketView, ReportView,
+};
 use crate::evidence::{
     AcceptanceNote, CaseOutcome, CheckRecord, FindingNote, GateResult, Ledger, Outcome,
     PacketStatus, RunHeader, LEDGER_FILE,
@@ -194,6 +197,15 @@ fn log_ref(log: &str, bytes: u64, sha256: Option<&str>) -> String {
     )
 }
 
+/// A record's log as [`log_ref`] shows it, `no output` for a check that printed nothing, `None`
+/// when the record names no log for another reason (skipped, checklist).
+fn record_log(record: &CheckRecord) -> Option<String> {
+    match &record.log {
+        Some(log) => Some(log_ref(log, record.bytes, record.sha256.as_deref())),
+        None => record.no_output().then(|| "no output".to_string()),
+    }
+}
+
 /// Packet ids as inline code, comma-separated.
 fn codes(ids: &[String]) -> String {
     ids.iter().map(|id| code(id)).collect::<Vec<_>>().join(", ")
@@ -243,7 +255,11 @@ fn packet_section(
             ),
             Satisfaction::Attested { by, on } => format!("attested by {} on {on}", text(by)),
         };
+        let flaky = flaky_checks_of(section, &item.satisfied_by);
         let state = match record {
+            Some(_) if passed && !flaky.is_empty() => {
+                format!("({by}) — on FLAKY {}", codes(&flaky))
+            }
             Some(record) if passed => format!("({by})"),
             Some(record) => format!(
                 "({by}) — {}: {}",
@@ -368,7 +384,10 @@ fn check_lines(out: &mut String, check: &Check, record: Option<&CheckRecord>) {
     if record.outcome != Outcome::Skipped {
         line.push_str(&format!(" ({})", duration(record.duration_ms)));
     }
-    if !passed {
+    if record.is_flaky() {
+        // Never a clean pass: it passed only after failing, a condition of the release.
+        line.push_str(&format!(" — FLAKY ({})", record.severity.as_str()));
+    } else if !passed {
         line.push_str(&format!(
             " — {} ({})",
             record.outcome.label(),
@@ -395,13 +414,26 @@ fn check_lines(out: &mut String, check: &Check, record: Option<&CheckRecord>) {
     for note in &record.notes {
         out.push_str(&format!("  - note: {}\n", text(note)));
     }
-    if let Some(log) = &record.log {
-        out.push_str(&format!(
-            "  - log: {}\n",
-            log_ref(log, record.bytes, record.sha256.as_deref())
-        ));
-    } else if record.no_output() {
-        out.push_str("  - log: no output\n");
+    for (index, attempt) in record.attempts.iter().enumerate() {
+        let mut line = format!(
+            "  - attempt {}{}: {} {} ({})",
+            index + 1,
+            attempt
+                .shard
+                .as_deref()
+                .map_or_else(String::new, |shard| format!(" (shard {})", code(shard))),
+            attempt.outcome.label(),
+            text(&attempt_result(attempt)),
+            duration(attempt.duration_ms)
+        );
+        if let Some(log) = record_log(attempt) {
+            line.push_str(&format!(", log: {log}"));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if let Some(log) = record_log(record) {
+        out.push_str(&format!("  - log: {log}\n"));
     }
     if let Some(report) = &record.report {
         out.push_str(&format!(
@@ -443,8 +475,17 @@ fn check_title(check: &Check, record: Option<&CheckRecord>) -> String {
 }
 
 /// How the check came out, from its record: `exit 0`, `timed out after 2s`, `3 matching lines
-/// in 1 of 2 files`, `5 of 7 cases refused or held`, the scan's summary.
+/// in 1 of 2 files`, `5 of 7 cases refused or held`, the scan's summary; with its earlier
+/// attempts when it ran more than once (`exit 0 (attempt 2 of 2; attempt 1: exit 1)`).
 fn result_text(check: &Check, record: &CheckRecord) -> String {
+    let last = last_result_text(check, record);
+    match attempts_line(record) {
+        Some(attempts) => format!("{last} ({attempts})"),
+        None => last,
+    }
+}
+
+fn last_result_text(check: &Check, record: &CheckRecord) -> String {
     if record.outcome == Outcome::Skipped {
         return format!("skipped: {}", record.message);
     }
@@ -492,13 +533,8 @@ fn unlisted(out: &mut String, unclaimed: &[&CheckRecord]) {
             record.outcome.label(),
             text(&record.message)
         ));
-        if let Some(log) = &record.log {
-            out.push_str(&format!(
-                "  - log: {}\n",
-                log_ref(log, record.bytes, record.sha256.as_deref())
-            ));
-        } else if record.no_output() {
-            out.push_str("  - log: no output\n");
+        if let Some(log) = record_log(record) {
+            out.push_str(&format!("  - log: {log}\n"));
         }
     }
 }

@@ -25,6 +25,9 @@ pub(super) fn review_record(
             index + 1,
             check_title(check, *record),
             match record {
+                Some(record) if record.is_flaky() => {
+                    format!("{} — FLAKY", result_text(check, record))
+                }
                 Some(record) => result_text(check, record),
                 None => "no record in this run".to_string(),
             }

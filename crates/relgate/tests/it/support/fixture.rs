@@ -64,6 +64,7 @@ implementer = "dana"
 reviewer = "bob"
 checklist = [
   { item = "Dependency scan executed and triaged.", by = ["cargo-audit"] },
+  { item = "Packages come from the pinned registry mirror.", by = ["registry-mirror"] },
 ]
 
 [[packet.check]]
@@ -76,6 +77,11 @@ id = "npm-audit"
 run = "npm audit --omit=dev"
 timeout = "2s"
 severity = "P2"
+
+[[packet.check]]
+id = "registry-mirror"
+run = "scripts/check-registry-mirror.sh"
+severity = "P1"
 
 [[packet]]
 id = "SEC-03"
@@ -208,9 +214,59 @@ pub fn finding(id: &str, rule: &str, severity: Severity, title: &str, location: 
     }
 }
 
-/// The check records of a run: SEC-00 passes, SEC-01 fails on exit 101, SEC-02 passes with
-/// conditions, SEC-03 is blocked.
+/// An earlier attempt of a command (`after_attempts` puts it before the record), its log at
+/// the attempt's own path.
+pub fn earlier_attempt(record: &CheckRecord, k: usize, exit: i32, message: &str) -> CheckRecord {
+    let log = match k {
+        1 => format!("logs/{}/{}.log", record.packet, record.check),
+        _ => format!("logs/{}/{}.attempts/{k}.log", record.packet, record.check),
+    };
+    CheckRecord {
+        exit_code: Some(exit),
+        outcome: Outcome::Fail,
+        message: message.into(),
+        started: "2026-02-09T10:00:00.500Z".into(),
+        ended: "2026-02-09T10:00:01.000Z".into(),
+        duration_ms: 500,
+        log: Some(log),
+        bytes: 512,
+        sha256: Some(format!("{:064x}", 4096 + k)),
+        attempts: Vec::new(),
+        ..record.clone()
+    }
+}
+
+/// The check records of a run: SEC-00 passes, SEC-01 fails on exit 101 on both of its
+/// attempts (in shard `slice:1/2` of a merged run), SEC-02 passes with conditions (one of them
+/// the flaky `registry-mirror`: exit 1, then exit 0), SEC-03 is blocked.
 pub fn check_records() -> Vec<CheckRecord> {
+    let mut suites = command(
+        "SEC-01",
+        "api-suites",
+        &["cargo", "test", "-p", "tenant-api"],
+        Some(101),
+        Outcome::Fail,
+        "exit 101",
+    );
+    suites.shard = Some("slice:1/2".into());
+    suites.log = Some("logs/SEC-01/api-suites.attempts/2.log".into());
+    let suites = suites
+        .clone()
+        .after_attempts(vec![earlier_attempt(&suites, 1, 101, "exit 101")]);
+    let mut mirror = command(
+        "SEC-02",
+        "registry-mirror",
+        &["sh", "-c", "scripts/check-registry-mirror.sh"],
+        Some(0),
+        Outcome::Pass,
+        "exit 0",
+    );
+    mirror.severity = Severity::P1;
+    mirror.log = Some("logs/SEC-02/registry-mirror.attempts/2.log".into());
+    let mirror =
+        mirror
+            .clone()
+            .after_attempts(vec![earlier_attempt(&mirror, 1, 1, "exit 1 (expected 0)")]);
     let mut secrets = record(
         "SEC-01",
         "no-committed-secrets",
@@ -301,14 +357,7 @@ pub fn check_records() -> Vec<CheckRecord> {
             Outcome::Pass,
             "exit 0",
         ),
-        command(
-            "SEC-01",
-            "api-suites",
-            &["cargo", "test", "-p", "tenant-api"],
-            Some(101),
-            Outcome::Fail,
-            "exit 101",
-        ),
+        suites,
         record(
             "SEC-01",
             "runbook-sections",
@@ -319,6 +368,7 @@ pub fn check_records() -> Vec<CheckRecord> {
         secrets,
         audit,
         npm,
+        mirror,
         blocked,
     ]
 }
