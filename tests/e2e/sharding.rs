@@ -251,3 +251,5 @@ fn the_gitlab_pipeline_runs_parallel_shards_and_merges_them_all() {
         )
     );
 }
+
+mod simulation;

@@ -8,28 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{fixtures, gate, gate_with_env, runs, skip, xtask, Run};
+use crate::support::{fixtures, gate, gate_with_env, runs, skip, ssh_key, xtask, Run};
 use relgate::evidence::{CaseKind, Ledger, Line, Outcome, Record};
 use serde_json::Value;
 
 const ENVELOPE: &str = "attestation.intoto.dsse.json";
 const STATEMENT: &str = "attestation.intoto.json";
-
-/// A fresh unencrypted ed25519 key pair from ssh-keygen: (private, public).
-fn ssh_key(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
-    let key = dir.join(name);
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "relgate-test", "-f"])
-        .arg(&key)
-        .output();
-    match made {
-        Ok(output) if output.status.success() => Some((key.clone(), key.with_extension("pub"))),
-        _ => {
-            skip("ssh-keygen is not installed (`cargo xtask gate setup --tool openssh-openssl`)");
-            None
-        }
-    }
-}
 
 fn verify_with(out: &Path, args: &[&str]) -> Output {
     xtask()

@@ -372,3 +372,19 @@ pub fn python_consumers() -> bool {
     }
     ok
 }
+
+/// A fresh unencrypted ed25519 key pair from ssh-keygen: (private, public).
+pub fn ssh_key(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
+    let key = dir.join(name);
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "relgate-test", "-f"])
+        .arg(&key)
+        .output();
+    match made {
+        Ok(output) if output.status.success() => Some((key.clone(), key.with_extension("pub"))),
+        _ => {
+            skip("ssh-keygen is not installed (`cargo xtask gate setup --tool openssh-openssl`)");
+            None
+        }
+    }
+}
