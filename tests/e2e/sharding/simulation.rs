@@ -4,7 +4,8 @@
 //! (hidden files left behind, as upload-artifact does), then its merge step; the GitLab
 //! pipeline's nodes likewise, hash-partitioned. The merged runs must hold the same trials,
 //! verdict and per-check outcomes as one single-machine run of the same gate (in process, and
-//! under nextest unpartitioned with `gate report`), and verify.
+//! under nextest unpartitioned with `gate report`), and verify; a merge without one shard's
+//! artifact is NO_GO, every check that shard owned failing "no evidence".
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -129,11 +130,7 @@ fn outcome(out: &Path) -> Outcome {
             name[..name.find('"').unwrap()].to_string()
         })
         .collect();
-    let ledger: Vec<Value> = std::fs::read_to_string(out.join("evidence.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let ledger = ledger(out);
     let checks = ledger
         .iter()
         .filter(|line| line["kind"] == "check")
@@ -152,9 +149,13 @@ fn outcome(out: &Path) -> Outcome {
     }
 }
 
-fn ledger_header(out: &Path) -> Value {
-    let text = std::fs::read_to_string(out.join("evidence.jsonl")).unwrap();
-    serde_json::from_str(text.lines().next().unwrap()).unwrap()
+/// The lines of `out`'s ledger.
+fn ledger(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("evidence.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
 }
 
 /// `gate verify` passes on `out`, with `--trusted-key` for each of `keys`.
@@ -380,6 +381,50 @@ fn three_shards_from_one_archive_merge_into_the_single_machine_runs_trials_verdi
         None => assert_verifies(&out, &[]),
     }
 
+    // A shard job that died before its upload: the merge job (`if: always()`) still runs on
+    // the others and says NO_GO, each check the missing shard owned failing "no evidence".
+    let partial = dir.path().join("github-merge-partial");
+    let last = format!("gate-shard-{}", matrix.len());
+    for entry in std::fs::read_dir(merge_dir.join(download)).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_str() != Some(last.as_str()) {
+            carry(
+                &entry.path(),
+                &partial.join(download).join(entry.file_name()),
+            );
+        }
+    }
+    env.remove("SIGNING_KEY");
+    let merged = run_script(
+        str_of(&step(&jobs["merge"], "merge")["run"], "merge"),
+        &bash,
+        &partial,
+        &env,
+    );
+    assert_eq!(merged.status.code(), Some(1), "{}", output_context(&merged));
+    let incomplete = partial.join(&github["RELGATE_OUT_DIR"]);
+    assert_eq!(outcome(&incomplete).decision, "NO_GO");
+    let missing = format!("slice:{0}/{0}", matrix.len());
+    let owned: Vec<String> = ledger(&out)
+        .into_iter()
+        .filter(|record| record["kind"] == "check" && record["shard"] == missing.as_str())
+        .map(|record| str_of(&record["name"], "name").to_string())
+        .collect();
+    assert!(!owned.is_empty(), "{missing} ran no check");
+    let records = ledger(&incomplete);
+    for name in &owned {
+        let record = records
+            .iter()
+            .find(|record| record["kind"] == "check" && record["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no record of {name}"));
+        assert_eq!(record["outcome"], "fail", "{record}");
+        assert!(
+            str_of(&record["message"], "message").starts_with("no evidence"),
+            "{record}"
+        );
+    }
+    assert_verifies(&incomplete, &[]);
+
     // GitLab, hash-partitioned: `parallel: N` nodes, then the merge job with every artifact.
     let pipeline = yaml(GITLAB);
     let total = pipeline["gate-shard"]["parallel"].as_u64().unwrap();
@@ -453,7 +498,8 @@ fn three_shards_from_one_archive_merge_into_the_single_machine_runs_trials_verdi
 /// (an earlier attempt too: a dependency run in another shard); checklist items are judged by
 /// the merge itself.
 fn assert_merged(out: &Path, kind: &str, count: usize, trials: usize) {
-    let header = ledger_header(out);
+    let ledger = ledger(out);
+    let header = &ledger[0];
     assert_eq!(header["mode"], "merge", "{header}");
     let merged = header["merged"]
         .as_array()
@@ -469,14 +515,12 @@ fn assert_merged(out: &Path, kind: &str, count: usize, trials: usize) {
         .map(|shard| shard["trials"].as_u64().unwrap())
         .sum();
     assert_eq!(responsible, trials as u64, "{header}");
-    let text = std::fs::read_to_string(out.join("evidence.jsonl")).unwrap();
-    for line in text.lines() {
-        let record: Value = serde_json::from_str(line).unwrap();
+    for record in &ledger {
         if record["kind"] != "check" || record["case_kind"] == "checklist" {
             continue;
         }
         let attempts = record["attempts"].as_array().cloned().unwrap_or_default();
-        for run in attempts.iter().chain([&record]) {
+        for run in attempts.iter().chain([record]) {
             let shard = str_of(&run["shard"], "the shard of a merged record");
             assert!(wanted.iter().any(|want| want == shard), "{record}");
         }
