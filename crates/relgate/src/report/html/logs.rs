@@ -15,6 +15,18 @@ const TAIL_BYTES: usize = 8 * 1024;
 /// The last lines of a log in a `<details>`, open for failures; a log that cannot be read is
 /// said to be unreadable, in the open.
 pub(super) fn tail(out: &mut String, out_dir: &Path, log: &str, recorded_bytes: u64, open: bool) {
+    labelled_tail(out, out_dir, log, recorded_bytes, open, "Output");
+}
+
+/// [`tail`] under its own label (`Output of attempt 1`).
+pub(super) fn labelled_tail(
+    out: &mut String,
+    out_dir: &Path,
+    log: &str,
+    recorded_bytes: u64,
+    open: bool,
+    label: &str,
+) {
     match read_tail(out_dir, log) {
         Err(err) => {
             let why = match err {
@@ -47,9 +59,10 @@ pub(super) fn tail(out: &mut String, out_dir: &Path, log: &str, recorded_bytes: 
                 ));
             }
             out.push_str(&format!(
-                "<details class=\"output\"{}><summary>Output ({shown})</summary>\
+                "<details class=\"output\"{}><summary>{} ({shown})</summary>\
                  <pre class=\"tail\">{}</pre></details>\n",
                 if open { " open" } else { "" },
+                escape(label),
                 escape(&tail.text)
             ));
         }

@@ -8,6 +8,7 @@
 //! is no script, and a Content-Security-Policy forbids every fetch. Every string is escaped
 //! with [`escape`].
 
+mod attempts;
 mod graph;
 mod logs;
 mod packets;
@@ -21,7 +22,7 @@ use packets::{packet_section, packet_table};
 use page::{contents, head, header};
 use run::{conditions, evidence, services, unlisted};
 
-use crate::evidence::{FindingNote, Ledger, Outcome, LEDGER_FILE};
+use crate::evidence::{CheckRecord, FindingNote, Ledger, Outcome, LEDGER_FILE};
 use crate::report::view::ReportView;
 use crate::spec::Gate;
 
@@ -123,6 +124,25 @@ pub(super) fn outcome_badge(outcome: Option<Outcome>) -> String {
         outcome_class(outcome),
         outcome.map_or("NO RECORD", Outcome::label)
     )
+}
+
+/// The badge of a check's record: its outcome, or FLAKY for a pass after failed attempts (a
+/// condition of the release, never shown as a clean pass).
+pub(super) fn record_badge(record: Option<&CheckRecord>) -> String {
+    match record {
+        Some(record) if record.is_flaky() => {
+            "<span class=\"badge outcome-flaky\">FLAKY</span>".to_string()
+        }
+        _ => outcome_badge(record.map(|record| record.outcome)),
+    }
+}
+
+/// [`outcome_class`] of a check's record, `flaky` for a pass after failed attempts.
+pub(super) fn record_class(record: Option<&CheckRecord>) -> &'static str {
+    match record {
+        Some(record) if record.is_flaky() => "flaky",
+        _ => outcome_class(record.map(|record| record.outcome)),
+    }
 }
 
 /// `pass`, `fail`, `error`, `skipped`, or `missing` without a record.

@@ -3,12 +3,13 @@
 
 use super::logs::{file_link, log_ref, tail};
 use super::{
-    check_anchor, class_name, code, escape, meta, outcome_badge, outcome_class, packet_anchor, Page,
+    check_anchor, class_name, code, escape, meta, outcome_badge, outcome_class, packet_anchor,
+    record_badge, record_class, Page,
 };
 use crate::evidence::{
     CaseKind, CaseOutcome, CheckRecord, FindingNote, GateResult, Outcome, PacketStatus,
 };
-use crate::report::view::{command_line, duration, PacketView};
+use crate::report::view::{command_line, duration, flaky_checks_of, PacketView};
 use crate::spec::{Check, CheckKind, GrepExpect, Satisfaction, Severity};
 
 pub(super) fn packet_table(out: &mut String, sections: &[PacketView<'_>]) {
@@ -161,7 +162,11 @@ pub(super) fn packet_section(out: &mut String, page: &Page<'_>, section: &Packet
         out.push_str("<ul class=\"checklist\">\n");
         for (item, record) in packet.checklist.iter().zip(&section.items) {
             let name = packet.checklist_name(item);
-            let outcome = outcome_class(record.map(|record| record.outcome));
+            let flaky = flaky_checks_of(section, &item.satisfied_by);
+            let outcome = match outcome_class(record.map(|record| record.outcome)) {
+                "pass" if !flaky.is_empty() => "flaky",
+                outcome => outcome,
+            };
             let passed = record.is_some_and(|record| record.outcome == Outcome::Pass);
             let by = match &item.satisfied_by {
                 Satisfaction::Checks(ids) => format!(
@@ -173,6 +178,16 @@ pub(super) fn packet_section(out: &mut String, page: &Page<'_>, section: &Packet
                 }
             };
             let state = match record {
+                Some(record) if passed && !flaky.is_empty() => format!(
+                    "{} {} — on FLAKY {}",
+                    outcome_badge(Some(record.outcome)),
+                    escape(&record.message),
+                    flaky
+                        .iter()
+                        .map(|id| code(id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 Some(record) => format!(
                     "{} {}",
                     outcome_badge(Some(record.outcome)),
@@ -220,7 +235,7 @@ pub(super) fn check_block(
     record: Option<&CheckRecord>,
     level: u8,
 ) {
-    let outcome = outcome_class(record.map(|record| record.outcome));
+    let outcome = record_class(record);
     let severity = record
         .map(|record| record.severity)
         .or(check.map(|check| check.severity));
@@ -235,7 +250,7 @@ pub(super) fn check_block(
          <span class=\"kind\">{}</span></h{level}>\n",
         check_anchor(name),
         escape(name),
-        outcome_badge(record.map(|record| record.outcome)),
+        record_badge(record),
         escape(name),
         escape(severity.map_or("", Severity::as_str)),
         escape(kind),
@@ -323,6 +338,7 @@ pub(super) fn check_block(
 
     cases(out, record);
     findings(out, page, record);
+    super::attempts::attempts(out, page, record);
     if let Some(log) = &record.log {
         tail(
             out,

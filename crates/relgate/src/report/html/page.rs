@@ -48,6 +48,7 @@ td pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .badge.outcome-skipped, .badge.gate-not_run, .badge.status-blocked { background: var(--skipped); }
 .badge.outcome-missing, .badge.status-pending, .badge.gate-conditional,
   .badge.case-inconclusive { background: var(--pending); }
+.badge.outcome-flaky { background: var(--amber); color: var(--ink); }
 section.packet { margin-top: 28px; }
 .check { background: #fff; border: 1px solid var(--line); border-left: 6px solid var(--pass);
   border-radius: 6px; margin: 10px 0; padding: 8px 12px; }
@@ -55,6 +56,8 @@ section.packet { margin-top: 28px; }
 .check.outcome-error { border-left-color: var(--error); background: #fff8f0; }
 .check.outcome-skipped { border-left-color: var(--skipped); }
 .check.outcome-missing { border-left-color: var(--pending); }
+.check.outcome-flaky { border-left-color: var(--amber); background: #fff8e1; }
+table.attempts caption { text-align: left; color: var(--muted); }
 .check-title { margin: 0 0 4px; font-size: 15px; display: flex; flex-wrap: wrap; gap: 8px;
   align-items: center; }
 .check .message { margin: 4px 0; font-weight: 600; }
@@ -71,6 +74,7 @@ ul.checklist li { margin: 3px 0; }
 .item.outcome-pass .tick { color: var(--pass); }
 .item.outcome-fail .tick, .item.outcome-error .tick { color: var(--fail); }
 .item.outcome-skipped .tick, .item.outcome-missing .tick { color: var(--skipped); }
+.item.outcome-flaky .tick { color: var(--pending); }
 svg.dag { display: block; max-width: 100%; height: auto; background: #fff;
   border: 1px solid var(--line); border-radius: 6px; }
 footer { margin: 36px auto 24px; color: var(--muted); font-size: 13px; }

@@ -104,6 +104,154 @@ fn page(out_dir: &Path) -> String {
     render(&gate, &ledger, out_dir)
 }
 
+/// The fixture with SEC-00's build flaky (exit 1, then exit 0) and SEC-01's boom failing on
+/// both attempts in shard `slice:2/3`; every log written into `out_dir`.
+fn retried_page(out_dir: &Path) -> String {
+    let (gate, ledger) = fixture();
+    let write = |log: &str, text: &str| {
+        let path = out_dir.join(log);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let mut checks: Vec<CheckRecord> = ledger.checks().cloned().collect();
+    for record in &mut checks {
+        let mut first = CheckRecord {
+            exit_code: Some(1),
+            outcome: Outcome::Fail,
+            message: "exit 1 <first>".into(),
+            duration_ms: 250,
+            ..record.clone()
+        };
+        match record.name.as_str() {
+            "SEC-00::build" => {
+                write("logs/SEC-00/build.log", "connection reset <b>\n");
+                first.bytes = 21;
+                record.log = Some("logs/SEC-00/build.attempts/2.log".into());
+                write("logs/SEC-00/build.attempts/2.log", "built\n");
+            }
+            "SEC-01::boom" => {
+                write("logs/SEC-01/boom.log", "boom once\n");
+                first.bytes = 10;
+                first.shard = Some("slice:2/3".into());
+                record.shard = Some("slice:2/3".into());
+                record.log = Some("logs/SEC-01/boom.attempts/2.log".into());
+                write("logs/SEC-01/boom.attempts/2.log", "boom\n");
+            }
+            _ => continue,
+        }
+        *record = record.clone().after_attempts(vec![first]);
+    }
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 2, 9).unwrap();
+    let verdict = verdict::decide(&gate, &checks, today, Stage::Final);
+    let packet = &gate.packets[0];
+    let item = packet.checklist_name(&packet.checklist[0]);
+    let (holds, why) = verdict.checklist[&item].clone();
+    assert!(holds, "a flaky check satisfies its checklist item");
+    let mut item_record = record("SEC-00", "checklist::x", Outcome::Pass, &why);
+    (item_record.name, item_record.case_kind) = (item, CaseKind::Checklist);
+    item_record.log = None;
+    checks.push(item_record);
+    let mut records = vec![Record::Header(ledger.header().unwrap().clone())];
+    records.extend(checks.into_iter().map(Record::Check));
+    records.extend(verdict.packets.iter().cloned().map(Record::Packet));
+    records.push(Record::Verdict(verdict.record.clone()));
+    render(&gate, &Ledger { records }, out_dir)
+}
+
+/// The `<article>` of check `name`.
+fn article<'a>(html: &'a str, name: &str) -> &'a str {
+    let start = html
+        .find(&format!("data-check=\"{name}\">"))
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    let start = html[..start].rfind("<article").unwrap();
+    let end = start + html[start..].find("</article>").unwrap();
+    &html[start..end]
+}
+
+#[test]
+fn a_flaky_check_is_its_own_state_with_every_attempt_and_its_tail() {
+    let out = tempfile::tempdir().unwrap();
+    let html = retried_page(out.path());
+    let build = article(&html, "SEC-00::build");
+    assert!(
+        build.starts_with("<article class=\"check outcome-flaky\""),
+        "{build}"
+    );
+    assert!(
+        build.contains("<span class=\"badge outcome-flaky\">FLAKY</span>"),
+        "{build}"
+    );
+    assert!(
+        !build.contains("badge outcome-pass\">PASS</span> <code>"),
+        "{build}"
+    );
+    assert!(
+        build.contains("<caption>Ran 2 times; the last attempt is the result: it passed only after failing (FLAKY)</caption>"),
+        "{build}"
+    );
+    assert!(
+        build.contains(
+            "<tr class=\"attempt\" data-attempt=\"1\"><td>1 of 2</td><td><span class=\"badge outcome-fail\">FAIL</span></td><td>exit 1</td><td>250ms</td><td>—</td><td><a href=\"./logs/SEC-00/build.log\">"
+        ),
+        "{build}"
+    );
+    assert!(
+        build.contains("data-attempt=\"2\"><td>2 of 2</td>"),
+        "{build}"
+    );
+    // The failed attempt's tail is open and escaped, like a failure's.
+    assert!(
+        build.contains("<details class=\"output\" open><summary>Output of attempt 1 of 2 (all 21 bytes)</summary><pre class=\"tail\">connection reset &lt;b&gt;\n</pre>"),
+        "{build}"
+    );
+    assert!(
+        build.contains("<summary>Output (all 6 bytes)</summary>"),
+        "{build}"
+    );
+    // The checklist item resting on it says so, and is not shown as a clean pass.
+    assert!(
+        html.contains("<li class=\"item outcome-flaky\" data-check=\"SEC-00::checklist::"),
+        "{html}"
+    );
+    assert!(
+        html.contains("— on FLAKY <code>build</code></li>"),
+        "{html}"
+    );
+    // The condition is listed with its attempts.
+    assert!(
+        html.contains("flaky: passed only after failing (attempt 1 FAIL: exit 1 &lt;first&gt;; attempt 2 PASS: exit 0)"),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_failure_after_failed_attempts_lists_them_with_their_shard() {
+    let out = tempfile::tempdir().unwrap();
+    let html = retried_page(out.path());
+    let boom = article(&html, "SEC-01::boom");
+    assert!(
+        boom.starts_with("<article class=\"check outcome-fail\""),
+        "{boom}"
+    );
+    assert!(
+        boom.contains("<caption>Ran 2 times; the last attempt is the result</caption>"),
+        "{boom}"
+    );
+    assert!(
+        boom.contains("<td>exit 1</td><td>250ms</td><td>slice:2/3</td>"),
+        "{boom}"
+    );
+    assert!(
+        boom.contains("Output of attempt 1 of 2 (all 10 bytes)"),
+        "{boom}"
+    );
+    // A check that ran once has no attempts table.
+    assert!(
+        !article(&html, "SEC-02::final").contains("attempts"),
+        "{html}"
+    );
+}
+
 #[test]
 fn escape_covers_markup_and_quotes() {
     assert_eq!(
@@ -575,7 +723,7 @@ fn every_banner_badge_and_graph_colour_pair_meets_wcag_aa() {
         {
             continue;
         }
-        for paper in ["#f6f8fa", "#fff", "#fff5f5", "#fff8f0"] {
+        for paper in ["#f6f8fa", "#fff", "#fff5f5", "#fff8f0", "#fff8e1"] {
             let ratio = contrast(ink, paper);
             assert!(ratio >= 4.5, "{selector}: {ink} on {paper} is {ratio:.2}:1");
         }
