@@ -374,15 +374,22 @@ fn verify_refuses_an_edited_or_deleted_attempt_log_and_a_ledger_without_the_atte
     let dir = tempfile::tempdir().unwrap();
     let gate = flaky_gate(dir.path(), "P0");
     let run = run_gate(&gate, &[]);
+    let report = || {
+        xtask()
+            .args(["gate", "report", "--gate"])
+            .arg(&gate)
+            .arg("--out")
+            .arg(run.out.path())
+            .output()
+            .unwrap()
+    };
+    // Untouched, the journal rebuilds the same verdict with the attempt.
+    let honest = report();
+    assert_eq!(honest.status.code(), Some(0), "{}", text(&honest.stderr));
+    assert_eq!(run.decision(), "GO_WITH_CONDITIONS");
+    assert_eq!(run.check("SEC-00::flaky")["attempts"][0]["outcome"], "fail");
     std::fs::write(run.out.path().join("logs/SEC-00/flaky.log"), "second\n").unwrap();
-    let report = xtask()
-        .args(["gate", "report", "--gate"])
-        .arg(&gate)
-        .arg("--out")
-        .arg(run.out.path())
-        .output()
-        .unwrap();
-    assert_refused(&report, "logs/SEC-00/flaky.log");
+    assert_refused(&report(), "logs/SEC-00/flaky.log");
 }
 
 /// A forger who recomputes everything — the verdict, every report, the chain and the

@@ -379,3 +379,28 @@ pub struct ServiceRecord {
     /// sha256 of the log.
     pub sha256: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CheckRecord;
+
+    #[test]
+    fn attempt_paths_keep_the_first_and_give_each_later_attempt_its_own() {
+        assert_eq!(
+            CheckRecord::attempt_log_path("SEC.01", "c.v2", 1),
+            "logs/SEC.01/c.v2.log"
+        );
+        assert_eq!(
+            CheckRecord::attempt_log_path("SEC.01", "c.v2", 2),
+            "logs/SEC.01/c.v2.attempts/2.log"
+        );
+        assert_eq!(
+            CheckRecord::attempt_path("reports/P/scan.sarif", 11),
+            "reports/P/scan.attempts/11.sarif"
+        );
+        assert_eq!(
+            CheckRecord::attempt_path("reports/P.x/c", 2),
+            "reports/P.x/c.attempts/2"
+        );
+    }
+}
