@@ -143,13 +143,10 @@ fn the_github_workflow_builds_once_runs_a_matrix_of_partitions_and_merges_them_a
         "${{ env.RELGATE_OUT_DIR }}/report.sarif"
     );
     assert_eq!(merge["permissions"]["security-events"], "write");
-    let reports = str_of(
-        &uses(merge, "actions/upload-artifact")[0]["with"]["path"],
-        "merge upload",
-    );
-    assert!(
-        reports.contains("${{ env.RELGATE_OUT_DIR }}/junit.xml"),
-        "{reports}"
+    // The whole merged run (junit.xml, the ledger, each shard's logs under shards/).
+    assert_eq!(
+        uses(merge, "actions/upload-artifact")[0]["with"]["path"],
+        "${{ env.RELGATE_OUT_DIR }}"
     );
 
     for (name, job) in jobs.as_object().unwrap() {
@@ -243,13 +240,13 @@ fn the_gitlab_pipeline_runs_parallel_shards_and_merges_them_all() {
         merged.contains("cargo xtask gate merge \"$SHARDS_DIR\"/*/"),
         "{merged}"
     );
+    let out = str_of(&variables["RELGATE_OUT_DIR"], "RELGATE_OUT_DIR");
     assert_eq!(
         merge["artifacts"]["reports"]["junit"],
-        format!(
-            "{}/junit.xml",
-            str_of(&variables["RELGATE_OUT_DIR"], "RELGATE_OUT_DIR")
-        )
+        format!("{out}/junit.xml")
     );
+    assert_eq!(merge["artifacts"]["paths"][0], format!("{out}/"));
+    assert_eq!(merge["artifacts"]["when"], "always");
 }
 
 mod simulation;

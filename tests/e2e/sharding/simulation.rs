@@ -373,12 +373,16 @@ fn three_shards_from_one_archive_merge_into_the_single_machine_runs_trials_verdi
     assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
     assert_eq!(outcome(&out), expected, "3 GitHub shards vs one machine");
     assert_merged(&out, "slice", matrix.len(), expected.trials.len());
+    // The merge job's artifact is the whole out directory: a download of it verifies.
+    let downloaded = dir.path().join("release-gate");
+    carry(&out, &downloaded);
     match &key {
         Some((_, public)) => {
             assert!(out.join("attestation.intoto.dsse.json").is_file());
             assert_verifies(&out, &[public]);
+            assert_verifies(&downloaded, &[public]);
         }
-        None => assert_verifies(&out, &[]),
+        None => assert_verifies(&downloaded, &[]),
     }
 
     // A shard job that died before its upload: the merge job (`if: always()`) still runs on
