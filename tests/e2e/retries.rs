@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::support::{run_gate, ssh_key, write_gate, xtask, Run};
+use crate::support::{output_context, run_gate, ssh_key, write_gate, xtask, Run};
 use relgate::evidence::{Outcome, Record};
 use serde_json::Value;
 
@@ -42,14 +42,12 @@ fn text(bytes: &[u8]) -> String {
 
 /// `output` exited 1 and said `needle` on stderr.
 fn assert_refused(output: &Output, needle: &str) {
-    let stderr = text(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{stderr}{}",
-        text(&output.stdout)
+    let context = output_context(output);
+    assert_eq!(output.status.code(), Some(1), "{context}");
+    assert!(
+        text(&output.stderr).contains(needle),
+        "expected {needle:?}: {context}"
     );
-    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
 }
 
 fn sha256_of(path: &Path) -> String {
