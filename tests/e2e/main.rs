@@ -26,6 +26,7 @@ mod import;
 mod install;
 mod jwt_target;
 mod leaks;
+mod merge;
 mod outdir;
 mod redaction;
 mod reports;

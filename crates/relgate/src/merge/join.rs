@@ -187,8 +187,19 @@ pub fn join(gate: &Gate, shards: &[Shard]) -> Joined {
     let mut gaps = Vec::new();
     let mut records = Vec::new();
     for (name, trial) in gate.trials() {
-        let TrialOf::Check(check) = trial else {
-            continue;
+        let check = match trial {
+            TrialOf::Check(check) => check,
+            TrialOf::Checklist(..) => {
+                // Judged from the evidence of the checks it names, as in any run: no evidence
+                // is lost, but the gap is said.
+                if let Err(why) = ran(&name) {
+                    gaps.push(format!(
+                        "{why} (a checklist item: judged from its checks' evidence)"
+                    ));
+                }
+                continue;
+            }
+            TrialOf::Case(..) => continue,
         };
         let mut runs: Vec<(usize, CheckRecord)> = shards
             .iter()

@@ -21,7 +21,10 @@
 //! nextest's retries: a trial retried as `NEXTEST_ATTEMPT` k > 1 runs its check again
 //! ([`Claims::rerun`]) under the same claim, unless another trial's attempt k already did
 //! (the fragment of attempt k, `check_<p>_<c>_<k>`, exists); the new record keeps the earlier
-//! ones as its attempts, so a pass after a failure is flaky.
+//! ones as its attempts, so a pass after a failure is flaky. A failed dependency is retried
+//! the same way by the process that needs it, up to `NEXTEST_TOTAL_ATTEMPTS`, before it blocks
+//! a dependent: nextest would retry its trial anyway, and a dependent must not be skipped on an
+//! attempt that a retry overturns.
 
 use std::io;
 use std::path::Path;
@@ -107,7 +110,15 @@ impl Claims<'_> {
         let mut records = Vec::new();
         for packet in crate::plan::ancestors(self.gate, packet_id) {
             for check in &packet.checks {
-                records.push(self.record(check, run)?);
+                // With nextest's retries a failed dependency is retried here before it blocks
+                // anything, as its own trial's retry would (which then finds that attempt).
+                let mut record = self.record(check, run)?;
+                let mut attempt = 1;
+                while record.outcome.is_failure() && attempt < self.max_attempt {
+                    attempt += 1;
+                    record = self.rerun(check, attempt, run)?;
+                }
+                records.push(record);
             }
         }
         Ok(records)

@@ -1,0 +1,351 @@
+//! `gate merge` refuses shards that do not make one run, and never lets a missing or altered
+//! shard pass: shards of another gate file or commit, of another split, one partition or run
+//! given twice, overlapping shards, a tampered log or journal (refused), and trials nobody
+//! finished (FAIL "no evidence"). Also: a check that another shard's dependency run saw
+//! failing is flaky in the merged run, and its dependents there stayed blocked; nextest's own
+//! retries keep every attempt. Shards are real `cargo nextest run --partition` runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::{nextest_available, nextest_gate, output_context, write_gate, xtask};
+
+const GATE: &str = r#"
+[gate]
+name = "merge refusals"
+
+[[packet]]
+id = "A"
+title = "first"
+
+[[packet.check]]
+id = "one"
+run = "echo one"
+
+[[packet.check]]
+id = "two"
+run = "echo two"
+
+[[packet]]
+id = "B"
+title = "second"
+depends_on = ["A"]
+checklist = [{ item = "three holds", by = ["three"] }]
+
+[[packet.check]]
+id = "three"
+run = "echo three"
+
+[[packet.check]]
+id = "four"
+run = "echo four"
+"#;
+
+fn shard(gate: &Path, out: &Path, partition: &str, extra: &[&str]) {
+    let mut args = vec!["--partition", partition];
+    args.extend_from_slice(extra);
+    let output = nextest_gate(gate, out, &args);
+    assert!(
+        matches!(output.status.code(), Some(0 | 100)),
+        "shard {partition}:\n{}",
+        output_context(&output)
+    );
+}
+
+fn merge(gate: &Path, shards: &[&Path], out: &Path) -> Output {
+    let mut command = xtask();
+    command.args(["gate", "merge"]).args(shards);
+    command.arg("--gate").arg(gate).arg("--out").arg(out);
+    command.output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn assert_refused(output: &Output, code: i32, says: &str, out: &Path) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        output_context(output)
+    );
+    assert!(
+        stderr(output).contains(says),
+        "expected `{says}`:\n{}",
+        output_context(output)
+    );
+    assert!(
+        !out.join("evidence.jsonl").exists() && !out.join("junit.xml").exists(),
+        "a refused merge leaves no verdict"
+    );
+}
+
+/// Every check record of a ledger: name → record.
+fn records(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("evidence.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .map(|line| line.get("record").cloned().unwrap_or(line))
+        .filter(|record| record["kind"] == "check")
+        .collect()
+}
+
+fn record<'r>(records: &'r [Value], name: &str) -> &'r Value {
+    records
+        .iter()
+        .find(|record| record["name"] == name)
+        .unwrap_or_else(|| panic!("no record of {name}"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn merge_refuses_shards_that_are_not_one_run_and_fails_what_nobody_ran() {
+    if !nextest_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gate = write_gate(dir.path(), "packets.toml", GATE);
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "packets.toml"]);
+    git(dir.path(), &["commit", "-qm", "gate"]);
+    let shard_dir = |name: &str| dir.path().join(name);
+    let out = dir.path().join("merged");
+    for index in 1..=3 {
+        shard(
+            &gate,
+            &shard_dir(&format!("s{index}")),
+            &format!("slice:{index}/3"),
+            &[],
+        );
+    }
+    let (s1, s2, s3) = (shard_dir("s1"), shard_dir("s2"), shard_dir("s3"));
+
+    // The three make one run: GO, and it verifies.
+    let merged = merge(&gate, &[&s1, &s2, &s3], &out);
+    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
+    let verify = xtask()
+        .args(["gate", "verify", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", output_context(&verify));
+    assert!(records(&out)
+        .iter()
+        .all(|record| record["outcome"] == "pass"));
+
+    // A gap: shard 2 (A::two, B::three) is missing, its trials FAIL "no evidence" (NO_GO),
+    // never absent.
+    let merged = merge(&gate, &[&s1, &s3], &out);
+    assert_eq!(merged.status.code(), Some(1), "{}", output_context(&merged));
+    let all = records(&out);
+    for name in ["A::two", "B::three"] {
+        let gap = record(&all, name);
+        assert_eq!(gap["outcome"], "fail", "{gap}");
+        assert!(
+            gap["message"].as_str().unwrap().starts_with("no evidence"),
+            "{gap}"
+        );
+    }
+    assert_eq!(record(&all, "A::one")["outcome"], "pass");
+    assert!(String::from_utf8_lossy(&merged.stdout).contains("gap: no evidence"));
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("no evidence"), "{junit}");
+
+    // Refusals, each with exit 2 and no verdict left behind.
+    let other_gate = write_gate(dir.path(), "other.toml", &format!("{GATE}\n# changed\n"));
+    assert_refused(
+        &merge(&other_gate, &[&s1, &s2, &s3], &out),
+        2,
+        "another gate file",
+        &out,
+    );
+    assert_refused(
+        &merge(&gate, &[&s1, &s2, &s1], &out),
+        2,
+        "given twice",
+        &out,
+    );
+    let copy = shard_dir("s1-copy");
+    copy_dir(&s1, &copy);
+    assert_refused(
+        &merge(&gate, &[&s1, &s2, &copy], &out),
+        2,
+        "the same run",
+        &out,
+    );
+    let again = shard_dir("s1-again");
+    shard(&gate, &again, "slice:1/3", &[]);
+    assert_refused(
+        &merge(&gate, &[&s1, &s2, &again], &out),
+        2,
+        "given twice",
+        &out,
+    );
+    let halves = shard_dir("half");
+    shard(&gate, &halves, "slice:1/2", &[]);
+    assert_refused(&merge(&gate, &[&s1, &halves], &out), 2, "one split", &out);
+    let whole = shard_dir("whole");
+    let output = nextest_gate(&gate, &whole, &[]);
+    assert!(output.status.success(), "{}", output_context(&output));
+    assert_refused(&merge(&gate, &[&whole, &s1], &out), 2, "overlapping", &out);
+    assert_refused(&merge(&gate, &[&s1, &out], &out), 2, "out directory", &out);
+
+    // Another commit.
+    std::fs::write(dir.path().join("README"), "changed\n").unwrap();
+    git(dir.path(), &["add", "README"]);
+    git(dir.path(), &["commit", "-qm", "later"]);
+    let later = shard_dir("s3-later");
+    shard(&gate, &later, "slice:3/3", &[]);
+    assert_refused(
+        &merge(&gate, &[&s1, &s2, &later], &out),
+        2,
+        "different code",
+        &out,
+    );
+
+    // Tampering: an edited log, an edited journal — exit 1, no verdict.
+    let tampered = shard_dir("s2-tampered");
+    copy_dir(&s2, &tampered);
+    let log = std::fs::read_dir(tampered.join("logs/A"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::write(&log, "forged\n").unwrap();
+    assert_refused(
+        &merge(&gate, &[&s1, &tampered, &s3], &out),
+        1,
+        "altered",
+        &out,
+    );
+    let forged = shard_dir("s3-forged");
+    copy_dir(&s3, &forged);
+    let journal = journal_of(&forged);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    std::fs::write(&journal, text.replacen("slice:3/3", "slice:2/3", 1)).unwrap();
+    assert_refused(
+        &merge(&gate, &[&s1, &s2, &forged], &out),
+        1,
+        "altered",
+        &out,
+    );
+}
+
+fn journal_of(out: &Path) -> PathBuf {
+    let run = std::fs::read_dir(out.join("fragments"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    run.join("journal.jsonl")
+}
+
+/// The dependency rule: shard 1 owns `B::four`, needs `A::two` (shard 2's) first and runs it
+/// itself; there it fails (first run), so `B::four` is blocked in shard 1. Shard 2's own run
+/// of `A::two` passes: merged, `A::two` is FLAKY with both attempts, and `B::four` stays
+/// blocked — NO_GO, never a GO a single run would not give. nextest's retries of a check keep
+/// every attempt too.
+#[test]
+fn a_dependency_run_that_disagrees_makes_the_check_flaky_and_retries_keep_every_attempt() {
+    if !nextest_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("mark");
+    let gate_text = GATE.replace(
+        "run = \"echo two\"",
+        &format!(
+            "run = \"sh -c 'if test -e {0}; then echo two again; else touch {0}; echo two; exit 1; fi'\"",
+            mark.display()
+        ),
+    );
+    let gate = write_gate(dir.path(), "packets.toml", &gate_text);
+    let trials = [
+        "A::one",
+        "A::two",
+        "B::checklist::three-holds",
+        "B::four",
+        "B::three",
+    ];
+    // slice:M/3 deals the sorted trials round-robin: shard 1 holds A::one and B::four.
+    assert_eq!(
+        trials.iter().step_by(3).copied().collect::<Vec<_>>(),
+        ["A::one", "B::four"]
+    );
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|index| dir.path().join(format!("s{index}")))
+        .collect();
+    for (index, out) in shards.iter().enumerate() {
+        shard(&gate, out, &format!("slice:{}/3", index + 1), &[]);
+    }
+    let out = dir.path().join("merged");
+    let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    let merged = merge(&gate, &refs, &out);
+    assert_eq!(merged.status.code(), Some(1), "{}", output_context(&merged));
+    let all = records(&out);
+    let two = record(&all, "A::two");
+    assert_eq!(two["outcome"], "pass", "{two}");
+    assert_eq!(two["shard"], "slice:2/3");
+    let attempts = two["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{two}");
+    assert_eq!(attempts[0]["outcome"], "fail");
+    assert_eq!(attempts[0]["shard"], "slice:1/3");
+    assert_eq!(record(&all, "B::four")["outcome"], "skipped");
+    let ledger = std::fs::read_to_string(out.join("evidence.jsonl")).unwrap();
+    assert!(ledger.contains("\"state\":\"flaky\""), "{ledger}");
+    let verify = xtask()
+        .args(["gate", "verify", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", output_context(&verify));
+
+    // nextest's retries, unsplit: the first run of A::two fails, its retry passes.
+    std::fs::remove_file(&mark).unwrap();
+    let retried = dir.path().join("retried");
+    let output = nextest_gate(&gate, &retried, &["--retries", "1"]);
+    assert!(output.status.success(), "{}", output_context(&output));
+    let report = xtask()
+        .args(["gate", "report", "--gate"])
+        .arg(&gate)
+        .arg("--out")
+        .arg(&retried)
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
+    let all = records(&retried);
+    let two = record(&all, "A::two");
+    assert_eq!(two["outcome"], "pass");
+    assert_eq!(two["log"], "logs/A/two.attempts/2.log");
+    assert_eq!(two["attempts"][0]["outcome"], "fail");
+    assert_eq!(two["attempts"][0]["log"], "logs/A/two.log");
+    let ledger = std::fs::read_to_string(retried.join("evidence.jsonl")).unwrap();
+    assert!(ledger.contains("GO_WITH_CONDITIONS"), "{ledger}");
+}
