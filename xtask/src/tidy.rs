@@ -70,8 +70,8 @@ const LAYERS: &[&[&str]] = &[
     &["report"],
     // Running a gate: trials, scheduler, check kinds, commands under supervisors, services.
     &["run"],
-    // The commands besides running: verify a run, import a tracker, generate a gate.
-    &["verify", "import", "synthetic", "approve"],
+    // The commands besides running: verify a run, import a tracker, generate a gate, merge shards.
+    &["verify", "import", "synthetic", "approve", "merge"],
     // The command line: arguments, then one call into the layers below; the gate-tests harness.
     &["cli", "harness"],
 ];
