@@ -27,8 +27,9 @@ use crate::support::{fixtures, node_consumer, python_consumers, run_gate, Run};
 /// The gate: SEC-00 holds a pass, a failing command whose output is not text (terminal
 /// colours, control bytes, invalid UTF-8, a replacement character), a program that cannot
 /// start, a timeout, a failing grep, a probe with a failing case, a scan with findings, an
-/// accepted P1 failure, a tracked P2 failure and checklist items; SEC-01 depends on it and is
-/// blocked. Text fields hold markup.
+/// accepted P1 failure, a tracked P2 failure, a flaky check (fails on its first run only,
+/// `retries = 1`), a check failing on both of its attempts and checklist items; SEC-01
+/// depends on it and is blocked. Text fields hold markup.
 const GATE: &str = r#"
 [gate]
 name = "Consumers: <every> outcome & kind"
@@ -74,6 +75,15 @@ severity = "P1"
 id = "lint"
 run = "echo 'warning: unused <T>'; exit 1"
 severity = "P2"
+[[packet.check]]
+id = "flaky"
+run = "test -e .flaky-ran || { touch .flaky-ran; echo 'first <try> & fail'; exit 1; }; echo second"
+retries = 1
+severity = "P1"
+[[packet.check]]
+id = "always-fails"
+run = "echo 'still <broken>'; exit 4"
+retries = 1
 
 [[packet]]
 id = "SEC-01"
@@ -177,6 +187,22 @@ fn expected() -> BTreeMap<String, &'static str> {
     expected
 }
 
+/// The checks the ledger holds as flaky: passed on their last attempt after a failed one.
+fn flaky() -> Vec<String> {
+    run()
+        .1
+        .ledger()
+        .iter()
+        .filter(|record| record["kind"] == "check" && record["outcome"] == "pass")
+        .filter(|record| {
+            record["attempts"]
+                .as_array()
+                .is_some_and(|attempts| attempts.iter().any(|a| a["outcome"] != "pass"))
+        })
+        .map(|record| record["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Runs a consumer script and parses the JSON it prints.
 fn consumer(program: &str, args: &[&Path]) -> Value {
     let output = Command::new(program)
@@ -205,11 +231,14 @@ fn script(name: &str) -> PathBuf {
 /// failures (`errors_as_failures`).
 #[track_caller]
 fn assert_shows_outcomes(consumer: &str, cases: &Value) {
-    assert_shows(consumer, cases, false);
+    assert_shows(consumer, cases, false, "passed");
 }
 
+/// As [`assert_shows_outcomes`], a flaky pass (a success holding `<flakyFailure>`) shown as
+/// `flaky_as`: xunit-viewer gives a case the status of its first child element it does not
+/// rank (`flakyFailure`), neither passed nor failed; every other consumer shows it as passed.
 #[track_caller]
-fn assert_shows(consumer: &str, cases: &Value, errors_as_failures: bool) {
+fn assert_shows(consumer: &str, cases: &Value, errors_as_failures: bool, flaky_as: &str) {
     let Some(cases) = cases.as_array() else {
         panic!("{consumer} could not read junit.xml: {cases}");
     };
@@ -228,6 +257,7 @@ fn assert_shows(consumer: &str, cases: &Value, errors_as_failures: bool) {
         .iter()
         .map(|(name, status)| match *status {
             "error" if errors_as_failures => (name.clone(), "failure"),
+            "passed" if flaky().contains(name) => (name.clone(), flaky_as),
             status => (name.clone(), status),
         })
         .collect();
@@ -267,6 +297,60 @@ fn the_fixture_holds_every_kind_of_outcome() {
     assert_eq!(expected["SEC-00::audit"], "skipped");
     assert_eq!(expected["SEC-00::lint"], "skipped");
     assert_eq!(expected["SEC-00::secrets::no-secrets"], "failure");
+    // A flaky check is a pass that a consumer shows as passed (with its flaky runs), a check
+    // failing on every attempt a failure.
+    assert_eq!(expected["SEC-00::flaky"], "passed");
+    assert_eq!(expected["SEC-00::always-fails"], "failure");
+    assert_eq!(flaky(), ["SEC-00::flaky"]);
+}
+
+/// The retried checks' attempts as the ledger holds them, and as junit.xml writes them:
+/// Surefire's `flakyFailure` on the flaky pass, `rerunFailure` on the final failure, each
+/// with its attempt's message and its log's tail.
+#[test]
+fn retried_checks_keep_their_attempts_in_junit() {
+    let ledger = run().1.ledger();
+    let record = |name: &str| {
+        ledger
+            .iter()
+            .find(|record| record["kind"] == "check" && record["name"] == name)
+            .unwrap_or_else(|| panic!("no record of {name}"))
+            .clone()
+    };
+    let flaky = record("SEC-00::flaky");
+    assert_eq!(flaky["outcome"], "pass", "{flaky}");
+    assert_eq!(flaky["attempts"][0]["outcome"], "fail", "{flaky}");
+    let always = record("SEC-00::always-fails");
+    assert_eq!(
+        always["attempts"].as_array().map(Vec::len),
+        Some(1),
+        "{always}"
+    );
+
+    let junit = std::fs::read_to_string(out().join("junit.xml")).unwrap();
+    let case = |name: &str| {
+        let start = junit
+            .find(&format!("<testcase name=\"{name}\""))
+            .unwrap_or_else(|| panic!("no {name} in {junit}"));
+        let end = start + junit[start..].find("</testcase>").unwrap();
+        junit[start..end].to_string()
+    };
+    let flaky = case("SEC-00::flaky");
+    assert_eq!(flaky.matches("<flakyFailure ").count(), 1, "{flaky}");
+    assert!(!flaky.contains("<failure"), "{flaky}");
+    assert!(
+        flaky.contains(r#"message="exit 1 (expected 0)" type="exit-code""#),
+        "{flaky}"
+    );
+    assert!(flaky.contains("first &lt;try&gt; &amp; fail"), "{flaky}");
+    assert!(
+        flaky.contains("FLAKY: passed on attempt 2 of 2 only after failing"),
+        "{flaky}"
+    );
+    let always = case("SEC-00::always-fails");
+    assert_eq!(always.matches("<failure ").count(), 1, "{always}");
+    assert_eq!(always.matches("<rerunFailure ").count(), 1, "{always}");
+    assert!(always.contains("still &lt;broken&gt;"), "{always}");
 }
 
 #[test]
@@ -280,7 +364,7 @@ fn python_junit_consumers_show_every_outcome() {
         &[&script("junit_python.py"), &out().join("junit.xml"), &html],
     );
     assert_shows_outcomes("junitparser", &read["junitparser"]);
-    assert_shows("junit2html", &read["junit2html"], true);
+    assert_shows("junit2html", &read["junit2html"], true, "passed");
     let xunitparser = &read["xunitparser"];
     assert_shows_outcomes("xunitparser", &xunitparser["cases"]);
     // xunitparser keeps one property table for the whole file: every name is there once.
@@ -307,7 +391,8 @@ fn npm_junit_consumers_show_every_outcome() {
             scratch.path(),
         ],
     );
-    for name in ["xunit-viewer", "junit2json", "junit-report-merger"] {
+    assert_shows("xunit-viewer", &read["xunit-viewer"], false, "flakyFailure");
+    for name in ["junit2json", "junit-report-merger"] {
         assert_shows_outcomes(name, &read[name]);
     }
 }

@@ -183,6 +183,11 @@ fn record(
 
 /// Writes `junit.xml` for the fixture gate into a fresh out directory.
 fn rendered() -> (tempfile::TempDir, PathBuf) {
+    rendered_with(|_, _| {})
+}
+
+/// [`rendered`] with the records changed by `edit` (given the out directory) first.
+fn rendered_with(edit: impl FnOnce(&Path, &mut Vec<CheckRecord>)) -> (tempfile::TempDir, PathBuf) {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path();
     use CaseKind::{Checklist, Command as Cmd, Grep};
@@ -210,6 +215,7 @@ fn rendered() -> (tempfile::TempDir, PathBuf) {
         .iter_mut()
         .find(|record| record.name == "SEC.02::hangs");
     hangs.unwrap().timed_out = true;
+    edit(dir, &mut records);
     let gate = gate();
     let verdict = decide(
         &gate,
@@ -300,6 +306,137 @@ fn the_report_validates_against_the_ant_schema() {
     .unwrap();
     let (valid, errors) = xmllint(&with_totals);
     assert!(!valid && errors.contains("tests"), "{errors}");
+}
+
+/// The fixture with retried checks: SEC-00's build passed on its second attempt after a
+/// failure (flaky), SEC.02's hangs timed out after an attempt that could not start.
+fn rendered_with_attempts() -> (tempfile::TempDir, PathBuf) {
+    rendered_with(|dir, records| {
+        for record in records.iter_mut() {
+            let (outcome, message, log) = match record.name.as_str() {
+                "SEC-00::build" => (
+                    Outcome::Fail,
+                    "exit 1 (expected 0)",
+                    Some(&b"reset <&>\n"[..]),
+                ),
+                "SEC.02::hangs" => (Outcome::Error, "cannot run `sh`: not found", None),
+                _ => continue,
+            };
+            let first = self::record(dir, &record.name, record.case_kind, outcome, message, log);
+            let last = std::mem::replace(record, first.clone());
+            let mut last = last;
+            if let Some(log) = &last.log {
+                // The last attempt's log lives at its own path; attempt 1 has the usual one.
+                let moved = log.replace(".log", ".attempts/2.log");
+                std::fs::create_dir_all(dir.join(&moved).parent().unwrap()).unwrap();
+                std::fs::write(dir.join(&moved), b"second\n").unwrap();
+                (last.log, last.bytes) = (Some(moved), 7);
+                last.sha256 = Some(hex::encode(Sha256::digest(b"second\n")));
+            }
+            *record = last.after_attempts(vec![first]);
+        }
+    })
+}
+
+/// The Ant schema with Maven Surefire's elements for reruns added to `<testcase>`, as
+/// Surefire's own schema (surefire-test-report-3.0.xsd) has them: after the result, any
+/// number of `flakyFailure`, `flakyError`, `rerunFailure` and `rerunError` (a message, a
+/// required type, text, then `stackTrace`, `system-out`, `system-err`; quick-junit and
+/// nextest also write `time` and `timestamp` on them), then the case's own `system-out` and
+/// `system-err`. The strict Ant schema has none of them.
+fn ant_with_surefire(ant: &str) -> String {
+    let start = ant.find("<xs:element name=\"testcase\"").unwrap();
+    let open = start + ant[start..].find("<xs:choice minOccurs=\"0\">").unwrap();
+    let close = open + ant[open..].find("</xs:choice>").unwrap() + "</xs:choice>".len();
+    let rerun = |name: &str| {
+        format!(
+            "<xs:element name=\"{name}\" minOccurs=\"0\" maxOccurs=\"unbounded\"><xs:complexType mixed=\"true\"><xs:sequence>\
+             <xs:element name=\"stackTrace\" type=\"xs:string\" minOccurs=\"0\"/>\
+             <xs:element name=\"system-out\" type=\"xs:string\" minOccurs=\"0\"/>\
+             <xs:element name=\"system-err\" type=\"xs:string\" minOccurs=\"0\"/></xs:sequence>\
+             <xs:attribute name=\"message\" type=\"xs:string\"/>\
+             <xs:attribute name=\"type\" type=\"xs:string\" use=\"required\"/>\
+             <xs:attribute name=\"time\" type=\"xs:decimal\"/>\
+             <xs:attribute name=\"timestamp\" type=\"xs:dateTime\"/></xs:complexType></xs:element>"
+        )
+    };
+    let reruns: String = ["flakyFailure", "flakyError", "rerunFailure", "rerunError"]
+        .map(rerun)
+        .concat();
+    format!(
+        "{}<xs:sequence>{}{reruns}<xs:element name=\"system-out\" type=\"pre-string\" minOccurs=\"0\"/>\
+         <xs:element name=\"system-err\" type=\"pre-string\" minOccurs=\"0\"/></xs:sequence>{}",
+        &ant[..open],
+        &ant[open..close],
+        &ant[close..]
+    )
+}
+
+/// Validates `path` against `xsd` with xmllint: whether it is valid, and what xmllint said.
+fn xmllint(xsd: &Path, path: &Path) -> (bool, String) {
+    let output = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(xsd)
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn retried_checks_validate_against_the_ant_schema_with_surefires_rerun_elements() {
+    let xsd = schemas_dir().join("junit-ant.xsd");
+    if !xsd.is_file() {
+        skip(&format!(
+            "no JUnit schema at {} (set RELGATE_SCHEMAS)",
+            xsd.display()
+        ));
+        return;
+    }
+    if !runs("xmllint", &["--version"]) {
+        skip("xmllint is not installed (`cargo xtask gate setup --tool xmllint`)");
+        return;
+    }
+    let (out, path) = rendered_with_attempts();
+    let xml = std::fs::read_to_string(&path).unwrap();
+    assert!(xml.contains("<flakyFailure "), "{xml}");
+    assert!(xml.contains("<rerunError "), "{xml}");
+    // The strict Ant schema knows no reruns: it refuses them, and only them.
+    let (valid, errors) = xmllint(&xsd, &path);
+    assert!(!valid, "{xml}");
+    assert!(errors.contains("Element 'flakyFailure'"), "{errors}");
+    for line in errors
+        .lines()
+        .filter(|line| line.contains("Schemas validity error"))
+    {
+        assert!(
+            ["flakyFailure", "rerunError", "system-out"]
+                .iter()
+                .any(|element| line.contains(&format!("Element '{element}'"))),
+            "{line}"
+        );
+    }
+    // With Surefire's elements, which Jenkins, GitLab and the parsers read, it is valid.
+    let extended = out.path().join("junit-ant-surefire.xsd");
+    let ant = std::fs::read_to_string(&xsd).unwrap();
+    std::fs::write(&extended, ant_with_surefire(&ant)).unwrap();
+    let (valid, errors) = xmllint(&extended, &path);
+    assert!(valid, "{errors}\n{xml}");
+    // The extension is no looser for files without reruns: the usual report still validates
+    // and the totals on <testsuites> still fail it.
+    let (_plain_out, plain) = rendered();
+    assert!(xmllint(&extended, &plain).0);
+    let with_totals = out.path().join("with-totals.xml");
+    std::fs::write(
+        &with_totals,
+        xml.replacen("<testsuites>", r#"<testsuites tests="10">"#, 1),
+    )
+    .unwrap();
+    assert!(!xmllint(&extended, &with_totals).0);
 }
 
 /// Prints what junitparser sees, as JSON, so that the assertions stay in Rust.
