@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{nextest_available, nextest_gate, output_context, write_gate, xtask};
+use crate::support::{nextest_available, nextest_gate, output_context, ssh_key, write_gate, xtask};
 
 const GATE: &str = r#"
 [gate]
@@ -348,4 +348,65 @@ fn a_dependency_run_that_disagrees_makes_the_check_flaky_and_retries_keep_every_
     assert_eq!(two["attempts"][0]["log"], "logs/A/two.log");
     let ledger = std::fs::read_to_string(retried.join("evidence.jsonl")).unwrap();
     assert!(ledger.contains("GO_WITH_CONDITIONS"), "{ledger}");
+}
+
+/// Signed shards: each shard job seals its evidence with `gate report` and its key; with
+/// `--trusted-key` the merge takes only shards signed by a trusted key, whose signed ledger is
+/// the run their journal holds.
+#[test]
+fn with_trusted_keys_every_shard_must_be_signed_by_one() {
+    if !nextest_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some((key, public)) = ssh_key(dir.path(), "shards") else {
+        return;
+    };
+    let Some((other_key, _)) = ssh_key(dir.path(), "other") else {
+        return;
+    };
+    let gate = write_gate(dir.path(), "packets.toml", GATE);
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|index| dir.path().join(format!("s{index}")))
+        .collect();
+    let seal = |out: &Path, key: &Path| {
+        let report = xtask()
+            .args(["gate", "report", "--gate"])
+            .arg(&gate)
+            .arg("--out")
+            .arg(out)
+            .arg("--sign-key")
+            .arg(key)
+            .output()
+            .unwrap();
+        assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
+        assert!(String::from_utf8_lossy(&report.stdout).contains("not the release"));
+    };
+    for (index, out) in shards.iter().enumerate() {
+        shard(&gate, out, &format!("slice:{}/3", index + 1), &[]);
+        seal(out, &key);
+    }
+    let out = dir.path().join("merged");
+    let merge_trusted = |dirs: &[&Path]| {
+        let mut command = xtask();
+        command.args(["gate", "merge"]).args(dirs);
+        command.arg("--gate").arg(&gate).arg("--out").arg(&out);
+        command.arg("--trusted-key").arg(&public);
+        command.output().unwrap()
+    };
+    let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    let merged = merge_trusted(&refs);
+    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
+
+    // A shard signed by another key, and one not sealed at all: refused, no verdict.
+    seal(&shards[1], &other_key);
+    assert_refused(&merge_trusted(&refs), 1, "does not verify", &out);
+    let unsealed = dir.path().join("unsealed");
+    shard(&gate, &unsealed, "slice:2/3", &[]);
+    assert_refused(
+        &merge_trusted(&[&shards[0], &unsealed, &shards[2]]),
+        2,
+        "is not signed",
+        &out,
+    );
 }

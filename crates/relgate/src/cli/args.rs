@@ -140,6 +140,10 @@ pub(super) enum GateAction {
         /// Sign the attestation with this ed25519 private key [default: $RELGATE_SIGNING_KEY].
         #[arg(long, value_name = "FILE")]
         sign_key: Option<PathBuf>,
+        /// Every shard must be a finished run (`gate report` in its job) signed by one of
+        /// these keys (`ssh-ed25519` lines or PEM public keys; repeatable).
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<PathBuf>,
     },
     /// Sign a finished run's attestation in a step of its own, so that no check ever runs in a
     /// process that holds the key: the out directory is verified first (exit 1 if it does not

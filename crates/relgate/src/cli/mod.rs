@@ -137,8 +137,9 @@ fn execute(gate: GateCommand, invoked: Invocation) -> i32 {
             out,
             deny_conditions,
             sign_key,
+            trusted_keys,
         }) => running::with_signing_key(sign_key, &out.clone(), || {
-            running::merge(&gate, &shards, &out, deny_conditions)
+            running::merge(&gate, &shards, &out, deny_conditions, &trusted_keys)
         }),
         Some(GateAction::Sign {
             out,

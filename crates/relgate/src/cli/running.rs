@@ -114,6 +114,21 @@ pub(super) fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -
     match report::rebuild(&gate, &out, clock::today()) {
         Ok(finished) => {
             let _ = report::print_summary(&mut std::io::stdout(), &gate, &finished, &out);
+            if let Some(shard) = finished
+                .ledger
+                .header()
+                .and_then(|header| header.shard.as_ref())
+            {
+                // A shard's own report seals (and, with a key, signs) its evidence for the
+                // merge; its verdict covers one partition and decides nothing.
+                println!(
+                    "shard {}: this verdict covers {} trials of one partition, not the release: `{} merge` the shards",
+                    shard.partition,
+                    shard.trials.len(),
+                    crate::model::invocation::gate_command()
+                );
+                return exit_codes::OK;
+            }
             report::exit_code(finished.verdict.record.decision, deny_conditions)
         }
         Err(err) => {
@@ -124,8 +139,24 @@ pub(super) fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -
 }
 
 /// `gate merge`: one run from the out directories of a gate's shards.
-pub(super) fn merge(gate_path: &Path, dirs: &[PathBuf], out: &Path, deny_conditions: bool) -> i32 {
+pub(super) fn merge(
+    gate_path: &Path,
+    dirs: &[PathBuf],
+    out: &Path,
+    deny_conditions: bool,
+    trusted_keys: &[PathBuf],
+) -> i32 {
     use crate::merge;
+    let mut trusted = Vec::new();
+    for path in trusted_keys {
+        match signing::TrustedKey::load(path) {
+            Ok(keys) => trusted.extend(keys),
+            Err(err) => {
+                eprintln!("error: --trusted-key: {err}");
+                return exit_codes::INVALID;
+            }
+        }
+    }
     // Before the out directory is taken (which empties it): it must hold no shard.
     if let Err(err) = merge::check_dirs(dirs, out) {
         eprintln!("error: {err}");
@@ -146,7 +177,12 @@ pub(super) fn merge(gate_path: &Path, dirs: &[PathBuf], out: &Path, deny_conditi
             return exit_codes::INVALID;
         }
     };
-    let shards = match dirs.iter().map(|dir| merge::read_shard(dir)).collect() {
+    let read = |dir: &PathBuf| {
+        let shard = merge::read_shard(dir)?;
+        merge::check_signature(&shard, dir, gate_path, &trusted)?;
+        Ok::<_, merge::MergeError>(shard)
+    };
+    let shards = match dirs.iter().map(read).collect() {
         Ok(shards) => shards,
         Err(err) => {
             eprintln!("error: {err}");

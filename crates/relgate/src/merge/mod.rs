@@ -140,6 +140,66 @@ pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
     })
 }
 
+/// A shard whose out directory holds a finished run (`gate report` ran there, signed with the
+/// shard job's key): that run must verify (`crate::verify`, against `trusted` when given) and
+/// its ledger must hold exactly the journal's records, so the signature covers what the merge
+/// joins. With `trusted` keys, every shard must be signed by one of them.
+pub fn check_signature(
+    shard: &Shard,
+    dir: &Path,
+    gate_path: &Path,
+    trusted: &[crate::evidence::signing::TrustedKey],
+) -> Result<(), MergeError> {
+    use crate::verify::{self, Signature};
+    let finished = dir
+        .join(crate::report::attestation::ATTESTATION_FILE)
+        .exists();
+    if !finished {
+        return match trusted {
+            [] => Ok(()),
+            _ => Err(MergeError::Refused(format!(
+                "shard {} is not signed, but --trusted-key was given: sign each shard in its job (`gate report --out DIR` with RELGATE_SIGNING_KEY after the nextest run)",
+                shard.dir
+            ))),
+        };
+    }
+    let verified = verify::verify(&verify::Options {
+        out_dir: dir.to_path_buf(),
+        trusted: trusted.to_vec(),
+        expect_commit: None,
+        gate: Some(gate_path.to_path_buf()),
+    })
+    .map_err(|failure| MergeError::Tampered {
+        dir: shard.dir.clone(),
+        source: FragmentError::Tampered(format!("its finished run does not verify: {failure}")),
+    })?;
+    if !trusted.is_empty() && !matches!(verified.signature, Signature::Trusted(_)) {
+        return Err(MergeError::Refused(format!(
+            "shard {} is not signed by a trusted key",
+            shard.dir
+        )));
+    }
+    let same_run = verified
+        .ledger
+        .header()
+        .is_some_and(|header| header.run_id == shard.run.run_id);
+    let ledger_checks: Vec<&CheckRecord> = verified.ledger.checks().collect();
+    let covered = shard.run.records.iter().all(|record| {
+        ledger_checks.iter().any(|signed| {
+            signed.name == record.name && **signed == crate::output::redaction::redacted(record)
+        })
+    });
+    if !same_run || !covered {
+        return Err(MergeError::Tampered {
+            dir: shard.dir.clone(),
+            source: FragmentError::Tampered(
+                "its signed ledger is not the run its journal holds".to_string(),
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Joins `shards` (read from `dirs`, in the same order) into one run of `gate` in `out_dir`,
 /// which the caller holds ([`outdir::acquire`], for a run). `run_id` is the merged run's.
 pub fn merge(
