@@ -1,6 +1,7 @@
 //! End to end: `report.html` from real runs of `tests/fixtures/reports/packets.toml` (a pass,
 //! a P0 failure, a blocked dependent: NO_GO) and `tests/fixtures/reports/conditions.toml` (a
-//! service, an accepted P1 failure, tracked scanner findings: GO_WITH_CONDITIONS), first as
+//! service, an accepted P1 failure, tracked scanner findings, a flaky check with its two
+//! attempts: GO_WITH_CONDITIONS), first as
 //! text, then checked by the consumers people feed it to: html-validate (the pinned
 //! `html-validate:recommended` preset, no errors) and, in Debian's headless Chromium driven
 //! through chromedriver over the W3C WebDriver HTTP protocol, axe-core (no serious or critical
@@ -29,6 +30,8 @@ const CONDITIONS: &str = "reports/conditions.toml";
 const FAILING: &str = "SEC-01::tenant-suite";
 /// The failing check's element id (`::` is `__` in ids).
 const FAILING_ID: &str = "check-SEC-01__tenant-suite";
+/// The element id of the conditions gate's flaky check (fails once, `retries = 1`).
+const FLAKY_ID: &str = "check-SEC-00__flaky-fetch";
 const SKIP_BROWSER: &str = "RELGATE_SKIP_BROWSER";
 /// The WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -238,7 +241,7 @@ fn report_html_with_conditions_and_a_service_passes_axe_in_headless_chromium() {
     let Some(axe) = axe_source() else {
         return;
     };
-    let run = gate(CONDITIONS, &[]);
+    let (_mark, run) = conditions_run();
     assert_eq!(run.code(), 0, "{}", run.context());
     assert_eq!(run.decision(), "GO_WITH_CONDITIONS", "{}", run.context());
     let page = run.out.path().join("report.html");
@@ -259,7 +262,21 @@ fn report_html_with_conditions_and_a_service_passes_axe_in_headless_chromium() {
     assert!(session.displayed(&service), "the service is not displayed");
     let text = session.text(&service);
     assert!(text.contains("ready"), "the service says {text:?}");
-    for part in ["#conditions table.risks", "table.findings"] {
+    let flaky = session.find(&format!("#{FLAKY_ID}.outcome-flaky"));
+    assert!(
+        session.displayed(&flaky),
+        "the flaky check is not displayed"
+    );
+    let text = session.text(&flaky);
+    assert!(
+        text.contains("FLAKY") && text.contains("1 of 2") && text.contains("2 of 2"),
+        "the flaky check says {text:?}"
+    );
+    for part in [
+        "#conditions table.risks",
+        "table.findings",
+        "table.attempts",
+    ] {
         let element = session.find(part);
         assert!(session.displayed(&element), "{part} is not displayed");
     }
@@ -294,7 +311,10 @@ fn report_html_has_no_html_validate_errors() {
 
     for (fixture, code, decision) in [(FIXTURE, 1, "NO_GO"), (CONDITIONS, 0, "GO_WITH_CONDITIONS")]
     {
-        let run = gate(fixture, &[]);
+        let (_mark, run) = match fixture {
+            CONDITIONS => conditions_run(),
+            _ => (tempfile::tempdir().unwrap(), gate(fixture, &[])),
+        };
         assert_eq!(run.code(), code, "{}", run.context());
         assert_eq!(run.decision(), decision, "{}", run.context());
         let page = run.out.path().join("report.html");
@@ -307,6 +327,27 @@ fn report_html_has_no_html_validate_errors() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// A run of [`CONDITIONS`] whose flaky check fails on its first attempt only: its marker file
+/// lives in the returned directory, fresh for each run.
+fn conditions_run() -> (tempfile::TempDir, Run) {
+    let mark = tempfile::tempdir().unwrap();
+    let path = mark.path().join("flaky-fetch.ran");
+    let run = gate_with_env(
+        CONDITIONS,
+        &[],
+        &[("RELGATE_TEST_FLAKY_MARK", path.to_str().unwrap())],
+    );
+    let html = std::fs::read_to_string(run.out.path().join("report.html")).unwrap_or_default();
+    assert!(
+        html.contains(&format!(
+            "<article class=\"check outcome-flaky\" id=\"{FLAKY_ID}\""
+        )),
+        "the flaky check is not FLAKY: {}",
+        run.context()
+    );
+    (mark, run)
 }
 
 /// `html-validate --config tests/consumers/.htmlvalidate.json <page>`.
