@@ -272,12 +272,13 @@ pub fn join(gate: &Gate, shards: &[Shard]) -> Joined {
     }
 }
 
-/// A record of `shard` says which shard ran it (attempts included).
+/// A record read from `shard`'s journal was run there, attempts included, whatever it says:
+/// the label decides which shard's directory its logs are copied from.
 fn labelled(mut record: CheckRecord, shard: &Shard) -> CheckRecord {
     let label = shard.label();
-    record.shard.get_or_insert_with(|| label.clone());
+    record.shard = Some(label.clone());
     for attempt in &mut record.attempts {
-        attempt.shard.get_or_insert_with(|| label.clone());
+        attempt.shard = Some(label.clone());
     }
     record
 }

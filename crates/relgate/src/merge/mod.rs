@@ -227,7 +227,8 @@ pub fn merge(
             let mut service = service.clone();
             if let Some(log) = service.log.take() {
                 let (path, sha256, bytes) =
-                    copy_file(dir, &log, &label, out_dir).map_err(write_error)?;
+                    copy_file(dir, &log, service.sha256.as_deref(), &label, out_dir)
+                        .map_err(write_error)?;
                 service.log = Some(path);
                 service.sha256 = Some(sha256);
                 service.bytes = bytes;
@@ -291,30 +292,47 @@ fn copy_attempt_files(
         return Ok(());
     }
     if let Some(log) = attempt.log.take() {
-        let (path, sha256, bytes) = copy_file(shard_dir, &log, label, out_dir)?;
+        let (path, sha256, bytes) =
+            copy_file(shard_dir, &log, attempt.sha256.as_deref(), label, out_dir)?;
         attempt.log = Some(path);
         attempt.sha256 = Some(sha256);
         attempt.bytes = bytes;
     }
     if let Some(report) = attempt.report.take() {
-        let (path, sha256, _) = copy_file(shard_dir, &report, label, out_dir)?;
+        let (path, sha256, _) = copy_file(
+            shard_dir,
+            &report,
+            attempt.report_sha256.as_deref(),
+            label,
+            out_dir,
+        )?;
         attempt.report = Some(path);
         attempt.report_sha256 = Some(sha256);
     }
     Ok(())
 }
 
-/// Copies one file the evidence names from a shard (only from inside it) to the out
-/// directory, through the redactor: its new path, sha256 and size as written.
+/// Copies one file the evidence names from a shard (only from inside it, and only when it
+/// still has the digest the evidence recorded) to the out directory, through the redactor:
+/// its new path, sha256 and size as written.
 fn copy_file(
     shard_dir: &Path,
     relative: &str,
+    recorded: Option<&str>,
     label: &str,
     out_dir: &Path,
 ) -> std::io::Result<(String, String, u64)> {
     let source = containment::resolve(shard_dir, relative)
         .map_err(|err| std::io::Error::other(format!("{}: {err}", shard_dir.display())))?;
     let bytes = std::fs::read(&source)?;
+    let actual = crate::model::digest::sha256_hex(&bytes);
+    if recorded != Some(actual.as_str()) {
+        return Err(std::io::Error::other(format!(
+            "{}: sha256 {actual} is not the {} its shard recorded",
+            source.display(),
+            recorded.unwrap_or("none")
+        )));
+    }
     let path = format!("{}/{relative}", shard_prefix(label));
     let target = out_dir.join(&path);
     if let Some(parent) = target.parent() {
