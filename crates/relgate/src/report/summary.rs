@@ -112,3 +112,97 @@ fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> s
     writeln!(out, "evidence: {}", view.out_dir.display())?;
     super::ci::announce(view, sarif, &|key| std::env::var(key).ok(), out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{CaseKind, RunHeader};
+    use crate::verdict::{decide, Stage};
+
+    const GATE: &str = r#"
+[gate]
+name = "summary"
+[[packet]]
+id = "SEC-00"
+title = "Checks"
+[[packet.check]]
+id = "steady"
+run = "true"
+[[packet.check]]
+id = "flaky"
+run = "true"
+severity = "P1"
+"#;
+
+    fn header() -> RunHeader {
+        RunHeader {
+            gate: "summary".into(),
+            gate_file: "packets.toml".into(),
+            gate_path: None,
+            gate_sha256: "ab".repeat(32),
+            git_head: None,
+            git_dirty: None,
+            code: None,
+            relgate_version: "0.1.0".into(),
+            started: "2026-01-01T10:00:00.000Z".into(),
+            host: "ci".into(),
+            run_id: "run-1".into(),
+            mode: "xtask".into(),
+            shard: None,
+            merged: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn flaky_checks_are_counted_apart_from_clean_passes() {
+        let gate = crate::spec::parse(Path::new("packets.toml"), GATE).unwrap();
+        let record = |check: &str, outcome: Outcome, message: &str| {
+            let severity = if check == "flaky" {
+                Severity::P1
+            } else {
+                Severity::P0
+            };
+            CheckRecord::new(
+                "SEC-00",
+                check,
+                CaseKind::Command,
+                severity,
+                outcome,
+                message.into(),
+            )
+        };
+        let checks = vec![
+            record("steady", Outcome::Pass, "exit 0"),
+            record("flaky", Outcome::Pass, "exit 0").after_attempts(vec![record(
+                "flaky",
+                Outcome::Fail,
+                "exit 1",
+            )]),
+        ];
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let verdict = decide(&gate, &checks, today, Stage::Final);
+        let ledger = super::super::run_ledger(header(), Vec::new(), Vec::new(), checks, &verdict);
+        let view = ReportView::new(&gate, &ledger, Path::new("/out"));
+        let mut out = Vec::new();
+        write_summary(&mut out, &view, &serde_json::json!({})).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<Vec<&str>> = text
+            .lines()
+            .map(|line| line.split_whitespace().collect())
+            .collect();
+        let header = lines.iter().position(|row| row.first() == Some(&"packet"));
+        let header = &lines[header.expect(&text)];
+        assert_eq!(
+            header[..5],
+            ["packet", "status", "pass", "flaky", "fail"],
+            "{text}"
+        );
+        let row = lines.iter().find(|row| row.first() == Some(&"SEC-00"));
+        assert_eq!(row.expect(&text)[2..5], ["1", "1", "0"], "{text}");
+        assert!(
+            text.contains("residual risk: SEC-00::flaky (P1, flaky)"),
+            "{text}"
+        );
+        assert!(text.contains("verdict: GO_WITH_CONDITIONS"), "{text}");
+    }
+}

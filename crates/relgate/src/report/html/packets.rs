@@ -27,6 +27,16 @@ pub(super) fn packet_table(out: &mut String, sections: &[PacketView<'_>]) {
             .iter()
             .filter(|(_, record)| record.is_some_and(|record| record.outcome == Outcome::Pass))
             .count();
+        // A flaky check passed, but only after failing: the count says how many did.
+        let flaky = section
+            .checks
+            .iter()
+            .filter(|(_, record)| record.is_some_and(CheckRecord::is_flaky))
+            .count();
+        let flaky = match flaky {
+            0 => String::new(),
+            n => format!(" ({n} FLAKY)"),
+        };
         out.push_str(&format!(
             "<tr class=\"packet-row status-{}\" data-packet=\"{}\"><td><a href=\"#{}\">{}</a>\
              </td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
@@ -46,7 +56,7 @@ pub(super) fn packet_table(out: &mut String, sections: &[PacketView<'_>]) {
             out.push_str(&format!("<td>{}</td>", gate_badge(result)));
         }
         out.push_str(&format!(
-            "<td>{passed} of {}</td></tr>\n",
+            "<td>{passed} of {}{flaky}</td></tr>\n",
             section.checks.len()
         ));
     }

@@ -217,6 +217,8 @@ fn a_flaky_check_is_its_own_state_with_every_attempt_and_its_tail() {
         html.contains("— on FLAKY <code>build</code></li>"),
         "{html}"
     );
+    // The packet table counts it apart.
+    assert!(html.contains("<td>1 of 1 (1 FLAKY)</td></tr>"), "{html}");
     // The condition is listed with its attempts.
     assert!(
         html.contains("flaky: passed only after failing (attempt 1 FAIL: exit 1 &lt;first&gt;; attempt 2 PASS: exit 0)"),
