@@ -410,3 +410,75 @@ fn with_trusted_keys_every_shard_must_be_signed_by_one() {
         &out,
     );
 }
+
+/// Services start in every shard that runs a check needing them, and the merged run keeps
+/// each shard's service records and logs.
+#[test]
+fn each_shard_starts_the_services_its_checks_need_and_the_merge_keeps_their_evidence() {
+    if !nextest_available() || !crate::support::runs("python3", &["--version"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "served\n").unwrap();
+    let gate = write_gate(
+        dir.path(),
+        "packets.toml",
+        r#"
+[gate]
+name = "services in shards"
+
+[[service]]
+name = "web"
+run = "python3 -m http.server ${port} --bind 127.0.0.1"
+
+[[packet]]
+id = "A"
+title = "first"
+
+[[packet.check]]
+id = "fetch"
+run = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' ${web.url}/index.html"
+
+[[packet]]
+id = "B"
+title = "second"
+
+[[packet.check]]
+id = "fetch"
+run = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' ${web.url}/index.html"
+"#,
+    );
+    let shards: Vec<PathBuf> = (1..=2)
+        .map(|index| dir.path().join(format!("s{index}")))
+        .collect();
+    for (index, out) in shards.iter().enumerate() {
+        shard(&gate, out, &format!("slice:{}/2", index + 1), &[]);
+    }
+    let out = dir.path().join("merged");
+    let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    let merged = merge(&gate, &refs, &out);
+    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
+    let all = records(&out);
+    for name in ["A::fetch", "B::fetch"] {
+        assert_eq!(record(&all, name)["outcome"], "pass", "{all:?}");
+    }
+    let ledger = std::fs::read_to_string(out.join("evidence.jsonl")).unwrap();
+    let services: Vec<Value> = ledger
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .map(|line| line.get("record").cloned().unwrap_or(line))
+        .filter(|record| record["kind"] == "service")
+        .collect();
+    assert_eq!(services.len(), 2, "one web service per shard: {services:?}");
+    for service in &services {
+        let log = service["log"].as_str().unwrap();
+        assert!(log.starts_with("shards/slice-"), "{log}");
+        assert!(out.join(log).is_file());
+    }
+    let verify = xtask()
+        .args(["gate", "verify", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", output_context(&verify));
+}
