@@ -503,3 +503,38 @@ fn parsed(xml: &str) -> quick_junit::Report {
         .replace_all(xml, r#"timestamp="${1}Z""#);
     quick_junit::Report::deserialize_from_str(&zoned).unwrap()
 }
+
+#[test]
+fn a_checklist_item_resting_on_a_flaky_check_says_so() {
+    let gate = crate::spec::parse(
+        Path::new("packets.toml"),
+        "[gate]\nname = \"g\"\n[[packet]]\nid = \"SEC.01\"\ntitle = \"t\"\n\
+         checklist = [ { item = \"Fetch works.\", by = [\"fetch\"] } ]\n\
+         [[packet.check]]\nid = \"fetch\"\nrun = \"true\"\nseverity = \"P1\"\n",
+    )
+    .unwrap();
+    let flaky = record("fetch", Outcome::Pass, "exit 0").after_attempts(vec![record(
+        "fetch",
+        Outcome::Fail,
+        "exit 1",
+    )]);
+    let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let verdict = decide(&gate, &[flaky.clone()], today, Stage::Final);
+    let mut item = record(
+        "checklist::fetch-works",
+        Outcome::Pass,
+        "satisfied by fetch",
+    );
+    item.case_kind = CaseKind::Checklist;
+    let xml = render(
+        &gate,
+        &header(),
+        &[flaky, item],
+        &verdict,
+        Path::new("/nonexistent"),
+    );
+    assert!(
+        xml.contains("---- SEC.01::checklist::fetch-works ----\nPASS: satisfied by fetch\nnote: satisfied by FLAKY check fetch"),
+        "{xml}"
+    );
+}
