@@ -519,7 +519,7 @@ fn a_checklist_item_resting_on_a_flaky_check_says_so() {
         "exit 1",
     )]);
     let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-    let verdict = decide(&gate, &[flaky.clone()], today, Stage::Final);
+    let verdict = decide(&gate, std::slice::from_ref(&flaky), today, Stage::Final);
     let mut item = record(
         "checklist::fetch-works",
         Outcome::Pass,
