@@ -226,6 +226,7 @@ impl<'a> Builder<'a> {
             ),
         ];
         sentences.extend(self.run_facts(record, check));
+        sentences.extend(self.attempt_sentences(record));
         sentences.extend(self.expired(&[format!("check {}", record.name)]));
         let rule = self.case_rule(record, check, &case.name, severity);
         let place = self.gate_place(check.map_or(1, |check| check.line));
