@@ -184,6 +184,19 @@ pub fn join(gate: &Gate, shards: &[Shard]) -> Joined {
         }
     };
 
+    // Each shard's records by check name (the first of a name, as a scan would find it): one
+    // lookup per check and shard instead of a scan of the shard's records.
+    let by_name: Vec<HashMap<&str, &CheckRecord>> = shards
+        .iter()
+        .map(|shard| {
+            let mut names = HashMap::with_capacity(shard.run.records.len());
+            for record in &shard.run.records {
+                names.entry(record.name.as_str()).or_insert(record);
+            }
+            names
+        })
+        .collect();
+
     let mut gaps = Vec::new();
     let mut records = Vec::new();
     for (name, trial) in gate.trials() {
@@ -205,12 +218,9 @@ pub fn join(gate: &Gate, shards: &[Shard]) -> Joined {
             .iter()
             .enumerate()
             .filter_map(|(index, shard)| {
-                shard
-                    .run
-                    .records
-                    .iter()
-                    .find(|record| record.name == name)
-                    .map(|record| (index, labelled(record.clone(), shard)))
+                by_name[index]
+                    .get(name.as_str())
+                    .map(|record| (index, labelled((*record).clone(), shard)))
             })
             .collect();
         let owner = holder.get(&name).copied();

@@ -218,6 +218,9 @@ pub fn merge(
     };
     let mut records = joined.records;
     let mut services: Vec<ServiceRecord> = Vec::new();
+    // As a run does: the copies and the journal are synced once, before the ledger, not per
+    // file and record (a thousand records were a thousand fdatasyncs).
+    let deferred = crate::output::atomic::defer(out_dir);
     for (shard, dir) in shards.iter().zip(dirs) {
         let label = shard.label();
         for record in &mut records {
@@ -254,6 +257,7 @@ pub fn merge(
         fragment::write_service(out_dir, run_id, &index.to_string(), service)
             .map_err(write_error)?;
     }
+    deferred.sync().map_err(write_error)?;
     let finished =
         report::finish(gate, header, services, records, out_dir, today).map_err(write_error)?;
     Ok(Merged {
