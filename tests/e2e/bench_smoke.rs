@@ -1,6 +1,6 @@
 //! The benchmark in its smoke mode (tiny sizes): it runs every workload through the real
-//! binary and prints every row with a target and PASS or MISS. Timings never fail it; only a
-//! crash does.
+//! binary and prints every row with a target and PASS or MISS (the merge's rows, without a
+//! target, with their ratio). Timings never fail it; only a crash does.
 use crate::support;
 
 #[test]
@@ -37,4 +37,20 @@ fn the_benchmark_runs_in_smoke_mode() {
         );
     }
     assert!(stdout.contains("targets met"), "{stdout}");
+    // The merge of a gate split into 3 real nextest shards: a ratio to the single-machine run
+    // and to `gate report` of an unsplit run, and the peak RSS against the run's.
+    if !support::nextest_available() {
+        return;
+    }
+    for work in [
+        "merge: 3 shards of 30 checks `true`, vs the single-machine run",
+        "peak RSS: the merge vs the single-machine run's process tree",
+        "merge: 3 shards of 30 checks `true`, vs gate report of an unsplit nextest run",
+    ] {
+        let row = stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with(work))
+            .unwrap_or_else(|| panic!("no row `{work}` in:\n{stdout}"));
+        assert!(row.trim_end().ends_with('x'), "row without a ratio: {row}");
+    }
 }

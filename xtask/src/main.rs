@@ -20,7 +20,7 @@ use relgate::model::exit_codes;
 #[command(
     name = "cargo xtask bench",
     bin_name = "cargo xtask bench",
-    about = "Measure this build against shell baselines in the same run (per-check overhead, output capture, verify, scheduling, loader, importer) and print the ratios with their targets; exits non-zero only when something could not run (see docs/PERFORMANCE.md)."
+    about = "Measure this build against shell baselines in the same run (per-check overhead, output capture, verify, scheduling, loader, importer, the merge of a sharded gate) and print the ratios with their targets; exits non-zero only when something could not run (see docs/PERFORMANCE.md)."
 )]
 struct BenchArgs {
     /// Smaller sizes, one repetition (a minute or two instead of the full sizes).

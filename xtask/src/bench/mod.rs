@@ -1,10 +1,12 @@
 //! `cargo xtask bench`: runs this very binary (the build users get from `cargo xtask`) on
 //! generated gates in a scratch directory and prints each figure as a ratio to a baseline
 //! measured in the same run (interleaved with it, repeated, medians), next to its target from
-//! issue 13, with PASS or MISS. Timing never fails it: it exits non-zero only when something
+//! issue 13, with PASS or MISS; the merge of a sharded gate (issue 19, `merge.rs`) as ratios to
+//! the single-machine run. Timing never fails it: it exits non-zero only when something
 //! could not run. See docs/PERFORMANCE.md.
 
 mod measure;
+mod merge;
 mod workloads;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +35,8 @@ struct Sizes {
     unit: Duration,
     packets: usize,
     rows: usize,
+    /// Checks of the gate split into shards for the merge.
+    merge_checks: usize,
 }
 
 impl Mode {
@@ -45,6 +49,7 @@ impl Mode {
                 unit: Duration::from_secs(1),
                 packets: 20_000,
                 rows: 10_000,
+                merge_checks: 1000,
             },
             Mode::Quick => Sizes {
                 checks: [100, 300, 1000],
@@ -53,6 +58,7 @@ impl Mode {
                 unit: Duration::from_millis(300),
                 packets: 20_000,
                 rows: 10_000,
+                merge_checks: 300,
             },
             Mode::Smoke => Sizes {
                 checks: [5, 10, 20],
@@ -61,6 +67,7 @@ impl Mode {
                 unit: Duration::from_millis(50),
                 packets: 200,
                 rows: 100,
+                merge_checks: 30,
             },
         }
     }
@@ -94,6 +101,19 @@ impl Row {
             ratio: Some(ratio),
             target: target.map_or_else(String::new, |t| format!("<= {t}x")),
             pass: target.map(|t| ratio <= t),
+        }
+    }
+
+    /// A peak RSS against a baseline's (KiB), no target.
+    fn rss_ratio(work: String, measured_kib: u64, baseline_kib: u64) -> Row {
+        let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+        Row {
+            work,
+            measured: mib(measured_kib),
+            baseline: mib(baseline_kib),
+            ratio: Some(measured_kib as f64 / baseline_kib.max(1) as f64),
+            target: String::new(),
+            pass: None,
         }
     }
 
@@ -171,6 +191,8 @@ fn run(mode: Mode, cold_build: bool, xtask: Option<PathBuf>) -> Result<(), Strin
     scheduling(&xtask, &scratch, &sizes, cores, &mut rows)?;
     eprintln!("bench: loader and importer…");
     loader_and_importer(&xtask, &scratch, &sizes, &mut rows)?;
+    eprintln!("bench: merge of a sharded gate…");
+    merge::merge(&xtask, &scratch, &sizes, cores, &mut rows)?;
     build(&scratch, mode, cold_build, &mut rows);
     print_summary(&rows);
     println!("took {}", show(started.elapsed()));

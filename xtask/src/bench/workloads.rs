@@ -6,6 +6,17 @@ use std::time::Duration;
 /// `checks` checks running `true`, ten to a packet, each packet depending on the one before
 /// (so every check also waits for its dependencies, as in a real gate).
 pub fn trivial_checks(checks: usize) -> String {
+    trivial_gate(checks, true)
+}
+
+/// `checks` checks running `true`, ten to a packet, no packet depending on another: split into
+/// shards, each shard runs its own share and nothing else (with [`trivial_checks`]' chain, a
+/// shard also runs every check before its own as dependency runs).
+pub fn independent_checks(checks: usize) -> String {
+    trivial_gate(checks, false)
+}
+
+fn trivial_gate(checks: usize, chained: bool) -> String {
     let mut text = format!("[gate]\nname = \"bench: {checks} trivial checks\"\n");
     for at in 0..checks {
         let packet = at / 10;
@@ -14,7 +25,7 @@ pub fn trivial_checks(checks: usize) -> String {
                 text,
                 "\n[[packet]]\nid = \"P-{packet:05}\"\ntitle = \"Packet {packet}\"\n"
             );
-            if packet > 0 {
+            if chained && packet > 0 {
                 let _ = writeln!(text, "depends_on = [\"P-{:05}\"]", packet - 1);
             }
         }
@@ -138,6 +149,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         for (name, text) in [
             ("trivial.toml", trivial_checks(25)),
+            ("independent.toml", independent_checks(25)),
             ("one.toml", one_check("yes \"a\\b\" | head -c 10")),
             ("dag.toml", sleeping_dag(Duration::from_millis(10))),
         ] {
