@@ -265,33 +265,29 @@ fn runs(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|output| output.status.success())
 }
 
-#[test]
-fn the_report_validates_against_the_ant_schema() {
+/// The Ant schema, if it and xmllint are at hand; else `None` after [`skip`] says why.
+fn ant_schema() -> Option<PathBuf> {
     let xsd = schemas_dir().join("junit-ant.xsd");
     if !xsd.is_file() {
         skip(&format!(
             "no JUnit schema at {} (set RELGATE_SCHEMAS)",
             xsd.display()
         ));
-        return;
+        return None;
     }
     if !runs("xmllint", &["--version"]) {
         skip("xmllint is not installed (`cargo xtask gate setup --tool xmllint`)");
-        return;
+        return None;
     }
-    let xmllint = |path: &Path| {
-        let output = Command::new("xmllint")
-            .arg("--noout")
-            .arg("--schema")
-            .arg(&xsd)
-            .arg(path)
-            .output()
-            .unwrap();
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
+    Some(xsd)
+}
+
+#[test]
+fn the_report_validates_against_the_ant_schema() {
+    let Some(xsd) = ant_schema() else {
+        return;
     };
+    let xmllint = |path: &Path| xmllint(&xsd, path);
     let (out, path) = rendered();
     let xml = std::fs::read_to_string(&path).unwrap();
     let (valid, errors) = xmllint(&path);
@@ -389,18 +385,9 @@ fn xmllint(xsd: &Path, path: &Path) -> (bool, String) {
 
 #[test]
 fn retried_checks_validate_against_the_ant_schema_with_surefires_rerun_elements() {
-    let xsd = schemas_dir().join("junit-ant.xsd");
-    if !xsd.is_file() {
-        skip(&format!(
-            "no JUnit schema at {} (set RELGATE_SCHEMAS)",
-            xsd.display()
-        ));
+    let Some(xsd) = ant_schema() else {
         return;
-    }
-    if !runs("xmllint", &["--version"]) {
-        skip("xmllint is not installed (`cargo xtask gate setup --tool xmllint`)");
-        return;
-    }
+    };
     let (out, path) = rendered_with_attempts();
     let xml = std::fs::read_to_string(&path).unwrap();
     assert!(xml.contains("<flakyFailure "), "{xml}");
