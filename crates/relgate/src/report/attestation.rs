@@ -120,7 +120,9 @@ pub fn predicate(ledger: &Ledger, seal: &Seal) -> Value {
             .collect()
     };
     let condition = |record: &CheckRecord| verdict.and_then(|verdict| verdict.condition(record));
-    let passed = names_with(&|record| record.outcome == Outcome::Pass);
+    // Disjoint: a flaky pass is a condition (warned), not a clean pass.
+    let passed =
+        names_with(&|record| record.outcome == Outcome::Pass && condition(record).is_none());
     let warned = names_with(&|record| condition(record).is_some());
     let failed = names_with(&|record| record.outcome.is_failure() && condition(record).is_none());
     let skipped = names_with(&|record| record.outcome == Outcome::Skipped);
