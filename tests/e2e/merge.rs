@@ -482,3 +482,130 @@ run = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.
         .unwrap();
     assert!(verify.status.success(), "{}", output_context(&verify));
 }
+
+/// Rewrites a shard's journal with `edit` applied to each fragment (name, JSON), chained
+/// again as a writer of the whole artifact could: the merge must not trust what it says.
+fn rewrite_journal(journal: &Path, edit: impl Fn(&str, &mut Value)) {
+    use sha2::{Digest, Sha256};
+    let text = std::fs::read_to_string(journal).unwrap();
+    let mut prev = "0".repeat(64);
+    let mut rewritten = String::new();
+    for (seq, line) in text.lines().enumerate() {
+        let link: Value = serde_json::from_str(line).unwrap();
+        let name = link["name"].as_str().unwrap();
+        let mut fragment = link["fragment"].clone();
+        edit(name, &mut fragment);
+        let bytes = serde_json::to_string(&fragment).unwrap();
+        let line = format!(
+            "{{\"seq\":{},\"prev\":\"{prev}\",\"name\":\"{name}\",\"sha256\":\"{}\",\"fragment\":{bytes}}}",
+            seq + 1,
+            hex::encode(Sha256::digest(bytes.as_bytes()))
+        );
+        prev = hex::encode(Sha256::digest(line.as_bytes()));
+        rewritten.push_str(&line);
+        rewritten.push('\n');
+    }
+    std::fs::write(journal, rewritten).unwrap();
+}
+
+/// A shard directory holding two runs (a stale run restored from a cache, or artifacts
+/// downloaded into one directory) is refused: the merge does not guess which is current by
+/// file times, which a download resets. Here the stale run passed and the current one failed:
+/// a guess made the release GO. A merge also leaves none of an earlier merge's shard logs.
+#[test]
+fn a_shard_holding_two_runs_is_refused_and_no_earlier_merge_leaves_shard_logs() {
+    if !nextest_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let flag = dir.path().join("flag");
+    std::fs::write(&flag, "").unwrap();
+    let gate = write_gate(
+        dir.path(),
+        "packets.toml",
+        &format!(
+            r#"
+[gate]
+name = "stale shard"
+
+[[packet]]
+id = "A"
+title = "first"
+
+[[packet.check]]
+id = "one"
+run = "test -e {}"
+
+[[packet.check]]
+id = "two"
+run = "echo two"
+"#,
+            flag.display()
+        ),
+    );
+    let (s1, s2) = (dir.path().join("s1"), dir.path().join("s2"));
+    shard(&gate, &s1, "slice:1/2", &[]);
+    shard(&gate, &s2, "slice:2/2", &[]);
+    let out = dir.path().join("merged");
+    let merged = merge(&gate, &[&s1, &s2], &out);
+    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
+    assert!(out.join("shards/slice-2-of-2/logs/A/two.log").is_file());
+
+    // The check fails now; the old run of the partition comes back beside the new one.
+    let stale = journal_of(&s1).parent().unwrap().to_path_buf();
+    let kept = dir.path().join("stale-run");
+    copy_dir(&stale, &kept);
+    std::fs::remove_file(&flag).unwrap();
+    shard(&gate, &s1, "slice:1/2", &[]);
+    let restored = s1.join("fragments").join(stale.file_name().unwrap());
+    copy_dir(&kept, &restored);
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    for path in [restored.join("journal.jsonl"), restored.clone()] {
+        let file = std::fs::File::open(&path).unwrap();
+        file.set_modified(later).unwrap();
+    }
+    let merged = merge(&gate, &[&s1, &s2], &out);
+    assert_refused(&merged, 2, "runs", &out);
+    assert!(
+        stderr(&merged).contains(&stale.file_name().unwrap().to_string_lossy().to_string()),
+        "{}",
+        output_context(&merged)
+    );
+    assert!(
+        !out.join("shards").exists(),
+        "an earlier merge's shard logs stay in the out directory"
+    );
+}
+
+/// What a shard's header says is printed by the merge on one line, its control characters
+/// escaped: a shard's artifact cannot write lines of its own into the merge job's log (a CI
+/// workflow command such as `::error::`, or terminal escapes).
+#[test]
+fn a_shard_cannot_print_lines_of_its_own_in_the_merge_log() {
+    if !nextest_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gate = write_gate(dir.path(), "packets.toml", GATE);
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|index| dir.path().join(format!("s{index}")))
+        .collect();
+    for (index, out) in shards.iter().enumerate() {
+        shard(&gate, out, &format!("slice:{}/3", index + 1), &[]);
+    }
+    rewrite_journal(&journal_of(&shards[0]), |name, fragment| {
+        if name == "header" {
+            fragment["host"] = Value::from("ci\n::error title=forged::all good\u{1b}[2J");
+        }
+    });
+    let out = dir.path().join("merged");
+    let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    let merged = merge(&gate, &refs, &out);
+    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
+    let stdout = String::from_utf8_lossy(&merged.stdout);
+    assert!(
+        !stdout.lines().any(|line| line.starts_with("::")) && !stdout.contains('\u{1b}'),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ci\\n::error"), "{stdout}");
+}

@@ -196,7 +196,12 @@ pub(super) fn merge(
                 let _ = writeln!(
                     stdout,
                     "shard {}: {} of {} trials finished (run {}, {})",
-                    shard.partition, shard.ran, shard.trials, shard.run_id, shard.host
+                    shard.partition,
+                    shard.ran,
+                    shard.trials,
+                    // A shard's artifact says these: one line each, whatever they hold.
+                    shard.run_id.escape_debug(),
+                    shard.host.escape_debug()
                 );
             }
             for gap in &merged.gaps {

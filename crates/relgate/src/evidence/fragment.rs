@@ -268,6 +268,24 @@ pub fn latest_run(out_dir: &Path) -> std::io::Result<Option<String>> {
     Ok(newest.map(|(_, name)| name))
 }
 
+/// The ids of every run whose fragments `out_dir` holds, sorted.
+pub fn runs(out_dir: &Path) -> std::io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(out_dir.join(FRAGMENTS_DIR)) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let mut runs = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            runs.push(entry.file_name().to_string_lossy().to_string());
+        }
+    }
+    runs.sort_unstable();
+    Ok(runs)
+}
+
 fn newest_mtime(dir: &Path) -> std::io::Result<std::time::SystemTime> {
     let mut newest = std::fs::metadata(dir)?.modified()?;
     for entry in std::fs::read_dir(dir)? {
@@ -401,6 +419,15 @@ fn check_file(
         )));
     };
     let full = out_dir.join(path);
+    // Only a file the run wrote: never a symlink (out of the directory, or to /dev/zero), a
+    // FIFO or a device, which would hang the read.
+    let regular = std::fs::symlink_metadata(&full).is_ok_and(|meta| meta.file_type().is_file());
+    if !regular && full.symlink_metadata().is_ok() {
+        return Err(FragmentError::Tampered(format!(
+            "{}: not a regular file (a symlink, FIFO or device): a run writes its logs as files",
+            full.display()
+        )));
+    }
     let (actual, _) = sha256_file(&full)
         .map_err(|err| FragmentError::Tampered(format!("{}: {err}", full.display())))?;
     if actual != sha256 {
@@ -427,5 +454,24 @@ mod tests {
         );
         assert_eq!(fragment_name("A", "x__y"), "check_A_x%5F%5Fy");
         assert_ne!(service_name("db", "1_2"), service_name("db_1", "2"));
+    }
+
+    #[test]
+    fn a_fragment_names_only_regular_files_never_a_symlink_or_device() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("logs/A")).unwrap();
+        std::fs::write(dir.path().join("logs/A/one.log"), "one\n").unwrap();
+        let digest = crate::model::digest::sha256_hex(b"one\n");
+        check_file(dir.path(), Some("logs/A/one.log"), Some(&digest)).unwrap();
+        // The same bytes behind a symlink, and an endless device (whose read never ends).
+        std::os::unix::fs::symlink("one.log", dir.path().join("logs/A/two.log")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("logs/A/zero.log")).unwrap();
+        std::fs::create_dir(dir.path().join("logs/A/dir.log")).unwrap();
+        for name in ["two.log", "zero.log", "dir.log"] {
+            let err = check_file(dir.path(), Some(&format!("logs/A/{name}")), Some(&digest))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not a regular file"), "{name}: {err}");
+        }
     }
 }

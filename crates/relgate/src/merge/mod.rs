@@ -25,6 +25,9 @@ use crate::report::{self, Finished};
 use crate::run::outdir;
 use crate::spec::Gate;
 
+/// Where a merged out directory keeps each shard's logs and reports: `shards/<partition>/`.
+const SHARDS_DIR: &str = "shards";
+
 /// Why a merge wrote no verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
@@ -111,13 +114,26 @@ pub fn check_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<(), MergeError> {
 /// Reads and verifies one shard directory: its latest run's journal and every file it names.
 pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
     let shown = dir.display().to_string();
-    let run_id = fragment::latest_run(dir)
-        .map_err(|err| MergeError::Refused(format!("shard {shown}: {err}")))?
-        .ok_or_else(|| {
-            MergeError::Refused(format!(
+    // A shard run empties its out directory first, so it holds one run. Two are a stale run
+    // beside the current one (a cache, artifacts downloaded into one directory): which one is
+    // current cannot be told (a download resets file times), so neither is guessed.
+    let runs =
+        fragment::runs(dir).map_err(|err| MergeError::Refused(format!("shard {shown}: {err}")))?;
+    let run_id = match runs.as_slice() {
+        [run] => run.clone(),
+        [] => {
+            return Err(MergeError::Refused(format!(
                 "shard {shown}: no evidence fragments (is it the out directory of a shard run, RELGATE_OUT of `cargo nextest run -p gate-tests --partition …`?)"
-            ))
-        })?;
+            )))
+        }
+        several => {
+            return Err(MergeError::Refused(format!(
+                "shard {shown} holds {} runs ({}): give each shard's out directory as its run left it, one run each",
+                several.len(),
+                several.join(", ")
+            )))
+        }
+    };
     let run = fragment::read_run(dir, &run_id).map_err(|source| match source {
         FragmentError::Io(message) => MergeError::Refused(format!("shard {shown}: {message}")),
         tampered => MergeError::Tampered {
@@ -269,7 +285,10 @@ pub fn merge(
 
 /// The directory a shard's files go to: `shards/slice-1-of-3`.
 fn shard_prefix(label: &str) -> String {
-    format!("shards/{}", label.replace(':', "-").replace('/', "-of-"))
+    format!(
+        "{SHARDS_DIR}/{}",
+        label.replace(':', "-").replace('/', "-of-")
+    )
 }
 
 /// Copies the logs and stored reports of the attempts of `record` that `label`'s shard ran
@@ -353,11 +372,20 @@ fn copy_file(
 /// The out directory of a merge is taken like a run's (`outdir::Purpose::Run`): its previous
 /// verdict, logs and fragments go before anything is read.
 pub fn take_out_dir(out_dir: &Path, run_id: &str) -> Result<outdir::OutDirLock, MergeError> {
-    outdir::acquire(
+    let lock = outdir::acquire(
         out_dir,
         run_id,
         outdir::Sharing::Exclusive,
         outdir::Purpose::Run,
     )
-    .map_err(|err| MergeError::Refused(err.to_string()))
+    .map_err(|err| MergeError::Refused(err.to_string()))?;
+    // An earlier merge's copies of its shards' logs go with its verdict.
+    let shards = out_dir.join(SHARDS_DIR);
+    match std::fs::remove_dir_all(&shards) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(MergeError::Write {
+            dir: out_dir.display().to_string(),
+            source: err,
+        }),
+        _ => Ok(lock),
+    }
 }
