@@ -483,22 +483,26 @@ run = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.
     assert!(verify.status.success(), "{}", output_context(&verify));
 }
 
-/// Rewrites a shard's journal with `edit` applied to each fragment (name, JSON), chained
-/// again as a writer of the whole artifact could: the merge must not trust what it says.
-fn rewrite_journal(journal: &Path, edit: impl Fn(&str, &mut Value)) {
+/// Rewrites a shard's journal with `edit` applied to each fragment (name, JSON; it returns
+/// whether the fragment stays), chained again as a writer of the whole artifact could: the
+/// merge must not trust what it says.
+fn rewrite_journal(journal: &Path, edit: impl Fn(&str, &mut Value) -> bool) {
     use sha2::{Digest, Sha256};
     let text = std::fs::read_to_string(journal).unwrap();
     let mut prev = "0".repeat(64);
     let mut rewritten = String::new();
-    for (seq, line) in text.lines().enumerate() {
+    let mut seq = 0;
+    for line in text.lines() {
         let link: Value = serde_json::from_str(line).unwrap();
         let name = link["name"].as_str().unwrap();
         let mut fragment = link["fragment"].clone();
-        edit(name, &mut fragment);
+        if !edit(name, &mut fragment) {
+            continue;
+        }
+        seq += 1;
         let bytes = serde_json::to_string(&fragment).unwrap();
         let line = format!(
-            "{{\"seq\":{},\"prev\":\"{prev}\",\"name\":\"{name}\",\"sha256\":\"{}\",\"fragment\":{bytes}}}",
-            seq + 1,
+            "{{\"seq\":{seq},\"prev\":\"{prev}\",\"name\":\"{name}\",\"sha256\":\"{}\",\"fragment\":{bytes}}}",
             hex::encode(Sha256::digest(bytes.as_bytes()))
         );
         prev = hex::encode(Sha256::digest(line.as_bytes()));
@@ -597,6 +601,7 @@ fn a_shard_cannot_print_lines_of_its_own_in_the_merge_log() {
         if name == "header" {
             fragment["host"] = Value::from("ci\n::error title=forged::all good\u{1b}[2J");
         }
+        true
     });
     let out = dir.path().join("merged");
     let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
@@ -608,4 +613,66 @@ fn a_shard_cannot_print_lines_of_its_own_in_the_merge_log() {
         "{stdout}"
     );
     assert!(stdout.contains("ci\\n::error"), "{stdout}");
+}
+
+/// A signed shard's journal must hold every record its signed ledger holds, not only a
+/// subset: dropping the dependency run in which a check failed before its retry passed made
+/// the flaky check a clean pass, and the release GO.
+#[test]
+fn a_signed_shard_cannot_drop_a_record_its_signed_ledger_holds() {
+    if !nextest_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some((key, public)) = ssh_key(dir.path(), "shards") else {
+        return;
+    };
+    let mark = dir.path().join("mark");
+    let gate_text = GATE.replace(
+        "run = \"echo two\"",
+        &format!(
+            "run = \"sh -c 'if test -e {0}; then echo two again; else touch {0}; echo two; exit 1; fi'\"",
+            mark.display()
+        ),
+    );
+    let gate = write_gate(dir.path(), "packets.toml", &gate_text);
+    // Shard 1 owns B::four and runs A::two (shard 2's) first: it fails, nextest's retry passes.
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|index| dir.path().join(format!("s{index}")))
+        .collect();
+    for (index, out) in shards.iter().enumerate() {
+        shard(
+            &gate,
+            out,
+            &format!("slice:{}/3", index + 1),
+            &["--retries", "1"],
+        );
+        let report = xtask()
+            .args(["gate", "report", "--gate"])
+            .arg(&gate)
+            .arg("--out")
+            .arg(out)
+            .arg("--sign-key")
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
+    }
+    let out = dir.path().join("merged");
+    let merge_trusted = || {
+        let mut command = xtask();
+        command.args(["gate", "merge"]).args(&shards);
+        command.arg("--gate").arg(&gate).arg("--out").arg(&out);
+        command.arg("--trusted-key").arg(&public);
+        command.output().unwrap()
+    };
+    let merged = merge_trusted();
+    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
+    let ledger = std::fs::read_to_string(out.join("evidence.jsonl")).unwrap();
+    assert!(ledger.contains("GO_WITH_CONDITIONS"), "{ledger}");
+
+    rewrite_journal(&journal_of(&shards[0]), |name, _| {
+        !name.starts_with("check_A_two")
+    });
+    assert_refused(&merge_trusted(), 1, "not the run its journal holds", &out);
 }

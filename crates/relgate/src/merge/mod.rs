@@ -158,7 +158,7 @@ pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
 
 /// A shard whose out directory holds a finished run (`gate report` ran there, signed with the
 /// shard job's key): that run must verify (`crate::verify`, against `trusted` when given) and
-/// its ledger must hold exactly the journal's records, so the signature covers what the merge
+/// its ledger must hold exactly the journal's records (no more, no fewer), so the signature covers what the merge
 /// joins. With `trusted` keys, every shard must be signed by one of them.
 pub fn check_signature(
     shard: &Shard,
@@ -205,7 +205,13 @@ pub fn check_signature(
             signed.name == record.name && **signed == crate::output::redaction::redacted(record)
         })
     });
-    if !same_run || !covered {
+    // And the other way: every record the shard ran that its ledger signs is in the journal
+    // (dropping a dependency run that failed would hide a flaky check).
+    let ran_here = ledger_checks
+        .iter()
+        .filter(|signed| signed.shard.is_some())
+        .count();
+    if !same_run || !covered || ran_here != shard.run.records.len() {
         return Err(MergeError::Tampered {
             dir: shard.dir.clone(),
             source: FragmentError::Tampered(
