@@ -205,10 +205,7 @@ fn flaky_reason(record: &CheckRecord) -> String {
             )
         })
         .collect();
-    format!(
-        "flaky: passed only after failing ({})",
-        attempts.join("; ")
-    )
+    format!("flaky: passed only after failing ({})", attempts.join("; "))
 }
 
 pub(super) fn verdict_record(
