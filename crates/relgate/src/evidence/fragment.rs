@@ -418,9 +418,11 @@ fn check_file(
             "a fragment names {relative} without its sha256"
         )));
     };
-    let full = out_dir.join(path);
-    // Only a file the run wrote: never a symlink (out of the directory, or to /dev/zero), a
-    // FIFO or a device, which would hang the read.
+    // Only a file the run wrote: nothing outside the out directory through a symlinked
+    // directory, never a symlink (out of the directory, or to /dev/zero), a FIFO or a device,
+    // which would hang the read.
+    let full = crate::output::containment::resolve(out_dir, relative)
+        .map_err(|err| FragmentError::Tampered(format!("{}: {err}", out_dir.display())))?;
     let regular = std::fs::symlink_metadata(&full).is_ok_and(|meta| meta.file_type().is_file());
     if !regular && full.symlink_metadata().is_ok() {
         return Err(FragmentError::Tampered(format!(
@@ -471,7 +473,16 @@ mod tests {
             let err = check_file(dir.path(), Some(&format!("logs/A/{name}")), Some(&digest))
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("not a regular file"), "{name}: {err}");
+            assert!(
+                err.contains("not a regular file") || err.contains("outside the out directory"),
+                "{name}: {err}"
+            );
         }
+        // A file with the right bytes outside, through a symlinked directory: not read.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("one.log"), "one\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("logs/B")).unwrap();
+        let err = check_file(dir.path(), Some("logs/B/one.log"), Some(&digest)).unwrap_err();
+        assert!(err.to_string().contains("outside"), "{err}");
     }
 }
