@@ -676,3 +676,52 @@ fn a_signed_shard_cannot_drop_a_record_its_signed_ledger_holds() {
     });
     assert_refused(&merge_trusted(), 1, "not the run its journal holds", &out);
 }
+
+/// A signed shard's journal header must be its signed ledger's: a signed run of partition 1
+/// relabelled as partition 2 (with partition 2's trials) would stand in for partition 2, its
+/// dependency runs taken for the owner's records.
+#[test]
+fn a_signed_shard_cannot_claim_another_partition() {
+    if !nextest_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some((key, public)) = ssh_key(dir.path(), "shards") else {
+        return;
+    };
+    let gate = write_gate(dir.path(), "packets.toml", GATE);
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|index| dir.path().join(format!("s{index}")))
+        .collect();
+    for (index, out) in shards.iter().enumerate() {
+        shard(&gate, out, &format!("slice:{}/3", index + 1), &[]);
+        let report = xtask()
+            .args(["gate", "report", "--gate"])
+            .arg(&gate)
+            .arg("--out")
+            .arg(out)
+            .arg("--sign-key")
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
+    }
+    let journal = std::fs::read_to_string(journal_of(&shards[1])).unwrap();
+    let first: Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    let second = first["fragment"]["shard"].clone();
+    rewrite_journal(&journal_of(&shards[0]), |name, fragment| {
+        if name == "header" {
+            fragment["shard"] = second.clone();
+        }
+        true
+    });
+    let out = dir.path().join("merged");
+    let mut command = xtask();
+    command
+        .args(["gate", "merge"])
+        .args([&shards[0], &shards[2]]);
+    command.arg("--gate").arg(&gate).arg("--out").arg(&out);
+    command.arg("--trusted-key").arg(&public);
+    let merged = command.output().unwrap();
+    assert_refused(&merged, 1, "not the run its journal holds", &out);
+}

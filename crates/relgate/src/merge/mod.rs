@@ -195,10 +195,16 @@ pub fn check_signature(
             shard.dir
         )));
     }
-    let same_run = verified
-        .ledger
-        .header()
-        .is_some_and(|header| header.run_id == shard.run.run_id);
+    // The same run, and the journal's header says what the signed one says: its partition and
+    // trials (a signed run relabelled as another partition would stand in for it), gate, code.
+    let journal = &shard.run.header;
+    let same_run = verified.ledger.header().is_some_and(|header| {
+        header.run_id == shard.run.run_id
+            && header.shard == journal.shard
+            && header.gate_sha256 == journal.gate_sha256
+            && (&header.git_head, header.git_dirty, &header.code)
+                == (&journal.git_head, journal.git_dirty, &journal.code)
+    });
     let ledger_checks: Vec<&CheckRecord> = verified.ledger.checks().collect();
     let covered = shard.run.records.iter().all(|record| {
         ledger_checks.iter().any(|signed| {
