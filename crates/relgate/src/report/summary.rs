@@ -26,6 +26,19 @@ pub fn print_summary(
     out.finish()
 }
 
+/// `text` on one line: control characters (line breaks, escapes) shown escaped.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> std::io::Result<()> {
     let gate = view.gate;
     let records: Vec<&CheckRecord> = view.ledger.checks().collect();
@@ -87,11 +100,14 @@ fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> s
         writeln!(out, "verdict: none (the ledger has no verdict record)")?;
         return writeln!(out, "evidence: {}", view.out_dir.display());
     };
+    // Reasons quote records' messages, which a shard (or a probe's target) may have written:
+    // one line each, so none can pose as a line of its own (a CI workflow command).
     for reason in &record.reasons {
-        writeln!(out, "  - {reason}")?;
+        writeln!(out, "  - {}", one_line(reason))?;
     }
     for risk in &record.residual_risks {
-        writeln!(out, "  {}", residual_risk_line(risk, RiskWording::Summary))?;
+        let line = residual_risk_line(risk, RiskWording::Summary);
+        writeln!(out, "  {}", one_line(&line))?;
     }
     for note in &record.expired_acceptances {
         writeln!(
@@ -116,6 +132,15 @@ fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_messages_stay_on_one_line() {
+        let forged = "exit 1\n::error title=x::forged\r\u{1b}[2Kclear";
+        let line = one_line(forged);
+        assert!(!line.contains(['\n', '\r', '\u{1b}']), "{line}");
+        assert!(line.starts_with("exit 1\\n::error"), "{line}");
+        assert_eq!(one_line("plain ünïcode"), "plain ünïcode");
+    }
     use crate::evidence::{CaseKind, RunHeader};
     use crate::verdict::{decide, Stage};
 
