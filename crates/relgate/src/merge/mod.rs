@@ -111,7 +111,7 @@ pub fn check_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<(), MergeError> {
     Ok(())
 }
 
-/// Reads and verifies one shard directory: its latest run's journal and every file it names.
+/// Reads and verifies one shard directory: its one run's journal (two runs are refused) and every file it names.
 pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
     let shown = dir.display().to_string();
     // A shard run empties its out directory first, so it holds one run. Two are a stale run
