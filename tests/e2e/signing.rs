@@ -720,3 +720,34 @@ run = '''echo '{"iss":"https://issuer.test","org_id":"u@org-a"}'; exit 1'''
     let verify = verify_with(&out, &[]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
 }
+
+/// `cargo test -p gate-tests` with a key it cannot use exits 2 before anything runs and, like
+/// `cargo xtask gate`, removes the previous verdict of its out directory: a job whose key went
+/// missing cannot leave an earlier run's reports looking current.
+#[test]
+fn gate_tests_with_an_unusable_key_removes_the_previous_verdict() {
+    let run = gate("go.toml", &[]);
+    assert_eq!(run.code(), 0, "{}", run.context());
+    assert!(run.out.path().join("evidence.jsonl").exists());
+    let missing = run.out.path().join("no-such-key");
+    let output = crate::support::without_ambient(Command::new("cargo"))
+        .current_dir(crate::support::workspace())
+        .args(["test", "-q", "-p", "gate-tests"])
+        .env("RELGATE_GATE", fixtures().join("go.toml"))
+        .env("RELGATE_OUT", run.out.path())
+        .env("RELGATE_SIGNING_KEY", &missing)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("cannot read key file"),
+        "{}",
+        text(&output.stderr)
+    );
+    for file in ["evidence.jsonl", "junit.xml", "attestation.intoto.json"] {
+        assert!(
+            !run.out.path().join(file).exists(),
+            "{file} was left in place"
+        );
+    }
+}

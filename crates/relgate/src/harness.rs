@@ -20,6 +20,17 @@ use crate::model::exit_codes;
 pub fn test_main(workspace_root: &Path) -> ! {
     crate::run::supervisor::maybe_run();
     if let Err(err) = crate::evidence::signing::install_from(None) {
+        // As for a refused `cargo xtask gate`: the previous verdict goes, so a job whose key
+        // went missing cannot leave an earlier run's reports looking current.
+        let out_dir = std::env::var_os("RELGATE_OUT")
+            .map_or_else(|| workspace_root.join("target/gate"), std::path::PathBuf::from);
+        let run_id = format!("refused-{}", crate::run::outdir::new_run_id());
+        let _ = crate::run::outdir::acquire(
+            &out_dir,
+            &run_id,
+            crate::run::outdir::Sharing::Exclusive,
+            crate::run::outdir::Purpose::Report,
+        );
         eprintln!("error: {err}");
         std::process::exit(exit_codes::INVALID);
     }
