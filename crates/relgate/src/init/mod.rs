@@ -125,6 +125,21 @@ pub enum InitError {
     },
 }
 
+/// The part of `path` that exists and resolves outside `base` (through a symlink), if any:
+/// `path` itself when it is a symlink, else its deepest existing ancestor.
+fn leads_outside(base: &Path, path: &Path) -> Option<PathBuf> {
+    let base = std::fs::canonicalize(base).ok()?;
+    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Some(path.to_path_buf());
+    }
+    let existing = path
+        .ancestors()
+        .skip(1)
+        .find(|ancestor| ancestor.exists())?;
+    let resolved = std::fs::canonicalize(existing).ok()?;
+    (!resolved.starts_with(&base)).then(|| existing.to_path_buf())
+}
+
 /// Looks at the project, writes its gate file (and with `xtask` the crates and settings of the
 /// xtask pattern). Nothing is written unless everything can be.
 pub fn init(request: &Request) -> Result<Done, InitError> {
@@ -166,7 +181,26 @@ pub fn init(request: &Request) -> Result<Done, InitError> {
             .cargo
             .as_ref()
             .map(|cargo| cargo.workspace_root.as_path());
-        plan.extend(scaffold::plan(dir, root, relgate, request.force)?);
+        let scaffold = scaffold::plan(dir, root, relgate, request.force)?;
+        // The crates and settings go into the project, never through a symlinked `.cargo`,
+        // `xtask` or `gate-tests` folder to somewhere else.
+        let base = root.unwrap_or(dir);
+        for (path, _) in &scaffold {
+            if let Some(outside) = leads_outside(base, path) {
+                return Err(InitError::Invalid {
+                    path: path.clone(),
+                    message: format!(
+                        "{} leads outside the project ({}): a symlink? relgate writes only inside {}",
+                        outside.display(),
+                        std::fs::canonicalize(&outside)
+                            .unwrap_or_else(|_| outside.clone())
+                            .display(),
+                        base.display()
+                    ),
+                });
+            }
+        }
+        plan.extend(scaffold);
     }
     // Every file goes through the redactor; one it would change (a project file named like a
     // credential) would be written other than validated — `[REDACTED]` in a glob is a

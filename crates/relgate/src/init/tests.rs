@@ -519,3 +519,28 @@ fn xtask_without_a_manifest_makes_a_virtual_workspace() {
     let project = crate::cargo_project::load_uncached(&root, &Default::default()).unwrap();
     assert_eq!(project.members.len(), 2);
 }
+
+#[test]
+fn xtask_never_writes_through_a_symlink_out_of_the_project() {
+    let (_outside_dir, outside) = tempdir();
+    for link in [".cargo", "xtask", "gate-tests"] {
+        let (_dir, root) = tempdir();
+        package(&root, "demo");
+        std::os::unix::fs::symlink(&outside, root.join(link)).unwrap();
+        let gate = root.join("packets.toml");
+        let err = init(&Request {
+            gate: &gate,
+            force: true,
+            xtask: Some(Relgate::this_version()),
+            command: "cargo xtask gate",
+            today: today(),
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("leads outside the project"),
+            "{link}: {err}"
+        );
+        assert!(!gate.exists(), "{link}: nothing is written");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "{link}");
+    }
+}
