@@ -491,3 +491,35 @@ fn gate_file_errors_quoting_a_secret_are_redacted() {
     assert!(stderr.contains("[REDACTED]"), "{stderr}");
     assert_no_secret(&[("stderr".into(), stderr.into_bytes())]);
 }
+
+#[test]
+fn an_unknown_key_named_like_a_secret_is_refused_without_printing_it() {
+    // The loader names the unknown key it refuses; the key is a token pasted in the wrong place.
+    let token = github_token();
+    let body = format!("[gate]\nname = \"g\"\n{token} = \"x\"\n[[packet]]\nid = \"A\"\n");
+    let (output, stderr) = refused(&body);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("packets.toml:3:"), "{stderr}");
+    assert_no_secret(&[("stderr".into(), stderr.into_bytes())]);
+    // The same through `gate merge` and `gate report`, which load the gate file too.
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("packets.toml");
+    std::fs::write(&gate, &body).unwrap();
+    std::fs::create_dir(dir.path().join("shard")).unwrap();
+    for args in [vec!["report"], vec!["merge", "shard"]] {
+        let output = xtask()
+            .arg("gate")
+            .args(&args)
+            .arg("--gate")
+            .arg(&gate)
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("packets.toml:3:"), "{args:?}: {stderr}");
+        assert_no_secret(&[("stderr".into(), stderr.into_bytes())]);
+    }
+}

@@ -22,8 +22,10 @@ pub fn test_main(workspace_root: &Path) -> ! {
     if let Err(err) = crate::evidence::signing::install_from(None) {
         // As for a refused `cargo xtask gate`: the previous verdict goes, so a job whose key
         // went missing cannot leave an earlier run's reports looking current.
-        let out_dir = std::env::var_os("RELGATE_OUT")
-            .map_or_else(|| workspace_root.join("target/gate"), std::path::PathBuf::from);
+        let out_dir = std::env::var_os("RELGATE_OUT").map_or_else(
+            || workspace_root.join("target/gate"),
+            std::path::PathBuf::from,
+        );
         let run_id = format!("refused-{}", crate::run::outdir::new_run_id());
         let _ = crate::run::outdir::acquire(
             &out_dir,
@@ -31,7 +33,7 @@ pub fn test_main(workspace_root: &Path) -> ! {
             crate::run::outdir::Sharing::Exclusive,
             crate::run::outdir::Purpose::Report,
         );
-        eprintln!("error: {err}");
+        crate::output::redaction::print_error(&err);
         std::process::exit(exit_codes::INVALID);
     }
     crate::run::harness::test_main(workspace_root)

@@ -19,7 +19,7 @@ pub(super) fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf
             return exit_codes::INVALID;
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             return exit_codes::INVALID;
         }
     };
@@ -181,7 +181,7 @@ pub(super) fn take_out_dir(
 ) -> Result<outdir::OutDirLock, i32> {
     let run_id = format!("{label}-{}", outdir::new_run_id());
     outdir::acquire(out, &run_id, outdir::Sharing::Exclusive, purpose).map_err(|err| {
-        eprintln!("error: {err}");
+        crate::output::redaction::print_error(&err);
         exit_codes::INVALID
     })
 }

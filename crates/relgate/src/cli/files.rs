@@ -115,7 +115,7 @@ pub(super) fn init_gate(
     }) {
         Ok(done) => done,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             return exit_codes::INVALID;
         }
     };

@@ -55,7 +55,7 @@ fn review_packets(
             exit_codes::OK
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             err.exit_code()
         }
     }

@@ -41,7 +41,7 @@ pub(super) fn setup(gate_path: &Path, logs: &Path, only: Vec<String>, check: boo
     let gate = match spec::load(gate_path) {
         Ok(gate) => gate,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             return exit_codes::INVALID;
         }
     };
@@ -91,7 +91,7 @@ pub(super) fn with_signing_key(
                 outdir::Sharing::Exclusive,
                 outdir::Purpose::Report,
             );
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             exit_codes::INVALID
         }
     }
@@ -107,7 +107,7 @@ pub(super) fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -
     let gate = match spec::load(&gate_path) {
         Ok(gate) => gate,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             return exit_codes::INVALID;
         }
     };
@@ -132,7 +132,7 @@ pub(super) fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -
             report::exit_code(finished.verdict.record.decision, deny_conditions)
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             err.exit_code()
         }
     }
@@ -159,21 +159,21 @@ pub(super) fn merge(
     }
     // Before the out directory is taken (which empties it): it must hold no shard.
     if let Err(err) = merge::check_dirs(dirs, out) {
-        eprintln!("error: {err}");
+        crate::output::redaction::print_error(&err);
         return err.exit_code();
     }
     let run_id = format!("merge-{}", outdir::new_run_id());
     let _lock = match merge::take_out_dir(out, &run_id) {
         Ok(lock) => lock,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             return err.exit_code();
         }
     };
     let gate = match spec::load(gate_path) {
         Ok(gate) => gate,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             return exit_codes::INVALID;
         }
     };
@@ -185,7 +185,7 @@ pub(super) fn merge(
     let shards = match dirs.iter().map(read).collect() {
         Ok(shards) => shards,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             return err.exit_code();
         }
     };
@@ -212,7 +212,7 @@ pub(super) fn merge(
             report::exit_code(merged.finished.verdict.record.decision, deny_conditions)
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             err.exit_code()
         }
     }

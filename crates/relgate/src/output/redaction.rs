@@ -111,6 +111,12 @@ where
     serde_json::from_value(json).unwrap_or_else(|_| value.clone())
 }
 
+/// Prints `error: <err>` on stderr, redacted: errors quote the gate file, arguments and
+/// evidence, any of which may hold a secret.
+pub fn print_error(err: &dyn std::fmt::Display) {
+    eprintln!("error: {}", redact(&err.to_string()));
+}
+
 /// The one way a file of the out directory is written: `bytes` redacted, then written
 /// atomically. A JSON file (`.json`, `.sarif`, `.jsonl`) whose redaction would no longer parse
 /// is refused rather than written broken.

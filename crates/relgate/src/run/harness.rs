@@ -143,7 +143,7 @@ pub fn run(options: &Options) -> i32 {
     let shard = match super::shard::detect(options.mode == Mode::Nextest) {
         Ok(partition) => partition.map(|partition| super::shard::Shard::new(&gate, partition)),
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             return exit_codes::INVALID;
         }
     };
@@ -294,7 +294,7 @@ fn prepare(options: &Options) -> Result<Prepared, i32> {
         match outdir::acquire(&options.out_dir, &run_id, sharing, outdir::Purpose::Run) {
             Ok(lock) => Some(lock),
             Err(err) => {
-                eprintln!("error: {err}");
+                crate::output::redaction::print_error(&err);
                 return Err(exit_codes::INVALID);
             }
         }
@@ -302,7 +302,7 @@ fn prepare(options: &Options) -> Result<Prepared, i32> {
     let gate = match spec::load(&options.gate) {
         Ok(gate) => gate,
         Err(err) => {
-            eprintln!("error: {err}");
+            crate::output::redaction::print_error(&err);
             return Err(exit_codes::INVALID);
         }
     };
