@@ -122,7 +122,7 @@ struct Outcome {
 
 fn outcome(out: &Path) -> Outcome {
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
-    let trials = junit
+    let names: Vec<String> = junit
         .split("<testcase ")
         .skip(1)
         .map(|case| {
@@ -130,6 +130,14 @@ fn outcome(out: &Path) -> Outcome {
             name[..name.find('"').unwrap()].to_string()
         })
         .collect();
+    let trials: BTreeSet<String> = names.iter().cloned().collect();
+    // One testcase per trial: no suite or skipped entry twice, as naively merged JUnit has.
+    assert_eq!(
+        names.len(),
+        trials.len(),
+        "a trial twice in {}",
+        out.display()
+    );
     let ledger = ledger(out);
     let checks = ledger
         .iter()
