@@ -179,7 +179,7 @@ pub(super) fn merge(
     };
     let read = |dir: &PathBuf| {
         let shard = merge::read_shard(dir)?;
-        merge::check_signature(&shard, dir, gate_path, &trusted)?;
+        merge::check_signature(&shard, gate_path, &trusted)?;
         Ok::<_, merge::MergeError>(shard)
     };
     let shards = match dirs.iter().map(read).collect() {
@@ -189,7 +189,7 @@ pub(super) fn merge(
             return err.exit_code();
         }
     };
-    match merge::merge(&gate, shards, dirs, out, &run_id, clock::today()) {
+    match merge::merge(&gate, shards, out, &run_id, clock::today()) {
         Ok(merged) => {
             let mut stdout = crate::output::redaction::Writer::new(std::io::stdout());
             for shard in &merged.shards {

@@ -305,7 +305,8 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
         .map_err(|err| FragmentError::Tampered(err.to_string()))?;
     let mut header = None;
     let mut records = Vec::new();
-    let mut latest: std::collections::HashMap<String, (usize, u32)> = Default::default();
+    // A check's place in `records`: a later attempt's fragment replaces the earlier one.
+    let mut position: std::collections::HashMap<String, usize> = Default::default();
     let mut services = Vec::new();
     let mut trials = Vec::new();
     for (name, bytes) in &fragments.lines {
@@ -352,10 +353,10 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
             // Every attempt at its own log path.
             crate::evidence::verify_no_log(out_dir, &record)
                 .map_err(|why| FragmentError::Tampered(format!("{}: {why}", journal.display())))?;
-            match latest.get(&base) {
-                Some((index, _)) => records[*index] = record,
+            match position.get(&base) {
+                Some(index) => records[*index] = record,
                 None => {
-                    latest.insert(base, (records.len(), attempt));
+                    position.insert(base, records.len());
                     records.push(record);
                 }
             }

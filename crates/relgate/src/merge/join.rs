@@ -8,7 +8,7 @@
 //! is a gap: its check FAILs with "no evidence" (checklist items are judged from the checks'
 //! evidence, as a single run judges them).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::evidence::fragment::RunFragments;
 use crate::evidence::{CaseOutcome, CheckRecord, MergedShard, Outcome};
@@ -18,8 +18,10 @@ use crate::spec::{Gate, TrialOf};
 /// One shard as read: its directory (as given), its verified fragments and its partition
 /// (`None`: the run was not split, it holds every trial).
 pub struct Shard {
-    /// The directory, as given on the command line.
+    /// The directory, as given on the command line (shown in messages).
     pub dir: String,
+    /// The directory its files are read from.
+    pub path: std::path::PathBuf,
     /// Its evidence, verified.
     pub run: RunFragments,
     /// Its partition.
@@ -49,14 +51,20 @@ pub struct Joined {
     pub gaps: Vec<String>,
 }
 
-/// Checks that `shards` can be joined into one run of `gate`.
-pub fn check(gate: &Gate, shards: &[Shard]) -> Result<(), Refused> {
+/// Which shard holds each trial of the gate: an index into the shards, as [`check`] found.
+pub struct Holders(HashMap<String, usize>);
+
+/// Checks that `shards` can be joined into one run of `gate`, and says which shard holds each
+/// trial (each shard's trials are computed from the gate once, here).
+pub fn check(gate: &Gate, shards: &[Shard]) -> Result<Holders, Refused> {
     let Some(first) = shards.first() else {
         return Err(Refused("no shard directories given".to_string()));
     };
+    let names: Vec<String> = gate.trials().into_iter().map(|(name, _)| name).collect();
     let mut runs: HashMap<&str, &str> = HashMap::new();
     let mut partitions: HashMap<Partition, &str> = HashMap::new();
-    for shard in shards {
+    let mut holder: HashMap<String, usize> = HashMap::new();
+    for (index, shard) in shards.iter().enumerate() {
         let header = &shard.run.header;
         if header.gate_sha256 != gate.sha256 {
             return Err(Refused(format!(
@@ -105,7 +113,7 @@ pub fn check(gate: &Gate, shards: &[Shard]) -> Result<(), Refused> {
                 )));
             }
         }
-        let expected = shard_trials(gate, shard.partition);
+        let expected = trials_in(&names, shard.partition);
         let recorded = header.shard.as_ref().map(|info| &info.trials);
         if shard.partition.is_some() && recorded != Some(&expected) {
             return Err(Refused(format!(
@@ -115,33 +123,31 @@ pub fn check(gate: &Gate, shards: &[Shard]) -> Result<(), Refused> {
                 gate.source.display()
             )));
         }
-    }
-    let mut holder: HashMap<String, &str> = HashMap::new();
-    for shard in shards {
-        for trial in shard_trials(gate, shard.partition) {
-            if let Some(other) = holder.insert(trial.clone(), &shard.dir) {
+        for trial in expected {
+            if let Some(other) = holder.insert(trial.clone(), index) {
                 return Err(Refused(format!(
-                    "the trial {trial} is in two shards ({other} and {}): overlapping shards",
-                    shard.dir
+                    "the trial {trial} is in two shards ({} and {}): overlapping shards",
+                    shards[other].dir, shard.dir
                 )));
             }
         }
     }
-    Ok(())
+    Ok(Holders(holder))
 }
 
 fn describe(value: Option<&str>) -> &str {
     value.unwrap_or("unknown")
 }
 
-/// The trials of `gate` in `partition` (all of them for `None`), sorted.
-pub fn shard_trials(gate: &Gate, partition: Option<Partition>) -> Vec<String> {
-    let mut names: Vec<String> = gate.trials().into_iter().map(|(name, _)| name).collect();
+/// The trials of `names` in `partition` (all of them for `None`), sorted.
+fn trials_in(names: &[String], partition: Option<Partition>) -> Vec<String> {
+    let names = names.iter().map(String::as_str);
     match partition {
-        Some(partition) => partition.select(names.iter().map(String::as_str)),
+        Some(partition) => partition.select(names),
         None => {
-            names.sort_unstable();
-            names
+            let mut all: Vec<String> = names.map(str::to_string).collect();
+            all.sort_unstable();
+            all
         }
     }
 }
@@ -150,22 +156,17 @@ pub fn shard_trials(gate: &Gate, partition: Option<Partition>) -> Vec<String> {
 /// trial), with the runs of the same check in other shards before it as attempts; a check or
 /// probe case whose trial no shard finished FAILs with "no evidence". A shard without a
 /// partition is a whole run: its records stand as they are.
-pub fn join(gate: &Gate, shards: &[Shard]) -> Joined {
-    // Which shard holds each trial, and which trials each shard finished.
-    let mut holder: HashMap<String, usize> = HashMap::new();
-    for (index, shard) in shards.iter().enumerate() {
-        for trial in shard_trials(gate, shard.partition) {
-            holder.insert(trial, index);
-        }
-    }
-    let finished: Vec<HashMap<&str, &str>> = shards
+pub fn join(gate: &Gate, shards: &[Shard], holders: &Holders) -> Joined {
+    let holder = &holders.0;
+    // Which trials each shard finished.
+    let finished: Vec<HashSet<&str>> = shards
         .iter()
         .map(|shard| {
             shard
                 .run
                 .trials
                 .iter()
-                .map(|run| (run.trial.as_str(), run.outcome.as_str()))
+                .map(|run| run.trial.as_str())
                 .collect()
         })
         .collect();
@@ -175,7 +176,7 @@ pub fn join(gate: &Gate, shards: &[Shard]) -> Joined {
                 "no evidence: {trial} is in no shard that was merged (a partition is missing)"
             )),
             Some(&index) if shards[index].partition.is_none() => Ok(()),
-            Some(&index) if finished[index].contains_key(trial) => Ok(()),
+            Some(&index) if finished[index].contains(trial) => Ok(()),
             Some(&index) => Err(format!(
                 "no evidence: shard {} ({}) did not finish {trial} (its process died, or nextest stopped early: run shards with --no-fail-fast)",
                 shards[index].dir,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-pub use join::{shard_trials, Joined, Refused, Shard};
+pub use join::{Holders, Joined, Refused, Shard};
 
 use crate::evidence::fragment::{self, FragmentError};
 use crate::evidence::{CheckRecord, ServiceRecord};
@@ -151,6 +151,7 @@ pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
     };
     Ok(Shard {
         dir: shown,
+        path: dir.to_path_buf(),
         run,
         partition,
     })
@@ -162,12 +163,12 @@ pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
 /// joins. With `trusted` keys, every shard must be signed by one of them.
 pub fn check_signature(
     shard: &Shard,
-    dir: &Path,
     gate_path: &Path,
     trusted: &[crate::evidence::signing::TrustedKey],
 ) -> Result<(), MergeError> {
     use crate::verify::{self, Signature};
-    let finished = dir
+    let finished = shard
+        .path
         .join(crate::report::attestation::ATTESTATION_FILE)
         .exists();
     if !finished {
@@ -180,7 +181,7 @@ pub fn check_signature(
         };
     }
     let verified = verify::verify(&verify::Options {
-        out_dir: dir.to_path_buf(),
+        out_dir: shard.path.clone(),
         trusted: trusted.to_vec(),
         expect_commit: None,
         gate: Some(gate_path.to_path_buf()),
@@ -205,16 +206,20 @@ pub fn check_signature(
             && (&header.git_head, header.git_dirty, &header.code)
                 == (&journal.git_head, journal.git_dirty, &journal.code)
     });
-    let ledger_checks: Vec<&CheckRecord> = verified.ledger.checks().collect();
+    let signed: std::collections::HashMap<&str, &CheckRecord> = verified
+        .ledger
+        .checks()
+        .map(|record| (record.name.as_str(), record))
+        .collect();
     let covered = shard.run.records.iter().all(|record| {
-        ledger_checks.iter().any(|signed| {
-            signed.name == record.name && **signed == crate::output::redaction::redacted(record)
-        })
+        signed
+            .get(record.name.as_str())
+            .is_some_and(|signed| **signed == crate::output::redaction::redacted(record))
     });
     // And the other way: every record the shard ran that its ledger signs is in the journal
     // (dropping a dependency run that failed would hide a flaky check).
-    let ran_here = ledger_checks
-        .iter()
+    let ran_here = signed
+        .values()
         .filter(|signed| signed.shard.is_some())
         .count();
     if !same_run || !covered || ran_here != shard.run.records.len() {
@@ -228,18 +233,17 @@ pub fn check_signature(
     Ok(())
 }
 
-/// Joins `shards` (read from `dirs`, in the same order) into one run of `gate` in `out_dir`,
-/// which the caller holds ([`outdir::acquire`], for a run). `run_id` is the merged run's.
+/// Joins `shards` into one run of `gate` in `out_dir`, which the caller holds
+/// ([`outdir::acquire`], for a run). `run_id` is the merged run's.
 pub fn merge(
     gate: &Gate,
     shards: Vec<Shard>,
-    dirs: &[PathBuf],
     out_dir: &Path,
     run_id: &str,
     today: NaiveDate,
 ) -> Result<Merged, MergeError> {
-    join::check(gate, &shards)?;
-    let joined = join::join(gate, &shards);
+    let holders = join::check(gate, &shards)?;
+    let joined = join::join(gate, &shards, &holders);
     let write_error = |source| MergeError::Write {
         dir: out_dir.display().to_string(),
         source,
@@ -249,8 +253,8 @@ pub fn merge(
     // As a run does: the copies and the journal are synced once, before the ledger, not per
     // file and record (a thousand records were a thousand fdatasyncs).
     let deferred = crate::output::atomic::defer(out_dir);
-    for (shard, dir) in shards.iter().zip(dirs) {
-        let label = shard.label();
+    for shard in &shards {
+        let (label, dir) = (shard.label(), shard.path.as_path());
         for record in &mut records {
             copy_record_files(record, &label, dir, out_dir).map_err(write_error)?;
         }
