@@ -10,7 +10,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{nextest_available, nextest_gate, output_context, ssh_key, write_gate, xtask};
+use crate::support::{
+    assert_verifies, nextest_available, nextest_gate, output_context, ssh_key, write_gate, xtask,
+};
 
 const GATE: &str = r#"
 [gate]
@@ -54,10 +56,45 @@ fn shard(gate: &Path, out: &Path, partition: &str, extra: &[&str]) {
     );
 }
 
+/// `s1`…`sN` in `dir`: shard `slice:M/N` of `gate` each (with `extra` nextest arguments).
+fn split(gate: &Path, dir: &Path, total: usize, extra: &[&str]) -> Vec<PathBuf> {
+    (1..=total)
+        .map(|index| {
+            let out = dir.join(format!("s{index}"));
+            shard(gate, &out, &format!("slice:{index}/{total}"), extra);
+            out
+        })
+        .collect()
+}
+
+/// Seals a shard's run in its job: `gate report` signed with `key`, exit 0, its verdict said
+/// to cover one partition only.
+fn seal(gate: &Path, out: &Path, key: &Path) {
+    let report = xtask()
+        .args(["gate", "report", "--gate"])
+        .arg(gate)
+        .arg("--out")
+        .arg(out)
+        .arg("--sign-key")
+        .arg(key)
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
+    assert!(String::from_utf8_lossy(&report.stdout).contains("not the release"));
+}
+
 fn merge(gate: &Path, shards: &[&Path], out: &Path) -> Output {
+    merge_trusting(gate, shards, out, &[])
+}
+
+/// `gate merge` with a `--trusted-key` per key.
+fn merge_trusting(gate: &Path, shards: &[&Path], out: &Path, keys: &[&Path]) -> Output {
     let mut command = xtask();
     command.args(["gate", "merge"]).args(shards);
     command.arg("--gate").arg(gate).arg("--out").arg(out);
+    for key in keys {
+        command.arg("--trusted-key").arg(key);
+    }
     command.output().unwrap()
 }
 
@@ -135,25 +172,12 @@ fn merge_refuses_shards_that_are_not_one_run_and_fails_what_nobody_ran() {
     git(dir.path(), &["commit", "-qm", "gate"]);
     let shard_dir = |name: &str| dir.path().join(name);
     let out = dir.path().join("merged");
-    for index in 1..=3 {
-        shard(
-            &gate,
-            &shard_dir(&format!("s{index}")),
-            &format!("slice:{index}/3"),
-            &[],
-        );
-    }
-    let (s1, s2, s3) = (shard_dir("s1"), shard_dir("s2"), shard_dir("s3"));
+    let [s1, s2, s3]: [PathBuf; 3] = split(&gate, dir.path(), 3, &[]).try_into().unwrap();
 
     // The three make one run: GO, and it verifies.
     let merged = merge(&gate, &[&s1, &s2, &s3], &out);
     assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
-    let verify = xtask()
-        .args(["gate", "verify", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{}", output_context(&verify));
+    assert_verifies(&out, &[]);
     assert!(records(&out)
         .iter()
         .all(|record| record["outcome"] == "pass"));
@@ -299,12 +323,7 @@ fn a_dependency_run_that_disagrees_makes_the_check_flaky_and_retries_keep_every_
         trials.iter().step_by(3).copied().collect::<Vec<_>>(),
         ["A::one", "B::four"]
     );
-    let shards: Vec<PathBuf> = (1..=3)
-        .map(|index| dir.path().join(format!("s{index}")))
-        .collect();
-    for (index, out) in shards.iter().enumerate() {
-        shard(&gate, out, &format!("slice:{}/3", index + 1), &[]);
-    }
+    let shards = split(&gate, dir.path(), 3, &[]);
     let out = dir.path().join("merged");
     let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
     let merged = merge(&gate, &refs, &out);
@@ -320,12 +339,7 @@ fn a_dependency_run_that_disagrees_makes_the_check_flaky_and_retries_keep_every_
     assert_eq!(record(&all, "B::four")["outcome"], "skipped");
     let ledger = std::fs::read_to_string(out.join("evidence.jsonl")).unwrap();
     assert!(ledger.contains("\"state\":\"flaky\""), "{ledger}");
-    let verify = xtask()
-        .args(["gate", "verify", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{}", output_context(&verify));
+    assert_verifies(&out, &[]);
 
     // nextest's retries, unsplit: the first run of A::two fails, its retry passes.
     std::fs::remove_file(&mark).unwrap();
@@ -366,40 +380,18 @@ fn with_trusted_keys_every_shard_must_be_signed_by_one() {
         return;
     };
     let gate = write_gate(dir.path(), "packets.toml", GATE);
-    let shards: Vec<PathBuf> = (1..=3)
-        .map(|index| dir.path().join(format!("s{index}")))
-        .collect();
-    let seal = |out: &Path, key: &Path| {
-        let report = xtask()
-            .args(["gate", "report", "--gate"])
-            .arg(&gate)
-            .arg("--out")
-            .arg(out)
-            .arg("--sign-key")
-            .arg(key)
-            .output()
-            .unwrap();
-        assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
-        assert!(String::from_utf8_lossy(&report.stdout).contains("not the release"));
-    };
-    for (index, out) in shards.iter().enumerate() {
-        shard(&gate, out, &format!("slice:{}/3", index + 1), &[]);
-        seal(out, &key);
+    let shards = split(&gate, dir.path(), 3, &[]);
+    for out in &shards {
+        seal(&gate, out, &key);
     }
     let out = dir.path().join("merged");
-    let merge_trusted = |dirs: &[&Path]| {
-        let mut command = xtask();
-        command.args(["gate", "merge"]).args(dirs);
-        command.arg("--gate").arg(&gate).arg("--out").arg(&out);
-        command.arg("--trusted-key").arg(&public);
-        command.output().unwrap()
-    };
+    let merge_trusted = |dirs: &[&Path]| merge_trusting(&gate, dirs, &out, &[&public]);
     let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
     let merged = merge_trusted(&refs);
     assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
 
     // A shard signed by another key, and one not sealed at all: refused, no verdict.
-    seal(&shards[1], &other_key);
+    seal(&gate, &shards[1], &other_key);
     assert_refused(&merge_trusted(&refs), 1, "does not verify", &out);
     let unsealed = dir.path().join("unsealed");
     shard(&gate, &unsealed, "slice:2/3", &[]);
@@ -448,12 +440,7 @@ id = "fetch"
 run = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' ${web.url}/index.html"
 "#,
     );
-    let shards: Vec<PathBuf> = (1..=2)
-        .map(|index| dir.path().join(format!("s{index}")))
-        .collect();
-    for (index, out) in shards.iter().enumerate() {
-        shard(&gate, out, &format!("slice:{}/2", index + 1), &[]);
-    }
+    let shards = split(&gate, dir.path(), 2, &[]);
     let out = dir.path().join("merged");
     let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
     let merged = merge(&gate, &refs, &out);
@@ -475,12 +462,7 @@ run = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.
         assert!(log.starts_with("shards/slice-"), "{log}");
         assert!(out.join(log).is_file());
     }
-    let verify = xtask()
-        .args(["gate", "verify", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{}", output_context(&verify));
+    assert_verifies(&out, &[]);
 }
 
 /// Rewrites a shard's journal with `edit` applied to each fragment (name, JSON; it returns
@@ -591,12 +573,7 @@ fn a_shard_cannot_print_lines_of_its_own_in_the_merge_log() {
     }
     let dir = tempfile::tempdir().unwrap();
     let gate = write_gate(dir.path(), "packets.toml", GATE);
-    let shards: Vec<PathBuf> = (1..=3)
-        .map(|index| dir.path().join(format!("s{index}")))
-        .collect();
-    for (index, out) in shards.iter().enumerate() {
-        shard(&gate, out, &format!("slice:{}/3", index + 1), &[]);
-    }
+    let shards = split(&gate, dir.path(), 3, &[]);
     rewrite_journal(&journal_of(&shards[0]), |name, fragment| {
         if name == "header" {
             fragment["host"] = Value::from("ci\n::error title=forged::all good\u{1b}[2J");
@@ -637,35 +614,13 @@ fn a_signed_shard_cannot_drop_a_record_its_signed_ledger_holds() {
     );
     let gate = write_gate(dir.path(), "packets.toml", &gate_text);
     // Shard 1 owns B::four and runs A::two (shard 2's) first: it fails, nextest's retry passes.
-    let shards: Vec<PathBuf> = (1..=3)
-        .map(|index| dir.path().join(format!("s{index}")))
-        .collect();
-    for (index, out) in shards.iter().enumerate() {
-        shard(
-            &gate,
-            out,
-            &format!("slice:{}/3", index + 1),
-            &["--retries", "1"],
-        );
-        let report = xtask()
-            .args(["gate", "report", "--gate"])
-            .arg(&gate)
-            .arg("--out")
-            .arg(out)
-            .arg("--sign-key")
-            .arg(&key)
-            .output()
-            .unwrap();
-        assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
+    let shards = split(&gate, dir.path(), 3, &["--retries", "1"]);
+    for out in &shards {
+        seal(&gate, out, &key);
     }
     let out = dir.path().join("merged");
-    let merge_trusted = || {
-        let mut command = xtask();
-        command.args(["gate", "merge"]).args(&shards);
-        command.arg("--gate").arg(&gate).arg("--out").arg(&out);
-        command.arg("--trusted-key").arg(&public);
-        command.output().unwrap()
-    };
+    let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+    let merge_trusted = || merge_trusting(&gate, &refs, &out, &[&public]);
     let merged = merge_trusted();
     assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
     let ledger = std::fs::read_to_string(out.join("evidence.jsonl")).unwrap();
@@ -690,21 +645,9 @@ fn a_signed_shard_cannot_claim_another_partition() {
         return;
     };
     let gate = write_gate(dir.path(), "packets.toml", GATE);
-    let shards: Vec<PathBuf> = (1..=3)
-        .map(|index| dir.path().join(format!("s{index}")))
-        .collect();
-    for (index, out) in shards.iter().enumerate() {
-        shard(&gate, out, &format!("slice:{}/3", index + 1), &[]);
-        let report = xtask()
-            .args(["gate", "report", "--gate"])
-            .arg(&gate)
-            .arg("--out")
-            .arg(out)
-            .arg("--sign-key")
-            .arg(&key)
-            .output()
-            .unwrap();
-        assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
+    let shards = split(&gate, dir.path(), 3, &[]);
+    for out in &shards {
+        seal(&gate, out, &key);
     }
     let journal = std::fs::read_to_string(journal_of(&shards[1])).unwrap();
     let first: Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
@@ -716,12 +659,6 @@ fn a_signed_shard_cannot_claim_another_partition() {
         true
     });
     let out = dir.path().join("merged");
-    let mut command = xtask();
-    command
-        .args(["gate", "merge"])
-        .args([&shards[0], &shards[2]]);
-    command.arg("--gate").arg(&gate).arg("--out").arg(&out);
-    command.arg("--trusted-key").arg(&public);
-    let merged = command.output().unwrap();
+    let merged = merge_trusting(&gate, &[&shards[0], &shards[2]], &out, &[&public]);
     assert_refused(&merged, 1, "not the run its journal holds", &out);
 }

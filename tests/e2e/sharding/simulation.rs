@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::{step, str_of, uses, yaml, GITHUB, GITLAB};
 use crate::support::{
-    self, nextest_available, output_context, python_consumers, workspace, xtask, XTASK,
+    self, assert_verifies, nextest_available, output_context, python_consumers, workspace, xtask,
+    XTASK,
 };
 
 /// `${{ … }}` expressions replaced from `values` (`env.ARCHIVE`, `matrix.partition`…); any other
@@ -164,22 +165,6 @@ fn ledger(out: &Path) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
-}
-
-/// `gate verify` passes on `out`, with `--trusted-key` for each of `keys`.
-fn assert_verifies(out: &Path, keys: &[&Path]) {
-    let mut verify = xtask();
-    verify.args(["gate", "verify", "--out"]).arg(out);
-    for key in keys {
-        verify.arg("--trusted-key").arg(key);
-    }
-    let verify = verify.output().unwrap();
-    assert!(
-        verify.status.success(),
-        "{}: {}",
-        out.display(),
-        output_context(&verify)
-    );
 }
 
 /// A directory on `PATH` whose `cargo` runs `cargo xtask …` as this build's xtask (a CI job's

@@ -388,3 +388,19 @@ pub fn ssh_key(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
         }
     }
 }
+
+/// `gate verify` passes on `out`, with `--trusted-key` for each of `keys`.
+pub fn assert_verifies(out: &Path, keys: &[&Path]) {
+    let mut verify = xtask();
+    verify.args(["gate", "verify", "--out"]).arg(out);
+    for key in keys {
+        verify.arg("--trusted-key").arg(key);
+    }
+    let verify = verify.output().unwrap();
+    assert!(
+        verify.status.success(),
+        "{}: {}",
+        out.display(),
+        output_context(&verify)
+    );
+}
