@@ -662,3 +662,39 @@ fn a_signed_shard_cannot_claim_another_partition() {
     let merged = merge_trusting(&gate, &[&shards[0], &shards[2]], &out, &[&public]);
     assert_refused(&merged, 1, "not the run its journal holds", &out);
 }
+
+/// `gate report` in a shard's job exits 0 whatever its partial verdict, but a partition of one
+/// (`slice:1/1`) holds the whole gate: its report is the release verdict and exits with it.
+#[test]
+fn a_partition_of_one_reports_the_release_verdict_with_its_exit_code() {
+    if !nextest_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gate = write_gate(
+        dir.path(),
+        "packets.toml",
+        &GATE.replace("run = \"echo four\"", "run = \"sh -c 'exit 3'\""),
+    );
+    let out = dir.path().join("whole");
+    shard(&gate, &out, "slice:1/1", &[]);
+    let report = xtask()
+        .args(["gate", "report", "--gate"])
+        .arg(&gate)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(1), "{}", output_context(&report));
+    assert!(!String::from_utf8_lossy(&report.stdout).contains("not the release"));
+    let halves = split(&gate, dir.path(), 2, &[]);
+    let report = xtask()
+        .args(["gate", "report", "--gate"])
+        .arg(&gate)
+        .arg("--out")
+        .arg(&halves[0])
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
+    assert!(String::from_utf8_lossy(&report.stdout).contains("not the release"));
+}

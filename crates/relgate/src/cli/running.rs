@@ -114,13 +114,20 @@ pub(super) fn rebuild(gate_path: PathBuf, out: PathBuf, deny_conditions: bool) -
     match report::rebuild(&gate, &out, clock::today()) {
         Ok(finished) => {
             let _ = report::print_summary(&mut std::io::stdout(), &gate, &finished, &out);
+            // A shard's own report seals (and, with a key, signs) its evidence for the merge;
+            // its verdict covers one partition and decides nothing. A partition `M/1` holds
+            // every trial: its verdict is the release's, with its exit code.
+            let partial = |partition: &str| {
+                partition
+                    .parse::<crate::model::partition::Partition>()
+                    .map_or(true, |partition| partition.total > 1)
+            };
             if let Some(shard) = finished
                 .ledger
                 .header()
                 .and_then(|header| header.shard.as_ref())
+                .filter(|shard| partial(&shard.partition))
             {
-                // A shard's own report seals (and, with a key, signs) its evidence for the
-                // merge; its verdict covers one partition and decides nothing.
                 println!(
                     "shard {}: this verdict covers {} trials of one partition, not the release: `{} merge` the shards",
                     shard.partition,
