@@ -188,9 +188,20 @@ pub fn read_record(
     check: &str,
     max_attempt: u32,
 ) -> std::io::Result<Option<CheckRecord>> {
+    Ok(read_latest(out_dir, run_id, packet, check, max_attempt)?.map(|(_, record)| record))
+}
+
+/// Like [`read_record`], with the number of the attempt found: the highest one recorded.
+pub fn read_latest(
+    out_dir: &Path,
+    run_id: &str,
+    packet: &str,
+    check: &str,
+    max_attempt: u32,
+) -> std::io::Result<Option<(u32, CheckRecord)>> {
     for attempt in (1..=max_attempt.max(1)).rev() {
         if let Some(record) = read_record_attempt(out_dir, run_id, packet, check, attempt)? {
-            return Ok(Some(record));
+            return Ok(Some((attempt, record)));
         }
     }
     Ok(None)
@@ -234,7 +245,7 @@ pub struct RunFragments {
     pub run_id: String,
     /// The header.
     pub header: RunHeader,
-    /// Every check's record: its latest attempt (which holds the earlier ones), in journal
+    /// Every check's record: its highest attempt (which holds the earlier ones), in journal
     /// order of first appearance.
     pub records: Vec<CheckRecord>,
     /// Every service record.
@@ -305,8 +316,9 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
         .map_err(|err| FragmentError::Tampered(err.to_string()))?;
     let mut header = None;
     let mut records = Vec::new();
-    // A check's place in `records`: a later attempt's fragment replaces the earlier one.
-    let mut position: std::collections::HashMap<String, usize> = Default::default();
+    // A check's place in `records` and the attempt kept there: a higher attempt's fragment
+    // replaces a lower one, wherever it stands in the journal (as `read_record` reads it).
+    let mut position: std::collections::HashMap<String, (usize, u32)> = Default::default();
     let mut services = Vec::new();
     let mut trials = Vec::new();
     for (name, bytes) in &fragments.lines {
@@ -353,10 +365,15 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
             // Every attempt at its own log path.
             crate::evidence::verify_no_log(out_dir, &record)
                 .map_err(|why| FragmentError::Tampered(format!("{}: {why}", journal.display())))?;
-            match position.get(&base) {
-                Some(index) => records[*index] = record,
+            match position.get_mut(&base) {
+                Some((index, kept)) => {
+                    if attempt > *kept {
+                        records[*index] = record;
+                        *kept = attempt;
+                    }
+                }
                 None => {
-                    position.insert(base, records.len());
+                    position.insert(base, (records.len(), attempt));
                     records.push(record);
                 }
             }

@@ -73,25 +73,24 @@ impl Claims<'_> {
     }
 
     /// The record of nextest's `attempt` (> 1) of `check`: the check runs again, its earlier
-    /// record kept as its attempts, unless a process already ran this attempt.
+    /// record kept as its attempts, unless a process already ran this attempt or a later one
+    /// (whose record then stands for this one: attempts are written in order, never k after
+    /// k + 1, so the journal and [`fragment::read_record`] agree on the latest).
     pub fn rerun(&self, check: &Check, attempt: u32, run: &Runner<'_>) -> io::Result<CheckRecord> {
-        let this_attempt = || {
-            fragment::read_record_attempt(
-                self.out_dir,
-                self.run_id,
-                &check.packet,
-                &check.id,
-                attempt,
-            )
+        let this_or_later = || -> io::Result<Option<CheckRecord>> {
+            Ok(self
+                .latest(check)?
+                .filter(|(recorded, _)| *recorded >= attempt)
+                .map(|(_, record)| record))
         };
-        if let Some(record) = this_attempt()? {
+        if let Some(record) = this_or_later()? {
             return Ok(record);
         }
         let earlier = self.record(check, run)?;
         let dependencies = self.dependency_records(&check.packet, run)?;
         let claim_path = fragment::claim_path(self.out_dir, self.run_id, &check.packet, &check.id);
         let _claim = FileLock::exclusive(&claim_path)?;
-        if let Some(record) = this_attempt()? {
+        if let Some(record) = this_or_later()? {
             return Ok(record);
         }
         // Another process may have run a later attempt of another trial meanwhile.
@@ -112,8 +111,10 @@ impl Claims<'_> {
             for check in &packet.checks {
                 // With nextest's retries a failed dependency is retried here before it blocks
                 // anything, as its own trial's retry would (which then finds that attempt).
-                let mut record = self.record(check, run)?;
-                let mut attempt = 1;
+                // Retries go on from the highest attempt recorded (a retried trial may have
+                // recorded one already, after a gap left by a crashed process).
+                let first = self.record(check, run)?;
+                let (mut attempt, mut record) = self.latest(check)?.unwrap_or((1, first));
                 while record.outcome.is_failure() && attempt < self.max_attempt {
                     attempt += 1;
                     record = self.rerun(check, attempt, run)?;
@@ -125,12 +126,168 @@ impl Claims<'_> {
     }
 
     fn fragment(&self, check: &Check) -> io::Result<Option<CheckRecord>> {
-        fragment::read_record(
+        Ok(self.latest(check)?.map(|(_, record)| record))
+    }
+
+    /// The check's highest recorded attempt, with its number.
+    fn latest(&self, check: &Check) -> io::Result<Option<(u32, CheckRecord)>> {
+        fragment::read_latest(
             self.out_dir,
             self.run_id,
             &check.packet,
             &check.id,
             self.max_attempt,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::evidence::Outcome;
+    use crate::run::check::skeleton;
+
+    const GATE: &str = r#"
+[[packet]]
+id = "A"
+[[packet.check]]
+id = "a"
+run = "true"
+
+[[packet]]
+id = "B"
+depends_on = ["A"]
+[[packet.check]]
+id = "b"
+run = "true"
+"#;
+
+    const RUN: &str = "run-1";
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        gate: Gate,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let gate = crate::spec::parse(&dir.path().join("packets.toml"), GATE).unwrap();
+            let header = crate::run::header::run_header(&gate, RUN, "nextest");
+            fragment::write_header(dir.path(), &header).unwrap();
+            Fixture { dir, gate }
+        }
+
+        fn claims(&self, max_attempt: u32) -> Claims<'_> {
+            Claims {
+                gate: &self.gate,
+                out_dir: self.dir.path(),
+                run_id: RUN,
+                max_attempt,
+            }
+        }
+
+        fn check(&self, packet: &str) -> &Check {
+            let packet = self.gate.packets.iter().find(|p| p.id == packet).unwrap();
+            &packet.checks[0]
+        }
+
+        /// Records attempt `attempt` of A::a with `outcome`, after the attempts given.
+        fn record_a(
+            &self,
+            attempt: u32,
+            outcome: Outcome,
+            earlier: Vec<CheckRecord>,
+        ) -> CheckRecord {
+            let record = skeleton(self.check("A"), &format!("attempt {attempt}"), outcome)
+                .after_attempts(earlier);
+            fragment::write_record_attempt(self.dir.path(), RUN, &record, attempt).unwrap();
+            record
+        }
+
+        fn read_run_record(&self, name: &str) -> CheckRecord {
+            let run = fragment::read_run(self.dir.path(), RUN).unwrap();
+            run.records.into_iter().find(|r| r.name == name).unwrap()
+        }
+    }
+
+    /// A runner that must not be called.
+    fn never(check: &Check, _: &[CheckRecord], _: Vec<CheckRecord>) -> CheckRecord {
+        panic!("{} ran again", check.name())
+    }
+
+    #[test]
+    fn a_dependency_retry_goes_on_from_the_highest_attempt_after_a_crashed_one() {
+        // Attempt 1 failed; attempt 2's process died before it recorded; nextest's attempt 3
+        // of the trial ran and failed. A dependent then needs A::a: every attempt is used up,
+        // so nothing runs again — it ran attempt 2 after attempt 3, and the journal's latest
+        // (attempt 2) and read_record's (attempt 3) disagreed.
+        let fixture = Fixture::new();
+        let first = fixture.record_a(1, Outcome::Fail, Vec::new());
+        let third = fixture.record_a(3, Outcome::Fail, vec![first]);
+        let records = fixture.claims(3).dependency_records("B", &never).unwrap();
+        assert_eq!(records, vec![third.clone()]);
+        assert_eq!(fixture.read_run_record("A::a"), third);
+        let read = fragment::read_record(fixture.dir.path(), RUN, "A", "a", 3).unwrap();
+        assert_eq!(read, Some(third));
+    }
+
+    #[test]
+    fn a_retry_finds_a_later_attempt_and_never_writes_under_it() {
+        let fixture = Fixture::new();
+        let first = fixture.record_a(1, Outcome::Fail, Vec::new());
+        let third = fixture.record_a(3, Outcome::Pass, vec![first]);
+        // nextest's attempt 2 of the trial starts late: attempt 3 stands for it.
+        let record = fixture
+            .claims(3)
+            .rerun(fixture.check("A"), 2, &never)
+            .unwrap();
+        assert_eq!(record, third);
+        let attempt_2 = fragment::read_record_attempt(fixture.dir.path(), RUN, "A", "a", 2);
+        assert_eq!(attempt_2.unwrap(), None);
+    }
+
+    #[test]
+    fn retries_of_a_failing_dependency_run_in_order_and_the_journal_agrees() {
+        let fixture = Fixture::new();
+        let ran = RefCell::new(Vec::new());
+        let run = |check: &Check, _: &[CheckRecord], earlier: Vec<CheckRecord>| {
+            let attempt = earlier
+                .iter()
+                .map(CheckRecord::attempt_count)
+                .sum::<usize>()
+                + 1;
+            ran.borrow_mut().push((check.name(), attempt));
+            let outcome = if attempt < 3 {
+                Outcome::Fail
+            } else {
+                Outcome::Pass
+            };
+            skeleton(check, &format!("attempt {attempt}"), outcome).after_attempts(earlier)
+        };
+        let records = fixture.claims(4).dependency_records("B", &run).unwrap();
+        assert_eq!(
+            *ran.borrow(),
+            [
+                ("A::a".to_string(), 1),
+                ("A::a".to_string(), 2),
+                ("A::a".to_string(), 3)
+            ]
+        );
+        assert_eq!(records[0].outcome, Outcome::Pass);
+        assert_eq!(records[0].attempt_count(), 3);
+        assert_eq!(fixture.read_run_record("A::a"), records[0]);
+    }
+
+    #[test]
+    fn read_run_keeps_the_highest_attempt_wherever_it_stands_in_the_journal() {
+        // A journal written before attempts were ordered: attempt 3, then attempt 2.
+        let fixture = Fixture::new();
+        let first = fixture.record_a(1, Outcome::Fail, Vec::new());
+        let third = fixture.record_a(3, Outcome::Pass, vec![first.clone()]);
+        fixture.record_a(2, Outcome::Fail, vec![first]);
+        assert_eq!(fixture.read_run_record("A::a"), third);
     }
 }
