@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use super::detect::Project;
 use super::starter::{glob_escape, starter};
 use super::templates::{self, Snippet};
+use crate::output::one_line;
 
 /// How the gate is written.
 #[derive(Debug, Clone)]
@@ -52,6 +53,13 @@ fn choose(snippet: &Snippet, fills: &[(&str, String)]) -> Chosen {
 }
 
 /// A TOML array of strings.
+/// File names for a `#` comment: a control character (a newline would end the comment and
+/// start a line of TOML) is written as its escape, the name itself stays in the gate quoted.
+fn comment_list(names: &[String]) -> String {
+    let shown: Vec<String> = names.iter().map(|name| one_line(name)).collect();
+    shown.join(", ")
+}
+
 fn toml_array(items: &[String]) -> String {
     let quoted: Vec<String> = items
         .iter()
@@ -148,7 +156,7 @@ pub fn gate(project: &Project, options: &GateOptions) -> String {
     if !project.dockerfiles.is_empty() {
         found.push_str(&format!(
             "#   - Dockerfiles: {}\n",
-            project.dockerfiles.join(", ")
+            comment_list(&project.dockerfiles)
         ));
         let files: Vec<String> = project.dockerfiles.iter().map(|f| glob_escape(f)).collect();
         let fills = [("{FILES}", toml_array(&files))];
@@ -157,7 +165,7 @@ pub fn gate(project: &Project, options: &GateOptions) -> String {
     if !project.workflows.is_empty() {
         found.push_str(&format!(
             "#   - GitHub Actions workflows: {}\n",
-            project.workflows.join(", ")
+            comment_list(&project.workflows)
         ));
         let globs = [".github/workflows/*.yml", ".github/workflows/*.yaml"].map(String::from);
         let fills = [("{FILES}", toml_array(&globs))];

@@ -142,14 +142,11 @@ fn entries(dir: &Path) -> Result<Vec<(String, bool)>, InitError> {
     };
     let mut found = Vec::new();
     for entry in read.flatten() {
-        // A name that is not UTF-8 or holds a control character (a newline would end the
-        // comment `init` names it in) is left out.
+        // A name that is not UTF-8 cannot be written in TOML and is left out; one with a
+        // control character is kept (the gate quotes it; `compose` escapes it in comments).
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if name.chars().any(char::is_control) {
-            continue;
-        }
         // Symbolic links are not followed: what they point at is not this project's file.
         let Ok(kind) = entry.file_type() else {
             continue;

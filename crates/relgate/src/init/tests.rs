@@ -214,6 +214,44 @@ fn dockerfiles_and_workflows_get_greps_that_say_what_they_prove() {
     assert!(!text.contains("[[tool]]"), "{text}");
 }
 
+/// A Dockerfile whose name holds a control character is still covered: the gate names it
+/// quoted, the comment shows it escaped (a raw newline would start a line of TOML there), and
+/// the check's grep reads it.
+#[test]
+fn a_dockerfile_named_with_a_control_character_is_covered_and_escaped_in_comments() {
+    let (_dir, root) = tempdir();
+    let name = "Dockerfile.a\n[[packet]]\u{1b}[2J";
+    write(&root.join(name), "FROM node:latest\n");
+    let (text, checks) = generated(&root, false);
+    assert!(
+        checks.contains(&"SEC-02::docker-no-latest".to_string()),
+        "{checks:?}"
+    );
+    assert!(
+        text.contains("#   - Dockerfiles: Dockerfile.a\\n[[packet]]\\u{1b}[2J\n"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let gate = crate::spec::parse(&root.join("packets.toml"), &text).unwrap();
+    let check = gate
+        .packets
+        .iter()
+        .flat_map(|p| &p.checks)
+        .find(|c| c.id == "docker-no-latest")
+        .unwrap();
+    let crate::spec::CheckKind::Grep(grep) = &check.kind else {
+        panic!("{check:?}");
+    };
+    let log = root.join("grep.log");
+    let result = crate::run::check::grep::run(grep, &log).unwrap();
+    assert_eq!((result.files, result.matches, result.passed), (1, 1, false));
+    // In the check's log too the name is escaped: it cannot forge a line of its own.
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "Dockerfile.a\\n[[packet]]\\u{1b}[2J:1:FROM node:latest\n"
+    );
+}
+
 /// The grep patterns `init` writes, against the lines they are for.
 #[test]
 fn the_grep_patterns_catch_what_they_say() {

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::view::{residual_risk_line, ReportView, RiskWording};
 use super::Finished;
 use crate::evidence::{CheckRecord, Outcome};
+use crate::output::one_line;
 use crate::spec::{Gate, Severity};
 
 /// Prints the per-packet summary table and the verdict (then the CI annotations), redacted.
@@ -24,19 +25,6 @@ pub fn print_summary(
         ReportView::new(gate, &finished.ledger, out_dir).with_triage(&finished.verdict.triage);
     write_summary(&mut out, &view, &finished.sarif)?;
     out.finish()
-}
-
-/// `text` on one line: control characters (line breaks, escapes) shown escaped.
-fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 fn write_summary(out: &mut dyn Write, view: &ReportView<'_>, sarif: &Value) -> std::io::Result<()> {

@@ -35,15 +35,18 @@ pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
     let mut matches = 0usize;
     let mut files_with_matches = 0usize;
     for file in &files {
-        let relative = file
-            .strip_prefix(&spec.root)
-            .unwrap_or(file)
-            .display()
-            .to_string();
+        // A control character in a name is escaped: a newline would forge a line of the log.
+        let relative = crate::output::one_line(
+            &file
+                .strip_prefix(&spec.root)
+                .unwrap_or(file)
+                .to_string_lossy(),
+        );
         let reader = match std::fs::File::open(file) {
             Ok(handle) => std::io::BufReader::new(handle),
             Err(err) => {
-                writeln!(log, "{relative}: cannot read: {err}")?;
+                let line = format!("{relative}: cannot read: {err}");
+                writeln!(log, "{}", crate::output::redaction::redact(&line))?;
                 continue;
             }
         };
@@ -54,12 +57,9 @@ pub fn run(spec: &GrepSpec, log_path: &Path) -> std::io::Result<GrepResult> {
             if spec.pattern.is_match(&text) {
                 matches += 1;
                 found_here = true;
-                writeln!(
-                    log,
-                    "{relative}:{}:{}",
-                    index + 1,
-                    crate::output::redaction::redact(text.trim_end_matches('\r'))
-                )?;
+                // The file's name is text of the tree too: it goes through the redactor.
+                let line = format!("{relative}:{}:{}", index + 1, text.trim_end_matches('\r'));
+                writeln!(log, "{}", crate::output::redaction::redact(&line))?;
             }
         }
         files_with_matches += usize::from(found_here);
