@@ -27,15 +27,10 @@ fn project(gate: &str) -> tempfile::TempDir {
     dir
 }
 
-/// The command that installs `cargo gate` from this checkout: a debug build into the target
-/// directory shared by the tests that build relgate as a user does.
+/// The command that installs `cargo gate` from this checkout (as the action runs it: split on
+/// whitespace).
 fn install_command() -> String {
-    let target = support::user_build_target_dir();
-    format!(
-        "cargo install --debug --locked --offline --target-dir {} --path {}",
-        target.display(),
-        support::workspace().join("crates/cargo-gate").display()
-    )
+    format!("cargo {}", support::cargo_gate_install_args().join(" "))
 }
 
 struct ActionRun {

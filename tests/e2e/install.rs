@@ -12,17 +12,12 @@ use std::process::{Command, Output};
 
 use crate::support::*;
 
-/// `cargo install --path crates/cargo-gate --root <root> --debug --offline --locked`.
+/// `cargo install` of cargo-gate from this checkout into `root`.
 fn install(root: &Path) {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let target_dir = user_build_target_dir();
     let output = Command::new(cargo())
-        .args(["install", "--path"])
-        .arg(workspace.join("crates/cargo-gate"))
+        .args(cargo_gate_install_args())
         .arg("--root")
         .arg(root)
-        .args(["--debug", "--offline", "--locked"])
-        .env("CARGO_TARGET_DIR", target_dir)
         .output()
         .expect("run cargo install");
     assert!(

@@ -57,6 +57,22 @@ pub fn user_build_target_dir() -> PathBuf {
         .join("e2e-user-builds")
 }
 
+/// `cargo install` arguments for `cargo gate` from this checkout: a debug build, offline and
+/// locked, into [`user_build_target_dir`] (the caller adds `--root`, or lets cargo choose).
+pub fn cargo_gate_install_args() -> Vec<String> {
+    let install = [
+        "install",
+        "--debug",
+        "--locked",
+        "--offline",
+        "--target-dir",
+        &user_build_target_dir().display().to_string(),
+        "--path",
+        &workspace().join("crates/cargo-gate").display().to_string(),
+    ];
+    install.map(String::from).to_vec()
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
