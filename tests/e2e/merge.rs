@@ -67,18 +67,22 @@ fn split(gate: &Path, dir: &Path, total: usize, extra: &[&str]) -> Vec<PathBuf> 
         .collect()
 }
 
-/// Seals a shard's run in its job: `gate report` signed with `key`, exit 0, its verdict said
-/// to cover one partition only.
-fn seal(gate: &Path, out: &Path, key: &Path) {
-    let report = xtask()
+/// `gate report --gate GATE --out OUT extra…`.
+fn gate_report(gate: &Path, out: &Path, extra: &[&std::ffi::OsStr]) -> Output {
+    xtask()
         .args(["gate", "report", "--gate"])
         .arg(gate)
         .arg("--out")
         .arg(out)
-        .arg("--sign-key")
-        .arg(key)
+        .args(extra)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Seals a shard's run in its job: `gate report` signed with `key`, exit 0, its verdict said
+/// to cover one partition only.
+fn seal(gate: &Path, out: &Path, key: &Path) {
+    let report = gate_report(gate, out, &["--sign-key".as_ref(), key.as_os_str()]);
     assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
     assert!(String::from_utf8_lossy(&report.stdout).contains("not the release"));
 }
@@ -346,13 +350,7 @@ fn a_dependency_run_that_disagrees_makes_the_check_flaky_and_retries_keep_every_
     let retried = dir.path().join("retried");
     let output = nextest_gate(&gate, &retried, &["--retries", "1"]);
     assert!(output.status.success(), "{}", output_context(&output));
-    let report = xtask()
-        .args(["gate", "report", "--gate"])
-        .arg(&gate)
-        .arg("--out")
-        .arg(&retried)
-        .output()
-        .unwrap();
+    let report = gate_report(&gate, &retried, &[]);
     assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
     let all = records(&retried);
     let two = record(&all, "A::two");
@@ -469,6 +467,13 @@ run = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.
 /// whether the fragment stays), chained again as a writer of the whole artifact could: the
 /// merge must not trust what it says.
 fn rewrite_journal(journal: &Path, edit: impl Fn(&str, &mut Value) -> bool) {
+    rewrite_journal_renaming(journal, |name, fragment| {
+        edit(name, fragment).then(|| name.to_string())
+    });
+}
+
+/// [`rewrite_journal`] where `edit` may also rename a fragment (`Some(new name)` keeps it).
+fn rewrite_journal_renaming(journal: &Path, edit: impl Fn(&str, &mut Value) -> Option<String>) {
     use sha2::{Digest, Sha256};
     let text = std::fs::read_to_string(journal).unwrap();
     let mut prev = "0".repeat(64);
@@ -476,11 +481,10 @@ fn rewrite_journal(journal: &Path, edit: impl Fn(&str, &mut Value) -> bool) {
     let mut seq = 0;
     for line in text.lines() {
         let link: Value = serde_json::from_str(line).unwrap();
-        let name = link["name"].as_str().unwrap();
         let mut fragment = link["fragment"].clone();
-        if !edit(name, &mut fragment) {
+        let Some(name) = edit(link["name"].as_str().unwrap(), &mut fragment) else {
             continue;
-        }
+        };
         seq += 1;
         let bytes = serde_json::to_string(&fragment).unwrap();
         let line = format!(
@@ -626,9 +630,40 @@ fn a_signed_shard_cannot_drop_a_record_its_signed_ledger_holds() {
     let ledger = std::fs::read_to_string(out.join("evidence.jsonl")).unwrap();
     assert!(ledger.contains("GO_WITH_CONDITIONS"), "{ledger}");
 
-    rewrite_journal(&journal_of(&shards[0]), |name, _| {
-        !name.starts_with("check_A_two")
+    let journal = journal_of(&shards[0]);
+    let original = std::fs::read(&journal).unwrap();
+    rewrite_journal(&journal, |name, _| !name.starts_with("check_A_two"));
+    assert_refused(&merge_trusted(), 1, "not the run its journal holds", &out);
+
+    // Dropped, with one of the shard's own signed records put in its place (the checklist
+    // record, which no check is named by): the journal held as many records as the ledger
+    // signs, each equal to a signed one, and the merge was GO.
+    std::fs::write(&journal, &original).unwrap();
+    let signed = std::fs::read_to_string(shards[0].join("evidence.jsonl")).unwrap();
+    let mut substitute: Value = signed
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|record| record["name"] == "B::checklist::three-holds")
+        .expect("the shard's ledger holds the checklist record");
+    for key in ["seq", "prev", "kind"] {
+        substitute.as_object_mut().unwrap().remove(key);
+    }
+    // A::two's attempts (its first run and nextest's retry) are one line each: the first
+    // becomes the substitute, the retry goes.
+    rewrite_journal_renaming(&journal, |name, fragment| match name {
+        "check_A_two" => {
+            *fragment = substitute.clone();
+            Some("check_B_checklist%3A%3Athree-holds".to_string())
+        }
+        _ if name.starts_with("check_A_two") => None,
+        _ => Some(name.to_string()),
     });
+    assert_refused(&merge_trusted(), 1, "not the run its journal holds", &out);
+
+    // A trial line is signed too: dropping one after signing is refused, not a gap.
+    std::fs::write(&journal, &original).unwrap();
+    assert_eq!(merge_trusted().status.code(), Some(0));
+    rewrite_journal(&journal, |name, _| !name.starts_with("trial_"));
     assert_refused(&merge_trusted(), 1, "not the run its journal holds", &out);
 }
 
@@ -678,23 +713,32 @@ fn a_partition_of_one_reports_the_release_verdict_with_its_exit_code() {
     );
     let out = dir.path().join("whole");
     shard(&gate, &out, "slice:1/1", &[]);
-    let report = xtask()
-        .args(["gate", "report", "--gate"])
-        .arg(&gate)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let report = gate_report(&gate, &out, &[]);
     assert_eq!(report.status.code(), Some(1), "{}", output_context(&report));
     assert!(!String::from_utf8_lossy(&report.stdout).contains("not the release"));
     let halves = split(&gate, dir.path(), 2, &[]);
-    let report = xtask()
-        .args(["gate", "report", "--gate"])
-        .arg(&gate)
-        .arg("--out")
-        .arg(&halves[0])
-        .output()
-        .unwrap();
+    let report = gate_report(&gate, &halves[0], &[]);
     assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
     assert!(String::from_utf8_lossy(&report.stdout).contains("not the release"));
+}
+
+/// An unsplit nextest run is a shard of one too, and `gate report` there does not make it look
+/// tampered: its records carry no partition, and the merge once counted only labelled ones.
+#[test]
+fn an_unsplit_run_merges_after_its_report_with_the_same_verdict() {
+    if !nextest_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gate = write_gate(dir.path(), "packets.toml", GATE);
+    let out = dir.path().join("whole");
+    let run = nextest_gate(&gate, &out, &[]);
+    assert_eq!(run.status.code(), Some(0), "{}", output_context(&run));
+    let report = gate_report(&gate, &out, &[]);
+    assert_eq!(report.status.code(), Some(0), "{}", output_context(&report));
+    let merged_dir = dir.path().join("merged");
+    let merged = merge(&gate, &[&out], &merged_dir);
+    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
+    assert!(String::from_utf8_lossy(&merged.stdout).contains("verdict: GO"));
+    assert_verifies(&merged_dir, &[]);
 }

@@ -46,6 +46,12 @@ pub struct RunHeader {
     /// A merged run (`gate merge`): the shards it joined, in partition order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged: Vec<MergedShard>,
+    /// The head of the evidence fragments' journal this ledger was made from (`gate report`
+    /// of a nextest run: the sha256 of its last line, whose chain covers every line before
+    /// it). A signature over the ledger then covers the journal line for line, so a shard's
+    /// journal cannot be changed after its job signed it (`gate merge` checks it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_head: Option<String>,
 }
 
 /// What a shard was responsible for.

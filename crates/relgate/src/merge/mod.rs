@@ -158,9 +158,10 @@ pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
 }
 
 /// A shard whose out directory holds a finished run (`gate report` ran there, signed with the
-/// shard job's key): that run must verify (`crate::verify`, against `trusted` when given) and
-/// its ledger must hold exactly the journal's records (no more, no fewer), so the signature covers what the merge
-/// joins. With `trusted` keys, every shard must be signed by one of them.
+/// shard job's key): that run must verify (`crate::verify`, against `trusted` when given), and
+/// its signed ledger must name the head of the journal the merge reads (so the signature
+/// covers every line of it: records, trials, services) and hold its records. With `trusted`
+/// keys, every shard must be signed by one of them.
 pub fn check_signature(
     shard: &Shard,
     gate_path: &Path,
@@ -197,10 +198,13 @@ pub fn check_signature(
         )));
     }
     // The same run, and the journal's header says what the signed one says: its partition and
-    // trials (a signed run relabelled as another partition would stand in for it), gate, code.
+    // trials (a signed run relabelled as another partition would stand in for it), gate, code;
+    // and the signed ledger was made from this very journal, line for line (a line dropped,
+    // added or swapped for another after signing changes its head).
     let journal = &shard.run.header;
     let same_run = verified.ledger.header().is_some_and(|header| {
         header.run_id == shard.run.run_id
+            && header.journal_head.as_deref() == Some(shard.run.head.as_str())
             && header.shard == journal.shard
             && header.gate_sha256 == journal.gate_sha256
             && (&header.git_head, header.git_dirty, &header.code)
@@ -216,13 +220,7 @@ pub fn check_signature(
             .get(record.name.as_str())
             .is_some_and(|signed| **signed == crate::output::redaction::redacted(record))
     });
-    // And the other way: every record the shard ran that its ledger signs is in the journal
-    // (dropping a dependency run that failed would hide a flaky check).
-    let ran_here = signed
-        .values()
-        .filter(|signed| signed.shard.is_some())
-        .count();
-    if !same_run || !covered || ran_here != shard.run.records.len() {
+    if !same_run || !covered {
         return Err(MergeError::Tampered {
             dir: shard.dir.clone(),
             source: FragmentError::Tampered(

@@ -182,7 +182,9 @@ pub fn rebuild(gate: &Gate, out_dir: &Path, today: NaiveDate) -> Result<Finished
         fragment::FragmentError::Io(message) => RebuildError::Unusable(message),
         tampered => RebuildError::Tampered(tampered),
     })?;
-    let header = fragments.header;
+    // The ledger names the journal it was made from: signed, it covers the journal too.
+    let mut header = fragments.header;
+    header.journal_head = Some(fragments.head);
     if header.gate_sha256 != gate.sha256 {
         return Err(RebuildError::Unusable(format!(
             "the fragments of run {run_id} were made from a different gate file (sha256 {}), not {} (sha256 {}): rerun the checks",

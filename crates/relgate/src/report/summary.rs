@@ -163,6 +163,7 @@ severity = "P1"
             mode: "xtask".into(),
             shard: None,
             merged: Vec::new(),
+            journal_head: None,
         }
     }
 

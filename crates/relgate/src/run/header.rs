@@ -52,6 +52,7 @@ pub fn run_header(gate: &Gate, run_id: &str, mode: &str) -> RunHeader {
         mode: mode.to_string(),
         shard: None,
         merged: Vec::new(),
+        journal_head: None,
     }
 }
 

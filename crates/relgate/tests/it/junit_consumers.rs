@@ -238,6 +238,7 @@ fn rendered_with(edit: impl FnOnce(&Path, &mut Vec<CheckRecord>)) -> (tempfile::
         mode: "xtask".to_string(),
         shard: None,
         merged: Vec::new(),
+        journal_head: None,
     };
     let path = junit::write(&gate, &header, &records, &verdict, dir).unwrap();
     assert_eq!(path, dir.join(junit::JUNIT_FILE));

@@ -683,6 +683,7 @@ fn records_round_trip_with_only_their_secrets_masked() {
         mode: "xtask".into(),
         shard: None,
         merged: Vec::new(),
+        journal_head: None,
     };
     assert_eq!(redacted(&header).gate, "Gate [REDACTED]");
 }

@@ -92,6 +92,7 @@ fn fixture() -> (Gate, Ledger) {
         mode: "xtask".into(),
         shard: None,
         merged: Vec::new(),
+        journal_head: None,
     })];
     records.extend(checks.into_iter().map(Record::Check));
     records.extend(verdict.packets.iter().cloned().map(Record::Packet));

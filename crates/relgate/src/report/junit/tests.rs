@@ -89,6 +89,7 @@ fn header() -> RunHeader {
         mode: "xtask".to_string(),
         shard: None,
         merged: Vec::new(),
+        journal_head: None,
     }
 }
 

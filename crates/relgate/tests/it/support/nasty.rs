@@ -171,6 +171,7 @@ pub fn header() -> RunHeader {
         mode: "xtask`".into(),
         shard: None,
         merged: Vec::new(),
+        journal_head: None,
     }
 }
 
