@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use crate::support::{
-    assert_verifies, nextest_available, nextest_gate, output_context, ssh_key, write_gate, xtask,
+    assert_verifies, nextest_available, nextest_gate, output_context, write_gate, xtask,
 };
 
 const GATE: &str = r#"
@@ -91,11 +91,17 @@ fn merge(gate: &Path, shards: &[&Path], out: &Path) -> Output {
     merge_trusting(gate, shards, out, &[])
 }
 
-/// `gate merge` with a `--trusted-key` per key.
-fn merge_trusting(gate: &Path, shards: &[&Path], out: &Path, keys: &[&Path]) -> Output {
+/// `gate merge SHARDS… --gate GATE --out OUT`, not yet run.
+fn merge_command(gate: &Path, shards: &[&Path], out: &Path) -> Command {
     let mut command = xtask();
     command.args(["gate", "merge"]).args(shards);
     command.arg("--gate").arg(gate).arg("--out").arg(out);
+    command
+}
+
+/// `gate merge` with a `--trusted-key` per key.
+fn merge_trusting(gate: &Path, shards: &[&Path], out: &Path, keys: &[&Path]) -> Output {
+    let mut command = merge_command(gate, shards, out);
     for key in keys {
         command.arg("--trusted-key").arg(key);
     }
@@ -285,6 +291,20 @@ fn merge_refuses_shards_that_are_not_one_run_and_fails_what_nobody_ran() {
     );
 }
 
+/// GATE where A::two fails its first run and passes every later one: (the gate, the file
+/// that marks that it ran once).
+fn gate_with_flaky_two(dir: &Path) -> (PathBuf, PathBuf) {
+    let mark = dir.join("mark");
+    let gate_text = GATE.replace(
+        "run = \"echo two\"",
+        &format!(
+            "run = \"sh -c 'if test -e {0}; then echo two again; else touch {0}; echo two; exit 1; fi'\"",
+            mark.display()
+        ),
+    );
+    (write_gate(dir, "packets.toml", &gate_text), mark)
+}
+
 fn journal_of(out: &Path) -> PathBuf {
     let run = std::fs::read_dir(out.join("fragments"))
         .unwrap()
@@ -306,15 +326,7 @@ fn a_dependency_run_that_disagrees_makes_the_check_flaky_and_retries_keep_every_
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mark = dir.path().join("mark");
-    let gate_text = GATE.replace(
-        "run = \"echo two\"",
-        &format!(
-            "run = \"sh -c 'if test -e {0}; then echo two again; else touch {0}; echo two; exit 1; fi'\"",
-            mark.display()
-        ),
-    );
-    let gate = write_gate(dir.path(), "packets.toml", &gate_text);
+    let (gate, mark) = gate_with_flaky_two(dir.path());
     let trials = [
         "A::one",
         "A::two",
@@ -362,42 +374,108 @@ fn a_dependency_run_that_disagrees_makes_the_check_flaky_and_retries_keep_every_
     assert!(ledger.contains("GO_WITH_CONDITIONS"), "{ledger}");
 }
 
-/// Signed shards: each shard job seals its evidence with `gate report` and its key; with
-/// `--trusted-key` the merge takes only shards signed by a trusted key, whose signed ledger is
-/// the run their journal holds.
+/// `cmd`'s output, failing the test if it has not exited within a minute: a read of a FIFO
+/// a forger put in place of a file would block for ever.
+fn output_within_a_minute(mut cmd: Command) -> Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output().unwrap()));
+    match wait.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(output) => output,
+        Err(_) => {
+            // SAFETY: kill(2) of the child this test spawned.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("{cmd:?} did not exit within a minute");
+        }
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A forged shard or merged run with a FIFO where a log, the journal or the ledger belongs is
+/// refused at once (a read blocked for ever); the out directory is never inside a shard (the
+/// merge would write into its evidence), even through a symlink; a merged run is not a shard.
 #[test]
-fn with_trusted_keys_every_shard_must_be_signed_by_one() {
+fn a_merge_refuses_fifos_an_out_dir_inside_a_shard_and_a_merged_run() {
     if !nextest_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some((key, public)) = ssh_key(dir.path(), "shards") else {
-        return;
-    };
-    let Some((other_key, _)) = ssh_key(dir.path(), "other") else {
-        return;
-    };
     let gate = write_gate(dir.path(), "packets.toml", GATE);
-    let shards = split(&gate, dir.path(), 3, &[]);
-    for out in &shards {
-        seal(&gate, out, &key);
-    }
+    let [s1, s2, s3]: [PathBuf; 3] = split(&gate, dir.path(), 3, &[]).try_into().unwrap();
     let out = dir.path().join("merged");
-    let merge_trusted = |dirs: &[&Path]| merge_trusting(&gate, dirs, &out, &[&public]);
-    let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
-    let merged = merge_trusted(&refs);
-    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
 
-    // A shard signed by another key, and one not sealed at all: refused, no verdict.
-    seal(&gate, &shards[1], &other_key);
-    assert_refused(&merge_trusted(&refs), 1, "does not verify", &out);
-    let unsealed = dir.path().join("unsealed");
-    shard(&gate, &unsealed, "slice:2/3", &[]);
+    let inside = s1.join("merged");
     assert_refused(
-        &merge_trusted(&[&shards[0], &unsealed, &shards[2]]),
+        &merge(&gate, &[&s1, &s2, &s3], &inside),
         2,
-        "is not signed",
+        "inside shard",
+        &inside,
+    );
+    std::os::unix::fs::symlink(&s1, dir.path().join("link")).unwrap();
+    let through = dir.path().join("link/merged");
+    assert_refused(
+        &merge(&gate, &[&s1, &s2, &s3], &through),
+        2,
+        "inside shard",
+        &through,
+    );
+    assert!(!inside.exists());
+
+    let fifo_log = dir.path().join("fifo-log");
+    copy_dir(&s2, &fifo_log);
+    let log = std::fs::read_dir(fifo_log.join("logs/A"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    mkfifo(&log);
+    let command = merge_command(&gate, &[&s1, &fifo_log, &s3], &out);
+    assert_refused(
+        &output_within_a_minute(command),
+        1,
+        "not a regular file",
         &out,
+    );
+    let fifo_journal = dir.path().join("fifo-journal");
+    copy_dir(&s3, &fifo_journal);
+    mkfifo(&journal_of(&fifo_journal));
+    let command = merge_command(&gate, &[&s1, &s2, &fifo_journal], &out);
+    assert_refused(
+        &output_within_a_minute(command),
+        1,
+        "not a regular file",
+        &out,
+    );
+
+    let merged = merge(&gate, &[&s1, &s2, &s3], &out);
+    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
+    let again = dir.path().join("again");
+    assert_refused(
+        &merge(&gate, &[&out], &again),
+        2,
+        "out directory of a merge",
+        &again,
+    );
+    mkfifo(&out.join("evidence.jsonl"));
+    let mut command = xtask();
+    command.args(["gate", "verify", "--out"]).arg(&out);
+    let verify = output_within_a_minute(command);
+    assert_eq!(verify.status.code(), Some(1), "{}", output_context(&verify));
+    assert!(
+        stderr(&verify).contains("not a regular file"),
+        "{}",
+        output_context(&verify)
     );
 }
 
@@ -461,41 +539,6 @@ run = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.
         assert!(out.join(log).is_file());
     }
     assert_verifies(&out, &[]);
-}
-
-/// Rewrites a shard's journal with `edit` applied to each fragment (name, JSON; it returns
-/// whether the fragment stays), chained again as a writer of the whole artifact could: the
-/// merge must not trust what it says.
-fn rewrite_journal(journal: &Path, edit: impl Fn(&str, &mut Value) -> bool) {
-    rewrite_journal_renaming(journal, |name, fragment| {
-        edit(name, fragment).then(|| name.to_string())
-    });
-}
-
-/// [`rewrite_journal`] where `edit` may also rename a fragment (`Some(new name)` keeps it).
-fn rewrite_journal_renaming(journal: &Path, edit: impl Fn(&str, &mut Value) -> Option<String>) {
-    use sha2::{Digest, Sha256};
-    let text = std::fs::read_to_string(journal).unwrap();
-    let mut prev = "0".repeat(64);
-    let mut rewritten = String::new();
-    let mut seq = 0;
-    for line in text.lines() {
-        let link: Value = serde_json::from_str(line).unwrap();
-        let mut fragment = link["fragment"].clone();
-        let Some(name) = edit(link["name"].as_str().unwrap(), &mut fragment) else {
-            continue;
-        };
-        seq += 1;
-        let bytes = serde_json::to_string(&fragment).unwrap();
-        let line = format!(
-            "{{\"seq\":{seq},\"prev\":\"{prev}\",\"name\":\"{name}\",\"sha256\":\"{}\",\"fragment\":{bytes}}}",
-            hex::encode(Sha256::digest(bytes.as_bytes()))
-        );
-        prev = hex::encode(Sha256::digest(line.as_bytes()));
-        rewritten.push_str(&line);
-        rewritten.push('\n');
-    }
-    std::fs::write(journal, rewritten).unwrap();
 }
 
 /// A shard directory holding two runs (a stale run restored from a cache, or artifacts
@@ -596,108 +639,6 @@ fn a_shard_cannot_print_lines_of_its_own_in_the_merge_log() {
     assert!(stdout.contains("ci\\n::error"), "{stdout}");
 }
 
-/// A signed shard's journal must hold every record its signed ledger holds, not only a
-/// subset: dropping the dependency run in which a check failed before its retry passed made
-/// the flaky check a clean pass, and the release GO.
-#[test]
-fn a_signed_shard_cannot_drop_a_record_its_signed_ledger_holds() {
-    if !nextest_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let Some((key, public)) = ssh_key(dir.path(), "shards") else {
-        return;
-    };
-    let mark = dir.path().join("mark");
-    let gate_text = GATE.replace(
-        "run = \"echo two\"",
-        &format!(
-            "run = \"sh -c 'if test -e {0}; then echo two again; else touch {0}; echo two; exit 1; fi'\"",
-            mark.display()
-        ),
-    );
-    let gate = write_gate(dir.path(), "packets.toml", &gate_text);
-    // Shard 1 owns B::four and runs A::two (shard 2's) first: it fails, nextest's retry passes.
-    let shards = split(&gate, dir.path(), 3, &["--retries", "1"]);
-    for out in &shards {
-        seal(&gate, out, &key);
-    }
-    let out = dir.path().join("merged");
-    let refs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
-    let merge_trusted = || merge_trusting(&gate, &refs, &out, &[&public]);
-    let merged = merge_trusted();
-    assert_eq!(merged.status.code(), Some(0), "{}", output_context(&merged));
-    let ledger = std::fs::read_to_string(out.join("evidence.jsonl")).unwrap();
-    assert!(ledger.contains("GO_WITH_CONDITIONS"), "{ledger}");
-
-    let journal = journal_of(&shards[0]);
-    let original = std::fs::read(&journal).unwrap();
-    rewrite_journal(&journal, |name, _| !name.starts_with("check_A_two"));
-    assert_refused(&merge_trusted(), 1, "not the run its journal holds", &out);
-
-    // Dropped, with one of the shard's own signed records put in its place (the checklist
-    // record, which no check is named by): the journal held as many records as the ledger
-    // signs, each equal to a signed one, and the merge was GO.
-    std::fs::write(&journal, &original).unwrap();
-    let signed = std::fs::read_to_string(shards[0].join("evidence.jsonl")).unwrap();
-    let mut substitute: Value = signed
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .find(|record| record["name"] == "B::checklist::three-holds")
-        .expect("the shard's ledger holds the checklist record");
-    for key in ["seq", "prev", "kind"] {
-        substitute.as_object_mut().unwrap().remove(key);
-    }
-    // A::two's attempts (its first run and nextest's retry) are one line each: the first
-    // becomes the substitute, the retry goes.
-    rewrite_journal_renaming(&journal, |name, fragment| match name {
-        "check_A_two" => {
-            *fragment = substitute.clone();
-            Some("check_B_checklist%3A%3Athree-holds".to_string())
-        }
-        _ if name.starts_with("check_A_two") => None,
-        _ => Some(name.to_string()),
-    });
-    assert_refused(&merge_trusted(), 1, "not the run its journal holds", &out);
-
-    // A trial line is signed too: dropping one after signing is refused, not a gap.
-    std::fs::write(&journal, &original).unwrap();
-    assert_eq!(merge_trusted().status.code(), Some(0));
-    rewrite_journal(&journal, |name, _| !name.starts_with("trial_"));
-    assert_refused(&merge_trusted(), 1, "not the run its journal holds", &out);
-}
-
-/// A signed shard's journal header must be its signed ledger's: a signed run of partition 1
-/// relabelled as partition 2 (with partition 2's trials) would stand in for partition 2, its
-/// dependency runs taken for the owner's records.
-#[test]
-fn a_signed_shard_cannot_claim_another_partition() {
-    if !nextest_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let Some((key, public)) = ssh_key(dir.path(), "shards") else {
-        return;
-    };
-    let gate = write_gate(dir.path(), "packets.toml", GATE);
-    let shards = split(&gate, dir.path(), 3, &[]);
-    for out in &shards {
-        seal(&gate, out, &key);
-    }
-    let journal = std::fs::read_to_string(journal_of(&shards[1])).unwrap();
-    let first: Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
-    let second = first["fragment"]["shard"].clone();
-    rewrite_journal(&journal_of(&shards[0]), |name, fragment| {
-        if name == "header" {
-            fragment["shard"] = second.clone();
-        }
-        true
-    });
-    let out = dir.path().join("merged");
-    let merged = merge_trusting(&gate, &[&shards[0], &shards[2]], &out, &[&public]);
-    assert_refused(&merged, 1, "not the run its journal holds", &out);
-}
-
 /// `gate report` in a shard's job exits 0 whatever its partial verdict, but a partition of one
 /// (`slice:1/1`) holds the whole gate: its report is the release verdict and exits with it.
 #[test]
@@ -742,3 +683,40 @@ fn an_unsplit_run_merges_after_its_report_with_the_same_verdict() {
     assert!(String::from_utf8_lossy(&merged.stdout).contains("verdict: GO"));
     assert_verifies(&merged_dir, &[]);
 }
+
+/// Rewrites a shard's journal with `edit` applied to each fragment (name, JSON; it returns
+/// whether the fragment stays), chained again as a writer of the whole artifact could: the
+/// merge must not trust what it says.
+fn rewrite_journal(journal: &Path, edit: impl Fn(&str, &mut Value) -> bool) {
+    rewrite_journal_renaming(journal, |name, fragment| {
+        edit(name, fragment).then(|| name.to_string())
+    });
+}
+
+/// [`rewrite_journal`] where `edit` may also rename a fragment (`Some(new name)` keeps it).
+fn rewrite_journal_renaming(journal: &Path, edit: impl Fn(&str, &mut Value) -> Option<String>) {
+    use sha2::{Digest, Sha256};
+    let text = std::fs::read_to_string(journal).unwrap();
+    let mut prev = "0".repeat(64);
+    let mut rewritten = String::new();
+    let mut seq = 0;
+    for line in text.lines() {
+        let link: Value = serde_json::from_str(line).unwrap();
+        let mut fragment = link["fragment"].clone();
+        let Some(name) = edit(link["name"].as_str().unwrap(), &mut fragment) else {
+            continue;
+        };
+        seq += 1;
+        let bytes = serde_json::to_string(&fragment).unwrap();
+        let line = format!(
+            "{{\"seq\":{seq},\"prev\":\"{prev}\",\"name\":\"{name}\",\"sha256\":\"{}\",\"fragment\":{bytes}}}",
+            hex::encode(Sha256::digest(bytes.as_bytes()))
+        );
+        prev = hex::encode(Sha256::digest(line.as_bytes()));
+        rewritten.push_str(&line);
+        rewritten.push('\n');
+    }
+    std::fs::write(journal, rewritten).unwrap();
+}
+
+mod signed;

@@ -436,6 +436,21 @@ fn unusable_keys_exit_2_before_anything_runs() {
         assert_eq!(verify.status.code(), Some(2), "{}", text(&verify.stderr));
         assert!(text(&verify.stderr).contains(&key.display().to_string()));
     }
+    // A file given as a trusted key may hold anything, a token say: the error never repeats it.
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    let token = "ghp_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ";
+    std::fs::write(token_file.path(), format!("{token}\n")).unwrap();
+    let verify = verify_with(
+        run.out.path(),
+        &["--trusted-key", token_file.path().to_str().unwrap()],
+    );
+    assert_eq!(verify.status.code(), Some(2), "{}", text(&verify.stderr));
+    assert!(
+        !text(&verify.stderr).contains(token),
+        "{}",
+        text(&verify.stderr)
+    );
+    assert!(text(&verify.stderr).contains("not an OpenSSH key"));
 }
 
 #[test]

@@ -96,7 +96,8 @@ impl Checker<'_> {
     fn read(&self, name: &str) -> Result<Vec<u8>, Failure> {
         let path = crate::output::containment::resolve(self.out_dir, name)
             .map_err(|err| self.fail(name, err.to_string()))?;
-        std::fs::read(&path).map_err(|err| self.fail(name, format!("cannot read: {err}")))
+        crate::output::containment::read_regular(&path)
+            .map_err(|err| self.fail(name, format!("cannot read: {err}")))
     }
 }
 

@@ -37,19 +37,24 @@ pub(super) fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf
         gate: gate.clone(),
     };
     if let Err(err) = crate::verify::verify(&options(Vec::new())) {
-        eprintln!("error: refusing to sign: the out directory does not verify: {err}");
+        crate::output::redaction::print_error(&format!(
+            "refusing to sign: the out directory does not verify: {err}"
+        ));
         return exit_codes::NO_GO;
     }
     let path = out.join(crate::report::attestation::ATTESTATION_FILE);
     let statement = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(err) => {
-            eprintln!("error: cannot read {}: {err}", path.display());
+            crate::output::redaction::print_error(&format!(
+                "cannot read {}: {err}",
+                path.display()
+            ));
             return exit_codes::NO_GO;
         }
     };
     if let Err(err) = signing::dsse::write(&statement, signer, &out) {
-        eprintln!("error: cannot write the envelope: {err}");
+        crate::output::redaction::print_error(&format!("cannot write the envelope: {err}"));
         return exit_codes::NO_GO;
     }
     // What was signed is what verifies: nothing changed between the check and the signature.
@@ -68,6 +73,22 @@ pub(super) fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf
     }
 }
 
+/// The keys of every `--trusted-key` file, or the exit code of a file that holds none (its
+/// error printed through the redactor: the file may be anything but a key).
+pub(super) fn trusted(paths: &[PathBuf]) -> Result<Vec<signing::TrustedKey>, i32> {
+    let mut trusted = Vec::new();
+    for path in paths {
+        match signing::TrustedKey::load(path) {
+            Ok(keys) => trusted.extend(keys),
+            Err(err) => {
+                crate::output::redaction::print_error(&format!("--trusted-key: {err}"));
+                return Err(exit_codes::INVALID);
+            }
+        }
+    }
+    Ok(trusted)
+}
+
 /// `gate verify`: one line saying what matched (and warnings for what proves little), or what
 /// did not.
 pub(super) fn verify(
@@ -76,20 +97,14 @@ pub(super) fn verify(
     expect_commit: Option<&str>,
     gate: Option<PathBuf>,
 ) -> i32 {
-    let mut trusted = Vec::new();
-    for path in trusted_keys {
-        match signing::TrustedKey::load(path) {
-            Ok(keys) => trusted.extend(keys),
-            Err(err) => {
-                eprintln!("error: --trusted-key: {err}");
-                return exit_codes::INVALID;
-            }
-        }
-    }
+    let trusted = match trusted(trusted_keys) {
+        Ok(trusted) => trusted,
+        Err(code) => return code,
+    };
     let expect_commit = match expect_commit.map(resolve_commit).transpose() {
         Ok(commit) => commit,
         Err(message) => {
-            eprintln!("error: --expect-commit: {message}");
+            crate::output::redaction::print_error(&format!("--expect-commit: {message}"));
             return exit_codes::INVALID;
         }
     };
@@ -189,6 +204,6 @@ pub(super) fn take_out_dir(
 /// Exit 2 for a `--gate FILE` that does not exist.
 fn missing_gate(gate: Option<&Path>) -> Option<i32> {
     let gate = gate.filter(|gate| !gate.is_file())?;
-    eprintln!("error: --gate {}: no such file", gate.display());
+    crate::output::redaction::print_error(&format!("--gate {}: no such file", gate.display()));
     Some(exit_codes::INVALID)
 }

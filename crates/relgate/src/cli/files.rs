@@ -15,14 +15,14 @@ pub(super) fn import_tracker(tracker: &Path, output: Option<&Path>, force: bool)
     let bytes = match std::fs::read(tracker) {
         Ok(bytes) => bytes,
         Err(err) => {
-            eprintln!("error: cannot read tracker {name}: {err}");
+            crate::output::redaction::print_error(&format!("cannot read tracker {name}: {err}"));
             return exit_codes::INVALID;
         }
     };
     let imported = match crate::import::import(&name, &bytes) {
         Ok(imported) => imported,
         Err(err) => {
-            eprintln!("error: cannot import {name}: {err}");
+            crate::output::redaction::print_error(&format!("cannot import {name}: {err}"));
             return exit_codes::INVALID;
         }
     };
@@ -46,7 +46,7 @@ pub(super) fn import_tracker(tracker: &Path, output: Option<&Path>, force: bool)
     let written = match written {
         Ok(written) => written,
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::output::redaction::print_error(&message);
             return exit_codes::INVALID;
         }
     };

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::args::RunArgs;
-use super::evidence::take_out_dir;
+use super::evidence::{take_out_dir, trusted};
 use crate::model::{clock, exit_codes};
 use crate::run::{harness, outdir, setup as tools};
 use crate::{evidence::signing, report, spec};
@@ -154,16 +154,10 @@ pub(super) fn merge(
     trusted_keys: &[PathBuf],
 ) -> i32 {
     use crate::merge;
-    let mut trusted = Vec::new();
-    for path in trusted_keys {
-        match signing::TrustedKey::load(path) {
-            Ok(keys) => trusted.extend(keys),
-            Err(err) => {
-                eprintln!("error: --trusted-key: {err}");
-                return exit_codes::INVALID;
-            }
-        }
-    }
+    let trusted = match trusted(trusted_keys) {
+        Ok(trusted) => trusted,
+        Err(code) => return code,
+    };
     // Before the out directory is taken (which empties it): it must hold no shard.
     if let Err(err) = merge::check_dirs(dirs, out) {
         crate::output::redaction::print_error(&err);

@@ -201,7 +201,7 @@ pub fn verify_chain(out_dir: &Path) -> Result<(Ledger, String), VerifyError> {
         kind,
         message,
     };
-    let file = std::fs::File::open(&path).map_err(|err| {
+    let file = crate::output::containment::open_regular(&path).map_err(|err| {
         error(
             None,
             VerifyErrorKind::Unreadable,

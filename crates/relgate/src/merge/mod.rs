@@ -83,10 +83,10 @@ pub struct Merged {
 }
 
 /// Checks the shard directories before anything is written: each exists, none is given twice,
-/// none is the out directory or inside it (taking the out directory would empty it).
+/// none is the out directory or inside it (taking the out directory would empty it), and the
+/// out directory is inside none (the merge would write into a shard's evidence).
 pub fn check_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<(), MergeError> {
-    let out = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
-    let out = std::fs::canonicalize(&out).unwrap_or(out);
+    let out = real_path(out_dir);
     let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
     for dir in dirs {
         let canonical = std::fs::canonicalize(dir)
@@ -96,6 +96,13 @@ pub fn check_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<(), MergeError> {
                 "shard {} is the out directory {} or inside it: merge into another directory",
                 dir.display(),
                 out_dir.display()
+            )));
+        }
+        if out.starts_with(&canonical) {
+            return Err(MergeError::Refused(format!(
+                "the out directory {} is inside shard {}: merge into a directory outside every shard",
+                out_dir.display(),
+                dir.display()
             )));
         }
         if let Some((_, other)) = seen.iter().find(|(path, _)| *path == canonical) {
@@ -109,6 +116,26 @@ pub fn check_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<(), MergeError> {
         seen.push((canonical, dir));
     }
     Ok(())
+}
+
+/// `path` with every symlink of its existing part resolved (the rest, not yet created, as
+/// given), so `link/new` is seen where it will be.
+fn real_path(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut existing = path.as_path();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |real, part| real.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path,
+        }
+    }
 }
 
 /// Reads and verifies one shard directory: its one run's journal (two runs are refused) and every file it names.
@@ -141,6 +168,11 @@ pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
             source: tampered,
         },
     })?;
+    if run.header.mode == "merge" {
+        return Err(MergeError::Refused(format!(
+            "{shown} is the out directory of a merge, not a shard: merge the shards it joined"
+        )));
+    }
     let partition = match &run.header.shard {
         Some(info) => Some(
             info.partition
@@ -172,7 +204,13 @@ pub fn check_signature(
         .path
         .join(crate::report::attestation::ATTESTATION_FILE)
         .exists();
-    if !finished {
+    let signed = shard
+        .path
+        .join(crate::evidence::signing::dsse::ENVELOPE_FILE)
+        .exists();
+    // A finished run without its signature is an unsigned shard (exit 2 with --trusted-key);
+    // without keys it is still verified below.
+    if !finished || (!signed && !trusted.is_empty()) {
         return match trusted {
             [] => Ok(()),
             _ => Err(MergeError::Refused(format!(
@@ -361,7 +399,7 @@ fn copy_file(
 ) -> std::io::Result<(String, String, u64)> {
     let source = containment::resolve(shard_dir, relative)
         .map_err(|err| std::io::Error::other(format!("{}: {err}", shard_dir.display())))?;
-    let bytes = std::fs::read(&source)?;
+    let bytes = containment::read_regular(&source)?;
     let actual = crate::model::digest::sha256_hex(&bytes);
     if recorded != Some(actual.as_str()) {
         return Err(std::io::Error::other(format!(

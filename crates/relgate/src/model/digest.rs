@@ -14,9 +14,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// sha256 and length of a file, read in chunks.
+/// sha256 and length of a file relgate wrote, read in chunks: only a regular file
+/// (`output::containment::open_regular`), never a FIFO or device a forger put in its place.
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
+    let mut file = crate::output::containment::open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
     let mut total = 0u64;

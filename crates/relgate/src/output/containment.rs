@@ -67,9 +67,69 @@ pub fn resolve(out_dir: &Path, name: &str) -> Result<PathBuf, PathError> {
     Ok(path)
 }
 
+/// Opens `path` for reading only if it is a regular file: never through a final symlink, and
+/// without blocking on a FIFO or a device (a forged out directory could put one where a log or
+/// the ledger belongs, and a plain open or read would hang, or never end on `/dev/zero`). The
+/// check is on the opened file, so it cannot be swapped between the check and the read.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|err| match err.raw_os_error() {
+            Some(libc::ELOOP) => not_regular(path),
+            _ => err,
+        })?;
+    if !file.metadata()?.file_type().is_file() {
+        return Err(not_regular(path));
+    }
+    Ok(file)
+}
+
+/// The bytes of `path`, if it is a regular file ([`open_regular`]).
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_regular(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn not_regular(path: &Path) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!(
+            "{} is not a regular file (a symlink, FIFO, device or directory): relgate writes its evidence as files",
+            path.display()
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_regular_files_open_never_a_fifo_device_symlink_or_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.log");
+        std::fs::write(&file, "a").unwrap();
+        assert_eq!(read_regular(&file).unwrap(), b"a");
+        let fifo = dir.path().join("fifo.log");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink(&file, dir.path().join("link.log")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.log")).unwrap();
+        for name in ["fifo.log", "link.log", "zero.log", ""] {
+            let err = read_regular(&dir.path().join(name)).unwrap_err();
+            assert!(
+                err.to_string().contains("not a regular file"),
+                "{name}: {err}"
+            );
+        }
+        assert!(read_regular(&dir.path().join("missing.log")).is_err());
+    }
 
     #[test]
     fn only_plain_relative_paths_inside_resolve() {

@@ -789,7 +789,7 @@ fn refuse_recursion(gate_path: &Path) -> Option<i32> {
     let message = format!(
         "refusing to run the gate {me} from inside one of its own checks (it is already running; {ENV_ACTIVE_GATES} lists it): exclude gate-tests from the command (`cargo test --workspace --exclude gate-tests`) or run another gate file"
     );
-    eprintln!("error: {message}");
+    crate::output::redaction::print_error(&message);
     if let Ok(marker) = std::env::var(ENV_RECURSION_MARKER) {
         let _ = crate::output::atomic::write(Path::new(&marker), message.as_bytes());
     }

@@ -406,7 +406,7 @@ pub(super) struct Verified {
 
 pub(super) fn verify(run_dir: &Path, first: &str) -> Result<Verified, JournalError> {
     let path = run_dir.join(JOURNAL_FILE);
-    let text = match std::fs::read(&path) {
+    let text = match crate::output::containment::read_regular(&path) {
         Ok(text) => text,
         Err(source) => return Err(JournalError::Unreadable { path, source }),
     };

@@ -84,9 +84,7 @@ pub(super) fn public_from_blob(blob: &[u8]) -> Result<[u8; 32], KeyProblem> {
     let mut wire = Wire { rest: blob };
     let kind = wire.string()?;
     if kind != ED25519.as_bytes() {
-        return Err(KeyProblem::Unsupported(
-            String::from_utf8_lossy(kind).into_owned(),
-        ));
+        return Err(unsupported(kind));
     }
     let key = wire.string()?;
     key.try_into().map_err(|_| {
@@ -99,7 +97,7 @@ pub fn parse_public_line(line: &str) -> Result<[u8; 32], KeyProblem> {
     let mut words = line.split_whitespace();
     let kind = words.next().unwrap_or_default();
     if kind != ED25519 {
-        return Err(KeyProblem::Unsupported(kind.to_string()));
+        return Err(unsupported(kind.as_bytes()));
     }
     let encoded = words
         .next()
@@ -149,9 +147,7 @@ pub fn parse_private(text: &str) -> Result<[u8; 32], KeyProblem> {
     }
     let kind = private.string()?;
     if kind != ED25519.as_bytes() {
-        return Err(KeyProblem::Unsupported(
-            String::from_utf8_lossy(kind).into_owned(),
-        ));
+        return Err(unsupported(kind));
     }
     if private.string()? != public {
         return Err(KeyProblem::Malformed(
@@ -170,6 +166,25 @@ pub fn parse_private(text: &str) -> Result<[u8; 32], KeyProblem> {
     Ok(seed)
 }
 
+/// Another algorithm than ed25519, named only when its name is one: the first word of a file
+/// given as a key may be anything (a token, a password), and an error must not repeat it.
+fn unsupported(kind: &[u8]) -> KeyProblem {
+    let named = kind.len() <= 64
+        && [&b"ssh-"[..], b"ecdsa-", b"sk-", b"rsa-"]
+            .iter()
+            .any(|prefix| kind.starts_with(prefix))
+        && kind
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"@.-".contains(b));
+    match named {
+        true => KeyProblem::Unsupported(String::from_utf8_lossy(kind).into_owned()),
+        false => KeyProblem::Malformed(
+            "not an OpenSSH key (an ed25519 public key line is `ssh-ed25519 AAAA… comment`)"
+                .to_string(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +199,18 @@ mod tests {
             parse_public_line("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA"),
             Err(KeyProblem::Malformed(_))
         ));
+        // A file that is no key at all: its first word (a token, an allowed_signers
+        // principal) is never repeated in the error.
+        for line in [
+            "ghp_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ",
+            "ci@example.com namespaces=\"file\" ssh-ed25519 AAAA",
+            "hunter2 ssh-rsa",
+        ] {
+            let shown = parse_public_line(line).unwrap_err().to_string();
+            let first = line.split_whitespace().next().unwrap();
+            assert!(!shown.contains(first), "{shown}");
+            assert!(shown.contains("not an OpenSSH key"), "{shown}");
+        }
         let text = format!("{PRIVATE_BEGIN}\nb3BlbnNzaC1rZXktdjEAAAAA\n{PRIVATE_END}\n");
         assert!(matches!(
             parse_private(&text),

@@ -588,7 +588,7 @@ fn only_the_redactor_writes_files() {
         ),
         // The step summary (redacted), a service's pid bookkeeping, cargo's lock (read), lock
         // files (run id, pid) and the evidence journal (opened there; its lines are redacted
-        // with `redact_for`).
+        // with `redact_for`); containment opens evidence for reading only.
         (
             "OpenOptions::new()",
             &[
@@ -596,6 +596,7 @@ fn only_the_redactor_writes_files() {
                 "run/service/mod.rs",
                 "run/cargo_lock.rs",
                 "output/flock.rs",
+                "output/containment.rs",
             ],
         ),
         ("fs::write(", &[]),
