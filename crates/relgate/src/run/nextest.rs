@@ -55,8 +55,13 @@ impl Claims<'_> {
     /// The record of `check` in this run, running it here if no process has (see the module
     /// documentation).
     pub fn record(&self, check: &Check, run: &Runner<'_>) -> io::Result<CheckRecord> {
-        if let Some(record) = self.fragment(check)? {
-            return Ok(record);
+        Ok(self.numbered_record(check, run)?.1)
+    }
+
+    /// [`Claims::record`] with the number of its attempt (1 when it ran here).
+    fn numbered_record(&self, check: &Check, run: &Runner<'_>) -> io::Result<(u32, CheckRecord)> {
+        if let Some(found) = self.latest(check)? {
+            return Ok(found);
         }
         let dependencies = self.dependency_records(&check.packet, run)?;
         let claim_path = fragment::claim_path(self.out_dir, self.run_id, &check.packet, &check.id);
@@ -64,12 +69,12 @@ impl Claims<'_> {
             std::fs::create_dir_all(dir)?;
         }
         let _claim = FileLock::exclusive(&claim_path)?;
-        if let Some(record) = self.fragment(check)? {
-            return Ok(record);
+        if let Some(found) = self.latest(check)? {
+            return Ok(found);
         }
         let record = run(check, &dependencies, Vec::new());
         fragment::write_record(self.out_dir, self.run_id, &record)?;
-        Ok(record)
+        Ok((1, record))
     }
 
     /// The record of nextest's `attempt` (> 1) of `check`: the check runs again, its earlier
@@ -113,8 +118,7 @@ impl Claims<'_> {
                 // anything, as its own trial's retry would (which then finds that attempt).
                 // Retries go on from the highest attempt recorded (a retried trial may have
                 // recorded one already, after a gap left by a crashed process).
-                let first = self.record(check, run)?;
-                let (mut attempt, mut record) = self.latest(check)?.unwrap_or((1, first));
+                let (mut attempt, mut record) = self.numbered_record(check, run)?;
                 while record.outcome.is_failure() && attempt < self.max_attempt {
                     attempt += 1;
                     record = self.rerun(check, attempt, run)?;
