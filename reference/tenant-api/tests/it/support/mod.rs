@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,19 +36,46 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
-// One cluster per test binary, shared by all its tests. Statics are never dropped; relgate-pg's
-// watchdog stops the server and removes its directory when this process exits.
-static CLUSTER: OnceLock<relgate_pg::Ephemeral> = OnceLock::new();
+// One cluster per test binary, shared by all its tests. A static is never dropped, so the
+// cluster is stopped at process exit (`stop_cluster`, registered with `atexit` when it starts):
+// the cleanup then happens inside the test command's own run. Left to relgate-pg's watchdog,
+// it would outlive the command, and this repository's gate (SEC-01::tenant-api-suite) rightly
+// calls a process that outlives its command a leak. Each test's database is dropped when the
+// test ends, so the cluster stays small and stops quickly.
+static CLUSTER: Mutex<Option<relgate_pg::Ephemeral>> = Mutex::new(None);
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
-fn cluster() -> &'static relgate_pg::Ephemeral {
-    CLUSTER.get_or_init(|| {
-        relgate_pg::Ephemeral::start(&relgate_pg::EphemeralOptions::default())
-            .unwrap_or_else(|error| panic!("start a throwaway Postgres cluster: {error}"))
-    })
+/// Runs `f` on the shared cluster, starting it first if needed.
+pub fn with_cluster<T>(f: impl FnOnce(&relgate_pg::Ephemeral) -> T) -> T {
+    let mut cluster = CLUSTER.lock().unwrap_or_else(PoisonError::into_inner);
+    if cluster.is_none() {
+        let started = relgate_pg::Ephemeral::start(&relgate_pg::EphemeralOptions::default())
+            .unwrap_or_else(|error| panic!("start a throwaway Postgres cluster: {error}"));
+        *cluster = Some(started);
+        // SAFETY: `stop_cluster` is a plain `extern "C" fn` that never unwinds.
+        let registered = unsafe { libc::atexit(stop_cluster) };
+        assert_eq!(registered, 0, "register the cluster's cleanup with atexit");
+    }
+    f(cluster.as_ref().expect("the cluster was just started"))
 }
 
-/// A new empty database in the shared cluster.
+/// Stops the shared cluster and removes its directories; called by `exit`, after every test.
+extern "C" fn stop_cluster() {
+    // Never unwind out of an `extern "C"` function: a panic here would abort the process.
+    let _ = std::panic::catch_unwind(|| {
+        let cluster = CLUSTER
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(cluster) = cluster {
+            if let Err(error) = cluster.stop() {
+                eprintln!("stop the throwaway Postgres cluster: {error}");
+            }
+        }
+    });
+}
+
+/// A new empty database in the shared cluster, dropped (with its app role) when the value is.
 pub struct Database {
     /// Its name, unique within the test binary.
     pub name: String,
@@ -60,8 +87,7 @@ impl Database {
     /// Creates the next database.
     pub fn create() -> Database {
         let name = format!("tenant_api_{}", DATABASES.fetch_add(1, Ordering::SeqCst));
-        let url = cluster()
-            .create_database(&name)
+        let url = with_cluster(|cluster| cluster.create_database(&name))
             .unwrap_or_else(|error| panic!("create database {name}: {error}"));
         Database { name, url }
     }
@@ -82,6 +108,25 @@ impl Database {
         let mut config: postgres::Config = self.url.parse().expect("owner url parses");
         config.user(&self.app_role()).password(APP_PASSWORD);
         config.connect(NoTls).expect("connect as app role")
+    }
+}
+
+impl Drop for Database {
+    /// Best effort, never panics: whatever is left goes with the cluster at exit. Connections
+    /// still open (a service the test has not stopped yet) are ended by `WITH (FORCE)`.
+    fn drop(&mut self) {
+        let dropped = with_cluster(|cluster| {
+            let mut client = cluster.connect("postgres")?;
+            // Two statements, two queries: DROP DATABASE refuses to run in the implicit
+            // transaction of a multi-statement query.
+            let database = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+            client.batch_execute(&database)?;
+            client.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.app_role()))?;
+            Ok::<(), Box<dyn std::error::Error>>(())
+        });
+        if let Err(error) = dropped {
+            eprintln!("drop database {}: {error:?}", self.name);
+        }
     }
 }
 
