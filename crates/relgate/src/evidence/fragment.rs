@@ -231,11 +231,14 @@ pub fn read_record_attempt(
     })
 }
 
-/// The lock file claiming a check's execution in a run.
+/// The lock file claiming a check's execution in a run: `claims/<packet>/<check>.lock`, ids
+/// [`encode`]d. One folder per packet keeps each name within a file name's 255 bytes for ids of
+/// up to 64 characters (the gate file's limit), even when every character is encoded.
 pub fn claim_path(out_dir: &Path, run_id: &str, packet: &str, check: &str) -> PathBuf {
     run_dir(out_dir, run_id)
         .join(CLAIMS_DIR)
-        .join(format!("{}.lock", fragment_name(packet, check)))
+        .join(encode(packet))
+        .join(format!("{}.lock", encode(check)))
 }
 
 /// A run's fragments as read back.
@@ -457,6 +460,24 @@ fn check_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A claim is a real file: every part of its path must fit a file name (255 bytes) for the
+    /// longest ids the gate file allows, written with only encoded characters.
+    #[test]
+    fn a_claim_of_the_longest_ids_is_a_path_the_file_system_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = format!("a{}", "_".repeat(crate::spec::MAX_ID_CHARS - 1));
+        let path = claim_path(dir.path(), "run", &id, &id);
+        for part in path.strip_prefix(dir.path()).unwrap() {
+            assert!(part.len() <= 255, "{part:?}: {} bytes", part.len());
+        }
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"").unwrap();
+        assert_ne!(
+            claim_path(dir.path(), "run", "A", "x_y"),
+            claim_path(dir.path(), "run", "A_x", "y")
+        );
+    }
 
     #[test]
     fn names_are_injective_where_the_old_separator_collided() {

@@ -132,10 +132,7 @@ fn leads_outside(base: &Path, path: &Path) -> Option<PathBuf> {
     if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink()) {
         return Some(path.to_path_buf());
     }
-    let existing = path
-        .ancestors()
-        .skip(1)
-        .find(|ancestor| ancestor.exists())?;
+    let existing = crate::output::containment::existing_part(path.parent()?)?;
     let resolved = std::fs::canonicalize(existing).ok()?;
     (!resolved.starts_with(&base)).then(|| existing.to_path_buf())
 }

@@ -86,7 +86,7 @@ pub struct Merged {
 /// none is the out directory or inside it (taking the out directory would empty it), and the
 /// out directory is inside none (the merge would write into a shard's evidence).
 pub fn check_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<(), MergeError> {
-    let out = real_path(out_dir);
+    let out = containment::real_path(out_dir);
     let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
     for dir in dirs {
         let canonical = std::fs::canonicalize(dir)
@@ -116,26 +116,6 @@ pub fn check_dirs(dirs: &[PathBuf], out_dir: &Path) -> Result<(), MergeError> {
         seen.push((canonical, dir));
     }
     Ok(())
-}
-
-/// `path` with every symlink of its existing part resolved (the rest, not yet created, as
-/// given), so `link/new` is seen where it will be.
-fn real_path(path: &Path) -> PathBuf {
-    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut rest = Vec::new();
-    let mut existing = path.as_path();
-    loop {
-        if let Ok(real) = std::fs::canonicalize(existing) {
-            return rest.iter().rev().fold(real, |real, part| real.join(part));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return path,
-        }
-    }
 }
 
 /// Reads and verifies one shard directory: its one run's journal (two runs are refused) and every file it names.

@@ -95,6 +95,28 @@ pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The deepest part of `path` that exists: `path` itself, or its nearest existing ancestor
+/// (a dangling symlink counts as not existing).
+pub fn existing_part(path: &Path) -> Option<&Path> {
+    path.ancestors().find(|ancestor| ancestor.exists())
+}
+
+/// `path` made absolute with every symlink of its existing part resolved, the rest (not yet
+/// created) as given: `link/new` is seen where it will be, to compare with another real path.
+pub fn real_path(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let Some(existing) = existing_part(&path) else {
+        return path;
+    };
+    let Ok(real) = std::fs::canonicalize(existing) else {
+        return path;
+    };
+    match path.strip_prefix(existing) {
+        Ok(rest) if !rest.as_os_str().is_empty() => real.join(rest),
+        _ => real,
+    }
+}
+
 fn not_regular(path: &Path) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidInput,
@@ -129,6 +151,26 @@ mod tests {
             );
         }
         assert!(read_regular(&dir.path().join("missing.log")).is_err());
+    }
+
+    #[test]
+    fn a_real_path_resolves_the_existing_part_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(root.join("target")).unwrap();
+        std::os::unix::fs::symlink(root.join("target"), root.join("link")).unwrap();
+        assert_eq!(
+            real_path(&root.join("link/new/out")),
+            root.join("target/new/out")
+        );
+        assert_eq!(real_path(&root.join("link")), root.join("target"));
+        assert_eq!(
+            existing_part(&root.join("link/new/out")),
+            Some(root.join("link").as_path())
+        );
+        // A dangling symlink is not followed: it is part of what does not exist yet.
+        std::os::unix::fs::symlink(root.join("gone"), root.join("dangling")).unwrap();
+        assert_eq!(real_path(&root.join("dangling/x")), root.join("dangling/x"));
     }
 
     #[test]

@@ -58,17 +58,22 @@ impl Claims<'_> {
         Ok(self.numbered_record(check, run)?.1)
     }
 
+    /// The lock that makes this process the one running `check` now (held until dropped).
+    fn claim(&self, check: &Check) -> io::Result<FileLock> {
+        let path = fragment::claim_path(self.out_dir, self.run_id, &check.packet, &check.id);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        FileLock::exclusive(&path)
+    }
+
     /// [`Claims::record`] with the number of its attempt (1 when it ran here).
     fn numbered_record(&self, check: &Check, run: &Runner<'_>) -> io::Result<(u32, CheckRecord)> {
         if let Some(found) = self.latest(check)? {
             return Ok(found);
         }
         let dependencies = self.dependency_records(&check.packet, run)?;
-        let claim_path = fragment::claim_path(self.out_dir, self.run_id, &check.packet, &check.id);
-        if let Some(dir) = claim_path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let _claim = FileLock::exclusive(&claim_path)?;
+        let _claim = self.claim(check)?;
         if let Some(found) = self.latest(check)? {
             return Ok(found);
         }
@@ -93,8 +98,7 @@ impl Claims<'_> {
         }
         let earlier = self.record(check, run)?;
         let dependencies = self.dependency_records(&check.packet, run)?;
-        let claim_path = fragment::claim_path(self.out_dir, self.run_id, &check.packet, &check.id);
-        let _claim = FileLock::exclusive(&claim_path)?;
+        let _claim = self.claim(check)?;
         if let Some(record) = this_or_later()? {
             return Ok(record);
         }

@@ -35,4 +35,4 @@ pub use review::DEFAULT_REVIEW_DIR;
 pub use scan::{Format, Overrides, ADVISORY_DB_PLACEHOLDER, REPORT_PLACEHOLDER};
 pub use template::{expand, references, Reference, TemplateError, SERVICE_FIELDS};
 pub use tools::DEFAULT_INSTALL_TIMEOUT;
-pub use validate::{load, parse, slugify};
+pub use validate::{load, parse, slugify, MAX_ID_CHARS};

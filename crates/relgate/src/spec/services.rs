@@ -48,6 +48,7 @@ impl Context<'_> {
                 );
                 return Err(error);
             }
+            self.refuse_long_id(name, "service.name", "service names")?;
             if let Some(first) = spans.get(name.get_ref()) {
                 let (line, _) = self.locator.line_column(first.start);
                 return Err(self.error(

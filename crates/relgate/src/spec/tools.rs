@@ -35,6 +35,7 @@ impl Context<'_> {
                 );
                 return Err(error);
             }
+            self.refuse_long_id(&tool.name, "tool.name", "tool names")?;
             if let Some(first) = spans.get(name.as_str()) {
                 let (line, _) = self.locator.line_column(first.start);
                 return Err(self.error(

@@ -19,6 +19,11 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long processes may outlive a check's command unless `leak_timeout` says otherwise.
 const DEFAULT_LEAK_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// The most characters a packet, check, service or tool id may have: ids name test cases, log
+/// files and lock files, and a file name holds at most 255 bytes (a lock file's name writes an
+/// id's `_` as `%5F`, three bytes a character).
+pub const MAX_ID_CHARS: usize = 64;
+
 /// Reads and validates a gate file.
 pub fn load(path: &Path) -> Result<Gate, SpecError> {
     let bytes = std::fs::read(path).map_err(|err| SpecError {
@@ -326,8 +331,32 @@ impl Context<'_> {
             );
             return Err(error);
         }
+        self.refuse_long_id(id, key, "ids")?;
         self.refuse_secret_name(id.span(), key, id.get_ref())?;
         Ok(id.get_ref().clone())
+    }
+
+    /// Refuses an id (of a packet, check, service or tool: `what`) longer than [`MAX_ID_CHARS`].
+    pub(super) fn refuse_long_id(
+        &self,
+        id: &Spanned<String>,
+        key: &str,
+        what: &str,
+    ) -> Result<(), SpecError> {
+        let chars = id.get_ref().chars().count();
+        if chars <= MAX_ID_CHARS {
+            return Ok(());
+        }
+        let mut error = self.error(
+            id.span(),
+            key,
+            SpecErrorKind::InvalidId,
+            format!("`{}` is {chars} characters long", shorten(id.get_ref())),
+        );
+        error.hint = Some(format!(
+            "{what} are at most {MAX_ID_CHARS} characters: they name test cases, log files and lock files"
+        ));
+        Err(error)
     }
 
     fn duplicate(

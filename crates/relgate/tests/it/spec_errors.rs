@@ -267,6 +267,45 @@ fn invalid_id() {
     );
 }
 
+/// A 300-character check id used to pass the loader and fail at run time, when its lock file's
+/// name was too long for the file system.
+#[test]
+fn ids_longer_than_64_characters_are_refused_where_they_are_written() {
+    let long = format!("a{}", "_".repeat(spec::MAX_ID_CHARS));
+    let longest = format!("a{}", "_".repeat(spec::MAX_ID_CHARS - 1));
+    let hint = "they name test cases, log files and lock files";
+    // Messages show 64 characters of a long name.
+    let shown = |name: &str| format!("{}…", &name[..64]);
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"{long}\"\n"),
+        SpecErrorKind::InvalidId,
+        &format!("gate.toml:4:6: `{}` is 65 characters long (key `packet.id`)\n  (hint: ids are at most 64 characters: {hint})", shown(&long)),
+    );
+    check_error(
+        &format!("{HEADER}[[packet]]\nid = \"P\"\n[[packet.check]]\nid = \"{long}\"\nrun = \"true\"\n"),
+        SpecErrorKind::InvalidId,
+        &format!("gate.toml:6:6: `{}` is 65 characters long (key `packet.check.id`)\n  (hint: ids are at most 64 characters: {hint})", shown(&long)),
+    );
+    let service = format!("s{}", "-".repeat(spec::MAX_ID_CHARS));
+    check_error(
+        &format!("[[service]]\nname = \"{service}\"\nrun = \"serve\"\n"),
+        SpecErrorKind::InvalidId,
+        &format!("gate.toml:2:8: `{}` is 65 characters long (key `service.name`)\n  (hint: service names are at most 64 characters: {hint})", shown(&service)),
+    );
+    let tool = format!("t{}", ".".repeat(spec::MAX_ID_CHARS));
+    check_error(
+        &format!("[[tool]]\nname = \"{tool}\"\nprobe = \"true\"\n"),
+        SpecErrorKind::InvalidId,
+        &format!("gate.toml:2:8: `{}` is 65 characters long (key `tool.name`)\n  (hint: tool names are at most 64 characters: {hint})", shown(&tool)),
+    );
+    let gate = spec::parse(
+        Path::new("gate.toml"),
+        &format!("{HEADER}[[packet]]\nid = \"{longest}\"\n[[packet.check]]\nid = \"{longest}\"\nrun = \"true\"\n"),
+    )
+    .expect("64 characters are allowed");
+    assert_eq!(gate.packets[0].checks[0].id, longest);
+}
+
 #[test]
 fn missing_file_says_how_to_fix_it() {
     let err = spec::load(Path::new("/nonexistent/packets.toml")).unwrap_err();
