@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::evidence::signing;
 use crate::model::exit_codes;
+use crate::output::redaction::print_error;
 use crate::run::outdir;
 
 /// `gate sign`: verify the out directory as it is, sign its statement, verify the signature.
@@ -19,7 +20,7 @@ pub(super) fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf
             return exit_codes::INVALID;
         }
         Err(err) => {
-            crate::output::redaction::print_error(&err);
+            print_error(&err);
             return exit_codes::INVALID;
         }
     };
@@ -37,7 +38,7 @@ pub(super) fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf
         gate: gate.clone(),
     };
     if let Err(err) = crate::verify::verify(&options(Vec::new())) {
-        crate::output::redaction::print_error(&format!(
+        print_error(&format!(
             "refusing to sign: the out directory does not verify: {err}"
         ));
         return exit_codes::NO_GO;
@@ -46,15 +47,12 @@ pub(super) fn sign(out: PathBuf, sign_key: Option<PathBuf>, gate: Option<PathBuf
     let statement = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(err) => {
-            crate::output::redaction::print_error(&format!(
-                "cannot read {}: {err}",
-                path.display()
-            ));
+            print_error(&format!("cannot read {}: {err}", path.display()));
             return exit_codes::NO_GO;
         }
     };
     if let Err(err) = signing::dsse::write(&statement, signer, &out) {
-        crate::output::redaction::print_error(&format!("cannot write the envelope: {err}"));
+        print_error(&format!("cannot write the envelope: {err}"));
         return exit_codes::NO_GO;
     }
     // What was signed is what verifies: nothing changed between the check and the signature.
@@ -81,7 +79,7 @@ pub(super) fn trusted(paths: &[PathBuf]) -> Result<Vec<signing::TrustedKey>, i32
         match signing::TrustedKey::load(path) {
             Ok(keys) => trusted.extend(keys),
             Err(err) => {
-                crate::output::redaction::print_error(&format!("--trusted-key: {err}"));
+                print_error(&format!("--trusted-key: {err}"));
                 return Err(exit_codes::INVALID);
             }
         }
@@ -104,7 +102,7 @@ pub(super) fn verify(
     let expect_commit = match expect_commit.map(resolve_commit).transpose() {
         Ok(commit) => commit,
         Err(message) => {
-            crate::output::redaction::print_error(&format!("--expect-commit: {message}"));
+            print_error(&format!("--expect-commit: {message}"));
             return exit_codes::INVALID;
         }
     };
@@ -196,7 +194,7 @@ pub(super) fn take_out_dir(
 ) -> Result<outdir::OutDirLock, i32> {
     let run_id = format!("{label}-{}", outdir::new_run_id());
     outdir::acquire(out, &run_id, outdir::Sharing::Exclusive, purpose).map_err(|err| {
-        crate::output::redaction::print_error(&err);
+        print_error(&err);
         exit_codes::INVALID
     })
 }
@@ -204,6 +202,6 @@ pub(super) fn take_out_dir(
 /// Exit 2 for a `--gate FILE` that does not exist.
 fn missing_gate(gate: Option<&Path>) -> Option<i32> {
     let gate = gate.filter(|gate| !gate.is_file())?;
-    crate::output::redaction::print_error(&format!("--gate {}: no such file", gate.display()));
+    print_error(&format!("--gate {}: no such file", gate.display()));
     Some(exit_codes::INVALID)
 }

@@ -178,20 +178,10 @@ fn append(dir: &Path, name: &str, value: &impl serde::Serialize) -> std::io::Res
     })
 }
 
-/// Reads one check's record if some process recorded it: its latest attempt up to
-/// `max_attempt` (nextest's `NEXTEST_TOTAL_ATTEMPTS`; an attempt whose process died before
-/// recording leaves a gap, so every attempt is looked up).
-pub fn read_record(
-    out_dir: &Path,
-    run_id: &str,
-    packet: &str,
-    check: &str,
-    max_attempt: u32,
-) -> std::io::Result<Option<CheckRecord>> {
-    Ok(read_latest(out_dir, run_id, packet, check, max_attempt)?.map(|(_, record)| record))
-}
-
-/// Like [`read_record`], with the number of the attempt found: the highest one recorded.
+/// Reads one check's record if some process recorded it, with the number of its attempt: the
+/// highest one up to `max_attempt` (nextest's `NEXTEST_TOTAL_ATTEMPTS`; an attempt whose
+/// process died before recording leaves a gap, so every attempt is looked up, under one lock
+/// of the journal).
 pub fn read_latest(
     out_dir: &Path,
     run_id: &str,
@@ -199,12 +189,19 @@ pub fn read_latest(
     check: &str,
     max_attempt: u32,
 ) -> std::io::Result<Option<(u32, CheckRecord)>> {
-    for attempt in (1..=max_attempt.max(1)).rev() {
-        if let Some(record) = read_record_attempt(out_dir, run_id, packet, check, attempt)? {
-            return Ok(Some((attempt, record)));
+    let dir = run_dir(out_dir, run_id);
+    let found = journal::locked(&dir, |journal| {
+        for attempt in (1..=max_attempt.max(1)).rev() {
+            let name = attempt_fragment_name(packet, check, attempt);
+            if let Some(bytes) = journal.read(&name)? {
+                return Ok(Some((attempt, name, bytes)));
+            }
         }
-    }
-    Ok(None)
+        Ok(None)
+    })?;
+    found
+        .map(|(attempt, name, bytes)| Ok((attempt, parse_record(&dir, &name, &bytes)?)))
+        .transpose()
 }
 
 /// Reads the record of nextest's `attempt` of a check, if some process recorded it.
@@ -220,7 +217,12 @@ pub fn read_record_attempt(
     let Some(bytes) = journal::locked(&dir, |journal| journal.read(&name))? else {
         return Ok(None);
     };
-    serde_json::from_slice(&bytes).map(Some).map_err(|err| {
+    parse_record(&dir, &name, &bytes).map(Some)
+}
+
+/// The record in the fragment `name` of the journal of `dir`.
+fn parse_record(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<CheckRecord> {
+    serde_json::from_slice(bytes).map_err(|err| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
@@ -320,7 +322,7 @@ pub fn read_run(out_dir: &Path, run_id: &str) -> Result<RunFragments, FragmentEr
     let mut header = None;
     let mut records = Vec::new();
     // A check's place in `records` and the attempt kept there: a higher attempt's fragment
-    // replaces a lower one, wherever it stands in the journal (as `read_record` reads it).
+    // replaces a lower one, wherever it stands in the journal (as `read_latest` reads it).
     let mut position: std::collections::HashMap<String, (usize, u32)> = Default::default();
     let mut services = Vec::new();
     let mut trials = Vec::new();

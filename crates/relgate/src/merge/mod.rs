@@ -27,6 +27,8 @@ use crate::spec::Gate;
 
 /// Where a merged out directory keeps each shard's logs and reports: `shards/<partition>/`.
 const SHARDS_DIR: &str = "shards";
+/// The `mode` of a merged run's header (a shard's is `nextest`).
+const MERGE_MODE: &str = "merge";
 
 /// Why a merge wrote no verdict.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +150,7 @@ pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
             source: tampered,
         },
     })?;
-    if run.header.mode == "merge" {
+    if run.header.mode == MERGE_MODE {
         return Err(MergeError::Refused(format!(
             "{shown} is the out directory of a merge, not a shard: merge the shards it joined"
         )));
@@ -184,13 +186,13 @@ pub fn check_signature(
         .path
         .join(crate::report::attestation::ATTESTATION_FILE)
         .exists();
-    let signed = shard
+    let has_envelope = shard
         .path
         .join(crate::evidence::signing::dsse::ENVELOPE_FILE)
         .exists();
     // A finished run without its signature is an unsigned shard (exit 2 with --trusted-key);
     // without keys it is still verified below.
-    if !finished || (!signed && !trusted.is_empty()) {
+    if !finished || (!has_envelope && !trusted.is_empty()) {
         return match trusted {
             [] => Ok(()),
             _ => Err(MergeError::Refused(format!(
@@ -289,7 +291,7 @@ pub fn merge(
     }
 
     let first = &shards[0].run.header;
-    let mut header = crate::run::header::run_header(gate, run_id, "merge");
+    let mut header = crate::run::header::run_header(gate, run_id, MERGE_MODE);
     // The evidence was made from the shards' tree, whatever the merging checkout is.
     header.git_head = first.git_head.clone();
     header.git_dirty = first.git_dirty;

@@ -85,25 +85,22 @@ impl Claims<'_> {
     /// The record of nextest's `attempt` (> 1) of `check`: the check runs again, its earlier
     /// record kept as its attempts, unless a process already ran this attempt or a later one
     /// (whose record then stands for this one: attempts are written in order, never k after
-    /// k + 1, so the journal and [`fragment::read_record`] agree on the latest).
+    /// k + 1, so the journal and [`fragment::read_latest`] agree on the latest).
     pub fn rerun(&self, check: &Check, attempt: u32, run: &Runner<'_>) -> io::Result<CheckRecord> {
-        let this_or_later = || -> io::Result<Option<CheckRecord>> {
-            Ok(self
-                .latest(check)?
-                .filter(|(recorded, _)| *recorded >= attempt)
-                .map(|(_, record)| record))
+        let earlier = match self.latest(check)? {
+            Some((recorded, record)) if recorded >= attempt => return Ok(record),
+            Some((_, record)) => record,
+            None => self.record(check, run)?,
         };
-        if let Some(record) = this_or_later()? {
-            return Ok(record);
-        }
-        let earlier = self.record(check, run)?;
         let dependencies = self.dependency_records(&check.packet, run)?;
         let _claim = self.claim(check)?;
-        if let Some(record) = this_or_later()? {
-            return Ok(record);
-        }
-        // Another process may have run a later attempt of another trial meanwhile.
-        let earlier = self.fragment(check)?.unwrap_or(earlier);
+        // Looked up again under the claim: another process may have recorded this attempt or
+        // a later one meanwhile, or a later attempt than `earlier` (of another trial).
+        let earlier = match self.latest(check)? {
+            Some((recorded, record)) if recorded >= attempt => return Ok(record),
+            Some((_, record)) => record,
+            None => earlier,
+        };
         let record = run(check, &dependencies, vec![earlier]);
         fragment::write_record_attempt(self.out_dir, self.run_id, &record, attempt)?;
         Ok(record)
@@ -131,10 +128,6 @@ impl Claims<'_> {
             }
         }
         Ok(records)
-    }
-
-    fn fragment(&self, check: &Check) -> io::Result<Option<CheckRecord>> {
-        Ok(self.latest(check)?.map(|(_, record)| record))
     }
 
     /// The check's highest recorded attempt, with its number.
@@ -231,15 +224,15 @@ run = "true"
         // Attempt 1 failed; attempt 2's process died before it recorded; nextest's attempt 3
         // of the trial ran and failed. A dependent then needs A::a: every attempt is used up,
         // so nothing runs again — it ran attempt 2 after attempt 3, and the journal's latest
-        // (attempt 2) and read_record's (attempt 3) disagreed.
+        // (attempt 2) and read_latest's (attempt 3) disagreed.
         let fixture = Fixture::new();
         let first = fixture.record_a(1, Outcome::Fail, Vec::new());
         let third = fixture.record_a(3, Outcome::Fail, vec![first]);
         let records = fixture.claims(3).dependency_records("B", &never).unwrap();
         assert_eq!(records, vec![third.clone()]);
         assert_eq!(fixture.read_run_record("A::a"), third);
-        let read = fragment::read_record(fixture.dir.path(), RUN, "A", "a", 3).unwrap();
-        assert_eq!(read, Some(third));
+        let read = fragment::read_latest(fixture.dir.path(), RUN, "A", "a", 3).unwrap();
+        assert_eq!(read, Some((3, third)));
     }
 
     #[test]
